@@ -1,0 +1,163 @@
+/**
+ * The clock: every modelled duration (probe periods, grace periods, lags, delays, timeouts,
+ * polls) is given in model milliseconds and runs through one of these. A scaled clock at
+ * `scale` 0.05 runs model time 20× faster than real time; a manual clock runs only when a
+ * test advances it. Reading time (`now`) is split from scheduling (`sleep`, timers).
+ */
+
+/** A scheduled callback that can be cancelled. */
+export interface Timer {
+  cancel(): void;
+}
+
+/** Reads model time and schedules work in model time. */
+export interface Clock {
+  /** Real seconds per model second: 1 = real time, 0.05 = 20× faster. */
+  readonly scale: number;
+  /** Model milliseconds since the Unix epoch. */
+  now(): number;
+  /** Resolves after `ms` model milliseconds; rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` once after `ms` model milliseconds. */
+  setTimeout(fn: () => void, ms: number): Timer;
+  /** Calls `fn` every `ms` model milliseconds until cancelled. */
+  setInterval(fn: () => void, ms: number): Timer;
+  /** Real milliseconds that `modelMs` model milliseconds take on this clock. */
+  toRealMs(modelMs: number): number;
+  /** Model milliseconds that `realMs` real milliseconds are on this clock. */
+  toModelMs(realMs: number): number;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** Model time that runs at `scale` real seconds per model second, starting at `origin` (real epoch ms). */
+export function scaledClock(scale = 1, origin = Date.now()): Clock {
+  if (!(scale > 0) || !Number.isFinite(scale)) {
+    throw new RangeError(`Expected the time scale to be a positive number, got ${String(scale)}`);
+  }
+  const start = performance.now();
+  const toRealMs = (modelMs: number) => Math.max(0, modelMs * scale);
+  const clock: Clock = {
+    scale,
+    now: () => origin + (performance.now() - start) / scale,
+    toRealMs,
+    toModelMs: (realMs) => realMs / scale,
+    setTimeout(fn, ms) {
+      const handle = setTimeout(fn, toRealMs(ms));
+      handle.unref?.();
+      return { cancel: () => clearTimeout(handle) };
+    },
+    setInterval(fn, ms) {
+      const handle = setInterval(fn, Math.max(1, toRealMs(ms)));
+      handle.unref?.();
+      return { cancel: () => clearInterval(handle) };
+    },
+    sleep(ms, signal) {
+      return new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(abortReason(signal));
+        const onAbort = () => {
+          clearTimeout(handle);
+          reject(abortReason(signal!));
+        };
+        // Sleeps keep the process alive: something is awaiting them.
+        const handle = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, toRealMs(ms));
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+  };
+  return clock;
+}
+
+interface ManualEntry {
+  at: number;
+  seq: number;
+  fn: () => void;
+  every?: number;
+  cancelled: boolean;
+}
+
+/** A clock that moves only when `advance` is called: deterministic tests of timed logic. */
+export class ManualClock implements Clock {
+  readonly scale = 1;
+  #now: number;
+  #seq = 0;
+  #entries: ManualEntry[] = [];
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  toRealMs(modelMs: number): number {
+    return modelMs;
+  }
+
+  toModelMs(realMs: number): number {
+    return realMs;
+  }
+
+  setTimeout(fn: () => void, ms: number): Timer {
+    return this.#add(fn, ms);
+  }
+
+  setInterval(fn: () => void, ms: number): Timer {
+    return this.#add(fn, ms, Math.max(1, ms));
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      const timer = this.#add(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        timer.cancel();
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Number of timers still pending. */
+  get pending(): number {
+    return this.#entries.filter((e) => !e.cancelled).length;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in time order; awaits microtasks between them. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    for (;;) {
+      await flushMicrotasks();
+      const next = this.#entries
+        .filter((e) => !e.cancelled && e.at <= target)
+        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!next) break;
+      this.#now = Math.max(this.#now, next.at);
+      if (next.every !== undefined) next.at += next.every;
+      else next.cancelled = true;
+      next.fn();
+    }
+    this.#entries = this.#entries.filter((e) => !e.cancelled);
+    this.#now = target;
+    await flushMicrotasks();
+  }
+
+  #add(fn: () => void, ms: number, every?: number): Timer {
+    const entry: ManualEntry = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn, every, cancelled: false };
+    this.#entries.push(entry);
+    return { cancel: () => void (entry.cancelled = true) };
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}

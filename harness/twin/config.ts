@@ -1,0 +1,150 @@
+/**
+ * The twin's parameters: a YAML file validated with zod, every default taken from the table in
+ * the reference (`alb-eks-behaviour.md`, "Twin parameters"). Durations are model seconds.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+
+const seconds = z.number().min(0);
+
+/** A distribution of a lag in model seconds: uniform in [min, max], with a uniform tail to `tailMax`. */
+export const lagSchema = z
+  .object({
+    min: seconds.default(2),
+    max: seconds.default(15),
+    tailProbability: z.number().min(0).max(1).default(0.05),
+    tailMax: seconds.default(60),
+  })
+  .strict()
+  .refine((l) => l.min <= l.max && l.max <= Math.max(l.max, l.tailMax), { message: 'expected min ≤ max' });
+
+export const healthCheckSchema = z
+  .object({
+    path: z.string().default('/healthz'),
+    port: z.union([z.literal('traffic-port'), z.number().int().min(1).max(65535)]).default('traffic-port'),
+    intervalSeconds: z.number().min(5).max(300).default(15),
+    timeoutSeconds: z.number().min(2).max(120).default(5),
+    healthyThreshold: z.number().int().min(2).max(10).default(2),
+    unhealthyThreshold: z.number().int().min(2).max(10).default(2),
+    matcher: z.string().default('200'),
+  })
+  .strict();
+
+export const nodeSchema = z
+  .object({
+    name: z.string().min(1),
+    zone: z.string().min(1),
+    instanceType: z.string().default('m5.large'),
+    lifecycle: z.enum(['on-demand', 'spot']).default('on-demand'),
+  })
+  .strict();
+
+export const twinConfigSchema = z
+  .object({
+    timeScale: z.number().positive().default(1),
+    seed: z.number().int().min(0).default(1),
+    region: z.string().default('us-east-1'),
+    cluster: z
+      .object({
+        name: z.string().default('twin'),
+        nodes: z.array(nodeSchema).min(1).default([
+          { name: 'node-a1', zone: 'us-east-1a', instanceType: 'm5.large', lifecycle: 'on-demand' },
+          { name: 'node-b1', zone: 'us-east-1b', instanceType: 'm5.large', lifecycle: 'on-demand' },
+          { name: 'node-b2', zone: 'us-east-1b', instanceType: 'm5.large', lifecycle: 'spot' },
+        ]),
+        /** Spread pods over nodes (default scheduler scoring) or pack them onto as few as possible. */
+        scheduling: z.enum(['spread', 'pack']).default('spread'),
+        /** Replace a terminated instance with a new node of the same zone and lifecycle. */
+        replaceTerminatedNodes: z.boolean().default(true),
+        nodeLaunchSeconds: seconds.default(60),
+        /** Seconds until a node whose instance is gone is marked NotReady (node-monitor-grace-period). */
+        nodeNotReadySeconds: seconds.default(40),
+        /** Images the kubelet knows, mapped to the command it runs for them. */
+        images: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+      })
+      .strict()
+      .prefault({}),
+    controller: z
+      .object({
+        /** Pod event → ELBv2 API call. */
+        reactionSeconds: seconds.default(1),
+        /** Requeue while a readiness-gate condition is not yet True. */
+        gateRequeueSeconds: seconds.default(15),
+      })
+      .strict()
+      .prefault({}),
+    alb: z
+      .object({
+        idleTimeoutSeconds: z.number().min(1).max(4000).default(60),
+        connectTimeoutSeconds: seconds.default(10),
+        /** Passing checks a newly registered target needs: 1, or the healthy threshold. */
+        newTargetPassingChecks: z.union([z.literal(1), z.literal('healthyThreshold')]).default(1),
+        /** Lag between deregistration and each LB node no longer routing new requests to the target. */
+        deregistrationLag: lagSchema.prefault({}),
+        /** Lag before a newly healthy target is routed to by each LB node. */
+        registrationLag: lagSchema.prefault({ min: 0, max: 1, tailProbability: 0, tailMax: 1 }),
+        healthCheck: healthCheckSchema.prefault({}),
+        deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(300),
+        slowStartSeconds: z.number().int().min(0).max(900).default(0),
+        /** Listener port on 127.0.0.1 (0 = any free port). */
+        listenerPort: z.number().int().min(0).max(65535).default(0),
+      })
+      .strict()
+      .prefault({}),
+    /** Kubernetes manifests created at start (YAML documents or objects). */
+    objects: z.array(z.record(z.string(), z.unknown())).default([]),
+  })
+  .strict();
+
+/** The twin's parameters after defaults. */
+export type TwinConfig = z.infer<typeof twinConfigSchema>;
+export type LagDistribution = z.infer<typeof lagSchema>;
+export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
+export type NodeConfig = z.infer<typeof nodeSchema>;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The project root (where package.json is). */
+export const projectRoot = path.resolve(here, '../..');
+/** The default twin config file. */
+export const defaultConfigPath = path.join(projectRoot, 'fixtures/twin/default.yaml');
+
+/** Formats zod issues as `dot.path: message`. */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const at = issue.path.reduce<string>(
+      (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+      '',
+    );
+    return `${at || '(root)'}: ${issue.message}`;
+  });
+}
+
+/** Validates a parsed config object, reporting every error with its path. */
+export function parseTwinConfig(input: unknown, source = 'twin config'): TwinConfig {
+  const result = twinConfigSchema.safeParse(input ?? {});
+  if (!result.success) throw new ConfigError(`Invalid ${source}`, formatIssues(result.error));
+  return result.data;
+}
+
+/** Reads a twin config file (YAML); relative `objects` files are not supported, manifests are inline. */
+export async function loadTwinConfig(
+  file: string = defaultConfigPath,
+  overrides: { timeScale?: number; seed?: number } = {},
+): Promise<TwinConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`Cannot read twin config ${file}: ${(cause as Error).message}`, [], { cause });
+  }
+  const docs = parseAllDocuments(text);
+  const errors = docs.flatMap((d) => d.errors.map((e) => `${file}: ${e.message}`));
+  if (errors.length) throw new ConfigError(`Invalid YAML in ${file}`, errors);
+  const raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return parseTwinConfig({ ...raw, ...defined }, file);
+}

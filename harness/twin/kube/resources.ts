@@ -1,0 +1,34 @@
+/** The registry of resources the twin's Kubernetes API serves. */
+import type { ResourceInfo } from './types.ts';
+
+const rw = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+
+function r(group: string, version: string, kind: string, plural: string, namespaced: boolean, extra: Partial<ResourceInfo> = {}): ResourceInfo {
+  return { group, version, kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), namespaced, verbs: rw, ...extra };
+}
+
+/** Every served resource, by plural name. */
+export const resources: Record<string, ResourceInfo> = Object.fromEntries(
+  [
+    r('', 'v1', 'Namespace', 'namespaces', false, { shortNames: ['ns'] }),
+    r('', 'v1', 'Node', 'nodes', false, { shortNames: ['no'], subresources: ['status'] }),
+    r('', 'v1', 'Pod', 'pods', true, { shortNames: ['po'], subresources: ['status', 'eviction'] }),
+    r('', 'v1', 'Service', 'services', true, { shortNames: ['svc'] }),
+    r('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
+    r('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'] }),
+    r('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status'] }),
+    r('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'] }),
+    r('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, { shortNames: ['pdb'], subresources: ['status'] }),
+    r('elbv2.k8s.aws', 'v1beta1', 'TargetGroupBinding', 'targetgroupbindings', true, { subresources: ['status'] }),
+  ].map((info) => [info.plural, info]),
+);
+
+/** `apiVersion` of a resource, e.g. `apps/v1` or `v1`. */
+export function apiVersionOf(info: ResourceInfo): string {
+  return info.group ? `${info.group}/${info.version}` : info.version;
+}
+
+/** The resource for a kind (first match). */
+export function resourceForKind(kind: string): ResourceInfo | undefined {
+  return Object.values(resources).find((info) => info.kind === kind);
+}
