@@ -115,6 +115,11 @@ export type AlbEvent =
 
 /** The ALB twin's control plane. */
 export interface AlbControlPlane {
+  /** Creates a load balancer with one LB node per zone and starts its data-plane listener. */
+  createLoadBalancer(input: { name: string; zones: string[]; tags?: Record<string, string> }): Promise<LoadBalancerInfo>;
+  createTargetGroup(input: { name: string; port: number; healthCheck?: Partial<HealthCheckConfig>; tags?: Record<string, string> }): TargetGroupInfo;
+  /** An HTTP listener forwarding to one target group (the twin serves one listener per LB). */
+  createListener(input: { loadBalancerArn: string; port: number; defaultTargetGroupArn: string }): ListenerInfo;
   describeLoadBalancers(): LoadBalancerInfo[];
   describeListeners(loadBalancerArn?: string): ListenerInfo[];
   describeTargetGroups(filter?: { arns?: string[]; names?: string[]; loadBalancerArn?: string }): TargetGroupInfo[];

@@ -77,12 +77,23 @@ export class ObjectStore {
   #history = new Map<string, Array<{ rv: number; event: WatchEvent }>>();
   #watchers = new Set<Watcher>();
   #nameSeq = 0;
+  #admission = new Map<string, Array<(obj: KubeObject) => void>>();
 
   constructor(readonly clock: Clock) {
     for (const plural of Object.keys(resources)) {
       this.#objects.set(plural, new Map());
       this.#history.set(plural, []);
     }
+  }
+
+  /**
+   * Adds a mutating admission step for creates of `plural` (e.g. the readiness-gate webhook).
+   * It runs on every create, whether it comes over HTTP or from a controller.
+   */
+  addAdmission(plural: string, mutate: (obj: KubeObject) => void): void {
+    const list = this.#admission.get(plural) ?? [];
+    list.push(mutate);
+    this.#admission.set(plural, list);
   }
 
   /** The current resourceVersion. */
@@ -138,6 +149,7 @@ export class ObjectStore {
         throw new ApiError(404, 'NotFound', `namespaces "${obj.metadata.namespace}" not found`);
       }
     } else delete obj.metadata.namespace;
+    for (const mutate of this.#admission.get(plural) ?? []) mutate(obj);
     const k = key(obj.metadata.namespace, obj.metadata.name);
     if (table.has(k)) throw new ApiError(409, 'AlreadyExists', `${plural} "${obj.metadata.name}" already exists`);
     obj.metadata.uid = randomUUID();
