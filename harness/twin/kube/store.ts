@@ -318,7 +318,7 @@ function notFound(plural: string, name: string): ApiError {
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 /** A 5-character name suffix like the API server's, deterministic from a counter. */
 function suffix(n: number): string {
-  let x = (Math.imul(n, 2654435761) >>> 0) ^ 0x5bd1e995;
+  let x = ((Math.imul(n, 2654435761) >>> 0) ^ 0x5bd1e995) >>> 0;
   let out = '';
   for (let i = 0; i < 5; i++) {
     out += ALPHABET[x % ALPHABET.length];

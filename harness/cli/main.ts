@@ -1,0 +1,61 @@
+/** argv → commands. Thin: parses flags, calls a command, maps errors to exit codes in one place. */
+import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ConfigError, exitCodeFor } from '../core/errors.ts';
+import { projectRoot } from '../twin/config.ts';
+import { twinDemo } from './twin-demo.ts';
+import { twinUp } from './twin-up.ts';
+
+const pkg = JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string };
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a positive number, got "${value}".`);
+  return n;
+}
+
+function seed(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`Expected a whole number ≥ 0, got "${value}".`);
+  return n;
+}
+
+const program = new Command()
+  .name('rollout-harness')
+  .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+const twin = program.command('twin').description('the local twin: a simulated EKS + AWS Load Balancer Controller + ALB on loopback');
+
+twin
+  .command('up')
+  .description('start the twin, write <state-dir>/kubeconfig and <state-dir>/env, and run until SIGINT/SIGTERM')
+  .option('--config <file>', 'twin config (YAML)', undefined)
+  .option('--time-scale <x>', 'real seconds per model second (0.05 = 20× faster)', positiveNumber)
+  .option('--seed <n>', 'seed of the twin\'s randomness', seed)
+  .option('--state-dir <dir>', 'where the kubeconfig, env file and access log go', 'results/twin')
+  .action(async (opts) => {
+    process.exitCode = await twinUp(opts);
+  });
+
+twin
+  .command('demo')
+  .description('start the twin, show its pods, targets and traffic through the ALB, restart the Deployment under load, count the 5xx, and stop')
+  .option('--config <file>', 'twin config (YAML)', undefined)
+  .option('--time-scale <x>', 'real seconds per model second', positiveNumber, 0.05)
+  .option('--seed <n>', 'seed of the twin\'s randomness', seed)
+  .option('--state-dir <dir>', 'where the kubeconfig, env file and access log go', 'results/twin-demo')
+  .option('--rate <n>', 'requests per second (real) during the restart', positiveNumber, 100)
+  .action(async (opts) => {
+    process.exitCode = await twinDemo(opts);
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  const code = exitCodeFor(error);
+  if (error instanceof ConfigError || code !== 70) console.error(`rollout-harness: ${(error as Error).message}`);
+  else console.error(error);
+  process.exitCode = code;
+}

@@ -1,0 +1,63 @@
+/** Expansion of a spec into cells: pure, no I/O. */
+import type { CellConfig, Disruption, Spec } from './schema.ts';
+
+/** One cell: one combination of matrix values × one disruption × one repetition. */
+export interface Cell {
+  /** Stable and readable, e.g. `rollout.gate-on.prestop-15.grace-30.dereg-300.r1`. */
+  id: string;
+  index: number;
+  config: CellConfig;
+  disruption: Disruption;
+  repeat: number;
+}
+
+const AXES = ['readinessGate', 'preStopSeconds', 'terminationGracePeriodSeconds', 'deregistrationDelaySeconds'] as const;
+
+/** True when every key set in `partial` equals the config's value. */
+export function matchesPartial(config: Partial<CellConfig>, partial: Partial<CellConfig>): boolean {
+  return Object.entries(partial).every(([k, v]) => config[k as keyof CellConfig] === v);
+}
+
+/** The readable id of a config × disruption × repeat. */
+export function cellId(config: CellConfig, disruption: Disruption, repeat: number): string {
+  const d = disruption.kind === 'rollout' ? 'rollout' : disruption.kind === 'drain' ? `drain` : `spot`;
+  return [d, config.readinessGate ? 'gate-on' : 'gate-off', `prestop-${config.preStopSeconds}`, `grace-${config.terminationGracePeriodSeconds}`, `dereg-${config.deregistrationDelaySeconds}`, `r${repeat}`].join('.');
+}
+
+/** The distinct configs of the matrix: the product of the axes, plus includes, minus excludes. */
+export function expandConfigs(matrix: Spec['matrix']): CellConfig[] {
+  let configs: CellConfig[] = [{} as CellConfig];
+  for (const axis of AXES) {
+    const values = matrix[axis] as Array<CellConfig[typeof axis]>;
+    configs = configs.flatMap((c) => values.map((v) => ({ ...c, [axis]: v })));
+  }
+  for (const partial of matrix.include) {
+    const base: CellConfig = {
+      preStopSeconds: matrix.preStopSeconds[0],
+      terminationGracePeriodSeconds: matrix.terminationGracePeriodSeconds[0],
+      readinessGate: matrix.readinessGate[0],
+      deregistrationDelaySeconds: matrix.deregistrationDelaySeconds[0],
+    };
+    configs.push({ ...base, ...partial });
+  }
+  const seen = new Set<string>();
+  return configs.filter((c) => {
+    const key = JSON.stringify(AXES.map((a) => c[a]));
+    if (seen.has(key) || matrix.exclude.some((x) => matchesPartial(c, x))) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Every cell of the spec, in run order: config-major, then disruption, then repetition. */
+export function expandCells(spec: Spec): Cell[] {
+  const cells: Cell[] = [];
+  for (const config of expandConfigs(spec.matrix)) {
+    for (const disruption of spec.disruptions) {
+      for (let r = 1; r <= spec.repeat; r++) {
+        cells.push({ id: cellId(config, disruption, r), index: cells.length, config, disruption, repeat: r });
+      }
+    }
+  }
+  return cells;
+}

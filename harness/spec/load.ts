@@ -1,0 +1,85 @@
+/**
+ * Loading a spec: YAML → schema (every error with its dot-path) → cross-field rules (errors and
+ * warnings). Nothing here touches a cluster.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../core/errors.ts';
+import { formatIssues } from '../twin/config.ts';
+import { expandCells, expandConfigs, matchesPartial } from './expand.ts';
+import { specSchema, type Spec } from './schema.ts';
+
+/** A validated spec with the warnings the rules raised. */
+export interface LoadedSpec {
+  spec: Spec;
+  warnings: string[];
+  source: string;
+}
+
+/** Cross-field rules: errors stop the run, warnings are printed. */
+export function checkRules(spec: Spec): { errors: string[]; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const t = spec.target;
+  if (t.twin && t.context) errors.push('target: expected either `twin` or `context` (a real cluster), got both');
+  if (!t.twin && t.context) {
+    if (!t.ingress && !t.targetGroupBinding) errors.push('target: a real cluster needs `ingress` or `targetGroupBinding`');
+    if (!t.allowedContexts?.includes(t.context)) {
+      errors.push(`target.allowedContexts: must list the context "${t.context}" (a run changes the cluster only where the spec allows it)`);
+    }
+  }
+  if (t.ingress && t.targetGroupBinding) errors.push('target: expected `ingress` or `targetGroupBinding`, got both');
+  if (!t.context && (t.kubeconfig || t.endpoints.elbv2 || t.endpoints.ec2)) {
+    warnings.push('target: kubeconfig and endpoints are ignored on the twin (no `context` given)');
+  }
+  if (spec.traffic.script && spec.traffic.driver === 'builtin') warnings.push('traffic.script: ignored by the built-in driver');
+  if (spec.configure.deregistrationDelayVia === 'api' && t.ingress && !t.targetGroupBinding) {
+    warnings.push('configure.deregistrationDelayVia: the controller reconciles an Ingress-managed target group and may revert ModifyTargetGroupAttributes');
+  }
+  const configs = expandConfigs(spec.matrix);
+  if (configs.length === 0) errors.push('matrix: no cell is left after `exclude`');
+  for (const [i, partial] of spec.matrix.exclude.entries()) {
+    if (!configs.length) break;
+    if (Object.keys(partial).length === 0) errors.push(`matrix.exclude[${i}]: an empty entry excludes every cell`);
+  }
+  const short = new Map<string, string>();
+  for (const c of configs) {
+    if (c.terminationGracePeriodSeconds < c.preStopSeconds) {
+      short.set(
+        `${c.preStopSeconds}/${c.terminationGracePeriodSeconds}`,
+        `matrix: terminationGracePeriodSeconds ${c.terminationGracePeriodSeconds} < preStopSeconds ${c.preStopSeconds}: the kubelet cuts preStop short (2 s extension, then SIGKILL); intended?`,
+      );
+    }
+  }
+  warnings.push(...short.values());
+  for (const [i, rule] of spec.expect.entries()) {
+    const { disruption, ...partial } = rule.where;
+    const hit = configs.some((c) => matchesPartial(c, partial)) && (!disruption || spec.disruptions.some((d) => d.kind === disruption));
+    if (!hit) warnings.push(`expect[${i}].where: matches no cell`);
+  }
+  return { errors, warnings };
+}
+
+/** Validates a parsed spec object. */
+export function parseSpec(input: unknown, source = 'spec'): LoadedSpec {
+  const result = specSchema.safeParse(input ?? {});
+  if (!result.success) throw new ConfigError(`Invalid ${source}`, formatIssues(result.error));
+  const { errors, warnings } = checkRules(result.data);
+  if (errors.length) throw new ConfigError(`Invalid ${source}`, errors);
+  return { spec: result.data, warnings, source };
+}
+
+/** Reads and validates a spec file. */
+export async function loadSpec(file: string): Promise<LoadedSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`Cannot read spec ${file}: ${(cause as Error).message}`, [], { cause });
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new ConfigError(`Invalid YAML in ${file}`, doc.errors.map((e) => e.message));
+  const loaded = parseSpec(doc.toJS(), file);
+  if (expandCells(loaded.spec).length > 500) loaded.warnings.push(`${expandCells(loaded.spec).length} cells: a long run`);
+  return loaded;
+}

@@ -1,0 +1,136 @@
+/**
+ * The matrix spec: what to run, against what, with which traffic, and what to expect. Validated in
+ * stages (schema → defaults → cross-field rules), every problem reported at once with its dot-path.
+ * Durations are model seconds (on the twin they run on its scaled clock); traffic rates are real.
+ */
+import { z } from 'zod';
+
+const nonNegative = z.number().min(0);
+const axis = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'expected at least one value');
+
+/** The settings a cell sets: one value per matrix axis. */
+export const cellConfigSchema = z
+  .object({
+    preStopSeconds: z.number().int().min(0),
+    terminationGracePeriodSeconds: z.number().int().min(0),
+    readinessGate: z.boolean(),
+    deregistrationDelaySeconds: z.number().int().min(0).max(3600),
+  })
+  .strict();
+
+const partialCell = cellConfigSchema.partial().strict();
+
+const twinTarget = z
+  .object({
+    /** Twin config file (YAML); default: fixtures/twin/default.yaml. */
+    config: z.string().optional(),
+    timeScale: z.number().positive().optional(),
+    seed: z.number().int().min(0).optional(),
+    /** Environment of the test app's container (e.g. ON_SIGTERM, SLOW_MS). */
+    app: z.object({ env: z.record(z.string(), z.string()).default({}) }).strict().optional(),
+  })
+  .strict();
+
+const targetSchema = z
+  .object({
+    twin: twinTarget.optional(),
+    kubeconfig: z.string().optional(),
+    context: z.string().optional(),
+    /** Contexts a run may touch (safety): the context in use must be one of them. */
+    allowedContexts: z.array(z.string()).optional(),
+    namespace: z.string().min(1).default('shop'),
+    deployment: z.string().min(1).default('web'),
+    ingress: z.string().min(1).optional(),
+    targetGroupBinding: z.string().min(1).optional(),
+    region: z.string().default('us-east-1'),
+    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional() }).strict().default({}),
+    /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */
+    url: z.url().optional(),
+  })
+  .strict();
+
+const mixEntry = z.object({ path: z.string().startsWith('/'), weight: z.number().positive() }).strict();
+
+const trafficSchema = z
+  .object({
+    driver: z.enum(['auto', 'k6', 'builtin']).default('auto'),
+    rate: z.number().positive().max(20_000).default(100),
+    timeoutSeconds: z.number().positive().default(30),
+    mix: z.array(mixEntry).min(1).default([{ path: '/', weight: 1 }]),
+    warmupSeconds: nonNegative.default(10),
+    cooldownSeconds: nonNegative.default(10),
+    script: z.string().optional(),
+  })
+  .strict();
+
+const nodeChoice = z.union([z.enum(['most-pods', 'spot']), z.string().regex(/^node:.+/, 'expected "most-pods", "spot" or "node:<name>"')]);
+
+const disruptionSchema = z.union([
+  z.literal('rollout').transform(() => ({ kind: 'rollout' as const })),
+  z.literal('drain').transform(() => ({ kind: 'drain' as const, node: 'most-pods' })),
+  z.literal('spot').transform(() => ({ kind: 'spot' as const, node: 'spot', noticeSeconds: 120 })),
+  z.object({ rollout: z.object({}).strict() }).strict().transform(() => ({ kind: 'rollout' as const })),
+  z.object({ drain: z.object({ node: nodeChoice.default('most-pods') }).strict() }).strict().transform((d) => ({ kind: 'drain' as const, node: d.drain.node })),
+  z
+    .object({ spot: z.object({ node: nodeChoice.default('spot'), noticeSeconds: z.number().min(0).default(120) }).strict() })
+    .strict()
+    .transform((d) => ({ kind: 'spot' as const, node: d.spot.node, noticeSeconds: d.spot.noticeSeconds })),
+]);
+
+const expectationSchema = z
+  .object({
+    where: partialCell.extend({ disruption: z.enum(['rollout', 'drain', 'spot']).optional() }).strict().default({}),
+    max5xx: z.number().int().min(0),
+  })
+  .strict();
+
+/** The whole spec. */
+export const specSchema = z
+  .object({
+    name: z.string().min(1).default('matrix'),
+    target: targetSchema.prefault({}),
+    configure: z
+      .object({
+        /** preStop as `exec: [sleep, N]` (default) or the native `sleep` action (k8s ≥ 1.30). */
+        preStop: z.enum(['exec', 'native']).default('exec'),
+        /** Set the deregistration delay through the Ingress annotation or ModifyTargetGroupAttributes. */
+        deregistrationDelayVia: z.enum(['ingress', 'api']).default('ingress'),
+        /** Bound on waiting for the configured rollout and steady state, model seconds. */
+        steadyTimeoutSeconds: z.number().positive().default(900),
+      })
+      .strict()
+      .prefault({}),
+    traffic: trafficSchema.prefault({}),
+    matrix: z
+      .object({
+        preStopSeconds: axis(z.number().int().min(0)),
+        terminationGracePeriodSeconds: axis(z.number().int().min(0)),
+        readinessGate: axis(z.boolean()),
+        deregistrationDelaySeconds: axis(z.number().int().min(0).max(3600)),
+        include: z.array(partialCell).default([]),
+        exclude: z.array(partialCell).default([]),
+      })
+      .strict(),
+    disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption'),
+    /** Bound on observing one disruption until settled, model seconds. */
+    settleTimeoutSeconds: z.number().positive().default(900),
+    repeat: z.number().int().min(1).max(100).default(1),
+    expect: z.array(expectationSchema).default([]),
+  })
+  .strict();
+
+/** A spec as written (before defaults). */
+export type SpecInput = z.input<typeof specSchema>;
+/** A spec after validation and defaults. */
+export type Spec = z.output<typeof specSchema>;
+/** One cell's settings. */
+export type CellConfig = z.output<typeof cellConfigSchema>;
+/** One disruption with its options. */
+export type Disruption = z.output<typeof disruptionSchema>;
+/** One expectation rule. */
+export type Expectation = z.output<typeof expectationSchema>;
+
+/** The JSON Schema of the spec, for editors (input side: defaults are optional). */
+export function specJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,60 @@
+/** The traffic driver port: both drivers (built-in, k6) produce this result. */
+
+/** One entry of the request mix. */
+export interface MixEntry {
+  path: string;
+  weight: number;
+}
+
+/** What to send. Rates and durations are real (not model) time. */
+export interface TrafficPlan {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Requests per second (open model: sent on schedule even when earlier ones hang). */
+  rate: number;
+  durationSeconds: number;
+  /** Per-request timeout; a request that takes longer counts as a network error `timeout`. */
+  timeoutSeconds: number;
+  mix: MixEntry[];
+}
+
+/** Counts of one second of traffic, by status ("200", "502", ...) and network error code. */
+export interface SecondBucket {
+  /** Seconds since the traffic started. */
+  second: number;
+  byStatus: Record<string, number>;
+  networkErrors: number;
+}
+
+/** A request that did not get a 2xx. */
+export interface FailedRequest {
+  /** Epoch ms (real) the request was sent. */
+  sentAt: number;
+  path: string;
+  status?: number;
+  /** Network error code, e.g. ECONNRESET, timeout. */
+  error?: string;
+}
+
+/** What a traffic run measured. Accounting is exact: sent = Σ byStatus + Σ networkErrors. */
+export interface TrafficResult {
+  driver: string;
+  planned: number;
+  sent: number;
+  byStatus: Record<string, number>;
+  networkErrors: Record<string, number>;
+  series: SecondBucket[];
+  failures: FailedRequest[];
+  /** Epoch ms (real) of the first scheduled request. */
+  startedAt: number;
+  endedAt: number;
+  /** Set when the run did not complete as planned (aborted, driver crashed). */
+  incomplete?: string;
+}
+
+/** Live counters for progress output. */
+export interface TrafficProgress {
+  sent: number;
+  fiveXX: number;
+  networkErrors: number;
+}

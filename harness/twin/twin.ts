@@ -1,0 +1,211 @@
+/**
+ * The local twin's composition root: builds the store, the controllers, the pods' runtime, the ALB
+ * twin and the wire APIs, loads the config's objects, and writes the kubeconfig and env file that
+ * point real clients at it. Everything it starts, `stop()` ends — processes included.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { scaledClock, type Clock } from '../core/clock.ts';
+import { EnvironmentError } from '../core/errors.ts';
+import { seededRandom } from '../core/random.ts';
+import { createAlbTwin, createAccessLogWriter } from './alb/index.ts';
+import type { AccessLogRecord } from './alb/types.ts';
+import { startAwsApiServer } from './aws/server.ts';
+import { projectRoot, type TwinConfig } from './config.ts';
+import { startClusterControllers } from './controllers/index.ts';
+import { evictPod } from './controllers/eviction.ts';
+import { startKubelets } from './controllers/kubelet.ts';
+import { startNodeLifecycle } from './controllers/nodes.ts';
+import { writeKubeconfig } from './kube/kubeconfig.ts';
+import { startKubeApiServer } from './kube/server.ts';
+import { ObjectStore } from './kube/store.ts';
+import type { KubeObject } from './kube/types.ts';
+import { resourceForKind } from './kube/resources.ts';
+import { startLoadBalancerController } from './lbc/controller.ts';
+import { Network } from './network.ts';
+import { createAddressAllocator } from './runtime/addresses.ts';
+import { createProcessSupervisor } from './runtime/processes.ts';
+
+/** How to start the twin. */
+export interface TwinOptions {
+  config: TwinConfig;
+  /** Where the kubeconfig, env file and access log go. */
+  stateDir: string;
+  /** Diagnostics (controller decisions, process output on failure). */
+  log?: (line: string) => void;
+  /** Also called with every access-log record (the file gets them too). */
+  onAccessLog?: (record: AccessLogRecord) => void;
+}
+
+/** Endpoints of a running twin, as written to `<stateDir>/env`. */
+export interface TwinEndpoints {
+  kubeconfig: string;
+  kubeApiUrl: string;
+  awsApiUrl: string;
+  albUrl: string;
+  region: string;
+  envFile: string;
+  accessLogFile: string;
+}
+
+/** A running twin. */
+export interface Twin {
+  readonly endpoints: TwinEndpoints;
+  readonly clock: Clock;
+  readonly store: ObjectStore;
+  readonly config: TwinConfig;
+  /** PIDs of the pod processes still running. */
+  pids(): number[];
+  /** Ends everything the twin started; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The env file's variables. */
+export function twinEnv(e: TwinEndpoints): Record<string, string> {
+  return {
+    KUBECONFIG: e.kubeconfig,
+    AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: e.awsApiUrl,
+    AWS_ENDPOINT_URL_EC2: e.awsApiUrl,
+    AWS_REGION: e.region,
+    AWS_DEFAULT_REGION: e.region,
+    AWS_ACCESS_KEY_ID: 'twin',
+    AWS_SECRET_ACCESS_KEY: 'twin',
+    ROLLOUT_HARNESS_ALB_URL: e.albUrl,
+  };
+}
+
+/** Namespaces first, then everything else in file order. */
+function creationOrder(objects: KubeObject[]): KubeObject[] {
+  return [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
+}
+
+/** Starts the twin and waits until its ALB listener exists. */
+export async function startTwin(options: TwinOptions): Promise<Twin> {
+  const { config, stateDir } = options;
+  const log = options.log ?? (() => {});
+  await mkdir(stateDir, { recursive: true });
+  const clock = scaledClock(config.timeScale);
+  const random = seededRandom(config.seed);
+  const store = new ObjectStore(clock);
+  const network = new Network();
+  const accessLogFile = path.join(stateDir, 'access.log');
+  const accessLog = createAccessLogWriter(accessLogFile);
+  const stops: Array<() => unknown> = [];
+  let stopped = false;
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (error) {
+        log(`twin: stopping: ${(error as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    const supervisor = createProcessSupervisor();
+    stops.push(() => supervisor.killAll());
+    const addresses = await createAddressAllocator();
+    const kubelets = startKubelets({
+      store,
+      clock,
+      random: random.fork('kubelet'),
+      supervisor,
+      addresses,
+      network,
+      images: config.cluster.images,
+      projectRoot,
+      log,
+    });
+    stops.push(() => kubelets.stop());
+    const nodes = startNodeLifecycle({ store, clock, random: random.fork('nodes'), config, kubelets });
+    stops.push(() => nodes.stop());
+    const controllers = startClusterControllers({ store, clock, config, log });
+    stops.push(() => controllers.stop());
+
+    const alb = createAlbTwin({
+      clock,
+      random: random.fork('alb'),
+      config: config.alb,
+      region: config.region,
+      network,
+      accessLog: (record) => {
+        accessLog.write(record);
+        options.onAccessLog?.(record);
+      },
+    });
+    stops.push(() => alb.close());
+    stops.push(() => accessLog.close());
+    const lbc = startLoadBalancerController({ store, clock, alb, config: config.controller, log });
+    stops.push(() => lbc.stop());
+
+    const kubeApi = await startKubeApiServer({
+      store,
+      clock,
+      hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body) },
+    });
+    stops.push(() => kubeApi.close());
+    const awsApi = await startAwsApiServer({
+      alb,
+      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id) },
+      region: config.region,
+    });
+    stops.push(() => awsApi.close());
+
+    for (const name of ['default', 'kube-system', 'kube-public']) {
+      store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
+    for (const obj of creationOrder(config.objects as KubeObject[])) {
+      const info = resourceForKind(String(obj.kind));
+      if (!info) throw new EnvironmentError(`The twin config has an object of kind ${String(obj.kind)}, which the twin does not serve`);
+      store.create(info.plural, obj);
+    }
+
+    const ingress = store.list('ingresses').items[0];
+    let albUrl = '';
+    if (ingress) {
+      // A real-time bound: creating the ALB involves no modelled delay.
+      const bound = new AbortController();
+      const timeout = clock.sleep(clock.toModelMs(10_000), bound.signal).then(() => {
+        throw new EnvironmentError('The load balancer controller twin did not create the ALB within 10 s');
+      });
+      timeout.catch(() => {});
+      try {
+        albUrl = await Promise.race([lbc.listenerUrl(ingress.metadata.namespace!, ingress.metadata.name), timeout]);
+      } finally {
+        bound.abort();
+      }
+    }
+
+    const kubeconfig = path.join(stateDir, 'kubeconfig');
+    const firstNamespace = store.list('namespaces').items.find((n) => !['default', 'kube-system'].includes(n.metadata.name));
+    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: firstNamespace?.metadata.name });
+    const endpoints: TwinEndpoints = {
+      kubeconfig,
+      kubeApiUrl: kubeApi.url,
+      awsApiUrl: awsApi.url,
+      albUrl,
+      region: config.region,
+      envFile: path.join(stateDir, 'env'),
+      accessLogFile,
+    };
+    const env = twinEnv(endpoints);
+    await writeFile(
+      endpoints.envFile,
+      `# rollout-harness local twin: source this file to point kubectl and the aws CLI at it\n${Object.entries(env)
+        .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+        .join('\n')}\n`,
+    );
+    return { endpoints, clock, store, config, pids: () => supervisor.pids(), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

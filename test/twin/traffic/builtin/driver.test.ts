@@ -1,0 +1,64 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scaledClock } from '../../../../harness/core/clock.ts';
+import { runBuiltinTraffic } from '../../../../harness/traffic/builtin/driver.ts';
+
+let server: http.Server | undefined;
+
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((r) => server?.close(r) ?? r(undefined));
+  server = undefined;
+});
+
+/** Answers request n (1-based) by n % 10: 3 → 502, 5 → destroyed, 7 → hangs past the timeout, else 200. */
+async function startServer(): Promise<string> {
+  let n = 0;
+  server = http.createServer((req, res) => {
+    n++;
+    const k = n % 10;
+    if (k === 3) return void res.writeHead(502).end('bad');
+    if (k === 5) return void req.socket.destroy();
+    if (k === 7) return void setTimeout(() => res.writeHead(200).end('late'), 1500).unref();
+    res.writeHead(200).end('ok');
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('runBuiltinTraffic', () => {
+  it('sends on schedule even when requests hang, and accounts for every request', async () => {
+    const url = await startServer();
+    const result = await runBuiltinTraffic(
+      { url, rate: 200, durationSeconds: 2, timeoutSeconds: 0.5, mix: [{ path: '/', weight: 1 }] },
+      { clock: scaledClock(1) },
+    );
+    expect(result.planned).toBe(400);
+    expect(result.sent).toBe(400);
+    const statusTotal = Object.values(result.byStatus).reduce((a, b) => a + b, 0);
+    const errorTotal = Object.values(result.networkErrors).reduce((a, b) => a + b, 0);
+    expect(statusTotal + errorTotal).toBe(400);
+    expect(result.byStatus['502']).toBe(40);
+    expect(result.networkErrors['timeout']).toBe(40);
+    expect(errorTotal).toBe(80);
+    expect(result.byStatus['200']).toBe(280);
+    // Open model: the schedule took ~2 s even though 10 % of requests hung for 0.5 s.
+    expect(result.series.length).toBeGreaterThanOrEqual(2);
+    expect(result.series.length).toBeLessThanOrEqual(3);
+    expect(result.failures).toHaveLength(120);
+    expect(result.incomplete).toBeUndefined();
+  });
+
+  it('stops on abort and says the run is incomplete', async () => {
+    const url = await startServer();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300).unref();
+    const result = await runBuiltinTraffic(
+      { url, rate: 100, durationSeconds: 5, timeoutSeconds: 0.5, mix: [{ path: '/', weight: 1 }] },
+      { clock: scaledClock(1), signal: controller.signal },
+    );
+    expect(result.sent).toBeLessThan(100);
+    expect(result.incomplete).toMatch(/aborted after \d+ of 500 requests/);
+  });
+});

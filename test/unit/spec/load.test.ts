@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../harness/core/errors.ts';
+import { expandCells } from '../../../harness/spec/expand.ts';
+import { parseSpec } from '../../../harness/spec/load.ts';
+
+const matrix = { preStopSeconds: [0, 15], terminationGracePeriodSeconds: [30], readinessGate: [false, true], deregistrationDelaySeconds: [300] };
+
+function errorsOf(input: unknown): string[] {
+  try {
+    parseSpec(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).issues];
+  }
+  throw new Error('expected the spec to be rejected');
+}
+
+describe('parseSpec', () => {
+  it('fills defaults and normalizes disruptions', () => {
+    const { spec, warnings } = parseSpec({ matrix, disruptions: ['rollout', { drain: { node: 'node:node-a1' } }, 'spot'] });
+    expect(spec.target.namespace).toBe('shop');
+    expect(spec.traffic).toMatchObject({ driver: 'auto', rate: 100, warmupSeconds: 10 });
+    expect(spec.disruptions).toEqual([
+      { kind: 'rollout' },
+      { kind: 'drain', node: 'node:node-a1' },
+      { kind: 'spot', node: 'spot', noticeSeconds: 120 },
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('reports every schema error at once, each with its path', () => {
+    const issues = errorsOf({
+      matrix: { preStopSeconds: ['ten', -1], terminationGracePeriodSeconds: [], readinessGate: [true], deregistrationDelaySeconds: [4000] },
+      disruptions: [],
+      traffic: { rate: -5, colour: 'blue' },
+    });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^matrix\.preStopSeconds\[0\]: .*number/),
+        expect.stringMatching(/^matrix\.preStopSeconds\[1\]: .*>=0/),
+        expect.stringMatching(/^matrix\.terminationGracePeriodSeconds: expected at least one value/),
+        expect.stringMatching(/^matrix\.deregistrationDelaySeconds\[0\]: .*<=3600/),
+        expect.stringMatching(/^disruptions: expected at least one disruption/),
+        expect.stringMatching(/^traffic\.rate: /),
+        expect.stringMatching(/^traffic: .*colour/),
+      ]),
+    );
+  });
+
+  it('applies cross-field rules: errors for conflicts, warnings for short grace periods', () => {
+    expect(errorsOf({ target: { twin: {}, context: 'staging' }, matrix, disruptions: ['rollout'] })).toContain(
+      'target: expected either `twin` or `context` (a real cluster), got both',
+    );
+    expect(errorsOf({ target: { context: 'staging', ingress: 'web' }, matrix, disruptions: ['rollout'] })[0]).toMatch(/allowedContexts: must list the context "staging"/);
+    expect(errorsOf({ matrix: { ...matrix, exclude: [{ readinessGate: true }, { readinessGate: false }] }, disruptions: ['rollout'] })).toContain(
+      'matrix: no cell is left after `exclude`',
+    );
+    const { warnings } = parseSpec({
+      matrix: { ...matrix, preStopSeconds: [40] },
+      disruptions: ['rollout'],
+      expect: [{ where: { preStopSeconds: 99 }, max5xx: 0 }],
+    });
+    expect(warnings).toEqual([
+      expect.stringMatching(/terminationGracePeriodSeconds 30 < preStopSeconds 40/),
+      'expect[0].where: matches no cell',
+    ]);
+  });
+});
+
+describe('expandCells', () => {
+  it('is the product of the axes × disruptions × repeats, with include and exclude', () => {
+    const { spec } = parseSpec({
+      matrix: { ...matrix, include: [{ preStopSeconds: 60, terminationGracePeriodSeconds: 90, readinessGate: true }], exclude: [{ preStopSeconds: 15, readinessGate: false }] },
+      disruptions: ['rollout', 'drain'],
+      repeat: 2,
+    });
+    const cells = expandCells(spec);
+    // 4 configs − 1 excluded + 1 included = 4; × 2 disruptions × 2 repeats.
+    expect(cells).toHaveLength(16);
+    expect(cells.map((c) => c.index)).toEqual([...Array(16).keys()]);
+    expect(new Set(cells.map((c) => c.id)).size).toBe(16);
+    expect(cells[0].id).toBe('rollout.gate-off.prestop-0.grace-30.dereg-300.r1');
+    expect(cells.some((c) => c.config.preStopSeconds === 15 && !c.config.readinessGate)).toBe(false);
+    expect(cells.filter((c) => c.config.preStopSeconds === 60)).toHaveLength(4);
+  });
+});
