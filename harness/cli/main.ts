@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, exitCodeFor } from '../core/errors.ts';
 import { projectRoot } from '../twin/config.ts';
+import { planCommand, runCommand } from './run.ts';
 import { twinDemo } from './twin-demo.ts';
 import { twinUp } from './twin-up.ts';
 
@@ -25,6 +26,25 @@ const program = new Command()
   .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
   .version(pkg.version)
   .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run a matrix spec: configure each cell, drive traffic, disrupt, count 5xx; print the table')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .option('--results-dir <dir>', 'where runs are written (results/<run-id>/)', 'results')
+  .option('--resume <run-id>', 'continue an interrupted run from its checkpoint')
+  .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
+  .action(async (spec: string, opts) => {
+    process.exitCode = await runCommand(spec, opts);
+  });
+
+program
+  .command('plan')
+  .description('print the cells of a spec and exactly what each would change, touching nothing')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .action(async (spec: string) => {
+    process.exitCode = await planCommand(spec);
+  });
 
 const twin = program.command('twin').description('the local twin: a simulated EKS + AWS Load Balancer Controller + ALB on loopback');
 

@@ -13,6 +13,8 @@ export interface BuiltinDriverDeps {
   /** A real-time clock (scale 1): traffic rates are real. */
   clock: Clock;
   signal?: AbortSignal;
+  /** Ends the run early as complete: planned becomes the requests due until then. */
+  stop?: AbortSignal;
   onProgress?: (progress: TrafficProgress) => void;
   /** Keep at most this many failed-request records (counts stay exact). Default 100 000. */
   maxFailureRecords?: number;
@@ -41,7 +43,7 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
 /** Runs the plan and resolves with exact counts when every request has finished. */
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
-  const planned = Math.round(plan.rate * plan.durationSeconds);
+  let planned = Math.round(plan.rate * plan.durationSeconds);
   const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000 } });
   const pick = mixPicker(plan.mix);
   const base = plan.url.replace(/\/$/, '');
@@ -115,6 +117,13 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
         return resolve();
       }
       const due = Math.min(planned, Math.floor(((clock.now() - startedAt) / 1000) * plan.rate) + 1);
+      if (deps.stop?.aborted) {
+        // Stopped on purpose: what was due until now is the plan.
+        while (next < due) fire(next++);
+        planned = next;
+        ticker.cancel();
+        return resolve();
+      }
       while (next < due) fire(next++);
       deps.onProgress?.(progress);
       if (next >= planned) {

@@ -12,15 +12,18 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** Answers request n (1-based) by n % 10: 3 → 502, 5 → destroyed, 7 → hangs past the timeout, else 200. */
+/** What the server did, to compare with what the driver counted. */
+const served = { received: 0, ok: 0, bad: 0, destroyed: 0, hung: 0 };
+
+/** Answers request n (1-based) by n % 10: 3 → 502, 5 → destroyed, 7 → hangs past the 1 s timeout, else 200. */
 async function startServer(): Promise<string> {
-  let n = 0;
+  Object.assign(served, { received: 0, ok: 0, bad: 0, destroyed: 0, hung: 0 });
   server = http.createServer((req, res) => {
-    n++;
-    const k = n % 10;
-    if (k === 3) return void res.writeHead(502).end('bad');
-    if (k === 5) return void req.socket.destroy();
-    if (k === 7) return void setTimeout(() => res.writeHead(200).end('late'), 1500).unref();
+    const k = ++served.received % 10;
+    if (k === 3) return void (served.bad++, res.writeHead(502).end('bad'));
+    if (k === 5) return void (served.destroyed++, req.socket.destroy());
+    if (k === 7) return void (served.hung++, setTimeout(() => res.writeHead(200).end('late'), 2500).unref());
+    served.ok++;
     res.writeHead(200).end('ok');
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
@@ -31,7 +34,7 @@ describe('runBuiltinTraffic', () => {
   it('sends on schedule even when requests hang, and accounts for every request', async () => {
     const url = await startServer();
     const result = await runBuiltinTraffic(
-      { url, rate: 200, durationSeconds: 2, timeoutSeconds: 0.5, mix: [{ path: '/', weight: 1 }] },
+      { url, rate: 200, durationSeconds: 2, timeoutSeconds: 1, mix: [{ path: '/', weight: 1 }] },
       { clock: scaledClock(1) },
     );
     expect(result.planned).toBe(400);
@@ -39,15 +42,31 @@ describe('runBuiltinTraffic', () => {
     const statusTotal = Object.values(result.byStatus).reduce((a, b) => a + b, 0);
     const errorTotal = Object.values(result.networkErrors).reduce((a, b) => a + b, 0);
     expect(statusTotal + errorTotal).toBe(400);
-    expect(result.byStatus['502']).toBe(40);
-    expect(result.networkErrors['timeout']).toBe(40);
-    expect(errorTotal).toBe(80);
-    expect(result.byStatus['200']).toBe(280);
+    // Every answer the server gave is counted once; requests that never arrived time out.
+    expect(served.received).toBeGreaterThan(380);
+    expect(result.byStatus['502']).toBe(served.bad);
+    expect(result.byStatus['200']).toBe(served.ok);
+    expect(result.networkErrors['timeout']).toBeGreaterThanOrEqual(served.hung);
+    expect(errorTotal).toBe(served.destroyed + served.hung + (400 - served.received));
     // Open model: the schedule took ~2 s even though 10 % of requests hung for 0.5 s.
     expect(result.series.length).toBeGreaterThanOrEqual(2);
     expect(result.series.length).toBeLessThanOrEqual(3);
-    expect(result.failures).toHaveLength(120);
+    expect(result.failures).toHaveLength(400 - served.ok);
     expect(result.incomplete).toBeUndefined();
+  });
+
+  it('ends early on stop as a complete run planned up to the stop', async () => {
+    const url = await startServer();
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 500).unref();
+    const result = await runBuiltinTraffic(
+      { url, rate: 100, durationSeconds: 30, timeoutSeconds: 0.5, mix: [{ path: '/', weight: 1 }] },
+      { clock: scaledClock(1), stop: stop.signal },
+    );
+    expect(result.incomplete).toBeUndefined();
+    expect(result.planned).toBe(result.sent);
+    expect(result.sent).toBeGreaterThanOrEqual(40);
+    expect(result.sent).toBeLessThanOrEqual(70);
   });
 
   it('stops on abort and says the run is incomplete', async () => {

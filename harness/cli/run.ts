@@ -1,0 +1,77 @@
+/** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
+import path from 'node:path';
+import { ExitCode, InterruptedError } from '../core/errors.ts';
+import { describeDisruption } from '../disruptions/index.ts';
+import { describeConfig } from '../orchestrator/settings.ts';
+import { runMatrix } from '../orchestrator/run.ts';
+import { expandCells, expandConfigs } from '../spec/expand.ts';
+import { loadSpec } from '../spec/load.ts';
+import { terminalProgress } from './progress.ts';
+
+/** Flags of `run`. */
+export interface RunCommandOptions {
+  resultsDir: string;
+  resume?: string;
+  runId?: string;
+}
+
+/** Runs the matrix, prints the table, returns the exit code. */
+export async function runCommand(specFile: string, opts: RunCommandOptions): Promise<number> {
+  const loaded = await loadSpec(specFile);
+  for (const w of loaded.warnings) console.error(`warning: ${w}`);
+  const progress = terminalProgress();
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      progress.info(`${sig}: stopping traffic, restoring the original settings and saving results (again to force quit) …`);
+      controller.abort(new InterruptedError(sig));
+    } else process.exit(ExitCode.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const cells = expandCells(loaded.spec);
+    progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId: opts.runId, signal: controller.signal, progress });
+    progress.end();
+    console.log(outcome.report);
+    console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);
+    if (outcome.interrupted) {
+      console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+      return ExitCode.interrupted;
+    }
+    return outcome.failedExpectations.length ? ExitCode.expectationFailed : ExitCode.ok;
+  } finally {
+    progress.end();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Prints the cells and exactly what would be changed; touches nothing. */
+export async function planCommand(specFile: string): Promise<number> {
+  const loaded = await loadSpec(specFile);
+  const { spec } = loaded;
+  for (const w of loaded.warnings) console.log(`warning: ${w}`);
+  const t = spec.target;
+  const ingress = t.ingress ?? (t.context || t.targetGroupBinding ? undefined : t.deployment);
+  const where = t.context ? `context ${t.context}` : 'the local twin (started in-process)';
+  const cells = expandCells(spec);
+  console.log(`Target: ${where}, deployment ${t.namespace}/${t.deployment}${ingress ? `, ingress ${ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
+  console.log(`Traffic: ${spec.traffic.rate} req/s (driver ${spec.traffic.driver}), warm-up ${spec.traffic.warmupSeconds} s, cool-down ${spec.traffic.cooldownSeconds} s`);
+  console.log(`${cells.length} cells (${expandConfigs(spec.matrix).length} configs × ${spec.disruptions.length} disruptions × ${spec.repeat} repeats):\n`);
+  let lastConfig = '';
+  for (const cell of cells) {
+    const key = JSON.stringify(cell.config);
+    if (key !== lastConfig) {
+      lastConfig = key;
+      console.log(`config ${JSON.stringify(cell.config)}:`);
+      for (const line of describeConfig(cell.config, spec, { namespace: t.namespace, deployment: t.deployment, ingress })) console.log(`    ${line}`);
+    }
+    console.log(`  ${cell.index + 1}. ${cell.id}: ${describeDisruption(cell.disruption, { namespace: t.namespace, deployment: t.deployment })}`);
+  }
+  console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
+  return ExitCode.ok;
+}

@@ -1,0 +1,83 @@
+/**
+ * `drain`: as `kubectl drain` does it — cordon the node, evict every pod on it in parallel through
+ * the Eviction API, retry a 429 (PodDisruptionBudget) after 5 s, and wait until the pods are gone.
+ * The node is uncordoned at restore.
+ */
+import type { KObject } from '../platform/ports.ts';
+import type { DisruptionContext, DisruptionOutcome, DisruptionRunner } from './types.ts';
+import { pollUntil } from './wait.ts';
+
+/** Seconds between eviction retries after a 429 (kubectl drain's). */
+export const EVICTION_RETRY_SECONDS = 5;
+
+function isDaemonSetPod(pod: KObject): boolean {
+  return ((pod.metadata as { ownerReferences?: Array<{ kind: string }> } | undefined)?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet');
+}
+
+/** The node a choice names: `node:<name>`, `most-pods` (most of the Deployment's pods) or `spot`. */
+export async function chooseNode(ctx: DisruptionContext, choice: string): Promise<string | undefined> {
+  if (choice.startsWith('node:')) return choice.slice(5);
+  const pods = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
+  const nodes = await ctx.k8s.listNodes();
+  const isSpot = (n: KObject) => {
+    const l = n.metadata?.labels ?? {};
+    return l['eks.amazonaws.com/capacityType'] === 'SPOT' || l['karpenter.sh/capacity-type'] === 'spot' || l['node.kubernetes.io/lifecycle'] === 'spot';
+  };
+  const candidates = nodes.filter((n) => !n.spec?.unschedulable && (choice !== 'spot' || isSpot(n)));
+  const count = (name: string) => pods.filter((p) => p.spec?.nodeName === name).length;
+  const ranked = candidates.map((n) => n.metadata?.name ?? '').sort((a, b) => count(b) - count(a) || a.localeCompare(b));
+  return ranked.find((name) => count(name) > 0) ?? ranked[0];
+}
+
+/** Evicts every pod on `node` (retrying 429s) and waits until they are gone. */
+export async function evictAll(ctx: DisruptionContext, node: string, deadline: number): Promise<DisruptionOutcome> {
+  const pods = (await ctx.k8s.listPodsOnNode(node)).filter((p) => !isDaemonSetPod(p) && !p.metadata?.deletionTimestamp);
+  const results = await Promise.all(
+    pods.map(async (pod) => {
+      const ns = pod.metadata?.namespace ?? '';
+      const name = pod.metadata?.name ?? '';
+      for (let attempt = 1; !ctx.signal.aborted; attempt++) {
+        const outcome = await ctx.k8s.evictPod(ns, name);
+        if (outcome.kind === 'evicted' || outcome.kind === 'gone') {
+          ctx.timeline.add({ type: 'disruption', action: 'evicted', detail: `${ns}/${name}${attempt > 1 ? ` after ${attempt} attempts` : ''}` });
+          return true;
+        }
+        if (outcome.kind === 'failed') {
+          ctx.timeline.add({ type: 'disruption', action: 'evict-failed', detail: `${ns}/${name}: ${outcome.code}` });
+          return false;
+        }
+        if (attempt === 1) ctx.timeline.add({ type: 'disruption', action: 'evict-blocked', detail: `${ns}/${name}: disruption budget (429), retrying every ${EVICTION_RETRY_SECONDS} s` });
+        if (ctx.clock.now() + EVICTION_RETRY_SECONDS * 1000 > deadline) return false;
+        await ctx.clock.sleep(EVICTION_RETRY_SECONDS * 1000, ctx.signal).catch(() => {});
+      }
+      return false;
+    }),
+  );
+  if (ctx.signal.aborted) return { completed: false, reason: 'interrupted' };
+  const failed = pods.filter((_, i) => !results[i]).map((p) => p.metadata?.name);
+  if (failed.length) return { completed: false, reason: `could not evict ${failed.join(', ')} before the bound` };
+  const names = new Set(pods.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`));
+  const gone = await pollUntil(ctx.clock, Math.max(0, deadline - ctx.clock.now()), ctx.signal, async () => {
+    const left = (await ctx.k8s.listPodsOnNode(node)).filter((p) => names.has(`${p.metadata?.namespace}/${p.metadata?.name}`));
+    return left.length === 0;
+  });
+  if (!gone) return { completed: false, reason: ctx.signal.aborted ? 'interrupted' : `evicted pods were still on ${node} at the bound` };
+  return { completed: true, detail: `evicted ${pods.length} pod(s) from ${node}` };
+}
+
+/** Drains one node. */
+export const drain: DisruptionRunner<{ kind: 'drain'; node: string }> = {
+  kind: 'drain',
+  describe: (d) => `cordon the node (${d.node}) and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s); uncordon at restore`,
+  async run(d, ctx) {
+    const node = await chooseNode(ctx, d.node);
+    if (!node) return { completed: false, reason: `no node matches "${d.node}"` };
+    const deadline = ctx.clock.now() + ctx.boundMs;
+    await ctx.k8s.setNodeUnschedulable(node, true);
+    ctx.onChange({ kind: 'cordon', node });
+    ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: node });
+    const outcome = await evictAll(ctx, node, deadline);
+    if (outcome.completed) ctx.timeline.add({ type: 'disruption', action: 'drained', detail: node });
+    return outcome;
+  },
+};

@@ -1,0 +1,37 @@
+/** The disruption port: what a disruption gets and what it returns. */
+import type { Clock } from '../core/clock.ts';
+import type { Timeline } from '../observe/timeline.ts';
+import type { Ec2Port, KubernetesPort } from '../platform/ports.ts';
+import type { Disruption } from '../spec/schema.ts';
+
+/** Everything a disruption may use: platform ports only. */
+export interface DisruptionContext {
+  k8s: KubernetesPort;
+  ec2: Ec2Port;
+  /** Model time (the twin's clock, or real time against a cluster). */
+  clock: Clock;
+  timeline: Timeline;
+  namespace: string;
+  deployment: string;
+  /** Selects the Deployment's pods. */
+  labelSelector: string;
+  /** Model ms: give up after this long. */
+  boundMs: number;
+  signal: AbortSignal;
+  /** Records a change to undo at restore (cordons, taints). */
+  onChange(change: ClusterChange): void;
+}
+
+/** A change to the cluster that restore undoes. */
+export type ClusterChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string };
+
+/** How a disruption ended: completed, or not with why. */
+export type DisruptionOutcome = { completed: true; detail: string } | { completed: false; reason: string };
+
+/** A disruption kind: a pure description of what it will do, and the doing. */
+export interface DisruptionRunner<D extends Disruption = Disruption> {
+  kind: D['kind'];
+  /** One sentence for `plan`: what this disruption changes. */
+  describe(disruption: D, ctx: { namespace: string; deployment: string }): string;
+  run(disruption: D, ctx: DisruptionContext): Promise<DisruptionOutcome>;
+}

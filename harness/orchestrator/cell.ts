@@ -1,0 +1,220 @@
+/**
+ * One cell as a stage machine: configure → steady → traffic → warm-up → disrupt → settle →
+ * cool-down → stop traffic → collect → verdict. The current stage is reported through `onStage`
+ * (and checkpointed by the run); a cell interrupted mid-way is run again from the start on resume,
+ * because its traffic cannot be resumed.
+ */
+import { scaledClock } from '../core/clock.ts';
+import { runDisruption } from '../disruptions/index.ts';
+import type { ClusterChange, DisruptionOutcome } from '../disruptions/types.ts';
+import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
+import { observe, Timeline } from '../observe/timeline.ts';
+import type { CellResult } from '../report/types.ts';
+import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
+import type { Cell } from '../spec/expand.ts';
+import type { Spec } from '../spec/schema.ts';
+import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
+import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
+import { configureCell } from './settings.ts';
+import type { Target } from './target.ts';
+
+/** Stages, in order. */
+export const STAGES = ['configure', 'traffic', 'warmup', 'disrupt', 'settle', 'cooldown', 'collect', 'done'] as const;
+/** A stage name. */
+export type Stage = (typeof STAGES)[number];
+
+/** Share of planned requests a valid cell must achieve. */
+export const MIN_ACHIEVED = 0.95;
+/** Failed requests kept per cell file (counts stay exact). */
+const MAX_FAILURES_KEPT = 500;
+
+/** What a cell needs besides the target. */
+export interface CellDeps {
+  target: Target;
+  spec: Spec;
+  driver: TrafficDriverName;
+  signal: AbortSignal;
+  onStage(stage: Stage): void;
+  onTraffic(progress: TrafficProgress): void;
+  /** Records cluster changes to undo at restore. */
+  onChange(change: ClusterChange): void;
+  /** Undoes this cell's cordons and taints (so the next cell starts from the same cluster). */
+  undoChanges(): Promise<void>;
+  log(line: string): void;
+  env?: Record<string, string | undefined>;
+}
+
+function sum(values: Record<string, number>): number {
+  return Object.values(values).reduce((a, b) => a + b, 0);
+}
+
+/** True when the Deployment is complete, no pod is terminating, and no target is draining or initial. */
+async function settled(target: Target, state: ReturnType<typeof observe>['state']): Promise<boolean> {
+  const d = await target.k8s.getDeployment(target.namespace, target.deployment);
+  if (!rolloutComplete(d)) return false;
+  if ([...state.pods.values()].some((p) => p.metadata?.deletionTimestamp)) return false;
+  const targets = await target.elbv2.describeTargetHealth(target.targetGroupArn);
+  return targets.every((t) => t.state === 'healthy') && targets.length === (d.spec?.replicas ?? 1);
+}
+
+/** Runs one cell and returns its result (invalid cells are results too). */
+export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
+  const { target, spec, signal } = deps;
+  const clock = target.clock;
+  const realClock = scaledClock(1);
+  const timeline = new Timeline(clock);
+  const realOrigin = realClock.now();
+  const startedAt = new Date().toISOString();
+  const marks: CellResult['marks'] = {};
+  const stage = (s: Stage) => {
+    timeline.add({ type: 'stage', stage: s });
+    deps.onStage(s);
+  };
+  const base = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    id: cell.id,
+    index: cell.index,
+    disruption: cell.disruption,
+    repeat: cell.repeat,
+    config: cell.config,
+    driver: deps.driver,
+    startedAt,
+  };
+  const invalid = (reason: string, extra: Partial<CellResult> = {}): CellResult => ({
+    ...base,
+    valid: false,
+    invalidReason: reason,
+    requests: { planned: 0, sent: 0, byStatus: {}, networkErrors: 0, networkErrorsByCode: {}, achieved: 0 },
+    fiveXX: 0,
+    disruptionOutcome: { completed: false, reason: 'not started' },
+    settled: false,
+    marks,
+    series: [],
+    timeline: timeline.events,
+    failures: [],
+    durationSeconds: timeline.now(),
+    ...extra,
+  });
+
+  stage('configure');
+  const configured = await configureCell(target, spec, cell.config, signal, deps.log);
+  if (!configured.ok) return invalid(`configure: ${configured.reason}`);
+
+  const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, namespace: target.namespace, labelSelector: target.labelSelector, clock, timeline });
+  await observer.ready;
+  const stopTraffic = new AbortController();
+  const abortTraffic = new AbortController();
+  const onAbort = () => abortTraffic.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const accessLogStart = target.accessLog?.length ?? 0;
+  const bound = spec.settleTimeoutSeconds * 1000;
+  // The traffic's duration is only an upper bound: the cell stops it once cooled down.
+  const maxRealSeconds = clock.toRealMs(((spec.traffic.warmupSeconds + spec.traffic.cooldownSeconds) * 1000 + 2 * bound)) / 1000 + 60;
+  let traffic: Promise<TrafficResult> | undefined;
+  let outcome: DisruptionOutcome = { completed: false, reason: 'not started' };
+  let isSettled = false;
+  try {
+    stage('traffic');
+    marks.trafficStart = timeline.now();
+    timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
+    traffic = trafficDrivers[deps.driver].run(
+      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix },
+      { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
+    );
+    // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
+    let trafficEnded: string | undefined;
+    traffic.then(
+      (r) => (trafficEnded = r.incomplete ?? (stopTraffic.signal.aborted ? undefined : 'traffic ended before the cell stopped it')),
+      (e) => (trafficEnded = `traffic failed: ${(e as Error).message}`),
+    );
+
+    stage('warmup');
+    await clock.sleep(spec.traffic.warmupSeconds * 1000, signal).catch(() => {});
+
+    if (!signal.aborted) {
+      stage('disrupt');
+      marks.disruptionStart = timeline.now();
+      outcome = await runDisruption(cell.disruption, {
+        k8s: target.k8s,
+        ec2: target.ec2,
+        clock,
+        timeline,
+        namespace: target.namespace,
+        deployment: target.deployment,
+        labelSelector: target.labelSelector,
+        boundMs: bound,
+        signal,
+        onChange: deps.onChange,
+      });
+    }
+    if (!signal.aborted && outcome.completed) {
+      stage('settle');
+      isSettled = await pollUntil(clock, bound, signal, () => settled(target, observer.state));
+      if (isSettled) {
+        marks.settled = timeline.now();
+        timeline.add({ type: 'note', detail: 'settled: rollout complete, no terminating pods, every target healthy' });
+      }
+    }
+    if (!signal.aborted) {
+      stage('cooldown');
+      await clock.sleep(spec.traffic.cooldownSeconds * 1000, signal).catch(() => {});
+    }
+    stopTraffic.abort();
+    const result = await traffic;
+    marks.trafficStop = timeline.now();
+    await deps.undoChanges();
+    timeline.add({ type: 'traffic', action: 'stop', detail: `${result.sent} sent` });
+    stage('collect');
+
+    const fiveXXByCode = Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => Number(s) >= 500));
+    const fiveXX = sum(fiveXXByCode);
+    const networkErrors = sum(result.networkErrors);
+    const statusTotal = sum(result.byStatus);
+    const achieved = result.planned > 0 ? result.sent / result.planned : 0;
+    let fiveXXByReason: Record<string, number> | undefined;
+    if (target.accessLog) {
+      fiveXXByReason = {};
+      for (const r of target.accessLog.slice(accessLogStart)) {
+        if (r.elbStatus < 500) continue;
+        const key = `${r.elbStatus} ${r.reason ?? 'unknown'}`;
+        fiveXXByReason[key] = (fiveXXByReason[key] ?? 0) + 1;
+      }
+    }
+    const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
+    const reasons: string[] = [];
+    if (signal.aborted) reasons.push('interrupted');
+    if (result.incomplete) reasons.push(`traffic incomplete: ${result.incomplete}`);
+    else if (trafficEnded) reasons.push(trafficEnded);
+    if (achieved < MIN_ACHIEVED) reasons.push(`traffic achieved ${(achieved * 100).toFixed(1)} % of the ${result.planned} planned requests (< ${MIN_ACHIEVED * 100} %)`);
+    if (statusTotal + networkErrors !== result.sent) reasons.push(`accounting: ${statusTotal} answered + ${networkErrors} network errors ≠ ${result.sent} sent`);
+    if (!outcome.completed) reasons.push(`disruption did not complete: ${outcome.reason}`);
+    else if (!isSettled) reasons.push(`not settled within ${spec.settleTimeoutSeconds} s`);
+    stage('done');
+    return {
+      ...base,
+      valid: reasons.length === 0,
+      ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
+      requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, achieved: Math.round(achieved * 10000) / 10000 },
+      fiveXX,
+      ...(fiveXXByReason ? { fiveXXByReason } : {}),
+      disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
+      settled: isSettled,
+      marks,
+      series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
+      timeline: timeline.events,
+      failures: result.failures
+        .filter((f) => f.status === undefined || f.status >= 500)
+        .slice(0, MAX_FAILURES_KEPT)
+        .map((f) => ({ t: toModel(f.sentAt), path: f.path, ...(f.status !== undefined ? { status: f.status } : { error: f.error }) })),
+      durationSeconds: timeline.now(),
+    };
+  } catch (error) {
+    abortTraffic.abort();
+    await traffic?.catch(() => {});
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    stopTraffic.abort();
+    await observer.stop();
+  }
+}

@@ -1,0 +1,68 @@
+/** Elbv2Port over the AWS SDK v3 (default credential chain; endpoint override when configured). */
+import {
+  DescribeTagsCommand,
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ModifyTargetGroupAttributesCommand,
+  paginateDescribeTargetGroups,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Elbv2Port, TargetHealthRow } from '../ports.ts';
+
+/** Where and how to reach ELBv2. */
+export interface AwsClientOptions {
+  region: string;
+  /** Endpoint override (the twin, or a VPC endpoint); else the SDK's default resolution. */
+  endpoint?: string;
+  /** Explicit credentials (the twin's dummies); else the default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** Builds the ELBv2 adapter. */
+export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
+  const client = new ElasticLoadBalancingV2Client({ region: options.region, endpoint: options.endpoint, credentials: options.credentials, maxAttempts: 5 });
+  return {
+    async findTargetGroupByTags(tags) {
+      const arns: string[] = [];
+      for await (const page of paginateDescribeTargetGroups({ client }, {})) {
+        for (const tg of page.TargetGroups ?? []) if (tg.TargetGroupArn) arns.push(tg.TargetGroupArn);
+      }
+      // DescribeTags takes at most 20 ARNs per call.
+      for (let i = 0; i < arns.length; i += 20) {
+        const out = await client.send(new DescribeTagsCommand({ ResourceArns: arns.slice(i, i + 20) }));
+        for (const d of out.TagDescriptions ?? []) {
+          const have = Object.fromEntries((d.Tags ?? []).map((t) => [t.Key, t.Value]));
+          if (Object.entries(tags).every(([k, v]) => have[k] === v)) return d.ResourceArn;
+        }
+      }
+      return undefined;
+    },
+    async describeTargetHealth(targetGroupArn): Promise<TargetHealthRow[]> {
+      const out = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+      return (out.TargetHealthDescriptions ?? []).map((d) => ({
+        id: d.Target?.Id ?? '',
+        port: d.Target?.Port ?? 0,
+        state: d.TargetHealth?.State ?? 'unknown',
+        ...(d.TargetHealth?.Reason ? { reason: d.TargetHealth.Reason } : {}),
+      }));
+    },
+    async getAttributes(targetGroupArn) {
+      const out = await client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }));
+      return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
+    },
+    async modifyAttributes(targetGroupArn, attributes) {
+      const out = await client.send(
+        new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn, Attributes: Object.entries(attributes).map(([Key, Value]) => ({ Key, Value })) }),
+      );
+      return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
+    },
+  } satisfies Elbv2Port;
+}
+
+/** The target group ARN of a TargetGroupBinding (its spec), checked to exist. */
+export async function describeTargetGroupArn(options: AwsClientOptions, arn: string): Promise<string | undefined> {
+  const client = new ElasticLoadBalancingV2Client({ region: options.region, endpoint: options.endpoint, credentials: options.credentials });
+  const out = await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] }));
+  return out.TargetGroups?.[0]?.TargetGroupArn;
+}

@@ -1,0 +1,154 @@
+/** KubernetesPort over @kubernetes/client-node (1.x). */
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type { Clock } from '../../core/clock.ts';
+import { EnvironmentError } from '../../core/errors.ts';
+import type { EvictionOutcome, KObject, KubernetesPort, PatchKind, PodEvent } from '../ports.ts';
+
+const contentType: Record<PatchKind, string> = {
+  strategic: PatchStrategy.StrategicMergePatch,
+  merge: PatchStrategy.MergePatch,
+  json: PatchStrategy.JsonPatch,
+};
+
+/** Loads a kubeconfig (file, or the default chain) and selects a context. */
+export function loadKubeConfig(file?: string, context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (cause) {
+    throw new EnvironmentError(`Cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(cause as Error).message}`, { cause });
+  }
+  if (context) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new EnvironmentError(`The kubeconfig has no context "${context}" (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(context);
+  }
+  return kc;
+}
+
+/** Status code of a client-node error, if it is an API error. */
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
+}
+
+function plain<T>(value: T): KObject {
+  // client-node returns class instances with Date fields; the harness reads plain JSON.
+  return JSON.parse(JSON.stringify(value)) as KObject;
+}
+
+/** Builds the Kubernetes adapter. */
+export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): KubernetesPort {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const net = kc.makeApiClient(NetworkingV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+  return {
+    context: kc.getCurrentContext(),
+    async getDeployment(namespace, name) {
+      return plain(await apps.readNamespacedDeployment({ namespace, name }));
+    },
+    async patchDeployment(namespace, name, body, kind = 'strategic') {
+      return plain(await apps.patchNamespacedDeployment({ namespace, name, body }, setHeaderOptions('Content-Type', contentType[kind])));
+    },
+    async getNamespace(name) {
+      return plain(await core.readNamespace({ name }));
+    },
+    async setNamespaceLabels(name, labels) {
+      return plain(await core.patchNamespace({ name, body: { metadata: { labels } } }, merge));
+    },
+    async getIngress(namespace, name) {
+      return plain(await net.readNamespacedIngress({ namespace, name }));
+    },
+    async setIngressAnnotations(namespace, name, annotations) {
+      return plain(await net.patchNamespacedIngress({ namespace, name, body: { metadata: { annotations } } }, merge));
+    },
+    async getTargetGroupBinding(namespace, name) {
+      return plain(await custom.getNamespacedCustomObject({ group: 'elbv2.k8s.aws', version: 'v1beta1', namespace, plural: 'targetgroupbindings', name }));
+    },
+    async listTargetGroupBindings(namespace) {
+      const list = (await custom.listNamespacedCustomObject({ group: 'elbv2.k8s.aws', version: 'v1beta1', namespace, plural: 'targetgroupbindings' })) as { items?: KObject[] };
+      return (list.items ?? []).map(plain);
+    },
+    async getService(namespace, name) {
+      return plain(await core.readNamespacedService({ namespace, name }));
+    },
+    async listPods(namespace, labelSelector) {
+      return (await core.listNamespacedPod({ namespace, labelSelector })).items.map(plain);
+    },
+    async listPodsOnNode(nodeName) {
+      return (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` })).items.map(plain);
+    },
+    async listNodes() {
+      return (await core.listNode()).items.map(plain);
+    },
+    async getNode(name) {
+      return plain(await core.readNode({ name }));
+    },
+    async setNodeUnschedulable(name, unschedulable) {
+      return plain(await core.patchNode({ name, body: { spec: { unschedulable: unschedulable || null } } }, strategic));
+    },
+    async setNodeTaint(name, key, taint) {
+      const node = plain(await core.readNode({ name }));
+      const others = ((node.spec?.taints ?? []) as Array<{ key: string }>).filter((t) => t.key !== key);
+      const taints = taint ? [...others, { key, ...taint }] : others;
+      return plain(await core.patchNode({ name, body: { spec: { taints: taints.length ? taints : null } } }, merge));
+    },
+    async evictPod(namespace, name): Promise<EvictionOutcome> {
+      try {
+        await core.createNamespacedPodEviction({ namespace, name, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } } });
+        return { kind: 'evicted' };
+      } catch (error) {
+        const code = statusOf(error);
+        const message = (error as ApiException<unknown>).body ? JSON.stringify((error as ApiException<unknown>).body) : (error as Error).message;
+        if (code === 429) return { kind: 'blocked', message };
+        if (code === 404) return { kind: 'gone' };
+        if (code !== undefined) return { kind: 'failed', code, message };
+        throw error;
+      }
+    },
+    async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
+      const watch = new Watch(kc);
+      let resourceVersion = (await core.listNamespacedPod({ namespace, labelSelector })).metadata?.resourceVersion;
+      while (!signal.aborted) {
+        const ended = new Promise<unknown>((resolve) => {
+          void watch
+            .watch(
+              `/api/v1/namespaces/${namespace}/pods`,
+              { labelSelector, resourceVersion, allowWatchBookmarks: true },
+              (type, obj: KObject) => {
+                if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+                if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onEvent({ type, pod: plain(obj) });
+              },
+              resolve,
+            )
+            .then((controller) => {
+              if (signal.aborted) controller.abort();
+              else signal.addEventListener('abort', () => controller.abort(), { once: true });
+            }, resolve);
+        });
+        const error = await ended;
+        if (signal.aborted) return;
+        // A dropped or expired watch: back off a little, then resume (relist on 410 Gone).
+        if (statusOf(error) === 410 || /410|too old/.test(String((error as Error)?.message ?? ''))) {
+          resourceVersion = (await core.listNamespacedPod({ namespace, labelSelector })).metadata?.resourceVersion;
+        }
+        await clock.sleep(1000, signal).catch(() => {});
+      }
+    },
+  } satisfies KubernetesPort;
+}

@@ -1,0 +1,85 @@
+/**
+ * The narrow ports through which the harness talks to the world: shaped for what a run needs,
+ * not for what the APIs offer. Adapters beside this file implement them with @kubernetes/client-node
+ * and the AWS SDK v3; nothing else in the harness talks to a cluster or to AWS.
+ */
+
+/** A JSON object as the Kubernetes API returns it (typed loosely: we read few fields). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KObject = { metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; deletionTimestamp?: string | Date; creationTimestamp?: string | Date; generation?: number; uid?: string }; spec?: any; status?: any };
+
+/** How an eviction ended: expected outcomes are values. */
+export type EvictionOutcome = { kind: 'evicted' } | { kind: 'blocked'; message: string } | { kind: 'gone' } | { kind: 'failed'; code: number; message: string };
+
+/** A watch event on pods. */
+export interface PodEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  pod: KObject;
+}
+
+/** Patch content types. */
+export type PatchKind = 'strategic' | 'merge' | 'json';
+
+/** What the harness needs of Kubernetes. */
+export interface KubernetesPort {
+  /** The context in use (from the kubeconfig). */
+  readonly context: string;
+  getDeployment(namespace: string, name: string): Promise<KObject>;
+  patchDeployment(namespace: string, name: string, patch: unknown, kind?: PatchKind): Promise<KObject>;
+  getNamespace(name: string): Promise<KObject>;
+  /** Sets (string) or removes (null) namespace labels. */
+  setNamespaceLabels(name: string, labels: Record<string, string | null>): Promise<KObject>;
+  getIngress(namespace: string, name: string): Promise<KObject>;
+  /** Sets (string) or removes (null) Ingress annotations. */
+  setIngressAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<KObject>;
+  getTargetGroupBinding(namespace: string, name: string): Promise<KObject>;
+  listTargetGroupBindings(namespace: string): Promise<KObject[]>;
+  getService(namespace: string, name: string): Promise<KObject>;
+  listPods(namespace: string, labelSelector?: string): Promise<KObject[]>;
+  /** Every pod bound to `nodeName`, in all namespaces. */
+  listPodsOnNode(nodeName: string): Promise<KObject[]>;
+  listNodes(): Promise<KObject[]>;
+  getNode(name: string): Promise<KObject>;
+  setNodeUnschedulable(name: string, unschedulable: boolean): Promise<KObject>;
+  /** Adds a taint (replacing one with the same key) or removes it (effect null). */
+  setNodeTaint(name: string, key: string, taint: { value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' } | null): Promise<KObject>;
+  evictPod(namespace: string, name: string): Promise<EvictionOutcome>;
+  /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */
+  watchPods(namespace: string, labelSelector: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+/** One target's health, as DescribeTargetHealth returns it. */
+export interface TargetHealthRow {
+  id: string;
+  port: number;
+  state: string;
+  reason?: string;
+}
+
+/** What the harness needs of ELBv2. */
+export interface Elbv2Port {
+  /** The target group of an Ingress-managed ALB, found by the controller's tags. */
+  findTargetGroupByTags(tags: Record<string, string>): Promise<string | undefined>;
+  describeTargetHealth(targetGroupArn: string): Promise<TargetHealthRow[]>;
+  getAttributes(targetGroupArn: string): Promise<Record<string, string>>;
+  modifyAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<Record<string, string>>;
+}
+
+/** An EC2 instance as the harness sees it. */
+export interface InstanceInfo {
+  instanceId: string;
+  state: string;
+  lifecycle: 'spot' | 'on-demand';
+  zone?: string;
+}
+
+/** What the harness needs of EC2. */
+export interface Ec2Port {
+  describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
+  terminateInstance(instanceId: string): Promise<void>;
+}
+
+/** The instance id in a node's `spec.providerID` (`aws:///us-east-1a/i-0abc…`). */
+export function instanceIdOf(providerId: string | undefined): string | undefined {
+  return /\/(i-[0-9a-f]+)$/.exec(providerId ?? '')?.[1];
+}

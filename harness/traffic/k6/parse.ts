@@ -1,0 +1,290 @@
+/**
+ * A streaming parser for k6's `--out json=-` NDJSON. k6 writes ~3.5 KB per request (a dozen
+ * Points per request), so the output is split into lines as it arrives and only `http_reqs`
+ * Points are aggregated; other metrics are counted by name and dropped. Memory stays bounded by
+ * the number of seconds, distinct statuses and (capped) failure records, not by the output.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { FailedRequest, SecondBucket, TrafficProgress } from '../types.ts';
+
+/** A metric declaration: k6 writes one just before the metric's first Point. */
+export interface K6MetricLine {
+  type: 'Metric';
+  metric: string;
+  data: { name: string; type: string; contains?: string; thresholds?: unknown; submetrics?: unknown };
+}
+
+/** One sample. `time` is RFC 3339 with nanoseconds, the moment the request *ended*. */
+export interface K6PointLine {
+  type: 'Point';
+  metric: string;
+  data: {
+    time: string;
+    value: number;
+    tags: Record<string, string> | null;
+    /** Per-sample metadata; our script puts the send time (epoch ms) in `sent_ms`. */
+    metadata?: Record<string, string>;
+  };
+}
+
+/** A line of k6's JSON output. */
+export type K6Line = K6MetricLine | K6PointLine;
+
+/** What the parser aggregated: the k6-specific pieces of a TrafficResult, plus parse health. */
+export interface K6Aggregate {
+  /** `http_reqs` Points: one per request. */
+  sent: number;
+  byStatus: Record<string, number>;
+  networkErrors: Record<string, number>;
+  series: SecondBucket[];
+  failures: FailedRequest[];
+  /** Epoch ms the earliest request was sent; undefined when there was none. */
+  startedAt?: number;
+  /** Epoch ms of the last Point. */
+  endedAt?: number;
+  /** Non-empty lines read. */
+  lines: number;
+  /** Points read, by metric name. */
+  pointsByMetric: Record<string, number>;
+  /** Iterations k6 could not start on time (too few VUs): requests planned but never sent. */
+  droppedIterations: number;
+  malformed: { count: number; samples: string[] };
+}
+
+/** Parser options. */
+export interface K6ParseOptions {
+  /** Keep at most this many failed-request records (counts stay exact). Default 100 000. */
+  maxFailureRecords?: number;
+  /** A line longer than this many characters is malformed (and skipped without being held). Default 1 Mi. */
+  maxLineChars?: number;
+}
+
+const MAX_MALFORMED_SAMPLES = 5;
+const SAMPLE_CHARS = 200;
+const SLICE_MS = 100;
+
+// k6 error codes (lib/netext/httpext/error_codes.go) that have a name the built-in driver also uses.
+const NAMED_ERRORS: Record<string, string> = {
+  '1050': 'timeout',
+  '1211': 'timeout',
+  '1212': 'ECONNREFUSED',
+  '1220': 'ECONNRESET',
+  '1201': 'EPIPE',
+};
+
+/** The network-error key of a status-0 request: a shared name when there is one, else "<code> <error>". */
+export function networkErrorKey(tags: Record<string, string>): string {
+  const code = tags.error_code;
+  if (code && NAMED_ERRORS[code]) return NAMED_ERRORS[code];
+  const text = [code, tags.error].filter((s) => s !== undefined && s !== '').join(' ');
+  return text || 'unknown';
+}
+
+function pathOf(tags: Record<string, string>): string {
+  const name = tags.name ?? tags.url ?? '';
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name || '/';
+  try {
+    const url = new URL(name);
+    return url.pathname + url.search;
+  } catch {
+    return name;
+  }
+}
+
+/** Parses an RFC 3339 time with up to nanosecond precision to epoch ms (fractional). */
+export function parseK6Time(time: string): number {
+  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(time);
+  if (!m) return NaN;
+  const whole = Date.parse(m[1] + m[3]);
+  return whole + (m[2] ? Number(`0.${m[2]}`) * 1000 : 0);
+}
+
+function toLine(value: unknown): K6Line | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const data = v.data as Record<string, unknown> | undefined;
+  if (typeof v.metric !== 'string' || typeof data !== 'object' || data === null) return undefined;
+  if (v.type === 'Metric') return typeof data.name === 'string' ? (v as unknown as K6MetricLine) : undefined;
+  if (v.type === 'Point') {
+    if (typeof data.time !== 'string' || typeof data.value !== 'number') return undefined;
+    if (data.tags !== null && (typeof data.tags !== 'object' || Array.isArray(data.tags))) return undefined;
+    return v as unknown as K6PointLine;
+  }
+  return undefined;
+}
+
+/** Aggregates k6 NDJSON fed to it line by line or in arbitrary chunks. */
+export class K6OutputAggregator {
+  readonly #maxFailures: number;
+  readonly #maxLineChars: number;
+  readonly #decoder = new StringDecoder('utf8');
+  #partial = '';
+  #skippingLongLine = false;
+  #lines = 0;
+  #sent = 0;
+  #byStatus: Record<string, number> = {};
+  #networkErrors: Record<string, number> = {};
+  // Keyed by tenths of a second from the first request seen; may go negative (see `result`).
+  #slices = new Map<number, { byStatus: Record<string, number>; networkErrors: number }>();
+  #origin: number | undefined;
+  #firstSent: number | undefined;
+  #endedAt: number | undefined;
+  #failures: FailedRequest[] = [];
+  #points: Record<string, number> = {};
+  #dropped = 0;
+  #malformed = { count: 0, samples: [] as string[] };
+  #progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
+
+  constructor(opts: K6ParseOptions = {}) {
+    this.#maxFailures = opts.maxFailureRecords ?? 100_000;
+    this.#maxLineChars = opts.maxLineChars ?? 1024 * 1024;
+  }
+
+  /** Live counters (the same object each time, updated in place). */
+  get progress(): TrafficProgress {
+    return this.#progress;
+  }
+
+  /** Feeds a chunk of output; lines may span chunks and a chunk may split a UTF-8 character. */
+  write(chunk: string | Uint8Array): void {
+    const text = typeof chunk === 'string' ? chunk : this.#decoder.write(chunk);
+    let start = 0;
+    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
+      const piece = text.slice(start, nl);
+      start = nl + 1;
+      if (this.#skippingLongLine) {
+        this.#skippingLongLine = false;
+        this.#partial = '';
+        continue;
+      }
+      const line = this.#partial ? this.#partial + piece : piece;
+      this.#partial = '';
+      this.line(line);
+    }
+    if (this.#skippingLongLine) return;
+    this.#partial += text.slice(start);
+    if (this.#partial.length > this.#maxLineChars) {
+      this.#lines++;
+      this.#malformedLine(this.#partial);
+      this.#partial = '';
+      this.#skippingLongLine = true;
+    }
+  }
+
+  /** Flushes a last line that had no trailing newline. */
+  end(): void {
+    const rest = this.#partial + this.#decoder.end();
+    this.#partial = '';
+    if (!this.#skippingLongLine) this.line(rest);
+    this.#skippingLongLine = false;
+  }
+
+  /** Handles one complete line (without its newline). */
+  line(raw: string): void {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (!text.trim()) return;
+    this.#lines++;
+    if (text.length > this.#maxLineChars) return this.#malformedLine(text);
+    let parsed: K6Line | undefined;
+    try {
+      parsed = toLine(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed) return this.#malformedLine(text);
+    if (parsed.type === 'Metric') return;
+    if (parsed.metric === 'http_reqs' && !this.#request(parsed)) return this.#malformedLine(text);
+    if (parsed.metric === 'dropped_iterations') this.#dropped += parsed.data.value;
+    this.#points[parsed.metric] = (this.#points[parsed.metric] ?? 0) + 1;
+  }
+
+  #malformedLine(text: string): void {
+    this.#malformed.count++;
+    if (this.#malformed.samples.length < MAX_MALFORMED_SAMPLES) this.#malformed.samples.push(text.slice(0, SAMPLE_CHARS));
+  }
+
+  /** Counts one request; false when its time is unreadable (the caller reports the line). */
+  #request(point: K6PointLine): boolean {
+    const tags = point.data.tags ?? {};
+    const endedAt = parseK6Time(point.data.time);
+    if (!Number.isFinite(endedAt)) return false;
+    // Our script records the send time; without it (other scripts) the end time is the best we have.
+    const sentMs = Number(point.data.metadata?.sent_ms);
+    const sentAt = Number.isFinite(sentMs) && sentMs > 0 ? sentMs : endedAt;
+    this.#endedAt = Math.max(this.#endedAt ?? endedAt, endedAt);
+    this.#origin ??= sentAt;
+    this.#firstSent = Math.min(this.#firstSent ?? sentAt, sentAt);
+    const slice = Math.floor((sentAt - this.#origin) / SLICE_MS);
+    let bucket = this.#slices.get(slice);
+    if (!bucket) this.#slices.set(slice, (bucket = { byStatus: {}, networkErrors: 0 }));
+
+    this.#sent++;
+    this.#progress.sent = this.#sent;
+    const status = tags.status ?? '0';
+    const path = pathOf(tags);
+    if (status === '0' || status === '') {
+      const key = networkErrorKey(tags);
+      this.#networkErrors[key] = (this.#networkErrors[key] ?? 0) + 1;
+      bucket.networkErrors++;
+      this.#progress.networkErrors++;
+      if (this.#failures.length < this.#maxFailures) this.#failures.push({ sentAt, path, error: key });
+      return true;
+    }
+    this.#byStatus[status] = (this.#byStatus[status] ?? 0) + 1;
+    bucket.byStatus[status] = (bucket.byStatus[status] ?? 0) + 1;
+    const code = Number(status);
+    if (code >= 500) this.#progress.fiveXX++;
+    if (!(code >= 200 && code < 300) && this.#failures.length < this.#maxFailures) {
+      this.#failures.push({ sentAt, path, status: code });
+    }
+    return true;
+  }
+
+  /**
+   * The aggregate so far. Points arrive in completion order, so a request sent early may come
+   * late (a timeout); requests are kept in tenth-of-a-second slices and folded into seconds
+   * counted from the earliest send here, so the series starts at 0 (to within 100 ms) and has no gaps.
+   */
+  result(): K6Aggregate {
+    const series: SecondBucket[] = [];
+    if (this.#origin !== undefined && this.#firstSent !== undefined) {
+      const first = Math.floor((this.#firstSent - this.#origin) / SLICE_MS);
+      for (const [slice, counts] of this.#slices) {
+        const second = Math.floor(((slice - first) * SLICE_MS) / 1000);
+        while (series.length <= second) series.push({ second: series.length, byStatus: {}, networkErrors: 0 });
+        const bucket = series[second];
+        for (const [status, n] of Object.entries(counts.byStatus)) bucket.byStatus[status] = (bucket.byStatus[status] ?? 0) + n;
+        bucket.networkErrors += counts.networkErrors;
+      }
+    }
+    return {
+      sent: this.#sent,
+      byStatus: { ...this.#byStatus },
+      networkErrors: { ...this.#networkErrors },
+      series,
+      failures: [...this.#failures].sort((a, b) => a.sentAt - b.sentAt),
+      ...(this.#firstSent !== undefined ? { startedAt: this.#firstSent } : {}),
+      ...(this.#endedAt !== undefined ? { endedAt: this.#endedAt } : {}),
+      lines: this.#lines,
+      pointsByMetric: { ...this.#points },
+      droppedIterations: this.#dropped,
+      malformed: { count: this.#malformed.count, samples: [...this.#malformed.samples] },
+    };
+  }
+}
+
+/** Chunks of k6 output: a Readable, an async generator, or an array of buffers. */
+export type K6OutputSource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+
+/** Feeds every chunk of `source` to `aggregator`, then flushes its last line. */
+export async function consumeK6Output(source: K6OutputSource, aggregator: K6OutputAggregator): Promise<void> {
+  for await (const chunk of source) aggregator.write(chunk);
+  aggregator.end();
+}
+
+/** Reads k6 NDJSON from a stream (or any async iterable of chunks) and aggregates it. */
+export async function parseK6Output(source: K6OutputSource, opts: K6ParseOptions = {}): Promise<K6Aggregate> {
+  const aggregator = new K6OutputAggregator(opts);
+  await consumeK6Output(source, aggregator);
+  return aggregator.result();
+}

@@ -1,0 +1,38 @@
+/**
+ * Starts the twin's control-plane controllers together (the kubelet and node lifecycle run
+ * beside them, per node): readiness-gate webhook, ReplicaSet, Deployment, scheduler, garbage
+ * collector and disruption controller.
+ */
+import { startDeploymentController } from './deployment.ts';
+import { startDisruptionController } from './eviction.ts';
+import { startGarbageCollector, type GarbageCollectorDeps } from './gc.ts';
+import { startReadinessGateWebhook } from './gates.ts';
+import { startReplicaSetController } from './replicaset.ts';
+import { startScheduler, type SchedulerDeps } from './scheduler.ts';
+import type { TwinConfig } from '../config.ts';
+import type { Controller } from './util.ts';
+
+/**
+ * Dependencies of all controllers: store, clock, log, and the scheduling policy (`scheduling`,
+ * else `config.cluster.scheduling`, else spread) and pod GC quarantine.
+ */
+export type ClusterControllerDeps = SchedulerDeps & GarbageCollectorDeps & { config?: { cluster: Pick<TwinConfig['cluster'], 'scheduling'> } };
+
+/** Starts every cluster controller; `stop()` stops them all. */
+export function startClusterControllers(deps: ClusterControllerDeps): Controller {
+  const scheduling = deps.scheduling ?? deps.config?.cluster.scheduling;
+  // The webhook first, so that no pod is created before it is in place.
+  const controllers = [
+    startReadinessGateWebhook(deps),
+    startReplicaSetController(deps),
+    startDeploymentController(deps),
+    startScheduler({ ...deps, scheduling }),
+    startGarbageCollector(deps),
+    startDisruptionController(deps),
+  ];
+  return {
+    stop() {
+      for (const c of controllers.reverse()) c.stop();
+    },
+  };
+}

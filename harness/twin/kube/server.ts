@@ -1,0 +1,739 @@
+/**
+ * The twin's Kubernetes API on the wire: the ObjectStore served over plain HTTP on 127.0.0.1 with
+ * the paths, verbs, status codes, watch streams and discovery documents that kubectl and
+ * @kubernetes/client-node expect from a real API server. Every timed behaviour of a watch
+ * (bookmarks, timeoutSeconds) runs on the injected clock.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import type { Clock, Timer } from '../../core/clock.ts';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Document, openApiV3Index, twinVersion } from './discovery.ts';
+import { applyPatch, patchTypeOf, type PatchType } from './patch.ts';
+import { apiVersionOf, resources } from './resources.ts';
+import { parseSelector } from './selectors.ts';
+import { ApiError, type ListOptions, type ObjectStore } from './store.ts';
+import { selectorText, toTable, type IncludeObject } from './table.ts';
+import type { KubeObject, ResourceInfo } from './types.ts';
+
+/** What an eviction hook answers: the HTTP status and body of the eviction response. */
+export interface EvictionResponse {
+  code: number;
+  body: unknown;
+}
+
+/** Decides an eviction (PDBs): the default deletes the pod and answers 201. */
+export type EvictHook = (namespace: string, name: string, body: unknown) => EvictionResponse | Promise<EvictionResponse>;
+
+/** What the API server needs. */
+export interface KubeApiServerDeps {
+  store: ObjectStore;
+  clock: Clock;
+  hooks?: { evict?: EvictHook };
+  /** 0 or absent: an ephemeral port. */
+  port?: number;
+  host?: '127.0.0.1';
+  /** Model seconds between BOOKMARK events on watches that allow them (default 60). */
+  bookmarkSeconds?: number;
+  /** Called once per finished request with a line like `GET /api/v1/pods 200`. */
+  log?: (line: string) => void;
+}
+
+/** A running API server. */
+export interface KubeApiServer {
+  /** e.g. http://127.0.0.1:43125 */
+  url: string;
+  port: number;
+  /** Ends every watch, closes every connection and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Largest request body accepted. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** A watcher whose unread output exceeds this is cut off (a client that stopped reading). */
+const MAX_WATCH_BUFFER = 16 * 1024 * 1024;
+
+/** Where a request path leads. */
+export type ApiRoute =
+  | { kind: 'version' }
+  | { kind: 'health' }
+  | { kind: 'apiVersions' }
+  | { kind: 'apiGroupList' }
+  | { kind: 'apiGroup'; group: string }
+  | { kind: 'resourceList'; group: string; version: string }
+  | { kind: 'openApiV3Index' }
+  | { kind: 'openApiV3'; group: string; version: string }
+  | { kind: 'resource'; info: ResourceInfo; namespace?: string; name?: string; subresource?: string; watch: boolean }
+  | { kind: 'notFound' };
+
+function findResource(group: string, version: string, plural: string): ResourceInfo | undefined {
+  const info = Object.hasOwn(resources, plural) ? resources[plural] : undefined;
+  return info && info.group === group && info.version === version ? info : undefined;
+}
+
+/**
+ * Routes a request path: /version, /api, /apis, discovery per group/version, and
+ * /api/v1/[watch/][namespaces/NS/]PLURAL[/NAME[/SUB]] or the same under /apis/G/V.
+ */
+export function parseApiPath(pathname: string): ApiRoute {
+  let segs: string[];
+  try {
+    segs = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { kind: 'notFound' };
+  }
+  if (segs.length === 1 && segs[0] === 'version') return { kind: 'version' };
+  if (segs.length === 1 && ['healthz', 'readyz', 'livez'].includes(segs[0])) return { kind: 'health' };
+  if (segs[0] === 'openapi' && segs[1] === 'v3') {
+    if (segs.length === 2) return { kind: 'openApiV3Index' };
+    if (segs.length === 4 && segs[2] === 'api') return { kind: 'openApiV3', group: '', version: segs[3] };
+    if (segs.length === 5 && segs[2] === 'apis') return { kind: 'openApiV3', group: segs[3], version: segs[4] };
+    return { kind: 'notFound' };
+  }
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (segs[0] === 'api') {
+    if (segs.length === 1) return { kind: 'apiVersions' };
+    group = '';
+    version = segs[1];
+    rest = segs.slice(2);
+  } else if (segs[0] === 'apis') {
+    if (segs.length === 1) return { kind: 'apiGroupList' };
+    if (segs.length === 2) return { kind: 'apiGroup', group: segs[1] };
+    group = segs[1];
+    version = segs[2];
+    rest = segs.slice(3);
+  } else return { kind: 'notFound' };
+  if (rest.length === 0) return { kind: 'resourceList', group, version };
+  let watch = false;
+  if (rest[0] === 'watch') {
+    watch = true;
+    rest = rest.slice(1);
+  }
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3 && findResource(group, version, rest[2])?.namespaced) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const info = findResource(group, version, rest[0] ?? '');
+  if (!info || rest.length > 3) return { kind: 'notFound' };
+  if (namespace !== undefined && !info.namespaced) return { kind: 'notFound' };
+  const [, name, subresource] = rest;
+  // A namespaced object is only addressable with its namespace.
+  if (name !== undefined && info.namespaced && namespace === undefined) return { kind: 'notFound' };
+  if (subresource !== undefined && (watch || !info.subresources?.includes(subresource))) return { kind: 'notFound' };
+  return { kind: 'resource', info, namespace, name, subresource, watch };
+}
+
+/** A request that cannot be served, as an HTTP status with a Kubernetes Status reason. */
+class RequestFailure extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** A metav1.Status object. */
+export function statusObject(code: number, reason: string, message: string, details?: Record<string, unknown>) {
+  const ok = code >= 200 && code < 300;
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: ok ? 'Success' : 'Failure',
+    ...(message ? { message } : {}),
+    ...(reason ? { reason } : {}),
+    ...(details ? { details } : {}),
+    code,
+  };
+}
+
+/** How a response is represented, from the Accept header. */
+export type Representation = { kind: 'json' } | { kind: 'table'; apiVersion: string };
+
+/**
+ * Picks the representation from an Accept header: a meta.k8s.io Table when asked for (and
+ * allowed), else plain JSON; undefined when nothing acceptable is offered (406).
+ */
+export function negotiate(accept: string | undefined, allowTable: boolean): Representation | undefined {
+  if (!accept || !accept.trim()) return { kind: 'json' };
+  for (const entry of accept.split(',')) {
+    const [typePart, ...paramParts] = entry.split(';').map((p) => p.trim());
+    const type = typePart.toLowerCase();
+    const params = Object.fromEntries(
+      paramParts.map((p) => {
+        const i = p.indexOf('=');
+        return i < 0 ? [p, ''] : [p.slice(0, i).trim(), p.slice(i + 1).trim()];
+      }),
+    );
+    const jsonLike = type === 'application/json' || type === '*/*' || type === 'application/*';
+    if (params.as !== undefined) {
+      if (allowTable && jsonLike && params.as === 'Table' && params.g === 'meta.k8s.io' && (params.v === 'v1' || params.v === 'v1beta1')) {
+        return { kind: 'table', apiVersion: `meta.k8s.io/${params.v}` };
+      }
+      // Aggregated discovery, PartialObjectMetadata and others are not served: the client
+      // falls back to the next entry.
+      continue;
+    }
+    if (jsonLike) return { kind: 'json' };
+  }
+  return undefined;
+}
+
+function isTrue(value: string | null): boolean {
+  return value === 'true' || value === '1';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasStatusSubresource(info: ResourceInfo): boolean {
+  return info.subresources?.includes('status') ?? false;
+}
+
+function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    return Promise.reject(tooLarge(declared));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        failed = true;
+        chunks.length = 0;
+        reject(tooLarge(size));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
+    req.on('error', (error) => !failed && reject(error));
+  });
+}
+
+function tooLarge(size: number): RequestFailure {
+  return new RequestFailure(413, 'RequestEntityTooLarge', `request entity too large: expected at most ${MAX_BODY_BYTES} bytes, got ${size}`);
+}
+
+function parseBody(buf: Buffer, contentType: string | undefined): unknown {
+  const text = buf.toString('utf8');
+  if (!text.trim()) return undefined;
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type.includes('protobuf') || type.includes('cbor')) {
+    // Clients that prefer a binary encoding switch to JSON on a 415.
+    throw new RequestFailure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${type})`);
+  }
+  try {
+    if (type === 'application/yaml' || type === 'application/x-yaml') return parseYaml(text);
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RequestFailure(400, 'BadRequest', `expected a ${type.includes('yaml') ? 'YAML' : 'JSON'} body, got unparseable input: ${(error as Error).message}`);
+  }
+}
+
+function requireObjectBody(body: unknown, what: string): Record<string, unknown> {
+  if (!isObject(body)) {
+    throw new RequestFailure(400, 'BadRequest', `expected a ${what} object in the request body, got ${body === undefined ? 'an empty body' : Array.isArray(body) ? 'an array' : typeof body}`);
+  }
+  return body;
+}
+
+function checkSelectors(opts: ListOptions): void {
+  for (const [which, text] of [
+    ['labelSelector', opts.labelSelector],
+    ['fieldSelector', opts.fieldSelector],
+  ] as const) {
+    try {
+      parseSelector(text);
+    } catch (error) {
+      throw new RequestFailure(400, 'BadRequest', `unable to parse ${which} ${JSON.stringify(text)}: ${(error as Error).message}`);
+    }
+  }
+}
+
+function rejectDryRun(q: URLSearchParams): void {
+  if (q.has('dryRun')) throw new RequestFailure(400, 'BadRequest', `dryRun is not supported by the twin (got dryRun=${q.get('dryRun')})`);
+}
+
+function optionalSeconds(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw new RequestFailure(400, 'BadRequest', `expected ${what} to be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** The object's metadata as a mutable record, created when missing. */
+function metadataOf(body: Record<string, unknown>): Record<string, unknown> {
+  if (body.metadata === undefined) body.metadata = {};
+  if (!isObject(body.metadata)) throw new RequestFailure(400, 'BadRequest', `expected metadata to be an object, got ${JSON.stringify(body.metadata)}`);
+  return body.metadata;
+}
+
+function checkKind(body: Record<string, unknown>, info: ResourceInfo): void {
+  if (body.kind !== undefined && body.kind !== info.kind) {
+    throw new RequestFailure(400, 'BadRequest', `expected kind ${info.kind} for ${info.plural}, got ${JSON.stringify(body.kind)}`);
+  }
+  if (body.apiVersion !== undefined && body.apiVersion !== apiVersionOf(info)) {
+    throw new RequestFailure(400, 'BadRequest', `expected apiVersion ${apiVersionOf(info)} for ${info.plural}, got ${JSON.stringify(body.apiVersion)}`);
+  }
+}
+
+/** Checks or fills the name and namespace of a body against the URL. */
+function checkIdentity(meta: Record<string, unknown>, route: { info: ResourceInfo; namespace?: string; name?: string }): void {
+  if (route.name !== undefined) {
+    if (meta.name === undefined || meta.name === '') meta.name = route.name;
+    else if (meta.name !== route.name) {
+      throw new RequestFailure(400, 'BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${route.name})`);
+    }
+  }
+  if (route.info.namespaced) {
+    if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== route.namespace) {
+      throw new RequestFailure(400, 'BadRequest', `the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${route.namespace})`);
+    }
+    meta.namespace = route.namespace;
+  } else delete meta.namespace;
+}
+
+/** Strategy on create, as the real registry does: status is the server's, not the client's. */
+function prepareForCreate(info: ResourceInfo, body: Record<string, unknown>): void {
+  const meta = metadataOf(body);
+  for (const field of ['resourceVersion', 'uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'managedFields', 'selfLink']) {
+    delete meta[field];
+  }
+  if (info.plural === 'pods') body.status = { phase: 'Pending' };
+  else if (info.plural === 'namespaces') body.status = { phase: 'Active' };
+  else if (hasStatusSubresource(info) && info.plural !== 'nodes') delete body.status;
+}
+
+function labelSelectorString(selector: unknown): string {
+  const text = selectorText(selector);
+  return text === '<none>' ? '' : text;
+}
+
+function toScale(d: KubeObject) {
+  const m = d.metadata;
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    spec: { replicas: d.spec?.replicas ?? 1 },
+    status: { replicas: d.status?.replicas ?? 0, selector: labelSelectorString(d.spec?.selector) },
+  };
+}
+
+/** Starts the API server on 127.0.0.1 and resolves once it listens. */
+export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeApiServer> {
+  const { store, clock } = deps;
+  const host = deps.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1') throw new RangeError(`Expected host 127.0.0.1, got ${JSON.stringify(host)}`);
+  const bookmarkMs = (deps.bookmarkSeconds ?? 60) * 1000;
+  const watches = new Set<() => void>();
+  let address = '';
+
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
+    if (deps.log) res.on('close', () => deps.log?.(`${req.method} ${req.url} ${res.statusCode}`));
+    handle(req, res).catch((error: unknown) => sendFailure(res, error));
+  });
+  // Clients reuse idle connections for a while; a short server-side idle timeout races them.
+  server.keepAliveTimeout = 65_000;
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  function sendFailure(res: http.ServerResponse, error: unknown): void {
+    let status;
+    if (error instanceof RequestFailure) status = statusObject(error.code, error.reason, error.message, error.details);
+    else if (error instanceof ApiError) status = statusObject(error.code, error.reason, error.message, error.details);
+    else {
+      deps.log?.(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+      status = statusObject(500, 'InternalError', `an error on the server has prevented the request from succeeding: ${(error as Error)?.message ?? String(error)}`);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (status.code === 413) res.setHeader('Connection', 'close');
+    sendJson(res, status.code, status);
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://twin.invalid');
+    const route = parseApiPath(url.pathname);
+    const method = req.method ?? 'GET';
+    if (route.kind === 'health') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    if (route.kind === 'notFound') throw new RequestFailure(404, 'NotFound', 'the server could not find the requested resource');
+    if (route.kind !== 'resource') {
+      if (method !== 'GET') throw new RequestFailure(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource: ${method}`);
+      const body = discovery(route);
+      if (!body) throw new RequestFailure(404, 'NotFound', 'the server could not find the requested resource');
+      if (!negotiate(req.headers.accept, false)) throw notAcceptable(req.headers.accept);
+      sendJson(res, 200, body);
+      return;
+    }
+    const q = url.searchParams;
+    const rep = negotiate(req.headers.accept, true);
+    if (!rep) throw notAcceptable(req.headers.accept);
+    const { info, name, subresource } = route;
+    if (route.watch || (method === 'GET' && isTrue(q.get('watch')) && !subresource)) {
+      if (method !== 'GET') throw methodNotAllowed(method);
+      serveWatch(req, res, route, q, rep);
+      return;
+    }
+    if (name === undefined) {
+      if (method === 'GET') return list(res, route, q, rep);
+      if (method === 'POST') return create(req, res, route, q);
+      throw methodNotAllowed(method);
+    }
+    switch (subresource) {
+      case undefined:
+        if (method === 'GET') return sendObject(res, 200, info, store.require(info.plural, route.namespace, name), rep, q);
+        if (method === 'PUT') return replace(req, res, route, q, false);
+        if (method === 'PATCH') return patch(req, res, route, q, false);
+        if (method === 'DELETE') return remove(req, res, route, q);
+        throw methodNotAllowed(method);
+      case 'status':
+        if (method === 'GET') return sendJson(res, 200, store.require(info.plural, route.namespace, name));
+        if (method === 'PUT') return replace(req, res, route, q, true);
+        if (method === 'PATCH') return patch(req, res, route, q, true);
+        throw methodNotAllowed(method);
+      case 'eviction':
+        if (method === 'POST') return evict(req, res, route);
+        throw methodNotAllowed(method);
+      case 'scale':
+        return scale(req, res, route, q, method);
+      default:
+        throw new RequestFailure(404, 'NotFound', 'the server could not find the requested resource');
+    }
+  }
+
+  function discovery(route: ApiRoute): unknown {
+    switch (route.kind) {
+      case 'version':
+        return twinVersion;
+      case 'apiVersions':
+        return apiVersions(address);
+      case 'apiGroupList':
+        return apiGroupList();
+      case 'apiGroup':
+        return apiGroup(route.group);
+      case 'resourceList':
+        return apiResourceList(route.group, route.version);
+      case 'openApiV3Index':
+        return openApiV3Index();
+      case 'openApiV3':
+        return openApiV3Document(route.group, route.version);
+      default:
+        return undefined;
+    }
+  }
+
+  function sendObject(res: http.ServerResponse, code: number, info: ResourceInfo, obj: KubeObject, rep: Representation, q: URLSearchParams): void {
+    if (rep.kind === 'table') {
+      sendJson(res, code, toTable(info.plural, [obj], { now: clock.now(), includeObject: includeObjectOf(q), resourceVersion: obj.metadata.resourceVersion, apiVersion: rep.apiVersion }));
+    } else sendJson(res, code, obj);
+  }
+
+  function list(res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, rep: Representation): void {
+    const opts = listOptions(route, q);
+    const { items, resourceVersion } = store.list(route.info.plural, opts);
+    if (rep.kind === 'table') {
+      sendJson(res, 200, toTable(route.info.plural, items, { now: clock.now(), includeObject: includeObjectOf(q), resourceVersion, apiVersion: rep.apiVersion }));
+      return;
+    }
+    sendJson(res, 200, { kind: route.info.listKind, apiVersion: apiVersionOf(route.info), metadata: { resourceVersion }, items });
+  }
+
+  async function create(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): Promise<void> {
+    const { info } = route;
+    if (info.namespaced && route.namespace === undefined) throw methodNotAllowed('POST');
+    rejectDryRun(q);
+    const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
+    checkKind(body, info);
+    checkIdentity(metadataOf(body), route);
+    prepareForCreate(info, body);
+    const created = store.create(info.plural, body as KubeObject);
+    sendJson(res, 201, created);
+  }
+
+  async function replace(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: Extract<ApiRoute, { kind: 'resource' }>,
+    q: URLSearchParams,
+    statusOnly: boolean,
+  ): Promise<void> {
+    const { info, namespace } = route;
+    const name = route.name!;
+    rejectDryRun(q);
+    const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
+    checkKind(body, info);
+    const meta = metadataOf(body);
+    checkIdentity(meta, route);
+    const current = store.require(info.plural, namespace, name);
+    const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
+    const next = mergeForWrite(info, current, body as KubeObject, statusOnly);
+    sendJson(res, 200, store.update(info.plural, next, { expectRv }));
+  }
+
+  async function patch(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: Extract<ApiRoute, { kind: 'resource' }>,
+    q: URLSearchParams,
+    statusOnly: boolean,
+  ): Promise<void> {
+    const { info, namespace } = route;
+    const name = route.name!;
+    rejectDryRun(q);
+    const type = patchTypeOf(req.headers['content-type']);
+    const raw = await readBody(req);
+    if (!type) {
+      throw new RequestFailure(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${JSON.stringify(req.headers['content-type'] ?? '')})`,
+      );
+    }
+    const patchBody = parseBody(raw, 'application/json');
+    if (patchBody === undefined) throw new RequestFailure(400, 'BadRequest', 'expected a patch in the request body, got an empty body');
+    const current = store.require(info.plural, namespace, name);
+    const patched = applyPatchOrFail(type, current, patchBody);
+    const meta = metadataOf(patched);
+    if (meta.name !== name) throw new RequestFailure(400, 'BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    checkIdentity(meta, route);
+    const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
+    const next = mergeForWrite(info, current, patched as KubeObject, statusOnly);
+    sendJson(res, 200, store.update(info.plural, next, { expectRv }));
+  }
+
+  function applyPatchOrFail(type: PatchType, doc: unknown, patchBody: unknown): Record<string, unknown> {
+    const outcome = applyPatch(type, doc, patchBody);
+    if (!outcome.ok) throw new RequestFailure(outcome.code, outcome.code === 422 ? 'Invalid' : 'BadRequest', outcome.message);
+    if (!isObject(outcome.value)) throw new RequestFailure(422, 'Invalid', `expected the patched document to be an object, got ${JSON.stringify(outcome.value)}`);
+    return outcome.value;
+  }
+
+  /**
+   * The object to store for a write: a write to /status changes only .status; a write to the
+   * main resource of a kind with a status subresource keeps the stored .status.
+   */
+  function mergeForWrite(info: ResourceInfo, current: KubeObject, incoming: KubeObject, statusOnly: boolean): KubeObject {
+    if (statusOnly) {
+      const next = structuredClone(current);
+      if (incoming.status === undefined) delete next.status;
+      else next.status = incoming.status;
+      return next;
+    }
+    if (hasStatusSubresource(info)) {
+      if (current.status === undefined) delete incoming.status;
+      else incoming.status = structuredClone(current.status);
+    }
+    return incoming;
+  }
+
+  async function remove(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): Promise<void> {
+    const { info, namespace } = route;
+    const name = route.name!;
+    rejectDryRun(q);
+    const body = parseBody(await readBody(req), 'application/json');
+    const options = body === undefined ? {} : requireObjectBody(body, 'DeleteOptions');
+    if (Array.isArray(options.dryRun) && options.dryRun.length) throw new RequestFailure(400, 'BadRequest', `dryRun is not supported by the twin (got ${JSON.stringify(options.dryRun)})`);
+    const gracePeriodSeconds = optionalSeconds(q.get('gracePeriodSeconds') ?? options.gracePeriodSeconds, 'gracePeriodSeconds');
+    const current = store.require(info.plural, namespace, name);
+    const pre = isObject(options.preconditions) ? options.preconditions : {};
+    if (pre.uid && pre.uid !== current.metadata.uid) {
+      throw new RequestFailure(409, 'Conflict', `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${current.metadata.uid}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+      throw new RequestFailure(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+    const result = store.delete(info.plural, namespace, name, { gracePeriodSeconds });
+    const stillThere = store.get(info.plural, namespace, name) !== undefined;
+    if (info.plural === 'pods' || stillThere) {
+      sendJson(res, stillThere && info.plural !== 'pods' ? 202 : 200, result);
+      return;
+    }
+    sendJson(res, 200, statusObject(200, '', '', { name, group: info.group, kind: info.plural, uid: current.metadata.uid }));
+  }
+
+  async function evict(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>): Promise<void> {
+    const namespace = route.namespace!;
+    const name = route.name!;
+    const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), 'Eviction');
+    if (body.kind !== undefined && body.kind !== 'Eviction') throw new RequestFailure(400, 'BadRequest', `expected kind Eviction, got ${JSON.stringify(body.kind)}`);
+    const meta = isObject(body.metadata) ? body.metadata : {};
+    if (meta.name !== undefined && meta.name !== name) {
+      throw new RequestFailure(400, 'BadRequest', `name in URL does not match name in Eviction object: expected ${name}, got ${JSON.stringify(meta.name)}`);
+    }
+    store.require('pods', namespace, name);
+    if (deps.hooks?.evict) {
+      const answer = await deps.hooks.evict(namespace, name, body);
+      sendJson(res, answer.code, answer.body ?? statusObject(answer.code, '', ''));
+      return;
+    }
+    const deleteOptions = isObject(body.deleteOptions) ? body.deleteOptions : {};
+    const gracePeriodSeconds = optionalSeconds(deleteOptions.gracePeriodSeconds, 'deleteOptions.gracePeriodSeconds');
+    store.delete('pods', namespace, name, { gracePeriodSeconds });
+    sendJson(res, 201, statusObject(201, '', ''));
+  }
+
+  async function scale(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, method: string): Promise<void> {
+    const { info, namespace } = route;
+    const name = route.name!;
+    if (method === 'GET') {
+      sendJson(res, 200, toScale(store.require(info.plural, namespace, name)));
+      return;
+    }
+    if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(method);
+    rejectDryRun(q);
+    const raw = await readBody(req);
+    const current = store.require(info.plural, namespace, name);
+    let wanted: Record<string, unknown>;
+    if (method === 'PUT') wanted = requireObjectBody(parseBody(raw, req.headers['content-type']), 'Scale');
+    else {
+      const type = patchTypeOf(req.headers['content-type']);
+      if (!type) throw new RequestFailure(415, 'UnsupportedMediaType', `expected a patch content type, got ${JSON.stringify(req.headers['content-type'] ?? '')}`);
+      wanted = applyPatchOrFail(type, toScale(current), parseBody(raw, 'application/json'));
+    }
+    const replicas = isObject(wanted.spec) ? wanted.spec.replicas : undefined;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new RequestFailure(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: expected a non-negative integer, got ${JSON.stringify(replicas)}`);
+    }
+    const meta = isObject(wanted.metadata) ? wanted.metadata : {};
+    const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
+    current.spec = { ...(current.spec ?? {}), replicas };
+    sendJson(res, 200, toScale(store.update(info.plural, current, { expectRv })));
+  }
+
+  function serveWatch(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, rep: Representation): void {
+    const { info } = route;
+    const opts = listOptions(route, q);
+    const rv = q.get('resourceVersion') ?? '';
+    if (rv && !/^[0-9]+$/.test(rv)) throw new RequestFailure(400, 'BadRequest', `expected resourceVersion to be a number, got ${JSON.stringify(rv)}`);
+    const timeoutSeconds = optionalSeconds(q.get('timeoutSeconds'), 'timeoutSeconds');
+    const sendInitialEvents = isTrue(q.get('sendInitialEvents'));
+    const include = includeObjectOf(q);
+
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    const timers: Timer[] = [];
+    let stopWatch: (() => void) | undefined;
+    let closed = false;
+    let columnsSent = false;
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      stopWatch?.();
+      for (const t of timers) t.cancel();
+      watches.delete(finish);
+      if (!res.writableEnded) res.end();
+    };
+    watches.add(finish);
+    res.on('close', finish);
+    const write = (type: string, object: unknown) => {
+      if (closed || res.destroyed) return;
+      let out = object;
+      if (rep.kind === 'table' && type !== 'ERROR' && type !== 'BOOKMARK') {
+        // Column definitions go out once per stream, as the real server does.
+        out = toTable(info.plural, [object as KubeObject], { now: clock.now(), includeObject: include, withColumns: !columnsSent, apiVersion: rep.apiVersion });
+        columnsSent = true;
+      }
+      res.write(`${JSON.stringify({ type, object: out })}\n`);
+      if (res.writableLength > MAX_WATCH_BUFFER) finish();
+    };
+    const bookmark = (annotations?: Record<string, string>) =>
+      write('BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: store.resourceVersion, ...(annotations ? { annotations } : {}) } });
+    try {
+      if (!rv || rv === '0' || sendInitialEvents) {
+        // Without a resourceVersion a watch starts with the current state as ADDED events.
+        const current = store.list(info.plural, opts);
+        for (const item of current.items) write('ADDED', item);
+        if (sendInitialEvents) bookmark({ 'k8s.io/initial-events-end': 'true' });
+        stopWatch = store.watch(info.plural, { ...opts, resourceVersion: current.resourceVersion }, (e) => write(e.type, e.object));
+      } else {
+        stopWatch = store.watch(info.plural, { ...opts, resourceVersion: rv }, (e) => write(e.type, e.object));
+      }
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 410) write('ERROR', statusObject(410, 'Expired', error.message));
+      else write('ERROR', statusObject(500, 'InternalError', (error as Error)?.message ?? String(error)));
+      finish();
+      return;
+    }
+    if (closed) {
+      stopWatch();
+      return;
+    }
+    if (isTrue(q.get('allowWatchBookmarks'))) timers.push(clock.setInterval(() => bookmark(), bookmarkMs));
+    if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(clock.setTimeout(finish, timeoutSeconds * 1000));
+    req.on('close', finish);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  address = `${host}:${port}`;
+  return {
+    url: `http://${address}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const finish of [...watches]) finish();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function listOptions(route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): ListOptions {
+  const fieldSelector = [q.get('fieldSelector') ?? '', route.name !== undefined ? `metadata.name=${route.name}` : ''].filter(Boolean).join(',');
+  const opts: ListOptions = {
+    namespace: route.info.namespaced ? route.namespace : undefined,
+    labelSelector: q.get('labelSelector') ?? undefined,
+    fieldSelector: fieldSelector || undefined,
+  };
+  checkSelectors(opts);
+  return opts;
+}
+
+function includeObjectOf(q: URLSearchParams): IncludeObject {
+  const v = q.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+function methodNotAllowed(method: string): RequestFailure {
+  return new RequestFailure(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource: ${method}`);
+}
+
+function notAcceptable(accept: string | undefined): RequestFailure {
+  return new RequestFailure(406, 'NotAcceptable', `expected an Accept header that allows application/json, got ${JSON.stringify(accept ?? '')}`);
+}

@@ -1,0 +1,172 @@
+/** The API server as the installed kubectl sees it: the commands people run against the twin. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EvictionResponse } from '../../../harness/twin/kube/server.ts';
+import { runningPod, startApiFixture, type ApiFixture } from './fixture.ts';
+
+const KUBECTL = process.env.KUBECTL ?? 'kubectl';
+const available = await execa(KUBECTL, ['version', '--client'], { reject: false, timeout: 20_000 }).then(
+  (r) => r.exitCode === 0,
+  () => false,
+);
+
+let fx: ApiFixture;
+let cacheDir: string;
+let evictions: string[];
+const running: ResultPromise[] = [];
+
+beforeAll(async () => {
+  cacheDir = await mkdtemp(path.join(os.tmpdir(), 'kubectl-cache-'));
+});
+afterAll(async () => {
+  await rm(cacheDir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  evictions = [];
+  fx = await startApiFixture({
+    evict: (ns, name): EvictionResponse => {
+      evictions.push(`${ns}/${name}`);
+      fx.store.delete('pods', ns, name, { gracePeriodSeconds: 0 });
+      return { code: 201, body: { kind: 'Status', apiVersion: 'v1', status: 'Success', code: 201 } };
+    },
+  });
+});
+afterEach(async () => {
+  for (const sub of running.splice(0)) {
+    if (sub.pid !== undefined && sub.exitCode === null) process.kill(sub.pid, 'SIGKILL');
+    await sub.catch(() => undefined);
+  }
+  await fx.close();
+});
+
+function kubectl(...args: string[]) {
+  return execa(KUBECTL, ['--cache-dir', cacheDir, ...args], { env: { KUBECONFIG: fx.kubeconfig }, timeout: 30_000, reject: false });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await kubectl(...args);
+  if (r.exitCode !== 0) throw new Error(`expected kubectl ${args.join(' ')} to succeed, got exit ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Splits printed columns (two or more spaces apart). */
+const columns = (line: string) => line.trim().split(/\s{2,}/);
+
+describe.skipIf(!available)('kubectl against the twin', () => {
+  it('get pods -o wide prints the server-side columns', async () => {
+    const lines = (await ok('get', 'pods', '-o', 'wide')).split('\n');
+    expect(columns(lines[0])).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
+    expect(columns(lines[1])).toEqual(['web-1', '1/1', 'Running', '0', '0s', '127.0.1.1', 'node-a1', '<none>', '<none>']);
+    expect(columns(lines[2])[0]).toBe('web-2');
+  });
+
+  it('get nodes shows status, roles, age and version', async () => {
+    const lines = (await ok('get', 'nodes')).split('\n');
+    expect(columns(lines[0])).toEqual(['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION']);
+    expect(columns(lines[1])).toEqual(['node-a1', 'Ready', '<none>', '0s', 'v1.31.0-twin']);
+  });
+
+  it('get pods -w prints a pod created after it started', async () => {
+    const sub = kubectl('get', 'pods', '-w');
+    running.push(sub);
+    let out = '';
+    sub.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await vi.waitFor(() => expect(out).toContain('web-2'), { timeout: 20_000 });
+    fx.store.create('pods', runningPod('web-3', 'node-b1'));
+    await vi.waitFor(() => expect(out).toMatch(/^web-3\s+1\/1\s+Running/m), { timeout: 20_000 });
+    process.kill(sub.pid!, 'SIGTERM');
+    await sub;
+    expect(out.match(/^NAME /gm)).toHaveLength(1);
+  });
+
+  it('patch with strategic, merge and json patches', async () => {
+    await ok('patch', 'deployment', 'web', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"B","value":"2"}]}]}}}}');
+    await ok('patch', 'deployment', 'web', '--type', 'merge', '-p', '{"metadata":{"labels":{"tier":"fe"}}}');
+    await ok('patch', 'deployment', 'web', '--type', 'json', '-p', '[{"op":"replace","path":"/spec/replicas","value":3}]');
+    const d = fx.store.get('deployments', 'default', 'web')!;
+    expect(d.spec.template.spec.containers[0].env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+    ]);
+    expect(d.metadata.labels).toEqual({ app: 'web', tier: 'fe' });
+    expect(d.spec.replicas).toBe(3);
+    const failed = await kubectl('patch', 'deployment', 'web', '--type', 'json', '-p', '[{"op":"test","path":"/spec/replicas","value":7}]');
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr).toContain('testing value /spec/replicas failed');
+  });
+
+  it('rollout restart adds the restartedAt annotation to the pod template', async () => {
+    const before = fx.store.get('deployments', 'default', 'web')!.metadata.generation;
+    expect(await ok('rollout', 'restart', 'deployment/web')).toContain('restarted');
+    const d = fx.store.get('deployments', 'default', 'web')!;
+    expect(Date.parse(d.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'])).not.toBeNaN();
+    expect(d.metadata.generation).toBe(before! + 1);
+  });
+
+  it('cordon and uncordon set and clear spec.unschedulable', async () => {
+    await ok('cordon', 'node-a1');
+    expect(fx.store.get('nodes', undefined, 'node-a1')?.spec.unschedulable).toBe(true);
+    expect(await ok('get', 'nodes', 'node-a1', '--no-headers')).toMatch(/Ready,SchedulingDisabled/);
+    await ok('uncordon', 'node-a1');
+    expect(fx.store.get('nodes', undefined, 'node-a1')?.spec.unschedulable).toBeFalsy();
+  });
+
+  it('label and annotate a pod, and remove a label', async () => {
+    await ok('label', 'pod', 'web-1', 'tier=fe', 'extra=1');
+    await ok('annotate', 'pod', 'web-1', 'example.com/note=hello');
+    await ok('label', 'pod', 'web-1', 'extra-');
+    const pod = fx.store.get('pods', 'default', 'web-1')!;
+    expect(pod.metadata.labels).toEqual({ app: 'web', tier: 'fe' });
+    expect(pod.metadata.annotations).toEqual({ 'example.com/note': 'hello' });
+    expect(await ok('get', 'pods', '-l', 'tier=fe', '-o', 'name')).toBe('pod/web-1');
+  });
+
+  it('delete pod --wait=false starts a graceful deletion of a bound pod', async () => {
+    expect(await ok('delete', 'pod', 'web-2', '--wait=false')).toContain('deleted');
+    const pod = fx.store.get('pods', 'default', 'web-2')!;
+    expect(pod.metadata.deletionTimestamp).toBeTruthy();
+    expect(pod.metadata.deletionGracePeriodSeconds).toBe(30);
+    expect((await ok('get', 'pod', 'web-2', '--no-headers')).split(/\s+/)[2]).toBe('Terminating');
+  });
+
+  it('drain cordons the node and evicts its pods through the eviction hook', async () => {
+    fx.store.create('pods', { ...runningPod('loose', 'node-a1', { app: 'loose' }), metadata: { name: 'loose', namespace: 'default', labels: { app: 'loose' } } });
+    const r = await kubectl('drain', 'node-a1', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout', '20s');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('node/node-a1 drained');
+    expect(evictions.sort()).toEqual(['default/loose', 'default/web-1']);
+    expect(fx.store.list('pods', { fieldSelector: 'spec.nodeName=node-a1' }).items).toEqual([]);
+    expect(fx.store.get('pods', 'default', 'web-2')?.metadata.deletionTimestamp).toBeUndefined();
+    expect(fx.store.get('nodes', undefined, 'node-a1')?.spec.unschedulable).toBe(true);
+  });
+
+  it('api-resources lists every served resource', async () => {
+    const rows = (await ok('api-resources', '--no-headers')).split('\n').map(columns);
+    const byName = new Map(rows.map((r) => [r[0], r.slice(1)]));
+    expect(byName.get('pods')).toEqual(['po', 'v1', 'true', 'Pod']);
+    expect(byName.get('deployments')).toEqual(['deploy', 'apps/v1', 'true', 'Deployment']);
+    expect(byName.get('targetgroupbindings')).toEqual(['elbv2.k8s.aws/v1beta1', 'true', 'TargetGroupBinding']);
+    expect(byName.has('pods/eviction')).toBe(false);
+  });
+
+  it('describe pod shows node, status, owner and containers', async () => {
+    const text = await ok('describe', 'pod', 'web-1');
+    expect(text).toMatch(/^Name:\s+web-1$/m);
+    expect(text).toMatch(/^Node:\s+node-a1/m);
+    expect(text).toMatch(/^Status:\s+Running$/m);
+    expect(text).toMatch(/^Controlled By:\s+ReplicaSet\/web-5d8f$/m);
+    expect(text).toMatch(/^\s+Image:\s+fixtures\/app$/m);
+  });
+
+  it('apply -f creates and then updates an object', async () => {
+    const svc = (port: number) => JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port }] } });
+    const create = await execa(KUBECTL, ['--cache-dir', cacheDir, 'apply', '-f', '-'], { env: { KUBECONFIG: fx.kubeconfig }, input: svc(80), timeout: 30_000, reject: false });
+    expect(create.exitCode, create.stderr).toBe(0);
+    const update = await execa(KUBECTL, ['--cache-dir', cacheDir, 'apply', '-f', '-'], { env: { KUBECONFIG: fx.kubeconfig }, input: svc(81), timeout: 30_000, reject: false });
+    expect(update.stdout).toContain('service/web configured');
+    expect(fx.store.get('services', 'default', 'web')?.spec.ports).toEqual([{ port: 81 }]);
+  });
+});

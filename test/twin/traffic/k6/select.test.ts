@@ -1,0 +1,70 @@
+/** findK6 and selectDriver against real directories on a made-up PATH. */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { selectDriver } from '../../../../harness/traffic/index.ts';
+import { findK6 } from '../../../../harness/traffic/k6/args.ts';
+
+const FAKE_K6 = fileURLToPath(new URL('../../../helpers/fake-k6.mjs', import.meta.url));
+
+let root: string;
+let empty: string;
+let withK6: string;
+let decoys: string;
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'k6-path-'));
+  empty = path.join(root, 'empty');
+  withK6 = path.join(root, 'bin');
+  decoys = path.join(root, 'decoys');
+  for (const d of [empty, withK6, decoys]) mkdirSync(d);
+  symlinkSync(FAKE_K6, path.join(withK6, 'k6'));
+  // A k6 that is not executable, and a directory named k6: neither is a k6 binary.
+  writeFileSync(path.join(decoys, 'k6'), '#!/bin/sh\n');
+  chmodSync(path.join(decoys, 'k6'), 0o644);
+  mkdirSync(path.join(empty, 'k6'));
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('findK6', () => {
+  it('takes the first executable k6 on PATH, skipping non-executables and directories', () => {
+    expect(findK6({ PATH: [empty, decoys, withK6].join(path.delimiter) })).toBe(path.join(withK6, 'k6'));
+    expect(findK6({ PATH: [empty, decoys].join(path.delimiter) })).toBeUndefined();
+    expect(findK6({})).toBeUndefined();
+  });
+
+  it('prefers K6_BIN over PATH', () => {
+    expect(findK6({ K6_BIN: '/opt/k6/bin/k6', PATH: withK6 })).toBe('/opt/k6/bin/k6');
+  });
+});
+
+describe('selectDriver', () => {
+  it("'auto' picks k6 when it is on PATH, and says so", () => {
+    const choice = selectDriver('auto', { PATH: [empty, withK6].join(path.delimiter) });
+    expect(choice.name).toBe('k6');
+    expect(choice.reason).toBe(`Using k6 at ${path.join(withK6, 'k6')} (driver: auto) because it is on PATH.`);
+  });
+
+  it("'auto' picks k6 from K6_BIN even when PATH has none", () => {
+    const choice = selectDriver('auto', { PATH: empty, K6_BIN: FAKE_K6 });
+    expect(choice).toEqual({ name: 'k6', reason: `Using k6 at ${FAKE_K6} (driver: auto) because K6_BIN points to it.` });
+  });
+
+  it("'auto' falls back to the built-in driver when k6 is nowhere", () => {
+    const choice = selectDriver('auto', { PATH: [empty, decoys].join(path.delimiter) });
+    expect(choice).toEqual({ name: 'builtin', reason: 'Using the built-in driver (driver: auto) because K6_BIN is unset and k6 is not on PATH.' });
+  });
+
+  it('honours an explicit choice, and warns when k6 is asked for but missing', () => {
+    expect(selectDriver('builtin', { PATH: withK6 }).name).toBe('builtin');
+    expect(selectDriver('k6', { PATH: withK6 }).reason).toContain(path.join(withK6, 'k6'));
+    const missing = selectDriver('k6', { PATH: empty });
+    expect(missing.name).toBe('k6');
+    expect(missing.reason).toMatch(/k6 is not on PATH, so the run will fail to start it/);
+  });
+});
