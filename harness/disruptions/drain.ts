@@ -68,7 +68,7 @@ export async function evictAll(ctx: DisruptionContext, node: string, deadline: n
 /** Drains one node. */
 export const drain: DisruptionRunner<{ kind: 'drain'; node: string }> = {
   kind: 'drain',
-  describe: (d) => `cordon the node (${d.node}) and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s); uncordon at restore`,
+  describe: (d) => `cordon the node (${d.node}) and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s); uncordon when the cell ends`,
   async run(d, ctx) {
     const node = await chooseNode(ctx, d.node);
     if (!node) return { completed: false, reason: `no node matches "${d.node}"` };

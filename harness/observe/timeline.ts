@@ -8,7 +8,7 @@ import type { Elbv2Port, KObject, KubernetesPort, TargetHealthRow } from '../pla
 /** Everything that happens in a cell, in order. */
 export type TimelineEvent =
   | { t: number; type: 'stage'; stage: string }
-  | { t: number; type: 'pod'; pod: string; change: 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string }
+  | { t: number; type: 'pod'; pod: string; change: 'present' | 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string }
   | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string }
   | { t: number; type: 'disruption'; action: string; detail?: string }
   | { t: number; type: 'traffic'; action: 'start' | 'stop'; detail?: string }
@@ -65,7 +65,7 @@ export function observe(deps: {
   const watching = deps.k8s.watchPods(
     deps.namespace,
     deps.labelSelector,
-    ({ type, pod }) => {
+    ({ type, pod, initial }) => {
       const name = pod.metadata?.name ?? '?';
       if (type === 'DELETED') {
         state.pods.delete(name);
@@ -74,7 +74,13 @@ export function observe(deps: {
       }
       const known = state.pods.has(name);
       state.pods.set(name, pod);
-      if (!known) timeline.add({ type: 'pod', pod: name, change: 'created', node: pod.spec?.nodeName, ip: pod.status?.podIP });
+      // Pods listed when the watch starts were there before the cell; later ADDED ones are new.
+      const present = initial === true;
+      if (!known) timeline.add({ type: 'pod', pod: name, change: present ? 'present' : 'created', node: pod.spec?.nodeName, ip: pod.status?.podIP });
+      if (present) {
+        podReady.set(name, isReady(pod));
+        return;
+      }
       const ready = isReady(pod);
       if ((podReady.get(name) ?? false) !== ready) timeline.add({ type: 'pod', pod: name, change: ready ? 'ready' : 'not-ready', node: pod.spec?.nodeName, ip: pod.status?.podIP });
       podReady.set(name, ready);

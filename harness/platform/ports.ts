@@ -15,6 +15,8 @@ export type EvictionOutcome = { kind: 'evicted' } | { kind: 'blocked'; message: 
 export interface PodEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   pod: KObject;
+  /** True for the pods that existed when the watch started. */
+  initial?: boolean;
 }
 
 /** Patch content types. */

@@ -123,7 +123,10 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
     },
     async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
       const watch = new Watch(kc);
-      let resourceVersion = (await core.listNamespacedPod({ namespace, labelSelector })).metadata?.resourceVersion;
+      const initial = await core.listNamespacedPod({ namespace, labelSelector });
+      // The pods that already exist come first, as an informer delivers them.
+      for (const pod of initial.items) onEvent({ type: 'ADDED', pod: plain(pod), initial: true });
+      let resourceVersion = initial.metadata?.resourceVersion;
       while (!signal.aborted) {
         const ended = new Promise<unknown>((resolve) => {
           void watch

@@ -1,0 +1,378 @@
+/**
+ * The ALB twin's data plane: one HTTP listener per load balancer on 127.0.0.1. Client
+ * connections are spread over the LB nodes round robin (a connection sticks to its node, as
+ * with DNS); each node routes through its own view and keeps a keep-alive pool per target.
+ * Failures get the ALB's status codes and the twin's exact reason in the access log.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
+import type { Clock, Timer } from '../../core/clock.ts';
+import { EnvironmentError } from '../../core/errors.ts';
+import type { TwinConfig } from '../config.ts';
+import type { Network } from '../network.ts';
+import type { NodeView, TargetEntry } from './model.ts';
+import type { AccessLogRecord, FailureReason, TargetState } from './types.ts';
+
+/** Header that forces a request onto one LB node (by zone name), for tests. */
+export const LB_NODE_HEADER = 'x-twin-lb-node';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', LB_NODE_HEADER]);
+
+const STATUS_TEXT: Record<number, string> = {
+  502: '502 Bad Gateway',
+  503: '503 Service Temporarily Unavailable',
+  504: '504 Gateway Time-out',
+};
+
+/** The ALB's own error page for a status. */
+function errorPage(status: number): string {
+  const title = STATUS_TEXT[status] ?? String(status);
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n</body>\r\n</html>\r\n`;
+}
+
+/** Errors raised while connecting (as opposed to on an established connection). */
+const connectErrors = new WeakSet<Error>();
+/** Set on socket errors of connections that had carried earlier responses. */
+const REUSED = Symbol('reused');
+
+/**
+ * A keep-alive pool to one target from one LB node (undici: the leanest client in Node). It
+ * connects through the twin so connections are counted and the connect timeout runs on the
+ * clock; idle connections close after the ALB idle timeout, ignoring the target's Keep-Alive
+ * hint as the ALB does (that is the keep-alive race). The idle close is undici's own timer, set
+ * from the clock's scale.
+ */
+class TargetPool {
+  readonly pool: Pool;
+
+  constructor(entry: TargetEntry, clock: Clock, idleMs: number, connectMs: number) {
+    const idleRealMs = Math.max(1, clock.toRealMs(idleMs));
+    this.pool = new Pool(`http://${entry.ref.id}:${entry.ref.port}`, {
+      pipelining: 1,
+      keepAliveTimeout: idleRealMs,
+      keepAliveMaxTimeout: idleRealMs,
+      // A hint of N s gives min(N s + 1e12 ms, max): the hint never shortens the idle timeout.
+      keepAliveTimeoutThreshold: -1e12,
+      // Response timeouts are the ALB idle timeout, kept per request on the clock.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: (_options, callback) => {
+        const socket = net.connect({ host: entry.ref.id, port: entry.ref.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+        let connected = false;
+        entry.group.connectionOpened(entry);
+        socket.once('close', () => entry.group.connectionClosed(entry));
+        const timer = clock.setTimeout(() => {
+          const err = Object.assign(new Error(`no connect to ${entry.key} within ${connectMs / 1000}s`), { code: 'ETIMEDOUT' });
+          connectErrors.add(err);
+          socket.destroy(err);
+        }, connectMs);
+        // Registered before undici's own listener: marks the error before undici passes it on.
+        socket.on('error', (err: Error & { [REUSED]?: boolean }) => {
+          if (!connected) {
+            timer.cancel();
+            connectErrors.add(err);
+            callback(err, null);
+          } else err[REUSED] = socket.bytesRead > 0;
+        });
+        socket.once('connect', () => {
+          connected = true;
+          timer.cancel();
+          callback(null, socket);
+        });
+      },
+    });
+    this.pool.on('connectionError', () => undefined);
+  }
+}
+
+/** True when the connection the request failed on had carried earlier responses. */
+function wasReused(err: Error & { [REUSED]?: boolean; socket?: { bytesRead?: number } }): boolean {
+  return err[REUSED] ?? (err.socket?.bytesRead ?? 0) > 0;
+}
+
+/** One LB node of a load balancer: its name (zone), its view of the target group and its pools. */
+export class LbNode {
+  view?: NodeView;
+  readonly pools = new Map<TargetEntry, TargetPool>();
+
+  constructor(readonly name: string) {}
+
+  /** The node no longer routes to a draining target: close its connections as their requests finish. */
+  closeIdle(entry: TargetEntry): void {
+    if (entry.state !== 'draining' && entry.inGroup) return;
+    const pool = this.pools.get(entry);
+    if (!pool) return;
+    this.pools.delete(entry);
+    pool.pool.close().catch(() => undefined);
+  }
+
+  /** Drops the pool to a target that left the group. */
+  dropPool(entry: TargetEntry): void {
+    const pool = this.pools.get(entry);
+    if (!pool) return;
+    this.pools.delete(entry);
+    pool.pool.destroy().catch(() => undefined);
+  }
+}
+
+/** What the data plane needs. */
+export interface DataPlaneDeps {
+  clock: Clock;
+  network: Network;
+  alb: TwinConfig['alb'];
+  accessLog?: (record: AccessLogRecord) => void;
+  nodes: LbNode[];
+}
+
+/** The listener of one load balancer. */
+export class DataPlane {
+  readonly nodes: LbNode[];
+  #server: http.Server;
+  #deps: DataPlaneDeps;
+  #nodeOf = new WeakMap<net.Socket, LbNode>();
+  #nextNode = 0;
+  #traceSeq = 0;
+  #forwardedPort = '80';
+  #idleMs: number;
+  #connectMs: number;
+  #url = '';
+
+  private constructor(deps: DataPlaneDeps) {
+    this.#deps = deps;
+    this.nodes = deps.nodes;
+    this.#idleMs = deps.alb.idleTimeoutSeconds * 1000;
+    this.#connectMs = deps.alb.connectTimeoutSeconds * 1000;
+    this.#server = http.createServer({ keepAliveTimeout: deps.clock.toRealMs(this.#idleMs), requestTimeout: 0 }, (req, res) =>
+      this.#handle(req, res),
+    );
+    this.#server.on('connection', (socket: net.Socket) => {
+      socket.setNoDelay(true);
+      this.#nodeOf.set(socket, this.nodes[this.#nextNode++ % this.nodes.length]);
+    });
+  }
+
+  /** Starts listening on 127.0.0.1:`port` (0 = a free port). */
+  static async start(deps: DataPlaneDeps, port: number): Promise<DataPlane> {
+    const plane = new DataPlane(deps);
+    await new Promise<void>((resolve, reject) => {
+      plane.#server.once('error', (err) =>
+        reject(new EnvironmentError(`Expected to listen on 127.0.0.1:${port} for the ALB twin, got ${err.message}`, { cause: err })),
+      );
+      plane.#server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = plane.#server.address() as net.AddressInfo;
+    plane.#url = `http://127.0.0.1:${address.port}`;
+    return plane;
+  }
+
+  /** e.g. http://127.0.0.1:41234 */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** A listener now forwards traffic; `port` is the ALB listener port (X-Forwarded-Port). */
+  setListener(port: number): void {
+    this.#forwardedPort = String(port);
+  }
+
+  /** Stops listening and closes every connection, to clients and to targets. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    for (const node of this.nodes) for (const entry of [...node.pools.keys()]) node.dropPool(entry);
+    await closed;
+  }
+
+  #node(req: http.IncomingMessage): LbNode {
+    const forced = req.headers[LB_NODE_HEADER];
+    if (typeof forced === 'string') {
+      const node = this.nodes.find((n) => n.name === forced);
+      if (node) return node;
+    }
+    return this.#nodeOf.get(req.socket) ?? this.nodes[0];
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const clock = this.#deps.clock;
+    const arrived = clock.now();
+    const node = this.#node(req);
+    const choice = node.view?.pick() ?? { kind: 'none' as const };
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+
+    const log = (
+      elbStatus: number,
+      targetStatus: number | null,
+      target: string,
+      targetState: TargetState | '-',
+      targetControlState: TargetState | '-',
+      routedAt: number,
+      sentAt: number,
+      headersAt: number,
+      reason?: FailureReason,
+      detail?: string,
+    ) => {
+      const sink = this.#deps.accessLog;
+      if (!sink) return;
+      const record: AccessLogRecord = {
+        type: 'request',
+        time: arrived / 1000,
+        lbNode: node.name,
+        method,
+        path,
+        target,
+        targetState,
+        targetControlState,
+        elbStatus,
+        targetStatus,
+        requestProcessingTime: (routedAt - arrived) / 1000,
+        targetProcessingTime: headersAt < 0 ? -1 : (headersAt - sentAt) / 1000,
+        totalTime: (clock.now() - arrived) / 1000,
+      };
+      if (reason) record.reason = reason;
+      if (detail) record.detail = detail;
+      sink(record);
+    };
+
+    if (choice.kind === 'none') {
+      req.resume();
+      this.#sendError(res, 503);
+      const now = clock.now();
+      log(503, null, '-', '-', '-', now, now, -1, 'no-routable-targets', node.view ? 'no routable targets in this node' : 'no listener');
+      return;
+    }
+
+    const entry = choice.entry;
+    const group = entry.group;
+    const targetKey = entry.key;
+    const viewState = choice.viewState;
+    const controlState = entry.state;
+    const host = entry.ref.id;
+    const routedAt = clock.now();
+    let sentAt = routedAt;
+    let headersAt = -1;
+    let done = false;
+    const timers: { connect?: Timer; idle?: Timer } = {};
+    let controller: Dispatcher.DispatchController | undefined;
+    const upstreamAbort = () => controller?.abort(new Error('aborted by the ALB twin'));
+    group.requestStarted(entry);
+
+    const release = () => {
+      timers.connect?.cancel();
+      timers.idle?.cancel();
+      entry.inFlightAborts.delete(abort);
+      group.requestFinished(entry);
+    };
+    const fail = (status: number, reason: FailureReason, detail?: string) => {
+      if (done) return;
+      done = true;
+      upstreamAbort();
+      if (!res.headersSent) this.#sendError(res, status);
+      else res.destroy();
+      release();
+      const targetStatus = headersAt >= 0 ? res.statusCode : null;
+      log(res.headersSent && headersAt >= 0 ? res.statusCode : status, targetStatus, targetKey, viewState, controlState, routedAt, sentAt, headersAt, reason, detail);
+    };
+    const abort = () => fail(502, 'delay-elapsed-in-flight', 'deregistration delay elapsed');
+    entry.inFlightAborts.add(abort);
+
+    // The client went away first: ALB logs 460, which is not a 5xx.
+    res.on('close', () => {
+      if (done || res.writableFinished) return;
+      done = true;
+      upstreamAbort();
+      release();
+      log(460, headersAt >= 0 ? res.statusCode : null, targetKey, viewState, controlState, routedAt, sentAt, headersAt, undefined, 'client closed');
+    });
+
+    if (this.#deps.network.isBlackholed(host)) {
+      // The instance is gone: the SYN is dropped and only the connect timeout ends the wait.
+      req.resume();
+      timers.connect = clock.setTimeout(() => fail(504, 'connect-timeout', `no connect to ${targetKey} within ${this.#connectMs / 1000}s`), this.#connectMs);
+      return;
+    }
+
+    let pool = node.pools.get(entry);
+    if (!pool) {
+      pool = new TargetPool(entry, clock, this.#idleMs, this.#connectMs);
+      node.pools.set(entry, pool);
+    }
+
+    timers.idle = clock.setTimeout(
+      () => fail(504, 'idle-timeout', `no response within the idle timeout (${this.#idleMs / 1000}s)`),
+      this.#idleMs,
+    );
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) req.resume();
+    sentAt = clock.now();
+    let status = 0;
+    pool.pool.dispatch(
+      { path, method: method as Dispatcher.HttpMethod, headers: this.#forwardHeaders(req, arrived), body: hasBody ? req : null },
+      {
+        onRequestStart: (c) => {
+          controller = c;
+          if (done) upstreamAbort();
+        },
+        onResponseStart: (_c, statusCode, headers) => {
+          if (done || statusCode < 200) return;
+          headersAt = clock.now();
+          timers.idle?.cancel();
+          status = statusCode;
+          for (const name of HOP_BY_HOP) delete headers[name];
+          res.writeHead(statusCode, headers);
+        },
+        onResponseData: (c, chunk) => {
+          if (done) return;
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once('drain', () => c.resume());
+          }
+        },
+        onResponseEnd: () => {
+          if (done) return;
+          done = true;
+          res.end();
+          release();
+          if (status >= 500) log(status, status, targetKey, viewState, controlState, routedAt, sentAt, headersAt, 'target-5xx');
+          else log(status, status, targetKey, viewState, controlState, routedAt, sentAt, headersAt);
+        },
+        onResponseError: (_c, err: Error & { code?: string }) => {
+          if (done) return;
+          const code = err.code ?? err.message;
+          if (connectErrors.has(err)) {
+            return code === 'ETIMEDOUT' ? fail(504, 'connect-timeout', err.message) : fail(502, 'connect-refused', code);
+          }
+          // The instance vanished under the request: nothing answers, the idle timeout decides.
+          if (this.#deps.network.isBlackholed(host) && headersAt < 0) return;
+          if (code.startsWith('HPE_') || err.name === 'HTTPParserError') return fail(502, 'malformed-response', code);
+          if (headersAt >= 0) return fail(502, 'closed-mid-request', `${code} after the response headers`);
+          if (wasReused(err)) return fail(502, 'keepalive-race', `${code} on a reused keep-alive connection`);
+          fail(502, 'closed-mid-request', code);
+        },
+      },
+    );
+  }
+
+  #forwardHeaders(req: http.IncomingMessage, arrived: number): Record<string, string | string[]> {
+    const headers: Record<string, string | string[]> = {};
+    const src = req.headers;
+    for (const name in src) if (!HOP_BY_HOP.has(name)) headers[name] = src[name]!;
+    const client = req.socket.remoteAddress ?? '127.0.0.1';
+    const xff = src['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff ? `${String(xff)}, ${client}` : client;
+    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-port'] = this.#forwardedPort;
+    if (!src['x-amzn-trace-id']) {
+      const seq = (this.#traceSeq++).toString(16).padStart(24, '0');
+      headers['x-amzn-trace-id'] = `Root=1-${Math.floor(arrived / 1000).toString(16)}-${seq}`;
+    }
+    return headers;
+  }
+
+  #sendError(res: http.ServerResponse, status: number): void {
+    const body = errorPage(status);
+    res.writeHead(status, { server: 'awselb/2.0', 'content-type': 'text/html', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}

@@ -1,0 +1,28 @@
+/** ARNs, ids and DNS names shaped like AWS's, drawn from the seeded random so a run is repeatable. */
+import type { Random } from '../../core/random.ts';
+
+/** The account id every twin ARN carries. */
+export const TWIN_ACCOUNT_ID = '123456789012';
+
+function hex(random: Random, digits: number): string {
+  let out = '';
+  while (out.length < digits) out += random.int(0, 0xffff).toString(16).padStart(4, '0');
+  return out.slice(0, digits);
+}
+
+/** Makes the identifiers of one ALB twin. */
+export function idFactory(random: Random, region: string) {
+  const prefix = `arn:aws:elasticloadbalancing:${region}:${TWIN_ACCOUNT_ID}`;
+  return {
+    vpcId: () => `vpc-${hex(random, 17)}`,
+    loadBalancerArn: (name: string) => `${prefix}:loadbalancer/app/${name}/${hex(random, 16)}`,
+    targetGroupArn: (name: string) => `${prefix}:targetgroup/${name}/${hex(random, 16)}`,
+    /** Listener ARNs extend their load balancer's path: listener/app/<name>/<lb-id>/<id>. */
+    listenerArn: (loadBalancerArn: string) => {
+      const lbPath = loadBalancerArn.slice(loadBalancerArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
+      return `${prefix}:listener/${lbPath}/${hex(random, 16)}`;
+    },
+    dnsName: (name: string, internal: boolean) =>
+      `${internal ? 'internal-' : ''}${name}-${random.int(100_000_000, 1_999_999_999)}.${region}.elb.amazonaws.com`,
+  };
+}

@@ -1,0 +1,451 @@
+/**
+ * The control-plane model: target groups with their targets' state machine, health checks and
+ * deregistration delay, and each LB node's lagging view of a target group (round robin,
+ * fail-open). No HTTP here except through the injected health probe.
+ */
+import type { Clock, Timer } from '../../core/clock.ts';
+import type { Random } from '../../core/random.ts';
+import type { HealthCheckConfig, LagDistribution, TwinConfig } from '../config.ts';
+import { classifyProbe, healthStep, reasonDescriptions, type HealthProbe, type Thresholds } from './health.ts';
+import { sampleLagMs } from './lag.ts';
+import { parseMatcher } from './matcher.ts';
+import type { AlbEvent, TargetGroupInfo, TargetHealth, TargetRef, TargetState } from './types.ts';
+
+/** One registered target of one target group, shared by the control plane and the data plane. */
+export interface TargetEntry {
+  /** `ip:port`. */
+  readonly key: string;
+  readonly ref: TargetRef;
+  readonly group: TargetGroupModel;
+  availabilityZone?: string;
+  state: TargetState;
+  reason?: string;
+  description?: string;
+  passes: number;
+  failures: number;
+  /** False once the target has left the group (deregistration finished): never routed again. */
+  inGroup: boolean;
+  /** Requests the data plane has sent to the target and not yet finished. */
+  inFlight: number;
+  /** Connections the LB nodes hold open to the target. */
+  openConnections: number;
+  /** Aborts the in-flight requests when the deregistration delay elapses. */
+  readonly inFlightAborts: Set<() => void>;
+  checkTimer?: Timer;
+  checking: boolean;
+  drainTimer?: Timer;
+  /** Bumped on every (re)registration and state change that stops checks, so late results are ignored. */
+  epoch: number;
+}
+
+/** What a target group needs from the twin around it. */
+export interface GroupContext {
+  clock: Clock;
+  alb: TwinConfig['alb'];
+  probe: HealthProbe;
+  emit(event: AlbEvent): void;
+  /** The target has left the group: abort its in-flight requests, drop its connections. */
+  onLeft(entry: TargetEntry): void;
+}
+
+const CHECKED: ReadonlySet<TargetState> = new Set(['initial', 'healthy', 'unhealthy']);
+
+/** The default attributes of an HTTP target group with IP targets, as ELBv2 reports them. */
+export function defaultTargetGroupAttributes(alb: TwinConfig['alb']): Record<string, string> {
+  return {
+    'deregistration_delay.timeout_seconds': String(alb.deregistrationDelaySeconds),
+    'stickiness.enabled': 'false',
+    'stickiness.type': 'lb_cookie',
+    'stickiness.lb_cookie.duration_seconds': '86400',
+    'slow_start.duration_seconds': String(alb.slowStartSeconds),
+    'load_balancing.algorithm.type': 'round_robin',
+    'load_balancing.cross_zone.enabled': 'use_load_balancer_configuration',
+  };
+}
+
+/** A target group: its targets, their state machine and health checks, and the LB node views that route to it. */
+export class TargetGroupModel {
+  readonly targets = new Map<string, TargetEntry>();
+  readonly views = new Set<NodeView>();
+  attributes: Record<string, string>;
+  #matches: (status: number) => boolean;
+  #closed = false;
+
+  constructor(
+    readonly info: TargetGroupInfo,
+    private readonly ctx: GroupContext,
+  ) {
+    this.attributes = defaultTargetGroupAttributes(ctx.alb);
+    const m = parseMatcher(info.healthCheck.matcher);
+    if (!m.ok) throw new Error(`Target group ${info.name}: ${m.error}`);
+    this.#matches = m.matches;
+  }
+
+  /** True when a load balancer's listener forwards to the group (otherwise targets are unused/Target.NotInUse). */
+  get inUse(): boolean {
+    return this.info.loadBalancerArns.length > 0;
+  }
+
+  /** Registers targets: new ones (and draining ones again) start in initial with a check at once. */
+  register(targets: Array<TargetRef & { availabilityZone?: string }>): void {
+    for (const ref of targets) {
+      const key = `${ref.id}:${ref.port}`;
+      const existing = this.targets.get(key);
+      if (existing && existing.state !== 'draining') {
+        if (ref.availabilityZone) existing.availabilityZone = ref.availabilityZone;
+        continue; // Registering a registered target is a no-op, as in ELBv2.
+      }
+      const entry: TargetEntry = existing ?? {
+        key,
+        ref: { id: ref.id, port: ref.port },
+        group: this,
+        availabilityZone: ref.availabilityZone,
+        state: 'unused',
+        passes: 0,
+        failures: 0,
+        inGroup: true,
+        inFlight: 0,
+        openConnections: 0,
+        inFlightAborts: new Set(),
+        checking: false,
+        epoch: 0,
+      };
+      if (ref.availabilityZone) entry.availabilityZone = ref.availabilityZone;
+      entry.drainTimer?.cancel();
+      entry.drainTimer = undefined;
+      this.targets.set(key, entry);
+      this.#admit(entry);
+    }
+  }
+
+  /** Deregisters targets: draining until the delay elapses, or at once when nothing is in flight or connected. */
+  deregister(targets: TargetRef[]): void {
+    for (const ref of targets) {
+      const entry = this.targets.get(`${ref.id}:${ref.port}`);
+      if (!entry || entry.state === 'draining') continue;
+      this.#stopChecks(entry);
+      if (entry.state === 'unused') {
+        // Never in use: nothing to drain.
+        this.#leave(entry);
+        continue;
+      }
+      this.#setState(entry, 'draining', 'Target.DeregistrationInProgress');
+      const delayMs = Number(this.attributes['deregistration_delay.timeout_seconds']) * 1000;
+      entry.drainTimer = this.ctx.clock.setTimeout(() => this.#leave(entry), delayMs);
+      this.#maybeFinishDrain(entry);
+    }
+  }
+
+  /** DescribeTargetHealth rows: every registered target, or the asked ones (unused when not registered). */
+  health(targets?: TargetRef[]): TargetHealth[] {
+    const rows = targets
+      ? targets.map((ref) => this.targets.get(`${ref.id}:${ref.port}`) ?? ref)
+      : [...this.targets.values()];
+    return rows.map((row) => {
+      if (!('key' in row)) {
+        return {
+          target: { id: row.id, port: row.port },
+          state: 'unused' as const,
+          reason: 'Target.NotRegistered',
+          description: reasonDescriptions['Target.NotRegistered'],
+        };
+      }
+      return {
+        target: { ...row.ref },
+        availabilityZone: row.availabilityZone,
+        state: row.state,
+        reason: row.reason,
+        description: row.description,
+      };
+    });
+  }
+
+  /** Applies a validated health-check configuration; checks continue on the new interval. */
+  setHealthCheck(healthCheck: HealthCheckConfig): void {
+    const m = parseMatcher(healthCheck.matcher);
+    if (!m.ok) throw new Error(`Target group ${this.info.name}: ${m.error}`);
+    this.info.healthCheck = healthCheck;
+    this.#matches = m.matches;
+    for (const entry of this.targets.values()) {
+      if (entry.checkTimer) {
+        entry.checkTimer.cancel();
+        entry.checkTimer = this.ctx.clock.setInterval(() => void this.#check(entry), healthCheck.intervalSeconds * 1000);
+      }
+    }
+  }
+
+  /** A load balancer's listener now forwards here: its node views start, targets not in use start checking. */
+  attach(loadBalancerArn: string, views: NodeView[]): void {
+    if (!this.info.loadBalancerArns.includes(loadBalancerArn)) this.info.loadBalancerArns.push(loadBalancerArn);
+    for (const view of views) {
+      this.views.add(view);
+      view.sync(this.targets.values());
+    }
+    for (const entry of this.targets.values()) if (entry.state === 'unused') this.#admit(entry);
+  }
+
+  /** The data plane sent a request to the target. */
+  requestStarted(entry: TargetEntry): void {
+    entry.inFlight++;
+  }
+
+  /** A request to the target finished (answered, failed or aborted). */
+  requestFinished(entry: TargetEntry): void {
+    entry.inFlight--;
+    this.#maybeFinishDrain(entry);
+  }
+
+  /** An LB node opened a connection to the target. */
+  connectionOpened(entry: TargetEntry): void {
+    entry.openConnections++;
+  }
+
+  /** A connection from an LB node to the target closed. */
+  connectionClosed(entry: TargetEntry): void {
+    entry.openConnections--;
+    this.#maybeFinishDrain(entry);
+  }
+
+  /** Stops every timer of the group. */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.targets.values()) {
+      this.#stopChecks(entry);
+      entry.drainTimer?.cancel();
+    }
+    for (const view of this.views) view.close();
+  }
+
+  #thresholds(): Thresholds {
+    const hc = this.info.healthCheck;
+    return {
+      newTargetPassingChecks: this.ctx.alb.newTargetPassingChecks === 1 ? 1 : hc.healthyThreshold,
+      healthyThreshold: hc.healthyThreshold,
+      unhealthyThreshold: hc.unhealthyThreshold,
+    };
+  }
+
+  /** Starts a (re)registered target: initial with checks when the group is in use, else unused/NotInUse. */
+  #admit(entry: TargetEntry): void {
+    entry.epoch++;
+    entry.passes = 0;
+    entry.failures = 0;
+    if (!this.inUse) {
+      this.#setState(entry, 'unused', 'Target.NotInUse');
+      return;
+    }
+    this.#setState(entry, 'initial', 'Elb.RegistrationInProgress');
+    this.#stopChecks(entry);
+    entry.checkTimer = this.ctx.clock.setInterval(() => void this.#check(entry), this.info.healthCheck.intervalSeconds * 1000);
+    void this.#check(entry);
+  }
+
+  #stopChecks(entry: TargetEntry): void {
+    entry.checkTimer?.cancel();
+    entry.checkTimer = undefined;
+    entry.checking = false;
+    entry.epoch++;
+  }
+
+  async #check(entry: TargetEntry): Promise<void> {
+    if (entry.checking || !CHECKED.has(entry.state) || this.#closed) return;
+    entry.checking = true;
+    const epoch = entry.epoch;
+    const hc = this.info.healthCheck;
+    const port = hc.port === 'traffic-port' ? entry.ref.port : hc.port;
+    const result = await this.ctx.probe({ host: entry.ref.id, port, path: hc.path }, hc.timeoutSeconds * 1000);
+    if (epoch !== entry.epoch || this.#closed || !CHECKED.has(entry.state)) return;
+    entry.checking = false;
+    const failure = classifyProbe(result, this.#matches);
+    const next = healthStep(
+      { state: entry.state as 'initial' | 'healthy' | 'unhealthy', passes: entry.passes, failures: entry.failures, reason: entry.reason, description: entry.description },
+      failure,
+      this.#thresholds(),
+    );
+    entry.passes = next.passes;
+    entry.failures = next.failures;
+    this.#setState(entry, next.state, next.reason, next.description);
+  }
+
+  #maybeFinishDrain(entry: TargetEntry): void {
+    if (entry.state === 'draining' && entry.inGroup && entry.inFlight <= 0 && entry.openConnections <= 0) this.#leave(entry);
+  }
+
+  #leave(entry: TargetEntry): void {
+    if (!entry.inGroup) return;
+    entry.drainTimer?.cancel();
+    entry.drainTimer = undefined;
+    this.#stopChecks(entry);
+    entry.inGroup = false;
+    if (this.targets.get(entry.key) === entry) this.targets.delete(entry.key);
+    this.#setState(entry, 'unused', 'Target.NotRegistered');
+    this.ctx.onLeft(entry);
+  }
+
+  #setState(entry: TargetEntry, to: TargetState, reason?: string, description?: string): void {
+    const from = entry.state;
+    entry.state = to;
+    entry.reason = reason;
+    entry.description = description ?? (reason ? reasonDescriptions[reason] : undefined);
+    if (from === to) return;
+    this.ctx.emit({
+      type: 'target-state',
+      time: this.ctx.clock.now() / 1000,
+      targetGroupArn: this.info.arn,
+      target: { ...entry.ref },
+      from,
+      to,
+      ...(reason ? { reason } : {}),
+    });
+    for (const view of this.views) view.update(entry);
+  }
+}
+
+interface ViewEntry {
+  /** The state this node believes the target is in. */
+  state: TargetState;
+  routable: boolean;
+  pending?: Timer;
+  pendingRoutable?: boolean;
+  pendingState?: TargetState;
+}
+
+/** What an LB node chose for one request. */
+export type RouteChoice =
+  | { kind: 'target'; entry: TargetEntry; viewState: TargetState; failOpen: boolean }
+  | { kind: 'none' };
+
+/** What a node view needs from around it. */
+export interface ViewContext {
+  clock: Clock;
+  random: Random;
+  registrationLag: LagDistribution;
+  deregistrationLag: LagDistribution;
+  emit(event: AlbEvent): void;
+  /** The node no longer routes new requests to the target: its idle connections can go. */
+  onUnroutable(entry: TargetEntry): void;
+}
+
+/**
+ * One LB node's view of one target group. A target becomes routable here a sampled
+ * registration lag after it turned healthy, and stops being routable a sampled deregistration
+ * lag after it turned draining or unhealthy; a target that left the group goes at once.
+ */
+export class NodeView {
+  #entries = new Map<TargetEntry, ViewEntry>();
+  #routable: TargetEntry[] = [];
+  #failOpen: TargetEntry[] = [];
+  #rr = 0;
+
+  constructor(
+    readonly lbNode: string,
+    readonly targetGroupArn: string,
+    private readonly ctx: ViewContext,
+  ) {}
+
+  /** Takes the group's current targets as they are, without lag (the view starts now). */
+  sync(entries: Iterable<TargetEntry>): void {
+    for (const entry of entries) {
+      if (!entry.inGroup || this.#entries.has(entry)) continue;
+      this.#entries.set(entry, { state: entry.state, routable: entry.state === 'healthy' });
+    }
+    this.#rebuild();
+  }
+
+  /** The control-plane state of `entry` changed: propagate it to this view after the node's lag. */
+  update(entry: TargetEntry): void {
+    let v = this.#entries.get(entry);
+    if (!entry.inGroup) {
+      if (!v) return;
+      v.pending?.cancel();
+      this.#entries.delete(entry);
+      this.#rebuild();
+      if (v.routable) this.#emitRoutable(entry, false);
+      return;
+    }
+    if (!v) {
+      v = { state: entry.state, routable: false };
+      this.#entries.set(entry, v);
+    }
+    const want = entry.state === 'healthy';
+    if (v.pending && v.pendingRoutable === want) {
+      // The propagation already under way ends in the same routability: keep its lag.
+      v.pendingState = entry.state;
+      return;
+    }
+    v.pending?.cancel();
+    v.pending = undefined;
+    if (want === v.routable) {
+      v.state = entry.state;
+      this.#rebuild();
+      return;
+    }
+    const lagMs = sampleLagMs(this.ctx.random, want ? this.ctx.registrationLag : this.ctx.deregistrationLag);
+    const view = v;
+    view.pendingRoutable = want;
+    view.pendingState = entry.state;
+    view.pending = this.ctx.clock.setTimeout(() => {
+      view.pending = undefined;
+      view.state = view.pendingState ?? entry.state;
+      view.routable = want;
+      this.#rebuild();
+      this.#emitRoutable(entry, want);
+      if (!want) this.ctx.onUnroutable(entry);
+    }, lagMs);
+  }
+
+  /** Round robin over the routable targets; fail open over unhealthy ones; none → the caller answers 503. */
+  pick(): RouteChoice {
+    let list = this.#routable;
+    let failOpen = false;
+    if (list.length === 0) {
+      list = this.#failOpen;
+      failOpen = true;
+      if (list.length === 0) return { kind: 'none' };
+    }
+    if (this.#rr >= list.length) this.#rr = 0;
+    const entry = list[this.#rr++];
+    return { kind: 'target', entry, viewState: this.#entries.get(entry)!.state, failOpen };
+  }
+
+  /** True when this node routes new requests to `entry` (not counting fail-open). */
+  isRoutable(entry: TargetEntry): boolean {
+    return this.#entries.get(entry)?.routable === true;
+  }
+
+  /** The view as rows, for tests and diagnostics. */
+  snapshot(): Array<{ target: string; state: TargetState; routable: boolean }> {
+    return [...this.#entries].map(([e, v]) => ({ target: e.key, state: v.state, routable: v.routable }));
+  }
+
+  /** Cancels pending propagations. */
+  close(): void {
+    for (const v of this.#entries.values()) v.pending?.cancel();
+  }
+
+  #rebuild(): void {
+    const routable: TargetEntry[] = [];
+    const unhealthy: TargetEntry[] = [];
+    let others = 0;
+    for (const [entry, v] of this.#entries) {
+      if (!entry.inGroup) continue;
+      if (v.routable) routable.push(entry);
+      else if (v.state === 'unhealthy') unhealthy.push(entry);
+      else if (v.state !== 'draining') others++;
+    }
+    this.#routable = routable;
+    // Fail open only when every registered, non-draining target is unhealthy (ELBv2: "only unhealthy targets").
+    this.#failOpen = routable.length === 0 && others === 0 ? unhealthy : [];
+  }
+
+  #emitRoutable(entry: TargetEntry, routable: boolean): void {
+    this.ctx.emit({
+      type: 'target-routable',
+      time: this.ctx.clock.now() / 1000,
+      targetGroupArn: this.targetGroupArn,
+      target: { ...entry.ref },
+      lbNode: this.lbNode,
+      routable,
+    });
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The EC2 Query API subset (Version 2016-11-15): DescribeInstances and TerminateInstances over
+ * the twin's nodes, in EC2's XML shapes (`<item>` lists, `<requestId>`). No IP addresses: the
+ * twin's nodes have none worth reporting.
+ */
+import { hashString } from '../../core/random.ts';
+import { describeInstances, instanceStateCodes, terminateInstances, type Ec2Failure, type Ec2Instance, type Ec2Provider, type InstanceStateName } from './ec2.ts';
+import { el, listParam, structListParam, text, type QueryParams, type QueryResponse } from './query.ts';
+import { TWIN_ACCOUNT_ID } from '../alb/ids.ts';
+
+/** The EC2 API version the twin serves. */
+export const EC2_VERSION = '2016-11-15';
+const NS = `http://ec2.amazonaws.com/doc/${EC2_VERSION}/`;
+
+/** An EC2 error response (`<Response><Errors><Error>…`). */
+export function ec2Error(code: string, message: string, requestId: string, status = 400): QueryResponse {
+  return {
+    status,
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response>${el('Errors', el('Error', text('Code', code), text('Message', message)))}${text('RequestID', requestId)}</Response>`,
+  };
+}
+
+function ok(action: string, inner: string, requestId: string): QueryResponse {
+  return {
+    status: 200,
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${NS}">${text('requestId', requestId)}${inner}</${action}Response>`,
+  };
+}
+
+const stateXml = (tag: string, state: InstanceStateName) => el(tag, text('code', instanceStateCodes[state]), text('name', state));
+
+function hex(seed: string, digits: number): string {
+  let out = '';
+  for (let i = 0; out.length < digits; i++) out += hashString(`${seed}:${i}`).toString(16).padStart(8, '0');
+  return out.slice(0, digits);
+}
+
+function instanceXml(i: Ec2Instance): string {
+  return el(
+    'item',
+    text('instanceId', i.instanceId),
+    text('imageId', `ami-${hex('eks-node-image', 17)}`),
+    stateXml('instanceState', i.state),
+    text('privateDnsName', i.nodeName),
+    el('dnsName'),
+    el('reason'),
+    text('amiLaunchIndex', 0),
+    el('productCodes'),
+    text('instanceType', i.instanceType),
+    text('launchTime', i.launchTime.toISOString()),
+    el('placement', text('availabilityZone', i.zone), el('groupName'), text('tenancy', 'default')),
+    el('monitoring', text('state', 'disabled')),
+    i.lifecycle === 'spot' ? text('instanceLifecycle', 'spot') : '',
+    text('architecture', 'x86_64'),
+    text('rootDeviceType', 'ebs'),
+    text('rootDeviceName', '/dev/xvda'),
+    text('virtualizationType', 'hvm'),
+    text('hypervisor', 'xen'),
+    el('tagSet', ...Object.entries(i.tags ?? {}).map(([k, v]) => el('item', text('key', k), text('value', v)))),
+  );
+}
+
+const failure = (f: Ec2Failure, requestId: string) => ec2Error(f.code, f.message, requestId);
+
+/** The EC2 actions the twin serves. */
+export const EC2_ACTIONS = ['DescribeInstances', 'TerminateInstances'] as const;
+
+/** Answers one EC2 Query API request. */
+export function handleEc2(ec2: Ec2Provider, params: QueryParams, requestId: string): QueryResponse {
+  const action = params.get('Action') ?? '';
+  switch (action) {
+    case 'DescribeInstances': {
+      const filters = structListParam(params, 'Filter').map((f) => ({
+        name: f.Name ?? '',
+        values: Object.keys(f)
+          .filter((k) => k.startsWith('Value.'))
+          .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+          .map((k) => f[k]),
+      }));
+      const result = describeInstances(ec2, { instanceIds: listParam(params, 'InstanceId'), filters });
+      if (!result.ok) return failure(result, requestId);
+      // One reservation per instance: the twin launches nodes one at a time.
+      const reservations = result.instances.map((i) =>
+        el(
+          'item',
+          text('reservationId', `r-${hex(i.instanceId, 17)}`),
+          text('ownerId', TWIN_ACCOUNT_ID),
+          el('groupSet'),
+          el('instancesSet', instanceXml(i)),
+        ),
+      );
+      return ok(action, el('reservationSet', ...reservations), requestId);
+    }
+    case 'TerminateInstances': {
+      const ids = listParam(params, 'InstanceId');
+      if (!ids.length) return ec2Error('MissingParameter', "The request must contain the parameter 'InstanceId'", requestId);
+      const result = terminateInstances(ec2, ids);
+      if (!result.ok) return failure(result, requestId);
+      const items = result.changes.map((c) => el('item', text('instanceId', c.instanceId), stateXml('currentState', c.current), stateXml('previousState', c.previous)));
+      return ok(action, el('instancesSet', ...items), requestId);
+    }
+    default:
+      return ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`, requestId);
+  }
+}

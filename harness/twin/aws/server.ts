@@ -1,0 +1,74 @@
+/**
+ * One HTTP server on 127.0.0.1 serving the twin's ELBv2 and EC2 Query API subsets, dispatched
+ * on the `Version` form field, as the AWS SDK v3 and the aws CLI send them (SigV4 is ignored,
+ * any credentials are accepted).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EnvironmentError } from '../../core/errors.ts';
+import type { AlbControlPlane } from '../alb/types.ts';
+import { EC2_VERSION, ec2Error, handleEc2 } from './ec2-api.ts';
+import type { Ec2Provider } from './ec2.ts';
+import { ELBV2_VERSION, elbv2Error, handleElbv2 } from './elbv2-api.ts';
+import { parseQuery, requestIds, type QueryResponse } from './query.ts';
+
+/** A running AWS API server. */
+export interface AwsApiServer {
+  /** e.g. http://127.0.0.1:41235 — the SDK's and the CLI's endpoint. */
+  url: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** Starts the ELBv2 + EC2 Query API server on 127.0.0.1 (`port` 0 or absent = a free port). */
+export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec2Provider; region: string; port?: number }): Promise<AwsApiServer> {
+  const nextId = requestIds(0x7a1b);
+  const answer = (body: string): QueryResponse => {
+    const params = parseQuery(body);
+    const version = params.get('Version');
+    const requestId = nextId();
+    if (version === ELBV2_VERSION) return handleElbv2(options.alb, params, requestId, options.region);
+    if (version === EC2_VERSION) return handleEc2(options.ec2, params, requestId);
+    if (params.get('Action')?.endsWith('Instances')) return ec2Error('InvalidParameterValue', `Expected Version ${EC2_VERSION}, got '${version ?? ''}'`, requestId);
+    return elbv2Error('InvalidAction', `Expected Version ${ELBV2_VERSION} (ELBv2) or ${EC2_VERSION} (EC2), got '${version ?? ''}'`, requestId);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      let reply: QueryResponse;
+      if (size > MAX_BODY) reply = elbv2Error('ValidationError', `Expected a request body of at most ${MAX_BODY} bytes, got ${size}`, 'too-large');
+      else {
+        // GET with a query string works too (handy with curl).
+        const query = req.url?.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
+        const body = Buffer.concat(chunks).toString('utf8');
+        try {
+          reply = answer(body || query);
+        } catch (err) {
+          reply = elbv2Error('InternalFailure', `The twin failed: ${(err as Error).message}`, 'internal', 500);
+        }
+      }
+      res.writeHead(reply.status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(reply.body) });
+      res.end(reply.body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new EnvironmentError(`Expected to listen on 127.0.0.1:${options.port ?? 0} for the AWS API, got ${err.message}`, { cause: err })));
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
