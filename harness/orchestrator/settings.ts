@@ -20,6 +20,8 @@ export interface OriginalSettings {
   container: string;
   /** The container's lifecycle.preStop (null when none). */
   preStop: unknown;
+  /** The container's whole lifecycle (null when none), so that restore leaves no empty object behind. */
+  lifecycle?: unknown;
   terminationGracePeriodSeconds: number | null;
   /** The namespace's gate label value (null when unset). */
   gateLabel: string | null;
@@ -60,6 +62,7 @@ export async function snapshotSettings(t: Target): Promise<OriginalSettings> {
   const original: OriginalSettings = {
     container: c.name,
     preStop: c.lifecycle?.preStop ?? null,
+    lifecycle: c.lifecycle ?? null,
     terminationGracePeriodSeconds: d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null,
     gateLabel: ns.metadata?.labels?.[GATE_LABEL] ?? null,
     changes: [],
@@ -171,9 +174,11 @@ export async function restoreSettings(t: Target, spec: Spec, original: OriginalS
   const done: string[] = [];
   const d = await t.k8s.getDeployment(t.namespace, t.deployment);
   const c = container(d);
-  if (JSON.stringify(c.lifecycle?.preStop ?? null) !== JSON.stringify(original.preStop) || (d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null) !== original.terminationGracePeriodSeconds) {
+  const lifecycleChanged = original.lifecycle !== undefined && JSON.stringify(c.lifecycle ?? null) !== JSON.stringify(original.lifecycle);
+  if (lifecycleChanged || JSON.stringify(c.lifecycle?.preStop ?? null) !== JSON.stringify(original.preStop) || (d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null) !== original.terminationGracePeriodSeconds) {
+    const lifecycle = original.lifecycle === null ? null : { ...(original.lifecycle as object | undefined), preStop: original.preStop };
     await t.k8s.patchDeployment(t.namespace, t.deployment, {
-      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: original.container, lifecycle: { preStop: original.preStop } }] } } },
+      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: original.container, lifecycle }] } } },
     });
     done.push(`deployment ${t.namespace}/${t.deployment}: preStop and terminationGracePeriodSeconds restored`);
   }

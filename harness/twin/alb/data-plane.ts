@@ -143,9 +143,9 @@ export class DataPlane {
     this.nodes = deps.nodes;
     this.#idleMs = deps.alb.idleTimeoutSeconds * 1000;
     this.#connectMs = deps.alb.connectTimeoutSeconds * 1000;
-    this.#server = http.createServer({ keepAliveTimeout: deps.clock.toRealMs(this.#idleMs), requestTimeout: 0 }, (req, res) =>
-      this.#handle(req, res),
-    );
+    // Client-side idle connections close after the ALB idle timeout (Node wants whole real ms).
+    const keepAliveTimeout = Math.max(1, Math.round(deps.clock.toRealMs(this.#idleMs)));
+    this.#server = http.createServer({ keepAliveTimeout, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
     this.#server.on('connection', (socket: net.Socket) => {
       socket.setNoDelay(true);
       this.#nodeOf.set(socket, this.nodes[this.#nextNode++ % this.nodes.length]);

@@ -164,8 +164,11 @@ export class TargetGroupModel {
   setHealthCheck(healthCheck: HealthCheckConfig): void {
     const m = parseMatcher(healthCheck.matcher);
     if (!m.ok) throw new Error(`Target group ${this.info.name}: ${m.error}`);
+    const intervalChanged = healthCheck.intervalSeconds !== this.info.healthCheck.intervalSeconds;
     this.info.healthCheck = healthCheck;
     this.#matches = m.matches;
+    // Controllers re-apply the same settings on every reconcile: that must not postpone checks.
+    if (!intervalChanged) return;
     for (const entry of this.targets.values()) {
       if (entry.checkTimer) {
         entry.checkTimer.cancel();

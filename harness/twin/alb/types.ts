@@ -108,7 +108,7 @@ export interface AccessLogRecord {
   detail?: string;
 }
 
-/** Events the control plane emits, for the LBC twin (gate conditions) and timelines. */
+/** Events the control plane emits, for the LBC twin (gate conditions) and timelines. `time` is model seconds since the epoch. */
 export type AlbEvent =
   | { type: 'target-state'; time: number; targetGroupArn: string; target: TargetRef; from: TargetState; to: TargetState; reason?: string }
   | { type: 'target-routable'; time: number; targetGroupArn: string; target: TargetRef; lbNode: string; routable: boolean };

@@ -1,0 +1,126 @@
+/**
+ * `rollout-harness run` against a twin started with `twin up`, reached like a real cluster (kubeconfig
+ * context, endpoint overrides, safety label): SIGINT mid-cell restores every setting and keeps the
+ * results so far; `--resume` finishes the rest. Settings are checked through the APIs afterwards.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scaledClock } from '../../../harness/core/clock.ts';
+import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
+import type { KubernetesPort } from '../../../harness/platform/ports.ts';
+import { projectRoot } from '../../../harness/twin/config.ts';
+
+const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
+let dir: string;
+let twin: ResultPromise | undefined;
+let run: ResultPromise | undefined;
+let env: Record<string, string>;
+let k8s: KubernetesPort;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-int-'));
+  twin = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', path.join(dir, 'twin'), '--time-scale', '0.05'], { reject: false, all: true });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`twin up did not start:\n${out}`)), 30_000);
+    twin!.all!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Press Ctrl-C')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const text = await readFile(path.join(dir, 'twin', 'env'), 'utf8');
+  env = Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
+  await writeFile(
+    path.join(dir, 'spec.yaml'),
+    stringify({
+      name: 'interrupt',
+      target: {
+        kubeconfig: env.KUBECONFIG,
+        context: 'twin',
+        allowedContexts: ['twin'],
+        namespace: 'shop',
+        deployment: 'web',
+        ingress: 'web',
+        region: 'us-east-1',
+        endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
+        url: env.ROLLOUT_HARNESS_ALB_URL,
+      },
+      traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
+      matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
+      disruptions: ['rollout', 'drain'],
+    }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of [run, twin]) {
+    if (p?.pid && p.exitCode === null) p.kill('SIGINT');
+    await p?.catch(() => {});
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+function harness(args: string[]): ResultPromise {
+  // Credentials for the endpoint overrides come from the default chain (env), as in staging.
+  return execa(process.execPath, [BIN, 'run', path.join(dir, 'spec.yaml'), '--results-dir', path.join(dir, 'results'), ...args], {
+    reject: false,
+    all: true,
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
+  });
+}
+
+const runJson = () => JSON.parse(readFileSync(path.join(dir, 'results', 'x', 'run.json'), 'utf8')) as { cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
+
+describe('run, interrupted and resumed', () => {
+  it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest', async () => {
+    const before = await k8s.getDeployment('shop', 'web');
+    run = harness(['--run-id', 'x']);
+    // Interrupt during the second cell's disruption (a drain) or just after it.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const file = path.join(dir, 'results', 'x', 'run.json');
+      if (existsSync(file)) {
+        const cells = runJson().cells;
+        if (cells[0]?.status === 'done' && ['disrupt', 'settle', 'cooldown'].includes(cells[1]?.stage ?? '')) break;
+      }
+      if (Date.now() > deadline || run.exitCode !== null) throw new Error(`never reached cell 2's disruption:\n${(await run).all}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    run.kill('SIGINT');
+    const interrupted = await run;
+    expect(interrupted.exitCode, String(interrupted.all)).toBe(130);
+    expect(interrupted.all).toContain('--resume x');
+
+    // Settings back, checked through the Kubernetes API.
+    const after = await k8s.getDeployment('shop', 'web');
+    expect(after.spec.template.spec.containers[0].lifecycle ?? null).toEqual(before.spec.template.spec.containers[0].lifecycle ?? null);
+    expect(after.spec.template.spec.terminationGracePeriodSeconds).toBe(before.spec.template.spec.terminationGracePeriodSeconds);
+    expect((await k8s.getIngress('shop', 'web')).metadata?.annotations?.['alb.ingress.kubernetes.io/target-group-attributes']).toBeUndefined();
+    for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false, node.metadata?.name).toBe(false);
+    const record = runJson();
+    expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop and terminationGracePeriodSeconds restored']));
+    // The first cell is on disk; the interrupted one will run again.
+    const firstCell = path.join(dir, 'results', 'x', 'cells', `${record.cells[0].id}.json`);
+    expect(existsSync(firstCell)).toBe(true);
+    expect(record.cells.map((c) => c.status)).toEqual(['done', 'pending', 'pending', 'pending']);
+    const firstMtime = (await stat(firstCell)).mtimeMs;
+
+    run = harness(['--resume', 'x']);
+    const resumed = await run;
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    expect(runJson().cells.map((c) => c.status)).toEqual(['done', 'done', 'done', 'done']);
+    expect((await stat(firstCell)).mtimeMs).toBe(firstMtime);
+    expect(resumed.stdout).toMatch(/\| off  \| 5 +\| 30 +\| 30 +\|/);
+    expect(existsSync(path.join(dir, 'results', 'x', 'report.md'))).toBe(true);
+    for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false).toBe(false);
+  }, 300_000);
+});

@@ -1,0 +1,135 @@
+/**
+ * `rollout-harness twin up` as users run it: a real child process; kubectl and the aws CLI pointed
+ * at it through the env file it writes; and no process left behind after SIGINT, SIGTERM or even
+ * SIGKILL of the twin (checked by PID).
+ */
+import { execa, type ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../harness/twin/config.ts';
+
+const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
+let child: ResultPromise | undefined;
+let dir: string | undefined;
+
+afterEach(async () => {
+  if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
+  await child?.catch(() => {});
+  child = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped by an init that does not reap) counts as gone.
+  return !/^Z/m.test(readProcState(pid));
+}
+
+function readProcState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
+  } catch {
+    return 'Z';
+  }
+}
+
+/** Starts `twin up`, waits until it says it is up, and returns its env file's variables. */
+async function twinUp(): Promise<Record<string, string>> {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-up-'));
+  child = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', dir, '--time-scale', '0.05'], { reject: false, all: true, buffer: true });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`twin up did not come up in 30 s:\n${output}`)), 30_000);
+    child!.all!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Press Ctrl-C to stop.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void child!.then(() => reject(new Error(`twin up exited early:\n${output}`)));
+  });
+  const text = await readFile(path.join(dir, 'env'), 'utf8');
+  return Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2].replace(/^'|'$/g, '')]));
+}
+
+/** The PIDs of the pod processes, read from the pods' containerIDs (twin://<pid>) with kubectl. */
+async function podPids(env: Record<string, string>): Promise<number[]> {
+  for (let i = 0; i < 100; i++) {
+    const out = await execa('kubectl', ['get', 'pods', '-n', 'shop', '-o', 'json'], { env: { ...process.env, ...env }, timeout: 20_000 });
+    const pods = JSON.parse(out.stdout).items as Array<{ status?: { containerStatuses?: Array<{ containerID?: string; ready?: boolean }> } }>;
+    const pids = pods.flatMap((p) => p.status?.containerStatuses ?? []).filter((c) => c.ready).map((c) => Number(/twin:\/\/(\d+)/.exec(c.containerID ?? '')?.[1]));
+    if (pids.length === 3 && pids.every((p) => p > 0)) return pids;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the pods did not become ready');
+}
+
+async function waitGone(pids: number[], ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+}
+
+describe('twin up', () => {
+  it('serves kubectl and the aws CLI through its env file, then leaves no process after SIGINT', async () => {
+    const env = await twinUp();
+    expect(env.ROLLOUT_HARNESS_ALB_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const withEnv = { ...process.env, ...env };
+    const pids = await podPids(env);
+    expect(pids.every(alive)).toBe(true);
+
+    const nodes = await execa('kubectl', ['get', 'nodes'], { env: withEnv, timeout: 20_000 });
+    expect(nodes.stdout).toMatch(/node-a1\s+Ready/);
+    await execa('kubectl', ['cordon', 'node-a1'], { env: withEnv, timeout: 20_000 });
+    const cordoned = await execa('kubectl', ['get', 'node', 'node-a1', '-o', 'jsonpath={.spec.unschedulable}'], { env: withEnv, timeout: 20_000 });
+    expect(cordoned.stdout).toBe('true');
+    await execa('kubectl', ['rollout', 'restart', 'deployment/web', '-n', 'shop'], { env: withEnv, timeout: 20_000 });
+    const status = await execa('kubectl', ['rollout', 'status', 'deployment/web', '-n', 'shop', '--timeout', '60s'], { env: withEnv, timeout: 70_000 });
+    expect(status.stdout).toContain('successfully rolled out');
+
+    const arn = JSON.parse((await execa('aws', ['elbv2', 'describe-target-groups', '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout)
+      .TargetGroups[0].TargetGroupArn as string;
+    const health = JSON.parse(
+      (await execa('aws', ['elbv2', 'describe-target-health', '--target-group-arn', arn, '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout,
+    ) as { TargetHealthDescriptions: Array<{ Target: { Id: string; Port: number }; TargetHealth: { State: string } }> };
+    expect(health.TargetHealthDescriptions.length).toBeGreaterThanOrEqual(3);
+    for (const d of health.TargetHealthDescriptions) expect(d.Target.Id).toMatch(/^127\./);
+
+    const res = await fetch(env.ROLLOUT_HARNESS_ALB_URL);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+
+    const allPids = [...new Set([...pids, ...(await podPids(env))])];
+    child!.kill('SIGINT');
+    const result = await child!;
+    expect(result.exitCode).toBe(0);
+    expect(result.all).toContain('Stopped; no pod process is left.');
+    await waitGone(allPids);
+    expect(allPids.filter(alive)).toEqual([]);
+  });
+
+  it('leaves no process after SIGTERM, nor after SIGKILL of the twin itself', async () => {
+    const env = await twinUp();
+    const pids = await podPids(env);
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+    await waitGone(pids);
+    expect(pids.filter(alive)).toEqual([]);
+
+    const env2 = await twinUp();
+    const pids2 = await podPids(env2);
+    child!.kill('SIGKILL');
+    await child!;
+    // The pods watch their stdin: when the twin dies, the pipe closes and they exit.
+    await waitGone(pids2);
+    expect(pids2.filter(alive)).toEqual([]);
+  });
+});
