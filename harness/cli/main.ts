@@ -1,11 +1,11 @@
-/** argv → commands. Thin: parses flags, calls a command, maps errors to exit codes in one place. */
+/**
+ * argv → commands. Thin: parses flags, loads the command on demand (so `--help` stays fast), maps
+ * errors to exit codes in one place.
+ */
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, exitCodeFor } from '../core/errors.ts';
 import { projectRoot } from '../twin/config.ts';
-import { planCommand, runCommand } from './run.ts';
-import { twinDemo } from './twin-demo.ts';
-import { twinUp } from './twin-up.ts';
 
 const pkg = JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string };
 
@@ -35,7 +35,7 @@ program
   .option('--resume <run-id>', 'continue an interrupted run from its checkpoint')
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
   .action(async (spec: string, opts) => {
-    process.exitCode = await runCommand(spec, opts);
+    process.exitCode = await (await import('./run.ts')).runCommand(spec, opts);
   });
 
 program
@@ -43,7 +43,7 @@ program
   .description('print the cells of a spec and exactly what each would change, touching nothing')
   .argument('<spec>', 'matrix spec (YAML)')
   .action(async (spec: string) => {
-    process.exitCode = await planCommand(spec);
+    process.exitCode = await (await import('./run.ts')).planCommand(spec);
   });
 
 const twin = program.command('twin').description('the local twin: a simulated EKS + AWS Load Balancer Controller + ALB on loopback');
@@ -56,7 +56,7 @@ twin
   .option('--seed <n>', 'seed of the twin\'s randomness', seed)
   .option('--state-dir <dir>', 'where the kubeconfig, env file and access log go', 'results/twin')
   .action(async (opts) => {
-    process.exitCode = await twinUp(opts);
+    process.exitCode = await (await import('./twin-up.ts')).twinUp(opts);
   });
 
 twin
@@ -68,7 +68,7 @@ twin
   .option('--state-dir <dir>', 'where the kubeconfig, env file and access log go', 'results/twin-demo')
   .option('--rate <n>', 'requests per second (real) during the restart', positiveNumber, 100)
   .action(async (opts) => {
-    process.exitCode = await twinDemo(opts);
+    process.exitCode = await (await import('./twin-demo.ts')).twinDemo(opts);
   });
 
 try {

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { ExitCode, InterruptedError } from '../core/errors.ts';
 import { describeDisruption } from '../disruptions/index.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
-import { runMatrix } from '../orchestrator/run.ts';
 import { expandCells, expandConfigs } from '../spec/expand.ts';
 import { loadSpec } from '../spec/load.ts';
 import { terminalProgress } from './progress.ts';
@@ -34,6 +33,8 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
   try {
     const cells = expandCells(loaded.spec);
     progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
+    // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
+    const { runMatrix } = await import('../orchestrator/run.ts');
     const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId: opts.runId, signal: controller.signal, progress });
     progress.end();
     console.log(outcome.report);

@@ -3,7 +3,6 @@
  * recorded before the first change, applied per cell, verified through the APIs, and restored at
  * the end (or on abort) from the record.
  */
-import { GATE_LABEL } from './target.ts';
 import type { Target } from './target.ts';
 import type { CellConfig, Spec } from '../spec/schema.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
@@ -11,6 +10,8 @@ import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject } from '../platform/ports.ts';
 
+/** The namespace label that turns on readiness-gate injection. */
+export const GATE_LABEL = 'elbv2.k8s.aws/pod-readiness-gate-inject';
 /** The Ingress annotation holding target-group attributes. */
 export const TG_ATTRIBUTES_ANNOTATION = 'alb.ingress.kubernetes.io/target-group-attributes';
 const DELAY_KEY = 'deregistration_delay.timeout_seconds';

@@ -18,8 +18,6 @@ import { startTwin, type Twin } from '../twin/twin.ts';
 
 /** The label a namespace must carry before a run changes anything in it. */
 export const ALLOWED_LABEL = 'rollout-harness.io/allowed';
-/** The namespace label that turns on readiness-gate injection. */
-export const GATE_LABEL = 'elbv2.k8s.aws/pod-readiness-gate-inject';
 
 /** A connected target: ports, names, and (on the twin) the twin itself. */
 export interface Target {

@@ -3,6 +3,7 @@
 // /pause/<after>-<spin>, /hang, /headers, /close (drops the connection), /malformed (answers
 // garbage); anything else → 200 with the name.
 import http from 'node:http';
+import { setImmediate } from 'node:timers';
 
 const [host = '127.0.0.1', keepAliveMs = '5000', name = host] = process.argv.slice(2);
 let health = 200;

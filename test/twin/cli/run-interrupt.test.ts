@@ -119,7 +119,7 @@ describe('run, interrupted and resumed', () => {
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
     expect(runJson().cells.map((c) => c.status)).toEqual(['done', 'done', 'done', 'done']);
     expect((await stat(firstCell)).mtimeMs).toBe(firstMtime);
-    expect(resumed.stdout).toMatch(/\| off  \| 5 +\| 30 +\| 30 +\|/);
+    expect(resumed.stdout).toMatch(/\| off {2}\| 5 +\| 30 +\| 30 +\|/);
     expect(existsSync(path.join(dir, 'results', 'x', 'report.md'))).toBe(true);
     for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false).toBe(false);
   }, 300_000);

@@ -264,3 +264,21 @@ describe('target groups not in use', () => {
     lonely.close();
   });
 });
+
+describe('health-check settings', () => {
+  it('re-applying the same settings does not postpone checks; a new interval takes effect', async () => {
+    const s = setup();
+    await registerHealthy(s, ['10.0.0.1']);
+    s.answers.set('10.0.0.1', { kind: 'status', status: 503 });
+    // A controller re-applying identical settings every 10 s must not starve the 15 s checks.
+    for (let i = 0; i < 3; i++) {
+      await s.clock.advance(10_000);
+      s.group.setHealthCheck({ ...s.group.info.healthCheck });
+    }
+    expect(s.state('10.0.0.1').state).toBe('unhealthy');
+    s.answers.delete('10.0.0.1');
+    s.group.setHealthCheck({ ...s.group.info.healthCheck, intervalSeconds: 5 });
+    await s.clock.advance(10_000);
+    expect(s.state('10.0.0.1').state).toBe('healthy');
+  });
+});

@@ -1,0 +1,60 @@
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
+
+// The aws CLI is an external tool: without it on PATH these checks cannot run.
+const hasAws = await execa('aws', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+
+let f: AwsApiFixture;
+
+async function aws(...args: string[]): Promise<unknown> {
+  const result = await execa('aws', [...args, '--endpoint-url', f.api.url, '--output', 'json'], {
+    env: { AWS_ACCESS_KEY_ID: 'AKIDTWIN', AWS_SECRET_ACCESS_KEY: 'twin-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_MAX_ATTEMPTS: '1' },
+    timeout: 30_000,
+  });
+  return JSON.parse(result.stdout);
+}
+
+describe.skipIf(!hasAws)('the aws CLI against the twin', () => {
+  beforeAll(async () => {
+    f = await startAwsApiFixture('127.0.22');
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('elbv2 describe-target-health lists both targets with their states', async () => {
+    const out = (await aws('elbv2', 'describe-target-health', '--target-group-arn', f.tg.arn)) as {
+      TargetHealthDescriptions: Array<{ Target: { Id: string; Port: number }; TargetHealth: { State: string; Reason?: string } }>;
+    };
+    expect(out.TargetHealthDescriptions.map((d) => [d.Target.Id, d.Target.Port, d.TargetHealth.State])).toEqual([
+      [f.healthy.id, f.healthy.port, 'healthy'],
+      [f.refused.id, f.refused.port, 'unhealthy'],
+    ]);
+    expect(out.TargetHealthDescriptions[1].TargetHealth.Reason).toBe('Target.FailedHealthChecks');
+  });
+
+  it('elbv2 describe-target-groups shows the group and its load balancer', async () => {
+    const out = (await aws('elbv2', 'describe-target-groups')) as { TargetGroups: Array<Record<string, unknown>> };
+    expect(out.TargetGroups).toHaveLength(1);
+    expect(out.TargetGroups[0]).toMatchObject({ TargetGroupArn: f.tg.arn, TargetGroupName: 'web-tg', Port: 8080, LoadBalancerArns: [f.lb.arn] });
+  });
+
+  it('ec2 describe-instances and terminate-instances', async () => {
+    const described = (await aws('ec2', 'describe-instances', '--filters', 'Name=instance-lifecycle,Values=spot')) as {
+      Reservations: Array<{ Instances: Array<{ InstanceId: string; PrivateDnsName: string; State: { Name: string } }> }>;
+    };
+    const instances = described.Reservations.flatMap((r) => r.Instances);
+    expect(instances.map((i) => [i.InstanceId, i.PrivateDnsName, i.State.Name])).toEqual([
+      ['i-0a1b2c3d4e5f60002', 'node-b2', 'running'],
+      ['i-0a1b2c3d4e5f60003', 'node-old', 'terminated'],
+    ]);
+    const terminated = (await aws('ec2', 'terminate-instances', '--instance-ids', 'i-0a1b2c3d4e5f60002')) as {
+      TerminatingInstances: Array<{ InstanceId: string; CurrentState: { Code: number; Name: string }; PreviousState: { Name: string } }>;
+    };
+    expect(terminated.TerminatingInstances).toEqual([
+      { InstanceId: 'i-0a1b2c3d4e5f60002', CurrentState: { Code: 32, Name: 'shutting-down' }, PreviousState: { Code: 16, Name: 'running' } },
+    ]);
+    expect(f.ec2.terminated).toEqual(['i-0a1b2c3d4e5f60002']);
+  });
+});

@@ -1,0 +1,72 @@
+/** Bad specs through the real CLI: every error with its path, exit code 2, nothing created or changed. */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../harness/twin/config.ts';
+
+const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-spec-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(args: string[]) {
+  return execa(process.execPath, [BIN, ...args], { reject: false, timeout: 30_000 });
+}
+
+describe('rollout-harness with a bad spec', () => {
+  it('lists every problem with its path, exits 2 and creates no results', async () => {
+    const spec = path.join(dir, 'bad.yaml');
+    await writeFile(
+      spec,
+      [
+        'matrix:',
+        '  preStopSeconds: [ten, -5]',
+        '  terminationGracePeriodSeconds: []',
+        '  readinessGate: [yes please]',
+        '  deregistrationDelaySeconds: [30]',
+        'disruptions: [rollout, reboot]',
+        'trafic: { rate: 5 }',
+      ].join('\n'),
+    );
+    const results = path.join(dir, 'results');
+    const r = await cli(['run', spec, '--results-dir', results]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`Invalid ${spec}`);
+    for (const p of ['matrix.preStopSeconds[0]', 'matrix.preStopSeconds[1]', 'matrix.terminationGracePeriodSeconds', 'matrix.readinessGate[0]', 'disruptions[1]', '(root): Unrecognized key: "trafic"']) {
+      expect(r.stderr).toContain(p);
+    }
+    expect(existsSync(results)).toBe(false);
+  });
+
+  it('says what YAML is broken, and that a missing file is missing', async () => {
+    const spec = path.join(dir, 'broken.yaml');
+    await writeFile(spec, 'matrix: [unclosed\n');
+    const broken = await cli(['plan', spec]);
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stderr).toContain(`Invalid YAML in ${spec}`);
+    const missing = await cli(['plan', path.join(dir, 'nope.yaml')]);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/Cannot read spec .*nope\.yaml: ENOENT/);
+  });
+
+  it('warns when the grace period is shorter than preStop, and plans without touching anything', async () => {
+    const spec = path.join(dir, 'short-grace.yaml');
+    await writeFile(
+      spec,
+      'matrix: { preStopSeconds: [40], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [300] }\ndisruptions: [drain]\n',
+    );
+    const r = await cli(['plan', spec]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('warning: matrix: terminationGracePeriodSeconds 30 < preStopSeconds 40');
+    expect(r.stdout).toContain('1. drain.gate-on.prestop-40.grace-30.dereg-300.r1: cordon the node (most-pods)');
+    expect(r.stdout).toContain('Nothing was changed by this command.');
+  });
+});

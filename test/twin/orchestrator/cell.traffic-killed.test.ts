@@ -1,0 +1,76 @@
+/**
+ * Traffic that dies mid-cell makes the cell invalid, with the reason — never "0 errors". The k6
+ * driver runs the fake k6 (a real child process); the test kills it by PID during the cell.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runMatrix } from '../../../harness/orchestrator/run.ts';
+import { loadSpec } from '../../../harness/spec/load.ts';
+import { testTwinConfig } from '../../helpers/twin.ts';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+let dir: string | undefined;
+let fakePid: number | undefined;
+
+afterAll(async () => {
+  if (fakePid) {
+    try {
+      process.kill(fakePid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a cell whose traffic is killed', () => {
+  it('is invalid and says why', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rh-kill-'));
+    await writeFile(path.join(dir, 'twin.yaml'), stringify(await testTwinConfig({ noPdb: true })));
+    await writeFile(
+      path.join(dir, 'spec.yaml'),
+      stringify({
+        name: 'kill',
+        target: { twin: { config: path.join(dir, 'twin.yaml') } },
+        traffic: { driver: 'k6', rate: 20, warmupSeconds: 5, cooldownSeconds: 5 },
+        matrix: { readinessGate: [false], preStopSeconds: [5], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
+        disruptions: ['rollout'],
+      }),
+    );
+    const argvFile = path.join(dir, 'k6-argv.json');
+    const env = {
+      ...process.env,
+      K6_BIN: here('../../helpers/fake-k6.mjs'),
+      FAKE_K6_FIXTURE: here('../../../fixtures/k6/mixed-status-v0.48.ndjson.gz'),
+      FAKE_K6_CHUNK_BYTES: '2048',
+      FAKE_K6_DELAY_MS: '100',
+      FAKE_K6_ARGV_FILE: argvFile,
+    };
+    const killer = (async () => {
+      for (let i = 0; i < 600 && !existsSync(argvFile); i++) await new Promise((r) => setTimeout(r, 50));
+      fakePid = (JSON.parse(readFileSync(argvFile, 'utf8')) as { pid: number }).pid;
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(fakePid, 'SIGKILL');
+    })();
+    const outcome = await runMatrix({
+      loaded: await loadSpec(path.join(dir, 'spec.yaml')),
+      resultsDir: dir,
+      runId: 'kill',
+      signal: new AbortController().signal,
+      env,
+      progress: { info: () => {}, cellStart: () => {}, stage: () => {}, traffic: () => {}, cellDone: () => {} },
+    });
+    await killer;
+    const [cell] = outcome.results;
+    expect(cell.driver).toBe('k6');
+    expect(cell.valid).toBe(false);
+    expect(cell.invalidReason).toMatch(/traffic incomplete: k6 was killed by SIGKILL after \d+ of \d+ requests/);
+    expect(outcome.report).toContain('INVALID [1]');
+    expect(outcome.report).toContain('Invalid cells (not counted as 0)');
+  });
+});

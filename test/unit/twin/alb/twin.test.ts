@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../../harness/core/clock.ts';
+import { seededRandom } from '../../../../harness/core/random.ts';
+import { AlbError } from '../../../../harness/twin/alb/errors.ts';
+import { createAlbTwin, type AlbTwin } from '../../../../harness/twin/alb/twin.ts';
+import { parseTwinConfig } from '../../../../harness/twin/config.ts';
+import { Network } from '../../../../harness/twin/network.ts';
+
+// Only the control plane: no load balancer, so no listener is started.
+let twin: AlbTwin;
+afterEach(async () => {
+  await twin?.close();
+});
+
+function make(seed = 1): AlbTwin {
+  twin = createAlbTwin({
+    clock: new ManualClock(0),
+    random: seededRandom(seed),
+    config: parseTwinConfig({ alb: { deregistrationDelaySeconds: 120 } }).alb,
+    region: 'eu-west-1',
+    network: new Network(),
+    healthProbe: async () => ({ kind: 'status', status: 200 }),
+  });
+  return twin;
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof AlbError) return err.code;
+    throw err;
+  }
+  throw new Error('Expected an AlbError, got none');
+}
+
+describe('ALB twin control plane', () => {
+  it('shapes target group ARNs like AWS and repeats them from the seed', () => {
+    const a = make(9).createTargetGroup({ name: 'web-tg', port: 8080 });
+    expect(a.arn).toMatch(/^arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup\/web-tg\/[0-9a-f]{16}$/);
+    expect(a.vpcId).toMatch(/^vpc-[0-9a-f]{17}$/);
+    const b = make(9).createTargetGroup({ name: 'web-tg', port: 8080 });
+    expect(b.arn).toBe(a.arn);
+  });
+
+  it('applies config defaults and overrides to the health check, and rejects bad ones with ValidationError', () => {
+    const t = make();
+    const tg = t.createTargetGroup({ name: 'web-tg', port: 8080, healthCheck: { path: '/ready', matcher: '200-299' } });
+    expect(tg.healthCheck).toEqual({ path: '/ready', port: 'traffic-port', intervalSeconds: 15, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200-299' });
+    expect(codeOf(() => t.modifyHealthCheck(tg.arn, { matcher: '600' }))).toBe('ValidationError');
+    expect(codeOf(() => t.modifyHealthCheck(tg.arn, { intervalSeconds: 1 }))).toBe('ValidationError');
+    expect(t.modifyHealthCheck(tg.arn, { healthyThreshold: 3 }).healthCheck.healthyThreshold).toBe(3);
+    expect(codeOf(() => t.createTargetGroup({ name: 'web-tg', port: 8080 }))).toBe('DuplicateTargetGroupName');
+    expect(codeOf(() => t.createTargetGroup({ name: '-bad', port: 8080 }))).toBe('ValidationError');
+  });
+
+  it('validates target group attributes: deregistration delay 0-3600, known keys only', () => {
+    const t = make();
+    const tg = t.createTargetGroup({ name: 'web-tg', port: 8080 });
+    expect(t.getTargetGroupAttributes(tg.arn)['deregistration_delay.timeout_seconds']).toBe('120');
+    expect(t.modifyTargetGroupAttributes(tg.arn, { 'deregistration_delay.timeout_seconds': '0' })['deregistration_delay.timeout_seconds']).toBe('0');
+    for (const bad of ['3601', '-1', '1.5', 'ten']) {
+      expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'deregistration_delay.timeout_seconds': bad })), bad).toBe('ValidationError');
+    }
+    expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'no.such.key': '1' }))).toBe('ValidationError');
+    expect(t.getTargetGroupAttributes(tg.arn)['deregistration_delay.timeout_seconds']).toBe('0');
+  });
+
+  it('names unknown ARNs and bad targets with the ELBv2 error codes', () => {
+    const t = make();
+    const tg = t.createTargetGroup({ name: 'web-tg', port: 8080 });
+    const missing = tg.arn.replace(/[0-9a-f]{16}$/, 'ffffffffffffffff');
+    expect(codeOf(() => t.describeTargetHealth(missing))).toBe('TargetGroupNotFound');
+    expect(codeOf(() => t.describeTargetGroups({ names: ['nope'] }))).toBe('TargetGroupNotFound');
+    expect(codeOf(() => t.describeListeners('arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/0'))).toBe('LoadBalancerNotFound');
+    expect(codeOf(() => t.registerTargets(tg.arn, [{ id: 'pod-a', port: 8080 }]))).toBe('ValidationError');
+    expect(codeOf(() => t.registerTargets(tg.arn, [{ id: '127.0.0.2', port: 0 }]))).toBe('ValidationError');
+  });
+
+  it('keeps targets of a group no listener uses unused/Target.NotInUse, and lists tags', () => {
+    const t = make();
+    const tg = t.createTargetGroup({ name: 'web-tg', port: 8080, tags: { team: 'web' } });
+    t.registerTargets(tg.arn, [{ id: '127.0.0.2', port: 8080, availabilityZone: 'eu-west-1a' }]);
+    expect(t.describeTargetHealth(tg.arn)).toEqual([
+      {
+        target: { id: '127.0.0.2', port: 8080 },
+        availabilityZone: 'eu-west-1a',
+        state: 'unused',
+        reason: 'Target.NotInUse',
+        description: 'Target group is not configured to receive traffic from the load balancer',
+      },
+    ]);
+    expect(t.describeTags([tg.arn])).toEqual([{ arn: tg.arn, tags: { team: 'web' } }]);
+  });
+});
