@@ -86,7 +86,6 @@ describe('slow requests', () => {
       container: { lifecycle: { preStop: { exec: { command: ['sleep', '7'] } } } },
     });
     const { reasons } = await rolloutUnderLoad(h, 200, 9, mix);
-    console.log('GRACE', reasons);
     expect(reasons['502 closed-mid-request'] ?? 0).toBeGreaterThan(0);
   });
 
@@ -162,7 +161,6 @@ describe('an app keep-alive timeout shorter than the ALB idle timeout', () => {
       return reasons;
     };
     const short = await run('2000');
-    console.log('KA', short);
     expect(short['502 keepalive-race'] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(short)).toEqual(['502 keepalive-race']);
     expect(await run('65000')).toEqual({});

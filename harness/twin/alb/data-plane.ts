@@ -87,6 +87,9 @@ class TargetPool {
 }
 
 /** True when the connection the request failed on had carried earlier responses. */
+/** Real ms after sending within which a reused connection's close counts as a keep-alive race. */
+const KEEPALIVE_RACE_WINDOW_MS = 50;
+
 function wasReused(err: Error & { [REUSED]?: boolean; socket?: { bytesRead?: number } }): boolean {
   return err[REUSED] ?? (err.socket?.bytesRead ?? 0) > 0;
 }
@@ -347,7 +350,11 @@ export class DataPlane {
           if (this.#deps.network.isBlackholed(host) && headersAt < 0) return;
           if (code.startsWith('HPE_') || err.name === 'HTTPParserError') return fail(502, 'malformed-response', code);
           if (headersAt >= 0) return fail(502, 'closed-mid-request', `${code} after the response headers`);
-          if (wasReused(err)) return fail(502, 'keepalive-race', `${code} on a reused keep-alive connection`);
+          // A race is the target closing an idle connection just as a request goes out on it; a
+          // request that was outstanding for a while and then lost its connection was cut off.
+          if (wasReused(err) && clock.toRealMs(clock.now() - sentAt) <= KEEPALIVE_RACE_WINDOW_MS) {
+            return fail(502, 'keepalive-race', `${code} on a reused keep-alive connection`);
+          }
           fail(502, 'closed-mid-request', code);
         },
       },
