@@ -46,6 +46,27 @@ program
     process.exitCode = await (await import('./run.ts')).planCommand(spec);
   });
 
+program
+  .command('report')
+  .description('print a run\'s report again (markdown, junit or json) from its results')
+  .argument('<run>', 'run directory, or a run id under --results-dir')
+  .option('--format <format>', 'md, junit or json', 'md')
+  .option('--results-dir <dir>', 'where runs are', 'results')
+  .action(async (run: string, opts) => {
+    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`Expected --format md, junit or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
+  });
+
+program
+  .command('compare')
+  .description('compare two runs cell by cell (e.g. last night and tonight); exit 1 when the second has more 5xx or invalid cells')
+  .argument('<before>', 'run directory or id')
+  .argument('<after>', 'run directory or id')
+  .option('--results-dir <dir>', 'where runs are', 'results')
+  .action(async (before: string, after: string, opts) => {
+    process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
+  });
+
 const twin = program.command('twin').description('the local twin: a simulated EKS + AWS Load Balancer Controller + ALB on loopback');
 
 twin

@@ -1,33 +1,25 @@
-/** Disruptions by kind. */
+/** Disruptions by kind: a registry, so adding one is adding an entry. */
 import type { Disruption } from '../spec/schema.ts';
 import { drain } from './drain.ts';
 import { rollout } from './rollout.ts';
 import { spot } from './spot.ts';
-import type { DisruptionContext, DisruptionOutcome } from './types.ts';
+import type { DisruptionContext, DisruptionOutcome, DisruptionRunner } from './types.ts';
 
 /** Every disruption runner, by kind. */
-export const disruptions = { rollout, drain, spot } as const;
+export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot };
+
+/** The runner of a disruption's kind. */
+function runnerOf(d: Disruption): DisruptionRunner {
+  // The registry's type ties each kind to its runner; TypeScript cannot follow that through an index.
+  return disruptions[d.kind] as DisruptionRunner;
+}
 
 /** Runs a disruption through its runner. */
 export function runDisruption(d: Disruption, ctx: DisruptionContext): Promise<DisruptionOutcome> {
-  switch (d.kind) {
-    case 'rollout':
-      return disruptions.rollout.run(d, ctx);
-    case 'drain':
-      return disruptions.drain.run(d, ctx);
-    case 'spot':
-      return disruptions.spot.run(d, ctx);
-  }
+  return runnerOf(d).run(d, ctx);
 }
 
 /** One sentence on what a disruption changes (for `plan`). */
 export function describeDisruption(d: Disruption, ctx: { namespace: string; deployment: string }): string {
-  switch (d.kind) {
-    case 'rollout':
-      return disruptions.rollout.describe(d, ctx);
-    case 'drain':
-      return disruptions.drain.describe(d, ctx);
-    case 'spot':
-      return disruptions.spot.describe(d, ctx);
-  }
+  return runnerOf(d).describe(d, ctx);
 }

@@ -72,17 +72,18 @@ describe('an app that exits on SIGTERM', () => {
 });
 
 describe('slow requests', () => {
-  // 1 request in 10 takes 20 model seconds (1 s real at this scale).
+  // 1 request in 10 takes 30 model seconds (1.5 s real at this scale).
   const mix = [
     { path: '/', weight: 9 },
-    { path: '/slow?ms=20000', weight: 1 },
+    { path: '/slow?ms=30000', weight: 1 },
   ];
 
   it('die with 502 when the grace period is shorter than preStop + the request', async () => {
+    // Killed at 20 s, the requests routed until the lag ended (≤ 5 s) have been running ≥ 15 s.
     h = await startTestTwin({
       namespaceLabels: GATE,
       noPdb: true,
-      podSpec: { terminationGracePeriodSeconds: 10 },
+      podSpec: { terminationGracePeriodSeconds: 20 },
       container: { lifecycle: { preStop: { exec: { command: ['sleep', '7'] } } } },
     });
     const { reasons } = await rolloutUnderLoad(h, 200, 9, mix);
@@ -93,7 +94,7 @@ describe('slow requests', () => {
     h = await startTestTwin({
       namespaceLabels: GATE,
       noPdb: true,
-      podSpec: { terminationGracePeriodSeconds: 40 },
+      podSpec: { terminationGracePeriodSeconds: 50 },
       container: { lifecycle: { preStop: { exec: { command: ['sleep', '7'] } } } },
     });
     const { reasons } = await rolloutUnderLoad(h, 200, 9, mix);
@@ -104,8 +105,8 @@ describe('slow requests', () => {
     h = await startTestTwin({
       namespaceLabels: GATE,
       noPdb: true,
-      podSpec: { terminationGracePeriodSeconds: 60 },
-      container: { lifecycle: { preStop: { exec: { command: ['sleep', '40'] } } } },
+      podSpec: { terminationGracePeriodSeconds: 70 },
+      container: { lifecycle: { preStop: { exec: { command: ['sleep', '50'] } } } },
       ingressAnnotations: { 'alb.ingress.kubernetes.io/target-group-attributes': 'deregistration_delay.timeout_seconds=5' },
     });
     const { reasons } = await rolloutUnderLoad(h, 200, 9, mix);

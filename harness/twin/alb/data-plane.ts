@@ -86,10 +86,13 @@ class TargetPool {
   }
 }
 
-/** True when the connection the request failed on had carried earlier responses. */
-/** Real ms after sending within which a reused connection's close counts as a keep-alive race. */
-const KEEPALIVE_RACE_WINDOW_MS = 50;
+/**
+ * Real ms after sending within which a reused connection's close counts as a keep-alive race: the
+ * reset comes back at once, so this only has to cover event-loop lag on a busy machine.
+ */
+const KEEPALIVE_RACE_WINDOW_MS = 250;
 
+/** True when the connection the request failed on had carried earlier responses. */
 function wasReused(err: Error & { [REUSED]?: boolean; socket?: { bytesRead?: number } }): boolean {
   return err[REUSED] ?? (err.socket?.bytesRead ?? 0) > 0;
 }

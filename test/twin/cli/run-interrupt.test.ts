@@ -80,6 +80,23 @@ function harness(args: string[]): ResultPromise {
 
 const runJson = () => JSON.parse(readFileSync(path.join(dir, 'results', 'x', 'run.json'), 'utf8')) as { cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
 
+describe('run against a cluster', () => {
+  it('refuses a namespace without the opt-in label, changing nothing', async () => {
+    await k8s.setNamespaceLabels('shop', { 'rollout-harness.io/allowed': null });
+    try {
+      const before = await k8s.getDeployment('shop', 'web');
+      run = harness(['--run-id', 'refused']);
+      const refused = await run;
+      expect(refused.exitCode).toBe(3);
+      expect(refused.stderr).toContain('Namespace shop does not carry the label rollout-harness.io/allowed=true');
+      expect(existsSync(path.join(dir, 'results', 'refused', 'run.json'))).toBe(false);
+      expect((await k8s.getDeployment('shop', 'web')).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    } finally {
+      await k8s.setNamespaceLabels('shop', { 'rollout-harness.io/allowed': 'true' });
+    }
+  }, 60_000);
+});
+
 describe('run, interrupted and resumed', () => {
   it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest', async () => {
     const before = await k8s.getDeployment('shop', 'web');

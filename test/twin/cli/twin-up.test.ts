@@ -4,12 +4,12 @@
  * SIGKILL of the twin (checked by PID).
  */
 import { execa, type ResultPromise } from 'execa';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/twin/config.ts';
+import { isAlive as alive } from '../../helpers/processes.ts';
 
 const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
 let child: ResultPromise | undefined;
@@ -22,24 +22,6 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (exited, not yet reaped by an init that does not reap) counts as gone.
-  return !/^Z/m.test(readProcState(pid));
-}
-
-function readProcState(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
-  } catch {
-    return 'Z';
-  }
-}
 
 /** Starts `twin up`, waits until it says it is up, and returns its env file's variables. */
 async function twinUp(): Promise<Record<string, string>> {

@@ -1,6 +1,5 @@
 // The kubelet twin with real processes on loopback and a scaled clock: start, readiness, gates,
 // termination (preStop, SIGTERM, grace, SIGKILL), restarts, killNode and stop.
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,6 +15,7 @@ import { Network } from '../../../harness/twin/network.ts';
 import { createAddressAllocator } from '../../../harness/twin/runtime/addresses.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ContainerProcess, ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
+import { isAlive } from '../../helpers/processes.ts';
 
 interface Spawned {
   name: string;
@@ -84,16 +84,6 @@ afterEach(async () => {
   await Promise.all(tmpDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-/** True while `pid` is a live process (a zombie counts as dead). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return !existsSync(stat) || readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'Z';
-}
 
 interface PodOptions {
   node?: string;

@@ -1,6 +1,5 @@
 // Node lifecycle: the Node objects, the instances behind them, and what an instance termination
 // does — with real pod processes and a scaled clock, and timing checks on a manual clock.
-import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, scaledClock, type Clock } from '../../../harness/core/clock.ts';
 import { seededRandom } from '../../../harness/core/random.ts';
@@ -13,6 +12,7 @@ import { Network } from '../../../harness/twin/network.ts';
 import { createAddressAllocator } from '../../../harness/twin/runtime/addresses.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
+import { isAlive } from '../../helpers/processes.ts';
 
 const nodesConfig = [
   { name: 'node-a1', zone: 'us-east-1a', instanceType: 'm5.large', lifecycle: 'on-demand' },
@@ -28,15 +28,6 @@ function config(cluster: Record<string, unknown> = {}) {
   return parseTwinConfig({ cluster: { nodes: nodesConfig, nodeNotReadySeconds: 10, nodeLaunchSeconds: 20, ...cluster } });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return !existsSync(stat) || readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'Z';
-}
 
 function ready(obj: KubeObject | undefined): string | undefined {
   return obj?.status?.conditions?.find((c: { type: string }) => c.type === 'Ready')?.status;

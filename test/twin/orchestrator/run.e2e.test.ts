@@ -12,6 +12,9 @@ import { runMatrix, type RunOutcome } from '../../../harness/orchestrator/run.ts
 import { cellResultSchema, runRecordSchema } from '../../../harness/report/types.ts';
 import { loadSpec } from '../../../harness/spec/load.ts';
 import { readJson } from '../../../harness/core/files.ts';
+import { readRun } from '../../../harness/cli/results.ts';
+import { compareRuns } from '../../../harness/report/compare.ts';
+import { renderMarkdown } from '../../../harness/report/markdown.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
 
 let dir: string;
@@ -88,14 +91,22 @@ describe('a small matrix on the twin', () => {
       return r;
     };
     const good = get('rollout.gate-on.prestop-30.grace-45.dereg-60.r1');
-    expect(good.fiveXX).toBe(0);
-    expect(good.requests.networkErrors).toBe(0);
+    expect(good.fiveXX, JSON.stringify(good.fiveXXByReason)).toBe(0);
+    expect(good.requests.networkErrors, JSON.stringify(good.requests.networkErrorsByCode)).toBe(0);
     expect(get('rollout.gate-off.prestop-30.grace-45.dereg-60.r1').fiveXXByReason?.['503 no-routable-targets'] ?? 0).toBeGreaterThan(0);
     expect(get('rollout.gate-on.prestop-0.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     expect(get('rollout.gate-on.prestop-30.grace-10.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     // Every replica on the spot node: the interruption leaves nothing to route to.
     expect(get('spot.gate-on.prestop-30.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     expect(outcome.failedExpectations).toEqual([]);
+  });
+
+  it('reads back for `report` and `compare`', async () => {
+    const run = await readRun(path.join(dir, 'e2e'));
+    expect(run.cells.map((c) => c.id)).toEqual(outcome.results.map((r) => r.id));
+    const again = renderMarkdown(run.cells, { title: 'rollout-harness: e2e', runId: 'e2e', target: 'x', driver: 'builtin', rate: 200, failedExpectations: [] });
+    expect(again.split('\n').filter((l) => l.startsWith('|'))).toEqual(outcome.report.split('\n').filter((l) => l.startsWith('|')));
+    expect(compareRuns(run.cells, run.cells).regressions).toEqual([]);
   });
 
   it('restores every setting it changed', async () => {

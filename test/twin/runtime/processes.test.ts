@@ -7,6 +7,7 @@ import { scaledClock } from '../../../harness/core/clock.ts';
 import { projectRoot } from '../../../harness/twin/config.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
+import { isAlive } from '../../helpers/processes.ts';
 
 const app = path.join(projectRoot, 'fixtures/app/server.mjs');
 const clock = scaledClock(1);
@@ -19,20 +20,6 @@ function supervisor(opts?: Parameters<typeof createProcessSupervisor>[0]): Proce
   return s;
 }
 
-/** True while `pid` is a live process (a zombie waiting for its reaper counts as dead). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  if (existsSync(stat)) {
-    const state = readFileSync(stat, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z';
-  }
-  return true;
-}
 
 afterEach(async () => {
   await Promise.all(supervisors.splice(0).map((s) => s.killAll()));
