@@ -18,7 +18,8 @@ import { scaledClock, type Clock } from '../harness/core/clock.ts';
 import { seededRandom } from '../harness/core/random.ts';
 import { createAlbTwin } from '../harness/twin/alb/twin.ts';
 import type { AccessLogRecord } from '../harness/twin/alb/types.ts';
-import { parseTwinConfig, projectRoot } from '../harness/twin/config.ts';
+import { parseTwinConfig } from '../harness/twin/config.ts';
+import { projectRoot } from '../harness/core/paths.ts';
 import { Network } from '../harness/twin/network.ts';
 
 interface Pod {

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { scaledClock } from '../harness/core/clock.ts';
 import { runBuiltinTraffic } from '../harness/traffic/builtin/driver.ts';
-import { projectRoot } from '../harness/twin/config.ts';
+import { projectRoot } from '../harness/core/paths.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, exitCodeFor } from '../core/errors.ts';
-import { projectRoot } from '../twin/config.ts';
+import { projectRoot } from '../core/paths.ts';
 
 const pkg = JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string };
 

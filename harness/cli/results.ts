@@ -9,7 +9,7 @@ import { checkExpectations } from '../report/expect.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
-import { formatIssues } from '../twin/config.ts';
+import { formatIssues } from '../core/errors.ts';
 
 /** Reads a run directory (or `results/<id>`): its record and its finished cells, validated. */
 export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<{ dir: string; record: RunRecord; cells: CellResult[] }> {

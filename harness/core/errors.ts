@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The typed errors of rollout-harness and the one place that maps them to exit codes.
  * Expected outcomes (an invalid cell, a 429 from eviction) are values, not errors; these are for
@@ -55,4 +57,15 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof EnvironmentError || error instanceof SafetyError) return ExitCode.environment;
   if (error instanceof InterruptedError) return ExitCode.interrupted;
   return ExitCode.internal;
+}
+
+/** Formats zod issues as `dot.path: message`. */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const at = issue.path.reduce<string>(
+      (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+      '',
+    );
+    return `${at || '(root)'}: ${issue.message}`;
+  });
 }

@@ -17,7 +17,7 @@ import { expandCells } from '../spec/expand.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
-import { projectRoot } from '../twin/config.ts';
+import { projectRoot } from '../core/paths.ts';
 import { runCell, type Stage } from './cell.ts';
 import { restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { connectTarget, type Target } from './target.ts';

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { specJsonSchema } from '../spec/schema.ts';
-import { projectRoot } from '../twin/config.ts';
+import { projectRoot } from '../core/paths.ts';
 import { resultJsonSchemas } from './types.ts';
 
 /** Every shipped JSON Schema, by file name. */

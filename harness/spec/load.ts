@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
-import { formatIssues } from '../twin/config.ts';
+import { formatIssues } from '../core/errors.ts';
 import { expandCells, expandConfigs, matchesPartial } from './expand.ts';
 import { specSchema, type Spec } from './schema.ts';
 

@@ -4,10 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, formatIssues } from '../core/errors.ts';
+import { projectRoot } from '../core/paths.ts';
 
 const seconds = z.number().min(0);
 
@@ -106,22 +106,9 @@ export type LagDistribution = z.infer<typeof lagSchema>;
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The project root (where package.json is). */
-export const projectRoot = path.resolve(here, '../..');
 /** The default twin config file. */
 export const defaultConfigPath = path.join(projectRoot, 'fixtures/twin/default.yaml');
 
-/** Formats zod issues as `dot.path: message`. */
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const at = issue.path.reduce<string>(
-      (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-      '',
-    );
-    return `${at || '(root)'}: ${issue.message}`;
-  });
-}
 
 /** Validates a parsed config object, reporting every error with its path. */
 export function parseTwinConfig(input: unknown, source = 'twin config'): TwinConfig {

@@ -5,7 +5,8 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
-import { formatIssues, healthCheckSchema, type HealthCheckConfig, type TwinConfig } from '../config.ts';
+import { formatIssues } from '../../core/errors.ts';
+import { healthCheckSchema, type HealthCheckConfig, type TwinConfig } from '../config.ts';
 import type { Network } from '../network.ts';
 import { DataPlane, LbNode } from './data-plane.ts';
 import { AlbError } from './errors.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { KubernetesPort } from '../../../harness/platform/ports.ts';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 
 const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
 let dir: string;

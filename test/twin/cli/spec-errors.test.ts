@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 
 const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
 let dir: string;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scaledClock, type Clock } from '../../../harness/core/clock.ts';
 import { seededRandom } from '../../../harness/core/random.ts';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 import { PORT_ANNOTATION, resolveContainerCommand, sleepSecondsOf, startKubelets, type Kubelets } from '../../../harness/twin/controllers/kubelet.ts';
 import { ObjectStore } from '../../../harness/twin/kube/store.ts';
 import type { KubeObject, WatchEvent } from '../../../harness/twin/kube/types.ts';

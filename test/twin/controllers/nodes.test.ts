@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, scaledClock, type Clock } from '../../../harness/core/clock.ts';
 import { seededRandom } from '../../../harness/core/random.ts';
-import { parseTwinConfig, projectRoot } from '../../../harness/twin/config.ts';
+import { parseTwinConfig } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 import { startKubelets, type Kubelets } from '../../../harness/twin/controllers/kubelet.ts';
 import { KUBELET_VERSION, startNodeLifecycle, type NodeLifecycle } from '../../../harness/twin/controllers/nodes.ts';
 import { ObjectStore } from '../../../harness/twin/kube/store.ts';

@@ -1,7 +1,7 @@
 // A tiny parent for the no-orphan tests: spawns one child through the supervisor, prints its
 // PID, then either waits to be SIGKILLed (`app`) or crashes (`crash`).
 import path from 'node:path';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 
 const mode = process.argv[2];

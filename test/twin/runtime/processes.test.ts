@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
 import { isAlive } from '../../helpers/processes.ts';

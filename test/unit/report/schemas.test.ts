@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allJsonSchemas } from '../../../harness/report/write-schemas.ts';
-import { projectRoot } from '../../../harness/twin/config.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
 
 describe('shipped JSON Schemas', () => {
   it('are up to date with the zod schemas (run `npm run schemas` after changing them)', () => {
