@@ -2,7 +2,6 @@
 import {
   DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
-  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
@@ -60,9 +59,3 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
   } satisfies Elbv2Port;
 }
 
-/** The target group ARN of a TargetGroupBinding (its spec), checked to exist. */
-export async function describeTargetGroupArn(options: AwsClientOptions, arn: string): Promise<string | undefined> {
-  const client = new ElasticLoadBalancingV2Client({ region: options.region, endpoint: options.endpoint, credentials: options.credentials });
-  const out = await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] }));
-  return out.TargetGroups?.[0]?.TargetGroupArn;
-}
