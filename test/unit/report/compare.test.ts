@@ -1,28 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { compareRuns, renderComparison } from '../../../harness/report/compare.ts';
-import { cellResultSchema, type CellResult } from '../../../harness/report/types.ts';
+import { cellResult } from '../../helpers/results.ts';
 
-function cell(kind: 'rollout' | 'drain', gate: boolean, fiveXX: number, valid = true, repeat = 1): CellResult {
-  return cellResultSchema.parse({
-    schemaVersion: 1,
-    id: `${kind}.gate-${gate ? 'on' : 'off'}.prestop-0.grace-30.dereg-300.r${repeat}`,
-    index: 0,
-    disruption: kind === 'rollout' ? { kind } : { kind, node: 'most-pods' },
+function cell(kind: 'rollout' | 'drain', gate: boolean, fiveXX: number, valid = true, repeat = 1) {
+  return cellResult({
+    kind,
+    gate,
     repeat,
-    config: { preStopSeconds: 0, terminationGracePeriodSeconds: 30, readinessGate: gate, deregistrationDelaySeconds: 300 },
     valid,
     ...(valid ? {} : { invalidReason: 'x' }),
-    requests: { planned: 100, sent: 100, byStatus: { '200': 100 - fiveXX, ...(fiveXX ? { '502': fiveXX } : {}) }, networkErrors: 0, networkErrorsByCode: {}, achieved: 1 },
     fiveXX,
-    driver: 'builtin',
-    disruptionOutcome: { completed: true },
-    settled: true,
-    marks: {},
-    series: [],
-    timeline: [],
-    failures: [],
-    startedAt: '2026-01-01T00:00:00Z',
-    durationSeconds: 1,
+    requests: { planned: 100, sent: 100, byStatus: { '200': 100 - fiveXX, ...(fiveXX ? { '502': fiveXX } : {}) }, networkErrors: 0, networkErrorsByCode: {}, achieved: 1 },
   });
 }
 

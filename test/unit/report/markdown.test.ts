@@ -2,44 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { checkExpectations } from '../../../harness/report/expect.ts';
 import { renderJunit } from '../../../harness/report/junit.ts';
 import { renderMarkdown } from '../../../harness/report/markdown.ts';
-import { cellResultSchema, type CellResult } from '../../../harness/report/types.ts';
-
-function cell(id: string, partial: Partial<CellResult> & { gate: boolean; kind: 'rollout' | 'drain' }): CellResult {
-  const { gate, kind, ...rest } = partial;
-  return cellResultSchema.parse({
-    schemaVersion: 1,
-    id,
-    index: 0,
-    disruption: kind === 'rollout' ? { kind } : { kind, node: 'most-pods' },
-    repeat: 1,
-    config: { preStopSeconds: 0, terminationGracePeriodSeconds: 30, readinessGate: gate, deregistrationDelaySeconds: 300 },
-    valid: true,
-    requests: { planned: 1000, sent: 1000, byStatus: { '200': 1000 }, networkErrors: 0, networkErrorsByCode: {}, achieved: 1 },
-    fiveXX: 0,
-    driver: 'builtin',
-    disruptionOutcome: { completed: true, detail: 'ok' },
-    settled: true,
-    marks: {},
-    series: [],
-    timeline: [],
-    failures: [],
-    startedAt: '2026-01-01T00:00:00Z',
-    durationSeconds: 60,
-    ...rest,
-  });
-}
+import { cellResult } from '../../helpers/results.ts';
 
 const results = [
-  cell('rollout.gate-off.prestop-0.grace-30.dereg-300.r1', {
+  cellResult({
     gate: false,
     kind: 'rollout',
     fiveXX: 12,
     requests: { planned: 1000, sent: 1000, byStatus: { '200': 986, '502': 10, '503': 2 }, networkErrors: 2, networkErrorsByCode: { ECONNRESET: 2 }, achieved: 1 },
     fiveXXByReason: { '502 connect-refused': 10, '503 no-routable-targets': 2 },
   }),
-  cell('drain.gate-off.prestop-0.grace-30.dereg-300.r1', { gate: false, kind: 'drain', valid: false, invalidReason: 'traffic achieved 50.0 % of the 1000 planned requests (< 95 %)' }),
-  cell('rollout.gate-on.prestop-0.grace-30.dereg-300.r1', { gate: true, kind: 'rollout' }),
-  cell('drain.gate-on.prestop-0.grace-30.dereg-300.r1', { gate: true, kind: 'drain' }),
+  cellResult({ gate: false, kind: 'drain', valid: false, invalidReason: 'traffic achieved 50.0 % of the 1000 planned requests (< 95 %)' }),
+  cellResult({ gate: true, kind: 'rollout' }),
+  cellResult({ gate: true, kind: 'drain' }),
 ];
 
 describe('renderMarkdown', () => {
