@@ -47,7 +47,7 @@ function node(name: string, zone: string): KubeObject {
     spec: { providerID: `aws:///${zone}/i-${name}` },
     status: {
       conditions: [{ type: 'Ready', status: 'True' }],
-      addresses: [{ type: 'InternalIP', address: name === 'node-a1' ? '10.0.1.10' : '10.0.2.10' }],
+      addresses: [{ type: 'InternalIP', address: name === 'node-a1' ? '127.0.1.10' : '127.0.2.10' }],
       nodeInfo: { kubeletVersion: 'v1.31.0-twin', osImage: 'Twin', kernelVersion: '6.1', containerRuntimeVersion: 'twin://1' },
     },
   };

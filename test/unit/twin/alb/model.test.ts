@@ -78,10 +78,10 @@ async function registerHealthy(s: Setup, ids: string[]): Promise<void> {
 describe('target state machine', () => {
   it('register → initial (RegistrationInProgress) → healthy after the first passing check; events name each change', async () => {
     const s = setup();
-    s.group.register([{ id: '10.0.0.1', port: 8080 }]);
-    expect(s.state('10.0.0.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
+    s.group.register([{ id: '127.0.9.1', port: 8080 }]);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
     await s.clock.advance(0);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
     expect(s.events.filter((e) => e.type === 'target-state').map((e) => e.type === 'target-state' && `${e.from}→${e.to}`)).toEqual([
       'unused→initial',
       'initial→healthy',
@@ -90,92 +90,92 @@ describe('target state machine', () => {
 
   it('with newTargetPassingChecks = healthyThreshold, a new target waits for the second check one interval later', async () => {
     const s = setup({ newTargetPassingChecks: 'healthyThreshold' });
-    s.group.register([{ id: '10.0.0.1', port: 8080 }]);
+    s.group.register([{ id: '127.0.9.1', port: 8080 }]);
     await s.clock.advance(0);
-    expect(s.state('10.0.0.1')).toMatchObject({ state: 'initial', reason: 'Elb.InitialHealthChecking' });
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.InitialHealthChecking' });
     await s.clock.advance(14_999);
-    expect(s.state('10.0.0.1').state).toBe('initial');
+    expect(s.state('127.0.9.1').state).toBe('initial');
     await s.clock.advance(1);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
   });
 
   it('healthy → unhealthy after two failed checks (ResponseCodeMismatch) and back after two passes', async () => {
     const s = setup();
-    await registerHealthy(s, ['10.0.0.1']);
-    s.answers.set('10.0.0.1', { kind: 'status', status: 503 });
+    await registerHealthy(s, ['127.0.9.1']);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 503 });
     await s.clock.advance(15_000);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
     await s.clock.advance(15_000);
-    expect(s.state('10.0.0.1')).toMatchObject({
+    expect(s.state('127.0.9.1')).toMatchObject({
       state: 'unhealthy',
       reason: 'Target.ResponseCodeMismatch',
       description: 'Health checks failed with these codes: [503]',
     });
-    s.answers.delete('10.0.0.1');
+    s.answers.delete('127.0.9.1');
     await s.clock.advance(15_000);
-    expect(s.state('10.0.0.1').state).toBe('unhealthy');
+    expect(s.state('127.0.9.1').state).toBe('unhealthy');
     await s.clock.advance(15_000);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
   });
 
   it('timeouts give Target.Timeout and refused connects Target.FailedHealthChecks', async () => {
     const s = setup();
-    s.answers.set('10.0.0.1', { kind: 'timeout' });
-    s.answers.set('10.0.0.2', { kind: 'error', detail: 'ECONNREFUSED' });
+    s.answers.set('127.0.9.1', { kind: 'timeout' });
+    s.answers.set('127.0.9.2', { kind: 'error', detail: 'ECONNREFUSED' });
     s.group.register([
-      { id: '10.0.0.1', port: 8080 },
-      { id: '10.0.0.2', port: 8080 },
+      { id: '127.0.9.1', port: 8080 },
+      { id: '127.0.9.2', port: 8080 },
     ]);
     await s.clock.advance(20_000);
-    expect(s.state('10.0.0.1')).toMatchObject({ state: 'unhealthy', reason: 'Target.Timeout' });
-    expect(s.state('10.0.0.2')).toMatchObject({ state: 'unhealthy', reason: 'Target.FailedHealthChecks' });
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'unhealthy', reason: 'Target.Timeout' });
+    expect(s.state('127.0.9.2')).toMatchObject({ state: 'unhealthy', reason: 'Target.FailedHealthChecks' });
   });
 
   it('deregistering an idle target completes at once; with an open connection it drains until the connection closes', async () => {
     const s = setup();
-    await registerHealthy(s, ['10.0.0.1', '10.0.0.2']);
-    s.group.deregister([{ id: '10.0.0.1', port: 8080 }]);
-    expect(s.state('10.0.0.1')).toMatchObject({ state: 'unused', reason: 'Target.NotRegistered' });
-    expect(s.left.map((e) => e.key)).toEqual(['10.0.0.1:8080']);
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'unused', reason: 'Target.NotRegistered' });
+    expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080']);
 
-    s.group.connectionOpened(s.entry('10.0.0.2'));
-    s.group.deregister([{ id: '10.0.0.2', port: 8080 }]);
-    expect(s.state('10.0.0.2')).toMatchObject({ state: 'draining', reason: 'Target.DeregistrationInProgress' });
+    s.group.connectionOpened(s.entry('127.0.9.2'));
+    s.group.deregister([{ id: '127.0.9.2', port: 8080 }]);
+    expect(s.state('127.0.9.2')).toMatchObject({ state: 'draining', reason: 'Target.DeregistrationInProgress' });
     await s.clock.advance(3000);
-    s.group.connectionClosed(s.entry('10.0.0.2') ?? s.left[0]);
-    expect(s.state('10.0.0.2').state).toBe('unused');
+    s.group.connectionClosed(s.entry('127.0.9.2') ?? s.left[0]);
+    expect(s.state('127.0.9.2').state).toBe('unused');
   });
 
   it('re-registering a draining target brings it back to initial and then healthy', async () => {
     const s = setup();
-    await registerHealthy(s, ['10.0.0.1']);
-    s.group.requestStarted(s.entry('10.0.0.1'));
-    s.group.deregister([{ id: '10.0.0.1', port: 8080 }]);
-    expect(s.state('10.0.0.1').state).toBe('draining');
-    s.group.register([{ id: '10.0.0.1', port: 8080 }]);
-    expect(s.state('10.0.0.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
+    await registerHealthy(s, ['127.0.9.1']);
+    s.group.requestStarted(s.entry('127.0.9.1'));
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
+    expect(s.state('127.0.9.1').state).toBe('draining');
+    s.group.register([{ id: '127.0.9.1', port: 8080 }]);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
     await s.clock.advance(0);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
     // The old drain timer is gone: the target stays past the delay.
     await s.clock.advance(60_000);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
   });
 });
 
 describe('LB node views', () => {
   it('a draining target keeps getting requests in a node until that node’s lag has elapsed', async () => {
     const s = setup({ delaySeconds: 30 });
-    await registerHealthy(s, ['10.0.0.1', '10.0.0.2']);
-    s.group.connectionOpened(s.entry('10.0.0.1'));
-    s.group.deregister([{ id: '10.0.0.1', port: 8080 }]);
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.group.connectionOpened(s.entry('127.0.9.1'));
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
     await s.clock.advance(4999);
-    expect(s.picks(s.a, 4)).toContain('10.0.0.1');
+    expect(s.picks(s.a, 4)).toContain('127.0.9.1');
     await s.clock.advance(1);
-    expect(s.picks(s.a, 4)).toEqual(['10.0.0.2', '10.0.0.2', '10.0.0.2', '10.0.0.2']);
-    expect(s.picks(s.b, 4)).toContain('10.0.0.1');
-    expect(s.unroutable).toEqual(['a:10.0.0.1:8080']);
+    expect(s.picks(s.a, 4)).toEqual(['127.0.9.2', '127.0.9.2', '127.0.9.2', '127.0.9.2']);
+    expect(s.picks(s.b, 4)).toContain('127.0.9.1');
+    expect(s.unroutable).toEqual(['a:127.0.9.1:8080']);
     await s.clock.advance(15_000);
-    expect(s.picks(s.b, 4)).not.toContain('10.0.0.1');
+    expect(s.picks(s.b, 4)).not.toContain('127.0.9.1');
     const routable = s.events.filter((e) => e.type === 'target-routable' && !e.routable);
     expect(routable.map((e) => e.type === 'target-routable' && [e.lbNode, e.time - 1_001])).toEqual([
       ['a', 5],
@@ -185,62 +185,62 @@ describe('LB node views', () => {
 
   it('never routes to a target after its deregistration delay elapsed, whatever the lag', async () => {
     const s = setup({ delaySeconds: 10 });
-    await registerHealthy(s, ['10.0.0.1', '10.0.0.2']);
-    s.group.requestStarted(s.entry('10.0.0.1'));
-    s.group.deregister([{ id: '10.0.0.1', port: 8080 }]);
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.group.requestStarted(s.entry('127.0.9.1'));
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
     await s.clock.advance(9999);
-    expect(s.picks(s.b, 2)).toContain('10.0.0.1');
+    expect(s.picks(s.b, 2)).toContain('127.0.9.1');
     await s.clock.advance(1);
-    expect(s.state('10.0.0.1').state).toBe('unused');
-    expect(s.left.map((e) => e.key)).toEqual(['10.0.0.1:8080']);
-    expect(s.picks(s.b, 6)).toEqual(Array(6).fill('10.0.0.2'));
-    expect(s.b.snapshot().map((r) => r.target)).toEqual(['10.0.0.2:8080']);
+    expect(s.state('127.0.9.1').state).toBe('unused');
+    expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080']);
+    expect(s.picks(s.b, 6)).toEqual(Array(6).fill('127.0.9.2'));
+    expect(s.b.snapshot().map((r) => r.target)).toEqual(['127.0.9.2:8080']);
   });
 
   it('round robin cycles over the routable targets once their registration lag elapsed', async () => {
     const s = setup();
-    s.group.register(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((id) => ({ id, port: 8080 })));
+    s.group.register(['127.0.9.1', '127.0.9.2', '127.0.9.3'].map((id) => ({ id, port: 8080 })));
     await s.clock.advance(999);
     expect(s.picks(s.a, 1)).toEqual([null]);
     await s.clock.advance(1);
-    expect(s.picks(s.a, 6)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(s.picks(s.a, 6)).toEqual(['127.0.9.1', '127.0.9.2', '127.0.9.3', '127.0.9.1', '127.0.9.2', '127.0.9.3']);
   });
 
   it('fails open over unhealthy targets when every registered target is unhealthy', async () => {
     const s = setup();
-    await registerHealthy(s, ['10.0.0.1', '10.0.0.2']);
-    s.answers.set('10.0.0.1', { kind: 'status', status: 500 });
-    s.answers.set('10.0.0.2', { kind: 'status', status: 500 });
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 500 });
+    s.answers.set('127.0.9.2', { kind: 'status', status: 500 });
     await s.clock.advance(30_000 + 5000);
     const choice = s.a.pick();
     expect(choice).toMatchObject({ kind: 'target', failOpen: true, viewState: 'unhealthy' });
-    expect(new Set(s.picks(s.a, 4))).toEqual(new Set(['10.0.0.1', '10.0.0.2']));
+    expect(new Set(s.picks(s.a, 4))).toEqual(new Set(['127.0.9.1', '127.0.9.2']));
   });
 
   it('answers none (503) with no targets, only initial targets, or only draining ones', async () => {
     const s = setup();
     expect(s.a.pick()).toEqual({ kind: 'none' });
-    s.answers.set('10.0.0.1', { kind: 'timeout' });
-    s.group.register([{ id: '10.0.0.1', port: 8080 }]);
+    s.answers.set('127.0.9.1', { kind: 'timeout' });
+    s.group.register([{ id: '127.0.9.1', port: 8080 }]);
     expect(s.a.pick()).toEqual({ kind: 'none' });
-    s.answers.delete('10.0.0.1');
+    s.answers.delete('127.0.9.1');
     await s.clock.advance(15_000 + 1000);
-    expect(s.picks(s.a, 1)).toEqual(['10.0.0.1']);
-    s.group.connectionOpened(s.entry('10.0.0.1'));
-    s.group.deregister([{ id: '10.0.0.1', port: 8080 }]);
+    expect(s.picks(s.a, 1)).toEqual(['127.0.9.1']);
+    s.group.connectionOpened(s.entry('127.0.9.1'));
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
     await s.clock.advance(5000);
-    expect(s.state('10.0.0.1').state).toBe('draining');
+    expect(s.state('127.0.9.1').state).toBe('draining');
     expect(s.a.pick()).toEqual({ kind: 'none' });
   });
 
   it('an initial target next to an unhealthy one does not trigger fail-open', async () => {
     const s = setup();
-    s.answers.set('10.0.0.1', { kind: 'status', status: 500 });
-    s.answers.set('10.0.0.2', { kind: 'timeout' });
-    s.group.register([{ id: '10.0.0.1', port: 8080 }]);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 500 });
+    s.answers.set('127.0.9.2', { kind: 'timeout' });
+    s.group.register([{ id: '127.0.9.1', port: 8080 }]);
     await s.clock.advance(15_000);
-    expect(s.state('10.0.0.1').state).toBe('unhealthy');
-    s.group.register([{ id: '10.0.0.2', port: 8080 }]);
+    expect(s.state('127.0.9.1').state).toBe('unhealthy');
+    s.group.register([{ id: '127.0.9.2', port: 8080 }]);
     expect(s.a.pick()).toEqual({ kind: 'none' });
   });
 });
@@ -255,7 +255,7 @@ describe('target groups not in use', () => {
     const info = { ...s.group.info, arn: 'arn:tg2', loadBalancerArns: [] };
     const alb = parseTwinConfig({}).alb;
     const lonely = new TargetGroupModel(info, { clock, alb, probe: async () => ({ kind: 'status', status: 200 }), emit: () => undefined, onLeft: () => undefined });
-    lonely.register([{ id: '10.0.0.9', port: 8080 }]);
+    lonely.register([{ id: '127.0.9.9', port: 8080 }]);
     expect(lonely.health()[0]).toMatchObject({ state: 'unused', reason: 'Target.NotInUse' });
     lonely.attach('arn:lb', []);
     expect(lonely.health()[0].state).toBe('initial');
@@ -268,17 +268,17 @@ describe('target groups not in use', () => {
 describe('health-check settings', () => {
   it('re-applying the same settings does not postpone checks; a new interval takes effect', async () => {
     const s = setup();
-    await registerHealthy(s, ['10.0.0.1']);
-    s.answers.set('10.0.0.1', { kind: 'status', status: 503 });
+    await registerHealthy(s, ['127.0.9.1']);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 503 });
     // A controller re-applying identical settings every 10 s must not starve the 15 s checks.
     for (let i = 0; i < 3; i++) {
       await s.clock.advance(10_000);
       s.group.setHealthCheck({ ...s.group.info.healthCheck });
     }
-    expect(s.state('10.0.0.1').state).toBe('unhealthy');
-    s.answers.delete('10.0.0.1');
+    expect(s.state('127.0.9.1').state).toBe('unhealthy');
+    s.answers.delete('127.0.9.1');
     s.group.setHealthCheck({ ...s.group.info.healthCheck, intervalSeconds: 5 });
     await s.clock.advance(10_000);
-    expect(s.state('10.0.0.1').state).toBe('healthy');
+    expect(s.state('127.0.9.1').state).toBe('healthy');
   });
 });

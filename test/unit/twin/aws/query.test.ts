@@ -9,8 +9,8 @@ describe('AWS Query protocol helpers', () => {
   });
 
   it('reads structure lists (ELBv2 Targets.member.N.Field, EC2 Filter.N.Value.M)', () => {
-    const q = parseQuery('Targets.member.2.Id=10.0.0.2&Targets.member.1.Id=10.0.0.1&Targets.member.1.Port=80&Filter.1.Name=tag%3Aa&Filter.1.Value.1=x%20y');
-    expect(structListParam(q, 'Targets.member')).toEqual([{ Id: '10.0.0.1', Port: '80' }, { Id: '10.0.0.2' }]);
+    const q = parseQuery('Targets.member.2.Id=127.0.9.2&Targets.member.1.Id=127.0.9.1&Targets.member.1.Port=80&Filter.1.Name=tag%3Aa&Filter.1.Value.1=x%20y');
+    expect(structListParam(q, 'Targets.member')).toEqual([{ Id: '127.0.9.1', Port: '80' }, { Id: '127.0.9.2' }]);
     expect(structListParam(q, 'Filter')).toEqual([{ Name: 'tag:a', 'Value.1': 'x y' }]);
   });
 

@@ -73,10 +73,10 @@ describe('toTable', () => {
       kind: 'Node',
       metadata: { name: 'node-a1', creationTimestamp: '2024-01-01T00:00:00Z', labels: { 'node-role.kubernetes.io/worker': '' } },
       spec: { unschedulable: true },
-      status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1.31.0-twin' }, addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] },
+      status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1.31.0-twin' }, addresses: [{ type: 'InternalIP', address: '127.0.9.1' }] },
     };
     const [row] = toTable('nodes', [node], { now: t0 + 3_600_000 }).rows;
-    expect(row.cells.slice(0, 6)).toEqual(['node-a1', 'Ready,SchedulingDisabled', 'worker', '60m', 'v1.31.0-twin', '10.0.0.1']);
+    expect(row.cells.slice(0, 6)).toEqual(['node-a1', 'Ready,SchedulingDisabled', 'worker', '60m', 'v1.31.0-twin', '127.0.9.1']);
   });
 
   it('prints deployments with READY, UP-TO-DATE and AVAILABLE', () => {
