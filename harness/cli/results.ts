@@ -46,6 +46,11 @@ export async function reportCommand(run: string, opts: { format: 'md' | 'junit' 
 export async function compareCommand(before: string, after: string, opts: { resultsDir: string }): Promise<number> {
   const a = await readRun(before, opts.resultsDir);
   const b = await readRun(after, opts.resultsDir);
+  const ta = a.record.spec.traffic;
+  const tb = b.record.spec.traffic;
+  if (ta.rate !== tb.rate || JSON.stringify(ta.mix) !== JSON.stringify(tb.mix)) {
+    console.error(`warning: the runs sent different traffic (${ta.rate} vs ${tb.rate} req/s, or another mix): 5xx counts are not comparable one to one`);
+  }
   const compared = compareRuns(a.cells, b.cells);
   console.log(renderComparison(a.record.runId, b.record.runId, compared));
   return compared.regressions.length ? ExitCode.expectationFailed : ExitCode.ok;
