@@ -3,11 +3,8 @@
  * errors to exit codes in one place.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { ConfigError, exitCodeFor } from '../core/errors.ts';
-import { projectRoot } from '../core/paths.ts';
-
-const pkg = JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string };
+import { packageVersion } from '../core/paths.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -24,7 +21,7 @@ function seed(value: string): number {
 const program = new Command()
   .name('rollout-harness')
   .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
-  .version(pkg.version)
+  .version(packageVersion)
   .showHelpAfterError();
 
 program

@@ -5,7 +5,6 @@
  * checkpoint: cells already done are kept, the interrupted one runs again.
  */
 import { existsSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, EnvironmentError } from '../core/errors.ts';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
@@ -17,7 +16,7 @@ import { expandCells } from '../spec/expand.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
-import { projectRoot } from '../core/paths.ts';
+import { packageVersion } from '../core/paths.ts';
 import { runCell, type Stage } from './cell.ts';
 import { restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { connectTarget, type Target } from './target.ts';
@@ -58,8 +57,6 @@ function newRunId(name: string): string {
   return `${stamp}-${name.replace(/[^\w.-]+/g, '-')}`;
 }
 
-const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
-
 /** Runs (or resumes) a matrix. */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const { loaded, progress, signal } = opts;
@@ -80,6 +77,13 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   }
 
   const log = (line: string) => progress.info(line);
+  // Checkpoint writes go one after another, so an older snapshot never lands after a newer one.
+  let saving: Promise<void> = Promise.resolve();
+  const save = (): Promise<void> => {
+    const text = `${JSON.stringify(record, null, 2)}\n`;
+    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
+    return saving;
+  };
   const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {} });
   const driver = selectDriver(spec.traffic.driver, opts.env ?? process.env);
   progress.info(driver.reason);
@@ -106,13 +110,13 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         ...(target.twin ? { timeScale: target.twin.config.timeScale, seed: target.twin.config.seed } : {}),
       },
       driver,
-      versions: { rolloutHarness: pkg.version, node: process.version, platform: `${process.platform}-${process.arch}` },
+      versions: { rolloutHarness: packageVersion, node: process.version, platform: `${process.platform}-${process.arch}` },
       startedAt: record?.startedAt ?? new Date().toISOString(),
       cells: cells.map((c) => ({ id: c.id, status: record?.cells.find((x) => x.id === c.id)?.status === 'done' ? 'done' : 'pending' })),
       original,
     };
     // The original settings are on disk before anything changes.
-    await writeJsonAtomic(runFile, record);
+    await save();
 
     for (const cell of cells) {
       const entry = record.cells[cell.index];
@@ -134,16 +138,16 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         onStage: (stage) => {
           entry.stage = stage;
           progress.stage(stage);
-          void writeJsonAtomic(runFile, record).catch(() => {});
+          void save().catch(() => {});
         },
         onTraffic: (p) => progress.traffic(p),
         onChange: (change) => {
           original.changes.push(change);
-          void writeJsonAtomic(runFile, record).catch(() => {});
+          void save().catch(() => {});
         },
         undoChanges: async () => {
           for (const line of await undoClusterChanges(target, original.changes)) log(line);
-          await writeJsonAtomic(runFile, record);
+          await save();
         },
       });
       if (signal.aborted) {
@@ -157,7 +161,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       delete entry.stage;
       results.push(result);
       progress.cellDone(result);
-      await writeJsonAtomic(runFile, record);
+      await save();
     }
     interrupted = signal.aborted;
   } finally {
@@ -171,7 +175,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       }
       record.endedAt = new Date().toISOString();
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
-      await writeJsonAtomic(runFile, record);
+      await save();
     }
     await target.close();
   }
