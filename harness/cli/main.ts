@@ -6,6 +6,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 
+// A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a positive number, got "${value}".`);

@@ -5,6 +5,7 @@ import { describeDisruption } from '../disruptions/index.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { expandCells, expandConfigs } from '../spec/expand.ts';
 import { loadSpec } from '../spec/load.ts';
+import { ingressOf } from '../spec/schema.ts';
 import { terminalProgress } from './progress.ts';
 
 /** Flags of `run`. */
@@ -57,7 +58,7 @@ export async function planCommand(specFile: string): Promise<number> {
   const { spec } = loaded;
   for (const w of loaded.warnings) console.log(`warning: ${w}`);
   const t = spec.target;
-  const ingress = t.ingress ?? (t.context || t.targetGroupBinding ? undefined : t.deployment);
+  const ingress = ingressOf(t);
   const where = t.context ? `context ${t.context}` : 'the local twin (started in-process)';
   const cells = expandCells(spec);
   console.log(`Target: ${where}, deployment ${t.namespace}/${t.deployment}${ingress ? `, ingress ${ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);

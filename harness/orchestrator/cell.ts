@@ -7,7 +7,6 @@
 import { scaledClock } from '../core/clock.ts';
 import { runDisruption } from '../disruptions/index.ts';
 import type { ClusterChange, DisruptionOutcome } from '../disruptions/types.ts';
-import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { observe, Timeline } from '../observe/timeline.ts';
 import type { CellResult } from '../report/types.ts';
 import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
@@ -15,7 +14,7 @@ import type { Cell } from '../spec/expand.ts';
 import type { Spec } from '../spec/schema.ts';
 import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
-import { configureCell } from './settings.ts';
+import { configureCell, waitSteady } from './settings.ts';
 import type { Target } from './target.ts';
 
 /** Stages, in order. */
@@ -46,15 +45,6 @@ export interface CellDeps {
 
 function sum(values: Record<string, number>): number {
   return Object.values(values).reduce((a, b) => a + b, 0);
-}
-
-/** True when the Deployment is complete, no pod is terminating, and no target is draining or initial. */
-async function settled(target: Target, state: ReturnType<typeof observe>['state']): Promise<boolean> {
-  const d = await target.k8s.getDeployment(target.namespace, target.deployment);
-  if (!rolloutComplete(d)) return false;
-  if ([...state.pods.values()].some((p) => p.metadata?.deletionTimestamp)) return false;
-  const targets = await target.elbv2.describeTargetHealth(target.targetGroupArn);
-  return targets.every((t) => t.state === 'healthy') && targets.length === (d.spec?.replicas ?? 1);
 }
 
 /** Runs one cell and returns its result (invalid cells are results too). */
@@ -149,7 +139,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     }
     if (!signal.aborted && outcome.completed) {
       stage('settle');
-      isSettled = await pollUntil(clock, bound, signal, () => settled(target, observer.state));
+      isSettled = await waitSteady(target, bound, signal);
       if (isSettled) {
         marks.settled = timeline.now();
         timeline.add({ type: 'note', detail: 'settled: rollout complete, no terminating pods, every target healthy' });

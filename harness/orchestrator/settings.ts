@@ -159,15 +159,19 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
   return { ok: true, detail: 'configured, verified and steady' };
 }
 
-/** Waits until the Deployment is complete and every target is healthy (none initial or draining). */
-export async function waitSteady(t: Target, boundMs: number, signal: AbortSignal): Promise<boolean> {
-  return pollUntil(t.clock, boundMs, signal, async () => {
-    const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-    if (!rolloutComplete(d)) return false;
-    const pods = (await t.k8s.listPods(t.namespace, t.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
-    const targets = await t.elbv2.describeTargetHealth(t.targetGroupArn);
-    return pods.length === (d.spec?.replicas ?? 1) && targets.length === pods.length && targets.every((x) => x.state === 'healthy');
-  });
+/** True when the Deployment is complete, none of its pods is terminating, and each pod is a healthy target (none initial or draining). */
+export async function isSteady(t: Target): Promise<boolean> {
+  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
+  if (!rolloutComplete(d)) return false;
+  const pods = await t.k8s.listPods(t.namespace, t.labelSelector);
+  if (pods.some((p) => p.metadata?.deletionTimestamp)) return false;
+  const targets = await t.elbv2.describeTargetHealth(t.targetGroupArn);
+  return pods.length === (d.spec?.replicas ?? 1) && targets.length === pods.length && targets.every((x) => x.state === 'healthy');
+}
+
+/** Waits (model time, bounded) until `isSteady`. */
+export function waitSteady(t: Target, boundMs: number, signal: AbortSignal): Promise<boolean> {
+  return pollUntil(t.clock, boundMs, signal, () => isSteady(t));
 }
 
 /** Puts back every original setting and undoes cordons and taints; returns what it did. */

@@ -11,7 +11,7 @@ import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig, statusOf } from '../platform/kubernetes/adapter.ts';
 import type { Ec2Port, Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
-import type { Spec } from '../spec/schema.ts';
+import { ingressOf, type Spec } from '../spec/schema.ts';
 import type { AccessLogRecord } from '../twin/alb/types.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin, type Twin } from '../twin/twin.ts';
@@ -90,7 +90,7 @@ export async function connectTarget(spec: Spec, opts: { resultsDir: string; log:
       const kc = loadKubeConfig(twin.endpoints.kubeconfig);
       const aws: AwsClientOptions = { region: twin.endpoints.region, endpoint: twin.endpoints.awsApiUrl, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } };
       const k8s = createKubernetesAdapter(kc, twin.clock);
-      const ingress = t.ingress ?? (t.targetGroupBinding ? undefined : t.deployment);
+      const ingress = ingressOf(t);
       const d = await k8s.getDeployment(t.namespace, t.deployment);
       const binding = await findBinding(k8s, { ...t, ingress }, d);
       return {

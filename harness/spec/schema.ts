@@ -134,3 +134,11 @@ export type Expectation = z.output<typeof expectationSchema>;
 export function specJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
+
+/**
+ * The Ingress a target's target group comes from: the one named, else on the twin (no `context`,
+ * no binding named) the Ingress named like the Deployment, as in the twin's default world.
+ */
+export function ingressOf(target: Spec['target']): string | undefined {
+  return target.ingress ?? (target.context || target.targetGroupBinding ? undefined : target.deployment);
+}
