@@ -70,3 +70,12 @@ describe('rollout-harness with a bad spec', () => {
     expect(r.stdout).toContain('Nothing was changed by this command.');
   });
 });
+
+describe('rollout-harness plan piped into a reader that stops early', () => {
+  it('exits 0 quietly instead of crashing on EPIPE', async () => {
+    const r = await execa('bash', ['-c', `"${process.execPath}" "${BIN}" plan "${path.join(projectRoot, 'fixtures/matrices/default.yaml')}" | head -1; echo "status=\${PIPESTATUS[0]}"`], { reject: false, timeout: 30_000 });
+    expect(r.stdout).toMatch(/^Target: the local twin/);
+    expect(r.stdout).toContain('status=0');
+    expect(r.stderr).not.toContain('EPIPE');
+  });
+});
