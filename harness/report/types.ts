@@ -75,7 +75,7 @@ export const runRecordSchema = z
     schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
     runId: z.string(),
     specFile: z.string(),
-    spec: specSchema.transform((s) => s).or(z.record(z.string(), z.unknown())),
+    spec: z.record(z.string(), z.unknown()).describe('the spec after defaults (disruptions as {kind, ...})'),
     target: z
       .object({
         kind: z.enum(['twin', 'cluster']),

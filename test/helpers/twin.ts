@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { scaledClock } from '../../harness/core/clock.ts';
+import { RESTARTED_AT } from '../../harness/disruptions/rollout.ts';
+import { pollUntil, rolloutComplete } from '../../harness/disruptions/wait.ts';
 import { createEc2Adapter } from '../../harness/platform/ec2/adapter.ts';
 import { createElbv2Adapter } from '../../harness/platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../harness/platform/kubernetes/adapter.ts';
@@ -111,20 +113,14 @@ export async function startTestTwin(o: TwinTestOptions = {}): Promise<TwinHarnes
         await rm(dir, { recursive: true, force: true });
       },
       async waitSteady(boundModelSeconds = 600) {
-        const deadline = twin.clock.now() + boundModelSeconds * 1000;
-        for (;;) {
+        const steady = await pollUntil(twin.clock, boundModelSeconds * 1000, new AbortController().signal, async () => {
           const d = await k8s.getDeployment('shop', 'web');
-          const want = d.spec?.replicas ?? 1;
           const targets = await elbv2.describeTargetHealth(targetGroupArn);
-          const complete = d.status?.updatedReplicas === want && d.status?.availableReplicas === want && d.status?.replicas === want;
-          if (complete && targets.length === want && targets.every((t) => t.state === 'healthy')) {
-            // Each LB node routes to a newly healthy target only after its registration lag.
-            await twin.clock.sleep(config.alb.registrationLag.tailMax * 1000 + 1000);
-            return;
-          }
-          if (twin.clock.now() > deadline) throw new Error(`twin not steady after ${boundModelSeconds} model s: ${JSON.stringify({ status: d.status, targets })}`);
-          await twin.clock.sleep(1000);
-        }
+          return rolloutComplete(d) && targets.length === (d.spec?.replicas ?? 1) && targets.every((t) => t.state === 'healthy');
+        });
+        if (!steady) throw new Error(`twin not steady after ${boundModelSeconds} model s`);
+        // Each LB node routes to a newly healthy target only after its registration lag.
+        await twin.clock.sleep(config.alb.registrationLag.tailMax * 1000 + 1000);
       },
       async traffic(t, during) {
         const running = runBuiltinTraffic(
@@ -152,15 +148,8 @@ export function fiveXXByReason(records: AccessLogRecord[]): Record<string, numbe
 
 /** Restarts the Deployment through client-node and waits until the rollout is complete (model-time bound). */
 export async function restartAndWait(h: TwinHarness, boundModelSeconds = 600): Promise<void> {
-  await h.k8s.patchDeployment('shop', 'web', { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } });
-  const deadline = h.twin.clock.now() + boundModelSeconds * 1000;
+  await h.k8s.patchDeployment('shop', 'web', { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date().toISOString() } } } } });
   await h.twin.clock.sleep(1000);
-  for (;;) {
-    const d = await h.k8s.getDeployment('shop', 'web');
-    const want = d.spec?.replicas ?? 1;
-    const s = d.status ?? {};
-    if ((s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s.updatedReplicas === want && s.replicas === want && s.availableReplicas === want) return;
-    if (h.twin.clock.now() > deadline) throw new Error(`rollout not complete after ${boundModelSeconds} model s`);
-    await h.twin.clock.sleep(1000);
-  }
+  const done = await pollUntil(h.twin.clock, boundModelSeconds * 1000, new AbortController().signal, async () => rolloutComplete(await h.k8s.getDeployment('shop', 'web')));
+  if (!done) throw new Error(`rollout not complete after ${boundModelSeconds} model s`);
 }

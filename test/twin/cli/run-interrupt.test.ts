@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { KubernetesPort } from '../../../harness/platform/ports.ts';
-import { projectRoot } from '../../../harness/core/paths.ts';
+import { BIN, startTwinUp } from '../../helpers/twin-up.ts';
 
-const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
 let dir: string;
 let twin: ResultPromise | undefined;
 let run: ResultPromise | undefined;
@@ -24,20 +23,7 @@ let k8s: KubernetesPort;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'rh-int-'));
-  twin = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', path.join(dir, 'twin'), '--time-scale', '0.05'], { reject: false, all: true });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`twin up did not start:\n${out}`)), 30_000);
-    twin!.all!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Press Ctrl-C')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const text = await readFile(path.join(dir, 'twin', 'env'), 'utf8');
-  env = Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  ({ child: twin, env } = await startTwinUp(path.join(dir, 'twin')));
   k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
   await writeFile(
     path.join(dir, 'spec.yaml'),
@@ -141,6 +127,10 @@ describe('run, interrupted and resumed', () => {
     expect((await stat(firstCell)).mtimeMs).toBe(firstMtime);
     expect(resumed.stdout).toMatch(/\| off {2}\| 5 +\| 30 +\| 30 +\|/);
     expect(existsSync(path.join(dir, 'results', 'x', 'report.md'))).toBe(true);
+    // A drain's cordon is undone when its cell ends, not only when the run does.
+    const log = String(resumed.stderr);
+    expect(log).toMatch(/node [\w-]+: uncordoned/);
+    expect(log.indexOf('uncordoned')).toBeLessThan(log.indexOf('Restoring the original settings'));
     for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false).toBe(false);
   }, 300_000);
 });

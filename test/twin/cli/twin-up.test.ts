@@ -4,14 +4,13 @@
  * SIGKILL of the twin (checked by PID).
  */
 import { execa, type ResultPromise } from 'execa';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../harness/core/paths.ts';
 import { isAlive as alive } from '../../helpers/processes.ts';
+import { startTwinUp } from '../../helpers/twin-up.ts';
 
-const BIN = path.join(projectRoot, 'bin/rollout-harness.js');
 let child: ResultPromise | undefined;
 let dir: string | undefined;
 
@@ -23,24 +22,12 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Starts `twin up`, waits until it says it is up, and returns its env file's variables. */
+/** Starts `twin up` in a fresh state dir and returns its env file's variables. */
 async function twinUp(): Promise<Record<string, string>> {
   dir = await mkdtemp(path.join(os.tmpdir(), 'rh-up-'));
-  child = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', dir, '--time-scale', '0.05'], { reject: false, all: true, buffer: true });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`twin up did not come up in 30 s:\n${output}`)), 30_000);
-    child!.all!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void child!.then(() => reject(new Error(`twin up exited early:\n${output}`)));
-  });
-  const text = await readFile(path.join(dir, 'env'), 'utf8');
-  return Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2].replace(/^'|'$/g, '')]));
+  const up = await startTwinUp(dir);
+  child = up.child;
+  return up.env;
 }
 
 /** The PIDs of the pod processes, read from the pods' containerIDs (twin://<pid>) with kubectl. */
