@@ -3,6 +3,7 @@
  * recorded before the first change, applied per cell, verified through the APIs, and restored at
  * the end (or on abort) from the record.
  */
+import { parseAttributeList } from '../core/attributes.ts';
 import type { Target } from './target.ts';
 import type { CellConfig, Spec } from '../spec/schema.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
@@ -32,15 +33,6 @@ export interface OriginalSettings {
   deregistrationDelaySeconds?: string;
   /** Changes disruptions made (cordons, taints). */
   changes: ClusterChange[];
-}
-
-/** Parses the `a=b,c=d` annotation. */
-export function parseAttributeList(text: string | null | undefined): Array<[string, string]> {
-  return (text ?? '')
-    .split(',')
-    .map((p) => p.split('='))
-    .filter(([k, ...v]) => k?.trim() && v.length)
-    .map(([k, ...v]) => [k.trim(), v.join('=').trim()]);
 }
 
 /** The annotation with the deregistration delay set to `seconds`, other attributes kept in order. */

@@ -12,6 +12,7 @@
  *   to one requeue after the target turned healthy, as in the real controller).
  */
 import type { Clock, Timer } from '../../core/clock.ts';
+import { parseAttributeList } from '../../core/attributes.ts';
 import { hashString } from '../../core/random.ts';
 import type { AlbControlPlane, TargetRef } from '../alb/types.ts';
 import type { TwinConfig } from '../config.ts';
@@ -80,12 +81,7 @@ function backends(ing: KubeObject): Array<{ name: string; port: number | string 
 
 /** Parses `a=b,c=d` (the target-group-attributes annotation). */
 export function parseAttributes(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (text ?? '').split(',')) {
-    const [k, ...v] = part.split('=');
-    if (k?.trim() && v.length) out[k.trim()] = v.join('=').trim();
-  }
-  return out;
+  return Object.fromEntries(parseAttributeList(text));
 }
 
 /** The health check an Ingress's annotations ask for (only the keys that are set). */

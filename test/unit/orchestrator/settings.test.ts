@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { describeConfig, parseAttributeList, preStopFor, withDelay } from '../../../harness/orchestrator/settings.ts';
+import { describeConfig, preStopFor, withDelay } from '../../../harness/orchestrator/settings.ts';
 import { parseSpec } from '../../../harness/spec/load.ts';
 
 describe('settings helpers', () => {
   it('sets the deregistration delay in the annotation and keeps other attributes', () => {
     expect(withDelay(undefined, 30)).toBe('deregistration_delay.timeout_seconds=30');
     expect(withDelay('slow_start.duration_seconds=30,deregistration_delay.timeout_seconds=300', 0)).toBe('slow_start.duration_seconds=30,deregistration_delay.timeout_seconds=0');
-    expect(parseAttributeList(' a = 1 ,broken, b=2=3')).toEqual([
-      ['a', '1'],
-      ['b', '2=3'],
-    ]);
   });
 
   it('writes preStop as exec sleep or the native sleep action, and none for 0', () => {
