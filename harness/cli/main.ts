@@ -1,9 +1,10 @@
 /**
  * argv → commands. Thin: parses flags, loads the command on demand (so `--help` stays fast), maps
- * errors to exit codes in one place.
+ * errors to exit codes in one place — commander's own (unknown flag or command, bad value) to 2 —
+ * and exits as soon as the last line is out.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, exitCodeFor } from '../core/errors.ts';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 
 // A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
@@ -28,15 +29,22 @@ const program = new Command()
   .name('rollout-harness')
   .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
   .version(packageVersion)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 program
   .command('run')
   .description('run a matrix spec: configure each cell, drive traffic, disrupt, count 5xx; print the table')
   .argument('<spec>', 'matrix spec (YAML)')
   .option('--results-dir <dir>', 'where runs are written (results/<run-id>/)', 'results')
-  .option('--resume <run-id>', 'continue an interrupted run from its checkpoint')
+  .option('--resume <run-id>', 'continue an interrupted or killed run: undo what it left changed, keep its measured cells, run the rest')
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
+      '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
+      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).',
+  )
   .action(async (spec: string, opts) => {
     process.exitCode = await (await import('./run.ts')).runCommand(spec, opts);
   });
@@ -50,13 +58,22 @@ program
   });
 
 program
+  .command('restore')
+  .description('put back every original setting a run recorded (after a kill, or a restore that failed), read them back, and remove its markers')
+  .argument('<run>', 'run id under --results-dir, or a run directory')
+  .option('--results-dir <dir>', 'where runs are', 'results')
+  .action(async (run: string, opts) => {
+    process.exitCode = await (await import('./restore.ts')).restoreCommand(run, opts);
+  });
+
+program
   .command('report')
   .description('print a run\'s report again (markdown, junit or json) from its results')
   .argument('<run>', 'run directory, or a run id under --results-dir')
   .option('--format <format>', 'md, junit or json', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
   .action(async (run: string, opts) => {
-    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`Expected --format md, junit or json, got "${opts.format}"`);
+    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit or json, got "${opts.format}"`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 
@@ -95,11 +112,20 @@ twin
     process.exitCode = await (await import('./twin-demo.ts')).twinDemo(opts);
   });
 
+let code: number;
 try {
   await program.parseAsync();
+  code = Number(process.exitCode ?? 0);
 } catch (error) {
-  const code = exitCodeFor(error);
-  if (error instanceof ConfigError || code !== 70) console.error(`rollout-harness: ${(error as Error).message}`);
-  else console.error(error);
-  process.exitCode = code;
+  if (error instanceof CommanderError) {
+    // --help and --version end here with 0; every other commander error is bad usage.
+    code = error.exitCode === 0 ? 0 : ExitCode.usage;
+  } else {
+    code = exitCodeFor(error);
+    if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
+    else console.error(error);
+  }
 }
+// Exit once the output is flushed: a lingering socket or timer must not keep a finished command alive.
+process.exitCode = code;
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

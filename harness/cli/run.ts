@@ -1,7 +1,9 @@
 /** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
 import path from 'node:path';
-import { ExitCode, InterruptedError } from '../core/errors.ts';
+import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
 import { describeDisruption } from '../disruptions/index.ts';
+import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
+import type { RunOutcome } from '../orchestrator/run.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { expandCells, expandConfigs } from '../spec/expand.ts';
 import { loadSpec } from '../spec/load.ts';
@@ -15,10 +17,14 @@ export interface RunCommandOptions {
   runId?: string;
 }
 
-/** Runs the matrix, prints the table, returns the exit code. */
+/** Runs the matrix, prints the table, returns the exit code (see `--help`). */
 export async function runCommand(specFile: string, opts: RunCommandOptions): Promise<number> {
+  if (opts.runId !== undefined) checkRunId(opts.runId, '--run-id');
+  if (opts.resume !== undefined) checkRunId(opts.resume, '--resume');
+  if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
   const loaded = await loadSpec(specFile);
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
+  const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name);
   const progress = terminalProgress();
   const controller = new AbortController();
   let signals = 0;
@@ -27,7 +33,14 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     if (signals === 1) {
       progress.info(`${sig}: stopping traffic, restoring the original settings and saving results (again to force quit) …`);
       controller.abort(new InterruptedError(sig));
-    } else process.exit(ExitCode.interrupted);
+    } else {
+      progress.end();
+      process.stderr.write(
+        `${sig} again: quitting at once, without finishing the restore. Put the original settings back with:\n  ${restoreCommand(runId, opts.resultsDir)}\n` +
+          `or continue the run (it restores first) with:\n  rollout-harness run ${specFile} --resume ${runId}\n`,
+      );
+      process.exit(ExitCode.interrupted);
+    }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -36,20 +49,42 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
     const { runMatrix } = await import('../orchestrator/run.ts');
-    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId: opts.runId, signal: controller.signal, progress });
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress });
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);
-    if (outcome.interrupted) {
-      console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
-      return ExitCode.interrupted;
-    }
-    return outcome.failedExpectations.length ? ExitCode.expectationFailed : ExitCode.ok;
+    return exitCodeOf(outcome, specFile, opts.resultsDir);
   } finally {
     progress.end();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The exit code of a finished (or stopped) run, with the line that says why on stderr. */
+function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): number {
+  if (outcome.restoreDifferences.length) {
+    console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
+    return ExitCode.environment;
+  }
+  if (outcome.interrupted) {
+    console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+    return ExitCode.interrupted;
+  }
+  if (outcome.failure) {
+    const code = exitCodeFor(outcome.failure);
+    console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
+    if (code === ExitCode.internal) console.error(outcome.failure);
+    console.error(`The cells measured so far are kept; continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+    return code;
+  }
+  if (outcome.failedExpectations.length) return ExitCode.expectationFailed;
+  const invalid = outcome.results.filter((r) => !r.valid).length;
+  if (invalid) {
+    console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
+    return ExitCode.invalidCells;
+  }
+  return ExitCode.ok;
 }
 
 /** Prints the cells and exactly what would be changed; touches nothing. */

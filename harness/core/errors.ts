@@ -15,6 +15,8 @@ export const ExitCode = {
   usage: 2,
   /** The environment is broken or unsafe: cluster unreachable, context not allowed, twin failed. */
   environment: 3,
+  /** The run finished, but some cells are INVALID (and no expectation covered them). */
+  invalidCells: 4,
   /** Interrupted by SIGINT/SIGTERM after restoring settings. */
   interrupted: 130,
   /** A bug. */
@@ -36,6 +38,20 @@ export class ConfigError extends Error {
 /** The environment is broken: a process did not start, a port is taken, an API answered wrongly. */
 export class EnvironmentError extends Error {
   override readonly name = 'EnvironmentError';
+}
+
+/**
+ * An API answered something other than what the harness needed (or did not answer): says what was
+ * expected and what came, and keeps the status code and the cause.
+ */
+export class ApiError extends EnvironmentError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Refused for safety: the context or namespace has not opted in. */
@@ -61,11 +77,22 @@ export function exitCodeFor(error: unknown): number {
 
 /** Formats zod issues as `dot.path: message`. */
 export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const at = issue.path.reduce<string>(
-      (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-      '',
-    );
-    return `${at || '(root)'}: ${issue.message}`;
-  });
+  return error.issues.flatMap((issue) => formatIssue(issue, []));
+}
+
+function dotPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '') || '(root)';
+}
+
+/**
+ * One issue as lines. A union whose input took one of its forms (e.g. `{ drain: { node: 5 } }`)
+ * reports that form's own problems at their paths; otherwise the union's message, which lists the forms.
+ */
+function formatIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): string[] {
+  const at = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors)) {
+    const deep = issue.errors.filter((branch) => branch.some((i) => i.path.length >= 2) && !branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0));
+    if (deep.length === 1) return deep[0].flatMap((i) => formatIssue(i, at));
+  }
+  return [`${dotPath(at)}: ${issue.message}`];
 }

@@ -1,7 +1,8 @@
 /** Atomic file writes: a checkpoint is either the old one or the new one, never half of each. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ConfigError } from './errors.ts';
 
 /** Writes `text` to `file` through a temp file and a rename. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
@@ -19,4 +20,44 @@ export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
 /** Reads a JSON file. */
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await readFile(file, 'utf8')) as T;
+}
+
+/**
+ * Creates `dir` (and its missing parents) one level at a time and proves it writable with a probe
+ * file. Fails at once with the path and the reason — never spins (recursive mkdir can loop on
+ * /proc-like filesystems) — as a ConfigError naming `what` (e.g. `--results-dir`).
+ */
+export async function ensureWritableDir(dir: string, what: string): Promise<void> {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let at = abs;
+  for (;;) {
+    try {
+      const s = await stat(at);
+      if (!s.isDirectory()) throw new ConfigError(`${what} ${dir}: expected a directory, got a file at ${at}`);
+      break;
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw new ConfigError(`${what} ${dir}: cannot use ${at} (${code})`, [], { cause: error });
+      missing.unshift(at);
+      const up = path.dirname(at);
+      if (up === at) break;
+      at = up;
+    }
+  }
+  try {
+    for (const d of missing) {
+      try {
+        await mkdir(d);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    const probe = path.join(abs, `.write-probe.${process.pid}.${randomBytes(4).toString('hex')}`);
+    await writeFile(probe, '');
+    await unlink(probe);
+  } catch (error) {
+    throw new ConfigError(`${what} ${dir}: expected a writable directory, got ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, [], { cause: error });
+  }
 }

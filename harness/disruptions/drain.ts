@@ -14,16 +14,18 @@ function isDaemonSetPod(pod: KObject): boolean {
   return ((pod.metadata as { ownerReferences?: Array<{ kind: string }> } | undefined)?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet');
 }
 
+/** True for a spot node, by the labels EKS managed node groups, Karpenter and self-managed groups set. */
+export function isSpotNode(n: KObject): boolean {
+  const l = n.metadata?.labels ?? {};
+  return l['eks.amazonaws.com/capacityType'] === 'SPOT' || l['karpenter.sh/capacity-type'] === 'spot' || l['node.kubernetes.io/lifecycle'] === 'spot';
+}
+
 /** The node a choice names: `node:<name>`, `most-pods` (most of the Deployment's pods) or `spot`. */
 export async function chooseNode(ctx: DisruptionContext, choice: string): Promise<string | undefined> {
   if (choice.startsWith('node:')) return choice.slice(5);
   const pods = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
   const nodes = await ctx.k8s.listNodes();
-  const isSpot = (n: KObject) => {
-    const l = n.metadata?.labels ?? {};
-    return l['eks.amazonaws.com/capacityType'] === 'SPOT' || l['karpenter.sh/capacity-type'] === 'spot' || l['node.kubernetes.io/lifecycle'] === 'spot';
-  };
-  const candidates = nodes.filter((n) => !n.spec?.unschedulable && (choice !== 'spot' || isSpot(n)));
+  const candidates = nodes.filter((n) => !n.spec?.unschedulable && (choice !== 'spot' || isSpotNode(n)));
   const count = (name: string) => pods.filter((p) => p.spec?.nodeName === name).length;
   const ranked = candidates.map((n) => n.metadata?.name ?? '').sort((a, b) => count(b) - count(a) || a.localeCompare(b));
   return ranked.find((name) => count(name) > 0) ?? ranked[0];
@@ -65,6 +67,17 @@ export async function evictAll(ctx: DisruptionContext, node: string, deadline: n
   return { completed: true, detail: `evicted ${pods.length} pod(s) from ${node}` };
 }
 
+/** Cordons a node, recording the change first; a node already cordoned (by someone else) stays as it is. */
+export async function cordon(ctx: DisruptionContext, node: string): Promise<void> {
+  if ((await ctx.k8s.getNode(node)).spec?.unschedulable) {
+    ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: `${node} (already cordoned; left so at the end)` });
+    return;
+  }
+  await ctx.recordChange({ kind: 'cordon', node });
+  await ctx.k8s.setNodeUnschedulable(node, true);
+  ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: node });
+}
+
 /** Drains one node. */
 export const drain: DisruptionRunner<{ kind: 'drain'; node: string }> = {
   kind: 'drain',
@@ -73,9 +86,7 @@ export const drain: DisruptionRunner<{ kind: 'drain'; node: string }> = {
     const node = await chooseNode(ctx, d.node);
     if (!node) return { completed: false, reason: `no node matches "${d.node}"` };
     const deadline = ctx.clock.now() + ctx.boundMs;
-    await ctx.k8s.setNodeUnschedulable(node, true);
-    ctx.onChange({ kind: 'cordon', node });
-    ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: node });
+    await cordon(ctx, node);
     const outcome = await evictAll(ctx, node, deadline);
     if (outcome.completed) ctx.timeline.add({ type: 'disruption', action: 'drained', detail: node });
     return outcome;

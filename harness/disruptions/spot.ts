@@ -4,7 +4,7 @@
  * deadline (`noticeSeconds` after the notice), whatever the drain achieved by then.
  */
 import { instanceIdOf } from '../platform/ports.ts';
-import { chooseNode, evictAll } from './drain.ts';
+import { chooseNode, cordon, evictAll } from './drain.ts';
 import type { DisruptionRunner } from './types.ts';
 
 /** The taint aws-node-termination-handler puts on a node with a spot interruption notice. */
@@ -24,11 +24,12 @@ export const spot: DisruptionRunner<{ kind: 'spot'; node: string; noticeSeconds:
     const noticeAt = ctx.clock.now();
     const deadline = noticeAt + d.noticeSeconds * 1000;
     ctx.timeline.add({ type: 'disruption', action: 'spot-notice', detail: `${node} (${instanceId}), termination in ${d.noticeSeconds} s` });
-    await ctx.k8s.setNodeTaint(node, SPOT_TAINT, { value: 'true', effect: 'NoSchedule' });
-    ctx.onChange({ kind: 'taint', node, key: SPOT_TAINT });
-    await ctx.k8s.setNodeUnschedulable(node, true);
-    ctx.onChange({ kind: 'cordon', node });
-    ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: node });
+    const tainted = ((await ctx.k8s.getNode(node)).spec?.taints ?? []).some((t: { key: string }) => t.key === SPOT_TAINT);
+    if (!tainted) {
+      await ctx.recordChange({ kind: 'taint', node, key: SPOT_TAINT });
+      await ctx.k8s.setNodeTaint(node, SPOT_TAINT, { value: 'true', effect: 'NoSchedule' });
+    }
+    await cordon(ctx, node);
     const drained = await evictAll(ctx, node, deadline);
     ctx.timeline.add({ type: 'disruption', action: drained.completed ? 'drained' : 'drain-incomplete', detail: drained.completed ? node : drained.reason });
     const wait = deadline - ctx.clock.now();

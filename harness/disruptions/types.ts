@@ -18,8 +18,12 @@ export interface DisruptionContext {
   /** Model ms: give up after this long. */
   boundMs: number;
   signal: AbortSignal;
-  /** Records a change to undo at restore (cordons, taints). */
-  onChange(change: ClusterChange): void;
+  /**
+   * Records a change to undo at restore (cordons, taints); awaited *before* the change is made, so
+   * a harness killed in between still leaves a record. Changes the cluster already had (a node the
+   * user cordoned) are not recorded, and so never undone.
+   */
+  recordChange(change: ClusterChange): Promise<void>;
 }
 
 /** A change to the cluster that restore undoes. */

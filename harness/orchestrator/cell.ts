@@ -16,14 +16,13 @@ import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { configureCell, waitSteady } from './settings.ts';
 import type { Target } from './target.ts';
+import { baselineBefore, verdictReasons, type Baseline } from './verdict.ts';
 
 /** Stages, in order. */
 export const STAGES = ['configure', 'traffic', 'warmup', 'disrupt', 'settle', 'cooldown', 'collect', 'done'] as const;
 /** A stage name. */
 export type Stage = (typeof STAGES)[number];
 
-/** Share of planned requests a valid cell must achieve. */
-export const MIN_ACHIEVED = 0.95;
 /** Failed requests kept per cell file (counts stay exact). */
 const MAX_FAILURES_KEPT = 500;
 
@@ -35,8 +34,8 @@ export interface CellDeps {
   signal: AbortSignal;
   onStage(stage: Stage): void;
   onTraffic(progress: TrafficProgress): void;
-  /** Records cluster changes to undo at restore. */
-  onChange(change: ClusterChange): void;
+  /** Records a cluster change to undo at restore; awaited before the change is made. */
+  recordChange(change: ClusterChange): Promise<void>;
   /** Undoes this cell's cordons and taints (so the next cell starts from the same cluster). */
   undoChanges(): Promise<void>;
   log(line: string): void;
@@ -45,6 +44,19 @@ export interface CellDeps {
 
 function sum(values: Record<string, number>): number {
   return Object.values(values).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * A cell that failed because its environment did (the target died, an API kept failing): carries
+ * the half-measured cell as an INVALID result, so the run can keep it before it stops.
+ */
+export class CellFailedError extends Error {
+  constructor(
+    readonly result: CellResult,
+    cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+  }
 }
 
 /** Runs one cell and returns its result (invalid cells are results too). */
@@ -87,7 +99,13 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   });
 
   stage('configure');
-  const configured = await configureCell(target, spec, cell.config, signal, deps.log);
+  let configured;
+  try {
+    configured = await configureCell(target, spec, cell.config, signal, deps.log);
+  } catch (error) {
+    if (signal.aborted) return invalid('configure: interrupted');
+    throw new CellFailedError(invalid(`configure failed: ${(error as Error).message}`), error);
+  }
   if (!configured.ok) return invalid(`configure: ${configured.reason}`);
 
   const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, namespace: target.namespace, labelSelector: target.labelSelector, clock, timeline });
@@ -103,6 +121,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let traffic: Promise<TrafficResult> | undefined;
   let outcome: DisruptionOutcome = { completed: false, reason: 'not started' };
   let isSettled = false;
+  let disruptedAtReal: number | undefined;
+  // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
+  let trafficEnded: string | undefined;
   try {
     stage('traffic');
     marks.trafficStart = timeline.now();
@@ -111,8 +132,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix },
       { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
     );
-    // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
-    let trafficEnded: string | undefined;
     traffic.then(
       (r) => (trafficEnded = r.incomplete ?? (stopTraffic.signal.aborted ? undefined : 'traffic ended before the cell stopped it')),
       (e) => (trafficEnded = `traffic failed: ${(e as Error).message}`),
@@ -124,6 +143,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     if (!signal.aborted) {
       stage('disrupt');
       marks.disruptionStart = timeline.now();
+      disruptedAtReal = realClock.now();
       outcome = await runDisruption(cell.disruption, {
         k8s: target.k8s,
         ec2: target.ec2,
@@ -134,7 +154,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
         labelSelector: target.labelSelector,
         boundMs: bound,
         signal,
-        onChange: deps.onChange,
+        recordChange: deps.recordChange,
       });
     }
     if (!signal.aborted && outcome.completed) {
@@ -155,11 +175,29 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     await deps.undoChanges();
     timeline.add({ type: 'traffic', action: 'stop', detail: `${result.sent} sent` });
     stage('collect');
+    const measured = collect(result);
+    stage('done');
+    return measured;
+  } catch (error) {
+    abortTraffic.abort();
+    const result = await traffic?.catch(() => undefined);
+    if (signal.aborted) throw error;
+    // The environment failed mid-cell: keep what was measured, as INVALID with why.
+    const why = `the cell failed at stage ${timeline.events.filter((e) => e.type === 'stage').at(-1)?.stage ?? 'configure'}: ${(error as Error).message}`;
+    const partial = result ? collect(result, why) : invalid(why);
+    throw new CellFailedError(partial, error);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    stopTraffic.abort();
+    await observer.stop();
+  }
 
+  /** The cell's result from the traffic's counts and what happened, with the verdict. */
+  function collect(result: TrafficResult, failure?: string): CellResult {
     const fiveXXByCode = Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => Number(s) >= 500));
     const fiveXX = sum(fiveXXByCode);
     const networkErrors = sum(result.networkErrors);
-    const statusTotal = sum(result.byStatus);
+    const twoXX = sum(Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => s.startsWith('2'))));
     const achieved = result.planned > 0 ? result.sent / result.planned : 0;
     let fiveXXByReason: Record<string, number> | undefined;
     if (target.accessLog) {
@@ -171,15 +209,22 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       }
     }
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
-    const reasons: string[] = [];
-    if (signal.aborted) reasons.push('interrupted');
-    if (result.incomplete) reasons.push(`traffic incomplete: ${result.incomplete}`);
-    else if (trafficEnded) reasons.push(trafficEnded);
-    if (achieved < MIN_ACHIEVED) reasons.push(`traffic achieved ${(achieved * 100).toFixed(1)} % of the ${result.planned} planned requests (< ${MIN_ACHIEVED * 100} %)`);
-    if (statusTotal + networkErrors !== result.sent) reasons.push(`accounting: ${statusTotal} answered + ${networkErrors} network errors ≠ ${result.sent} sent`);
-    if (!outcome.completed) reasons.push(`disruption did not complete: ${outcome.reason}`);
-    else if (!isSettled) reasons.push(`not settled within ${spec.settleTimeoutSeconds} s`);
-    stage('done');
+    const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
+    const reasons = verdictReasons({
+      interrupted: signal.aborted,
+      trafficProblem: result.incomplete ? `traffic incomplete: ${result.incomplete}` : trafficEnded,
+      planned: result.planned,
+      sent: result.sent,
+      answeredByStatus: sum(result.byStatus),
+      twoXX,
+      fiveXX,
+      networkErrors,
+      baseline,
+      disruption: outcome,
+      settled: isSettled,
+      settleTimeoutSeconds: spec.settleTimeoutSeconds,
+    });
+    if (failure) reasons.unshift(failure);
     return {
       ...base,
       valid: reasons.length === 0,
@@ -190,6 +235,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
       settled: isSettled,
       marks,
+      ...(baseline ? { baseline } : {}),
       series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
       timeline: timeline.events,
       failures: result.failures
@@ -198,13 +244,5 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
         .map((f) => ({ t: toModel(f.sentAt), path: f.path, ...(f.status !== undefined ? { status: f.status } : { error: f.error }) })),
       durationSeconds: timeline.now(),
     };
-  } catch (error) {
-    abortTraffic.abort();
-    await traffic?.catch(() => {});
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    stopTraffic.abort();
-    await observer.stop();
   }
 }

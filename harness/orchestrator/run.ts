@@ -1,14 +1,17 @@
 /**
- * A matrix run: connect, record the original settings, run every cell (checkpointing the run after
- * each stage change and each cell), and — on success, error or interruption — restore the original
- * settings, persist what was measured, and render the report. `resume` continues a run from its
- * checkpoint: cells already done are kept, the interrupted one runs again.
+ * A matrix run: connect, refuse if another run's changes are still on the cluster, record the
+ * original settings, mark what it changes, run every cell (checkpointing after each stage change
+ * and each cell), and — on success, error or interruption — restore the original settings, read
+ * them back, persist what was measured, and render the report. `resume` continues a run from its
+ * checkpoint: it first undoes whatever the stopped run left changed, keeps the cells already
+ * done, and runs the rest.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, EnvironmentError } from '../core/errors.ts';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
-import { checkExpectations } from '../report/expect.ts';
+import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
+import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
+import { packageVersion } from '../core/paths.ts';
+import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
@@ -16,10 +19,11 @@ import { expandCells } from '../spec/expand.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import { selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
-import { packageVersion } from '../core/paths.ts';
-import { runCell, type Stage } from './cell.ts';
-import { restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
-import { connectTarget, type Target } from './target.ts';
+import { CellFailedError, runCell, type Stage } from './cell.ts';
+import { checkPreconditions } from './preconditions.ts';
+import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { newRunId, restoreCommand } from './run-id.ts';
+import { connectTarget, type ConnectOptions, type Target } from './target.ts';
 
 /** Progress callbacks (the CLI renders them). */
 export interface RunProgress {
@@ -40,6 +44,8 @@ export interface RunOptions {
   signal: AbortSignal;
   progress: RunProgress;
   env?: Record<string, string | undefined>;
+  /** Host-name resolution for the traffic address (tests inject one). */
+  lookup?: ConnectOptions['lookup'];
 }
 
 /** What a run produced. */
@@ -47,14 +53,15 @@ export interface RunOutcome {
   runId: string;
   runDir: string;
   results: CellResult[];
+  /** Cells of the spec without a result. */
+  unmeasured: UnmeasuredCell[];
   failedExpectations: string[];
   interrupted: boolean;
+  /** The environment failure that stopped the run, if one did (the cells so far are kept). */
+  failure?: Error;
+  /** What still differed from the originals after restore (empty: every setting verified back). */
+  restoreDifferences: string[];
   report: string;
-}
-
-function newRunId(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${name.replace(/[^\w.-]+/g, '-')}`;
 }
 
 /** Runs (or resumes) a matrix. */
@@ -72,9 +79,13 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
+    if (record.endedAt && !record.stoppedBy && record.cells.every((c) => c.status === 'done')) {
+      throw new ConfigError(`Cannot resume ${runId}: it finished at ${record.endedAt} with every cell measured; start a new run instead`);
+    }
   } else if (existsSync(runFile)) {
     throw new ConfigError(`The run ${runId} already exists in ${runDir}; use --resume ${runId} to continue it`);
   }
+  await ensureWritableDir(runDir, '--results-dir');
 
   const log = (line: string) => progress.info(line);
   // Checkpoint writes go one after another, so an older snapshot never lands after a newer one.
@@ -84,18 +95,24 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
     return saving;
   };
-  const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {} });
+  const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
+  try {
+    await settleLeftovers(target, runId, opts, record, log);
+    await checkPreconditions(target, spec);
+  } catch (error) {
+    await target.close();
+    throw error;
+  }
+  progress.info(`traffic to ${target.url} (${target.urlSource})`);
   const driver = selectDriver(spec.traffic.driver, opts.env ?? process.env);
   progress.info(driver.reason);
   const results: CellResult[] = [];
   let original: OriginalSettings;
-  let interrupted = false;
+  let failure: Error | undefined;
+  let restoreDifferences: string[] = [];
   try {
-    if (record?.original) {
-      original = record.original as OriginalSettings;
-    } else {
-      original = await snapshotSettings(target);
-    }
+    original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
+    const previous = record?.cells ?? [];
     record = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       runId,
@@ -107,16 +124,19 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         namespace: target.namespace,
         deployment: target.deployment,
         targetGroupArn: target.targetGroupArn,
+        url: target.url,
         ...(target.twin ? { timeScale: target.twin.config.timeScale, seed: target.twin.config.seed } : {}),
       },
       driver,
       versions: { rolloutHarness: packageVersion, node: process.version, platform: `${process.platform}-${process.arch}` },
       startedAt: record?.startedAt ?? new Date().toISOString(),
-      cells: cells.map((c) => ({ id: c.id, status: record?.cells.find((x) => x.id === c.id)?.status === 'done' ? 'done' : 'pending' })),
+      cells: cells.map((c) => ({ id: c.id, status: previous.find((x) => x.id === c.id)?.status === 'done' ? 'done' : 'pending' })),
       original,
     };
-    // The original settings are on disk before anything changes.
+    // The original settings are on disk before anything changes, and every object about to change
+    // carries the run's marker, so a run killed at any point can be found and restored.
     await save();
+    await markObjects(target, runId);
 
     for (const cell of cells) {
       const entry = record.cells[cell.index];
@@ -128,28 +148,41 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       if (signal.aborted) break;
       progress.cellStart(cell.index, cells.length, cell.id);
       entry.status = 'running';
-      const result = await runCell(cell, {
-        target,
-        spec,
-        driver: driver.name,
-        signal,
-        env: opts.env,
-        log,
-        onStage: (stage) => {
-          entry.stage = stage;
-          progress.stage(stage);
-          void save().catch(() => {});
-        },
-        onTraffic: (p) => progress.traffic(p),
-        onChange: (change) => {
-          original.changes.push(change);
-          void save().catch(() => {});
-        },
-        undoChanges: async () => {
-          for (const line of await undoClusterChanges(target, original.changes)) log(line);
-          await save();
-        },
-      });
+      let result: CellResult;
+      try {
+        result = await runCell(cell, {
+          target,
+          spec,
+          driver: driver.name,
+          signal,
+          env: opts.env,
+          log,
+          onStage: (stage) => {
+            entry.stage = stage;
+            progress.stage(stage);
+            void save().catch(() => {});
+          },
+          onTraffic: (p) => progress.traffic(p),
+          recordChange: async (change) => {
+            await markNodeChange(target, runId, change);
+            original.changes.push(change);
+            await save();
+          },
+          undoChanges: async () => {
+            for (const line of await undoClusterChanges(target, original.changes, runId)) log(line);
+            await save();
+          },
+        });
+      } catch (error) {
+        if (!(error instanceof CellFailedError)) throw error;
+        // The environment failed mid-cell: keep the half-measured cell (INVALID, with why) and stop.
+        await writeJsonAtomic(cellFile, error.result);
+        results.push(error.result);
+        entry.status = 'failed';
+        progress.cellDone(error.result);
+        failure = error.cause instanceof Error ? error.cause : error;
+        break;
+      }
       if (signal.aborted) {
         // Keep what was measured, but the cell runs again on resume.
         await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result);
@@ -163,27 +196,70 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       progress.cellDone(result);
       await save();
     }
-    interrupted = signal.aborted;
+  } catch (error) {
+    failure = error as Error;
   } finally {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        record.restored = await restoreSettings(target, spec, record.original as OriginalSettings, log);
+        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+        record.restored = restored.done;
+        restoreDifferences = restored.differences;
+        if (restoreDifferences.length) record.restoreDifferences = restoreDifferences;
+        else delete record.restoreDifferences;
       } catch (error) {
         record.restored = [`FAILED: ${(error as Error).message}`];
-        progress.info(`Restoring failed: ${(error as Error).message}; the original settings are in ${runFile}`);
+        restoreDifferences = [`restore failed: ${(error as Error).message}`];
+        record.restoreDifferences = restoreDifferences;
+        progress.info(`Restoring failed: ${(error as Error).message}; the original settings are in ${runFile}; retry with: ${restoreCommand(runId, opts.resultsDir)}`);
       }
       record.endedAt = new Date().toISOString();
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
+      else if (failure) record.stoppedBy = `failed: ${failure.message}`;
+      else delete record.stoppedBy;
       await save();
     }
     await target.close();
   }
-  if (!record) throw new EnvironmentError('The run did not start');
-  const failedExpectations = checkExpectations(spec.expect, results);
+  if (!record) throw failure ?? new EnvironmentError('The run did not start');
+  const measured = new Set(results.map((r) => r.id));
+  const unmeasured: UnmeasuredCell[] = cells.filter((c) => !measured.has(c.id)).map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
+  const failedExpectations = checkExpectations(spec.expect, results, unmeasured);
   const targetText = target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${spec.target.context}`;
-  const report = renderMarkdown(results, { title: `rollout-harness: ${spec.name}`, runId, target: targetText, driver: driver.name, rate: spec.traffic.rate, failedExpectations });
+  const report = renderMarkdown(results, {
+    title: `rollout-harness: ${spec.name}`,
+    runId,
+    target: targetText,
+    driver: driver.name,
+    rate: spec.traffic.rate,
+    failedExpectations,
+    expectations: spec.expect.length,
+    unmeasured,
+    stoppedBy: record.stoppedBy,
+  });
   await writeFileAtomic(path.join(runDir, 'report.md'), report);
-  await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations));
-  return { runId, runDir, results, failedExpectations, interrupted, report };
+  await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy));
+  return { runId, runDir, results, unmeasured, failedExpectations, interrupted: signal.aborted, failure, restoreDifferences, report };
+}
+
+/**
+ * Before anything is measured: changes another run left on the cluster (its markers) refuse the
+ * run with the command that restores them; the run being resumed gets its own leftovers undone
+ * first, so no cell is measured on a cluster the stopped run left changed.
+ */
+async function settleLeftovers(target: Target, runId: string, opts: RunOptions, record: RunRecord | undefined, log: (line: string) => void): Promise<void> {
+  const markers = await findMarkers(target);
+  const foreign = markers.filter((m) => !(opts.resume && m.runId === runId));
+  if (foreign.length) {
+    const runs = [...new Set(foreign.map((m) => m.runId))];
+    throw new SafetyError(
+      `The run ${runs.join(', ')} did not finish: its changes are still on ${foreign.map((m) => m.object).join(', ')}. ` +
+        `Restore them first with: ${runs.map((r) => restoreCommand(r, opts.resultsDir)).join(' ; ')} (or continue it with --resume)`,
+    );
+  }
+  if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
+    log(`Undoing what the stopped run ${runId} left changed before measuring …`);
+    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+    if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
+  }
 }

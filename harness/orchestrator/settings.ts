@@ -4,18 +4,27 @@
  * the end (or on abort) from the record.
  */
 import { parseAttributeList } from '../core/attributes.ts';
+import { RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
 import type { Target } from './target.ts';
 import type { CellConfig, Spec } from '../spec/schema.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
-import type { KObject } from '../platform/ports.ts';
+import type { KObject, ObjectRef } from '../platform/ports.ts';
 
 /** The namespace label that turns on readiness-gate injection. */
 export const GATE_LABEL = 'elbv2.k8s.aws/pod-readiness-gate-inject';
 /** The Ingress annotation holding target-group attributes. */
 export const TG_ATTRIBUTES_ANNOTATION = 'alb.ingress.kubernetes.io/target-group-attributes';
 const DELAY_KEY = 'deregistration_delay.timeout_seconds';
+
+/** How the deregistration delay is set: decided once, when connecting, and stored with the originals. */
+export type DelayChannel = 'ingress' | 'api';
+
+/** The channel: the Ingress annotation when asked for and there is an Ingress, else ModifyTargetGroupAttributes. */
+export function delayChannel(spec: Spec, ingress: string | undefined): DelayChannel {
+  return spec.configure.deregistrationDelayVia === 'ingress' && ingress ? 'ingress' : 'api';
+}
 
 /** The original values, as found before the run changed anything (JSON-serializable). */
 export interface OriginalSettings {
@@ -29,9 +38,11 @@ export interface OriginalSettings {
   gateLabel: string | null;
   /** The Ingress annotation (null when unset; undefined when no Ingress is used). */
   ingressAttributes?: string | null;
-  /** The target group's delay (when set through the API). */
-  deregistrationDelaySeconds?: string;
-  /** Changes disruptions made (cordons, taints). */
+  /** How this run sets the delay (decided once, at connect). */
+  delayVia: DelayChannel;
+  /** The target group's effective delay, read through DescribeTargetGroupAttributes. */
+  deregistrationDelaySeconds: string;
+  /** Changes disruptions made and not yet undone (cordons, taints). */
   changes: ClusterChange[];
 }
 
@@ -58,11 +69,67 @@ export async function snapshotSettings(t: Target): Promise<OriginalSettings> {
     lifecycle: c.lifecycle ?? null,
     terminationGracePeriodSeconds: d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null,
     gateLabel: ns.metadata?.labels?.[GATE_LABEL] ?? null,
+    delayVia: t.delayVia,
+    deregistrationDelaySeconds: (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY] ?? '300',
     changes: [],
   };
   if (t.ingress) original.ingressAttributes = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
-  else original.deregistrationDelaySeconds = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
   return original;
+}
+
+/** The objects a run changes (nodes aside): each carries the run's marker while the run has it changed. */
+function markedObjects(t: Target): ObjectRef[] {
+  return [
+    { kind: 'Namespace', name: t.namespace },
+    { kind: 'Deployment', namespace: t.namespace, name: t.deployment },
+    ...(t.ingress ? [{ kind: 'Ingress' as const, namespace: t.namespace, name: t.ingress }] : []),
+  ];
+}
+
+/** Marks the objects the run will change with its id, before it changes any of them. */
+export async function markObjects(t: Target, runId: string): Promise<void> {
+  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId });
+}
+
+/** A marker found on the cluster: which object carries which run's id. */
+export interface FoundMarker {
+  runId: string;
+  object: string;
+}
+
+/** Every run marker on the target's objects and on the nodes. */
+export async function findMarkers(t: Target): Promise<FoundMarker[]> {
+  const found: FoundMarker[] = [];
+  const read = async (ref: ObjectRef): Promise<KObject> =>
+    ref.kind === 'Namespace' ? t.k8s.getNamespace(ref.name) : ref.kind === 'Deployment' ? t.k8s.getDeployment(ref.namespace!, ref.name) : t.k8s.getIngress(ref.namespace!, ref.name);
+  for (const ref of markedObjects(t)) {
+    const runId = (await read(ref)).metadata?.annotations?.[RUN_MARKER];
+    if (runId) found.push({ runId, object: `${ref.kind.toLowerCase()} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}` });
+  }
+  for (const n of await t.k8s.listNodes()) {
+    const runId = n.metadata?.annotations?.[RUN_MARKER];
+    if (runId) found.push({ runId, object: `node ${n.metadata?.name}` });
+  }
+  return found;
+}
+
+const changeKey = (c: ClusterChange) => (c.kind === 'cordon' ? 'cordon' : `taint:${c.key}`);
+
+/** Marks a node with the change about to be made (before it is made), so it can be undone after any crash. */
+export async function markNodeChange(t: Target, runId: string, change: ClusterChange): Promise<void> {
+  const node = await t.k8s.getNode(change.node);
+  const list = parseUndo(node.metadata?.annotations?.[UNDO_MARKER]);
+  if (!list.includes(changeKey(change))) list.push(changeKey(change));
+  await t.k8s.annotate({ kind: 'Node', name: change.node }, { [RUN_MARKER]: runId, [UNDO_MARKER]: JSON.stringify(list) });
+}
+
+function parseUndo(text: string | undefined): string[] {
+  try {
+    const list = JSON.parse(text ?? '[]') as unknown;
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The preStop a cell asks for (null = none). */
@@ -73,20 +140,21 @@ export function preStopFor(seconds: number, style: Spec['configure']['preStop'])
 
 /** What `plan` prints for a config: each change, without touching anything. */
 export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: string; deployment: string; ingress?: string }): string[] {
+  const via = delayChannel(spec, t.ingress);
   const preStop = preStopFor(config.preStopSeconds, spec.configure.preStop);
   return [
     `deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds=${config.terminationGracePeriodSeconds}, preStop=${preStop ? JSON.stringify(preStop) : 'none'}`,
     `namespace ${t.namespace}: label ${GATE_LABEL}=${config.readinessGate ? 'enabled' : '(removed)'}`,
-    spec.configure.deregistrationDelayVia === 'ingress' && t.ingress
+    via === 'ingress'
       ? `ingress ${t.namespace}/${t.ingress}: annotation ${TG_ATTRIBUTES_ANNOTATION} with ${DELAY_KEY}=${config.deregistrationDelaySeconds}`
       : `target group: ModifyTargetGroupAttributes ${DELAY_KEY}=${config.deregistrationDelaySeconds}`,
     'roll out so every pod carries these settings, then wait until every target is healthy',
   ];
 }
 
-/** Sets the delay through the Ingress annotation or the ELBv2 API. */
-async function setDelay(t: Target, spec: Spec, seconds: number): Promise<void> {
-  if (spec.configure.deregistrationDelayVia === 'ingress' && t.ingress) {
+/** Sets the delay through the channel decided at connect: the Ingress annotation or the ELBv2 API. */
+async function setDelay(t: Target, seconds: number): Promise<void> {
+  if (t.delayVia === 'ingress' && t.ingress) {
     const ing = await t.k8s.getIngress(t.namespace, t.ingress);
     const current = ing.metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION];
     const next = withDelay(current, seconds);
@@ -127,7 +195,7 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
     await t.k8s.setNamespaceLabels(t.namespace, { [GATE_LABEL]: wantLabel });
     log(`namespace ${t.namespace}: ${GATE_LABEL}=${wantLabel ?? '(removed)'}`);
   }
-  await setDelay(t, spec, config.deregistrationDelaySeconds);
+  await setDelay(t, config.deregistrationDelaySeconds);
   if (Object.keys(patch).length) {
     await t.k8s.patchDeployment(t.namespace, t.deployment, patch);
     log(`deployment ${t.namespace}/${t.deployment}: preStop ${config.preStopSeconds} s, grace ${config.terminationGracePeriodSeconds} s`);
@@ -166,16 +234,28 @@ export function waitSteady(t: Target, boundMs: number, signal: AbortSignal): Pro
   return pollUntil(t.clock, boundMs, signal, () => isSteady(t));
 }
 
-/** Puts back every original setting and undoes cordons and taints; returns what it did. */
-export async function restoreSettings(t: Target, spec: Spec, original: OriginalSettings, log: (line: string) => void): Promise<string[]> {
+/** What restore did, and what still differs from the originals after it read everything back. */
+export interface RestoreReport {
+  done: string[];
+  differences: string[];
+}
+
+/** Model ms restore waits for the controller to apply a restored annotation to the target group. */
+const CONTROLLER_APPLY_MS = 30_000;
+
+/**
+ * Puts back every original setting, undoes the run's cordons and taints (from the record and from
+ * the nodes' markers), removes the run's markers, then reads everything back and fixes or reports
+ * any difference. The user's own cordons and taints were never recorded, so they stay.
+ */
+export async function restoreSettings(t: Target, original: OriginalSettings, runId: string, log: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<RestoreReport> {
   const done: string[] = [];
   const d = await t.k8s.getDeployment(t.namespace, t.deployment);
   const c = container(d);
-  const lifecycleChanged = original.lifecycle !== undefined && JSON.stringify(c.lifecycle ?? null) !== JSON.stringify(original.lifecycle);
-  if (lifecycleChanged || JSON.stringify(c.lifecycle?.preStop ?? null) !== JSON.stringify(original.preStop) || (d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null) !== original.terminationGracePeriodSeconds) {
+  if (!deploymentMatches(d, original)) {
     const lifecycle = original.lifecycle === null ? null : { ...(original.lifecycle as object | undefined), preStop: original.preStop };
     await t.k8s.patchDeployment(t.namespace, t.deployment, {
-      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: original.container, lifecycle }] } } },
+      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: c.name === original.container ? c.name : original.container, lifecycle }] } } },
     });
     done.push(`deployment ${t.namespace}/${t.deployment}: preStop and terminationGracePeriodSeconds restored`);
   }
@@ -191,24 +271,82 @@ export async function restoreSettings(t: Target, spec: Spec, original: OriginalS
       done.push(`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} restored`);
     }
   }
-  if (original.deregistrationDelaySeconds !== undefined && spec.configure.deregistrationDelayVia === 'api') {
-    await t.elbv2.modifyAttributes(t.targetGroupArn, { [DELAY_KEY]: original.deregistrationDelaySeconds });
-    done.push(`target group: ${DELAY_KEY} restored`);
-  }
-  done.push(...(await undoClusterChanges(t, original.changes)));
+  done.push(...(await restoreDelay(t, original, signal)));
+  done.push(...(await undoClusterChanges(t, original.changes, runId)));
+  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: null });
   for (const line of done) log(line);
-  return done;
+  const differences = await verifyRestored(t, original, runId);
+  for (const line of differences) log(`still differs after restore: ${line}`);
+  return { done, differences };
 }
 
-/** Uncordons and untaints what disruptions changed (nodes that are gone are skipped); empties the list. */
-export async function undoClusterChanges(t: Target, changes: ClusterChange[]): Promise<string[]> {
+/**
+ * The target group's delay back to its original value. An Ingress annotation that names the delay
+ * is applied by the controller (waited for, bounded); one that does not leaves the attribute at the
+ * last value the controller set (it does not revert removed attributes), so it is set back through
+ * ModifyTargetGroupAttributes — as it is when the run used the API.
+ */
+async function restoreDelay(t: Target, original: OriginalSettings, signal: AbortSignal): Promise<string[]> {
+  const current = async () => (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
+  if ((await current()) === original.deregistrationDelaySeconds) return [];
+  const controllerOwns = original.delayVia === 'ingress' && parseAttributeList(original.ingressAttributes).some(([k]) => k === DELAY_KEY);
+  if (controllerOwns && (await pollUntil(t.clock, CONTROLLER_APPLY_MS, signal, async () => (await current()) === original.deregistrationDelaySeconds))) {
+    return [`target group: ${DELAY_KEY} back to ${original.deregistrationDelaySeconds} (applied by the controller)`];
+  }
+  await t.elbv2.modifyAttributes(t.targetGroupArn, { [DELAY_KEY]: original.deregistrationDelaySeconds });
+  return [`target group: ${DELAY_KEY} set back to ${original.deregistrationDelaySeconds} through ModifyTargetGroupAttributes${controllerOwns ? ' (the controller had not applied the annotation)' : ''}`];
+}
+
+function deploymentMatches(d: KObject, original: OriginalSettings): boolean {
+  const c = container(d);
+  const lifecycleOk = original.lifecycle === undefined || JSON.stringify(c.lifecycle ?? null) === JSON.stringify(original.lifecycle);
+  return lifecycleOk && JSON.stringify(c.lifecycle?.preStop ?? null) === JSON.stringify(original.preStop) && (d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null) === original.terminationGracePeriodSeconds;
+}
+
+/** Reads every setting back and lists what still differs from the originals (empty: restored). */
+export async function verifyRestored(t: Target, original: OriginalSettings, runId: string): Promise<string[]> {
+  const differences: string[] = [];
+  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
+  if (!deploymentMatches(d, original)) differences.push(`deployment ${t.namespace}/${t.deployment}: preStop or terminationGracePeriodSeconds is not the original`);
+  const ns = await t.k8s.getNamespace(t.namespace);
+  const label = ns.metadata?.labels?.[GATE_LABEL] ?? null;
+  if (label !== original.gateLabel) differences.push(`namespace ${t.namespace}: ${GATE_LABEL} is ${label ?? '(unset)'}, was ${original.gateLabel ?? '(unset)'}`);
+  if (t.ingress && original.ingressAttributes !== undefined) {
+    const now = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
+    if (now !== original.ingressAttributes) differences.push(`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} is ${now ?? '(unset)'}, was ${original.ingressAttributes ?? '(unset)'}`);
+  }
+  const delay = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
+  if (delay !== original.deregistrationDelaySeconds) differences.push(`target group: ${DELAY_KEY} is ${delay}, was ${original.deregistrationDelaySeconds}`);
+  for (const m of await findMarkers(t)) if (m.runId === runId) differences.push(`${m.object}: still carries the run's marker`);
+  return differences;
+}
+
+/**
+ * Uncordons and untaints what disruptions changed — the changes in `changes` and those the nodes'
+ * markers of this run name (a harness killed before its checkpoint still left those) — and removes
+ * the markers. Nodes that are gone are skipped. Empties `changes`.
+ */
+export async function undoClusterChanges(t: Target, changes: ClusterChange[], runId: string): Promise<string[]> {
   const done: string[] = [];
-  const nodes = new Set((await t.k8s.listNodes()).map((n) => n.metadata?.name));
-  for (const change of changes.splice(0)) {
-    if (!nodes.has(change.node)) continue; // the instance is gone (spot): nothing to undo
-    if (change.kind === 'cordon') await t.k8s.setNodeUnschedulable(change.node, false);
-    else await t.k8s.setNodeTaint(change.node, change.key, null);
-    done.push(`node ${change.node}: ${change.kind === 'cordon' ? 'uncordoned' : `taint ${change.key} removed`}`);
+  const nodes = new Map((await t.k8s.listNodes()).map((n) => [n.metadata?.name ?? '', n]));
+  const todo = new Map<string, Set<string>>();
+  for (const change of changes.splice(0)) todo.set(change.node, (todo.get(change.node) ?? new Set()).add(changeKey(change)));
+  for (const [name, n] of nodes) {
+    if (n.metadata?.annotations?.[RUN_MARKER] !== runId) continue;
+    for (const key of parseUndo(n.metadata?.annotations?.[UNDO_MARKER])) todo.set(name, (todo.get(name) ?? new Set()).add(key));
+  }
+  for (const [name, keys] of todo) {
+    if (!nodes.has(name)) continue; // the instance is gone (spot): nothing to undo
+    for (const key of keys) {
+      if (key === 'cordon') {
+        await t.k8s.setNodeUnschedulable(name, false);
+        done.push(`node ${name}: uncordoned`);
+      } else if (key.startsWith('taint:')) {
+        await t.k8s.setNodeTaint(name, key.slice('taint:'.length), null);
+        done.push(`node ${name}: taint ${key.slice('taint:'.length)} removed`);
+      }
+    }
+    await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null });
   }
   return done;
 }

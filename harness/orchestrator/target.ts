@@ -4,20 +4,22 @@
  * anything is changed: the context must be allowed by the spec and the namespace must carry the
  * opt-in label.
  */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { scaledClock, type Clock } from '../core/clock.ts';
-import { EnvironmentError, SafetyError } from '../core/errors.ts';
+import { ApiError, EnvironmentError, SafetyError } from '../core/errors.ts';
+import { ALLOWED_LABEL } from '../core/labels.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
-import { createKubernetesAdapter, loadKubeConfig, statusOf } from '../platform/kubernetes/adapter.ts';
+import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
 import type { Ec2Port, Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../spec/schema.ts';
 import type { AccessLogRecord } from '../twin/alb/types.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin, type Twin } from '../twin/twin.ts';
+import { delayChannel, type DelayChannel } from './settings.ts';
 
-/** The label a namespace must carry before a run changes anything in it. */
-export const ALLOWED_LABEL = 'rollout-harness.io/allowed';
 
 /** A connected target: ports, names, and (on the twin) the twin itself. */
 export interface Target {
@@ -34,8 +36,11 @@ export interface Target {
   bindingName?: string;
   targetGroupArn: string;
   labelSelector: string;
-  /** Where traffic goes. */
+  /** How the deregistration delay is set (decided once, here). */
+  delayVia: DelayChannel;
+  /** Where traffic goes, and where that came from. */
   url: string;
+  urlSource: string;
   twin?: Twin;
   /** Access-log records of the twin's ALB, as they come (twin only). */
   accessLog?: AccessLogRecord[];
@@ -68,9 +73,55 @@ async function findBinding(k8s: KubernetesPort, spec: Spec['target'], d: KObject
   throw new EnvironmentError(`Found no ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}`);
 }
 
-/** Connects to the spec's target; for the twin, starts it first. */
-export async function connectTarget(spec: Spec, opts: { resultsDir: string; log: (line: string) => void }): Promise<Target> {
+/** What connecting needs besides the spec. */
+export interface ConnectOptions {
+  resultsDir: string;
+  log: (line: string) => void;
+  /** Resolves a host name (default: the system resolver); injected so tests never look up made-up names. */
+  lookup?: (host: string) => Promise<unknown>;
+}
+
+/** Reads what the run needs; a missing object is an environment error saying what was expected and what came. */
+async function need<T>(what: string, read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (cause) {
+    const came = cause instanceof ApiError && cause.status === 404 ? 'it does not exist (404)' : (cause as Error).message;
+    throw new EnvironmentError(`Expected ${what}, got: ${came}`, { cause });
+  }
+}
+
+/**
+ * Where traffic goes: `target.url` when the spec gives one, else the load balancer of the target
+ * group itself (DescribeLoadBalancers DNSName with the port and protocol of the listener that
+ * forwards to it). Its host must resolve before anything is changed.
+ */
+async function trafficUrl(t: Spec['target'], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<{ url: string; source: string }> {
+  let url = t.url;
+  let source = 'target.url';
+  if (!url) {
+    const listener = await elbv2.listenerOf(targetGroupArn);
+    if (!listener) throw new EnvironmentError(`Expected a load balancer listener that forwards to ${targetGroupArn}, got none; set target.url to send traffic elsewhere`);
+    const proto = listener.protocol.toLowerCase() === 'https' ? 'https' : 'http';
+    const defaultPort = proto === 'https' ? 443 : 80;
+    url = `${proto}://${listener.dnsName}${listener.port === defaultPort ? '' : `:${listener.port}`}`;
+    source = `load balancer ${listener.loadBalancerName}, ${listener.protocol} listener on port ${listener.port}`;
+  }
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (!net.isIP(host)) {
+    try {
+      await lookup(host);
+    } catch (cause) {
+      throw new EnvironmentError(`Expected the traffic address ${host} (${source}) to resolve, got ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}; nothing was changed`, { cause });
+    }
+  }
+  return { url, source };
+}
+
+/** Connects to the spec's target (for the twin, starts it first); changes nothing. */
+export async function connectTarget(spec: Spec, opts: ConnectOptions): Promise<Target> {
   const t = spec.target;
+  const lookup = opts.lookup ?? ((host: string) => dnsLookup(host));
   if (!t.context) {
     const twinSpec = t.twin ?? {};
     const configFile = twinSpec.config ? path.resolve(twinSpec.config) : defaultConfigPath;
@@ -90,13 +141,15 @@ export async function connectTarget(spec: Spec, opts: { resultsDir: string; log:
       const kc = loadKubeConfig(twin.endpoints.kubeconfig);
       const aws: AwsClientOptions = { region: twin.endpoints.region, endpoint: twin.endpoints.awsApiUrl, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } };
       const k8s = createKubernetesAdapter(kc, twin.clock);
+      const elbv2 = createElbv2Adapter(aws);
       const ingress = ingressOf(t);
-      const d = await k8s.getDeployment(t.namespace, t.deployment);
+      const d = await need(`deployment ${t.namespace}/${t.deployment} on the twin`, k8s.getDeployment(t.namespace, t.deployment));
       const binding = await findBinding(k8s, { ...t, ingress }, d);
+      const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
       return {
         kind: 'twin',
         k8s,
-        elbv2: createElbv2Adapter(aws),
+        elbv2,
         ec2: createEc2Adapter(aws),
         clock: twin.clock,
         namespace: t.namespace,
@@ -105,7 +158,9 @@ export async function connectTarget(spec: Spec, opts: { resultsDir: string; log:
         bindingName: binding.name,
         targetGroupArn: binding.arn,
         labelSelector: labelSelectorOf(d),
-        url: t.url ?? twin.endpoints.albUrl,
+        delayVia: delayChannel(spec, ingress),
+        url,
+        urlSource: source,
         twin,
         accessLog,
         close: () => twin.stop(),
@@ -121,27 +176,19 @@ export async function connectTarget(spec: Spec, opts: { resultsDir: string; log:
   const kc = loadKubeConfig(t.kubeconfig, context);
   const clock = scaledClock(1);
   const k8s = createKubernetesAdapter(kc, clock);
-  let ns: KObject;
-  try {
-    ns = await k8s.getNamespace(t.namespace);
-  } catch (cause) {
-    throw new EnvironmentError(`Cannot read namespace ${t.namespace} in context ${context}: ${statusOf(cause) ?? (cause as Error).message}`, { cause });
-  }
+  const ns = await need(`namespace ${t.namespace} in context ${context}`, k8s.getNamespace(t.namespace));
   if (ns.metadata?.labels?.[ALLOWED_LABEL] !== 'true') {
     throw new SafetyError(`Namespace ${t.namespace} does not carry the label ${ALLOWED_LABEL}=true; label it to allow rollout-harness to change it`);
   }
-  const d = await k8s.getDeployment(t.namespace, t.deployment);
+  const d = await need(`deployment ${t.namespace}/${t.deployment} in context ${context}`, k8s.getDeployment(t.namespace, t.deployment));
+  if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${context}`, k8s.getIngress(t.namespace, t.ingress));
   const binding = await findBinding(k8s, t, d);
-  let url = t.url;
-  if (!url && t.ingress) {
-    const host = (await k8s.getIngress(t.namespace, t.ingress)).status?.loadBalancer?.ingress?.[0]?.hostname;
-    if (host) url = `http://${host}`;
-  }
-  if (!url) throw new EnvironmentError('Cannot tell where to send traffic: set target.url, or use an Ingress with a load balancer hostname');
+  const elbv2 = createElbv2Adapter({ region: t.region, endpoint: t.endpoints.elbv2 });
+  const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
   return {
     kind: 'cluster',
     k8s,
-    elbv2: createElbv2Adapter({ region: t.region, endpoint: t.endpoints.elbv2 }),
+    elbv2,
     ec2: createEc2Adapter({ region: t.region, endpoint: t.endpoints.ec2 }),
     clock,
     namespace: t.namespace,
@@ -150,7 +197,9 @@ export async function connectTarget(spec: Spec, opts: { resultsDir: string; log:
     bindingName: binding.name,
     targetGroupArn: binding.arn,
     labelSelector: labelSelectorOf(d),
+    delayVia: delayChannel(spec, t.ingress),
     url,
+    urlSource: source,
     close: async () => {},
   };
 }

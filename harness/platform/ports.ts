@@ -19,6 +19,14 @@ export interface PodEvent {
   initial?: boolean;
 }
 
+/** An object the harness marks and changes. */
+export interface ObjectRef {
+  kind: 'Namespace' | 'Deployment' | 'Ingress' | 'Node';
+  name: string;
+  /** For namespaced kinds. */
+  namespace?: string;
+}
+
 /** Patch content types. */
 export type PatchKind = 'strategic' | 'merge' | 'json';
 
@@ -46,6 +54,8 @@ export interface KubernetesPort {
   /** Adds a taint (replacing one with the same key) or removes it (effect null). */
   setNodeTaint(name: string, key: string, taint: { value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' } | null): Promise<KObject>;
   evictPod(namespace: string, name: string): Promise<EvictionOutcome>;
+  /** Sets (string) or removes (null) annotations on a namespace, Deployment, Ingress or node (merge patch). */
+  annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KObject>;
   /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */
   watchPods(namespace: string, labelSelector: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
 }
@@ -65,6 +75,19 @@ export interface Elbv2Port {
   describeTargetHealth(targetGroupArn: string): Promise<TargetHealthRow[]>;
   getAttributes(targetGroupArn: string): Promise<Record<string, string>>;
   modifyAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<Record<string, string>>;
+  /**
+   * Where clients reach the target group: its load balancer's DNS name with the port and protocol of
+   * the listener that forwards to it (undefined when no load balancer or listener does).
+   */
+  listenerOf(targetGroupArn: string): Promise<ListenerEndpoint | undefined>;
+}
+
+/** A load balancer listener as clients reach it. */
+export interface ListenerEndpoint {
+  loadBalancerName: string;
+  dnsName: string;
+  port: number;
+  protocol: string;
 }
 
 /** An EC2 instance as the harness sees it. */

@@ -2,9 +2,9 @@
  * The table users paste into reviews: one row per config, one column per disruption, each cell the
  * 5xx count (summed over repeats) with its codes, or INVALID with why. Rendering is pure.
  */
+import { disruptionLabel } from '../spec/expand.ts';
+import type { UnmeasuredCell } from './expect.ts';
 import type { CellResult } from './types.ts';
-
-const DISRUPTIONS = ['rollout', 'drain', 'spot'] as const;
 
 /** The row key of a config. */
 export function configKey(c: CellResult['config']): string {
@@ -16,7 +16,7 @@ function add(into: Record<string, number>, from: Record<string, number> | undefi
   for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v;
 }
 
-/** One table cell: e.g. `12 (502×10, 503×2)`, `0`, or `INVALID¹`. */
+/** One table cell: failed requests with their codes, e.g. `12 (502×10, net×2)`, `0`, or `INVALID [1]`. */
 function cellText(results: CellResult[], footnotes: string[]): string {
   if (!results.length) return '–';
   const invalid = results.filter((r) => !r.valid);
@@ -26,8 +26,8 @@ function cellText(results: CellResult[], footnotes: string[]): string {
   }
   const codes: Record<string, number> = {};
   for (const r of results) add(codes, Object.fromEntries(Object.entries(r.requests.byStatus).filter(([s]) => Number(s) >= 500)));
-  const total = results.reduce((s, r) => s + r.fiveXX, 0);
   const net = results.reduce((s, r) => s + r.requests.networkErrors, 0);
+  const total = results.reduce((s, r) => s + r.fiveXX, 0) + net;
   const detail = Object.entries(codes)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([code, n]) => `${code}×${n}`);
@@ -35,31 +35,47 @@ function cellText(results: CellResult[], footnotes: string[]): string {
   return `${total}${detail.length ? ` (${detail.join(', ')})` : ''}`;
 }
 
+/** What the report says besides the cells. */
+export interface ReportMeta {
+  title: string;
+  runId: string;
+  target: string;
+  driver: string;
+  rate: number;
+  failedExpectations: string[];
+  /** How many expectations the spec has (0: none to hold). */
+  expectations?: number;
+  /** Cells of the spec without a result, and why the run stopped before them. */
+  unmeasured?: UnmeasuredCell[];
+  stoppedBy?: string;
+}
+
 /** Renders the results as a Markdown report with the table, the twin's reasons, and footnotes. */
-export function renderMarkdown(results: CellResult[], meta: { title: string; runId: string; target: string; driver: string; rate: number; failedExpectations: string[] }): string {
-  const present = DISRUPTIONS.filter((d) => results.some((r) => r.disruption.kind === d));
+export function renderMarkdown(results: CellResult[], meta: ReportMeta): string {
+  const columns = [...new Set(results.map((r) => disruptionLabel(r.disruption)))];
   const rows = new Map<string, CellResult[]>();
   for (const r of results) rows.set(configKey(r.config), [...(rows.get(configKey(r.config)) ?? []), r]);
   const footnotes: string[] = [];
-  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...present.map((d) => `${d} 5xx`)];
+  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...columns.map((d) => `${d} failed`)];
   const body = [...rows.values()].map((cells) => {
     const c = cells[0].config;
-    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...present.map((d) => cellText(cells.filter((x) => x.disruption.kind === d), footnotes))];
+    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...columns.map((d) => cellText(cells.filter((x) => disruptionLabel(x.disruption) === d), footnotes))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   const repeats = Math.max(...results.map((r) => r.repeat), 1);
   const sent = results.reduce((s, r) => s + r.requests.sent, 0);
+  const unmeasured = meta.unmeasured ?? [];
   const out = [
     `# ${meta.title}`,
     '',
     `Run \`${meta.runId}\` on ${meta.target}; traffic ${meta.rate} req/s (${meta.driver}); ${results.length} cells${repeats > 1 ? `, ${repeats} repeats summed` : ''}; ${sent} requests in all.`,
     '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...body.map(line),
-    '',
   ];
+  if (results.length) {
+    out.push(line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), '');
+    out.push('Each cell counts the failed requests during that disruption: 5xx responses by code, and `net` for requests that got no HTTP status at all (timeouts, refused or reset connections).', '');
+  } else out.push('No cell was measured.', '');
   const reasons: Record<string, number> = {};
   for (const r of results) if (r.valid) add(reasons, r.fiveXXByReason);
   if (Object.keys(reasons).length) {
@@ -72,10 +88,17 @@ export function renderMarkdown(results: CellResult[], meta: { title: string; run
     footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
     out.push('');
   }
+  if (unmeasured.length) {
+    out.push(`Not measured (${unmeasured.length} of ${unmeasured.length + results.length} cells${meta.stoppedBy ? `; the run stopped: ${meta.stoppedBy}` : ''}):`, '');
+    for (const c of unmeasured) out.push(`- ${c.id}`);
+    out.push('');
+  }
   if (meta.failedExpectations.length) {
     out.push('Expectations failed:', '');
     for (const f of meta.failedExpectations) out.push(`- ${f}`);
     out.push('');
-  } else out.push('Every expectation held.', '');
+  } else if ((meta.expectations ?? 0) > 0) {
+    out.push(unmeasured.length || !results.length ? 'No expectation failed among the cells measured; the run is incomplete.' : 'Every expectation held.', '');
+  }
   return out.join('\n');
 }

@@ -55,6 +55,11 @@ export const cellResultSchema = z
     driver: z.string(),
     disruptionOutcome: z.object({ completed: z.boolean(), detail: z.string().optional(), reason: z.string().optional() }).strict(),
     settled: z.boolean(),
+    baseline: z
+      .object({ sent: z.number().int().min(0), not2xx: z.number().int().min(0) })
+      .strict()
+      .optional()
+      .describe('the warm-up before the disruption: requests sent and how many did not get a 2xx (a valid cell needs ≥ 99 % 2xx)'),
     marks: z
       .object({ trafficStart: z.number().optional(), disruptionStart: z.number().optional(), settled: z.number().optional(), trafficStop: z.number().optional() })
       .strict()
@@ -83,6 +88,7 @@ export const runRecordSchema = z
         namespace: z.string(),
         deployment: z.string(),
         targetGroupArn: z.string(),
+        url: z.string().optional().describe('where the traffic went'),
         timeScale: z.number().optional(),
         seed: z.number().optional(),
       })
@@ -91,9 +97,12 @@ export const runRecordSchema = z
     versions: z.object({ rolloutHarness: z.string(), node: z.string(), platform: z.string() }).strict(),
     startedAt: z.string(),
     endedAt: z.string().optional(),
-    cells: z.array(z.object({ id: z.string(), status: z.enum(['pending', 'running', 'done']), stage: z.string().optional() }).strict()),
+    cells: z
+      .array(z.object({ id: z.string(), status: z.enum(['pending', 'running', 'done', 'failed']), stage: z.string().optional() }).strict())
+      .describe('each cell\'s status: failed = the environment failed mid-cell (its result is INVALID); pending, running and failed cells run again on --resume'),
     original: z.unknown().optional().describe('settings as found before the run; restored at its end'),
     restored: z.array(z.string()).optional(),
+    restoreDifferences: z.array(z.string()).optional().describe('what still differed from the originals after restore read everything back'),
     stoppedBy: z.string().optional(),
   })
   .strict();

@@ -18,9 +18,28 @@ export function matchesPartial(config: Partial<CellConfig>, partial: Partial<Cel
   return Object.entries(partial).every(([k, v]) => config[k as keyof CellConfig] === v);
 }
 
+/** A name part from free text: lower case, `[a-z0-9-]` only. */
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/**
+ * The disruption with its options, as it names cells and table columns: `rollout`, `drain`,
+ * `drain-spot`, `drain-node-a1`, `spot`, `spot-notice60`. Options at their defaults are left out,
+ * so the common ids stay short.
+ */
+export function disruptionLabel(d: Disruption): string {
+  if (d.kind === 'rollout') return 'rollout';
+  const node = d.node.startsWith('node:') ? `node-${d.node.slice(5)}` : d.node;
+  const parts: string[] = [d.kind];
+  if (node !== (d.kind === 'drain' ? 'most-pods' : 'spot')) parts.push(slug(node));
+  if (d.kind === 'spot' && d.noticeSeconds !== 120) parts.push(`notice${d.noticeSeconds}`);
+  return parts.join('-');
+}
+
 /** The readable id of a config × disruption × repeat. */
 export function cellId(config: CellConfig, disruption: Disruption, repeat: number): string {
-  const d = disruption.kind === 'rollout' ? 'rollout' : disruption.kind === 'drain' ? `drain` : `spot`;
+  const d = disruptionLabel(disruption);
   return [d, config.readinessGate ? 'gate-on' : 'gate-off', `prestop-${config.preStopSeconds}`, `grace-${config.terminationGracePeriodSeconds}`, `dereg-${config.deregistrationDelaySeconds}`, `r${repeat}`].join('.');
 }
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from '../core/errors.ts';
-import { expandCells, expandConfigs, matchesPartial } from './expand.ts';
+import { disruptionLabel, expandCells, expandConfigs, matchesPartial } from './expand.ts';
 import { specSchema, type Spec } from './schema.ts';
 
 /** A validated spec with the warnings the rules raised. */
@@ -52,6 +52,12 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
     }
   }
   warnings.push(...short.values());
+  const byLabel = new Map<string, number[]>();
+  spec.disruptions.forEach((d, i) => byLabel.set(disruptionLabel(d), [...(byLabel.get(disruptionLabel(d)) ?? []), i]));
+  for (const [label, entries] of byLabel) {
+    if (entries.length < 2) continue;
+    errors.push(`${entries.map((i) => `disruptions[${i}]`).join(', ')}: the same disruption (${label}) twice would give cells with one id; list it once and use \`repeat\` to measure it again`);
+  }
   for (const [i, rule] of spec.expect.entries()) {
     const { disruption, ...partial } = rule.where;
     const hit = configs.some((c) => matchesPartial(c, partial)) && (!disruption || spec.disruptions.some((d) => d.kind === disruption));
@@ -71,11 +77,17 @@ export function parseSpec(input: unknown, source = 'spec'): LoadedSpec {
 
 /** Reads and validates a spec file. */
 export async function loadSpec(file: string): Promise<LoadedSpec> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (cause) {
     throw new ConfigError(`Cannot read spec ${file}: ${(cause as Error).message}`, [], { cause });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new ConfigError(`Invalid ${file}: expected UTF-8 text, got bytes that are not UTF-8`, [], { cause });
   }
   const doc = parseDocument(text);
   if (doc.errors.length) throw new ConfigError(`Invalid YAML in ${file}`, doc.errors.map((e) => e.message));

@@ -5,16 +5,24 @@
  */
 import { z } from 'zod';
 
-const nonNegative = z.number().min(0);
-const axis = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'expected at least one value');
+/** Upper bound of a modelled duration (model seconds): an hour is far beyond any sane setting. */
+export const MAX_SECONDS = 3600;
+/** Upper bound of a wait (steady, settle), model seconds: a day. */
+export const MAX_WAIT_SECONDS = 86_400;
+
+/** Seconds in 0..max, with a message that says the bound and why. */
+const seconds = (max = MAX_SECONDS, what = 'seconds') =>
+  z.number().min(0, `expected ${what} ≥ 0`).max(max, `expected at most ${max} ${what}`);
+const axis = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'expected at least one value').max(50, 'expected at most 50 values');
 
 /** The settings a cell sets: one value per matrix axis. */
 export const cellConfigSchema = z
   .object({
-    preStopSeconds: z.number().int().min(0),
-    terminationGracePeriodSeconds: z.number().int().min(0),
+    preStopSeconds: seconds().int(),
+    terminationGracePeriodSeconds: seconds().int(),
     readinessGate: z.boolean(),
-    deregistrationDelaySeconds: z.number().int().min(0).max(3600),
+    // The ELBv2 range of deregistration_delay.timeout_seconds.
+    deregistrationDelaySeconds: seconds(3600).int(),
   })
   .strict();
 
@@ -24,7 +32,7 @@ const twinTarget = z
   .object({
     /** Twin config file (YAML); default: fixtures/twin/default.yaml. */
     config: z.string().optional(),
-    timeScale: z.number().positive().optional(),
+    timeScale: z.number().min(0.01, 'expected a time scale ≥ 0.01 (100× faster)').max(10).optional(),
     seed: z.number().int().min(0).optional(),
     /** Environment of the test app's container (e.g. ON_SIGTERM, SLOW_MS). */
     app: z.object({ env: z.record(z.string(), z.string()).default({}) }).strict().optional(),
@@ -49,21 +57,25 @@ const targetSchema = z
   })
   .strict();
 
-const mixEntry = z.object({ path: z.string().startsWith('/'), weight: z.number().positive() }).strict();
+const mixEntry = z.object({ path: z.string().startsWith('/').max(2048), weight: z.number().positive().max(1_000_000) }).strict();
 
 const trafficSchema = z
   .object({
     driver: z.enum(['auto', 'k6', 'builtin']).default('auto'),
     rate: z.number().positive().max(20_000).default(100),
-    timeoutSeconds: z.number().positive().default(30),
-    mix: z.array(mixEntry).min(1).default([{ path: '/', weight: 1 }]),
-    warmupSeconds: nonNegative.default(10),
-    cooldownSeconds: nonNegative.default(10),
+    // Real seconds; beyond an hour a request is lost, not slow (and Node's timers cap at ~24.8 days).
+    timeoutSeconds: z.number().positive().max(MAX_SECONDS, `expected at most ${MAX_SECONDS} seconds per request`).default(30),
+    mix: z.array(mixEntry).min(1).max(100).default([{ path: '/', weight: 1 }]),
+    warmupSeconds: seconds().default(10),
+    cooldownSeconds: seconds().default(10),
     script: z.string().optional(),
   })
   .strict();
 
 const nodeChoice = z.union([z.enum(['most-pods', 'spot']), z.string().regex(/^node:.+/, 'expected "most-pods", "spot" or "node:<name>"')]);
+
+/** What a disruption entry may be, for the message when it is none of them. */
+const DISRUPTION_FORMS = 'expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }';
 
 const disruptionSchema = z.union([
   z.literal('rollout').transform(() => ({ kind: 'rollout' as const })),
@@ -72,22 +84,30 @@ const disruptionSchema = z.union([
   z.object({ rollout: z.object({}).strict() }).strict().transform(() => ({ kind: 'rollout' as const })),
   z.object({ drain: z.object({ node: nodeChoice.default('most-pods') }).strict() }).strict().transform((d) => ({ kind: 'drain' as const, node: d.drain.node })),
   z
-    .object({ spot: z.object({ node: nodeChoice.default('spot'), noticeSeconds: z.number().min(0).default(120) }).strict() })
+    // AWS FIS sends interruption notices from PT2M to PT15M; a real notice is 2 minutes.
+    .object({ spot: z.object({ node: nodeChoice.default('spot'), noticeSeconds: seconds(900).default(120) }).strict() })
     .strict()
     .transform((d) => ({ kind: 'spot' as const, node: d.spot.node, noticeSeconds: d.spot.noticeSeconds })),
-]);
+], { error: (issue) => `${DISRUPTION_FORMS}, got ${JSON.stringify(issue.input)}` });
 
 const expectationSchema = z
   .object({
     where: partialCell.extend({ disruption: z.enum(['rollout', 'drain', 'spot']).optional() }).strict().default({}),
-    max5xx: z.number().int().min(0),
+    /** At most this many 5xx responses. */
+    max5xx: z.number().int().min(0).optional(),
+    /** At most this many failed requests: 5xx plus requests that got no HTTP status (timeouts, resets). */
+    maxFailed: z.number().int().min(0).optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.max5xx !== undefined || r.maxFailed !== undefined, 'expected max5xx, maxFailed or both');
 
 /** The whole spec. */
 export const specSchema = z
   .object({
-    name: z.string().min(1).default('matrix'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected 1–64 letters, digits, ".", "_" or "-" (it names the run directory)')
+      .default('matrix'),
     target: targetSchema.prefault({}),
     configure: z
       .object({
@@ -96,7 +116,7 @@ export const specSchema = z
         /** Set the deregistration delay through the Ingress annotation or ModifyTargetGroupAttributes. */
         deregistrationDelayVia: z.enum(['ingress', 'api']).default('ingress'),
         /** Bound on waiting for the configured rollout and steady state, model seconds. */
-        steadyTimeoutSeconds: z.number().positive().default(900),
+        steadyTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS).default(900),
       })
       .strict()
       .prefault({}),
@@ -111,11 +131,11 @@ export const specSchema = z
         exclude: z.array(partialCell).default([]),
       })
       .strict(),
-    disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption'),
+    disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption').max(20),
     /** Bound on observing one disruption until settled, model seconds. */
-    settleTimeoutSeconds: z.number().positive().default(900),
+    settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS).default(900),
     repeat: z.number().int().min(1).max(100).default(1),
-    expect: z.array(expectationSchema).default([]),
+    expect: z.array(expectationSchema).max(200).default([]),
   })
   .strict();
 

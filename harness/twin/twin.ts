@@ -13,6 +13,7 @@ import { createAlbTwin } from './alb/twin.ts';
 import type { AccessLogRecord } from './alb/types.ts';
 import { startAwsApiServer } from './aws/server.ts';
 import { type TwinConfig } from './config.ts';
+import { ALLOWED_LABEL } from '../core/labels.ts';
 import { projectRoot } from '../core/paths.ts';
 import { startClusterControllers } from './controllers/index.ts';
 import { evictPod } from './controllers/eviction.ts';
@@ -66,6 +67,9 @@ export interface Twin {
 export function twinEnv(e: TwinEndpoints): Record<string, string> {
   return {
     KUBECONFIG: e.kubeconfig,
+    // The catch-all: every other service goes to the twin too, which answers with an error naming
+    // it, so no AWS call made with this env leaves loopback.
+    AWS_ENDPOINT_URL: e.awsApiUrl,
     AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: e.awsApiUrl,
     AWS_ENDPOINT_URL_EC2: e.awsApiUrl,
     AWS_REGION: e.region,
@@ -183,8 +187,10 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     }
 
     const kubeconfig = path.join(stateDir, 'kubeconfig');
-    const firstNamespace = store.list('namespaces').items.find((n) => !['default', 'kube-system'].includes(n.metadata.name));
-    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: firstNamespace?.metadata.name });
+    // The default namespace is the one opted in to rollout-harness (else the first of the world's own).
+    const namespaces = store.list('namespaces').items.filter((n) => !['default', 'kube-system', 'kube-public'].includes(n.metadata.name));
+    const home = namespaces.find((n) => n.metadata.labels?.[ALLOWED_LABEL] === 'true') ?? namespaces[0];
+    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: home?.metadata.name });
     const endpoints: TwinEndpoints = {
       kubeconfig,
       kubeApiUrl: kubeApi.url,

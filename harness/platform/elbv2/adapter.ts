@@ -1,12 +1,16 @@
 /** Elbv2Port over the AWS SDK v3 (default credential chain; endpoint override when configured). */
 import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
   DescribeTagsCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetGroupAttributesCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
   paginateDescribeTargetGroups,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { awsErrorText, withApiErrors } from '../api-errors.ts';
 import type { Elbv2Port, TargetHealthRow } from '../ports.ts';
 
 /** Where and how to reach ELBv2. */
@@ -21,7 +25,7 @@ export interface AwsClientOptions {
 /** Builds the ELBv2 adapter. */
 export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
   const client = new ElasticLoadBalancingV2Client({ region: options.region, endpoint: options.endpoint, credentials: options.credentials, maxAttempts: 5 });
-  return {
+  const port: Elbv2Port = {
     async findTargetGroupByTags(tags) {
       const arns: string[] = [];
       for await (const page of paginateDescribeTargetGroups({ client }, {})) {
@@ -56,6 +60,20 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
       );
       return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
     },
-  } satisfies Elbv2Port;
+    async listenerOf(targetGroupArn) {
+      const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
+      for (const lbArn of tg?.LoadBalancerArns ?? []) {
+        const lb = (await client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] }))).LoadBalancers?.[0];
+        const listeners = (await client.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners ?? [];
+        const forwards = (l: (typeof listeners)[number]) =>
+          (l.DefaultActions ?? []).some((a) => a.TargetGroupArn === targetGroupArn || (a.ForwardConfig?.TargetGroups ?? []).some((t) => t.TargetGroupArn === targetGroupArn));
+        // Plain HTTP first: the harness's own traffic needs no certificate for the ALB's DNS name.
+        const ranked = [...listeners.filter(forwards)].sort((a, b) => (a.Protocol === 'HTTP' ? 0 : 1) - (b.Protocol === 'HTTP' ? 0 : 1));
+        const l = ranked[0];
+        if (lb?.DNSName && l?.Port) return { loadBalancerName: lb.LoadBalancerName ?? lbArn, dnsName: lb.DNSName, port: l.Port, protocol: l.Protocol ?? 'HTTP' };
+      }
+      return undefined;
+    },
+  };
+  return withApiErrors('ELBv2', options.endpoint, port, awsErrorText);
 }
-

@@ -12,7 +12,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
-import type { EvictionOutcome, KObject, KubernetesPort, PatchKind, PodEvent } from '../ports.ts';
+import { withApiErrors, type ErrorText } from '../api-errors.ts';
+import type { EvictionOutcome, KObject, KubernetesPort, ObjectRef, PatchKind, PodEvent } from '../ports.ts';
 
 const contentType: Record<PatchKind, string> = {
   strategic: PatchStrategy.StrategicMergePatch,
@@ -48,6 +49,25 @@ function plain<T>(value: T): KObject {
   return JSON.parse(JSON.stringify(value)) as KObject;
 }
 
+/** A client-node error as text: the API's status and message, or the network error. */
+function kubeErrorText(error: unknown): ErrorText {
+  if (error instanceof ApiException) {
+    const body = error.body as { message?: string; reason?: string } | string | undefined;
+    const detail = typeof body === 'string' ? (safeJson(body)?.message ?? body) : body?.message;
+    return { status: error.code, text: `${error.code}${detail ? `: ${String(detail).slice(0, 300)}` : ''}` };
+  }
+  const e = error as Error & { code?: string; cause?: { code?: string } };
+  return { text: `${e.code ?? e.cause?.code ?? e.name}: ${e.message}` };
+}
+
+function safeJson(text: string): { message?: string } | undefined {
+  try {
+    return JSON.parse(text) as { message?: string };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds the Kubernetes adapter. */
 export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): KubernetesPort {
   const core = kc.makeApiClient(CoreV1Api);
@@ -57,7 +77,7 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
-  return {
+  const port: KubernetesPort = {
     context: kc.getCurrentContext(),
     async getDeployment(namespace, name) {
       return plain(await apps.readNamespacedDeployment({ namespace, name }));
@@ -121,6 +141,14 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
         throw error;
       }
     },
+    async annotate(ref: ObjectRef, annotations) {
+      const body = { metadata: { annotations } };
+      const ns = ref.namespace ?? '';
+      if (ref.kind === 'Namespace') return plain(await core.patchNamespace({ name: ref.name, body }, merge));
+      if (ref.kind === 'Node') return plain(await core.patchNode({ name: ref.name, body }, merge));
+      if (ref.kind === 'Deployment') return plain(await apps.patchNamespacedDeployment({ namespace: ns, name: ref.name, body }, merge));
+      return plain(await net.patchNamespacedIngress({ namespace: ns, name: ref.name, body }, merge));
+    },
     async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
       const watch = new Watch(kc);
       const initial = await core.listNamespacedPod({ namespace, labelSelector });
@@ -153,5 +181,6 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
         await clock.sleep(1000, signal).catch(() => {});
       }
     },
-  } satisfies KubernetesPort;
+  };
+  return withApiErrors(`Kubernetes API (context ${kc.getCurrentContext()})`, kc.getCurrentCluster()?.server, port, kubeErrorText);
 }

@@ -22,7 +22,5 @@ export function idFactory(random: Random, region: string) {
       const lbPath = loadBalancerArn.slice(loadBalancerArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
       return `${prefix}:listener/${lbPath}/${hex(random, 16)}`;
     },
-    dnsName: (name: string, internal: boolean) =>
-      `${internal ? 'internal-' : ''}${name}-${random.int(100_000_000, 1_999_999_999)}.${region}.elb.amazonaws.com`,
   };
 }

@@ -162,7 +162,9 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       const info: LoadBalancerInfo = {
         arn,
         name,
-        dnsName: ids.dnsName(name, false),
+        // The twin's load balancer is reached on loopback: its DNS name is the listener's address,
+        // so clients that find the ALB through DescribeLoadBalancers (as the harness does) reach it.
+        dnsName: new URL(plane.url).hostname,
         scheme: 'internet-facing',
         zones: uniqueZones,
         vpcId,
@@ -199,7 +201,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       const lb = lbOf(loadBalancerArn);
       const group = groupOf(defaultTargetGroupArn);
       if (lb.listener) throw new AlbError('DuplicateListener', `The load balancer ${lb.info.name} already has a listener (the twin serves one)`);
-      const listener: ListenerInfo = { arn: ids.listenerArn(loadBalancerArn), loadBalancerArn, port, protocol: 'HTTP', defaultTargetGroupArn };
+      // The listener reports the loopback port it really listens on (`port` stays the forwarded port).
+      const listener: ListenerInfo = { arn: ids.listenerArn(loadBalancerArn), loadBalancerArn, port: Number(new URL(lb.plane.url).port), protocol: 'HTTP', defaultTargetGroupArn };
       lb.listener = listener;
       const views = lb.plane.nodes.map((node) => {
         node.view = new NodeView(node.name, group.info.arn, {

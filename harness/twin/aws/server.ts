@@ -21,6 +21,30 @@ export interface AwsApiServer {
 
 const MAX_BODY = 1 << 20;
 
+/** The signing names of the services the twin serves (SigV4 credential scope). */
+const SERVED = new Set(['elasticloadbalancing', 'ec2']);
+
+/** The service a request is signed for, from `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
+export function signedService(authorization: string | undefined): string | undefined {
+  return /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization ?? '')?.[1];
+}
+
+/**
+ * The answer to a request for a service the twin does not serve (the env file's catch-all
+ * AWS_ENDPOINT_URL sends every service here, so nothing made with it leaves loopback): an error in
+ * the service's own protocol — JSON, S3's REST XML or the Query XML — that names the service.
+ */
+export function unservedService(service: string, headers: http.IncomingHttpHeaders, url: string): QueryResponse & { contentType: string } {
+  const target = String(headers['x-amz-target'] ?? '');
+  const op = target ? ` (${target.split('.').pop()})` : '';
+  const message = `The rollout-harness local twin serves ELBv2 and EC2 only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
+  const type = String(headers['content-type'] ?? '');
+  if (type.includes('json')) return { status: 400, contentType: type.split(';')[0], body: JSON.stringify({ __type: 'UnsupportedService', message }) };
+  const esc = message.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+  if (service === 's3') return { status: 400, contentType: 'application/xml', body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>UnsupportedService</Code><Message>${esc}</Message><Resource>${url.replace(/[<>&"]/g, '')}</Resource></Error>` };
+  return { status: 400, contentType: 'text/xml', body: `<ErrorResponse><Error><Type>Sender</Type><Code>UnsupportedService</Code><Message>${esc}</Message></Error><RequestId>twin-unserved</RequestId></ErrorResponse>` };
+}
+
 /** Starts the ELBv2 + EC2 Query API server on 127.0.0.1 (`port` 0 or absent = a free port). */
 export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec2Provider; region: string; port?: number }): Promise<AwsApiServer> {
   const nextId = requestIds(0x7a1b);
@@ -42,6 +66,13 @@ export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec
       if (size <= MAX_BODY) chunks.push(chunk);
     });
     req.on('end', () => {
+      const service = signedService(req.headers.authorization);
+      if (service && !SERVED.has(service)) {
+        const reply = unservedService(service, req.headers, req.url ?? '/');
+        res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), 'x-amzn-errortype': 'UnsupportedService' });
+        res.end(reply.body);
+        return;
+      }
       let reply: QueryResponse;
       if (size > MAX_BODY) reply = elbv2Error('ValidationError', `Expected a request body of at most ${MAX_BODY} bytes, got ${size}`, 'too-large');
       else {

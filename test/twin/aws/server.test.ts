@@ -46,7 +46,8 @@ describe('ELBv2 Query API with the AWS SDK v3', () => {
     expect(all.LoadBalancers).toHaveLength(1);
     const lb = all.LoadBalancers![0];
     expect(lb.LoadBalancerArn).toMatch(/^arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer\/app\/web\/[0-9a-f]{16}$/);
-    expect(lb.DNSName).toMatch(/^web-\d+\.us-east-1\.elb\.amazonaws\.com$/);
+    // The twin's ALB is on loopback: its DNS name is the listener's address, never a made-up name.
+    expect(lb.DNSName).toBe('127.0.0.1');
     expect(lb.Type).toBe('application');
     expect(lb.Scheme).toBe('internet-facing');
     expect(lb.State?.Code).toBe('active');
@@ -65,7 +66,8 @@ describe('ELBv2 Query API with the AWS SDK v3', () => {
     expect(out.Listeners).toHaveLength(1);
     const l = out.Listeners![0];
     expect(l.ListenerArn).toMatch(new RegExp(`^${f.lb.arn.replace(':loadbalancer/', ':listener/')}/[0-9a-f]{16}$`));
-    expect(l.Port).toBe(80);
+    // The loopback port the data plane listens on, so DNSName:Port reaches it.
+    expect(l.Port).toBe(Number(new URL(f.lb.listenerUrl).port));
     expect(l.Protocol).toBe('HTTP');
     expect(l.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: f.tg.arn, Order: 1 }]);
   });

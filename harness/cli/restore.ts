@@ -1,0 +1,42 @@
+/** `rollout-harness restore RUN`: put back what a run changed, from its record, and prove it. */
+import path from 'node:path';
+import { ExitCode } from '../core/errors.ts';
+import { writeJsonAtomic } from '../core/files.ts';
+import { checkRunId } from '../orchestrator/run-id.ts';
+import type { Spec } from '../spec/schema.ts';
+import { readRun } from './results.ts';
+
+/** Restores the run's original settings, removes its markers, reads everything back; 0 when verified, 3 when not. */
+export async function restoreCommand(run: string, opts: { resultsDir: string }): Promise<number> {
+  if (!run.includes(path.sep)) checkRunId(run, 'restore');
+  const { dir, record } = await readRun(run, opts.resultsDir);
+  if (record.target.kind === 'twin') {
+    console.log(`Run ${record.runId} ran on the in-process twin, which ended with it: nothing is left to restore.`);
+    return ExitCode.ok;
+  }
+  if (!record.original) {
+    console.log(`Run ${record.runId} recorded no original settings: it changed nothing.`);
+    return ExitCode.ok;
+  }
+  const { connectTarget } = await import('../orchestrator/target.ts');
+  const { restoreSettings } = await import('../orchestrator/settings.ts');
+  const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {} });
+  try {
+    const original = record.original as Parameters<typeof restoreSettings>[1];
+    const { done, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line));
+    record.restored = done;
+    if (differences.length) record.restoreDifferences = differences;
+    else delete record.restoreDifferences;
+    record.endedAt ??= new Date().toISOString();
+    record.stoppedBy ??= 'stopped without restoring; restored later by `rollout-harness restore`';
+    await writeJsonAtomic(path.join(dir, 'run.json'), record);
+    if (differences.length) {
+      console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
+      return ExitCode.environment;
+    }
+    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record.`);
+    return ExitCode.ok;
+  } finally {
+    await target.close();
+  }
+}

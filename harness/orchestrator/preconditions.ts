@@ -1,0 +1,58 @@
+/**
+ * What must hold before a run changes anything, checked once when connecting: the Deployment has
+ * pods to roll, there is somewhere to schedule them, and every drain or spot selector names a node
+ * that exists (a spot one, with an EC2 instance, for `spot`). Each failure says what was expected
+ * and what the cluster has, so a bad night fails in seconds instead of after a 900 s wait.
+ */
+import { EnvironmentError } from '../core/errors.ts';
+import { isSpotNode } from '../disruptions/drain.ts';
+import { instanceIdOf, type KObject } from '../platform/ports.ts';
+import type { Spec } from '../spec/schema.ts';
+import type { Target } from './target.ts';
+
+/** A node new pods can land on: Ready, not cordoned, without NoSchedule/NoExecute taints. */
+export function isSchedulable(n: KObject): boolean {
+  const ready = (n.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+  const blocked = (n.spec?.taints ?? []).some((t: { effect?: string }) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+  return ready && !n.spec?.unschedulable && !blocked;
+}
+
+/** Every problem that would stop the spec from measuring anything on this target (empty: none). */
+export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[]): string[] {
+  const problems: string[] = [];
+  const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
+  const replicas = deployment.spec?.replicas ?? 1;
+  if (replicas < 1) problems.push(`deployment ${name}: expected at least 1 replica, got ${replicas}; a rollout, drain or spot interruption would have no pod to measure`);
+  const names = nodes.map((n) => n.metadata?.name ?? '');
+  const schedulable = nodes.filter(isSchedulable).map((n) => n.metadata?.name ?? '');
+  if (!schedulable.length) problems.push(`nodes: expected at least one schedulable node for the rollout's new pods, got none (${names.join(', ') || 'no nodes'}: cordoned, tainted NoSchedule or not Ready)`);
+  for (const [i, d] of spec.disruptions.entries()) {
+    if (d.kind === 'rollout') continue;
+    const at = `disruptions[${i}] (${d.kind} ${d.node})`;
+    let chosen: KObject[];
+    if (d.node.startsWith('node:')) {
+      chosen = nodes.filter((n) => n.metadata?.name === d.node.slice(5));
+      if (!chosen.length) problems.push(`${at}: expected a node named ${d.node.slice(5)}, got only ${names.join(', ') || 'no nodes'}`);
+    } else if (d.node === 'spot') {
+      chosen = nodes.filter(isSpotNode);
+      if (!chosen.length) problems.push(`${at}: expected a spot node (label eks.amazonaws.com/capacityType=SPOT, karpenter.sh/capacity-type=spot or node.kubernetes.io/lifecycle=spot), got none among ${names.join(', ') || 'no nodes'}`);
+    } else chosen = nodes;
+    if (d.kind === 'spot') {
+      const withInstance = chosen.filter((n) => instanceIdOf(n.spec?.providerID));
+      if (chosen.length && !withInstance.length) problems.push(`${at}: expected the node to carry an EC2 providerID (aws:///<zone>/i-…) to terminate, got ${chosen.map((n) => `${n.metadata?.name}: ${n.spec?.providerID ?? 'none'}`).join(', ')}`);
+    }
+    // The evicted pods need another node: one schedulable node besides the one drained (whichever it is).
+    const drained = chosen.length === 1 ? chosen[0].metadata?.name : undefined;
+    const room = drained ? schedulable.filter((n) => n !== drained).length : schedulable.length - 1;
+    if (chosen.length && room < 1) {
+      problems.push(`${at}: expected a schedulable node besides the one drained for its pods to move to, got ${schedulable.join(', ') || 'none'}`);
+    }
+  }
+  return problems;
+}
+
+/** Throws an environment error listing every problem; returns when the spec can run here. */
+export async function checkPreconditions(t: Target, spec: Spec): Promise<void> {
+  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes());
+  if (problems.length) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}

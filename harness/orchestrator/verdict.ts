@@ -1,0 +1,74 @@
+/**
+ * Whether a cell's numbers can be trusted: pure rules over what the cell measured. A cell is valid
+ * only with evidence that traffic reached the target and the system was healthy before the
+ * disruption; anything else is INVALID with every reason, never a quiet 0.
+ */
+import type { DisruptionOutcome } from '../disruptions/types.ts';
+import type { FailedRequest, TrafficResult } from '../traffic/types.ts';
+
+/** Share of planned requests a valid cell must achieve. */
+export const MIN_ACHIEVED = 0.95;
+/** Share of warm-up requests that must get a 2xx: the healthy baseline before the disruption. */
+export const MIN_BASELINE_2XX = 0.99;
+/** More than this share of all requests failing is not a measurement of the settings: traffic failed wholesale. */
+export const MAX_FAILED_SHARE = 0.5;
+
+/** The warm-up's requests: sent before the disruption started, and how many of them did not get a 2xx. */
+export interface Baseline {
+  sent: number;
+  not2xx: number;
+}
+
+/**
+ * The warm-up baseline from a traffic result: requests are sent on an open-model schedule, so the
+ * number due before `realMs` follows from the rate; the ones that did not get a 2xx are in `failures`.
+ */
+export function baselineBefore(result: Pick<TrafficResult, 'startedAt' | 'sent' | 'failures'>, rate: number, realMs: number): Baseline {
+  const sent = Math.max(0, Math.min(result.sent, Math.floor(((realMs - result.startedAt) / 1000) * rate)));
+  const not2xx = result.failures.filter((f: FailedRequest) => f.sentAt < realMs).length;
+  return { sent, not2xx: Math.min(sent, not2xx) };
+}
+
+/** What the verdict looks at. */
+export interface VerdictInput {
+  interrupted: boolean;
+  /** Why the traffic did not run as planned (driver aborted, crashed, ended early). */
+  trafficProblem?: string;
+  planned: number;
+  sent: number;
+  answeredByStatus: number;
+  twoXX: number;
+  fiveXX: number;
+  networkErrors: number;
+  /** Undefined when the cell never reached the disruption. */
+  baseline?: Baseline;
+  disruption: DisruptionOutcome;
+  settled: boolean;
+  settleTimeoutSeconds: number;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+/** Every reason the cell is invalid; empty when it is valid. */
+export function verdictReasons(v: VerdictInput): string[] {
+  const reasons: string[] = [];
+  if (v.interrupted) reasons.push('interrupted');
+  if (v.trafficProblem) reasons.push(v.trafficProblem);
+  const achieved = v.planned > 0 ? v.sent / v.planned : 0;
+  if (achieved < MIN_ACHIEVED) reasons.push(`traffic achieved ${pct(achieved)} of the ${v.planned} planned requests (< ${MIN_ACHIEVED * 100} %)`);
+  if (v.answeredByStatus + v.networkErrors !== v.sent) reasons.push(`accounting: ${v.answeredByStatus} answered + ${v.networkErrors} network errors ≠ ${v.sent} sent`);
+  if (v.baseline) {
+    const { sent, not2xx } = v.baseline;
+    if (sent === 0) reasons.push('no healthy baseline: no request was sent during the warm-up');
+    else if ((sent - not2xx) / sent < MIN_BASELINE_2XX) {
+      reasons.push(`no healthy baseline: ${sent - not2xx} of ${sent} warm-up requests got a 2xx (${pct((sent - not2xx) / sent)} < ${MIN_BASELINE_2XX * 100} %)`);
+    }
+  }
+  if (v.sent > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${v.sent} requests got a 2xx`);
+  else if (v.sent > 0 && (v.fiveXX + v.networkErrors) / v.sent > MAX_FAILED_SHARE) {
+    reasons.push(`traffic failed wholesale: ${v.fiveXX + v.networkErrors} of ${v.sent} requests failed (> ${MAX_FAILED_SHARE * 100} %)`);
+  }
+  if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
+  else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);
+  return reasons;
+}
