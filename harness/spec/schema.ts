@@ -10,19 +10,18 @@ export const MAX_SECONDS = 3600;
 /** Upper bound of a wait (steady, settle), model seconds: a day. */
 export const MAX_WAIT_SECONDS = 86_400;
 
-/** Seconds in 0..max, with a message that says the bound and why. */
-const seconds = (max = MAX_SECONDS, what = 'seconds') =>
-  z.number().min(0, `expected ${what} ≥ 0`).max(max, `expected at most ${max} ${what}`);
+/** Seconds in 0..max, with a message that says the bound (`whole`: an integer, as Kubernetes and ELBv2 take them). */
+const seconds = (max = MAX_SECONDS, whole = false) => (whole ? z.number().int() : z.number()).min(0, 'expected seconds ≥ 0').max(max, `expected at most ${max} seconds`);
 const axis = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'expected at least one value').max(50, 'expected at most 50 values');
 
 /** The settings a cell sets: one value per matrix axis. */
 export const cellConfigSchema = z
   .object({
-    preStopSeconds: seconds().int(),
-    terminationGracePeriodSeconds: seconds().int(),
+    preStopSeconds: seconds(MAX_SECONDS, true),
+    terminationGracePeriodSeconds: seconds(MAX_SECONDS, true),
     readinessGate: z.boolean(),
     // The ELBv2 range of deregistration_delay.timeout_seconds.
-    deregistrationDelaySeconds: seconds(3600).int(),
+    deregistrationDelaySeconds: seconds(3600, true),
   })
   .strict();
 
@@ -116,24 +115,24 @@ export const specSchema = z
         /** Set the deregistration delay through the Ingress annotation or ModifyTargetGroupAttributes. */
         deregistrationDelayVia: z.enum(['ingress', 'api']).default('ingress'),
         /** Bound on waiting for the configured rollout and steady state, model seconds. */
-        steadyTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS).default(900),
+        steadyTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(900),
       })
       .strict()
       .prefault({}),
     traffic: trafficSchema.prefault({}),
     matrix: z
       .object({
-        preStopSeconds: axis(z.number().int().min(0)),
-        terminationGracePeriodSeconds: axis(z.number().int().min(0)),
+        preStopSeconds: axis(cellConfigSchema.shape.preStopSeconds),
+        terminationGracePeriodSeconds: axis(cellConfigSchema.shape.terminationGracePeriodSeconds),
         readinessGate: axis(z.boolean()),
-        deregistrationDelaySeconds: axis(z.number().int().min(0).max(3600)),
+        deregistrationDelaySeconds: axis(cellConfigSchema.shape.deregistrationDelaySeconds),
         include: z.array(partialCell).default([]),
         exclude: z.array(partialCell).default([]),
       })
       .strict(),
     disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption').max(20),
     /** Bound on observing one disruption until settled, model seconds. */
-    settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS).default(900),
+    settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(900),
     repeat: z.number().int().min(1).max(100).default(1),
     expect: z.array(expectationSchema).max(200).default([]),
   })

@@ -71,3 +71,43 @@ describe('renderJunit', () => {
     expect(xml).toContain('<failure message="expectation">expect[0]: rollout.gate-off');
   });
 });
+
+describe('requests without a status count as failed', () => {
+  const refused = cellResult({
+    gate: true,
+    kind: 'rollout',
+    requests: { planned: 266, sent: 266, byStatus: {}, networkErrors: 266, networkErrorsByCode: { timeout: 266 }, achieved: 1 },
+  });
+
+  it('in the table: never "0 (net×N)"', () => {
+    const md = renderMarkdown([refused], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 100, failedExpectations: [] });
+    expect(md).toMatch(/\| 266 \(net×266\) +\|/);
+  });
+
+  it('in expect: maxFailed counts them, max5xx keeps counting 5xx only', () => {
+    const rules = [{ where: {}, maxFailed: 0 }, { where: {}, max5xx: 0 }];
+    expect(checkExpectations(rules, [refused])).toEqual([`expect[0]: ${refused.id} had 266 failed requests (0 5xx + 266 without a status), expected at most 0`]);
+  });
+});
+
+describe('a run that measured nothing', () => {
+  const unmeasured = [{ id: 'rollout.gate-on.prestop-0.grace-30.dereg-300.r1', config: { preStopSeconds: 0, terminationGracePeriodSeconds: 30, readinessGate: true, deregistrationDelaySeconds: 300 }, disruption: { kind: 'rollout' as const } }];
+  const rules = [{ where: {}, max5xx: 0 }];
+
+  it('fails every expectation that covers an unmeasured cell', () => {
+    expect(checkExpectations(rules, [], unmeasured)).toEqual([`expect[0]: ${unmeasured[0].id} was not measured, so at most 0 5xx cannot be confirmed`]);
+  });
+
+  it('says so in the report instead of "Every expectation held"', () => {
+    const md = renderMarkdown([], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 100, failedExpectations: [], expectations: 1, unmeasured, stoppedBy: 'InterruptedError: Interrupted by SIGINT' });
+    expect(md).toContain('No cell was measured.');
+    expect(md).toContain(`Not measured (1 of 1 cells; the run stopped: InterruptedError: Interrupted by SIGINT):\n\n- ${unmeasured[0].id}`);
+    expect(md).not.toContain('Every expectation held');
+  });
+
+  it('writes each unmeasured cell as a JUnit error, never an empty passing suite', () => {
+    const xml = renderJunit('nightly', [], [], unmeasured, 'interrupted');
+    expect(xml).toContain('tests="1" failures="0" errors="1"');
+    expect(xml).toContain(`name="${unmeasured[0].id}" time="0"><error message="not measured">the run stopped before this cell: interrupted</error>`);
+  });
+});

@@ -37,9 +37,9 @@ describe('parseSpec', () => {
     expect(issues).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^matrix\.preStopSeconds\[0\]: .*number/),
-        expect.stringMatching(/^matrix\.preStopSeconds\[1\]: .*>=0/),
+        expect.stringMatching(/^matrix\.preStopSeconds\[1\]: expected seconds ≥ 0/),
         expect.stringMatching(/^matrix\.terminationGracePeriodSeconds: expected at least one value/),
-        expect.stringMatching(/^matrix\.deregistrationDelaySeconds\[0\]: .*<=3600/),
+        expect.stringMatching(/^matrix\.deregistrationDelaySeconds\[0\]: expected at most 3600 seconds/),
         expect.stringMatching(/^disruptions: expected at least one disruption/),
         expect.stringMatching(/^traffic\.rate: /),
         expect.stringMatching(/^traffic: .*colour/),
@@ -82,5 +82,66 @@ describe('expandCells', () => {
     expect(cells[0].id).toBe('rollout.gate-off.prestop-0.grace-30.dereg-300.r1');
     expect(cells.some((c) => c.config.preStopSeconds === 15 && !c.config.readinessGate)).toBe(false);
     expect(cells.filter((c) => c.config.preStopSeconds === 60)).toHaveLength(4);
+  });
+});
+
+describe('parseSpec bounds and ids', () => {
+  it('bounds every duration and size, saying the bound', () => {
+    const issues = errorsOf({
+      matrix: { ...matrix, preStopSeconds: [1e6, 1e20] },
+      disruptions: [{ spot: { noticeSeconds: 7200 } }],
+      traffic: { warmupSeconds: 1e9, timeoutSeconds: 1e9 },
+      settleTimeoutSeconds: 1e9,
+    });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'matrix.preStopSeconds[0]: expected at most 3600 seconds',
+        expect.stringMatching(/^matrix\.preStopSeconds\[1\]: Too big/),
+        'traffic.warmupSeconds: expected at most 3600 seconds',
+        'traffic.timeoutSeconds: expected at most 3600 seconds per request',
+        'disruptions[0].spot.noticeSeconds: expected at most 900 seconds',
+        expect.stringMatching(/^settleTimeoutSeconds: .*86400/),
+      ]),
+    );
+  });
+
+  it('says which disruption forms exist when an entry is none of them, and points into the one it took', () => {
+    const issues = errorsOf({ matrix, disruptions: ['reboot', { drain: { node: 5 } }] });
+    expect(issues[0]).toBe('disruptions[0]: expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }, got "reboot"');
+    expect(issues[1]).toMatch(/^disruptions\[1\]\.drain\.node: /);
+  });
+
+  it('rejects a spec whose cells would share an id, naming the entries', () => {
+    expect(errorsOf({ matrix, disruptions: ['rollout', 'rollout'] })).toContain(
+      'disruptions[0], disruptions[1]: the same disruption (rollout) twice would give cells with one id; list it once and use `repeat` to measure it again',
+    );
+    expect(errorsOf({ matrix, disruptions: ['drain', { drain: { node: 'most-pods' } }] })[0]).toMatch(/^disruptions\[0\], disruptions\[1\]: the same disruption \(drain\)/);
+  });
+
+  it('gives cells of differently chosen nodes their own ids', () => {
+    const { spec } = parseSpec({ matrix: { ...matrix, preStopSeconds: [0], readinessGate: [true] }, disruptions: ['drain', { drain: { node: 'spot' } }, { drain: { node: 'node:node-a1' } }, 'spot', { spot: { noticeSeconds: 60 } }] });
+    expect(expandCells(spec).map((c) => c.id.split('.')[0])).toEqual(['drain', 'drain-spot', 'drain-node-node-a1', 'spot', 'spot-notice60']);
+  });
+
+  it('needs max5xx or maxFailed in an expectation, and a run-directory-safe name', () => {
+    expect(errorsOf({ matrix, disruptions: ['rollout'], expect: [{ where: {} }] })).toContain('expect[0]: expected max5xx, maxFailed or both');
+    expect(errorsOf({ name: '../../etc', matrix, disruptions: ['rollout'] })[0]).toMatch(/^name: expected 1–64 letters/);
+  });
+});
+
+describe('loadSpec', () => {
+  it('rejects bytes that are not UTF-8', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadSpec } = await import('../../../harness/spec/load.ts');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rh-utf8-'));
+    try {
+      const file = path.join(dir, 'latin1.yaml');
+      await writeFile(file, Buffer.concat([Buffer.from('name: caf'), Buffer.from([0xe9]), Buffer.from('\nmatrix: {}\n')]));
+      await expect(loadSpec(file)).rejects.toThrow(`Invalid ${file}: expected UTF-8 text, got bytes that are not UTF-8`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

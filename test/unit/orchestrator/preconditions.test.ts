@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { preconditionProblems } from '../../../harness/orchestrator/preconditions.ts';
+import type { KObject } from '../../../harness/platform/ports.ts';
+import { parseSpec } from '../../../harness/spec/load.ts';
+
+const matrix = { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [300] };
+const deployment = (replicas: number): KObject => ({ metadata: { name: 'web', namespace: 'shop' }, spec: { replicas } });
+const node = (name: string, opts: { spot?: boolean; cordoned?: boolean; providerID?: string } = {}): KObject => ({
+  metadata: { name, labels: opts.spot ? { 'eks.amazonaws.com/capacityType': 'SPOT' } : {} },
+  spec: { unschedulable: opts.cordoned, providerID: opts.providerID ?? `aws:///us-east-1a/i-0${name.length}abc` },
+  status: { conditions: [{ type: 'Ready', status: 'True' }] },
+});
+const world = [node('node-a1'), node('node-b1'), node('node-b2', { spot: true })];
+const problems = (disruptions: unknown[], d = deployment(3), nodes = world) => preconditionProblems(parseSpec({ matrix, disruptions }).spec, d, nodes);
+
+describe('preconditionProblems', () => {
+  it('finds none in the default world', () => {
+    expect(problems(['rollout', 'drain', 'spot', { drain: { node: 'node:node-a1' } }])).toEqual([]);
+  });
+
+  it('names a node that does not exist, and the nodes there are', () => {
+    expect(problems([{ drain: { node: 'node:ghost' } }])).toEqual(['disruptions[0] (drain node:ghost): expected a node named ghost, got only node-a1, node-b1, node-b2']);
+  });
+
+  it('refuses a Deployment scaled to 0 and a cluster with every node cordoned', () => {
+    expect(problems(['rollout'], deployment(0))[0]).toMatch(/^deployment shop\/web: expected at least 1 replica, got 0/);
+    const cordoned = world.map((n) => ({ ...n, spec: { ...n.spec, unschedulable: true } }));
+    expect(problems(['rollout'], deployment(3), cordoned)[0]).toMatch(/^nodes: expected at least one schedulable node/);
+  });
+
+  it('refuses spot on a cluster with no spot node, and a spot node without an EC2 instance', () => {
+    expect(problems(['spot'], deployment(3), [node('a'), node('b')])[0]).toMatch(/^disruptions\[0\] \(spot spot\): expected a spot node/);
+    expect(problems(['spot'], deployment(3), [node('a'), node('s', { spot: true, providerID: 'kind://s' })])[0]).toMatch(/expected the node to carry an EC2 providerID/);
+  });
+
+  it('needs somewhere for the drained pods to go', () => {
+    expect(problems([{ drain: { node: 'node:a' } }], deployment(3), [node('a'), node('b', { cordoned: true })])[0]).toMatch(/expected a schedulable node besides the one drained/);
+    expect(problems(['drain'], deployment(3), [node('a')])[0]).toMatch(/expected a schedulable node besides the one drained/);
+  });
+});

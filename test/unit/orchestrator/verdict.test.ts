@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { baselineBefore, verdictReasons, type VerdictInput } from '../../../harness/orchestrator/verdict.ts';
+
+const healthy: VerdictInput = {
+  interrupted: false,
+  planned: 1000,
+  sent: 1000,
+  answeredByStatus: 1000,
+  twoXX: 990,
+  fiveXX: 10,
+  networkErrors: 0,
+  baseline: { sent: 200, not2xx: 0 },
+  disruption: { completed: true, detail: 'ok' },
+  settled: true,
+  settleTimeoutSeconds: 900,
+};
+
+describe('verdictReasons', () => {
+  it('finds a measured cell valid', () => {
+    expect(verdictReasons(healthy)).toEqual([]);
+  });
+
+  it('makes a cell whose every request was refused INVALID, never 0', () => {
+    // target.url http://127.0.0.1:9: 263 of 263 requests ECONNREFUSED.
+    const reasons = verdictReasons({ ...healthy, planned: 263, sent: 263, answeredByStatus: 0, twoXX: 0, fiveXX: 0, networkErrors: 263, baseline: { sent: 50, not2xx: 50 } });
+    expect(reasons).toEqual(['no healthy baseline: 0 of 50 warm-up requests got a 2xx (0.0 % < 99 %)', 'traffic failed wholesale: none of the 263 requests got a 2xx']);
+  });
+
+  it('needs a healthy warm-up: 99 % 2xx, one failure tolerated in a short one', () => {
+    expect(verdictReasons({ ...healthy, baseline: { sent: 29, not2xx: 1 } })).toEqual([]);
+    expect(verdictReasons({ ...healthy, baseline: { sent: 29, not2xx: 2 } })).toEqual(['no healthy baseline: 27 of 29 warm-up requests got a 2xx (93.1 % < 99 %)']);
+    expect(verdictReasons({ ...healthy, baseline: { sent: 500, not2xx: 5 } })).toEqual([]);
+    expect(verdictReasons({ ...healthy, baseline: { sent: 500, not2xx: 6 } })[0]).toMatch(/^no healthy baseline: 494 of 500/);
+    expect(verdictReasons({ ...healthy, baseline: { sent: 0, not2xx: 0 } })).toEqual(['no healthy baseline: no request was sent during the warm-up']);
+  });
+
+  it('calls more than half the requests failing a wholesale failure', () => {
+    expect(verdictReasons({ ...healthy, twoXX: 400, fiveXX: 300, networkErrors: 300, answeredByStatus: 700 })).toEqual(['traffic failed wholesale: 600 of 1000 requests failed (> 50 %)']);
+  });
+
+  it('lists every other reason: interrupted, traffic, achieved share, accounting, disruption, settling', () => {
+    const reasons = verdictReasons({ ...healthy, interrupted: true, trafficProblem: 'traffic failed: k6 exited 107', sent: 900, answeredByStatus: 899, disruption: { completed: false, reason: 'no node' } });
+    expect(reasons).toEqual([
+      'interrupted',
+      'traffic failed: k6 exited 107',
+      'traffic achieved 90.0 % of the 1000 planned requests (< 95 %)',
+      'accounting: 899 answered + 0 network errors ≠ 900 sent',
+      'disruption did not complete: no node',
+    ]);
+    expect(verdictReasons({ ...healthy, settled: false })).toEqual(['not settled within 900 s']);
+  });
+});
+
+describe('baselineBefore', () => {
+  it('counts the requests due before the disruption from the rate, and the non-2xx among them from the failures', () => {
+    const result = { startedAt: 10_000, sent: 1000, failures: [{ sentAt: 10_500, path: '/' }, { sentAt: 11_999, path: '/' }, { sentAt: 12_000, path: '/' }] };
+    expect(baselineBefore(result, 100, 12_000)).toEqual({ sent: 200, not2xx: 2 });
+    expect(baselineBefore(result, 100, 9_000)).toEqual({ sent: 0, not2xx: 0 });
+  });
+});
