@@ -61,22 +61,23 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
   }
 }
 
-/** The exit code of a finished (or stopped) run, with the line that says why on stderr. */
+/** The exit code of a finished (or stopped) run, with the lines that say why on stderr. */
 function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): number {
-  if (outcome.restoreDifferences.length) {
-    console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
-    return ExitCode.environment;
-  }
-  if (outcome.interrupted) {
-    console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
-    return ExitCode.interrupted;
-  }
+  let code: number | undefined;
   if (outcome.failure) {
-    const code = exitCodeFor(outcome.failure);
+    code = exitCodeFor(outcome.failure);
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);
     console.error(`The cells measured so far are kept; continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
-    return code;
+  }
+  if (outcome.restoreDifferences.length) {
+    console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
+    code ??= ExitCode.environment;
+  }
+  if (code !== undefined) return code;
+  if (outcome.interrupted) {
+    console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+    return ExitCode.interrupted;
   }
   if (outcome.failedExpectations.length) return ExitCode.expectationFailed;
   const invalid = outcome.results.filter((r) => !r.valid).length;

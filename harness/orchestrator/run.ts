@@ -85,6 +85,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   } else if (existsSync(runFile)) {
     throw new ConfigError(`The run ${runId} already exists in ${runDir}; use --resume ${runId} to continue it`);
   }
+  await ensureWritableDir(opts.resultsDir, '--results-dir');
   await ensureWritableDir(runDir, '--results-dir');
 
   const log = (line: string) => progress.info(line);

@@ -1,7 +1,8 @@
 /** `rollout-harness twin up` as a child process for CLI tests: started, up, and its env file read. */
 import { execa, type ResultPromise } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { projectRoot } from '../../harness/core/paths.ts';
 
 /** The CLI entry point. */
@@ -13,9 +14,9 @@ export interface TwinUpProcess {
   env: Record<string, string>;
 }
 
-/** Starts `twin up --state-dir stateDir` and resolves once it says it is up (bounded: 30 s). */
-export async function startTwinUp(stateDir: string, timeScale = 0.05): Promise<TwinUpProcess> {
-  const child = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', stateDir, '--time-scale', String(timeScale)], { reject: false, all: true, buffer: true });
+/** Starts `twin up --state-dir stateDir` (plus `extraArgs`) and resolves once it says it is up (bounded: 30 s). */
+export async function startTwinUp(stateDir: string, timeScale = 0.05, extraArgs: string[] = []): Promise<TwinUpProcess> {
+  const child = execa(process.execPath, [BIN, 'twin', 'up', '--state-dir', stateDir, '--time-scale', String(timeScale), ...extraArgs], { reject: false, all: true, buffer: true });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`twin up did not come up in 30 s:\n${output}`)), 30_000);
@@ -34,4 +35,18 @@ export async function startTwinUp(stateDir: string, timeScale = 0.05): Promise<T
   const text = await readFile(path.join(stateDir, 'env'), 'utf8');
   const env = Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2].replace(/^'|'$/g, '')]));
   return { child, env };
+}
+
+/**
+ * Writes a copy of the default twin world whose app keeps idle connections 65 s (above the ALB's
+ * 60 s idle timeout, as AWS advises), so tests that need a clean baseline see no keep-alive race.
+ */
+export async function writeQuietWorld(file: string): Promise<string> {
+  const world = parse(await readFile(path.join(projectRoot, 'fixtures/twin/default.yaml'), 'utf8')) as { objects: Array<{ kind: string; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } }> };
+  for (const obj of world.objects) {
+    const c = obj.kind === 'Deployment' ? obj.spec?.template?.spec?.containers?.[0] : undefined;
+    if (c) c.env = [...(c.env ?? []).filter((e) => e.name !== 'KEEPALIVE_TIMEOUT_MS'), { name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }];
+  }
+  await writeFile(file, stringify(world));
+  return file;
 }

@@ -1,0 +1,338 @@
+/**
+ * Trying to break a run, through the real CLI against a standalone `twin up` reached like staging
+ * (kubeconfig context, endpoint overrides, no `target.url`): false zeros, settings left changed,
+ * leftovers of a killed run, preconditions, and the exit codes the README promises.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scaledClock } from '../../../harness/core/clock.ts';
+import { RUN_MARKER } from '../../../harness/core/labels.ts';
+import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
+import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
+import type { Elbv2Port, KubernetesPort } from '../../../harness/platform/ports.ts';
+import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
+
+let dir: string;
+let twin: ResultPromise | undefined;
+let run: ResultPromise | undefined;
+let env: Record<string, string>;
+let k8s: KubernetesPort;
+let elbv2: Elbv2Port;
+let tgArn: string;
+
+const DELAY = 'deregistration_delay.timeout_seconds';
+const results = () => path.join(dir, 'results');
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-faults-'));
+  const world = await writeQuietWorld(path.join(dir, 'world.yaml'));
+  ({ child: twin, env } = await startTwinUp(path.join(dir, 'twin'), 0.05, ['--config', world]));
+  k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
+  elbv2 = createElbv2Adapter({ region: 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } });
+  tgArn = (await k8s.listTargetGroupBindings('shop'))[0].spec.targetGroupARN;
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of [run, twin]) {
+    if (p?.pid && p.exitCode === null) p.kill('SIGINT');
+    await p?.catch(() => {});
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+/** A spec against the standalone twin, as against staging: no `url`, so traffic goes where the ALB is. */
+async function specFile(name: string, over: Record<string, unknown> = {}): Promise<string> {
+  const file = path.join(dir, `${name}.yaml`);
+  await writeFile(
+    file,
+    stringify({
+      name,
+      target: {
+        kubeconfig: env.KUBECONFIG,
+        context: 'twin',
+        allowedContexts: ['twin'],
+        namespace: 'shop',
+        deployment: 'web',
+        ingress: 'web',
+        endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
+        ...((over.target as object) ?? {}),
+      },
+      traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
+      matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
+      disruptions: over.disruptions ?? ['rollout'],
+      ...(over.expect ? { expect: over.expect } : {}),
+    }),
+  );
+  return file;
+}
+
+function cli(args: string[]): ResultPromise {
+  return execa(process.execPath, [BIN, ...args], {
+    reject: false,
+    all: true,
+    timeout: 240_000,
+    // Credentials for the endpoint overrides come from the default chain (env), as in staging.
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
+  });
+}
+
+const runJson = (id: string) => JSON.parse(readFileSync(path.join(results(), id, 'run.json'), 'utf8'));
+const delay = async () => (await elbv2.getAttributes(tgArn))[DELAY];
+const markers = async () => {
+  const objects = [await k8s.getNamespace('shop'), await k8s.getDeployment('shop', 'web'), await k8s.getIngress('shop', 'web'), ...(await k8s.listNodes())];
+  return objects.filter((o) => o.metadata?.annotations?.[RUN_MARKER]).map((o) => `${o.metadata?.name}=${o.metadata?.annotations?.[RUN_MARKER]}`);
+};
+
+/** Waits (bounded) until the run's checkpoint shows `ok(record)`, then returns. */
+async function waitForCheckpoint(id: string, ok: (record: { cells: Array<{ status: string; stage?: string }> }) => boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const file = path.join(results(), id, 'run.json');
+    if (existsSync(file)) {
+      try {
+        if (ok(runJson(id))) return;
+      } catch {
+        // a checkpoint being replaced: read it again
+      }
+    }
+    if (Date.now() > deadline || run?.exitCode !== null) throw new Error(`the run never reached the point:\n${(await run)?.all}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('traffic goes where the ALB is, and restore is proven', () => {
+  it('finds the listener through DescribeLoadBalancers, keeps a user cordon, and puts the delay back though the Ingress had no annotation', async () => {
+    expect(await delay()).toBe('300');
+    await k8s.setNodeUnschedulable('node-a1', true); // the user's own cordon, before the run
+    try {
+      const spec = await specFile('where', { disruptions: ['rollout', { drain: { node: 'node:node-a1' } }] });
+      run = cli(['run', spec, '--results-dir', results(), '--run-id', 'where']);
+      const r = await run;
+      expect(r.exitCode, String(r.all)).toBe(0);
+      expect(r.stderr).toMatch(/traffic to http:\/\/127\.0\.0\.1:\d+ \(load balancer [\w-]+, HTTP listener on port \d+\)/);
+      const record = runJson('where');
+      expect(record.target.url).toBe(env.ROLLOUT_HARNESS_ALB_URL);
+      expect(record.restoreDifferences).toBeUndefined();
+      for (const c of record.cells) {
+        const cell = JSON.parse(readFileSync(path.join(results(), 'where', 'cells', `${c.id}.json`), 'utf8'));
+        expect(cell.valid, cell.invalidReason).toBe(true);
+        expect(cell.requests.byStatus['200']).toBeGreaterThan(100);
+      }
+      // The cell set the delay to 30 through the annotation; the controller does not revert a removed
+      // attribute, so restore set it back through the API, and read it back.
+      expect(await delay()).toBe('300');
+      expect(record.restored).toContain('target group: deregistration_delay.timeout_seconds set back to 300 through ModifyTargetGroupAttributes');
+      expect((await k8s.getNode('node-a1')).spec?.unschedulable).toBe(true);
+      expect(await markers()).toEqual([]);
+    } finally {
+      await k8s.setNodeUnschedulable('node-a1', false);
+    }
+  }, 240_000);
+});
+
+describe('no zero without evidence', () => {
+  it('makes a cell whose every request got no answer INVALID: exit 4, and 1 under an expectation', async () => {
+    const cheap = { traffic: { warmupSeconds: 5, cooldownSeconds: 1 } };
+    const spec = await specFile('refused', { ...cheap, target: { url: 'http://127.0.0.1:9' } });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'refused']);
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(4);
+    expect(r.stdout).toMatch(/\| on +\| 20 +\| 40 +\| 30 +\| INVALID \[1\] +\|/);
+    expect(r.stdout).toMatch(/\[1\] rollout\.gate-on\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: 0 of \d+ warm-up requests got a 2xx/);
+    expect(readFileSync(path.join(results(), 'refused', 'junit.xml'), 'utf8')).toContain('tests="1" failures="1"');
+
+    const withRule = await specFile('refused-rule', { ...cheap, target: { url: 'http://127.0.0.1:9' }, expect: [{ where: {}, max5xx: 0 }] });
+    run = cli(['run', withRule, '--results-dir', results(), '--run-id', 'refused-rule']);
+    const ruled = await run;
+    expect(ruled.exitCode, String(ruled.all)).toBe(1);
+    expect(ruled.stdout).toContain('is invalid (no healthy baseline');
+    expect(ruled.stdout).not.toContain('Every expectation held');
+  }, 240_000);
+});
+
+describe('leftovers of a killed run', () => {
+  afterEach(async () => {
+    // Whatever a failed assertion left behind must not stop the next test.
+    if (!(await markers()).length) return;
+    for (const id of ['killed', 'configure-kill']) if (existsSync(path.join(results(), id, 'run.json'))) await cli(['restore', id, '--results-dir', results()]);
+  }, 120_000);
+
+  it('refuses a new run, names the restore command, and --resume undoes them before it measures', async () => {
+    const spec = await specFile('killed', { disruptions: ['rollout', 'drain'] });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'killed']);
+    await waitForCheckpoint('killed', (r) => r.cells[0]?.status === 'done' && ['disrupt', 'settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
+    // Kill it once the drain has cordoned its node.
+    const deadline = Date.now() + 60_000;
+    while (!(await k8s.listNodes()).some((n) => n.spec?.unschedulable)) {
+      if (Date.now() > deadline) throw new Error('the drain never cordoned a node');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    run.kill('SIGKILL');
+    await run;
+    const cordoned = (await k8s.listNodes()).filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name);
+    expect(cordoned).toHaveLength(1);
+    expect(await markers()).toEqual(expect.arrayContaining(['shop=killed', 'web=killed', `${cordoned[0]}=killed`]));
+
+    const fresh = await specFile('fresh', { disruptions: ['rollout'] });
+    run = cli(['run', fresh, '--results-dir', results(), '--run-id', 'fresh']);
+    const refused = await run;
+    expect(refused.exitCode, String(refused.all)).toBe(3);
+    expect(refused.stderr).toContain(`The run killed did not finish: its changes are still on`);
+    expect(refused.stderr).toContain(`rollout-harness restore killed --results-dir ${results()}`);
+    expect(existsSync(path.join(results(), 'fresh', 'run.json'))).toBe(false);
+
+    run = cli(['run', spec, '--results-dir', results(), '--resume', 'killed']);
+    const resumed = await run;
+    expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    const log = String(resumed.stderr);
+    expect(log.indexOf('Undoing what the stopped run killed left changed')).toBeGreaterThan(-1);
+    expect(log.indexOf(`node ${cordoned[0]}: uncordoned`)).toBeLessThan(log.indexOf('[2/2]'));
+    const record = runJson('killed');
+    expect(record.cells.map((c: { status: string }) => c.status)).toEqual(['done', 'done']);
+    expect(record.restoreDifferences).toBeUndefined();
+    expect(await markers()).toEqual([]);
+    for (const n of await k8s.listNodes()) expect(n.spec?.unschedulable ?? false, n.metadata?.name).toBe(false);
+    expect(await delay()).toBe('300');
+
+    // A finished run is not resumed: that would re-apply its old originals over whatever came since.
+    run = cli(['run', spec, '--results-dir', results(), '--resume', 'killed']);
+    const again = await run;
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain('Cannot resume killed: it finished at');
+  }, 300_000);
+
+  it('`restore` puts back what a run killed mid-configure left, and removes its markers', async () => {
+    const before = await k8s.getDeployment('shop', 'web');
+    const gateBefore = (await k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject'];
+    const spec = await specFile('configure-kill', { matrix: { readinessGate: [false], preStopSeconds: [7], terminationGracePeriodSeconds: [33], deregistrationDelaySeconds: [45] } });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'configure-kill']);
+    await waitForCheckpoint('configure-kill', (r) => r.cells[0]?.stage === 'configure');
+    // Wait until the Deployment carries the cell's settings, then kill.
+    const deadline = Date.now() + 60_000;
+    while ((await k8s.getDeployment('shop', 'web')).spec.template.spec.terminationGracePeriodSeconds !== 33) {
+      if (Date.now() > deadline) throw new Error('the cell never configured the Deployment');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    run.kill('SIGKILL');
+    await run;
+    run = cli(['restore', 'configure-kill', '--results-dir', results()]);
+    const restored = await run;
+    expect(restored.exitCode, String(restored.all)).toBe(0);
+    expect(restored.stdout).toContain('every setting verified against the record');
+    const after = await k8s.getDeployment('shop', 'web');
+    expect(after.spec.template.spec.terminationGracePeriodSeconds).toBe(before.spec.template.spec.terminationGracePeriodSeconds);
+    expect(after.spec.template.spec.containers[0].lifecycle ?? null).toEqual(before.spec.template.spec.containers[0].lifecycle ?? null);
+    expect((await k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject']).toBe(gateBefore);
+    expect(await markers()).toEqual([]);
+    expect(await delay()).toBe('300');
+  }, 180_000);
+});
+
+describe('preconditions fail fast, before any change', () => {
+  it('a drain of a node that does not exist, every node cordoned, a missing Deployment: exit 3 at once', async () => {
+    const ghost = await specFile('ghost', { disruptions: [{ drain: { node: 'node:ghost' } }] });
+    run = cli(['run', ghost, '--results-dir', results(), '--run-id', 'ghost']);
+    const g = await run;
+    expect(g.exitCode, String(g.all)).toBe(3);
+    expect(g.stderr).toContain('disruptions[0] (drain node:ghost): expected a node named ghost, got only node-a1, node-b1, node-b2');
+    expect(g.stderr).not.toMatch(/at \w+ \(/); // no stack trace
+    expect(existsSync(path.join(results(), 'ghost', 'run.json'))).toBe(false);
+    expect(await markers()).toEqual([]);
+
+    const names = (await k8s.listNodes()).map((n) => n.metadata?.name ?? '');
+    for (const n of names) await k8s.setNodeUnschedulable(n, true);
+    try {
+      const plain = await specFile('cordoned');
+      run = cli(['run', plain, '--results-dir', results(), '--run-id', 'cordoned']);
+      const c = await run;
+      expect(c.exitCode, String(c.all)).toBe(3);
+      expect(c.stderr).toContain('nodes: expected at least one schedulable node');
+    } finally {
+      for (const n of names) await k8s.setNodeUnschedulable(n, false);
+    }
+
+    const missing = await specFile('missing', { target: { deployment: 'nope' } });
+    run = cli(['run', missing, '--results-dir', results(), '--run-id', 'missing']);
+    const m = await run;
+    expect(m.exitCode, String(m.all)).toBe(3);
+    expect(m.stderr).toMatch(/Expected deployment shop\/nope in context twin, got: it does not exist \(404\)/);
+  }, 120_000);
+});
+
+describe('bad flags and arguments exit 2, promptly and clearly', () => {
+  it('unknown flags and commands, bad values, run ids outside the results directory, an unusable results directory', async () => {
+    const spec = await specFile('flags');
+    const cases: Array<[string[], RegExp]> = [
+      [['run', spec, '--no-such-flag'], /unknown option '--no-such-flag'/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['twin', 'up', '--time-scale', 'fast'], /Expected a positive number, got "fast"/],
+      [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
+      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit or json, got "pdf"/],
+      [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
+    ];
+    for (const [args, message] of cases) {
+      const started = Date.now();
+      const r = await cli(args);
+      expect(r.exitCode, `${args.join(' ')}:\n${r.all}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }
+  }, 120_000);
+});
+
+describe('the twin env keeps every AWS call on loopback', () => {
+  it('answers services it does not serve with an error naming them; kubectl defaults to the opted-in namespace', async () => {
+    const sourced = { ...process.env, ...env, AWS_MAX_ATTEMPTS: '1' };
+    const sts = await execa('aws', ['sts', 'get-caller-identity'], { env: sourced, reject: false, timeout: 30_000 });
+    expect(sts.exitCode).not.toBe(0);
+    expect(sts.stderr).toContain('this request is for "sts"');
+    const cw = await execa('aws', ['cloudwatch', 'list-metrics'], { env: sourced, reject: false, timeout: 30_000 });
+    expect(cw.exitCode).not.toBe(0);
+    expect(cw.stderr).toContain('this request is for "monitoring"');
+    const pods = await execa('kubectl', ['get', 'pods', '-o', 'name'], { env: sourced, reject: false, timeout: 30_000 });
+    expect(pods.stdout).toMatch(/^pod\/web-/m);
+  }, 60_000);
+});
+
+describe('an interrupt before any cell was measured', () => {
+  it('reports the cells as not measured, never "Every expectation held", and JUnit errors', async () => {
+    const spec = await specFile('early', { expect: [{ where: {}, max5xx: 0 }] });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'early']);
+    await waitForCheckpoint('early', (r) => r.cells[0]?.stage === 'configure');
+    run.kill('SIGINT');
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(130);
+    expect(r.stdout).toContain('No cell was measured.');
+    expect(r.stdout).toContain('was not measured, so at most 0 5xx cannot be confirmed');
+    expect(r.stdout).not.toContain('Every expectation held');
+    expect(readFileSync(path.join(results(), 'early', 'junit.xml'), 'utf8')).toContain('tests="1" failures="0" errors="1"');
+  }, 120_000);
+});
+
+describe('the target dies mid-run', () => {
+  it('keeps the half-measured cell as INVALID with why, writes report and JUnit, exits 3 promptly', async () => {
+    const spec = await specFile('dies', { disruptions: ['rollout', 'drain'] });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'dies']);
+    await waitForCheckpoint('dies', (r) => r.cells[0]?.status === 'done' && ['settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
+    twin!.kill('SIGKILL');
+    await twin;
+    const started = Date.now();
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(3);
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(r.stdout).toMatch(/INVALID \[1\]/);
+    expect(r.stderr).toContain('the run stopped:');
+    const record = runJson('dies');
+    expect(record.cells.map((c: { status: string }) => c.status)).toEqual(['done', 'failed']);
+    const half = JSON.parse(readFileSync(path.join(results(), 'dies', 'cells', `${record.cells[1].id}.json`), 'utf8'));
+    expect(half.valid).toBe(false);
+    expect(half.invalidReason).toMatch(/^the cell failed at stage (settle|cooldown|collect): /);
+    expect(readFileSync(path.join(results(), 'dies', 'junit.xml'), 'utf8')).toContain('tests="2" failures="1"');
+    expect(readFileSync(path.join(results(), 'dies', 'report.md'), 'utf8')).toContain('INVALID [1]');
+  }, 240_000);
+});
