@@ -74,7 +74,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     ...base,
     valid: false,
     invalidReason: reason,
-    requests: { planned: 0, sent: 0, byStatus: {}, networkErrors: 0, networkErrorsByCode: {}, achieved: 0 },
+    requests: { planned: 0, sent: 0, byStatus: {}, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 0 },
     fiveXX: 0,
     disruptionOutcome: { completed: false, reason: 'not started' },
     settled: false,
@@ -160,7 +160,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const fiveXX = sum(fiveXXByCode);
     const networkErrors = sum(result.networkErrors);
     const statusTotal = sum(result.byStatus);
-    const achieved = result.planned > 0 ? result.sent / result.planned : 0;
+    // Requests cut at the stop were neither answered nor missed: out of both sides of the share.
+    const cut = result.cutAtStop.count;
+    const achieved = result.planned - cut > 0 ? (result.sent - cut) / (result.planned - cut) : 0;
     let fiveXXByReason: Record<string, number> | undefined;
     if (target.accessLog) {
       fiveXXByReason = {};
@@ -176,7 +178,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     if (result.incomplete) reasons.push(`traffic incomplete: ${result.incomplete}`);
     else if (trafficEnded) reasons.push(trafficEnded);
     if (achieved < MIN_ACHIEVED) reasons.push(`traffic achieved ${(achieved * 100).toFixed(1)} % of the ${result.planned} planned requests (< ${MIN_ACHIEVED * 100} %)`);
-    if (statusTotal + networkErrors !== result.sent) reasons.push(`accounting: ${statusTotal} answered + ${networkErrors} network errors ≠ ${result.sent} sent`);
+    if (statusTotal + networkErrors + cut !== result.sent) {
+      reasons.push(`accounting: ${statusTotal} answered + ${networkErrors} network errors + ${cut} cut at the stop ≠ ${result.sent} sent`);
+    }
     if (!outcome.completed) reasons.push(`disruption did not complete: ${outcome.reason}`);
     else if (!isSettled) reasons.push(`not settled within ${spec.settleTimeoutSeconds} s`);
     stage('done');
@@ -184,7 +188,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...base,
       valid: reasons.length === 0,
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
-      requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, achieved: Math.round(achieved * 10000) / 10000 },
+      requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
       ...(fiveXXByReason ? { fiveXXByReason } : {}),
       disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },

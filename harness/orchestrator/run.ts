@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { scaledClock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError } from '../core/errors.ts';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
 import { checkExpectations } from '../report/expect.ts';
@@ -14,7 +15,7 @@ import { renderMarkdown } from '../report/markdown.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
 import { expandCells } from '../spec/expand.ts';
 import type { LoadedSpec } from '../spec/load.ts';
-import { selectDriver } from '../traffic/index.ts';
+import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
 import { packageVersion } from '../core/paths.ts';
 import { runCell, type Stage } from './cell.ts';
@@ -84,9 +85,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
     return saving;
   };
+  // Before anything starts: a k6 that is missing or too old fails the run here.
+  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, scaledClock(1));
   const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {} });
-  const driver = selectDriver(spec.traffic.driver, opts.env ?? process.env);
-  progress.info(driver.reason);
+  progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
   let original: OriginalSettings;
   let interrupted = false;
