@@ -83,6 +83,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     timeline: timeline.events,
     failures: [],
     durationSeconds: timeline.now(),
+    realDurationSeconds: (realClock.now() - realOrigin) / 1000,
     ...extra,
   });
 
@@ -201,6 +202,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
         .slice(0, MAX_FAILURES_KEPT)
         .map((f) => ({ t: toModel(f.sentAt), path: f.path, ...(f.status !== undefined ? { status: f.status } : { error: f.error }) })),
       durationSeconds: timeline.now(),
+      realDurationSeconds: (realClock.now() - realOrigin) / 1000,
     };
   } catch (error) {
     abortTraffic.abort();

@@ -73,6 +73,7 @@ export const cellResultSchema = z
       .describe('the first failed requests (5xx or network error), at most 500'),
     startedAt: z.string(),
     durationSeconds: z.number().describe('model seconds'),
+    realDurationSeconds: z.number().min(0).optional().describe('wall-clock seconds the cell took (the twin runs model time faster)'),
   })
   .strict();
 
