@@ -22,7 +22,7 @@
  * an exit code of its own). `--summary-mode` arrived in v1.0 and its `disabled` value in v1.3;
  * `--no-summary` is deprecated (a warning) from v1.3 and gone in v2.
  */
-import { createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream, renameSync, writeFileSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 
 const env = process.env;
@@ -37,9 +37,23 @@ if (process.argv[2] === 'version') {
   else process.stdout.write(`k6 v${release} (commit/0123456789, go1.24.4, linux/amd64)\n`);
   process.exit(0);
 }
+// Signals are handled before the argv file tells a test this process is there.
+let interrupted = false;
+const untilSigint = env.FAKE_K6_UNTIL_SIGINT === '1';
+const onSigint = [];
+process.on('SIGINT', () => {
+  interrupted = true;
+  for (const fn of onSigint) fn();
+});
+process.on('SIGTERM', () => {
+  if (env.FAKE_K6_ON_SIGTERM === 'ignore') return;
+  process.exit(105);
+});
 if (env.FAKE_K6_ARGV_FILE) {
   const k6Env = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('K6_')));
-  writeFileSync(env.FAKE_K6_ARGV_FILE, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), env: k6Env }));
+  // Atomically: a test polling for the file never reads half of it.
+  writeFileSync(`${env.FAKE_K6_ARGV_FILE}.tmp`, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), env: k6Env }));
+  renameSync(`${env.FAKE_K6_ARGV_FILE}.tmp`, env.FAKE_K6_ARGV_FILE);
 }
 if (process.argv[2] !== 'run') {
   logError(`unknown command ${JSON.stringify(process.argv[2] ?? '')} for "k6"`);
@@ -75,11 +89,6 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
-process.on('SIGTERM', () => {
-  if (env.FAKE_K6_ON_SIGTERM === 'ignore') return;
-  process.exit(105);
-});
-
 const chunkBytes = Number(env.FAKE_K6_CHUNK_BYTES || 65536);
 const delayMs = Number(env.FAKE_K6_DELAY_MS || 0);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,21 +100,19 @@ const open = () => {
 
 if (env.FAKE_K6_STDERR) process.stderr.write(env.FAKE_K6_STDERR.endsWith('\n') ? env.FAKE_K6_STDERR : `${env.FAKE_K6_STDERR}\n`);
 
-if (env.FAKE_K6_UNTIL_SIGINT === '1') {
+if (untilSigint) {
   // Bounded: a fake nobody stops ends by itself after 30 s.
   const bound = setTimeout(() => process.exit(0), 30_000);
-  process.on('SIGINT', async () => {
+  const replay = async () => {
     clearTimeout(bound);
     if (env.FAKE_K6_FIXTURE) for await (const data of open()) await write(data);
     logError("test run was aborted because k6 received a 'interrupt' signal");
     process.exitCode = 105;
-  });
+  };
+  if (interrupted) await replay();
+  else onSigint.push(() => void replay());
   if (env.FAKE_K6_READY_FILE) writeFileSync(env.FAKE_K6_READY_FILE, String(process.pid));
 } else {
-  let interrupted = false;
-  process.on('SIGINT', () => {
-    interrupted = true;
-  });
   if (env.FAKE_K6_FIXTURE) {
     let pending = Buffer.alloc(0);
     for await (const data of open()) {
