@@ -17,6 +17,10 @@
  * `http_reqs` Point is one request. The send time (epoch ms) goes into the Point's metadata
  * (`sent_ms`): k6 stamps Points with the time the request *ended*, and a request that timed out
  * ended TIMEOUT seconds after it was sent.
+ *
+ * ES2015 only: k6 before its ES2020 runtime (roughly < v0.52) compiles scripts with an ES2015
+ * preset, so object spread, optional chaining, `??` and the like are a SyntaxError (exit 107)
+ * there. test/unit/traffic/k6/es2015.test.ts parses every script in k6-scripts/ to keep it so.
  */
 import http from 'k6/http';
 import exec from 'k6/execution';
@@ -94,8 +98,9 @@ export const options = {
       gracefulStop: `${Math.ceil(TIMEOUT) + 1}s`,
     },
   },
-  ...(THRESHOLDS ? { thresholds: THRESHOLDS } : {}),
 };
+// No object spread: k6 before its ES2020 runtime (< ~v0.52) compiles ES2015 only (see the header).
+if (THRESHOLDS) options.thresholds = THRESHOLDS;
 
 /** One iteration = one GET of the next path in the mix. */
 export default function () {

@@ -86,7 +86,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     ...base,
     valid: false,
     invalidReason: reason,
-    requests: { planned: 0, sent: 0, byStatus: {}, networkErrors: 0, networkErrorsByCode: {}, achieved: 0 },
+    requests: { planned: 0, sent: 0, byStatus: {}, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 0 },
     fiveXX: 0,
     disruptionOutcome: { completed: false, reason: 'not started' },
     settled: false,
@@ -95,6 +95,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     timeline: timeline.events,
     failures: [],
     durationSeconds: timeline.now(),
+    realDurationSeconds: (realClock.now() - realOrigin) / 1000,
     ...extra,
   });
 
@@ -198,7 +199,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const fiveXX = sum(fiveXXByCode);
     const networkErrors = sum(result.networkErrors);
     const twoXX = sum(Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => s.startsWith('2'))));
-    const achieved = result.planned > 0 ? result.sent / result.planned : 0;
+    // Requests cut at the stop were neither answered nor missed: out of both sides of the share.
+    const cut = result.cutAtStop.count;
+    const achieved = result.planned - cut > 0 ? (result.sent - cut) / (result.planned - cut) : 0;
     let fiveXXByReason: Record<string, number> | undefined;
     if (target.accessLog) {
       fiveXXByReason = {};
@@ -215,6 +218,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       trafficProblem: result.incomplete ? `traffic incomplete: ${result.incomplete}` : trafficEnded,
       planned: result.planned,
       sent: result.sent,
+      cutAtStop: cut,
       answeredByStatus: sum(result.byStatus),
       twoXX,
       fiveXX,
@@ -229,7 +233,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...base,
       valid: reasons.length === 0,
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
-      requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, achieved: Math.round(achieved * 10000) / 10000 },
+      requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
       ...(fiveXXByReason ? { fiveXXByReason } : {}),
       disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
@@ -243,6 +247,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
         .slice(0, MAX_FAILURES_KEPT)
         .map((f) => ({ t: toModel(f.sentAt), path: f.path, ...(f.status !== undefined ? { status: f.status } : { error: f.error }) })),
       durationSeconds: timeline.now(),
+      realDurationSeconds: (realClock.now() - realOrigin) / 1000,
     };
   }
 }

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { scaledClock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
@@ -17,7 +18,7 @@ import { renderMarkdown } from '../report/markdown.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
 import { expandCells } from '../spec/expand.ts';
 import type { LoadedSpec } from '../spec/load.ts';
-import { selectDriver } from '../traffic/index.ts';
+import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { checkPreconditions } from './preconditions.ts';
@@ -96,6 +97,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
     return saving;
   };
+  // Before anything starts: a k6 that is missing or too old fails the run here.
+  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, scaledClock(1));
   const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
   try {
     await settleLeftovers(target, runId, opts, record, log);
@@ -105,8 +108,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     throw error;
   }
   progress.info(`traffic to ${target.url} (${target.urlSource})`);
-  const driver = selectDriver(spec.traffic.driver, opts.env ?? process.env);
-  progress.info(driver.reason);
+  progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
   let original: OriginalSettings;
   let failure: Error | undefined;

@@ -40,6 +40,8 @@ export interface VerdictInput {
   trafficProblem?: string;
   planned: number;
   sent: number;
+  /** Requests in flight when the traffic was stopped: neither answered nor missed. */
+  cutAtStop: number;
   answeredByStatus: number;
   twoXX: number;
   fiveXX: number;
@@ -58,9 +60,13 @@ export function verdictReasons(v: VerdictInput): string[] {
   const reasons: string[] = [];
   if (v.interrupted) reasons.push('interrupted');
   if (v.trafficProblem) reasons.push(v.trafficProblem);
-  const achieved = v.planned > 0 ? v.sent / v.planned : 0;
+  // Requests cut at the stop are out of both sides of the share.
+  const cut = v.cutAtStop;
+  const achieved = v.planned - cut > 0 ? (v.sent - cut) / (v.planned - cut) : 0;
   if (achieved < MIN_ACHIEVED) reasons.push(`traffic achieved ${pct(achieved)} of the ${v.planned} planned requests (< ${MIN_ACHIEVED * 100} %)`);
-  if (v.answeredByStatus + v.networkErrors !== v.sent) reasons.push(`accounting: ${v.answeredByStatus} answered + ${v.networkErrors} network errors ≠ ${v.sent} sent`);
+  if (v.answeredByStatus + v.networkErrors + cut !== v.sent) {
+    reasons.push(`accounting: ${v.answeredByStatus} answered + ${v.networkErrors} network errors + ${cut} cut at the stop ≠ ${v.sent} sent`);
+  }
   if (v.baseline) {
     const { sent, not2xx } = v.baseline;
     if (sent === 0) reasons.push('no healthy baseline: no request was sent during the warm-up');
@@ -68,9 +74,10 @@ export function verdictReasons(v: VerdictInput): string[] {
       reasons.push(`no healthy baseline: ${sent - not2xx} of ${sent} warm-up requests got a 2xx (${pct((sent - not2xx) / sent)} < ${MIN_BASELINE_2XX * 100} %)`);
     }
   }
-  if (v.sent > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${v.sent} requests got a 2xx`);
-  else if (v.sent > 0 && (v.fiveXX + v.networkErrors) / v.sent > MAX_FAILED_SHARE) {
-    reasons.push(`traffic failed wholesale: ${v.fiveXX + v.networkErrors} of ${v.sent} requests failed (> ${MAX_FAILED_SHARE * 100} %)`);
+  const answered = v.sent - cut;
+  if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
+  else if (answered > 0 && (v.fiveXX + v.networkErrors) / answered > MAX_FAILED_SHARE) {
+    reasons.push(`traffic failed wholesale: ${v.fiveXX + v.networkErrors} of ${answered} requests failed (> ${MAX_FAILED_SHARE * 100} %)`);
   }
   if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
   else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);

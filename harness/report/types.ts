@@ -47,7 +47,14 @@ export const cellResultSchema = z
         byStatus: counts.describe('by HTTP status, e.g. {"200": 9800, "502": 12}'),
         networkErrors: z.number().int().min(0).describe('requests that got no HTTP status (timeouts, resets)'),
         networkErrorsByCode: counts,
-        achieved: z.number().min(0).describe('sent / planned'),
+        cutAtStop: z
+          .object({
+            count: z.number().int().min(0),
+            t: z.array(z.number()).describe('when each was sent, model seconds since the cell started; at most 500 kept'),
+          })
+          .strict()
+          .describe('requests in flight when the traffic stopped, cut by the driver: neither answered nor failed; sent = Σ byStatus + networkErrors + cutAtStop.count'),
+        achieved: z.number().min(0).describe('(sent − cutAtStop) / (planned − cutAtStop): the share of the due requests that got an answer or a network error'),
       })
       .strict(),
     fiveXX: z.number().int().min(0).describe('requests answered with a 5xx'),
@@ -71,6 +78,7 @@ export const cellResultSchema = z
       .describe('the first failed requests (5xx or network error), at most 500'),
     startedAt: z.string(),
     durationSeconds: z.number().describe('model seconds'),
+    realDurationSeconds: z.number().min(0).optional().describe('wall-clock seconds the cell took (the twin runs model time faster)'),
   })
   .strict();
 
@@ -93,7 +101,7 @@ export const runRecordSchema = z
         seed: z.number().optional(),
       })
       .strict(),
-    driver: z.object({ name: z.string(), reason: z.string() }).strict(),
+    driver: z.object({ name: z.string(), reason: z.string(), version: z.string().optional().describe('k6 only: the release that ran, e.g. v0.48.0') }).strict(),
     versions: z.object({ rolloutHarness: z.string(), node: z.string(), platform: z.string() }).strict(),
     startedAt: z.string(),
     endedAt: z.string().optional(),

@@ -4,8 +4,8 @@
  */
 import type { Clock } from '../core/clock.ts';
 import { runBuiltinTraffic } from './builtin/driver.ts';
-import { defaultK6Script, findK6 } from './k6/args.ts';
-import { runK6Traffic } from './k6/driver.ts';
+import { defaultK6Script, findK6, type K6Version } from './k6/args.ts';
+import { readK6Version, runK6Traffic } from './k6/driver.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from './types.ts';
 
 /** What every driver gets besides the plan. */
@@ -41,11 +41,13 @@ export const trafficDrivers = {
   },
   k6: {
     name: 'k6',
-    run: (plan, context) => {
+    run: async (plan, context) => {
       const env = context.env ?? process.env;
+      // Not found: spawning plain `k6` fails with the "k6 not found" environment error.
+      const k6Path = findK6(env) ?? 'k6';
       return runK6Traffic(plan, {
-        // Not found: spawning plain `k6` fails with the "k6 not found" environment error.
-        k6Path: findK6(env) ?? 'k6',
+        k6Path,
+        version: await k6VersionFor(k6Path, env, context.clock),
         script: context.script ?? defaultK6Script,
         clock: context.clock,
         signal: context.signal,
@@ -58,10 +60,36 @@ export const trafficDrivers = {
   },
 } satisfies Record<TrafficDriverName, TrafficDriver>;
 
+// `k6 version` read once per environment and binary: a run's cells share one answer.
+const k6Versions = new WeakMap<object, Map<string, Promise<K6Version>>>();
+
+/** The version of the k6 at `k6Path` (see `readK6Version`), read once per environment object and path. */
+export function k6VersionFor(k6Path: string, env: Record<string, string | undefined>, clock: Clock): Promise<K6Version> {
+  let byPath = k6Versions.get(env);
+  if (!byPath) k6Versions.set(env, (byPath = new Map()));
+  let version = byPath.get(k6Path);
+  if (!version) {
+    version = readK6Version(k6Path, { clock, env });
+    byPath.set(k6Path, version);
+    // A failed read is not remembered: the next run may find k6 installed.
+    version.catch(() => byPath.delete(k6Path));
+  }
+  return version;
+}
+
 /** The driver a run will use, and one sentence saying why. */
 export interface DriverChoice {
   name: TrafficDriverName;
   reason: string;
+  /** k6 only: the release found (`k6 version`), e.g. v0.48.0. */
+  version?: string;
+}
+
+/** The choice with what it will run: for k6, its version (throws when k6 is missing or too old). */
+export async function describeDriver(choice: DriverChoice, env: Record<string, string | undefined>, clock: Clock): Promise<DriverChoice> {
+  if (choice.name !== 'k6') return choice;
+  const version = await k6VersionFor(findK6(env) ?? 'k6', env, clock);
+  return { ...choice, version: version.text };
 }
 
 /** Resolves the spec's `traffic.driver` ('auto' = k6 when K6_BIN is set or k6 is on PATH). */

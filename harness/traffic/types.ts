@@ -36,13 +36,29 @@ export interface FailedRequest {
   error?: string;
 }
 
-/** What a traffic run measured. Accounting is exact: sent = Σ byStatus + Σ networkErrors. */
+/**
+ * Requests still in flight when the traffic was stopped (or aborted): sent, then cut by the
+ * driver before an answer. Neither answered nor failed: left out of the 5xx and of the achieved
+ * share. Behind an ALB they show up as 460 (client closed) in its log.
+ */
+export interface CutAtStop {
+  count: number;
+  /** Epoch ms (real) each cut request was sent, earliest first; at most a bounded number kept (count stays exact). */
+  sentAt: number[];
+}
+
+/**
+ * What a traffic run measured. Accounting is exact:
+ * sent = Σ byStatus + Σ networkErrors + cutAtStop.count.
+ */
 export interface TrafficResult {
   driver: string;
+  /** Requests due from the first request's due time until the end of the plan (or the stop). */
   planned: number;
   sent: number;
   byStatus: Record<string, number>;
   networkErrors: Record<string, number>;
+  cutAtStop: CutAtStop;
   series: SecondBucket[];
   failures: FailedRequest[];
   /** Epoch ms (real) of the first scheduled request. */

@@ -13,7 +13,7 @@ export function cellResult(partial: Partial<CellResult> & { gate: boolean; kind:
     repeat,
     config: { preStopSeconds: 0, terminationGracePeriodSeconds: 30, readinessGate: gate, deregistrationDelaySeconds: 300 },
     valid: true,
-    requests: { planned: 1000, sent: 1000, byStatus: { '200': 1000 }, networkErrors: 0, networkErrorsByCode: {}, achieved: 1 },
+    requests: { planned: 1000, sent: 1000, byStatus: { '200': 1000 }, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 1 },
     fiveXX: 0,
     driver: 'builtin',
     disruptionOutcome: { completed: true, detail: 'ok' },

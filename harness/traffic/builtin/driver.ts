@@ -2,11 +2,12 @@
  * The built-in traffic driver (used when k6 is absent): an open-model constant arrival rate over
  * undici. Request n is sent at start + n/rate whether or not earlier requests have answered, so a
  * hanging backend shows up as timeouts instead of a silently lower rate. Every request is counted
- * exactly once: by status, or by network error.
+ * exactly once: by status, by network error, or as cut at the stop (in flight when the run was
+ * stopped or aborted: cancelled then, as k6 does on SIGINT, and kept with its send time).
  */
 import { Agent, request } from 'undici';
 import type { Clock } from '../../core/clock.ts';
-import type { FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
+import type { CutAtStop, FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 
 /** What the driver needs besides the plan. */
 export interface BuiltinDriverDeps {
@@ -18,6 +19,8 @@ export interface BuiltinDriverDeps {
   onProgress?: (progress: TrafficProgress) => void;
   /** Keep at most this many failed-request records (counts stay exact). Default 100 000. */
   maxFailureRecords?: number;
+  /** Keep the send times of at most this many requests cut at the stop (the count stays exact). Default 10 000. */
+  maxCutRecords?: number;
 }
 
 /** Picks paths by weight, deterministically spread (no randomness needed for a fixed mix). */
@@ -52,6 +55,10 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const series: SecondBucket[] = [];
   const failures: FailedRequest[] = [];
   const maxFailures = deps.maxFailureRecords ?? 100_000;
+  const maxCuts = deps.maxCutRecords ?? 10_000;
+  const cutAtStop: CutAtStop = { count: 0, sentAt: [] };
+  // Requests sent and not finished, to cut at the stop: each one's send time and its canceller.
+  const pending = new Set<{ sentAt: number; cut: () => void }>();
   const progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
   const startedAt = clock.now();
   let sent = 0;
@@ -75,8 +82,26 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
     progress.sent = sent;
     const abort = new AbortController();
     const timer = clock.setTimeout(() => abort.abort(new Error('timeout')), plan.timeoutSeconds * 1000);
+    let wasCut = false;
+    const entry = {
+      sentAt,
+      cut: () => {
+        wasCut = true;
+        abort.abort(new Error('cut at the stop'));
+      },
+    };
+    pending.add(entry);
     const finish = (status: number | undefined, error: string | undefined) => {
       timer.cancel();
+      pending.delete(entry);
+      if (wasCut) {
+        // Neither an answer nor a failure of the target: the run ended under it.
+        cutAtStop.count++;
+        if (cutAtStop.sentAt.length < maxCuts) cutAtStop.sentAt.push(sentAt);
+        inFlight--;
+        if (inFlight === 0 && scheduleDone) drained();
+        return;
+      }
       const b = bucket(sentAt);
       if (status !== undefined) {
         const key = String(status);
@@ -98,7 +123,8 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
     request(base + path, { method: 'GET', dispatcher, signal: abort.signal })
       .then(async (res) => {
         // Read the whole body: a response cut mid-body is a network error, not a success.
-        await res.body.dump({ limit: Infinity });
+        // With the signal, a timeout or a cut while the body is still coming rejects here.
+        await res.body.dump({ limit: Infinity, signal: abort.signal });
         finish(res.statusCode, undefined);
       })
       .catch((error: Error & { code?: string }) => {
@@ -116,14 +142,13 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
         ticker.cancel();
         return resolve();
       }
-      const due = Math.min(planned, Math.floor(((clock.now() - startedAt) / 1000) * plan.rate) + 1);
       if (deps.stop?.aborted) {
-        // Stopped on purpose: what was due until now is the plan.
-        while (next < due) fire(next++);
+        // Stopped on purpose: what was due until the last tick (at most 5 ms ago) is the plan.
         planned = next;
         ticker.cancel();
         return resolve();
       }
+      const due = Math.min(planned, Math.floor(((clock.now() - startedAt) / 1000) * plan.rate) + 1);
       while (next < due) fire(next++);
       deps.onProgress?.(progress);
       if (next >= planned) {
@@ -135,8 +160,11 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
     tick();
   });
   scheduleDone = true;
+  // Stopped or aborted: what is still in flight is cut now, not waited for (up to the timeout).
+  if (deps.stop?.aborted || deps.signal?.aborted) for (const entry of [...pending]) entry.cut();
   if (inFlight > 0) await allDone;
+  cutAtStop.sentAt.sort((a, b) => a - b);
   await dispatcher.close().catch(() => {});
   deps.onProgress?.(progress);
-  return { driver: 'builtin', planned, sent, byStatus, networkErrors, series, failures, startedAt, endedAt: clock.now(), ...(incomplete ? { incomplete } : {}) };
+  return { driver: 'builtin', planned, sent, byStatus, networkErrors, cutAtStop, series, failures, startedAt, endedAt: clock.now(), ...(incomplete ? { incomplete } : {}) };
 }

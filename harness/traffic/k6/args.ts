@@ -5,16 +5,86 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, EnvironmentError } from '../../core/errors.ts';
 import type { TrafficPlan } from '../types.ts';
 
 /** The env-driven constant-arrival-rate script shipped with the harness. */
 export const defaultK6Script = fileURLToPath(new URL('../../../k6-scripts/constant-rate.js', import.meta.url));
 
+/** A k6 release, as `k6 version` names it. */
+export interface K6Version {
+  major: number;
+  minor: number;
+  patch: number;
+  /** e.g. `rc1` of v1.0.0-rc1; undefined for a release. */
+  prerelease?: string;
+  /** `v0.48.0`, `v1.0.0-rc1`: what run.json records. */
+  text: string;
+}
+
+/** The oldest k6 the harness drives: `exec.vu.metrics.metadata` (the send time) arrived in v0.45. */
+export const MIN_K6_VERSION = { major: 0, minor: 45 } as const;
+
+/**
+ * Reads the first line of `k6 version`, whatever the release:
+ * `k6 v0.48.0 (go1.21.4, linux/amd64)`, `k6 v0.45.1 (2023-07-17T…/v0.45.1-0-g…, go1.20.6, linux/amd64)`,
+ * `k6 v1.0.0 (commit/41b4984b75, go1.24.2, linux/amd64)`, `k6 v2.0.0-rc1 (commit/…, …)`; extension
+ * lines after it are ignored.
+ */
+export function parseK6Version(output: string): K6Version {
+  const m = /\bk6 v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?/.exec(output);
+  if (!m) {
+    const first = output.trim().split('\n')[0] ?? '';
+    throw new EnvironmentError(`Expected \`k6 version\` to print "k6 vMAJOR.MINOR.PATCH (…)", got ${JSON.stringify(first.slice(0, 200))}`);
+  }
+  const [, major, minor, patch, prerelease] = m;
+  return {
+    major: Number(major),
+    minor: Number(minor),
+    patch: Number(patch),
+    ...(prerelease ? { prerelease } : {}),
+    text: `v${major}.${minor}.${patch}${prerelease ? `-${prerelease}` : ''}`,
+  };
+}
+
+/** Throws when the harness cannot drive this k6 (older than v0.45). */
+export function checkK6Version(version: K6Version): void {
+  if (version.major === MIN_K6_VERSION.major && version.minor < MIN_K6_VERSION.minor) {
+    throw new EnvironmentError(
+      `Expected k6 v${MIN_K6_VERSION.major}.${MIN_K6_VERSION.minor} or newer (the script records send times with exec.vu.metrics.metadata), got ${version.text}; upgrade k6 or use driver: builtin`,
+    );
+  }
+}
+
+/**
+ * The run flags this k6 documents for: no end-of-test summary, no REST API, no usage report, quiet,
+ * NDJSON on stdout. k6 rejects an unknown flag (exit 255) so each release gets only its own:
+ *
+ * | k6 | summary off | REST API off |
+ * |---|---|---|
+ * | v0.45 – v1.2 | `--no-summary` (`--summary-mode` is v1.0+, its `disabled` value v1.3+) | `--address ""` (default localhost:6565) |
+ * | v1.3 – v1.x | `--summary-mode=disabled` (`--no-summary` deprecated: a warning) | `--address ""` |
+ * | v2.0 +      | `--summary-mode=disabled` (`--no-summary` removed) | nothing: v2 starts it only with `--address` |
+ */
+export function k6RunFlags(version: K6Version): string[] {
+  const summaryModeDisabled = version.major >= 2 || (version.major === 1 && version.minor >= 3);
+  return [
+    '-q',
+    ...(summaryModeDisabled ? ['--summary-mode=disabled'] : ['--no-summary']),
+    // Before v2 k6 listens on localhost:6565 unless told otherwise, and two concurrent runs clash.
+    ...(version.major >= 2 ? [] : ['--address', '']),
+    '--no-usage-report',
+    '--out',
+    'json=-',
+  ];
+}
+
 /** What `buildK6Args` needs besides the plan. */
 export interface K6ArgsOptions {
   /** Path of the k6 script (see k6-scripts/constant-rate.js for the variables it reads). */
   script: string;
+  /** The k6 that will run it (see `parseK6Version`): the flags differ between releases. */
+  version: K6Version;
   /** Value of the `cell` tag on every request. */
   cell?: string;
   /** The k6 binary; default `k6` (looked up on PATH by the spawner). */
@@ -39,8 +109,9 @@ function positive(name: string, value: number): void {
   }
 }
 
-/** Builds `k6 run` for the plan: quiet, pure NDJSON on stdout, no REST API, no usage report. */
+/** Builds `k6 run` for the plan and this k6: quiet, pure NDJSON on stdout, no REST API, no usage report. */
 export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocation {
+  checkK6Version(opts.version);
   positive('rate', plan.rate);
   positive('durationSeconds', plan.durationSeconds);
   positive('timeoutSeconds', plan.timeoutSeconds);
@@ -60,14 +131,7 @@ export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocatio
   };
   const args = [
     'run',
-    '-q',
-    '--no-summary',
-    // Without this k6 listens on localhost:6565 and two concurrent runs clash.
-    '--address',
-    '',
-    '--no-usage-report',
-    '--out',
-    'json=-',
+    ...k6RunFlags(opts.version),
     ...Object.entries(vars).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     opts.script,
   ];

@@ -7,26 +7,36 @@ import { execa } from 'execa';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
-import { buildK6Args } from './args.ts';
+import { buildK6Args, checkK6Version, parseK6Version, type K6Version } from './args.ts';
 import { consumeK6Output, K6OutputAggregator } from './parse.ts';
 
-/** k6's exit codes (errext/exitcodes in the k6 source), by number. */
-export const k6ExitCodes: Readonly<Record<number, string>> = {
-  0: 'ok',
-  97: 'cloud test run failed',
-  98: 'cloud progress unavailable',
-  99: 'thresholds failed',
-  100: 'setup timeout',
-  101: 'teardown timeout',
-  102: 'timeout',
-  103: 'engine error',
-  104: 'invalid config or script options',
-  105: 'aborted from outside',
-  106: 'cannot start the REST API',
-  107: 'script exception',
-  108: 'script aborted (test.abort())',
-  109: 'k6 crashed',
-  110: 'marked as failed',
+/** What an exit code means for the harness: the counts are a result, or k6 failed to give any. */
+export type K6ExitKind = 'result' | 'error';
+
+/**
+ * k6's exit codes (errext/exitcodes in the k6 source), by number. A result keeps its counts
+ * (99: thresholds failed; 105: our own stop, or an interruption from outside; 103: someone
+ * stopped k6 through its REST API; 110: the script marked the test failed); an error yields no
+ * usable counts (a broken script or config, a crash, a k6 that cannot start).
+ */
+export const k6ExitCodes: Readonly<Record<number, { name: string; kind: K6ExitKind }>> = {
+  0: { name: 'ok', kind: 'result' },
+  97: { name: 'cloud test run failed', kind: 'error' },
+  98: { name: 'cloud progress unavailable', kind: 'error' },
+  99: { name: 'thresholds failed', kind: 'result' },
+  100: { name: 'setup() timed out', kind: 'error' },
+  101: { name: 'teardown() timed out', kind: 'error' },
+  102: { name: 'timed out', kind: 'error' },
+  103: { name: 'stopped through the REST API', kind: 'result' },
+  104: { name: 'invalid config or script options', kind: 'error' },
+  105: { name: 'aborted by a signal', kind: 'result' },
+  106: { name: 'cannot start the REST API', kind: 'error' },
+  107: { name: 'script exception', kind: 'error' },
+  108: { name: 'script aborted (test.abort())', kind: 'error' },
+  109: { name: 'k6 crashed (Go panic)', kind: 'error' },
+  110: { name: 'marked as failed (exec.test.fail())', kind: 'result' },
+  // An error without a code of its own (os.Exit(-1)): an unknown flag, an unknown command.
+  255: { name: 'rejected its command line', kind: 'error' },
 };
 
 /** What the k6 driver needs besides the plan. */
@@ -35,6 +45,8 @@ export interface K6DriverDeps {
   k6Path: string;
   /** The k6 script (see `defaultK6Script`). */
   script: string;
+  /** The k6 release (see `readK6Version`); read from `k6 version` when not given. */
+  version?: K6Version;
   /** A real-time clock (scale 1): traffic rates are real; also runs the kill grace and the bound. */
   clock: Clock;
   signal?: AbortSignal;
@@ -51,6 +63,8 @@ export interface K6DriverDeps {
   boundSlackMs?: number;
   /** Keep at most this many failed-request records (counts stay exact). Default 100 000. */
   maxFailureRecords?: number;
+  /** Keep the send times of at most this many requests cut at the stop (the count stays exact). Default 10 000. */
+  maxCutRecords?: number;
   /** Stderr lines kept for messages. Default 20. */
   stderrTailLines?: number;
   preAllocatedVUs?: number;
@@ -60,10 +74,16 @@ export interface K6DriverDeps {
 /** A TrafficResult with what only k6 can tell. */
 export interface K6TrafficResult extends TrafficResult {
   driver: 'k6';
+  /** The k6 release that ran, e.g. `v0.48.0`. */
+  k6Version: string;
   /** k6's exit code; undefined when it was killed by a signal. */
   exitCode?: number;
+  /** What the exit code means (see `k6ExitCodes`). */
+  exitReason?: string;
   /** k6 exited 99: a threshold in the script failed. The counts are still complete. */
   thresholdsFailed: boolean;
+  /** k6 exited 110: the script called exec.test.fail(). The counts are still complete. */
+  markedFailed: boolean;
   /** Iterations k6 could not start for lack of VUs: planned, never sent. */
   droppedIterations: number;
   /** Output lines that were not k6 JSON (count and the first few). */
@@ -109,36 +129,92 @@ function tailText(lines: readonly string[]): string {
   return lines.length ? `; last stderr lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; k6 wrote nothing to stderr';
 }
 
+/** What `readK6Version` needs besides the binary. */
+export interface K6VersionDeps {
+  clock: Clock;
+  env?: Record<string, string | undefined>;
+  /** Default 15 000 ms. */
+  timeoutMs?: number;
+}
+
+/** Runs `k6 version` and parses it; throws an EnvironmentError when k6 is missing, broken or older than v0.45. */
+export async function readK6Version(k6Path: string, deps: K6VersionDeps): Promise<K6Version> {
+  const subprocess = execa(k6Path, ['version'], {
+    env: deps.env ?? process.env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    forceKillAfterDelay: false,
+  });
+  const timer = deps.clock.setTimeout(() => subprocess.kill('SIGKILL'), deps.timeoutMs ?? 15_000);
+  try {
+    const outcome = await subprocess;
+    if (outcome.failed && outcome.exitCode === undefined && !outcome.signal) {
+      const code = (outcome.cause as NodeJS.ErrnoException | undefined)?.code ?? outcome.code;
+      if (code === 'ENOENT') throw new EnvironmentError(`k6 not found at ${k6Path}; install k6 or use driver: builtin`, { cause: outcome.cause });
+      if (code === 'EACCES') {
+        throw new EnvironmentError(`k6 at ${k6Path} is not executable (EACCES); fix its permissions or use driver: builtin`, { cause: outcome.cause });
+      }
+      throw new EnvironmentError(`Expected k6 at ${k6Path} to start, got ${outcome.shortMessage}`, { cause: outcome.cause });
+    }
+    if (outcome.exitCode !== 0) {
+      const stderr = String(outcome.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+      throw new EnvironmentError(
+        `Expected \`${k6Path} version\` to exit 0, got ${outcome.signal ?? outcome.exitCode}${stderr ? `; stderr:\n  ${stderr}` : ''}`,
+      );
+    }
+    const version = parseK6Version(String(outcome.stdout ?? ''));
+    checkK6Version(version);
+    return version;
+  } finally {
+    timer.cancel();
+  }
+}
+
 /** Runs the plan with k6 and resolves with exact counts when k6 has exited. */
 export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promise<K6TrafficResult> {
   const { clock } = deps;
   let planned = Math.round(plan.rate * plan.durationSeconds);
-  const aggregator = new K6OutputAggregator({ maxFailureRecords: deps.maxFailureRecords });
+  const aggregator = new K6OutputAggregator({ maxFailureRecords: deps.maxFailureRecords, maxCutRecords: deps.maxCutRecords });
   const stderrTail: string[] = [];
   const spawnedAt = clock.now();
-  const build = (exitCode: number | undefined, incomplete: string | undefined, thresholdsFailed = false): K6TrafficResult => {
+  let version = deps.version;
+  let stoppedByUs = false;
+  const build = (exitCode: number | undefined, incomplete: string | undefined): K6TrafficResult => {
     const agg = aggregator.result();
+    if (stoppedByUs && !incomplete) {
+      // Ended early on purpose: the plan is what was due from the scenario's start (as k6 reports
+      // it, so k6's start-up is not counted as missed traffic) to the stop (k6's last Point).
+      const start = agg.scenarioStartedAt;
+      const end = agg.endedAt;
+      planned = start === undefined || end === undefined ? 0 : Math.min(planned, Math.floor(((Math.max(end, start) - start) / 1000) * plan.rate) + 1);
+    }
     return {
       driver: 'k6',
+      k6Version: version?.text ?? 'unknown',
       planned,
       sent: agg.sent,
       byStatus: agg.byStatus,
       networkErrors: agg.networkErrors,
+      cutAtStop: agg.cutAtStop,
       series: agg.series,
       failures: agg.failures,
       startedAt: agg.startedAt ?? spawnedAt,
       endedAt: agg.endedAt ?? clock.now(),
       ...(incomplete ? { incomplete } : {}),
-      ...(exitCode !== undefined ? { exitCode } : {}),
-      thresholdsFailed,
+      ...(exitCode !== undefined ? { exitCode, exitReason: k6ExitCodes[exitCode]?.name ?? 'unknown exit code' } : {}),
+      thresholdsFailed: exitCode === 99,
+      markedFailed: exitCode === 110,
       droppedIterations: agg.droppedIterations,
       malformedLines: agg.malformed,
       stderrTail: [...stderrTail],
     };
   };
   if (deps.signal?.aborted) return build(undefined, `aborted before k6 started (0 of ${planned} requests)`);
+  version ??= await readK6Version(deps.k6Path, { clock, env: deps.env });
 
   const invocation = buildK6Args(plan, {
+    version,
     script: deps.script,
     cell: deps.cell,
     k6Path: deps.k6Path,
@@ -167,11 +243,11 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
   };
   const onAbort = () => stop('aborted');
   deps.signal?.addEventListener('abort', onAbort, { once: true });
-  let stoppedAt: number | undefined;
   const onStop = () => {
-    if (stopReason || stoppedAt !== undefined || subprocess.exitCode !== null || subprocess.pid === undefined) return;
-    stoppedAt = clock.now();
-    // k6 ends a run gracefully on SIGINT (exit 105) and flushes its output.
+    if (stopReason || stoppedByUs || subprocess.exitCode !== null || subprocess.pid === undefined) return;
+    stoppedByUs = true;
+    // k6 ends a run on SIGINT (exit 105) and flushes its output; requests in flight are dropped
+    // from its request metrics and found again as cutAtStop (see parse.ts).
     subprocess.kill('SIGINT');
     killTimer = clock.setTimeout(() => subprocess.kill('SIGKILL'), deps.killGraceMs ?? 10_000);
   };
@@ -203,17 +279,21 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
     if (stopReason === 'overran') {
       return build(outcome.exitCode, `k6 ran past its bound of ${Math.round(boundMs / 1000)} s and was stopped after ${sentSoFar}`);
     }
-    if (stoppedAt !== undefined && (outcome.exitCode === 105 || outcome.exitCode === 0)) {
-      planned = Math.min(planned, Math.round(((stoppedAt - spawnedAt) / 1000) * plan.rate));
-      return build(outcome.exitCode, undefined);
+    if (outcome.signal) {
+      stoppedByUs = false;
+      return build(undefined, `k6 was killed by ${outcome.signal} after ${sentSoFar}`);
     }
-    if (outcome.signal) return build(undefined, `k6 was killed by ${outcome.signal} after ${sentSoFar}`);
-    if (outcome.exitCode === 0) return build(0, undefined);
-    if (outcome.exitCode === 99) return build(99, undefined, true);
-    if (outcome.exitCode === 105) return build(105, `k6 was interrupted from outside after ${sentSoFar}`);
-    const name = k6ExitCodes[outcome.exitCode ?? -1] ?? 'unknown exit code';
+    const code = outcome.exitCode ?? -1;
+    const meaning = k6ExitCodes[code];
+    if (meaning?.kind === 'result') {
+      // Our own SIGINT is the normal stop; the same code without it came from someone else.
+      if (code === 105 && !stoppedByUs) return build(105, `k6 was interrupted from outside after ${sentSoFar}`);
+      if (code === 103) return build(103, `k6 was stopped through its REST API after ${sentSoFar}`);
+      return build(code, undefined);
+    }
+    stoppedByUs = false;
     throw new K6RunError(
-      `Expected k6 to exit with 0 or 99, got ${outcome.exitCode} (${name})${tailText(stderrTail)}`,
+      `Expected k6 (${version.text}) to exit with a result (0, 99, 110, or 105 after our stop), got ${outcome.exitCode} (${meaning?.name ?? 'unknown exit code'})${tailText(stderrTail)}`,
       outcome.exitCode,
       [...stderrTail],
     );

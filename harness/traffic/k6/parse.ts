@@ -5,7 +5,7 @@
  * the number of seconds, distinct statuses and (capped) failure records, not by the output.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { FailedRequest, SecondBucket, TrafficProgress } from '../types.ts';
+import type { CutAtStop, FailedRequest, SecondBucket, TrafficProgress } from '../types.ts';
 
 /** A metric declaration: k6 writes one just before the metric's first Point. */
 export interface K6MetricLine {
@@ -32,8 +32,15 @@ export type K6Line = K6MetricLine | K6PointLine;
 
 /** What the parser aggregated: the k6-specific pieces of a TrafficResult, plus parse health. */
 export interface K6Aggregate {
-  /** `http_reqs` Points: one per request. */
+  /** Requests sent: one per `http_reqs` Point, plus the requests cut at the stop. */
   sent: number;
+  /**
+   * Requests in flight when k6 stopped: on SIGINT k6 drops them from its request metrics, so they
+   * have no `http_reqs` Point; each still has its iteration's `data_sent` Point carrying the
+   * script's `sent_ms` metadata. Found as the `data_sent` Points whose `sent_ms` no `http_reqs`
+   * Point matches (as a multiset: two iterations may share a millisecond).
+   */
+  cutAtStop: CutAtStop;
   byStatus: Record<string, number>;
   networkErrors: Record<string, number>;
   series: SecondBucket[];
@@ -42,6 +49,11 @@ export interface K6Aggregate {
   startedAt?: number;
   /** Epoch ms of the last Point. */
   endedAt?: number;
+  /**
+   * Epoch ms the scenario started as k6 reports it: the earliest iteration start (`sent_ms`) or
+   * dropped iteration; without `sent_ms` metadata, the earliest request end. Undefined when none.
+   */
+  scenarioStartedAt?: number;
   /** Non-empty lines read. */
   lines: number;
   /** Points read, by metric name. */
@@ -55,6 +67,8 @@ export interface K6Aggregate {
 export interface K6ParseOptions {
   /** Keep at most this many failed-request records (counts stay exact). Default 100 000. */
   maxFailureRecords?: number;
+  /** Keep the send times of at most this many requests cut at the stop (the count stays exact). Default 10 000. */
+  maxCutRecords?: number;
   /** A line longer than this many characters is malformed (and skipped without being held). Default 1 Mi. */
   maxLineChars?: number;
 }
@@ -132,11 +146,17 @@ export class K6OutputAggregator {
   #failures: FailedRequest[] = [];
   #points: Record<string, number> = {};
   #dropped = 0;
+  readonly #maxCuts: number;
+  // sent_ms → (http_reqs Points − data_sent Points) with it; only unbalanced keys are kept, so the
+  // map holds the iterations in flight, not the run.
+  #balance = new Map<string, number>();
+  #scenarioStart: number | undefined;
   #malformed = { count: 0, samples: [] as string[] };
   #progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
 
   constructor(opts: K6ParseOptions = {}) {
     this.#maxFailures = opts.maxFailureRecords ?? 100_000;
+    this.#maxCuts = opts.maxCutRecords ?? 10_000;
     this.#maxLineChars = opts.maxLineChars ?? 1024 * 1024;
   }
 
@@ -194,7 +214,11 @@ export class K6OutputAggregator {
     if (!parsed) return this.#malformedLine(text);
     if (parsed.type === 'Metric') return;
     if (parsed.metric === 'http_reqs' && !this.#request(parsed)) return this.#malformedLine(text);
-    if (parsed.metric === 'dropped_iterations') this.#dropped += parsed.data.value;
+    if (parsed.metric === 'data_sent') this.#iterationEnd(parsed);
+    if (parsed.metric === 'dropped_iterations') {
+      this.#dropped += parsed.data.value;
+      this.#started(parseK6Time(parsed.data.time));
+    }
     this.#points[parsed.metric] = (this.#points[parsed.metric] ?? 0) + 1;
   }
 
@@ -203,14 +227,38 @@ export class K6OutputAggregator {
     if (this.#malformed.samples.length < MAX_MALFORMED_SAMPLES) this.#malformed.samples.push(text.slice(0, SAMPLE_CHARS));
   }
 
+  #started(at: number): void {
+    if (!Number.isFinite(at) || at <= 0) return;
+    if (this.#scenarioStart === undefined || at < this.#scenarioStart) this.#scenarioStart = at;
+  }
+
+  #pair(sentMs: string, delta: number): void {
+    const n = (this.#balance.get(sentMs) ?? 0) + delta;
+    if (n === 0) this.#balance.delete(sentMs);
+    else this.#balance.set(sentMs, n);
+  }
+
+  /** One iteration's `data_sent` Point: pairs with its request's `http_reqs` Point by `sent_ms`. */
+  #iterationEnd(point: K6PointLine): void {
+    const sentMs = point.data.metadata?.sent_ms;
+    if (sentMs === undefined) return;
+    this.#pair(sentMs, -1);
+    this.#started(Number(sentMs));
+    const at = parseK6Time(point.data.time);
+    if (Number.isFinite(at)) this.#endedAt = Math.max(this.#endedAt ?? at, at);
+  }
+
   /** Counts one request; false when its time is unreadable (the caller reports the line). */
   #request(point: K6PointLine): boolean {
     const tags = point.data.tags ?? {};
     const endedAt = parseK6Time(point.data.time);
     if (!Number.isFinite(endedAt)) return false;
     // Our script records the send time; without it (other scripts) the end time is the best we have.
-    const sentMs = Number(point.data.metadata?.sent_ms);
+    const sentMsText = point.data.metadata?.sent_ms;
+    const sentMs = Number(sentMsText);
     const sentAt = Number.isFinite(sentMs) && sentMs > 0 ? sentMs : endedAt;
+    if (sentMsText !== undefined) this.#pair(sentMsText, +1);
+    this.#started(sentAt);
     this.#endedAt = Math.max(this.#endedAt ?? endedAt, endedAt);
     this.#origin ??= sentAt;
     this.#firstSent = Math.min(this.#firstSent ?? sentAt, sentAt);
@@ -257,14 +305,26 @@ export class K6OutputAggregator {
         bucket.networkErrors += counts.networkErrors;
       }
     }
+    const cut: CutAtStop = { count: 0, sentAt: [] };
+    for (const [sentMs, n] of this.#balance) {
+      // Negative: data_sent Points without their http_reqs Point. (Positive, the other way round,
+      // happens only when output was cut short; those requests are already counted.)
+      if (n >= 0) continue;
+      cut.count += -n;
+      for (let i = 0; i < -n; i++) cut.sentAt.push(Number(sentMs));
+    }
+    cut.sentAt.sort((a, b) => a - b);
+    if (cut.sentAt.length > this.#maxCuts) cut.sentAt.length = this.#maxCuts;
     return {
-      sent: this.#sent,
+      sent: this.#sent + cut.count,
+      cutAtStop: cut,
       byStatus: { ...this.#byStatus },
       networkErrors: { ...this.#networkErrors },
       series,
       failures: [...this.#failures].sort((a, b) => a.sentAt - b.sentAt),
       ...(this.#firstSent !== undefined ? { startedAt: this.#firstSent } : {}),
       ...(this.#endedAt !== undefined ? { endedAt: this.#endedAt } : {}),
+      ...(this.#scenarioStart !== undefined ? { scenarioStartedAt: this.#scenarioStart } : {}),
       lines: this.#lines,
       pointsByMetric: { ...this.#points },
       droppedIterations: this.#dropped,

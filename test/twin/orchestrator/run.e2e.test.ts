@@ -93,6 +93,12 @@ describe('a small matrix on the twin', () => {
     const good = get('rollout.gate-on.prestop-30.grace-45.dereg-60.r1');
     expect(good.fiveXX, JSON.stringify(good.fiveXXByReason)).toBe(0);
     expect(good.requests.networkErrors, JSON.stringify(good.requests.networkErrorsByCode)).toBe(0);
+    // Every cell: sent = answered by status + network errors + cut at the stop (the slow path is in flight then).
+    for (const r of outcome.results) {
+      const answered = Object.values(r.requests.byStatus).reduce((a, b) => a + b, 0);
+      expect(answered + r.requests.networkErrors + r.requests.cutAtStop.count, r.id).toBe(r.requests.sent);
+      expect(r.requests.cutAtStop.t.length, r.id).toBe(Math.min(500, r.requests.cutAtStop.count));
+    }
     expect(get('rollout.gate-off.prestop-30.grace-45.dereg-60.r1').fiveXXByReason?.['503 no-routable-targets'] ?? 0).toBeGreaterThan(0);
     expect(get('rollout.gate-on.prestop-0.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     expect(get('rollout.gate-on.prestop-30.grace-10.dereg-60.r1').fiveXX).toBeGreaterThan(0);

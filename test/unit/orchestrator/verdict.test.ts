@@ -5,6 +5,7 @@ const healthy: VerdictInput = {
   interrupted: false,
   planned: 1000,
   sent: 1000,
+  cutAtStop: 0,
   answeredByStatus: 1000,
   twoXX: 990,
   fiveXX: 10,
@@ -34,6 +35,10 @@ describe('verdictReasons', () => {
     expect(verdictReasons({ ...healthy, baseline: { sent: 0, not2xx: 0 } })).toEqual(['no healthy baseline: no request was sent during the warm-up']);
   });
 
+  it('leaves requests cut at the stop out of the achieved share and the accounting gap', () => {
+    expect(verdictReasons({ ...healthy, planned: 1000, sent: 1000, cutAtStop: 72, answeredByStatus: 928, twoXX: 918 })).toEqual([]);
+  });
+
   it('calls more than half the requests failing a wholesale failure', () => {
     expect(verdictReasons({ ...healthy, twoXX: 400, fiveXX: 300, networkErrors: 300, answeredByStatus: 700 })).toEqual(['traffic failed wholesale: 600 of 1000 requests failed (> 50 %)']);
   });
@@ -44,7 +49,7 @@ describe('verdictReasons', () => {
       'interrupted',
       'traffic failed: k6 exited 107',
       'traffic achieved 90.0 % of the 1000 planned requests (< 95 %)',
-      'accounting: 899 answered + 0 network errors ≠ 900 sent',
+      'accounting: 899 answered + 0 network errors + 0 cut at the stop ≠ 900 sent',
       'disruption did not complete: no node',
     ]);
     expect(verdictReasons({ ...healthy, settled: false })).toEqual(['not settled within 900 s']);

@@ -10,7 +10,7 @@ function cell(kind: 'rollout' | 'drain', gate: boolean, fiveXX: number, valid = 
     valid,
     ...(valid ? {} : { invalidReason: 'x' }),
     fiveXX,
-    requests: { planned: 100, sent: 100, byStatus: { '200': 100 - fiveXX, ...(fiveXX ? { '502': fiveXX } : {}) }, networkErrors: 0, networkErrorsByCode: {}, achieved: 1 },
+    requests: { planned: 100, sent: 100, byStatus: { '200': 100 - fiveXX, ...(fiveXX ? { '502': fiveXX } : {}) }, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 1 },
   });
 }
 

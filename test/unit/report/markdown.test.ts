@@ -9,7 +9,7 @@ const results = [
     gate: false,
     kind: 'rollout',
     fiveXX: 12,
-    requests: { planned: 1000, sent: 1000, byStatus: { '200': 986, '502': 10, '503': 2 }, networkErrors: 2, networkErrorsByCode: { ECONNRESET: 2 }, achieved: 1 },
+    requests: { planned: 1000, sent: 1000, byStatus: { '200': 986, '502': 10, '503': 2 }, networkErrors: 2, networkErrorsByCode: { ECONNRESET: 2 }, cutAtStop: { count: 0, t: [] }, achieved: 1 },
     fiveXXByReason: { '502 connect-refused': 10, '503 no-routable-targets': 2 },
   }),
   cellResult({ gate: false, kind: 'drain', valid: false, invalidReason: 'traffic achieved 50.0 % of the 1000 planned requests (< 95 %)' }),
@@ -76,7 +76,7 @@ describe('requests without a status count as failed', () => {
   const refused = cellResult({
     gate: true,
     kind: 'rollout',
-    requests: { planned: 266, sent: 266, byStatus: {}, networkErrors: 266, networkErrorsByCode: { timeout: 266 }, achieved: 1 },
+    requests: { planned: 266, sent: 266, byStatus: {}, networkErrors: 266, networkErrorsByCode: { timeout: 266 }, cutAtStop: { count: 0, t: [] }, achieved: 1 },
   });
 
   it('in the table: never "0 (net×N)"', () => {

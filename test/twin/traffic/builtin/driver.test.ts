@@ -53,6 +53,8 @@ describe('runBuiltinTraffic', () => {
     expect(result.series.length).toBeLessThanOrEqual(3);
     expect(result.failures).toHaveLength(400 - served.ok);
     expect(result.incomplete).toBeUndefined();
+    // Ran to its end: nothing was cut.
+    expect(result.cutAtStop).toEqual({ count: 0, sentAt: [] });
   });
 
   it('ends early on stop as a complete run planned up to the stop', async () => {
@@ -67,6 +69,46 @@ describe('runBuiltinTraffic', () => {
     expect(result.planned).toBe(result.sent);
     expect(result.sent).toBeGreaterThanOrEqual(40);
     expect(result.sent).toBeLessThanOrEqual(70);
+    const answered = Object.values(result.byStatus).reduce((a, b) => a + b, 0) + Object.values(result.networkErrors).reduce((a, b) => a + b, 0);
+    expect(answered + result.cutAtStop.count).toBe(result.sent);
+  });
+
+  it('cuts the requests in flight at the stop and keeps their send times, out of the answers', async () => {
+    let received = 0;
+    let closedUnanswered = 0;
+    server = http.createServer((req, res) => {
+      received++;
+      const t = setTimeout(() => res.end('late'), 2000);
+      res.on('close', () => {
+        if (res.writableFinished) return;
+        closedUnanswered++;
+        clearTimeout(t);
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 600).unref();
+    const startedAt = Date.now();
+    const result = await runBuiltinTraffic(
+      { url, rate: 50, durationSeconds: 30, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] },
+      { clock: scaledClock(1), stop: stop.signal },
+    );
+    // Cut at once, not waited for (answers take 2 s, the timeout 10 s).
+    expect(Date.now() - startedAt).toBeLessThan(1500);
+    expect(result.incomplete).toBeUndefined();
+    expect(result.sent).toBeGreaterThanOrEqual(25);
+    expect(result.planned).toBe(result.sent);
+    expect(result.byStatus).toEqual({});
+    expect(result.networkErrors).toEqual({});
+    expect(result.failures).toEqual([]);
+    expect(result.cutAtStop.count).toBe(result.sent);
+    expect(result.cutAtStop.sentAt).toHaveLength(result.sent);
+    expect(result.cutAtStop.sentAt[0]).toBeGreaterThanOrEqual(result.startedAt);
+    expect(result.cutAtStop.sentAt).toEqual([...result.cutAtStop.sentAt].sort((a, b) => a - b));
+    // The server saw every cut request's client go away.
+    for (let i = 0; i < 100 && closedUnanswered < received; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closedUnanswered).toBe(received);
   });
 
   it('stops on abort and says the run is incomplete', async () => {
@@ -79,5 +121,7 @@ describe('runBuiltinTraffic', () => {
     );
     expect(result.sent).toBeLessThan(100);
     expect(result.incomplete).toMatch(/aborted after \d+ of 500 requests/);
+    const answered = Object.values(result.byStatus).reduce((a, b) => a + b, 0) + Object.values(result.networkErrors).reduce((a, b) => a + b, 0);
+    expect(answered + result.cutAtStop.count).toBe(result.sent);
   });
 });

@@ -10,15 +10,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../../harness/core/clock.ts';
 import { EnvironmentError } from '../../../../harness/core/errors.ts';
 import { trafficDrivers } from '../../../../harness/traffic/index.ts';
-import { buildK6Args } from '../../../../harness/traffic/k6/args.ts';
-import { K6RunError, runK6Traffic, type K6DriverDeps } from '../../../../harness/traffic/k6/driver.ts';
+import { execa } from 'execa';
+import { buildK6Args, k6RunFlags, parseK6Version } from '../../../../harness/traffic/k6/args.ts';
+import { K6RunError, readK6Version, runK6Traffic, type K6DriverDeps } from '../../../../harness/traffic/k6/driver.ts';
 import type { TrafficPlan, TrafficProgress } from '../../../../harness/traffic/types.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const FAKE_K6 = here('../../../helpers/fake-k6.mjs');
 const MIXED = here('../../../../fixtures/k6/mixed-status-v0.48.ndjson.gz');
 const SMOKE = here('../../../../fixtures/k6/smoke-200-v0.48.ndjson.gz');
+const SIGINT = here('../../../../fixtures/k6/sigint-inflight-v0.48.ndjson.gz');
 const SCRIPT = '/scripts/constant-rate.js';
+const V048 = parseK6Version('k6 v0.48.0 (go1.21.4, linux/amd64)');
 
 const plan: TrafficPlan = { url: 'http://127.0.0.1:18601', rate: 100, durationSeconds: 3, timeoutSeconds: 2, mix: [{ path: '/', weight: 1 }] };
 
@@ -77,6 +80,7 @@ describe('runK6Traffic with a fake k6', () => {
       deps({ FAKE_K6_FIXTURE: MIXED, FAKE_K6_CHUNK_BYTES: '8191', FAKE_K6_DELAY_MS: '5' }, { onProgress: (p) => progress.push({ ...p }) }),
     );
     expect(result.driver).toBe('k6');
+    expect(result.k6Version).toBe('v0.48.0');
     expect(result.planned).toBe(300);
     expect(result.sent).toBe(301);
     expect(result.byStatus).toEqual({ '200': 241, '502': 15, '503': 15, '504': 15 });
@@ -90,7 +94,7 @@ describe('runK6Traffic with a fake k6', () => {
     expect(progress.at(-1)).toEqual({ sent: 301, fiveXX: 45, networkErrors: 15 });
 
     const { argv, env } = recorded();
-    expect(argv).toEqual(buildK6Args(plan, { script: SCRIPT, cell: 'demo' }).args);
+    expect(argv).toEqual(buildK6Args(plan, { version: V048, script: SCRIPT, cell: 'demo' }).args);
     expect(argv).toContain('--no-usage-report');
     expect(env.K6_NO_USAGE_REPORT).toBe('true');
   });
@@ -112,7 +116,7 @@ describe('runK6Traffic with a fake k6', () => {
     expect(error).toBeInstanceOf(EnvironmentError);
     const k6Error = error as K6RunError;
     expect(k6Error.exitCode).toBe(107);
-    expect(k6Error.message).toMatch(/^Expected k6 to exit with 0 or 99, got 107 \(script exception\); last stderr lines:/);
+    expect(k6Error.message).toMatch(/^Expected k6 \(v0\.48\.0\) to exit with a result \(0, 99, 110, or 105 after our stop\), got 107 \(script exception\); last stderr lines:/);
     expect(k6Error.message).toContain('ReferenceError: TARGETT is not defined');
     expect(k6Error.stderrTail).toHaveLength(20);
     expect(k6Error.stderrTail[0]).toBe('line 11');
@@ -121,7 +125,47 @@ describe('runK6Traffic with a fake k6', () => {
   it('names an invalid config (exit 104) and says when stderr was empty', async () => {
     const error = (await runK6Traffic(plan, deps({ FAKE_K6_EXIT: '104' })).catch((e: unknown) => e)) as K6RunError;
     expect(error).toBeInstanceOf(K6RunError);
-    expect(error.message).toBe('Expected k6 to exit with 0 or 99, got 104 (invalid config or script options); k6 wrote nothing to stderr');
+    expect(error.message).toBe('Expected k6 (v0.48.0) to exit with a result (0, 99, 110, or 105 after our stop), got 104 (invalid config or script options); k6 wrote nothing to stderr');
+  });
+
+  it('fails on the real v0.48 SyntaxError of a post-ES2015 script (exit 107) with k6\'s own message', async () => {
+    const stderr = readFileSync(here('../../../../fixtures/k6/object-spread-v0.48.stderr.txt'), 'utf8');
+    const error = (await runK6Traffic(plan, deps({ FAKE_K6_STDERR: stderr, FAKE_K6_EXIT: '107' })).catch((e: unknown) => e)) as K6RunError;
+    expect(error).toBeInstanceOf(K6RunError);
+    expect(error.exitCode).toBe(107);
+    expect(error.message).toContain('got 107 (script exception)');
+    expect(error.message).toContain('SyntaxError: file://./k6-scripts/constant-rate.js: Unexpected token (97:2)');
+  });
+
+  it.each([
+    [110, { markedFailed: true, thresholdsFailed: false, exitReason: 'marked as failed (exec.test.fail())' }, undefined],
+    [99, { markedFailed: false, thresholdsFailed: true, exitReason: 'thresholds failed' }, undefined],
+    [103, { exitReason: 'stopped through the REST API' }, /^k6 was stopped through its REST API after 251 of 300 requests$/],
+    [105, { exitReason: 'aborted by a signal' }, /^k6 was interrupted from outside after 251 of 300 requests$/],
+  ])('keeps the counts of exit %i as a result', async (code, fields, incomplete) => {
+    const result = await runK6Traffic(plan, deps({ FAKE_K6_FIXTURE: SMOKE, FAKE_K6_EXIT: String(code) }));
+    expect(result.exitCode).toBe(code);
+    expect(result).toMatchObject(fields);
+    expect(result.sent).toBe(251);
+    if (incomplete) expect(result.incomplete).toMatch(incomplete);
+    else expect(result.incomplete).toBeUndefined();
+  });
+
+  it.each([
+    [97, 'cloud test run failed'],
+    [98, 'cloud progress unavailable'],
+    [100, 'setup() timed out'],
+    [101, 'teardown() timed out'],
+    [102, 'timed out'],
+    [106, 'cannot start the REST API'],
+    [108, 'script aborted (test.abort())'],
+    [109, 'k6 crashed (Go panic)'],
+    [3, 'unknown exit code'],
+  ])('throws on exit %i (%s) with the stderr tail', async (code, name) => {
+    const error = (await runK6Traffic(plan, deps({ FAKE_K6_FIXTURE: SMOKE, FAKE_K6_EXIT: String(code), FAKE_K6_STDERR: `fatal ${code}` })).catch((e: unknown) => e)) as K6RunError;
+    expect(error).toBeInstanceOf(K6RunError);
+    expect(error.exitCode).toBe(code);
+    expect(error.message).toBe(`Expected k6 (v0.48.0) to exit with a result (0, 99, 110, or 105 after our stop), got ${code} (${name}); last stderr lines:\n  fatal ${code}`);
   });
 
   it('says clearly when the binary is missing', async () => {
@@ -173,6 +217,34 @@ describe('runK6Traffic with a fake k6', () => {
     expect(total).toBe(result.sent);
   });
 
+  it('reproduces the real SIGINT stop exactly: 118 sent = 46 answered + 72 cut at the stop, planned from the scenario start', async () => {
+    const stop = new AbortController();
+    const ready = path.join(dir, 'ready');
+    const running = runK6Traffic(
+      { ...plan, rate: 50, durationSeconds: 30, timeoutSeconds: 10 },
+      deps({ FAKE_K6_FIXTURE: SIGINT, FAKE_K6_UNTIL_SIGINT: '1', FAKE_K6_READY_FILE: ready }, { stop: stop.signal }),
+    );
+    for (let i = 0; i < 800 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 25));
+    const pid = Number(readFileSync(ready, 'utf8'));
+    stop.abort();
+    const result = await running;
+    expect(alive(pid)).toBe(false);
+    expect(result.exitCode).toBe(105);
+    expect(result.incomplete).toBeUndefined();
+    expect(result.sent).toBe(118);
+    expect(result.byStatus).toEqual({ '200': 46 });
+    expect(result.networkErrors).toEqual({});
+    expect(result.cutAtStop.count).toBe(72);
+    expect(result.cutAtStop.sentAt).toHaveLength(72);
+    expect(result.cutAtStop.sentAt[0]).toBe(1796151156921);
+    expect(46 + 0 + result.cutAtStop.count).toBe(result.sent);
+    // Due from the first iteration (35.261) to k6's last Point (38.888) at 50/s: 182 = 118 sent + 64 dropped.
+    expect(result.planned).toBe(182);
+    expect(result.droppedIterations).toBe(64);
+    expect(result.planned).toBe(result.sent + result.droppedIterations);
+    expect(result.stderrTail).toEqual([expect.stringContaining("test run was aborted because k6 received a 'interrupt' signal")]);
+  });
+
   it('kills k6 with SIGKILL when it ignores SIGTERM past the grace', async () => {
     const controller = new AbortController();
     const running = runK6Traffic(
@@ -207,6 +279,72 @@ describe('runK6Traffic with a fake k6', () => {
     const result = await runK6Traffic(plan, deps({ FAKE_K6_FIXTURE: MIXED }, { signal: AbortSignal.abort() }));
     expect(result.incomplete).toBe('aborted before k6 started (0 of 300 requests)');
     expect(result.sent).toBe(0);
+    expect(existsSync(argvFile)).toBe(false);
+  });
+});
+
+describe('k6 across versions (the fake plays each major release)', () => {
+  const releases = [
+    ['0.45.0', ['--no-summary', '--address']],
+    ['0.48.0', ['--no-summary', '--address']],
+    ['1.2.3', ['--no-summary', '--address']],
+    ['1.3.0', ['--summary-mode=disabled', '--address']],
+    ['2.0.0', ['--summary-mode=disabled']],
+  ] as const;
+
+  it.each(releases)('reads k6 v%s and runs it with its own flags, cleanly', async (release, expected) => {
+    const result = await runK6Traffic(plan, deps({ FAKE_K6_VERSION: release, FAKE_K6_FIXTURE: SMOKE }));
+    expect(result.k6Version).toBe(`v${release}`);
+    expect(result.exitCode).toBe(0);
+    expect(result.byStatus).toEqual({ '200': 251 });
+    // No "unknown flag", no deprecation warning.
+    expect(result.stderrTail).toEqual([]);
+    const { argv } = recorded();
+    expect(argv.slice(1, 1 + k6RunFlags(parseK6Version(`k6 v${release}`)).length)).toEqual(k6RunFlags(parseK6Version(`k6 v${release}`)));
+    for (const flag of expected) expect(argv).toContain(flag);
+    if (release.startsWith('2.')) expect(argv).not.toContain('--address');
+  });
+
+  it.each([
+    ['2.0.0', ['run', '--no-summary', 's.js'], 'unknown flag: --no-summary'],
+    ['0.48.0', ['run', '--summary-mode=disabled', 's.js'], 'unknown flag: --summary-mode'],
+    ['1.2.3', ['run', '--summary-mode=disabled', 's.js'], "invalid summary mode 'disabled'"],
+    ['2.0.0', ['run', '--summary-mode', 'legacy', 's.js'], "invalid summary mode 'legacy'"],
+  ])('the fake k6 v%s rejects %j as that release does (exit 255)', async (release, argv, message) => {
+    const outcome = await execa(FAKE_K6, argv, { env: { ...process.env, FAKE_K6_VERSION: release, FAKE_K6_ARGV_FILE: argvFile }, reject: false, stdin: 'ignore' });
+    expect(outcome.exitCode).toBe(255);
+    expect(outcome.stderr).toMatch(/^time="[^"]+" level=error msg=/);
+    expect(outcome.stderr).toContain(message);
+  });
+
+  it('the fake k6 v1.3 warns that --no-summary is deprecated', async () => {
+    const outcome = await execa(FAKE_K6, ['run', '--no-summary', 's.js'], { env: { ...process.env, FAKE_K6_VERSION: '1.3.0', FAKE_K6_ARGV_FILE: argvFile }, reject: false, stdin: 'ignore' });
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.stderr).toBe('Flag --no-summary has been deprecated, use --summary-mode=disabled instead');
+  });
+
+  it('maps the argv of the wrong release to an error with k6\'s message (exit 255)', async () => {
+    const error = (await runK6Traffic(plan, deps({ FAKE_K6_VERSION: '2.0.0', FAKE_K6_FIXTURE: SMOKE }, { version: V048 })).catch((e: unknown) => e)) as K6RunError;
+    expect(error).toBeInstanceOf(K6RunError);
+    expect(error.exitCode).toBe(255);
+    expect(error.message).toMatch(/got 255 \(rejected its command line\); last stderr lines:\n {2}time="[^"]+" level=error msg="unknown flag: --no-summary"$/);
+  });
+
+  it.each([
+    ['0.48.0', 'v0.48.0'],
+    ['1.0.0-rc1', 'v1.0.0-rc1'],
+    ['2.3.0', 'v2.3.0'],
+  ])('readK6Version reads the fake k6 v%s', async (release, text) => {
+    const version = await readK6Version(FAKE_K6, { clock: scaledClock(1), env: { ...process.env, FAKE_K6_VERSION: release } });
+    expect(version.text).toBe(text);
+  });
+
+  it('refuses a k6 that is too old, or whose version it cannot read, before running it', async () => {
+    const tooOld = await runK6Traffic(plan, deps({ FAKE_K6_VERSION: '0.44.0', FAKE_K6_FIXTURE: SMOKE })).catch((e: unknown) => e);
+    expect(tooOld).toBeInstanceOf(EnvironmentError);
+    expect((tooOld as Error).message).toBe('Expected k6 v0.45 or newer (the script records send times with exec.vu.metrics.metadata), got v0.44.0; upgrade k6 or use driver: builtin');
+    const garbled = await runK6Traffic(plan, deps({ FAKE_K6_VERSION_OUTPUT: 'hello\n', FAKE_K6_FIXTURE: SMOKE })).catch((e: unknown) => e);
+    expect((garbled as Error).message).toBe('Expected `k6 version` to print "k6 vMAJOR.MINOR.PATCH (…)", got "hello"');
     expect(existsSync(argvFile)).toBe(false);
   });
 });

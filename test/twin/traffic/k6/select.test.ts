@@ -1,10 +1,12 @@
 /** findK6 and selectDriver against real directories on a made-up PATH. */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { selectDriver } from '../../../../harness/traffic/index.ts';
+import { scaledClock } from '../../../../harness/core/clock.ts';
+import { EnvironmentError } from '../../../../harness/core/errors.ts';
+import { describeDriver, k6VersionFor, selectDriver } from '../../../../harness/traffic/index.ts';
 import { findK6 } from '../../../../harness/traffic/k6/args.ts';
 
 const FAKE_K6 = fileURLToPath(new URL('../../../helpers/fake-k6.mjs', import.meta.url));
@@ -66,5 +68,34 @@ describe('selectDriver', () => {
     const missing = selectDriver('k6', { PATH: empty });
     expect(missing.name).toBe('k6');
     expect(missing.reason).toMatch(/k6 is not on PATH, so the run will fail to start it/);
+  });
+});
+
+describe('describeDriver and k6VersionFor', () => {
+  it('records the k6 release for run.json, reading `k6 version` once per environment and binary', async () => {
+    const versionCalls = path.join(root, 'calls');
+    // A k6 that counts its `version` calls, then answers as the fake k6 v2.0.0 does.
+    const counting = path.join(root, 'counting-k6');
+    writeFileSync(counting, `#!/bin/sh\n[ "$1" = version ] && echo x >> ${versionCalls}\nexec ${process.execPath} ${FAKE_K6} "$@"\n`);
+    chmodSync(counting, 0o755);
+    const env = { ...process.env, K6_BIN: counting, FAKE_K6_VERSION: '2.0.0' };
+    const choice = selectDriver('k6', env);
+    const described = await describeDriver(choice, env, scaledClock(1));
+    expect(described).toEqual({ ...choice, version: 'v2.0.0' });
+    expect((await k6VersionFor(counting, env, scaledClock(1))).text).toBe('v2.0.0');
+    expect(readFileSync(versionCalls, 'utf8')).toBe('x\n');
+    // Another environment asks again.
+    expect((await k6VersionFor(counting, { ...env, FAKE_K6_VERSION: '0.48.0' }, scaledClock(1))).text).toBe('v0.48.0');
+    expect(readFileSync(versionCalls, 'utf8')).toBe('x\nx\n');
+  });
+
+  it('leaves the built-in driver as chosen and fails early when k6 is missing', async () => {
+    const nothing = { PATH: path.join(root, 'nowhere') };
+    const builtin = selectDriver('builtin', nothing);
+    expect(await describeDriver(builtin, nothing, scaledClock(1))).toEqual(builtin);
+    const k6 = selectDriver('k6', nothing);
+    const error = await describeDriver(k6, nothing, scaledClock(1)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect((error as Error).message).toBe('k6 not found at k6; install k6 or use driver: builtin');
   });
 });

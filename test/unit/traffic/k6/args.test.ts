@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../harness/core/errors.ts';
-import { buildK6Args, defaultK6Script } from '../../../../harness/traffic/k6/args.ts';
+import { EnvironmentError } from '../../../../harness/core/errors.ts';
+import { buildK6Args, defaultK6Script, k6RunFlags, parseK6Version } from '../../../../harness/traffic/k6/args.ts';
+
+const V048 = parseK6Version('k6 v0.48.0 (go1.21.4, linux/amd64)');
 import type { TrafficPlan } from '../../../../harness/traffic/types.ts';
 
 const plan: TrafficPlan = {
@@ -27,17 +30,72 @@ function vars(args: string[]): Record<string, string> {
   return out;
 }
 
+describe('parseK6Version', () => {
+  it.each([
+    ['k6 v0.45.1 (2023-07-17T10:09:57+0000/v0.45.1-0-g0dc1e8a6, go1.20.6, linux/amd64)', 'v0.45.1', [0, 45, 1]],
+    ['k6 v0.48.0 (go1.21.4, linux/amd64)\n', 'v0.48.0', [0, 48, 0]],
+    ['k6 v0.57.0 (go1.23.4, darwin/arm64)\nExtensions:\n  github.com/grafana/xk6-sql v0.4.0, k6/x/sql [js]\n', 'v0.57.0', [0, 57, 0]],
+    ['k6 v1.0.0-rc1 (commit/41b4984b75, go1.24.1, linux/amd64)', 'v1.0.0-rc1', [1, 0, 0]],
+    ['k6 v1.3.0 (commit/5870e99ae8, go1.25.1, linux/amd64)', 'v1.3.0', [1, 3, 0]],
+    ['k6 v2.0.0 (commit/0c3b1c4e2a-dirty, go1.25.9, linux/amd64)', 'v2.0.0', [2, 0, 0]],
+  ])('reads %j', (output, text, [major, minor, patch]) => {
+    expect(parseK6Version(output)).toMatchObject({ text, major, minor, patch });
+  });
+
+  it('says what it expected when the output is not a k6 version', () => {
+    expect(() => parseK6Version('command not found: k6\n')).toThrow(EnvironmentError);
+    expect(() => parseK6Version('k6 version (devel)')).toThrow('Expected `k6 version` to print "k6 vMAJOR.MINOR.PATCH (…)", got "k6 version (devel)"');
+  });
+});
+
+describe('k6RunFlags', () => {
+  const v = (text: string) => parseK6Version(`k6 ${text} (go1.24.1, linux/amd64)`);
+
+  it('uses --no-summary and --address "" up to v1.2 (summary-mode=disabled arrived in v1.3)', () => {
+    for (const text of ['v0.45.0', 'v0.48.0', 'v0.51.0', 'v0.59.0', 'v1.0.0', 'v1.2.3']) {
+      expect(k6RunFlags(v(text)), text).toEqual(['-q', '--no-summary', '--address', '', '--no-usage-report', '--out', 'json=-']);
+    }
+  });
+
+  it('uses --summary-mode=disabled from v1.3 (no-summary deprecated) and keeps --address "" on v1', () => {
+    for (const text of ['v1.3.0', 'v1.8.1']) {
+      expect(k6RunFlags(v(text)), text).toEqual(['-q', '--summary-mode=disabled', '--address', '', '--no-usage-report', '--out', 'json=-']);
+    }
+  });
+
+  it('drops --no-summary and --address on v2 (removed; the REST API is off unless --address is given)', () => {
+    for (const text of ['v2.0.0-rc1', 'v2.0.0', 'v2.3.0']) {
+      expect(k6RunFlags(v(text)), text).toEqual(['-q', '--summary-mode=disabled', '--no-usage-report', '--out', 'json=-']);
+    }
+  });
+});
+
 describe('buildK6Args', () => {
   it('runs k6 quietly with pure NDJSON on stdout, no REST API and no usage report', () => {
-    const { file, args, env } = buildK6Args(plan, { script: '/s/constant-rate.js', cell: 'c-1' });
+    const { file, args, env } = buildK6Args(plan, { version: V048, script: '/s/constant-rate.js', cell: 'c-1' });
     expect(file).toBe('k6');
     expect(args.slice(0, 9)).toEqual(['run', '-q', '--no-summary', '--address', '', '--no-usage-report', '--out', 'json=-', '-e']);
     expect(args.at(-1)).toBe('/s/constant-rate.js');
     expect(env).toEqual({ K6_NO_USAGE_REPORT: 'true' });
   });
 
+  it('builds the flags of the k6 it is given', () => {
+    const v2 = buildK6Args(plan, { version: parseK6Version('k6 v2.0.0 (commit/abc, go1.25.9, linux/amd64)'), script: 's.js' }).args;
+    expect(v2.slice(0, 6)).toEqual(['run', '-q', '--summary-mode=disabled', '--no-usage-report', '--out', 'json=-']);
+    expect(v2).not.toContain('--no-summary');
+    expect(v2).not.toContain('--address');
+  });
+
+  it('refuses a k6 older than v0.45, naming the version and the way out', () => {
+    const old = parseK6Version('k6 v0.44.1 (2023-05-10T…, go1.20.4, linux/amd64)');
+    expect(() => buildK6Args(plan, { version: old, script: 's.js' })).toThrow(EnvironmentError);
+    expect(() => buildK6Args(plan, { version: old, script: 's.js' })).toThrow(
+      'Expected k6 v0.45 or newer (the script records send times with exec.vu.metrics.metadata), got v0.44.1; upgrade k6 or use driver: builtin',
+    );
+  });
+
   it('passes the plan to the script as variables', () => {
-    const { args } = buildK6Args(plan, { script: 's.js', cell: 'c-1' });
+    const { args } = buildK6Args(plan, { version: V048, script: 's.js', cell: 'c-1' });
     const v = vars(args);
     expect(v).toEqual({
       TARGET: 'http://127.0.0.1:41234',
@@ -53,24 +111,24 @@ describe('buildK6Args', () => {
   });
 
   it('sizes VUs for every request hanging until its timeout, within bounds, and honours overrides', () => {
-    const small = vars(buildK6Args({ ...plan, rate: 2, timeoutSeconds: 1 }, { script: 's.js' }).args);
+    const small = vars(buildK6Args({ ...plan, rate: 2, timeoutSeconds: 1 }, { version: V048, script: 's.js' }).args);
     expect(small.PRE_ALLOCATED_VUS).toBe('5');
     expect(small.MAX_VUS).toBe('12');
     expect(small.CELL).toBeUndefined();
-    const huge = vars(buildK6Args({ ...plan, rate: 20_000, timeoutSeconds: 30 }, { script: 's.js' }).args);
+    const huge = vars(buildK6Args({ ...plan, rate: 20_000, timeoutSeconds: 30 }, { version: V048, script: 's.js' }).args);
     expect(huge.PRE_ALLOCATED_VUS).toBe('1000');
     expect(huge.MAX_VUS).toBe('10000');
-    const given = vars(buildK6Args(plan, { script: 's.js', preAllocatedVUs: 7, maxVUs: 3 }).args);
+    const given = vars(buildK6Args(plan, { version: V048, script: 's.js', preAllocatedVUs: 7, maxVUs: 3 }).args);
     expect(given.PRE_ALLOCATED_VUS).toBe('7');
     expect(given.MAX_VUS).toBe('7');
-    expect(buildK6Args(plan, { script: 's.js', k6Path: '/opt/k6' }).file).toBe('/opt/k6');
+    expect(buildK6Args(plan, { version: V048, script: 's.js', k6Path: '/opt/k6' }).file).toBe('/opt/k6');
   });
 
   it('rejects a plan k6 cannot run, saying what was expected and what came', () => {
-    expect(() => buildK6Args({ ...plan, rate: 0 }, { script: 's.js' })).toThrow(ConfigError);
-    expect(() => buildK6Args({ ...plan, rate: 0 }, { script: 's.js' })).toThrow('Expected the traffic plan\'s rate to be a positive number, got 0');
-    expect(() => buildK6Args({ ...plan, durationSeconds: Number.NaN }, { script: 's.js' })).toThrow(/durationSeconds.*got NaN/);
-    expect(() => buildK6Args({ ...plan, mix: [] }, { script: 's.js' })).toThrow(/at least one mix entry/);
+    expect(() => buildK6Args({ ...plan, rate: 0 }, { version: V048, script: 's.js' })).toThrow(ConfigError);
+    expect(() => buildK6Args({ ...plan, rate: 0 }, { version: V048, script: 's.js' })).toThrow('Expected the traffic plan\'s rate to be a positive number, got 0');
+    expect(() => buildK6Args({ ...plan, durationSeconds: Number.NaN }, { version: V048, script: 's.js' })).toThrow(/durationSeconds.*got NaN/);
+    expect(() => buildK6Args({ ...plan, mix: [] }, { version: V048, script: 's.js' })).toThrow(/at least one mix entry/);
   });
 
   it('points at the shipped script by default', () => {

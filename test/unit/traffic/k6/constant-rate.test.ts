@@ -8,7 +8,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mixPicker } from '../../../../harness/traffic/builtin/driver.ts';
-import { buildK6Args, defaultK6Script } from '../../../../harness/traffic/k6/args.ts';
+import { buildK6Args, defaultK6Script, parseK6Version } from '../../../../harness/traffic/k6/args.ts';
+
+const V048 = parseK6Version('k6 v0.48.0 (go1.21.4, linux/amd64)');
 
 interface Call {
   url: string;
@@ -75,7 +77,7 @@ describe('k6-scripts/constant-rate.js', () => {
   const plan = { url: 'http://127.0.0.1:5000/', rate: 50, durationSeconds: 20, timeoutSeconds: 4, mix: [{ path: '/a', weight: 2 }, { path: '/b', weight: 1 }] };
 
   it('declares one constant-arrival-rate scenario from the variables buildK6Args passes, without thresholds', async () => {
-    const script = await load(envFor(plan, { script: 'x', cell: 'cell-7' }));
+    const script = await load(envFor(plan, { version: V048, script: 'x', cell: 'cell-7' }));
     expect(script.options.discardResponseBodies).toBe(true);
     expect(script.options.maxRedirects).toBe(0);
     expect(script.options.thresholds).toBeUndefined();
@@ -93,7 +95,7 @@ describe('k6-scripts/constant-rate.js', () => {
   });
 
   it('sends one GET per iteration, tagged with the cell, with the timeout and the send time, in the built-in mix order', async () => {
-    const script = await load(envFor(plan, { script: 'x', cell: 'cell-7' }));
+    const script = await load(envFor(plan, { version: V048, script: 'x', cell: 'cell-7' }));
     const before = Date.now();
     for (let i = 0; i < 9; i++) {
       g.__k6exec.scenario.iterationInTest = i;

@@ -7,12 +7,62 @@ import { K6OutputAggregator, networkErrorKey, parseK6Output, parseK6Time } from 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../../fixtures/k6/${name}`, import.meta.url));
 const MIXED = fixture('mixed-status-v0.48.ndjson.gz');
 const SMOKE = fixture('smoke-200-v0.48.ndjson.gz');
+const SIGINT = fixture('sigint-inflight-v0.48.ndjson.gz');
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 function point(time: string, tags: Record<string, string>, metadata?: Record<string, string>, metric = 'http_reqs'): string {
   return JSON.stringify({ metric, type: 'Point', data: { time, value: 1, tags, ...(metadata ? { metadata } : {}) } });
 }
+
+describe('parseK6Output on a real k6 run stopped by SIGINT with requests in flight', () => {
+  it('finds the 72 requests k6 cut at the stop (no http_reqs Point) from their data_sent markers', async () => {
+    const result = await parseK6Output(createReadStream(SIGINT).pipe(createGunzip()));
+    expect(result.lines).toBe(828);
+    expect(result.malformed.count).toBe(0);
+    expect(result.pointsByMetric.http_reqs).toBe(46);
+    expect(result.pointsByMetric.data_sent).toBe(118);
+    // 118 sent = 46 answered (all 200) + 0 network errors + 72 cut at the stop.
+    expect(result.sent).toBe(118);
+    expect(result.byStatus).toEqual({ '200': 46 });
+    expect(result.networkErrors).toEqual({});
+    expect(result.cutAtStop.count).toBe(72);
+    expect(sum(result.byStatus) + sum(result.networkErrors) + result.cutAtStop.count).toBe(result.sent);
+    expect(result.droppedIterations).toBe(64);
+    // The cut requests were the last ones sent: every answered one went out before every cut one
+    // (the server answers after 2 s), and their send times come from the script's sent_ms.
+    const cut = result.cutAtStop.sentAt;
+    expect(cut).toHaveLength(72);
+    expect(cut).toEqual([...cut].sort((a, b) => a - b));
+    expect(cut[0]).toBe(1796151156921); // 40 ms after the last answered one (1796151156881)
+    expect(cut.at(-1)).toBe(1796151158861);
+    // Not a failure and not a series entry: the series holds the 46 answers only.
+    expect(result.failures).toHaveLength(0);
+    expect(result.series.reduce((s, b) => s + sum(b.byStatus) + b.networkErrors, 0)).toBe(46);
+    // The scenario started with the first iteration (sent_ms), not at the first Point (a drop 200 ms later).
+    expect(result.scenarioStartedAt).toBe(1796151155261);
+    expect(result.endedAt).toBeCloseTo(Date.parse('2026-12-01T18:52:38.888Z') + 0.03128, 3);
+  });
+
+  it('keeps a bounded number of cut send times while the count stays exact', async () => {
+    const result = await parseK6Output(createReadStream(SIGINT).pipe(createGunzip()), { maxCutRecords: 10 });
+    expect(result.cutAtStop.count).toBe(72);
+    expect(result.cutAtStop.sentAt).toHaveLength(10);
+    expect(result.cutAtStop.sentAt[0]).toBe(1796151156921);
+  });
+
+  it('pairs markers as a multiset: two iterations sent in the same millisecond, one cut', () => {
+    const agg = new K6OutputAggregator();
+    const t = '2026-12-01T10:00:01.000000000Z';
+    const meta = { sent_ms: '1796119200000' };
+    agg.write(`${point(t, { status: '200', name: '/' }, meta)}\n`);
+    agg.write(`${point(t, {}, meta, 'data_sent')}\n${point(t, {}, meta, 'data_sent')}\n`);
+    const result = agg.result();
+    expect(result.sent).toBe(2);
+    expect(result.byStatus).toEqual({ '200': 1 });
+    expect(result.cutAtStop).toEqual({ count: 1, sentAt: [1796119200000] });
+  });
+});
 
 describe('parseK6Output on real k6 output', () => {
   it('reproduces the mixed-status fixture exactly', async () => {
