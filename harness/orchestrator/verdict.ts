@@ -14,8 +14,6 @@ export const MIN_ACHIEVED = 0.95;
  * would otherwise make the share fall below it.
  */
 export const MIN_BASELINE_2XX = 0.99;
-/** More than this share of all requests failing is not a measurement of the settings: traffic failed wholesale. */
-export const MAX_FAILED_SHARE = 0.5;
 
 /** The warm-up's requests: sent before the disruption started, and how many of them did not get a 2xx. */
 export interface Baseline {
@@ -74,11 +72,11 @@ export function verdictReasons(v: VerdictInput): string[] {
       reasons.push(`no healthy baseline: ${sent - not2xx} of ${sent} warm-up requests got a 2xx (${pct((sent - not2xx) / sent)} < ${MIN_BASELINE_2XX * 100} %)`);
     }
   }
+  // After a healthy baseline, heavy loss during the disruption is a finding, however large; traffic
+  // that never got a single 2xx (or never got an HTTP answer at all) did not measure the target.
   const answered = v.sent - cut;
-  if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
-  else if (answered > 0 && (v.fiveXX + v.networkErrors) / answered > MAX_FAILED_SHARE) {
-    reasons.push(`traffic failed wholesale: ${v.fiveXX + v.networkErrors} of ${answered} requests failed (> ${MAX_FAILED_SHARE * 100} %)`);
-  }
+  if (answered > 0 && v.networkErrors === answered) reasons.push(`traffic failed wholesale: none of the ${answered} requests got an HTTP answer`);
+  else if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
   if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
   else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);
   return reasons;

@@ -80,7 +80,7 @@ describe('a small matrix on the twin', () => {
     expect(files.filter((f) => f.endsWith('.json')).sort()).toEqual(outcome.results.map((r) => `${r.id}.json`).sort());
     for (const f of files) cellResultSchema.parse(await readJson(path.join(dir, 'e2e', 'cells', f)));
     runRecordSchema.parse(await readJson(path.join(dir, 'e2e', 'run.json')));
-    expect(outcome.report).toContain('| gate | preStop s | grace s | dereg delay s | rollout 5xx');
+    expect(outcome.report).toContain('| gate | preStop s | grace s | dereg delay s | rollout failed');
   });
 
   it('counts 5xx where the reference says they happen, and none where it says they do not', () => {
@@ -103,7 +103,7 @@ describe('a small matrix on the twin', () => {
     expect(get('rollout.gate-on.prestop-0.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     expect(get('rollout.gate-on.prestop-30.grace-10.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     // Every replica on the spot node: the interruption leaves nothing to route to.
-    expect(get('spot.gate-on.prestop-30.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
+    expect(get('spot-notice20.gate-on.prestop-30.grace-45.dereg-60.r1').fiveXX).toBeGreaterThan(0);
     expect(outcome.failedExpectations).toEqual([]);
   });
 

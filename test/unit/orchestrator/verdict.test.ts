@@ -24,7 +24,7 @@ describe('verdictReasons', () => {
   it('makes a cell whose every request was refused INVALID, never 0', () => {
     // target.url http://127.0.0.1:9: 263 of 263 requests ECONNREFUSED.
     const reasons = verdictReasons({ ...healthy, planned: 263, sent: 263, answeredByStatus: 0, twoXX: 0, fiveXX: 0, networkErrors: 263, baseline: { sent: 50, not2xx: 50 } });
-    expect(reasons).toEqual(['no healthy baseline: 0 of 50 warm-up requests got a 2xx (0.0 % < 99 %)', 'traffic failed wholesale: none of the 263 requests got a 2xx']);
+    expect(reasons).toEqual(['no healthy baseline: 0 of 50 warm-up requests got a 2xx (0.0 % < 99 %)', 'traffic failed wholesale: none of the 263 requests got an HTTP answer']);
   });
 
   it('needs a healthy warm-up: 99 % 2xx, one failure tolerated in a short one', () => {
@@ -39,8 +39,9 @@ describe('verdictReasons', () => {
     expect(verdictReasons({ ...healthy, planned: 1000, sent: 1000, cutAtStop: 72, answeredByStatus: 928, twoXX: 918 })).toEqual([]);
   });
 
-  it('calls more than half the requests failing a wholesale failure', () => {
-    expect(verdictReasons({ ...healthy, twoXX: 400, fiveXX: 300, networkErrors: 300, answeredByStatus: 700 })).toEqual(['traffic failed wholesale: 600 of 1000 requests failed (> 50 %)']);
+  it('keeps heavy loss after a healthy baseline as a finding, but not traffic that never got a 2xx', () => {
+    expect(verdictReasons({ ...healthy, twoXX: 336, fiveXX: 1124, networkErrors: 0, answeredByStatus: 1460, sent: 1460, planned: 1460 })).toEqual([]);
+    expect(verdictReasons({ ...healthy, twoXX: 0, fiveXX: 1000, answeredByStatus: 1000 })).toEqual(['traffic failed wholesale: none of the 1000 requests got a 2xx']);
   });
 
   it('lists every other reason: interrupted, traffic, achieved share, accounting, disruption, settling', () => {
