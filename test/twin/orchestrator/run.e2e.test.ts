@@ -27,7 +27,8 @@ beforeAll(async () => {
   // in 10 taking 20 model seconds, and every replica pinned to the spot node.
   const config = await testTwinConfig({
     timeScale: 0.05,
-    appEnv: { ON_SIGTERM: 'immediate' },
+    // Keep-alive above the ALB's idle timeout (as AWS advises), so the warm-up baseline is clean.
+    appEnv: { ON_SIGTERM: 'immediate', KEEPALIVE_TIMEOUT_MS: '65000' },
     alb: {
       newTargetPassingChecks: 'healthyThreshold',
       healthCheck: { path: '/healthz', port: 'traffic-port', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200' },
