@@ -23,11 +23,13 @@ export interface Baseline {
 
 /**
  * The warm-up baseline from a traffic result: requests are sent on an open-model schedule, so the
- * number due before `realMs` follows from the rate; the ones that did not get a 2xx are in `failures`.
+ * number due before `realMs` follows from the rate; the ones that did not get a 2xx before then are
+ * in `failures`. A slow request sent in the warm-up that fails after the disruption started is the
+ * disruption's, not the baseline's.
  */
 export function baselineBefore(result: Pick<TrafficResult, 'startedAt' | 'sent' | 'failures'>, rate: number, realMs: number): Baseline {
   const sent = Math.max(0, Math.min(result.sent, Math.floor(((realMs - result.startedAt) / 1000) * rate)));
-  const not2xx = result.failures.filter((f: FailedRequest) => f.sentAt < realMs).length;
+  const not2xx = result.failures.filter((f: FailedRequest) => f.sentAt < realMs && f.endedAt < realMs).length;
   return { sent, not2xx: Math.min(sent, not2xx) };
 }
 

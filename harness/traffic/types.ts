@@ -30,6 +30,8 @@ export interface SecondBucket {
 export interface FailedRequest {
   /** Epoch ms (real) the request was sent. */
   sentAt: number;
+  /** Epoch ms (real) it ended (answered or failed). */
+  endedAt: number;
   path: string;
   status?: number;
   /** Network error code, e.g. ECONNRESET, timeout. */

@@ -115,7 +115,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
         progress.networkErrors++;
       }
       if ((status === undefined || status < 200 || status >= 300) && failures.length < maxFailures) {
-        failures.push({ sentAt, path, ...(status !== undefined ? { status } : { error }) });
+        failures.push({ sentAt, endedAt: clock.now(), path, ...(status !== undefined ? { status } : { error }) });
       }
       inFlight--;
       if (inFlight === 0 && scheduleDone) drained();

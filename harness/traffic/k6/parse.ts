@@ -275,7 +275,7 @@ export class K6OutputAggregator {
       this.#networkErrors[key] = (this.#networkErrors[key] ?? 0) + 1;
       bucket.networkErrors++;
       this.#progress.networkErrors++;
-      if (this.#failures.length < this.#maxFailures) this.#failures.push({ sentAt, path, error: key });
+      if (this.#failures.length < this.#maxFailures) this.#failures.push({ sentAt, endedAt, path, error: key });
       return true;
     }
     this.#byStatus[status] = (this.#byStatus[status] ?? 0) + 1;
@@ -283,7 +283,7 @@ export class K6OutputAggregator {
     const code = Number(status);
     if (code >= 500) this.#progress.fiveXX++;
     if (!(code >= 200 && code < 300) && this.#failures.length < this.#maxFailures) {
-      this.#failures.push({ sentAt, path, status: code });
+      this.#failures.push({ sentAt, endedAt, path, status: code });
     }
     return true;
   }

@@ -155,6 +155,24 @@ describe('no zero without evidence', () => {
   }, 240_000);
 });
 
+describe('a target that stops answering for a while', () => {
+  it('counts the requests that timed out as failed: never a quiet 0, and maxFailed catches them', async () => {
+    const spec = await specFile('frozen', { traffic: { timeoutSeconds: 1 }, expect: [{ where: {}, maxFailed: 0 }] });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'frozen']);
+    await waitForCheckpoint('frozen', (r) => ['disrupt', 'settle'].includes(r.cells[0]?.stage ?? ''));
+    // Freeze the whole twin (API and ALB) for 3 real seconds.
+    process.kill(twin!.pid!, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3000));
+    process.kill(twin!.pid!, 'SIGCONT');
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(1);
+    const row = String(r.stdout).split('\n').find((l) => l.startsWith('| on'));
+    expect(row).not.toMatch(/\| 0 +\|$/);
+    expect(r.stdout).toMatch(/net×\d+|INVALID/);
+    expect(r.stdout).toContain('expect[0]: rollout.gate-on.prestop-20.grace-40.dereg-30.r1');
+  }, 180_000);
+});
+
 describe('leftovers of a killed run', () => {
   afterEach(async () => {
     // Whatever a failed assertion left behind must not stop the next test.
@@ -311,6 +329,23 @@ describe('an interrupt before any cell was measured', () => {
     expect(r.stdout).toContain('was not measured, so at most 0 5xx cannot be confirmed');
     expect(r.stdout).not.toContain('Every expectation held');
     expect(readFileSync(path.join(results(), 'early', 'junit.xml'), 'utf8')).toContain('tests="1" failures="0" errors="1"');
+  }, 120_000);
+});
+
+describe('a second Ctrl-C', () => {
+  it('quits at once and says how to restore', async () => {
+    const spec = await specFile('twice');
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'twice']);
+    await waitForCheckpoint('twice', (r) => r.cells[0]?.stage === 'configure');
+    run.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    run.kill('SIGINT');
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(130);
+    expect(r.stderr).toContain(`SIGINT again: quitting at once, without finishing the restore. Put the original settings back with:\n  rollout-harness restore twice --results-dir ${results()}`);
+    const restored = await cli(['restore', 'twice', '--results-dir', results()]);
+    expect(restored.exitCode, String(restored.all)).toBe(0);
+    expect(await markers()).toEqual([]);
   }, 120_000);
 });
 

@@ -58,8 +58,14 @@ describe('verdictReasons', () => {
 });
 
 describe('baselineBefore', () => {
-  it('counts the requests due before the disruption from the rate, and the non-2xx among them from the failures', () => {
-    const result = { startedAt: 10_000, sent: 1000, failures: [{ sentAt: 10_500, path: '/' }, { sentAt: 11_999, path: '/' }, { sentAt: 12_000, path: '/' }] };
+  it('counts the requests due before the disruption from the rate, and the non-2xx that ended before it from the failures', () => {
+    const failures = [
+      { sentAt: 10_500, endedAt: 10_510, path: '/' },
+      { sentAt: 11_990, endedAt: 11_999, path: '/' },
+      { sentAt: 11_000, endedAt: 13_000, path: '/slow' }, // sent in the warm-up, failed in the disruption: not the baseline's
+      { sentAt: 12_000, endedAt: 12_001, path: '/' },
+    ];
+    const result = { startedAt: 10_000, sent: 1000, failures };
     expect(baselineBefore(result, 100, 12_000)).toEqual({ sent: 200, not2xx: 2 });
     expect(baselineBefore(result, 100, 9_000)).toEqual({ sent: 0, not2xx: 0 });
   });
