@@ -133,7 +133,8 @@ describe('parseK6Output on real k6 output', () => {
     const result = await parseK6Output([bytes.subarray(0, split), bytes.subarray(split)]);
     expect(result.malformed.count).toBe(0);
     expect(result.sent).toBe(2);
-    expect(result.failures).toEqual([{ sentAt: Date.parse('2026-01-01T00:00:00.5Z'), path: '/caf%C3%A9', status: 503 }]);
+    // No send-time marker in these lines: the send time is the Point's time, as is the end.
+    expect(result.failures).toEqual([{ sentAt: Date.parse('2026-01-01T00:00:00.5Z'), endedAt: Date.parse('2026-01-01T00:00:00.5Z'), path: '/caf%C3%A9', status: 503 }]);
   });
 });
 
@@ -160,7 +161,7 @@ describe('K6OutputAggregator', () => {
     expect(result.sent).toBe(2);
     expect(result.byStatus).toEqual({ '200': 1 });
     expect(result.networkErrors).toEqual({ timeout: 1 });
-    expect(result.failures).toEqual([{ sentAt: Date.parse('2026-01-01T00:00:02Z'), path: '/slow', error: 'timeout' }]);
+    expect(result.failures).toEqual([{ sentAt: Date.parse('2026-01-01T00:00:02Z'), endedAt: Date.parse('2026-01-01T00:00:02Z'), path: '/slow', error: 'timeout' }]);
   });
 
   it('uses the send time from metadata and renumbers seconds when an earlier-sent request ends later', () => {
