@@ -100,7 +100,8 @@ try {
   let undone = 0;
   console.log(`fault soak: ${KILLS} SIGKILLs of a 3-cell run against twin up (time scale 0.05), each followed by --resume`);
   for (let i = 0; i < KILLS; i++) {
-    const args = i === 0 ? ['--run-id', 'soak'] : ['--resume', 'soak'];
+    // A run killed before its first checkpoint changed nothing: it starts again rather than resumes.
+    const args = record() ? ['--resume', 'soak'] : ['--run-id', 'soak'];
     const atMs = Math.round(1000 + random.next() * 39_000);
     run = harness(args);
     const finished = await Promise.race([run.then(() => true), realClock.sleep(atMs).then(() => false)]);
@@ -116,10 +117,10 @@ try {
     const r = await run;
     if (String(r.all).includes('Undoing what the stopped run')) undone++;
     const left = await settings();
-    console.log(`  kill ${i + 1} at ${(atMs / 1000).toFixed(1)} s: cell ${cell + 1}/3 stage ${where?.cells[cell]?.stage ?? '(before the first checkpoint)'}; left changed: ${JSON.stringify({ ...left, nodes: left.nodes.join(' ') || '-', markers: left.markers.length })}`);
+    console.log(`  kill ${i + 1} at ${(atMs / 1000).toFixed(1)} s (${args[0]}): cell ${cell + 1}/3 stage ${where?.cells[cell]?.stage ?? '(before the first checkpoint)'}; left changed: ${JSON.stringify({ ...left, nodes: left.nodes.join(' ') || '-', markers: left.markers.length })}`);
     await noteCells();
   }
-  const last = record()?.cells.every((c: { status: string }) => c.status === 'done') && record()?.endedAt ? undefined : harness(['--resume', 'soak']);
+  const last = record()?.cells.every((c: { status: string }) => c.status === 'done') && record()?.endedAt ? undefined : harness(record() ? ['--resume', 'soak'] : ['--run-id', 'soak']);
   if (last) {
     run = last;
     const bound = realClock.sleep(600_000).then(() => last.kill('SIGINT'));

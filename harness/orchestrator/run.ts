@@ -75,7 +75,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const runFile = path.join(runDir, 'run.json');
   let record: RunRecord | undefined;
   if (opts.resume) {
-    if (!existsSync(runFile)) throw new ConfigError(`Cannot resume ${runId}: ${runFile} does not exist`);
+    if (!existsSync(runFile)) {
+      throw new ConfigError(`Cannot resume ${runId}: ${runFile} does not exist (a run that stopped before writing it changed nothing; start it again with --run-id ${runId})`);
+    }
     record = await readJson<RunRecord>(runFile);
     if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
