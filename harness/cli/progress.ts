@@ -1,9 +1,10 @@
 /** Progress on the terminal: one live line on a TTY (cell i/N, stage, sent/5xx), plain lines otherwise. */
+import { scaledClock, type Clock } from '../core/clock.ts';
 import type { RunProgress } from '../orchestrator/run.ts';
 import type { CellResult } from '../report/types.ts';
 
 /** Renders run progress to a stream (stderr), so stdout carries only the table. */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): RunProgress & { end(): void } {
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, clock: Clock = scaledClock(1)): RunProgress & { end(): void } {
   const tty = Boolean(stream.isTTY);
   let head = '';
   let stage = '';
@@ -11,7 +12,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): R
   let lastDraw = 0;
   const draw = (force = false) => {
     if (!tty) return;
-    const now = Date.now();
+    const now = clock.now();
     if (!force && now - lastDraw < 100) return;
     lastDraw = now;
     const text = `${head} ${stage}${counters ? `  ${counters}` : ''}`;

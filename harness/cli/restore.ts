@@ -1,5 +1,6 @@
 /** `rollout-harness restore RUN`: put back what a run changed, from its record, and prove it. */
 import path from 'node:path';
+import { scaledClock } from '../core/clock.ts';
 import { ExitCode } from '../core/errors.ts';
 import { writeJsonAtomic } from '../core/files.ts';
 import { checkRunId } from '../orchestrator/run-id.ts';
@@ -18,7 +19,7 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     console.log(`Run ${record.runId} recorded no original settings: it changed nothing.`);
     return ExitCode.ok;
   }
-  const { connectTarget } = await import('../orchestrator/target.ts');
+  const { connectTarget } = await import('./connect.ts');
   const { restoreSettings } = await import('../orchestrator/settings.ts');
   const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {} });
   try {
@@ -27,7 +28,7 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     record.restored = done;
     if (differences.length) record.restoreDifferences = differences;
     else delete record.restoreDifferences;
-    record.endedAt ??= new Date().toISOString();
+    record.endedAt ??= new Date(scaledClock(1).now()).toISOString();
     record.stoppedBy ??= 'stopped without restoring; restored later by `rollout-harness restore`';
     await writeJsonAtomic(path.join(dir, 'run.json'), record);
     if (differences.length) {

@@ -1,5 +1,6 @@
 /** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
 import path from 'node:path';
+import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
 import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
@@ -24,7 +25,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
   if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
   const loaded = await loadSpec(specFile);
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
-  const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name);
+  const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
   const progress = terminalProgress();
   const controller = new AbortController();
   let signals = 0;
@@ -48,8 +49,8 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     const cells = expandCells(loaded.spec);
     progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
-    const { runMatrix } = await import('../orchestrator/run.ts');
-    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress });
+    const [{ runMatrix }, { connectTarget }] = await Promise.all([import('../orchestrator/run.ts'), import('./connect.ts')]);
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget });
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);

@@ -9,12 +9,10 @@ import { scaledClock } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
-import { createElbv2Adapter } from '../platform/elbv2/adapter.ts';
-import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
+import { parseSpec } from '../spec/load.ts';
 import { runBuiltinTraffic } from '../traffic/builtin/driver.ts';
-import type { AccessLogRecord } from '../twin/alb/types.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
-import { startTwin } from '../twin/twin.ts';
+import { connectTarget } from './connect.ts';
 import { formatTable } from './table.ts';
 
 /** Flags of `twin demo`. */
@@ -28,24 +26,25 @@ export interface TwinDemoOptions {
 
 /** Runs the demo; returns the exit code. */
 export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
-  const config = await loadTwinConfig(opts.config ?? defaultConfigPath, { timeScale: opts.timeScale, seed: opts.seed });
-  const records: AccessLogRecord[] = [];
   const say = (line = '') => console.log(line);
-  say(`Starting the local twin (time scale ${config.timeScale}: one model second takes ${config.timeScale} s) …`);
-  const twin = await startTwin({ config, stateDir: path.resolve(opts.stateDir), onAccessLog: (r) => records.push(r) });
-  const onSignal = () => void twin.stop().then(() => process.exit(130));
+  say(`Starting the local twin (time scale ${opts.timeScale}: one model second takes ${opts.timeScale} s) …`);
+  // The same path as `run`: a twin spec, connected by the composition root, reached through the ports.
+  const config = await loadTwinConfig(opts.config ?? defaultConfigPath, {});
+  const deployment = (config.objects as Array<{ kind: string; metadata: { name: string; namespace: string } }>).find((o) => o.kind === 'Deployment');
+  if (!deployment) throw new EnvironmentError('The twin config has no Deployment to demonstrate with');
+  const { spec } = parseSpec({
+    name: 'demo',
+    target: { namespace: deployment.metadata.namespace, deployment: deployment.metadata.name, twin: { config: opts.config ?? defaultConfigPath, timeScale: opts.timeScale, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) } },
+    matrix: { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [300] },
+    disruptions: ['rollout'],
+  });
+  const target = await connectTarget(spec, { resultsDir: path.resolve(opts.stateDir), log: () => {} });
+  const onSignal = () => void target.close().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const { clock } = twin;
-    const k8s = createKubernetesAdapter(loadKubeConfig(twin.endpoints.kubeconfig), clock);
-    const elbv2 = createElbv2Adapter({ region: twin.endpoints.region, endpoint: twin.endpoints.awsApiUrl, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } });
-    const deployment = (config.objects as Array<{ kind: string; metadata: { name: string; namespace: string } }>).find((o) => o.kind === 'Deployment');
-    if (!deployment) throw new EnvironmentError('The twin config has no Deployment to demonstrate with');
-    const { name, namespace } = deployment.metadata;
-    const [binding] = await k8s.listTargetGroupBindings(namespace);
-    if (!binding) throw new EnvironmentError(`The twin has no TargetGroupBinding in namespace ${namespace}`);
-    const tgArn: string = binding.spec?.targetGroupARN;
+    const { clock, k8s, elbv2, namespace, deployment: name, targetGroupArn: tgArn } = target;
+    const records = target.accessLog ?? [];
     const never = new AbortController().signal;
     const steady = await pollUntil(clock, 600_000, never, async () => {
       const d = await k8s.getDeployment(namespace, name);
@@ -59,25 +58,25 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     say('\nPods (Kubernetes API, @kubernetes/client-node):');
     const ready = (p: (typeof pods)[number]) => String((p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
     say(formatTable(['pod', 'node', 'IP', 'ready'], pods.map((p) => [p.metadata?.name ?? '', p.spec?.nodeName ?? '', p.status?.podIP ?? '', ready(p)])));
-    say(`\nTargets of ${binding.metadata?.name} (ELBv2 API, AWS SDK v3):`);
+    say(`\nTargets of ${target.bindingName} (ELBv2 API, AWS SDK v3):`);
     say(formatTable(['target', 'state'], (await elbv2.describeTargetHealth(tgArn)).map((t) => [`${t.id}:${t.port}`, t.state])));
 
     await clock.sleep(2000); // each LB node routes to a new target only after its registration lag
     const byPod = new Map<string, number>();
     for (let i = 0; i < 30; i++) {
-      const res = await fetch(twin.endpoints.albUrl);
+      const res = await fetch(target.url);
       await res.arrayBuffer();
       const pod = res.headers.get('x-pod') ?? `status ${res.status}`;
       byPod.set(pod, (byPod.get(pod) ?? 0) + 1);
     }
-    say(`\n30 requests through the ALB at ${twin.endpoints.albUrl} (round robin):`);
+    say(`\n30 requests through the ALB at ${target.url} (round robin):`);
     say(formatTable(['answered by', 'requests'], [...byPod].map(([p, n]) => [p, String(n)])));
 
     say(`\nRestarting deployment/${name} under ${opts.rate} req/s …`);
-    records.length = 0;
+    const fromRecord = records.length;
     const realClock = scaledClock(1);
     const traffic = runBuiltinTraffic(
-      { url: twin.endpoints.albUrl, rate: opts.rate, durationSeconds: 12, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] },
+      { url: target.url, rate: opts.rate, durationSeconds: 12, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] },
       { clock: realClock },
     );
     await realClock.sleep(2000);
@@ -85,7 +84,7 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     const result = await traffic;
     say(formatTable(['status', 'requests'], [...Object.entries(result.byStatus), ...Object.entries(result.networkErrors).map(([c, n]) => [`network error ${c}`, n] as [string, number])].map(([s, n]) => [s, String(n)])));
     const reasons = new Map<string, number>();
-    for (const r of records) if (r.elbStatus >= 500) reasons.set(`${r.elbStatus} ${r.reason ?? ''}`, (reasons.get(`${r.elbStatus} ${r.reason ?? ''}`) ?? 0) + 1);
+    for (const r of records.slice(fromRecord)) if (r.elbStatus >= 500) reasons.set(`${r.elbStatus} ${r.reason ?? ''}`, (reasons.get(`${r.elbStatus} ${r.reason ?? ''}`) ?? 0) + 1);
     if (reasons.size) {
       say("\n5xx by the twin's reason (access log):");
       say(formatTable(['status and reason', 'requests'], [...reasons].map(([k, n]) => [k, String(n)])));
@@ -93,11 +92,11 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     const total = Object.entries(result.byStatus).filter(([s]) => Number(s) >= 500).reduce((s, [, n]) => s + n, 0);
     say(`\n${result.sent} requests sent, ${total} 5xx during the restart (model time ${((clock.now() - modelStart) / 1000).toFixed(0)} s since steady).`);
     say('`rollout-harness run SPEC` measures this per setting; `rollout-harness twin up` keeps the twin running for kubectl and the aws CLI.');
-    say(`Access log: ${twin.endpoints.accessLogFile}`);
+    say(`Access log: ${target.twin?.accessLogFile}`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await twin.stop();
+    await target.close();
   }
 }

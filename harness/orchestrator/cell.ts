@@ -66,7 +66,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   const realClock = scaledClock(1);
   const timeline = new Timeline(clock);
   const realOrigin = realClock.now();
-  const startedAt = new Date().toISOString();
+  const startedAt = new Date(realOrigin).toISOString();
   const marks: CellResult['marks'] = {};
   const stage = (s: Stage) => {
     timeline.add({ type: 'stage', stage: s });

@@ -6,7 +6,7 @@ import { ConfigError } from '../core/errors.ts';
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** A new run's id: a UTC timestamp and the spec's name. */
-export function newRunId(name: string, now = new Date()): string {
+export function newRunId(name: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${name.replace(/[^\w.-]+/g, '-')}`;
 }

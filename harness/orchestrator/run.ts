@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { scaledClock } from '../core/clock.ts';
+import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
@@ -24,7 +24,7 @@ import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { newRunId, restoreCommand } from './run-id.ts';
-import { connectTarget, type ConnectOptions, type Target } from './target.ts';
+import type { Connect, ConnectOptions, Target } from './target.ts';
 
 /** Progress callbacks (the CLI renders them). */
 export interface RunProgress {
@@ -47,6 +47,10 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Host-name resolution for the traffic address (tests inject one). */
   lookup?: ConnectOptions['lookup'];
+  /** Connects to the target (the composition root's `connectTarget`). */
+  connect: Connect;
+  /** Wall-clock time for the record's timestamps (default: real time). */
+  realClock?: Clock;
 }
 
 /** What a run produced. */
@@ -68,9 +72,11 @@ export interface RunOutcome {
 /** Runs (or resumes) a matrix. */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const { loaded, progress, signal } = opts;
+  const realClock = opts.realClock ?? scaledClock(1);
+  const wallTime = () => new Date(realClock.now()).toISOString();
   const spec = loaded.spec;
   const cells = expandCells(spec);
-  const runId = opts.resume ?? opts.runId ?? newRunId(spec.name);
+  const runId = opts.resume ?? opts.runId ?? newRunId(spec.name, new Date(realClock.now()));
   const runDir = path.resolve(opts.resultsDir, runId);
   const runFile = path.join(runDir, 'run.json');
   let record: RunRecord | undefined;
@@ -100,8 +106,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     return saving;
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
-  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, scaledClock(1));
-  const target: Target = await connectTarget(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
+  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
+  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
   try {
     await settleLeftovers(target, runId, opts, record, log);
     await checkPreconditions(target, spec);
@@ -130,11 +136,11 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         deployment: target.deployment,
         targetGroupArn: target.targetGroupArn,
         url: target.url,
-        ...(target.twin ? { timeScale: target.twin.config.timeScale, seed: target.twin.config.seed } : {}),
+        ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
       },
       driver,
       versions: { rolloutHarness: packageVersion, node: process.version, platform: `${process.platform}-${process.arch}` },
-      startedAt: record?.startedAt ?? new Date().toISOString(),
+      startedAt: record?.startedAt ?? wallTime(),
       cells: cells.map((c) => ({ id: c.id, status: previous.find((x) => x.id === c.id)?.status === 'done' ? 'done' : 'pending' })),
       original,
     };
@@ -218,7 +224,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         record.restoreDifferences = restoreDifferences;
         progress.info(`Restoring failed: ${(error as Error).message}; the original settings are in ${runFile}; retry with: ${restoreCommand(runId, opts.resultsDir)}`);
       }
-      record.endedAt = new Date().toISOString();
+      record.endedAt = wallTime();
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
       else if (failure) record.stoppedBy = `failed: ${failure.message}`;
       else delete record.stoppedBy;

@@ -129,7 +129,10 @@ export function createProcessSupervisor(opts: SupervisorOptions = {}): ProcessSu
       child.on('exit', (code, signal) => {
         result = { code, signal };
         // Wait for the output pipes so tail() is complete, but not for grandchildren that hold them.
+        // Not a timer: two event-loop turns let the pipes deliver what the process wrote before it exited.
+        // eslint-disable-next-line no-restricted-globals
         setImmediate(() =>
+          // eslint-disable-next-line no-restricted-globals
           setImmediate(() => {
             child.stdout?.destroy();
             child.stderr?.destroy();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import { loadSpec } from '../../../harness/spec/load.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
@@ -59,6 +60,7 @@ describe('a cell whose traffic is killed', () => {
     })();
     const outcome = await runMatrix({
       loaded: await loadSpec(path.join(dir, 'spec.yaml')),
+      connect: connectTarget,
       resultsDir: dir,
       runId: 'kill',
       signal: new AbortController().signal,

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix, type RunOutcome } from '../../../harness/orchestrator/run.ts';
 import { cellResultSchema, runRecordSchema } from '../../../harness/report/types.ts';
 import { loadSpec } from '../../../harness/spec/load.ts';
@@ -62,6 +63,7 @@ beforeAll(async () => {
   const loaded = await loadSpec(path.join(dir, 'spec.yaml'));
   outcome = await runMatrix({
     loaded,
+    connect: connectTarget,
     resultsDir: dir,
     runId: 'e2e',
     signal: new AbortController().signal,
