@@ -3,20 +3,20 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The design's dependency direction, kept by the linter:
- * cli → orchestrator → {spec, disruptions, traffic, observe, report} → platform ports → core;
+ * cli → orchestrator → {matrix, disruptions, traffic, observe, report} → platform ports → core;
  * twin/ imports only core/; only the composition root (cli/) builds real adapters or starts the twin.
  * Each entry: the folder, and the harness folders it must not import from.
  */
 const LAYERS = {
-  core: ['cli', 'orchestrator', 'spec', 'disruptions', 'traffic', 'observe', 'report', 'platform', 'twin'],
-  spec: ['cli', 'orchestrator', 'disruptions', 'traffic', 'observe', 'report', 'platform', 'twin'],
-  platform: ['cli', 'orchestrator', 'spec', 'disruptions', 'traffic', 'observe', 'report', 'twin'],
-  traffic: ['cli', 'orchestrator', 'spec', 'disruptions', 'observe', 'report', 'platform', 'twin'],
-  observe: ['cli', 'orchestrator', 'spec', 'disruptions', 'traffic', 'report', 'twin'],
+  core: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'observe', 'report', 'platform', 'twin'],
+  matrix: ['cli', 'orchestrator', 'disruptions', 'traffic', 'observe', 'report', 'platform', 'twin'],
+  platform: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'observe', 'report', 'twin'],
+  traffic: ['cli', 'orchestrator', 'matrix', 'disruptions', 'observe', 'report', 'platform', 'twin'],
+  observe: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'report', 'twin'],
   report: ['cli', 'orchestrator', 'disruptions', 'traffic', 'observe', 'platform', 'twin'],
   disruptions: ['cli', 'orchestrator', 'traffic', 'report', 'twin'],
   orchestrator: ['cli', 'twin'],
-  twin: ['cli', 'orchestrator', 'spec', 'disruptions', 'traffic', 'observe', 'report', 'platform'],
+  twin: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'observe', 'report', 'platform'],
 };
 const ADAPTERS = { group: ['**/platform/*/adapter.ts'], message: 'Only the composition root (harness/cli/) builds real adapters; take the port instead.' };
 

@@ -17,7 +17,7 @@ import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
-import { ingressOf, type Spec } from '../spec/schema.ts';
+import { ingressOf, type Spec } from '../matrix/schema.ts';
 import type { AccessLogRecord } from '../twin/alb/types.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin } from '../twin/twin.ts';

@@ -4,7 +4,7 @@ import { scaledClock } from '../core/clock.ts';
 import { ExitCode } from '../core/errors.ts';
 import { writeJsonAtomic } from '../core/files.ts';
 import { checkRunId } from '../orchestrator/run-id.ts';
-import type { Spec } from '../spec/schema.ts';
+import type { Spec } from '../matrix/schema.ts';
 import { readRun } from './results.ts';
 
 /** Restores the run's original settings, removes its markers, reads everything back; 0 when verified, 3 when not. */

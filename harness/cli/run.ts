@@ -6,9 +6,9 @@ import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
-import { expandCells, expandConfigs } from '../spec/expand.ts';
-import { loadSpec } from '../spec/load.ts';
-import { ingressOf } from '../spec/schema.ts';
+import { expandCells, expandConfigs } from '../matrix/expand.ts';
+import { loadSpec } from '../matrix/load.ts';
+import { ingressOf } from '../matrix/schema.ts';
 import { terminalProgress } from './progress.ts';
 
 /** Flags of `run`. */

@@ -9,7 +9,7 @@ import { scaledClock } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
-import { parseSpec } from '../spec/load.ts';
+import { parseSpec } from '../matrix/load.ts';
 import { runBuiltinTraffic } from '../traffic/builtin/driver.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { connectTarget } from './connect.ts';

@@ -1,5 +1,5 @@
 /** Disruptions by kind: a registry, so adding one is adding an entry. */
-import type { Disruption } from '../spec/schema.ts';
+import type { Disruption } from '../matrix/schema.ts';
 import { drain } from './drain.ts';
 import { rollout } from './rollout.ts';
 import { spot } from './spot.ts';

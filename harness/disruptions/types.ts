@@ -2,7 +2,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { Timeline } from '../observe/timeline.ts';
 import type { Ec2Port, KubernetesPort } from '../platform/ports.ts';
-import type { Disruption } from '../spec/schema.ts';
+import type { Disruption } from '../matrix/schema.ts';
 
 /** Everything a disruption may use: platform ports only. */
 export interface DisruptionContext {

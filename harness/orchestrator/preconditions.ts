@@ -7,7 +7,7 @@
 import { EnvironmentError } from '../core/errors.ts';
 import { isSpotNode } from '../disruptions/drain.ts';
 import { instanceIdOf, type KObject } from '../platform/ports.ts';
-import type { Spec } from '../spec/schema.ts';
+import type { Spec } from '../matrix/schema.ts';
 import type { Target } from './target.ts';
 
 /** A node new pods can land on: Ready, not cordoned, without NoSchedule/NoExecute taints. */

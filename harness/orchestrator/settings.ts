@@ -6,7 +6,7 @@
 import { parseAttributeList } from '../core/attributes.ts';
 import { RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
 import type { Target } from './target.ts';
-import type { CellConfig, Spec } from '../spec/schema.ts';
+import type { CellConfig, Spec } from '../matrix/schema.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';

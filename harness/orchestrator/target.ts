@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
-import type { Spec } from '../spec/schema.ts';
+import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from './settings.ts';
 
 /** One access-log record of the twin's ALB, as far as the orchestrator reads it. */

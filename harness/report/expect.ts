@@ -1,6 +1,6 @@
 /** Checks the spec's expectations against the cells. */
-import { matchesPartial } from '../spec/expand.ts';
-import type { CellConfig, Disruption, Expectation } from '../spec/schema.ts';
+import { matchesPartial } from '../matrix/expand.ts';
+import type { CellConfig, Disruption, Expectation } from '../matrix/schema.ts';
 import type { CellResult } from './types.ts';
 
 /** A cell of the spec that has no result (the run was interrupted or stopped before it). */

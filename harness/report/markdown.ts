@@ -2,7 +2,7 @@
  * The table users paste into reviews: one row per config, one column per disruption, each cell the
  * 5xx count (summed over repeats) with its codes, or INVALID with why. Rendering is pure.
  */
-import { disruptionLabel } from '../spec/expand.ts';
+import { disruptionLabel } from '../matrix/expand.ts';
 import type { UnmeasuredCell } from './expect.ts';
 import type { CellResult } from './types.ts';
 

@@ -4,7 +4,7 @@
  * so the documentation cannot drift from what a run writes.
  */
 import { z } from 'zod';
-import { cellConfigSchema, specSchema } from '../spec/schema.ts';
+import { cellConfigSchema, specSchema } from '../matrix/schema.ts';
 
 /** Version of the result files' format. */
 export const RESULTS_SCHEMA_VERSION = 1 as const;

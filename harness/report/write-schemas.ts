@@ -1,7 +1,7 @@
 /** Writes schemas/*.json (the spec's and the result files' JSON Schemas): `npm run schemas`. */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { specJsonSchema } from '../spec/schema.ts';
+import { specJsonSchema } from '../matrix/schema.ts';
 import { projectRoot } from '../core/paths.ts';
 import { resultJsonSchemas } from './types.ts';
 

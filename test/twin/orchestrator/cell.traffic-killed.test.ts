@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
-import { loadSpec } from '../../../harness/spec/load.ts';
+import { loadSpec } from '../../../harness/matrix/load.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix, type RunOutcome } from '../../../harness/orchestrator/run.ts';
 import { cellResultSchema, runRecordSchema } from '../../../harness/report/types.ts';
-import { loadSpec } from '../../../harness/spec/load.ts';
+import { loadSpec } from '../../../harness/matrix/load.ts';
 import { readJson } from '../../../harness/core/files.ts';
 import { readRun } from '../../../harness/cli/results.ts';
 import { compareRuns } from '../../../harness/report/compare.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { preconditionProblems } from '../../../harness/orchestrator/preconditions.ts';
 import type { KObject } from '../../../harness/platform/ports.ts';
-import { parseSpec } from '../../../harness/spec/load.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const matrix = { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [300] };
 const deployment = (replicas: number): KObject => ({ metadata: { name: 'web', namespace: 'shop' }, spec: { replicas } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeConfig, preStopFor, withDelay } from '../../../harness/orchestrator/settings.ts';
-import { parseSpec } from '../../../harness/spec/load.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
 
 describe('settings helpers', () => {
   it('sets the deregistration delay in the annotation and keeps other attributes', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../harness/core/errors.ts';
-import { expandCells } from '../../../harness/spec/expand.ts';
-import { parseSpec } from '../../../harness/spec/load.ts';
+import { expandCells } from '../../../harness/matrix/expand.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const matrix = { preStopSeconds: [0, 15], terminationGracePeriodSeconds: [30], readinessGate: [false, true], deregistrationDelaySeconds: [300] };
 
@@ -134,7 +134,7 @@ describe('loadSpec', () => {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const os = await import('node:os');
     const path = await import('node:path');
-    const { loadSpec } = await import('../../../harness/spec/load.ts');
+    const { loadSpec } = await import('../../../harness/matrix/load.ts');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rh-utf8-'));
     try {
       const file = path.join(dir, 'latin1.yaml');
