@@ -74,6 +74,8 @@ export function defaultTargetGroupAttributes(alb: TwinConfig['alb']): Record<str
 export class TargetGroupModel {
   readonly targets = new Map<string, TargetEntry>();
   readonly views = new Set<NodeView>();
+  /** Targets that drained early while an LB node still routes to them: still listed as draining. */
+  readonly #lingering = new Map<string, TargetEntry>();
   attributes: Record<string, string>;
   #matches: (status: number) => boolean;
   #closed = false;
@@ -150,9 +152,10 @@ export class TargetGroupModel {
 
   /** DescribeTargetHealth rows: every registered target, or the asked ones (unused when not registered). */
   health(targets?: TargetRef[]): TargetHealth[] {
+    const lingering = [...this.#lingering.values()].filter((e) => !this.targets.has(e.key));
     const rows = targets
-      ? targets.map((ref) => this.targets.get(`${ref.id}:${ref.port}`) ?? ref)
-      : [...this.targets.values()];
+      ? targets.map((ref) => this.targets.get(`${ref.id}:${ref.port}`) ?? this.#lingering.get(`${ref.id}:${ref.port}`) ?? ref)
+      : [...this.targets.values(), ...lingering];
     return rows.map((row) => {
       if (!('key' in row)) {
         return {
@@ -160,6 +163,16 @@ export class TargetGroupModel {
           state: 'unused' as const,
           reason: 'Target.NotRegistered',
           description: reasonDescriptions['Target.NotRegistered'],
+        };
+      }
+      if (!row.inGroup) {
+        // Drained early, but an LB node still routes to it: the API still says draining.
+        return {
+          target: { ...row.ref },
+          availabilityZone: row.availabilityZone,
+          state: 'draining' as const,
+          reason: 'Target.DeregistrationInProgress',
+          description: reasonDescriptions['Target.DeregistrationInProgress'],
         };
       }
       return {
@@ -218,9 +231,16 @@ export class TargetGroupModel {
     this.#maybeFinishDrain(entry);
   }
 
+  /** An LB node stopped routing to a target that had left the group: once none does, it is gone from the API too. */
+  viewDropped(entry: TargetEntry): void {
+    if (this.#lingering.get(entry.key) !== entry) return;
+    if (![...this.views].some((v) => v.isRoutable(entry))) this.#lingering.delete(entry.key);
+  }
+
   /** Stops every timer of the group. */
   close(): void {
     this.#closed = true;
+    this.#lingering.clear();
     for (const entry of this.targets.values()) {
       this.#stopChecks(entry);
       entry.drainTimer?.cancel();
@@ -313,6 +333,7 @@ export class TargetGroupModel {
     entry.inGroup = false;
     if (this.targets.get(entry.key) === entry) this.targets.delete(entry.key);
     this.#setState(entry, 'unused', 'Target.NotRegistered');
+    if (by === 'drained' && [...this.views].some((v) => v.isRoutable(entry))) this.#lingering.set(entry.key, entry);
     this.ctx.onLeft(entry);
   }
 
@@ -436,6 +457,7 @@ export class NodeView {
       this.#rebuild();
       this.#emitRoutable(entry, want);
       if (!want) this.ctx.onUnroutable(entry);
+      if (!entry.inGroup) entry.group.viewDropped(entry);
     }, lagMs);
   }
 

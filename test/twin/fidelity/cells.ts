@@ -1,0 +1,92 @@
+/**
+ * Runs a small matrix on the twin for the fidelity suite, through `runMatrix` as
+ * `rollout-harness run` does, with the twin's own default lags and health checks (not the
+ * test-sized ones of the other twin tests), and returns each cell by id.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { runMatrix } from '../../../harness/orchestrator/run.ts';
+import type { CellResult } from '../../../harness/report/types.ts';
+import { loadSpec } from '../../../harness/spec/load.ts';
+import { parseTwinConfig } from '../../../harness/twin/config.ts';
+import { testTwinConfig, type TwinTestOptions } from '../../helpers/twin.ts';
+
+/** The twin's defaults for every ALB timing parameter. */
+export const defaultAlb = parseTwinConfig({}).alb;
+
+/** One cell's outcome, with the figures a fidelity test asserts on. */
+export interface FidelityCell {
+  result: CellResult;
+  fiveXX: number;
+  /** 5xx by `<status> <reason>` from the twin's access log. */
+  reasons: Record<string, number>;
+  sent: number;
+}
+
+/** A matrix: the spec's `matrix` and `disruptions`, a twin world, and the traffic rate. */
+export interface FidelityRun {
+  name: string;
+  world?: TwinTestOptions;
+  matrix: Record<string, unknown>;
+  disruptions: unknown[];
+  /** Real requests per second (default 300). */
+  rate?: number;
+}
+
+/** Runs the matrix; every cell must be valid. The temp dir is removed, and the twin stopped, even on failure. */
+export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCell>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `rh-fidelity-${run.name}-`));
+  try {
+    const world = run.world ?? {};
+    const config = await testTwinConfig({
+      timeScale: 0.05,
+      seed: 1,
+      ...world,
+      // The twin's default lags, not the test-sized ones.
+      alb: { deregistrationLag: defaultAlb.deregistrationLag, registrationTime: defaultAlb.registrationTime, registrationLag: defaultAlb.registrationLag, ...world.alb },
+    });
+    await writeFile(path.join(dir, 'twin.yaml'), stringify(config));
+    await writeFile(
+      path.join(dir, 'spec.yaml'),
+      stringify({
+        name: run.name,
+        target: { twin: { config: path.join(dir, 'twin.yaml') } },
+        traffic: { driver: 'builtin', rate: run.rate ?? 300, timeoutSeconds: 10, warmupSeconds: 10, cooldownSeconds: 10, mix: [{ path: '/', weight: 1 }] },
+        matrix: run.matrix,
+        disruptions: run.disruptions,
+      }),
+    );
+    const loaded = await loadSpec(path.join(dir, 'spec.yaml'));
+    const outcome = await runMatrix({
+      loaded,
+      resultsDir: dir,
+      runId: run.name,
+      signal: new AbortController().signal,
+      progress: { info: () => {}, cellStart: () => {}, stage: () => {}, traffic: () => {}, cellDone: () => {} },
+    });
+    const cells = new Map<string, FidelityCell>();
+    for (const r of outcome.results) {
+      if (!r.valid) throw new Error(`cell ${r.id} is invalid: ${r.invalidReason}`);
+      cells.set(r.id, { result: r, fiveXX: r.fiveXX, reasons: r.fiveXXByReason ?? {}, sent: r.requests.sent });
+    }
+    // FIDELITY_VERBOSE=1 prints each cell's figures.
+    if (process.env.FIDELITY_VERBOSE) for (const c of cells.values()) console.log(`fidelity ${describeCell(c)}`);
+    return cells;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The cell `id`, or an error naming the cells there are. */
+export function cell(cells: Map<string, FidelityCell>, id: string): FidelityCell {
+  const c = cells.get(id);
+  if (!c) throw new Error(`no cell ${id}: ${[...cells.keys()].join(', ')}`);
+  return c;
+}
+
+/** A one-line summary for assertion messages. */
+export function describeCell(c: FidelityCell): string {
+  return `${c.result.id}: ${c.fiveXX} 5xx of ${c.sent} ${JSON.stringify(c.reasons)}`;
+}
