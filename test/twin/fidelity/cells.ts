@@ -31,7 +31,7 @@ export interface FidelityRun {
   world?: TwinTestOptions;
   matrix: Record<string, unknown>;
   disruptions: unknown[];
-  /** Real requests per second (default 300). */
+  /** Real requests per second (default 200: 10 per model second). */
   rate?: number;
 }
 
@@ -44,6 +44,10 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
       timeScale: 0.05,
       seed: 1,
       ...world,
+      // The test app answers in milliseconds: long probe timeouts only keep a loaded CI machine's
+      // CPU starvation (a model second is 50 ms here) from reading as failed checks.
+      ingressAnnotations: { 'alb.ingress.kubernetes.io/healthcheck-timeout-seconds': '10', ...world.ingressAnnotations },
+      container: { readinessProbe: { httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 2, timeoutSeconds: 10 }, ...world.container },
       // The twin's default lags, not the test-sized ones.
       alb: { deregistrationLag: defaultAlb.deregistrationLag, registrationTime: defaultAlb.registrationTime, registrationLag: defaultAlb.registrationLag, ...world.alb },
     });
@@ -53,7 +57,7 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
       stringify({
         name: run.name,
         target: { twin: { config: path.join(dir, 'twin.yaml') } },
-        traffic: { driver: 'builtin', rate: run.rate ?? 300, timeoutSeconds: 10, warmupSeconds: 10, cooldownSeconds: 10, mix: [{ path: '/', weight: 1 }] },
+        traffic: { driver: 'builtin', rate: run.rate ?? 200, timeoutSeconds: 10, warmupSeconds: 10, cooldownSeconds: 10, mix: [{ path: '/', weight: 1 }] },
         matrix: run.matrix,
         disruptions: run.disruptions,
       }),
