@@ -3,12 +3,13 @@
  * `rollout-harness run` does, with the twin's own default lags and health checks (not the
  * test-sized ones of the other twin tests), and returns each cell by id.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import type { CellResult } from '../../../harness/report/types.ts';
+import type { AccessLogRecord } from '../../../harness/twin/alb/types.ts';
 import { loadSpec } from '../../../harness/spec/load.ts';
 import { parseTwinConfig } from '../../../harness/twin/config.ts';
 import { testTwinConfig, type TwinTestOptions } from '../../helpers/twin.ts';
@@ -23,6 +24,13 @@ export interface FidelityCell {
   /** 5xx by `<status> <reason>` from the twin's access log. */
   reasons: Record<string, number>;
   sent: number;
+  /**
+   * 5xx that an LB node routed to a target whose deregistration the control plane had already
+   * finished (drained early: `targetControlState` unused, the node's view still healthy).
+   */
+  afterDrain: number;
+  /** The longest time, model seconds, from the first to the last such 5xx of one target (0 when none). */
+  afterDrainSpanSeconds: number;
 }
 
 /** A matrix: the spec's `matrix` and `disruptions`, a twin world, and the traffic rate. */
@@ -70,10 +78,22 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
       signal: new AbortController().signal,
       progress: { info: () => {}, cellStart: () => {}, stage: () => {}, traffic: () => {}, cellDone: () => {} },
     });
+    // The access log holds the cells one after the other, each cell's requests once each.
+    const log = (await readFile(path.join(dir, run.name, 'twin', 'access.log'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as AccessLogRecord);
     const cells = new Map<string, FidelityCell>();
+    let from = 0;
     for (const r of outcome.results) {
       if (!r.valid) throw new Error(`cell ${r.id} is invalid: ${r.invalidReason}`);
-      cells.set(r.id, { result: r, fiveXX: r.fiveXX, reasons: r.fiveXXByReason ?? {}, sent: r.requests.sent });
+      const records = log.slice(from, from + r.requests.sent);
+      from += r.requests.sent;
+      const late = records.filter((x) => x.elbStatus >= 500 && x.targetControlState === 'unused' && x.targetState === 'healthy');
+      const times = new Map<string, number[]>();
+      for (const x of late) times.set(x.target, [...(times.get(x.target) ?? []), x.time]);
+      const span = Math.max(0, ...[...times.values()].map((ts) => Math.max(...ts) - Math.min(...ts)));
+      cells.set(r.id, { result: r, fiveXX: r.fiveXX, reasons: r.fiveXXByReason ?? {}, sent: r.requests.sent, afterDrain: late.length, afterDrainSpanSeconds: span });
     }
     // FIDELITY_VERBOSE=1 prints each cell's figures.
     if (process.env.FIDELITY_VERBOSE) for (const c of cells.values()) console.log(`fidelity ${describeCell(c)}`);
@@ -92,5 +112,5 @@ export function cell(cells: Map<string, FidelityCell>, id: string): FidelityCell
 
 /** A one-line summary for assertion messages. */
 export function describeCell(c: FidelityCell): string {
-  return `${c.result.id}: ${c.fiveXX} 5xx of ${c.sent} ${JSON.stringify(c.reasons)}`;
+  return `${c.result.id}: ${c.fiveXX} 5xx of ${c.sent} ${JSON.stringify(c.reasons)}, ${c.afterDrain} after the drain completed (one target's over ${c.afterDrainSpanSeconds.toFixed(1)} s)`;
 }
