@@ -26,12 +26,9 @@ describe('LBC #1064 (preStop 5 s is not enough; 25 s with grace 60 s is)', () =>
     const short = cell(cells, 'rollout.gate-on.prestop-5.grace-60.dereg-30.r1');
     // Three pods, two LB nodes, each lagging 5–20 s past a pod that stops at ~5 s: tens of requests
     // (15 per model second here).
-    expect(short.fiveXX, describeCell(short)).toBeGreaterThanOrEqual(30);
+    // (A model whose LB nodes forget a target as soon as its drain completed early lost ~10–35.)
+    expect(short.fiveXX, describeCell(short)).toBeGreaterThanOrEqual(40);
     expect(short.reasons['502 connect-refused'] ?? 0, describeCell(short)).toBeGreaterThan(0);
-    // The pod closed its connections and exited, so its drain completed early in the control plane;
-    // the LB nodes learn of the deregistration no sooner and route new requests to it for seconds.
-    expect(short.afterDrain, describeCell(short)).toBeGreaterThanOrEqual(10);
-    expect(short.afterDrainSpanSeconds, describeCell(short)).toBeGreaterThanOrEqual(3);
   });
 
   it('LBC #1064: a rollout with preStop 25 s and grace 60 s loses none', () => {
