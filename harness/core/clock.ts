@@ -161,3 +161,44 @@ export class ManualClock implements Clock {
 async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
+
+/** Lateness of a timer (real ms) that still counts as on time. */
+const ON_TIME_REAL_MS = 5;
+
+/**
+ * A timeout for a probe that this process answers itself: it counts only the time in which the
+ * process could have read the answer. When the timer fires late, the process was busy (or not
+ * scheduled) and a reply may be sitting unread in a socket, so the lateness is added back (at
+ * most `maxExtraMs` in all); once it fires on time, `fn` runs after one more turn of the event
+ * loop, when the replies that arrived meanwhile have been read. A twin on a loaded machine then
+ * judges the target's delay, not its own.
+ */
+export function stallTolerantTimeout(clock: Clock, fn: () => void, ms: number, maxExtraMs = Math.max(4 * ms, clock.toModelMs(2000))): Timer {
+  let extra = 0;
+  let cancelled = false;
+  let timer: Timer;
+  const arm = (delay: number) => {
+    const due = clock.now() + delay;
+    timer = clock.setTimeout(() => {
+      if (cancelled) return;
+      const late = clock.now() - due;
+      if (late > clock.toModelMs(ON_TIME_REAL_MS) && extra < maxExtraMs) {
+        const more = Math.min(late, maxExtraMs - extra);
+        extra += more;
+        arm(more);
+        return;
+      }
+      // Timers run before the poll for I/O: let the replies already received be read first.
+      timer = clock.setTimeout(() => {
+        if (!cancelled) fn();
+      }, 0);
+    }, delay);
+  };
+  arm(ms);
+  return {
+    cancel() {
+      cancelled = true;
+      timer.cancel();
+    },
+  };
+}

@@ -11,12 +11,15 @@ import { projectRoot } from '../core/paths.ts';
 
 const seconds = z.number().min(0);
 
-/** A distribution of a lag in model seconds: uniform in [min, max], with a uniform tail to `tailMax`. */
+/**
+ * A distribution of a lag in model seconds: uniform in [min, max], with a uniform tail to `tailMax`.
+ * Fields left out take the per-node deregistration lag's defaults (see the ALB twin's README).
+ */
 export const lagSchema = z
   .object({
-    min: seconds.default(2),
-    max: seconds.default(15),
-    tailProbability: z.number().min(0).max(1).default(0.05),
+    min: seconds.default(5),
+    max: seconds.default(20),
+    tailProbability: z.number().min(0).max(1).default(0.03),
     tailMax: seconds.default(60),
   })
   .strict()
@@ -83,10 +86,15 @@ export const twinConfigSchema = z
         connectTimeoutSeconds: seconds.default(10),
         /** Passing checks a newly registered target needs: 1, or the healthy threshold. */
         newTargetPassingChecks: z.union([z.literal(1), z.literal('healthyThreshold')]).default(1),
-        /** Lag between deregistration and each LB node no longer routing new requests to the target. */
+        /**
+         * Time from the deregistration (or the target turning unhealthy) until each LB node stops
+         * routing new requests to it; capped by the deregistration delay. 5–20 s, 3 % tail to 60 s.
+         */
         deregistrationLag: lagSchema.prefault({}),
-        /** Lag before a newly healthy target is routed to by each LB node. */
-        registrationLag: lagSchema.prefault({ min: 0, max: 1, tailProbability: 0, tailMax: 1 }),
+        /** Time a new target spends in initial/Elb.RegistrationInProgress before its health checks start. */
+        registrationTime: lagSchema.prefault({ min: 2, max: 8, tailProbability: 0, tailMax: 8 }),
+        /** Time from a target turning healthy until each LB node routes to it. */
+        registrationLag: lagSchema.prefault({ min: 1, max: 5, tailProbability: 0, tailMax: 5 }),
         healthCheck: healthCheckSchema.prefault({}),
         deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(300),
         slowStartSeconds: z.number().int().min(0).max(900).default(0),

@@ -60,8 +60,11 @@ class TargetPool {
       connect: (_options, callback) => {
         const socket = net.connect({ host: entry.ref.id, port: entry.ref.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
         let connected = false;
-        entry.group.connectionOpened(entry);
-        socket.once('close', () => entry.group.connectionClosed(entry));
+        // Only an established connection counts against an early end of draining: a connect the
+        // target refuses (its pod has exited) is no connection, however busy the twin is.
+        socket.once('close', () => {
+          if (connected) entry.group.connectionClosed(entry);
+        });
         const timer = clock.setTimeout(() => {
           const err = Object.assign(new Error(`no connect to ${entry.key} within ${connectMs / 1000}s`), { code: 'ETIMEDOUT' });
           connectErrors.add(err);
@@ -77,6 +80,7 @@ class TargetPool {
         });
         socket.once('connect', () => {
           connected = true;
+          entry.group.connectionOpened(entry);
           timer.cancel();
           callback(null, socket);
         });

@@ -3,7 +3,7 @@
  * next state, and the real HTTP probe (clock-driven timeout, blackholed hosts time out).
  */
 import http from 'node:http';
-import type { Clock } from '../../core/clock.ts';
+import { stallTolerantTimeout, type Clock } from '../../core/clock.ts';
 import type { Network } from '../network.ts';
 import type { TargetState } from './types.ts';
 
@@ -90,6 +90,12 @@ export function healthStep(current: HealthStanding, failure: CheckFailure | null
   }
 }
 
+/**
+ * Health-check timeouts never go below this many real ms: at a fast time scale the 5 s default is
+ * a few hundred real ms, close to a loaded machine's scheduling delays for the target's process.
+ */
+const MIN_REAL_CHECK_TIMEOUT_MS = 250;
+
 /** The real probe: an HTTP GET like ELB-HealthChecker/2.0, timed out through the clock. */
 export function httpProbe(deps: { clock: Clock; network: Network }): HealthProbe {
   return async ({ host, port, path }, timeoutMs) => {
@@ -114,10 +120,15 @@ export function httpProbe(deps: { clock: Clock; network: Network }): HealthProbe
           res.on('error', () => undefined);
         },
       );
-      const timer = deps.clock.setTimeout(() => {
-        finish({ kind: 'timeout' });
-        req.destroy();
-      }, timeoutMs);
+      // The timeout discounts the twin's own stalls and never goes below MIN_REAL_CHECK_TIMEOUT_MS.
+      const timer = stallTolerantTimeout(
+        deps.clock,
+        () => {
+          finish({ kind: 'timeout' });
+          req.destroy();
+        },
+        Math.max(timeoutMs, deps.clock.toModelMs(MIN_REAL_CHECK_TIMEOUT_MS)),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'error', detail: err.code ?? err.message }));
     });
   };

@@ -31,9 +31,14 @@ export interface TargetEntry {
   openConnections: number;
   /** Aborts the in-flight requests when the deregistration delay elapses. */
   readonly inFlightAborts: Set<() => void>;
+  /** The next health check, or the end of Elb.RegistrationInProgress. */
   checkTimer?: Timer;
   checking: boolean;
   drainTimer?: Timer;
+  /** Model ms of the last deregistration (start of draining). */
+  deregisteredAt?: number;
+  /** Why the target left the group: the delay elapsed, it drained early, or it was never in use. */
+  leftBy?: 'delay' | 'drained' | 'unused';
   /** Bumped on every (re)registration and state change that stops checks, so late results are ignored. */
   epoch: number;
 }
@@ -41,6 +46,8 @@ export interface TargetEntry {
 /** What a target group needs from the twin around it. */
 export interface GroupContext {
   clock: Clock;
+  /** Registration times and the phase of the first health check. */
+  random: Random;
   alb: TwinConfig['alb'];
   probe: HealthProbe;
   emit(event: AlbEvent): void;
@@ -67,6 +74,8 @@ export function defaultTargetGroupAttributes(alb: TwinConfig['alb']): Record<str
 export class TargetGroupModel {
   readonly targets = new Map<string, TargetEntry>();
   readonly views = new Set<NodeView>();
+  /** Targets that drained early while an LB node still routes to them: still listed as draining. */
+  readonly #lingering = new Map<string, TargetEntry>();
   attributes: Record<string, string>;
   #matches: (status: number) => boolean;
   #closed = false;
@@ -86,7 +95,7 @@ export class TargetGroupModel {
     return this.info.loadBalancerArns.length > 0;
   }
 
-  /** Registers targets: new ones (and draining ones again) start in initial with a check at once. */
+  /** Registers targets: new ones (and draining ones again) start in initial/Elb.RegistrationInProgress. */
   register(targets: Array<TargetRef & { availabilityZone?: string }>): void {
     for (const ref of targets) {
       const key = `${ref.id}:${ref.port}`;
@@ -126,21 +135,27 @@ export class TargetGroupModel {
       this.#stopChecks(entry);
       if (entry.state === 'unused') {
         // Never in use: nothing to drain.
-        this.#leave(entry);
+        this.#leave(entry, 'unused');
         continue;
       }
+      entry.deregisteredAt = this.ctx.clock.now();
       this.#setState(entry, 'draining', 'Target.DeregistrationInProgress');
-      const delayMs = Number(this.attributes['deregistration_delay.timeout_seconds']) * 1000;
-      entry.drainTimer = this.ctx.clock.setTimeout(() => this.#leave(entry), delayMs);
+      entry.drainTimer = this.ctx.clock.setTimeout(() => this.#leave(entry, 'delay'), this.deregistrationDelayMs);
       this.#maybeFinishDrain(entry);
     }
   }
 
+  /** The deregistration delay in model ms (the group's attribute). */
+  get deregistrationDelayMs(): number {
+    return Number(this.attributes['deregistration_delay.timeout_seconds']) * 1000;
+  }
+
   /** DescribeTargetHealth rows: every registered target, or the asked ones (unused when not registered). */
   health(targets?: TargetRef[]): TargetHealth[] {
+    const lingering = [...this.#lingering.values()].filter((e) => !this.targets.has(e.key));
     const rows = targets
-      ? targets.map((ref) => this.targets.get(`${ref.id}:${ref.port}`) ?? ref)
-      : [...this.targets.values()];
+      ? targets.map((ref) => this.targets.get(`${ref.id}:${ref.port}`) ?? this.#lingering.get(`${ref.id}:${ref.port}`) ?? ref)
+      : [...this.targets.values(), ...lingering];
     return rows.map((row) => {
       if (!('key' in row)) {
         return {
@@ -148,6 +163,16 @@ export class TargetGroupModel {
           state: 'unused' as const,
           reason: 'Target.NotRegistered',
           description: reasonDescriptions['Target.NotRegistered'],
+        };
+      }
+      if (!row.inGroup) {
+        // Drained early, but an LB node still routes to it: the API still says draining.
+        return {
+          target: { ...row.ref },
+          availabilityZone: row.availabilityZone,
+          state: 'draining' as const,
+          reason: 'Target.DeregistrationInProgress',
+          description: reasonDescriptions['Target.DeregistrationInProgress'],
         };
       }
       return {
@@ -170,10 +195,7 @@ export class TargetGroupModel {
     // Controllers re-apply the same settings on every reconcile: that must not postpone checks.
     if (!intervalChanged) return;
     for (const entry of this.targets.values()) {
-      if (entry.checkTimer) {
-        entry.checkTimer.cancel();
-        entry.checkTimer = this.ctx.clock.setInterval(() => void this.#check(entry), healthCheck.intervalSeconds * 1000);
-      }
+      if (entry.checkTimer && entry.reason !== 'Elb.RegistrationInProgress') this.#scheduleCheck(entry, healthCheck.intervalSeconds * 1000);
     }
   }
 
@@ -209,9 +231,16 @@ export class TargetGroupModel {
     this.#maybeFinishDrain(entry);
   }
 
+  /** An LB node stopped routing to a target that had left the group: once none does, it is gone from the API too. */
+  viewDropped(entry: TargetEntry): void {
+    if (this.#lingering.get(entry.key) !== entry) return;
+    if (![...this.views].some((v) => v.isRoutable(entry))) this.#lingering.delete(entry.key);
+  }
+
   /** Stops every timer of the group. */
   close(): void {
     this.#closed = true;
+    this.#lingering.clear();
     for (const entry of this.targets.values()) {
       this.#stopChecks(entry);
       entry.drainTimer?.cancel();
@@ -228,19 +257,40 @@ export class TargetGroupModel {
     };
   }
 
-  /** Starts a (re)registered target: initial with checks when the group is in use, else unused/NotInUse. */
+  /**
+   * Starts a (re)registered target when the group is in use (else unused/NotInUse): registration
+   * takes a sampled time, then the checks run on the group's interval schedule, the first one at
+   * a random point of the first interval (the nodes' schedule does not start at registration).
+   */
   #admit(entry: TargetEntry): void {
     entry.epoch++;
     entry.passes = 0;
     entry.failures = 0;
+    entry.deregisteredAt = undefined;
     if (!this.inUse) {
       this.#setState(entry, 'unused', 'Target.NotInUse');
       return;
     }
     this.#setState(entry, 'initial', 'Elb.RegistrationInProgress');
     this.#stopChecks(entry);
-    entry.checkTimer = this.ctx.clock.setInterval(() => void this.#check(entry), this.info.healthCheck.intervalSeconds * 1000);
-    void this.#check(entry);
+    const registrationMs = sampleLagMs(this.ctx.random, this.ctx.alb.registrationTime);
+    const epoch = entry.epoch;
+    entry.checkTimer = this.ctx.clock.setTimeout(() => {
+      if (epoch !== entry.epoch || this.#closed) return;
+      this.#setState(entry, 'initial', 'Elb.InitialHealthChecking');
+      const intervalMs = this.info.healthCheck.intervalSeconds * 1000;
+      this.#scheduleCheck(entry, this.ctx.random.between(0, intervalMs));
+    }, registrationMs);
+  }
+
+  /** The next check in `firstMs`, then one every interval. */
+  #scheduleCheck(entry: TargetEntry, firstMs: number): void {
+    entry.checkTimer?.cancel();
+    const tick = () => {
+      entry.checkTimer = this.ctx.clock.setTimeout(tick, this.info.healthCheck.intervalSeconds * 1000);
+      void this.#check(entry);
+    };
+    entry.checkTimer = this.ctx.clock.setTimeout(tick, firstMs);
   }
 
   #stopChecks(entry: TargetEntry): void {
@@ -271,17 +321,19 @@ export class TargetGroupModel {
   }
 
   #maybeFinishDrain(entry: TargetEntry): void {
-    if (entry.state === 'draining' && entry.inGroup && entry.inFlight <= 0 && entry.openConnections <= 0) this.#leave(entry);
+    if (entry.state === 'draining' && entry.inGroup && entry.inFlight <= 0 && entry.openConnections <= 0) this.#leave(entry, 'drained');
   }
 
-  #leave(entry: TargetEntry): void {
+  #leave(entry: TargetEntry, by: 'delay' | 'drained' | 'unused'): void {
     if (!entry.inGroup) return;
+    entry.leftBy = by;
     entry.drainTimer?.cancel();
     entry.drainTimer = undefined;
     this.#stopChecks(entry);
     entry.inGroup = false;
     if (this.targets.get(entry.key) === entry) this.targets.delete(entry.key);
     this.#setState(entry, 'unused', 'Target.NotRegistered');
+    if (by === 'drained' && [...this.views].some((v) => v.isRoutable(entry))) this.#lingering.set(entry.key, entry);
     this.ctx.onLeft(entry);
   }
 
@@ -332,7 +384,10 @@ export interface ViewContext {
 /**
  * One LB node's view of one target group. A target becomes routable here a sampled
  * registration lag after it turned healthy, and stops being routable a sampled deregistration
- * lag after it turned draining or unhealthy; a target that left the group goes at once.
+ * lag after it turned draining or unhealthy. The lag of a deregistration counts from the
+ * deregistration and ends at the latest when the deregistration delay does: a target that
+ * drained early (the control plane's state) keeps getting new requests here until this node's
+ * lag has passed, while a target whose delay elapsed is gone at once.
  */
 export class NodeView {
   #entries = new Map<TargetEntry, ViewEntry>();
@@ -360,6 +415,8 @@ export class NodeView {
     let v = this.#entries.get(entry);
     if (!entry.inGroup) {
       if (!v) return;
+      // Drained early: this node has not heard of the deregistration yet and routes on until its lag ends.
+      if (entry.leftBy === 'drained' && v.routable && v.pending && v.pendingRoutable === false) return;
       v.pending?.cancel();
       this.#entries.delete(entry);
       this.#rebuild();
@@ -383,7 +440,12 @@ export class NodeView {
       this.#rebuild();
       return;
     }
-    const lagMs = sampleLagMs(this.ctx.random, want ? this.ctx.registrationLag : this.ctx.deregistrationLag);
+    let lagMs = sampleLagMs(this.ctx.random, want ? this.ctx.registrationLag : this.ctx.deregistrationLag);
+    if (entry.state === 'draining' && entry.deregisteredAt !== undefined) {
+      // No node routes a new request to a target once its deregistration delay has elapsed.
+      const untilDelayMs = entry.deregisteredAt + entry.group.deregistrationDelayMs - this.ctx.clock.now();
+      lagMs = Math.max(0, Math.min(lagMs, untilDelayMs));
+    }
     const view = v;
     view.pendingRoutable = want;
     view.pendingState = entry.state;
@@ -391,9 +453,11 @@ export class NodeView {
       view.pending = undefined;
       view.state = view.pendingState ?? entry.state;
       view.routable = want;
+      if (!entry.inGroup) this.#entries.delete(entry);
       this.#rebuild();
       this.#emitRoutable(entry, want);
       if (!want) this.ctx.onUnroutable(entry);
+      if (!entry.inGroup) entry.group.viewDropped(entry);
     }, lagMs);
   }
 
@@ -430,8 +494,8 @@ export class NodeView {
     const routable: TargetEntry[] = [];
     const unhealthy: TargetEntry[] = [];
     let others = 0;
+    // Targets that left the group early stay here, routable, until this node's lag has passed.
     for (const [entry, v] of this.#entries) {
-      if (!entry.inGroup) continue;
       if (v.routable) routable.push(entry);
       else if (v.state === 'unhealthy') unhealthy.push(entry);
       else if (v.state !== 'draining') others++;

@@ -193,7 +193,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         healthCheck: validateHealthCheck({ ...config.healthCheck, ...healthCheck }),
         tags: { ...tags },
       };
-      groups.set(info.arn, new TargetGroupModel(info, { clock, alb: config, probe, emit, onLeft }));
+      groups.set(info.arn, new TargetGroupModel(info, { clock, random: deps.random.fork(`tg:${info.name}`), alb: config, probe, emit, onLeft }));
       return copyGroup(info);
     },
 

@@ -21,7 +21,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Clock, Timer } from '../../core/clock.ts';
+import { stallTolerantTimeout, type Clock, type Timer } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
 import { timestamp, type ObjectStore } from '../kube/store.ts';
 import type { KubeObject, WatchEvent } from '../kube/types.ts';
@@ -39,10 +39,12 @@ export const HOST_IP = '127.0.0.1';
 /** Minimum time between SIGTERM and SIGKILL (kubelet `minimumGracePeriodInSeconds`). */
 const MIN_SHUTDOWN_MS = 2000;
 /**
- * Probe timeouts never go below this many real ms: at a fast time scale a 1 s timeout is a few
- * real ms, shorter than a busy machine's scheduling jitter, and the probe would fail spuriously.
+ * Probe timeouts never go below this many real ms: at a fast time scale a 1 s timeout is 100 real
+ * ms or less, within a loaded 2-core machine's scheduling delays for the pod's process, and the
+ * probe would fail spuriously (every pod at once, then a storm of deregistrations). The timeout
+ * also discounts the kubelet's own stalls (`stallTolerantTimeout`).
  */
-const MIN_REAL_PROBE_TIMEOUT_MS = 100;
+const MIN_REAL_PROBE_TIMEOUT_MS = 250;
 
 /** What the kubelets need. */
 export interface KubeletDeps {
@@ -404,7 +406,7 @@ export function startKubelets(deps: KubeletDeps): Kubelets {
         res.on('error', (error) => done(false, `Get "${url}": ${error.message}`));
       });
       req.on('error', (error) => done(false, `Get "${url}": ${error.message}`));
-      const timer = clock.setTimeout(() => done(false, `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`), timeoutMs);
+      const timer = stallTolerantTimeout(clock, () => done(false, `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`), timeoutMs);
       const onAbort = () => done(false, 'aborted');
       signal.addEventListener('abort', onAbort, { once: true });
       req.end();
@@ -424,7 +426,7 @@ export function startKubelets(deps: KubeletDeps): Kubelets {
       };
       const socket = net.connect({ host, port }, () => done(true, 'connected'));
       socket.on('error', (error) => done(false, `dial tcp ${host}:${port}: ${error.message}`));
-      const timer = clock.setTimeout(() => done(false, `dial tcp ${host}:${port}: i/o timeout`), timeoutMs);
+      const timer = stallTolerantTimeout(clock, () => done(false, `dial tcp ${host}:${port}: i/o timeout`), timeoutMs);
       const onAbort = () => done(false, 'aborted');
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -467,7 +469,7 @@ export function startKubelets(deps: KubeletDeps): Kubelets {
     }
     if (a.kind === 'exec') {
       const ctl = new AbortController();
-      const timer = clock.setTimeout(() => ctl.abort(), timeoutMs);
+      const timer = stallTolerantTimeout(clock, () => ctl.abort(), timeoutMs);
       const onAbort = () => ctl.abort();
       rt.abort.signal.addEventListener('abort', onAbort, { once: true });
       return runExec(a.command, c, ctl.signal).finally(() => {

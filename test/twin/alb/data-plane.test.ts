@@ -52,9 +52,16 @@ describe('ALB twin data plane: routing', () => {
     expect(rec.totalTime).toBeGreaterThanOrEqual(rec.targetProcessingTime);
   });
 
-  it('answers 503 no-routable-targets when no target is registered', async () => {
+  it('answers 503 no-routable-targets when no target is registered, once the deregistration reached the LB nodes', async () => {
     scene = await startAlbScene({ hosts: ['127.0.31.5'] });
     scene.twin.deregisterTargets(scene.tg.arn, scene.refs);
+    // Idle, so the control plane is done at once; each node learns of it after its own lag, and
+    // until the last one has, the API still says draining.
+    expect(scene.twin.describeTargetHealth(scene.tg.arn).map((t) => t.state)).toEqual(['draining']);
+    const s = scene;
+    const gone = () => ['us-east-1a', 'us-east-1b'].every((z) => s.twin.nodeView(s.lb.arn, z).every((row) => !row.routable));
+    expect(await scene.until(gone, 70_000)).toBe(true);
+    expect(scene.twin.describeTargetHealth(scene.tg.arn)).toEqual([]);
     const r = await scene.get('/');
     expect(r.status).toBe(503);
     expect(r.headers.server).toBe('awselb/2.0');

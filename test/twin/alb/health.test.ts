@@ -43,9 +43,18 @@ describe('httpProbe (real HTTP health checks)', () => {
     const port = await serve('127.0.51.4', () => undefined);
     const probe = httpProbe({ clock, network: new Network() });
     const started = clock.now();
-    expect(await probe({ host: '127.0.51.4', port, path: '/healthz' }, 2000)).toEqual({ kind: 'timeout' });
-    expect(clock.now() - started).toBeGreaterThanOrEqual(1900);
-    expect(clock.now() - started).toBeLessThan(4000);
+    // 8 model s = 400 real ms: above the 250 real ms floor.
+    expect(await probe({ host: '127.0.51.4', port, path: '/healthz' }, 8000)).toEqual({ kind: 'timeout' });
+    expect(clock.now() - started).toBeGreaterThanOrEqual(7900);
+    expect(clock.now() - started).toBeLessThan(12_000);
+  });
+
+  it('never times out sooner than 250 real ms, whatever the time scale', async () => {
+    const port = await serve('127.0.51.6', () => undefined);
+    const probe = httpProbe({ clock, network: new Network() });
+    const started = clock.now();
+    expect(await probe({ host: '127.0.51.6', port, path: '/healthz' }, 1000)).toEqual({ kind: 'timeout' });
+    expect(clock.toRealMs(clock.now() - started)).toBeGreaterThanOrEqual(245);
   });
 
   it('times out on a blackholed host without connecting', async () => {

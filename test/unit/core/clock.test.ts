@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, scaledClock } from '../../../harness/core/clock.ts';
+import net from 'node:net';
+import { ManualClock, scaledClock, stallTolerantTimeout } from '../../../harness/core/clock.ts';
 
 describe('ManualClock', () => {
   it('fires timers in time order only when advanced', async () => {
@@ -51,5 +52,56 @@ describe('scaledClock', () => {
   it('rejects a scale that is not a positive number', () => {
     expect(() => scaledClock(0)).toThrow(/positive number, got 0/);
     expect(() => scaledClock(Number.NaN)).toThrow(/got NaN/);
+  });
+});
+
+describe('stallTolerantTimeout', () => {
+  it('fires after its time on a clock that is never late', async () => {
+    const clock = new ManualClock();
+    let fired = 0;
+    stallTolerantTimeout(clock, () => fired++, 1000);
+    await clock.advance(999);
+    expect(fired).toBe(0);
+    await clock.advance(1);
+    expect(fired).toBe(1);
+    const t = stallTolerantTimeout(clock, () => fired++, 1000);
+    t.cancel();
+    await clock.advance(5000);
+    expect(fired).toBe(1);
+  });
+
+  it('lets a reply that arrived while the process was busy win over the timeout', async () => {
+    const server = net.createServer((s) => s.end('pong'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const clock = scaledClock(1);
+      const { port } = server.address() as net.AddressInfo;
+      const outcome = await new Promise<string>((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port }, () => {
+          const timer = stallTolerantTimeout(clock, () => resolve('timeout'), 50);
+          socket.once('data', () => {
+            timer.cancel();
+            resolve('reply');
+          });
+          // The process is busy for longer than the timeout while the reply arrives.
+          const until = performance.now() + 200;
+          while (performance.now() < until);
+        });
+      });
+      expect(outcome).toBe('reply');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('still times out a peer that never answers, within its bound', async () => {
+    const clock = scaledClock(1);
+    const start = performance.now();
+    await new Promise<void>((resolve) => {
+      stallTolerantTimeout(clock, resolve, 20, 100);
+      const until = performance.now() + 60;
+      while (performance.now() < until);
+    });
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });

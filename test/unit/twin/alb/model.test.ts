@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../harness/core/clock.ts';
-import { seededRandom } from '../../../../harness/core/random.ts';
+import { seededRandom, type Random } from '../../../../harness/core/random.ts';
 import type { HealthProbe, ProbeResult } from '../../../../harness/twin/alb/health.ts';
 import { NodeView, TargetGroupModel, type TargetEntry } from '../../../../harness/twin/alb/model.ts';
 import type { AlbEvent, TargetGroupInfo } from '../../../../harness/twin/alb/types.ts';
@@ -8,19 +8,36 @@ import { parseTwinConfig, type LagDistribution } from '../../../../harness/twin/
 
 const fixed = (seconds: number): LagDistribution => ({ min: seconds, max: seconds, tailProbability: 0, tailMax: seconds });
 
-/** A control plane with two LB nodes: node `a` propagates deregistration in 5 s, node `b` in 20 s. */
+/** A random whose every draw is `fraction` of the way through its range. */
+const constant = (fraction: number): Random => ({
+  seed: 0,
+  next: () => fraction,
+  between: (min, max) => min + (max - min) * fraction,
+  int: (min, max) => min + Math.floor((max - min + 1) * fraction),
+  fork: () => constant(fraction),
+});
+
+/**
+ * A control plane with two LB nodes: node `a` propagates deregistration in 5 s, node `b` in 20 s.
+ * Registration takes 2 s; the first check comes half an interval (7.5 s) later; each node routes
+ * to a healthy target 1 s after it turned healthy. So a new target is healthy 9.5 s after
+ * registration and routed to at 10.5 s.
+ */
 function setup(options: { newTargetPassingChecks?: 1 | 'healthyThreshold'; delaySeconds?: number } = {}) {
   const clock = new ManualClock(1_000_000);
   const alb = parseTwinConfig({
     alb: {
       newTargetPassingChecks: options.newTargetPassingChecks ?? 1,
       deregistrationDelaySeconds: options.delaySeconds ?? 30,
+      registrationTime: fixed(2),
       registrationLag: fixed(1),
     },
   }).alb;
+  const probed: string[] = [];
   // What each host answers to a health check; a timeout takes the check's timeout, as over the wire.
   const answers = new Map<string, ProbeResult>();
   const probe: HealthProbe = async ({ host }, timeoutMs) => {
+    probed.push(host);
     const answer = answers.get(host) ?? { kind: 'status', status: 200 };
     if (answer.kind === 'timeout') await clock.sleep(timeoutMs);
     return answer;
@@ -39,7 +56,7 @@ function setup(options: { newTargetPassingChecks?: 1 | 'healthyThreshold'; delay
     healthCheck: alb.healthCheck,
     tags: {},
   };
-  const group = new TargetGroupModel(info, { clock, alb, probe, emit: (e) => events.push(e), onLeft: (e) => left.push(e) });
+  const group = new TargetGroupModel(info, { clock, random: constant(0.5), alb, probe, emit: (e) => events.push(e), onLeft: (e) => left.push(e) });
   const random = seededRandom(5);
   const views = [
     ['a', 5],
@@ -65,33 +82,75 @@ function setup(options: { newTargetPassingChecks?: 1 | 'healthyThreshold'; delay
       const c = view.pick();
       return c.kind === 'none' ? null : c.entry.ref.id;
     });
-  return { clock, answers, events, left, unroutable, group, a, b, state, entry, picks };
+  return { clock, answers, probed, events, left, unroutable, group, a, b, state, entry, picks };
 }
 
 type Setup = ReturnType<typeof setup>;
 
 async function registerHealthy(s: Setup, ids: string[]): Promise<void> {
   s.group.register(ids.map((id) => ({ id, port: 8080 })));
-  await s.clock.advance(1000); // first check at once, then the 1 s registration lag
+  await s.clock.advance(10_500); // 2 s registration, the first check 7.5 s later, then the 1 s lag
 }
 
 describe('target state machine', () => {
-  it('register → initial (RegistrationInProgress) → healthy after the first passing check; events name each change', async () => {
+  it('register → initial (RegistrationInProgress, no check) → InitialHealthChecking → healthy at the first passing check, on the interval schedule', async () => {
     const s = setup();
     s.group.register([{ id: '127.0.9.1', port: 8080 }]);
     expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
-    await s.clock.advance(0);
+    await s.clock.advance(1999);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
+    expect(s.probed).toEqual([]);
+    await s.clock.advance(1);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.InitialHealthChecking', description: 'Initial health checks in progress' });
+    await s.clock.advance(7499);
+    expect(s.probed).toEqual([]);
+    expect(s.state('127.0.9.1').state).toBe('initial');
+    await s.clock.advance(1);
+    expect(s.probed).toEqual(['127.0.9.1']);
     expect(s.state('127.0.9.1').state).toBe('healthy');
+    // Then every interval.
+    await s.clock.advance(30_000);
+    expect(s.probed).toHaveLength(3);
     expect(s.events.filter((e) => e.type === 'target-state').map((e) => e.type === 'target-state' && `${e.from}→${e.to}`)).toEqual([
       'unused→initial',
       'initial→healthy',
     ]);
   });
 
+  it('registration time and the first check\'s phase are sampled: seeded, within [min, max] + one interval', async () => {
+    const clock = new ManualClock(0);
+    const alb = parseTwinConfig({ alb: { registrationTime: { min: 2, max: 8, tailProbability: 0, tailMax: 8 } } }).alb;
+    const firstCheck = new Map<string, number>();
+    const info = { arn: 'arn:tg3', name: 'tg3', protocol: 'HTTP' as const, port: 8080, targetType: 'ip' as const, vpcId: 'vpc-1', loadBalancerArns: ['arn:lb'], healthCheck: alb.healthCheck, tags: {} };
+    const group = new TargetGroupModel(info, {
+      clock,
+      random: seededRandom(3),
+      alb,
+      probe: async ({ host }) => {
+        if (!firstCheck.has(host)) firstCheck.set(host, clock.now());
+        return { kind: 'status', status: 200 };
+      },
+      emit: () => undefined,
+      onLeft: () => undefined,
+    });
+    group.register(Array.from({ length: 20 }, (_, i) => ({ id: `127.0.9.${i + 1}`, port: 8080 })));
+    await clock.advance(2000 - 1);
+    expect(firstCheck.size).toBe(0);
+    await clock.advance(8000 + 15_000 + 1 - 2000);
+    const checkedAt = [...firstCheck.values()];
+    expect(checkedAt).toHaveLength(20);
+    expect(Math.min(...checkedAt)).toBeGreaterThanOrEqual(2000);
+    expect(Math.max(...checkedAt)).toBeLessThanOrEqual(23_000);
+    // Spread over the window, not all at once.
+    expect(Math.max(...checkedAt) - Math.min(...checkedAt)).toBeGreaterThan(5000);
+    expect(group.health().every((h) => h.state === 'healthy')).toBe(true);
+    group.close();
+  });
+
   it('with newTargetPassingChecks = healthyThreshold, a new target waits for the second check one interval later', async () => {
     const s = setup({ newTargetPassingChecks: 'healthyThreshold' });
     s.group.register([{ id: '127.0.9.1', port: 8080 }]);
-    await s.clock.advance(0);
+    await s.clock.advance(9500);
     expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.InitialHealthChecking' });
     await s.clock.advance(14_999);
     expect(s.state('127.0.9.1').state).toBe('initial');
@@ -126,23 +185,33 @@ describe('target state machine', () => {
       { id: '127.0.9.1', port: 8080 },
       { id: '127.0.9.2', port: 8080 },
     ]);
-    await s.clock.advance(20_000);
+    // Checks at 9.5 s and 24.5 s; a timeout ends 5 s after its check.
+    await s.clock.advance(30_000);
     expect(s.state('127.0.9.1')).toMatchObject({ state: 'unhealthy', reason: 'Target.Timeout' });
     expect(s.state('127.0.9.2')).toMatchObject({ state: 'unhealthy', reason: 'Target.FailedHealthChecks' });
   });
 
-  it('deregistering an idle target completes at once; with an open connection it drains until the connection closes', async () => {
+  it('deregistering an idle target completes at once in the control plane; with an open connection it drains until the connection closes', async () => {
     const s = setup();
     await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
     s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
-    expect(s.state('127.0.9.1')).toMatchObject({ state: 'unused', reason: 'Target.NotRegistered' });
     expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080']);
+    // The API still says draining while an LB node routes to it (node b: 20 s), then it is gone.
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'draining', reason: 'Target.DeregistrationInProgress' });
+    await s.clock.advance(19_999);
+    expect(s.state('127.0.9.1').state).toBe('draining');
+    await s.clock.advance(1);
+    expect(s.state('127.0.9.1')).toMatchObject({ state: 'unused', reason: 'Target.NotRegistered' });
+    expect(s.group.health().map((h) => h.target.id)).toEqual(['127.0.9.2']);
 
     s.group.connectionOpened(s.entry('127.0.9.2'));
     s.group.deregister([{ id: '127.0.9.2', port: 8080 }]);
     expect(s.state('127.0.9.2')).toMatchObject({ state: 'draining', reason: 'Target.DeregistrationInProgress' });
     await s.clock.advance(3000);
-    s.group.connectionClosed(s.entry('127.0.9.2') ?? s.left[0]);
+    expect(s.left).toHaveLength(1);
+    s.group.connectionClosed(s.entry('127.0.9.2'));
+    expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080', '127.0.9.2:8080']);
+    await s.clock.advance(17_000);
     expect(s.state('127.0.9.2').state).toBe('unused');
   });
 
@@ -154,7 +223,7 @@ describe('target state machine', () => {
     expect(s.state('127.0.9.1').state).toBe('draining');
     s.group.register([{ id: '127.0.9.1', port: 8080 }]);
     expect(s.state('127.0.9.1')).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
-    await s.clock.advance(0);
+    await s.clock.advance(9500);
     expect(s.state('127.0.9.1').state).toBe('healthy');
     // The old drain timer is gone: the target stays past the delay.
     await s.clock.advance(60_000);
@@ -177,10 +246,67 @@ describe('LB node views', () => {
     await s.clock.advance(15_000);
     expect(s.picks(s.b, 4)).not.toContain('127.0.9.1');
     const routable = s.events.filter((e) => e.type === 'target-routable' && !e.routable);
-    expect(routable.map((e) => e.type === 'target-routable' && [e.lbNode, e.time - 1_001])).toEqual([
+    expect(routable.map((e) => e.type === 'target-routable' && [e.lbNode, e.time - 1_010.5])).toEqual([
       ['a', 5],
       ['b', 20],
     ]);
+  });
+
+  it('a target that drained early (nothing in flight, no connection) is still routed to by each node until that node’s lag has passed', async () => {
+    const s = setup({ delaySeconds: 300 });
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
+    // The control plane is done at once …
+    expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080']);
+    expect(s.left[0].state).toBe('unused');
+    // … but neither node knows yet: both still route new requests to it, which they see as healthy.
+    await s.clock.advance(4999);
+    expect(s.picks(s.a, 4)).toContain('127.0.9.1');
+    const choice = s.a.pick();
+    const other = s.a.pick();
+    const toOld = [choice, other].find((c) => c.kind === 'target' && c.entry.ref.id === '127.0.9.1');
+    expect(toOld).toMatchObject({ viewState: 'healthy', failOpen: false });
+    expect(toOld?.kind === 'target' && toOld.entry.state).toBe('unused');
+    await s.clock.advance(1);
+    expect(s.picks(s.a, 4)).toEqual(Array(4).fill('127.0.9.2'));
+    expect(s.a.snapshot().map((r) => r.target)).toEqual(['127.0.9.2:8080']);
+    expect(s.unroutable).toEqual(['a:127.0.9.1:8080']);
+    await s.clock.advance(14_999);
+    expect(s.picks(s.b, 4)).toContain('127.0.9.1');
+    await s.clock.advance(1);
+    expect(s.picks(s.b, 4)).toEqual(Array(4).fill('127.0.9.2'));
+    expect(s.unroutable).toEqual(['a:127.0.9.1:8080', 'b:127.0.9.1:8080']);
+    const routable = s.events.filter((e) => e.type === 'target-routable' && !e.routable);
+    expect(routable.map((e) => e.type === 'target-routable' && [e.lbNode, e.time - 1_010.5])).toEqual([
+      ['a', 5],
+      ['b', 20],
+    ]);
+  });
+
+  it('the deregistration delay bounds every node’s lag, early drain or not', async () => {
+    const s = setup({ delaySeconds: 10 });
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.group.deregister([{ id: '127.0.9.1', port: 8080 }]);
+    expect(s.left.map((e) => e.key)).toEqual(['127.0.9.1:8080']);
+    await s.clock.advance(9999);
+    expect(s.picks(s.b, 4)).toContain('127.0.9.1');
+    await s.clock.advance(1);
+    expect(s.picks(s.b, 4)).toEqual(Array(4).fill('127.0.9.2'));
+    expect(s.state('127.0.9.1').state).toBe('unused');
+  });
+
+  it('an unhealthy target keeps getting requests in each node until that node’s lag has passed', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 500 });
+    // Checks at 24.5 s and 39.5 s after registration: unhealthy 29 s from now.
+    await s.clock.advance(29_000);
+    expect(s.state('127.0.9.1').state).toBe('unhealthy');
+    await s.clock.advance(4999);
+    expect(s.picks(s.a, 4)).toContain('127.0.9.1');
+    await s.clock.advance(1);
+    expect(s.picks(s.a, 4)).toEqual(Array(4).fill('127.0.9.2'));
+    expect(s.picks(s.b, 4)).toContain('127.0.9.1');
   });
 
   it('never routes to a target after its deregistration delay elapsed, whatever the lag', async () => {
@@ -200,6 +326,9 @@ describe('LB node views', () => {
   it('round robin cycles over the routable targets once their registration lag elapsed', async () => {
     const s = setup();
     s.group.register(['127.0.9.1', '127.0.9.2', '127.0.9.3'].map((id) => ({ id, port: 8080 })));
+    await s.clock.advance(9500);
+    expect(s.state('127.0.9.1').state).toBe('healthy');
+    expect(s.picks(s.a, 1)).toEqual([null]);
     await s.clock.advance(999);
     expect(s.picks(s.a, 1)).toEqual([null]);
     await s.clock.advance(1);
@@ -238,7 +367,7 @@ describe('LB node views', () => {
     s.answers.set('127.0.9.1', { kind: 'status', status: 500 });
     s.answers.set('127.0.9.2', { kind: 'timeout' });
     s.group.register([{ id: '127.0.9.1', port: 8080 }]);
-    await s.clock.advance(15_000);
+    await s.clock.advance(25_000);
     expect(s.state('127.0.9.1').state).toBe('unhealthy');
     s.group.register([{ id: '127.0.9.2', port: 8080 }]);
     expect(s.a.pick()).toEqual({ kind: 'none' });
@@ -254,12 +383,13 @@ describe('target groups not in use', () => {
     const clock = s.clock;
     const info = { ...s.group.info, arn: 'arn:tg2', loadBalancerArns: [] };
     const alb = parseTwinConfig({}).alb;
-    const lonely = new TargetGroupModel(info, { clock, alb, probe: async () => ({ kind: 'status', status: 200 }), emit: () => undefined, onLeft: () => undefined });
+    const lonely = new TargetGroupModel(info, { clock, random: seededRandom(1), alb, probe: async () => ({ kind: 'status', status: 200 }), emit: () => undefined, onLeft: () => undefined });
     lonely.register([{ id: '127.0.9.9', port: 8080 }]);
     expect(lonely.health()[0]).toMatchObject({ state: 'unused', reason: 'Target.NotInUse' });
     lonely.attach('arn:lb', []);
-    expect(lonely.health()[0].state).toBe('initial');
-    await clock.advance(0);
+    expect(lonely.health()[0]).toMatchObject({ state: 'initial', reason: 'Elb.RegistrationInProgress' });
+    // At most the registration time's maximum plus one interval.
+    await clock.advance((alb.registrationTime.max + alb.healthCheck.intervalSeconds) * 1000);
     expect(lonely.health()[0].state).toBe('healthy');
     lonely.close();
   });
