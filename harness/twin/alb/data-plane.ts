@@ -60,11 +60,8 @@ class TargetPool {
       connect: (_options, callback) => {
         const socket = net.connect({ host: entry.ref.id, port: entry.ref.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
         let connected = false;
-        // Only an established connection counts against an early end of draining: a connect the
-        // target refuses (its pod has exited) is no connection, however busy the twin is.
-        socket.once('close', () => {
-          if (connected) entry.group.connectionClosed(entry);
-        });
+        entry.group.connectionOpened(entry);
+        socket.once('close', () => entry.group.connectionClosed(entry));
         const timer = clock.setTimeout(() => {
           const err = Object.assign(new Error(`no connect to ${entry.key} within ${connectMs / 1000}s`), { code: 'ETIMEDOUT' });
           connectErrors.add(err);
@@ -80,7 +77,6 @@ class TargetPool {
         });
         socket.once('connect', () => {
           connected = true;
-          entry.group.connectionOpened(entry);
           timer.cancel();
           callback(null, socket);
         });
