@@ -22,14 +22,18 @@ export interface Baseline {
 }
 
 /**
- * The warm-up baseline from a traffic result: requests are sent on an open-model schedule, so the
- * number due before `realMs` follows from the rate; the ones that did not get a 2xx before then are
- * in `failures`. A slow request sent in the warm-up that fails after the disruption started is the
- * disruption's, not the baseline's.
+ * The warm-up baseline from a traffic result: the second half of the warm-up, right before the
+ * disruption (the first half may still carry the start's transients: cold connections, LB nodes
+ * that start routing to the targets of the cell's configure rollout after their registration lag).
+ * Requests are sent on an open-model schedule, so the number due in that window follows from the
+ * rate; the ones that did not get a 2xx before the disruption are in `failures`. A slow request that
+ * fails after the disruption started is the disruption's, not the baseline's.
  */
 export function baselineBefore(result: Pick<TrafficResult, 'startedAt' | 'sent' | 'failures'>, rate: number, realMs: number): Baseline {
-  const sent = Math.max(0, Math.min(result.sent, Math.floor(((realMs - result.startedAt) / 1000) * rate)));
-  const not2xx = result.failures.filter((f: FailedRequest) => f.sentAt < realMs && f.endedAt < realMs).length;
+  const from = result.startedAt + (realMs - result.startedAt) / 2;
+  const due = (at: number) => Math.max(0, Math.min(result.sent, Math.floor(((at - result.startedAt) / 1000) * rate)));
+  const sent = due(realMs) - due(from);
+  const not2xx = result.failures.filter((f: FailedRequest) => f.sentAt >= from && f.sentAt < realMs && f.endedAt < realMs).length;
   return { sent, not2xx: Math.min(sent, not2xx) };
 }
 

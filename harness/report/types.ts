@@ -66,7 +66,7 @@ export const cellResultSchema = z
       .object({ sent: z.number().int().min(0), not2xx: z.number().int().min(0) })
       .strict()
       .optional()
-      .describe('the warm-up before the disruption: requests sent and how many did not get a 2xx (a valid cell needs ≥ 99 % 2xx)'),
+      .describe('the second half of the warm-up, right before the disruption: requests sent and how many did not get a 2xx (a valid cell needs ≥ 99 % 2xx)'),
     marks: z
       .object({ trafficStart: z.number().optional(), disruptionStart: z.number().optional(), settled: z.number().optional(), trafficStop: z.number().optional() })
       .strict()

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { KubernetesPort } from '../../../harness/platform/ports.ts';
-import { BIN, startTwinUp } from '../../helpers/twin-up.ts';
+import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
 
 let dir: string;
 let twin: ResultPromise | undefined;
@@ -23,7 +23,8 @@ let k8s: KubernetesPort;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'rh-int-'));
-  ({ child: twin, env } = await startTwinUp(path.join(dir, 'twin')));
+  // Keep-alive above the ALB's idle timeout: the warm-up of every cell must be a clean baseline.
+  ({ child: twin, env } = await startTwinUp(path.join(dir, 'twin'), 0.05, ['--config', await writeQuietWorld(path.join(dir, 'world.yaml'))]));
   k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
   await writeFile(
     path.join(dir, 'spec.yaml'),

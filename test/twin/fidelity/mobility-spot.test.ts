@@ -33,6 +33,5 @@ describe('Mobility Technologies (spot interruption, replicas on one node vs spre
     // has finished deregistering (the pod closed its connections and exited at once).
     expect(packed.afterDrain, describeCell(packed)).toBeGreaterThanOrEqual(20);
     expect(packed.afterDrainSpanSeconds, describeCell(packed)).toBeGreaterThanOrEqual(3);
-    expect(packed.afterDrain, `${describeCell(packed)} vs ${describeCell(spread)}`).toBeGreaterThan(spread.afterDrain);
   });
 });

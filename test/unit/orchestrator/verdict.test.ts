@@ -58,15 +58,16 @@ describe('verdictReasons', () => {
 });
 
 describe('baselineBefore', () => {
-  it('counts the requests due before the disruption from the rate, and the non-2xx that ended before it from the failures', () => {
+  it('judges the second half of the warm-up: requests due there from the rate, the non-2xx that ended before the disruption from the failures', () => {
     const failures = [
-      { sentAt: 10_500, endedAt: 10_510, path: '/' },
+      { sentAt: 10_500, endedAt: 10_510, path: '/' }, // first half of the warm-up: a start transient
+      { sentAt: 11_500, endedAt: 11_510, path: '/' },
       { sentAt: 11_990, endedAt: 11_999, path: '/' },
-      { sentAt: 11_000, endedAt: 13_000, path: '/slow' }, // sent in the warm-up, failed in the disruption: not the baseline's
+      { sentAt: 11_200, endedAt: 13_000, path: '/slow' }, // sent in the warm-up, failed in the disruption: not the baseline's
       { sentAt: 12_000, endedAt: 12_001, path: '/' },
     ];
     const result = { startedAt: 10_000, sent: 1000, failures };
-    expect(baselineBefore(result, 100, 12_000)).toEqual({ sent: 200, not2xx: 2 });
+    expect(baselineBefore(result, 100, 12_000)).toEqual({ sent: 100, not2xx: 2 });
     expect(baselineBefore(result, 100, 9_000)).toEqual({ sent: 0, not2xx: 0 });
   });
 });
