@@ -143,7 +143,8 @@ describe('no zero without evidence', () => {
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(4);
     expect(r.stdout).toMatch(/\| on +\| 20 +\| 40 +\| 30 +\| INVALID \[1\] +\|/);
-    expect(r.stdout).toMatch(/\[1\] rollout\.gate-on\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: 0 of \d+ warm-up requests got a 2xx/);
+    expect(r.stdout).toMatch(/\[1\] rollout\.gate-on\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: \d+ of \d+ warm-up requests got a 2xx/);
+    expect(r.stdout).toMatch(/traffic failed wholesale: none of the \d+ requests got an HTTP answer/);
     expect(readFileSync(path.join(results(), 'refused', 'junit.xml'), 'utf8')).toContain('tests="1" failures="1"');
 
     const withRule = await specFile('refused-rule', { ...cheap, target: { url: 'http://127.0.0.1:9' }, expect: [{ where: {}, max5xx: 0 }] });
