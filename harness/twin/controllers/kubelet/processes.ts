@@ -1,0 +1,159 @@
+/**
+ * Processes: a pod's addresses, its containers' commands started through the process supervisor,
+ * and restarts with a crash-loop back-off when a container exits on its own (restartPolicy Always).
+ */
+import type { KubeObject } from '../../kube/types.ts';
+import type { ContainerProcess, ProcessExit } from '../../runtime/types.ts';
+import { HOST_IP, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand } from './spec.ts';
+import { emit, nowStamp, releaseAddresses, type ContainerRuntime, type KubeletContext, type PodRuntime } from './runtime.ts';
+import { failedStatus, scheduleSync, terminatedRecord } from './status.ts';
+import { startProbing } from './probes.ts';
+import { beginTermination, finish } from './termination.ts';
+
+/** Seconds before restart number `restartCount` + 1: `initialSeconds` doubling up to `maxSeconds`. */
+export function backoffSeconds(backoff: { initialSeconds: number; maxSeconds: number }, restartCount: number): number {
+  return Math.min(backoff.maxSeconds, backoff.initialSeconds * 2 ** restartCount);
+}
+
+/** Starts running a pod bound to this kubelet's node. */
+export function startPod(ctx: KubeletContext, pod: KubeObject): void {
+  const rt: PodRuntime = {
+    uid: pod.metadata.uid!,
+    namespace: pod.metadata.namespace!,
+    name: pod.metadata.name,
+    nodeName: pod.spec.nodeName,
+    pod,
+    state: 'starting',
+    containers: [],
+    owned: [],
+    abort: new AbortController(),
+    syncQueued: false,
+  };
+  ctx.pods.set(rt.uid, rt);
+  void launch(ctx, rt).catch((error: Error) => {
+    ctx.log(`kubelet ${rt.nodeName}: cannot start ${rt.namespace}/${rt.name}: ${error.message}`);
+    if (rt.state === 'starting') failPod(ctx, rt, 'Failed', `Cannot start pod: ${error.message}`);
+  });
+}
+
+function failPod(ctx: KubeletContext, rt: PodRuntime, reason: string, message: string): void {
+  rt.state = 'finished';
+  releaseAddresses(ctx, rt);
+  emit(ctx, rt, reason, message, 'Warning');
+  ctx.store.modify('pods', rt.namespace, rt.name, (obj) => {
+    if (obj.metadata.uid !== rt.uid) return;
+    obj.status = failedStatus(obj, reason, message, nowStamp(ctx));
+  });
+}
+
+async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
+  const { addresses, network, clock } = ctx;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const specs: any[] = rt.pod.spec?.containers ?? [];
+  if (specs.length === 0) return failPod(ctx, rt, 'Failed', 'Expected at least one container in spec.containers, got none');
+  const resolved = specs.map((c) => resolveContainerCommand(c, ctx.images, ctx.projectRoot));
+  const bad = resolved.find((r): r is { error: string } => 'error' in r);
+  if (bad) return failPod(ctx, rt, 'Failed', bad.error);
+
+  const declared = specs.map((c) => c.ports?.[0]?.containerPort as number | undefined);
+  const first = await addresses.allocate(declared[0] ?? 8080);
+  rt.owned.push(first);
+  rt.address = first;
+  for (let i = 1; i < specs.length; i++) {
+    if (addresses.perPodAddresses) continue;
+    rt.owned.push(await addresses.allocate(declared[i] ?? 8080 + i));
+  }
+  // Removed, stopped or its node killed while we waited for addresses.
+  if (rt.state !== 'starting' || ctx.stopped) {
+    releaseAddresses(ctx, rt);
+    return;
+  }
+  if (network.isBlackholed(first.host)) network.restore(first.host);
+
+  const fieldValues: Record<string, string> = {
+    'metadata.name': rt.name,
+    'metadata.namespace': rt.namespace,
+    'metadata.uid': rt.uid,
+    'spec.nodeName': rt.nodeName,
+    'status.podIP': first.host,
+    'status.hostIP': HOST_IP,
+  };
+  rt.containers = specs.map((spec, i) => {
+    const address =
+      i === 0 ? first : addresses.perPodAddresses ? { host: first.host, port: declared[i] ?? 8080 + i } : rt.owned[i];
+    return {
+      name: String(spec.name ?? `c${i}`),
+      spec,
+      command: (resolved[i] as { command: string[] }).command,
+      env: {
+        ...ownEnvOf(spec, fieldValues),
+        HOST: address.host,
+        PORT: String(address.port),
+        POD_NAME: rt.name,
+        POD_NAMESPACE: rt.namespace,
+        POD_IP: first.host,
+        NODE_NAME: rt.nodeName,
+        TIME_SCALE: String(clock.scale),
+      },
+      declaredPort: declared[i] ?? (i === 0 ? 8080 : undefined),
+      address,
+      readiness: probePlanOf(spec),
+      preStop: hookOf(spec, spec.lifecycle?.preStop),
+      gen: 0,
+      restartCount: 0,
+      ready: false,
+      successes: 0,
+      failures: 0,
+    } satisfies ContainerRuntime;
+  });
+  rt.state = 'running';
+  rt.startTime = nowStamp(ctx);
+  for (const c of rt.containers) spawnContainer(ctx, rt, c);
+  scheduleSync(ctx, rt);
+  if (rt.pod.metadata.deletionTimestamp) beginTermination(ctx, rt);
+}
+
+function spawnContainer(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime): void {
+  c.gen++;
+  c.ready = false;
+  c.successes = 0;
+  c.failures = 0;
+  c.waiting = undefined;
+  const proc = ctx.supervisor.spawn({ name: `${rt.namespace}/${rt.name}/${c.name}`, command: c.command, env: c.env, cwd: ctx.projectRoot });
+  c.proc = proc;
+  c.startedAt = nowStamp(ctx);
+  ctx.log(`kubelet ${rt.nodeName}: ${rt.namespace}/${rt.name}/${c.name} started pid ${proc.pid} on ${c.address?.host}:${c.address?.port}`);
+  emit(ctx, rt, 'Started', `Started container ${c.name}`);
+  void proc.exited.then((exit) => onExit(ctx, rt, c, proc, exit));
+  startProbing(ctx, rt, c);
+}
+
+function onExit(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime, proc: ContainerProcess, exit: ProcessExit): void {
+  if (c.proc !== proc) return;
+  c.probeTimer?.cancel();
+  c.killTimer?.cancel();
+  c.ready = false;
+  const record = terminatedRecord(proc, exit, c.startedAt, nowStamp(ctx));
+  if (ctx.stopped || rt.state === 'dead' || rt.state === 'finished') return;
+  ctx.log(`kubelet ${rt.nodeName}: ${rt.namespace}/${rt.name}/${c.name} pid ${proc.pid} exited ${exit.signal ?? exit.code}`);
+  if (rt.state === 'terminating') {
+    c.terminated = record;
+    if (rt.containers.every((x) => !x.proc?.running)) finish(ctx, rt);
+    else scheduleSync(ctx, rt);
+    return;
+  }
+  // Exited on its own: restartPolicy Always, after a back-off.
+  c.lastTerminated = record;
+  const delayS = backoffSeconds(ctx.backoff, c.restartCount);
+  const tail = proc.tail().slice(-3).join(' | ');
+  c.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${delayS}s restarting failed container=${c.name} pod=${rt.name}` };
+  emit(ctx, rt, 'BackOff', `Back-off restarting failed container ${c.name} (exit ${record.exitCode})${tail ? `: ${tail}` : ''}`, 'Warning');
+  scheduleSync(ctx, rt);
+  c.restartTimer = ctx.clock.setTimeout(() => {
+    c.restartTimer = undefined;
+    if (ctx.stopped || rt.state !== 'running') return;
+    c.restartCount++;
+    spawnContainer(ctx, rt, c);
+    scheduleSync(ctx, rt);
+  }, delayS * 1000);
+}
