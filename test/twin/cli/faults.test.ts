@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -15,6 +15,7 @@ import { RUN_MARKER } from '../../../harness/core/labels.ts';
 import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KubernetesPort } from '../../../harness/platform/ports.ts';
+import { endAndRemove } from '../../helpers/processes.ts';
 import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
 
 let dir: string;
@@ -37,13 +38,7 @@ beforeAll(async () => {
   tgArn = (await k8s.listTargetGroupBindings('shop'))[0].spec.targetGroupARN;
 }, 60_000);
 
-afterAll(async () => {
-  for (const p of [run, twin]) {
-    if (p?.pid && p.exitCode === null) p.kill('SIGINT');
-    await p?.catch(() => {});
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => endAndRemove([run, twin], dir), 60_000);
 
 /** A spec against the standalone twin, as against staging: no `url`, so traffic goes where the ALB is. */
 async function specFile(name: string, over: Record<string, unknown> = {}): Promise<string> {

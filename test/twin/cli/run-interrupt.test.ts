@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { KubernetesPort } from '../../../harness/platform/ports.ts';
+import { endAndRemove } from '../../helpers/processes.ts';
 import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
 
 let dir: string;
@@ -48,13 +49,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterAll(async () => {
-  for (const p of [run, twin]) {
-    if (p?.pid && p.exitCode === null) p.kill('SIGINT');
-    await p?.catch(() => {});
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => endAndRemove([run, twin], dir), 60_000);
 
 function harness(args: string[]): ResultPromise {
   // Credentials for the endpoint overrides come from the default chain (env), as in staging.
