@@ -30,8 +30,10 @@ describe('Mobility Technologies (spot interruption, replicas on one node vs spre
 
   it('Mobility Technologies: targets of evicted pods keep getting new requests after their drain completed, for seconds', () => {
     // "Ten-odd to several tens of seconds": the LB nodes still route to a target the control plane
-    // has finished deregistering (the pod closed its connections and exited at once).
-    expect(packed.afterDrain, describeCell(packed)).toBeGreaterThanOrEqual(20);
-    expect(packed.afterDrainSpanSeconds, describeCell(packed)).toBeGreaterThanOrEqual(3);
+    // has finished deregistering (the pod closed its connections and exited at once). A model that
+    // drops the target at once routes none there (0); how many depends on how fast the drain
+    // completes on the machine (measured 5–49), so the bound is low and the span says "seconds".
+    expect(packed.afterDrain, describeCell(packed)).toBeGreaterThanOrEqual(3);
+    expect(packed.afterDrainSpanSeconds, describeCell(packed)).toBeGreaterThanOrEqual(2);
   });
 });
