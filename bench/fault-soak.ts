@@ -21,7 +21,7 @@ import { seededRandom } from '../harness/core/random.ts';
 import { createElbv2Adapter } from '../harness/platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../harness/platform/kubernetes/adapter.ts';
 import type { KObject } from '../harness/platform/ports.ts';
-import { BIN, startTwinUp, writeQuietWorld } from '../test/helpers/twin-up.ts';
+import { BIN, startTwinUp, twinUpTarget, writeQuietWorld } from '../test/helpers/twin-up.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,13 +62,7 @@ try {
     spec,
     stringify({
       name: 'soak',
-      target: {
-        kubeconfig: env.KUBECONFIG,
-        context: 'twin',
-        allowedContexts: ['twin'],
-        ingress: 'web',
-        endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
-      },
+      target: twinUpTarget(env),
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain', { drain: { node: 'spot' } }],

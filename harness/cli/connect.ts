@@ -63,7 +63,7 @@ async function need<T>(what: string, read: Promise<T>): Promise<T> {
  * group itself (DescribeLoadBalancers DNSName with the port and protocol of the listener that
  * forwards to it). Its host must resolve before anything is changed.
  */
-async function trafficUrl(t: Spec['target'], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<{ url: string; source: string }> {
+export async function trafficUrl(t: Spec['target'], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<{ url: string; source: string }> {
   let url = t.url;
   let source = 'target.url';
   if (!url) {

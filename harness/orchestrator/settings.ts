@@ -251,11 +251,10 @@ const CONTROLLER_APPLY_MS = 30_000;
 export async function restoreSettings(t: Target, original: OriginalSettings, runId: string, log: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<RestoreReport> {
   const done: string[] = [];
   const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-  const c = container(d);
   if (!deploymentMatches(d, original)) {
     const lifecycle = original.lifecycle === null ? null : { ...(original.lifecycle as object | undefined), preStop: original.preStop };
     await t.k8s.patchDeployment(t.namespace, t.deployment, {
-      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: c.name === original.container ? c.name : original.container, lifecycle }] } } },
+      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: original.container, lifecycle }] } } },
     });
     done.push(`deployment ${t.namespace}/${t.deployment}: preStop and terminationGracePeriodSeconds restored`);
   }

@@ -50,3 +50,16 @@ export async function writeQuietWorld(file: string): Promise<string> {
   await writeFile(file, stringify(world));
   return file;
 }
+
+/** A spec's `target` for a running `twin up`, reached as staging is: kubeconfig context, endpoint overrides, the opted-in namespace. */
+export function twinUpTarget(env: Record<string, string>): Record<string, unknown> {
+  return {
+    kubeconfig: env.KUBECONFIG,
+    context: 'twin',
+    allowedContexts: ['twin'],
+    namespace: 'shop',
+    deployment: 'web',
+    ingress: 'web',
+    endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
+  };
+}

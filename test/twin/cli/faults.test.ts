@@ -16,7 +16,7 @@ import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KubernetesPort } from '../../../harness/platform/ports.ts';
 import { endAndRemove } from '../../helpers/processes.ts';
-import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
+import { BIN, startTwinUp, twinUpTarget, writeQuietWorld } from '../../helpers/twin-up.ts';
 
 let dir: string;
 let twin: ResultPromise | undefined;
@@ -47,16 +47,7 @@ async function specFile(name: string, over: Record<string, unknown> = {}): Promi
     file,
     stringify({
       name,
-      target: {
-        kubeconfig: env.KUBECONFIG,
-        context: 'twin',
-        allowedContexts: ['twin'],
-        namespace: 'shop',
-        deployment: 'web',
-        ingress: 'web',
-        endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
-        ...((over.target as object) ?? {}),
-      },
+      target: { ...twinUpTarget(env), ...((over.target as object) ?? {}) },
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
       matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
       disruptions: over.disruptions ?? ['rollout'],

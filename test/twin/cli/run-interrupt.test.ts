@@ -14,7 +14,7 @@ import { scaledClock } from '../../../harness/core/clock.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
 import type { KubernetesPort } from '../../../harness/platform/ports.ts';
 import { endAndRemove } from '../../helpers/processes.ts';
-import { BIN, startTwinUp, writeQuietWorld } from '../../helpers/twin-up.ts';
+import { BIN, startTwinUp, twinUpTarget, writeQuietWorld } from '../../helpers/twin-up.ts';
 
 let dir: string;
 let twin: ResultPromise | undefined;
@@ -31,17 +31,7 @@ beforeAll(async () => {
     path.join(dir, 'spec.yaml'),
     stringify({
       name: 'interrupt',
-      target: {
-        kubeconfig: env.KUBECONFIG,
-        context: 'twin',
-        allowedContexts: ['twin'],
-        namespace: 'shop',
-        deployment: 'web',
-        ingress: 'web',
-        region: 'us-east-1',
-        endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2 },
-        url: env.ROLLOUT_HARNESS_ALB_URL,
-      },
+      target: { ...twinUpTarget(env), region: 'us-east-1', url: env.ROLLOUT_HARNESS_ALB_URL },
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain'],
