@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
+import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
 
 // A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -16,6 +17,18 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a positive number, got "${value}".`);
+  return n;
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`Expected a level between 0 and 1 (e.g. 0.01), got "${value}".`);
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError(`Expected a whole number ≥ 0, got "${value}".`);
   return n;
 }
 
@@ -79,10 +92,13 @@ program
 
 program
   .command('compare')
-  .description('compare two runs cell by cell (e.g. last night and tonight); exit 1 when the second has more 5xx or invalid cells')
+  .description('compare two runs cell by cell (e.g. last night and tonight): failed requests before → after, and a regression only beyond noise')
   .argument('<before>', 'run directory or id')
   .argument('<after>', 'run directory or id')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('--alpha <p>', 'level of the one-sided exact test: a cell regressed only if its p-value is at most this', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'and only with at least this many more failed requests than the first run\'s rate predicts', wholeNumber, DEFAULT_MIN_CHANGE)
+  .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run (not judged).')
   .action(async (before: string, after: string, opts) => {
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
   });

@@ -4,15 +4,22 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
 import { readJson } from '../core/files.ts';
-import { compareRuns, renderComparison } from '../report/compare.ts';
+import { compareRuns, comparisonExitCode, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations } from '../report/expect.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
 
+/** A run read back from its directory. */
+export interface LoadedRun {
+  dir: string;
+  record: RunRecord;
+  cells: CellResult[];
+}
+
 /** Reads a run directory (or `results/<id>`): its record and its finished cells, validated. */
-export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<{ dir: string; record: RunRecord; cells: CellResult[] }> {
+export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
   const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
   if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
   const parsed = runRecordSchema.safeParse(await readJson(path.join(dir, 'run.json')));
@@ -42,16 +49,35 @@ export async function reportCommand(run: string, opts: { format: 'md' | 'junit' 
   return failed.length ? ExitCode.expectationFailed : ExitCode.ok;
 }
 
-/** Compares two runs; exit 1 when the second regressed. */
-export async function compareCommand(before: string, after: string, opts: { resultsDir: string }): Promise<number> {
-  const a = await readRun(before, opts.resultsDir);
-  const b = await readRun(after, opts.resultsDir);
+/** Flags of `compare` (and of `run --baseline`). */
+export interface CompareFlags {
+  resultsDir: string;
+  alpha?: number;
+  minChange?: number;
+}
+
+/** Names for the two sides of a comparison: the run ids, or before/after when they are the same. */
+function sideNames(before: RunRecord, after: RunRecord): [string, string] {
+  return before.runId === after.runId ? [`${before.runId} (before)`, `${after.runId} (after)`] : [before.runId, after.runId];
+}
+
+/** Compares two read runs: the warning about unlike traffic on stderr, the comparison and its Markdown. */
+export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlags, 'resultsDir'>): { comparison: Comparison; markdown: string } {
   const ta = a.record.spec.traffic;
   const tb = b.record.spec.traffic;
   if (ta.rate !== tb.rate || JSON.stringify(ta.mix) !== JSON.stringify(tb.mix)) {
-    console.error(`warning: the runs sent different traffic (${ta.rate} vs ${tb.rate} req/s, or another mix): 5xx counts are not comparable one to one`);
+    console.error(`warning: the runs sent different traffic (${ta.rate} vs ${tb.rate} req/s, or another mix): the rates per request are compared, but the disruption may hit other requests`);
   }
-  const compared = compareRuns(a.cells, b.cells);
-  console.log(renderComparison(a.record.runId, b.record.runId, compared));
-  return compared.regressions.length ? ExitCode.expectationFailed : ExitCode.ok;
+  const comparison = compareRuns(a.cells, b.cells, { alpha: opts.alpha, minChange: opts.minChange });
+  const [before, after] = sideNames(a.record, b.record);
+  return { comparison, markdown: renderComparison(before, after, comparison) };
+}
+
+/** Compares two runs; exit 1 when the second regressed beyond noise, 4 when a cell is INVALID in either. */
+export async function compareCommand(before: string, after: string, opts: CompareFlags): Promise<number> {
+  const a = await readRun(before, opts.resultsDir);
+  const b = await readRun(after, opts.resultsDir);
+  const { comparison, markdown } = compareLoaded(a, b, opts);
+  console.log(markdown);
+  return comparisonExitCode(comparison);
 }
