@@ -52,11 +52,18 @@ program
   .option('--results-dir <dir>', 'where runs are written (results/<run-id>/)', 'results')
   .option('--resume <run-id>', 'continue an interrupted or killed run: undo what it left changed, keep its measured cells, run the rest')
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
+  .option('--baseline <run>', 'then compare with this run (directory, or id under --results-dir); exit code: the worse of the two')
+  .option('--summary-file <file>', 'append the report (and the comparison) as Markdown to this file, e.g. $GITHUB_STEP_SUMMARY')
+  .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
+  .option('--html-url <url>', 'with --summary-file: link the HTML report at this address')
   .addHelpText(
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
       '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
-      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).',
+      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
+      'With --baseline, the worse of that and compare\'s (1 a cell regressed beyond noise; 4 a cell INVALID in either run),\n' +
+      'in the order 0 < 4 < 1 < 130 < 3 < 2.',
   )
   .action(async (spec: string, opts) => {
     process.exitCode = await (await import('./run.ts')).runCommand(spec, opts);
@@ -83,8 +90,12 @@ program
   .command('report')
   .description('print a run\'s report again (markdown, junit or json) from its results')
   .argument('<run>', 'run directory, or a run id under --results-dir')
-  .option('--format <format>', 'md, junit or json', 'md')
+  .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit or json', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('--baseline <run>', 'md: compare with this run too (exit code: the worse of the two)')
+  .option('--html-url <url>', 'md: link the HTML report at this address (e.g. the CI artifact)')
+  .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
     if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit or json, got "${opts.format}"`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
@@ -98,6 +109,7 @@ program
   .option('--results-dir <dir>', 'where runs are', 'results')
   .option('--alpha <p>', 'level of the one-sided exact test: a cell regressed only if its p-value is at most this', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'and only with at least this many more failed requests than the first run\'s rate predicts', wholeNumber, DEFAULT_MIN_CHANGE)
+  .option('--summary-file <file>', 'append the comparison as Markdown to this file too, e.g. $GITHUB_STEP_SUMMARY')
   .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run (not judged).')
   .action(async (before: string, after: string, opts) => {
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);

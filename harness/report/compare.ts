@@ -7,6 +7,7 @@
  * `minChange` more failed requests than last night's rate predicts. A cell INVALID in either run
  * is not judged: it is its own outcome. Pure: takes results, returns rows and Markdown.
  */
+import { failedRequests } from './expect.ts';
 import { comparePoissonCounts, type PoissonComparison } from './stats.ts';
 import type { CellResult } from './types.ts';
 
@@ -69,16 +70,11 @@ export function cellKey(r: Pick<CellResult, 'id'>): string {
   return r.id.replace(/\.r\d+$/, '');
 }
 
-/** The failed requests of a cell, as the table counts them: 5xx plus requests without a status. */
-export function failedOf(r: CellResult): number {
-  return r.fiveXX + r.requests.networkErrors;
-}
-
 function group(results: CellResult[]): Map<string, Side> {
   const out = new Map<string, Side>();
   for (const r of results) {
     const key = cellKey(r);
-    const failed = failedOf(r);
+    const failed = failedRequests(r);
     const side = out.get(key) ?? { repeats: 0, failed: 0, sent: 0, min: Infinity, max: -Infinity, invalid: [] };
     side.repeats++;
     side.failed += failed;

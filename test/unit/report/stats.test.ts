@@ -38,6 +38,7 @@ describe('binomialUpperTail', () => {
   it('matches the exact sum of fractions for unequal traffic and large counts', () => {
     const cases: Array<[number, number, number, number]> = [
       [10, 5000, 25, 3000],
+      [12, 9000, 25, 12_000], // the README's worked example: 0.13
       [10, 10_000, 10, 2000],
       [180, 30_000, 220, 30_000],
       [380, 54_000, 450, 54_000],
@@ -57,6 +58,11 @@ describe('binomialUpperTail', () => {
     const got = binomialUpperTail(400, 400, 0.5);
     expect(got).toBeGreaterThan(0);
     expect(Math.abs(got - expected) / expected).toBeLessThan(1e-9);
+  });
+
+  it('gives the README\'s worked example', () => {
+    expect(comparePoissonCounts(12, 9000, 25, 12_000).pValue).toBeCloseTo(exactTail(12, 9000, 25, 12_000), 12);
+    expect(exactTail(12, 9000, 25, 12_000)).toBeCloseTo(0.1318, 4);
   });
 
   it('handles the edges and refuses nonsense', () => {
