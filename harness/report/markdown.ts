@@ -150,7 +150,7 @@ export function renderCellDetails(r: CellResult): string {
   if (reasons.length) {
     lines.push('', '| 5xx by cause | count |', '|---|---|', ...reasons.map(([k, n]) => `| ${k} | ${n} |`));
   }
-  lines.push('', '</details>', '');
+  lines.push('', '</details>', '', '');
   return lines.join('\n');
 }
 
@@ -174,7 +174,9 @@ export function renderReviewMarkdown(results: CellResult[], meta: ReportMeta, op
   const budget = limit - reserve;
   let out = '';
   const notes: string[] = [];
-  const add = (section: string, what: string): boolean => {
+  const add = (text: string, what: string): boolean => {
+    // Every section starts after a blank line, whatever the one before ended with.
+    const section = !out || out.endsWith('\n\n') ? text : out.endsWith('\n') ? `\n${text}` : `\n\n${text}`;
     const fit = cutLines(section, budget - out.length);
     out += fit.text;
     if (fit.cut) notes.push(`${what} is cut here (${section.length - fit.text.length} more characters)`);

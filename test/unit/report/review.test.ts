@@ -100,6 +100,7 @@ describe('renderCellDetails', () => {
       | 503 no-routable-targets | 2 |
 
       </details>
+
       "
     `);
     expect(renderCellDetails(invalid)).toContain('- **INVALID**: traffic achieved 50.0 % of the 1000 planned requests (< 95 %)');
