@@ -1,18 +1,13 @@
 /**
  * argv → commands. Thin: parses flags, loads the command on demand (so `--help` stays fast), maps
  * errors to exit codes in one place — commander's own (unknown flag or command, bad value) to 2 —
- * and exits as soon as the last line is out.
+ * and exits as soon as the last line is out. `main()` runs it (bin/rollout-harness.js);
+ * `parseArgv()` only parses, for checking command lines written elsewhere.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
-
-// A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
-});
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -44,6 +39,28 @@ const program = new Command()
   .version(packageVersion)
   .showHelpAfterError()
   .exitOverride();
+
+/** What `parseArgv` found: the command (e.g. `run`, `twin up`), its arguments and its options after defaults. */
+export interface ParsedCommand {
+  command: string;
+  args: string[];
+  opts: Record<string, unknown>;
+}
+
+/** Thrown by the preAction hook in parse-only mode, carrying what was parsed, so that no action runs. */
+class ParsedOnly extends Error {
+  constructor(readonly parsed: ParsedCommand) {
+    super('parsed only');
+  }
+}
+
+let parseOnly = false;
+program.hook('preAction', (_root, action) => {
+  if (!parseOnly) return;
+  const names: string[] = [];
+  for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+  throw new ParsedOnly({ command: names.join(' '), args: action.args, opts: action.opts() });
+});
 
 program
   .command('run')
@@ -140,20 +157,46 @@ twin
     process.exitCode = await (await import('./twin-demo.ts')).twinDemo(opts);
   });
 
-let code: number;
-try {
-  await program.parseAsync();
-  code = Number(process.exitCode ?? 0);
-} catch (error) {
-  if (error instanceof CommanderError) {
-    // --help and --version end here with 0; every other commander error is bad usage.
-    code = error.exitCode === 0 ? 0 : ExitCode.usage;
-  } else {
-    code = exitCodeFor(error);
-    if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
-    else console.error(error);
+/**
+ * Parses argv (the arguments after `rollout-harness`) with the CLI's own parser, without running
+ * the command; throws commander's error (a CommanderError) for what the CLI would refuse with exit 2.
+ * For checking command lines written elsewhere (CI workflow files).
+ */
+export async function parseArgv(argv: string[]): Promise<ParsedCommand> {
+  parseOnly = true;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof ParsedOnly) return error.parsed;
+    throw error;
+  } finally {
+    parseOnly = false;
   }
+  throw new ConfigError(`Expected a command, got "${argv.join(' ')}"`);
 }
-// Exit once the output is flushed: a lingering socket or timer must not keep a finished command alive.
-process.exitCode = code;
-process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+
+/** Runs the CLI on process.argv and exits with the code of the README's table. */
+export async function main(): Promise<void> {
+  // A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  let code: number;
+  try {
+    await program.parseAsync();
+    code = Number(process.exitCode ?? 0);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with 0; every other commander error is bad usage.
+      code = error.exitCode === 0 ? 0 : ExitCode.usage;
+    } else {
+      code = exitCodeFor(error);
+      if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
+      else console.error(error);
+    }
+  }
+  // Exit once the output is flushed: a lingering socket or timer must not keep a finished command alive.
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
