@@ -57,8 +57,12 @@ function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
     .map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
 }
 
-/** The run as a review comment (table, recommendation hook, comparison, details per cell), within GitHub's comment limit. */
-export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string }): string {
+/**
+ * The run as a review comment (table, recommendation, comparison, details per cell), within
+ * GitHub's comment limit. `recommendation` is the hook for the recommended settings (issue 10,
+ * item 2): Markdown placed right after the table; nothing computes it yet, so nothing is shown.
+ */
+export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string }): string {
   const { record, cells } = run;
   const unmeasured = unmeasuredOf(run);
   const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${record.target.context}`;
