@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { compareCommand, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
+import { compareCommand, finishRun, readRun, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
 import { ConfigError } from '../../../harness/core/errors.ts';
 import { specSchema } from '../../../harness/matrix/schema.ts';
 import type { CellResult } from '../../../harness/report/types.ts';
@@ -117,6 +117,28 @@ describe('report --format md', () => {
     expect(plain.code).toBe(0);
     expect(plain.out).not.toContain('Compared with');
     await expect(reportCommand('worse', { ...flags({ baseline: 'quiet' }), format: 'junit' })).rejects.toThrow(/expected only with --format md/);
+  });
+});
+
+describe('after run --baseline --summary-file', () => {
+  it('compares with the baseline, writes comparison.md, appends the review, and exits with the worse code', async () => {
+    const summary = path.join(dir, 'run-summary.md');
+    const baseline = await readRun('quiet', path.join(dir, 'results'));
+    const worseDir = path.join(dir, 'results', 'worse');
+    const r = await captured(() => finishRun(worseDir, 0, { resultsDir: path.join(dir, 'results'), baseline, summaryFile: summary, htmlUrl: 'https://ci.example.invalid/r/9' }));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('Compared with quiet:');
+    expect(await readFile(path.join(worseDir, 'comparison.md'), 'utf8')).toMatch(/^# worse compared with quiet\n\n\| cell /);
+    const text = await readFile(summary, 'utf8');
+    expect(text).toMatch(/^# rollout-harness: nightly\n/);
+    expect(text).toContain('[report.html](https://ci.example.invalid/r/9)');
+    expect(text).toContain('## Compared with quiet');
+    expect(text).toContain('**regression**');
+    // The run's own code wins when it is worse (3: environment), and stays when the comparison is clean.
+    expect((await captured(() => finishRun(worseDir, 3, { resultsDir: path.join(dir, 'results'), baseline }))).code).toBe(3);
+    expect((await captured(() => finishRun(path.join(dir, 'results', 'noisy'), 4, { resultsDir: path.join(dir, 'results'), baseline }))).code).toBe(4);
+    // Without a baseline or a summary file nothing is read or written.
+    expect(await finishRun(path.join(dir, 'results', 'does-not-exist'), 0, { resultsDir: path.join(dir, 'results') })).toBe(0);
   });
 });
 
