@@ -33,11 +33,15 @@ function seed(value: string): number {
   return n;
 }
 
+/** True while `parseArgv` parses: no action runs and commander's own messages stay unprinted (they are in the error). */
+let parseOnly = false;
+
 const program = new Command()
   .name('rollout-harness')
   .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
   .version(packageVersion)
   .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => void (parseOnly || process.stderr.write(text)) })
   .exitOverride();
 
 /** What `parseArgv` found: the command (e.g. `run`, `twin up`), its arguments and its options after defaults. */
@@ -54,7 +58,6 @@ class ParsedOnly extends Error {
   }
 }
 
-let parseOnly = false;
 program.hook('preAction', (_root, action) => {
   if (!parseOnly) return;
   const names: string[] = [];
