@@ -277,7 +277,8 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['twin', 'up', '--time-scale', 'fast'], /Expected a positive number, got "fast"/],
       [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
-      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit or json, got "pdf"/],
+      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit, json or html, got "pdf"/],
+      [['report', 'x', '--format', 'md', '-o', 'x.md'], /-o\/--output: expected with --format html, got --format md/],
       [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
     ];
     for (const [args, message] of cases) {
