@@ -357,5 +357,6 @@ describe('the target dies mid-run', () => {
     expect(half.invalidReason).toMatch(/^the cell failed at stage (settle|cooldown|collect): /);
     expect(readFileSync(path.join(results(), 'dies', 'junit.xml'), 'utf8')).toContain('tests="2" failures="1"');
     expect(readFileSync(path.join(results(), 'dies', 'report.md'), 'utf8')).toContain('INVALID [1]');
+    expect(readFileSync(path.join(results(), 'dies', 'report.html'), 'utf8')).toMatch(/<td class="invalid"><a [^>]*>INVALID<\/a><\/td>/);
   }, 240_000);
 });
