@@ -62,6 +62,16 @@ describe.skipIf(!available && !inCi)('report.html in Chromium', () => {
     const cell = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify({ ...cell, valid: false, invalidReason: 'baseline: 91.0 % 2xx, below 99 %' }));
     await renderReport(path.join(dir, 'invalid-run'), path.join(dir, 'invalid.html'));
+    // 52 cells (the fixture's 4 cells with 13 preStop values: 26 configs × 2 disruptions) for the page's speed.
+    await cp(FIXTURE, path.join(dir, 'big-run'), { recursive: true });
+    for (let i = 1; i < 13; i++) {
+      for (const c of cells) {
+        const config = { ...c.config, preStopSeconds: c.config.preStopSeconds + i };
+        const id = `${c.id}-${i}`;
+        await writeFile(path.join(dir, 'big-run', 'cells', `${id}.json`), JSON.stringify({ ...c, id, index: c.index + 4 * i, config }));
+      }
+    }
+    await renderReport(path.join(dir, 'big-run'), path.join(dir, 'big.html'));
     browser = await startChromium();
   }, 120_000);
 
@@ -145,6 +155,23 @@ describe.skipIf(!available && !inCi)('report.html in Chromium', () => {
     expect(await td.locator('a').getAttribute('title')).toContain('baseline: 91.0 % 2xx');
     await td.locator('a').click();
     await expect.poll(() => page.locator('section.group:visible').textContent()).toContain('INVALID: baseline: 91.0 % 2xx');
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('stays quick with 52 cells: loads, and opens each timeline, without an error', async () => {
+    const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'big.html'));
+    const loadMs = await page.evaluate(() => (globalThis as unknown as { performance: { getEntriesByType(t: string): Array<{ duration: number }> } }).performance.getEntriesByType('navigation')[0].duration);
+    const links = page.locator('table.heatmap a[data-group]');
+    expect(await links.count()).toBe(52);
+    expect(await page.locator('table.heatmap tr').count()).toBe(27);
+    for (let i = 0; i < 52; i += 17) {
+      await links.nth(i).click();
+      await expect.poll(() => page.locator('section.group:visible circle.failure, section.group:visible path.rate').count()).toBeGreaterThan(0);
+    }
+    console.log(`52-cell report: ${Math.round(loadMs)} ms to load`);
+    expect(loadMs).toBeLessThan(10_000);
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();
