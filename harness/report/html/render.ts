@@ -49,7 +49,7 @@ const CAUSE_PALETTE = ['#d62728', '#1f77b4', '#ff7f0e', '#9467bd', '#8c564b', '#
 const BUCKETS = ['#fee5d9', '#fcbba1', '#fc9272', '#fb6a4a', '#ef3b2c', '#cb181d', '#99000d'];
 
 const WIDTH = 1000;
-const LABEL = 240;
+const LABEL = 260;
 const PLOT = WIDTH - LABEL - 16;
 const LANE = 13;
 
@@ -213,6 +213,11 @@ function statesOf(lanes: Lane[]): string[] {
   return [...new Set(lanes.flatMap((l) => l.spans.map((s) => s.state)))];
 }
 
+/** A lane label that fits the label column (the whole label is on hover). */
+function clip(label: string): string {
+  return label.length > 42 ? `…${label.slice(-41)}` : label;
+}
+
 /** A nice tick step for an axis of `end` seconds. */
 function tickStep(end: number): number {
   const raw = end / 10;
@@ -254,7 +259,7 @@ function timeline(c: CellView, colours: Map<string, string>): string {
     y += 16;
   }
   for (const cause of causes) {
-    parts.push(`<text x="${LABEL - 6}" y="${y + 10}" text-anchor="end">${esc(cause)}</text><line x1="${LABEL}" x2="${LABEL + PLOT}" y1="${y + 6}" y2="${y + 6}" stroke="#eee"/>`);
+    parts.push(`<text x="${LABEL - 6}" y="${y + 10}" text-anchor="end">${esc(clip(cause))}<title>${esc(cause)}</title></text><line x1="${LABEL}" x2="${LABEL + PLOT}" y1="${y + 6}" y2="${y + 6}" stroke="#eee"/>`);
     const colour = colours.get(cause) ?? '#333';
     parts.push(
       c.failures
@@ -281,7 +286,7 @@ function timeline(c: CellView, colours: Map<string, string>): string {
       }
       group = lane.group;
       parts.push(
-        `<g class="lane" data-kind="${kind}" data-spans="${lane.spans.length}"><text x="${LABEL - 6}" y="${y + 10}" text-anchor="end">${esc(lane.label)}</text>${lane.spans
+        `<g class="lane" data-kind="${kind}" data-spans="${lane.spans.length}"><text x="${LABEL - 6}" y="${y + 10}" text-anchor="end">${esc(clip(lane.label))}<title>${esc(lane.label)}</title></text>${lane.spans
           .map((s) => `<rect class="span" data-state="${esc(s.state)}" x="${n(x(s.from))}" y="${y}" width="${n(Math.max(1, x(s.to) - x(s.from)))}" height="${LANE - 2}" fill="${colourOf(s.state)}"><title>${esc(`${lane.label}: ${s.state} ${s.from}–${s.to} s`)}</title></rect>`)
           .join('')}</g>`,
       );
