@@ -36,8 +36,11 @@ export async function reportCommand(run: string, opts: { format: 'md' | 'junit' 
   const failed = checkExpectations(record.spec.expect ?? [], cells);
   if (opts.format === 'html') {
     const page = renderHtml(cells, metaOfRun(record, failed));
-    if (opts.output) await writeFile(opts.output, page);
-    else process.stdout.write(page);
+    if (opts.output) {
+      await writeFile(opts.output, page).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(`-o ${opts.output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
+      });
+    } else process.stdout.write(page);
     return failed.length ? ExitCode.expectationFailed : ExitCode.ok;
   }
   if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));

@@ -279,6 +279,7 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
       [['report', 'x', '--format', 'pdf'], /--format: expected md, junit, json or html, got "pdf"/],
       [['report', 'x', '--format', 'md', '-o', 'x.md'], /-o\/--output: expected with --format html, got --format md/],
+      [['report', 'fixtures/results/report-fixture', '--format', 'html', '-o', '/proc/rollout-harness-test/r.html'], /-o \/proc\/rollout-harness-test\/r.html: expected a file that can be written, got ENOENT/],
       [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
     ];
     for (const [args, message] of cases) {
