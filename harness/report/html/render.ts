@@ -91,6 +91,7 @@ export function renderHtml(cells: ReportCell[], meta: ReportMeta): string {
   const hash = createHash('sha256').update(css).digest('base64');
   const groups = view.rows.flatMap((r) => [...r.groups.values()]);
   const ids = new Map(groups.map((g, i) => [g, `g${i}`]));
+  const colours = causeColours(groups.flatMap((g) => g.cells));
   const sent = cells.reduce((s, c) => s + c.requests.sent, 0);
   const body = [
     `<h1>${esc(meta.title)}</h1>`,
@@ -99,7 +100,7 @@ export function renderHtml(cells: ReportCell[], meta: ReportMeta): string {
     expectations(meta),
     `<h2>Cells</h2><p class="hint">Click a cell of the table to open its timeline.</p>`,
     `<ul class="cells">${groups.map((g) => `<li><a href="#${ids.get(g)}">${esc(g.cells.map((c) => c.id).join(', '))}</a></li>`).join('')}</ul>`,
-    ...groups.map((g) => groupSection(g, ids.get(g) as string)),
+    ...groups.map((g) => groupSection(g, ids.get(g) as string, colours)),
   ];
   return [
     '<!doctype html>',
@@ -146,8 +147,8 @@ function expectations(meta: ReportMeta): string {
   return '';
 }
 
-function groupSection(g: GroupView, id: string): string {
-  return `<section class="group" id="${id}">${g.cells.map((c) => cellBlock(c)).join('')}</section>`;
+function groupSection(g: GroupView, id: string, colours: Map<string, string>): string {
+  return `<section class="group" id="${id}">${g.cells.map((c) => cellBlock(c, colours)).join('')}</section>`;
 }
 
 function kv(rows: Array<[string, string]>): string {
@@ -171,17 +172,20 @@ export function renderValue(value: unknown, depth = 0): string {
     .join('')}</table>`;
 }
 
-function causeColours(c: CellView): Map<string, string> {
-  const counts: Record<string, number> = { ...c.causes };
-  for (const f of c.failures) counts[f.cause] ??= 0;
+/** One colour per cause across the whole page, the commonest first. */
+function causeColours(cells: CellView[]): Map<string, string> {
+  const counts: Record<string, number> = {};
+  for (const c of cells) {
+    for (const [cause, k] of Object.entries(c.causes)) counts[cause] = (counts[cause] ?? 0) + k;
+    for (const f of c.failures) counts[f.cause] ??= 0;
+  }
   const order = Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return new Map(order.map(([cause], i) => [cause, CAUSE_PALETTE[i % CAUSE_PALETTE.length]]));
 }
 
 const SOURCE_TEXT = { explain: 'from the ALB access logs (explain)', twin: "the twin's reasons", status: 'by status' } as const;
 
-function cellBlock(c: CellView): string {
-  const colours = causeColours(c);
+function cellBlock(c: CellView, colours: Map<string, string>): string {
   const causes = Object.entries(c.causes).sort((a, b) => b[1] - a[1]);
   return [
     `<article class="cell" data-cell="${esc(c.id)}">`,

@@ -64,6 +64,17 @@ describe('renderHtml', () => {
     expect(html).toContain('<th>p50</th><td>1.25</td>');
   });
 
+  it('gives a cause one colour on the whole page, whatever each cell\'s commonest cause', () => {
+    const a = cellResult({ gate: false, kind: 'rollout', fiveXX: 3, failures: [{ t: 1, path: '/', status: 502 }, { t: 2, path: '/', status: 502 }, { t: 3, path: '/', status: 503 }] });
+    const b = cellResult({ gate: true, kind: 'rollout', fiveXX: 3, failures: [{ t: 1, path: '/', status: 503 }, { t: 2, path: '/', status: 503 }, { t: 3, path: '/', status: 502 }] });
+    const html = renderHtml([a, b], meta);
+    const fills = (cause: string) => new Set([...html.matchAll(new RegExp(`data-cause="${cause}"[^>]* fill="(#[0-9a-f]+)"`, 'g'))].map((m) => m[1]));
+    expect([...fills('502')].length).toBe(1);
+    expect([...fills('503')].length).toBe(1);
+    expect(fills('502')).not.toEqual(fills('503'));
+    expect((html.match(/<circle class="failure"/g) ?? []).length).toBe(6);
+  });
+
   it('stays small for a run of 50 cells (the fixture run\'s cells, repeated)', async () => {
     const { record, cells } = await readRun('fixtures/results/report-fixture');
     const many = Array.from({ length: 13 }, (_, i) => cells.map((c) => ({ ...c, id: `${c.id}-${i}`, repeat: i + 1 }))).flat();
