@@ -68,12 +68,14 @@ program
 
 program
   .command('report')
-  .description('print a run\'s report again (markdown, junit or json) from its results')
+  .description('print a run\'s report again (markdown, junit, json or html) from its results')
   .argument('<run>', 'run directory, or a run id under --results-dir')
-  .option('--format <format>', 'md, junit or json', 'md')
+  .option('--format <format>', 'md, junit, json or html (one self-contained page: heatmap and per-cell timelines)', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('-o, --output <file>', 'with --format html: write the page to FILE instead of stdout')
   .action(async (run: string, opts) => {
-    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit or json, got "${opts.format}"`);
+    if (!['md', 'junit', 'json', 'html'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit, json or html, got "${opts.format}"`);
+    if (opts.output !== undefined && opts.format !== 'html') throw new ConfigError(`-o/--output: expected with --format html, got --format ${opts.format}`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 

@@ -1,11 +1,12 @@
 /** `rollout-harness report RUN_DIR` and `rollout-harness compare RUN_A RUN_B`: read results, no cluster. */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
 import { readJson } from '../core/files.ts';
 import { compareRuns, renderComparison } from '../report/compare.ts';
 import { checkExpectations } from '../report/expect.ts';
+import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
@@ -29,10 +30,19 @@ export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<
   return { dir, record: parsed.data as RunRecord, cells };
 }
 
-/** Re-renders a run's report (markdown, junit or json) to stdout. */
-export async function reportCommand(run: string, opts: { format: 'md' | 'junit' | 'json'; resultsDir: string }): Promise<number> {
+/** Re-renders a run's report (markdown, junit, json or html) to stdout, or the html to `output`. */
+export async function reportCommand(run: string, opts: { format: 'md' | 'junit' | 'json' | 'html'; resultsDir: string; output?: string }): Promise<number> {
   const { record, cells } = await readRun(run, opts.resultsDir);
   const failed = checkExpectations(record.spec.expect ?? [], cells);
+  if (opts.format === 'html') {
+    const page = renderHtml(cells, metaOfRun(record, failed));
+    if (opts.output) {
+      await writeFile(opts.output, page).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(`-o ${opts.output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
+      });
+    } else process.stdout.write(page);
+    return failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+  }
   if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));
   else if (opts.format === 'junit') process.stdout.write(renderJunit(record.spec.name, cells, failed));
   else {
