@@ -108,16 +108,18 @@ program
 
 program
   .command('report')
-  .description('print a run\'s report again (markdown, junit or json) from its results')
+  .description('print a run\'s report again (markdown, junit, json or html) from its results')
   .argument('<run>', 'run directory, or a run id under --results-dir')
-  .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit or json', 'md')
+  .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit, json or html (one self-contained page: heatmap and per-cell timelines)', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('-o, --output <file>', 'with --format html: write the page to FILE instead of stdout')
   .option('--baseline <run>', 'md: compare with this run too (exit code: the worse of the two)')
   .option('--html-url <url>', 'md: link the HTML report at this address (e.g. the CI artifact)')
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
-    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit or json, got "${opts.format}"`);
+    if (!['md', 'junit', 'json', 'html'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit, json or html, got "${opts.format}"`);
+    if (opts.output !== undefined && opts.format !== 'html') throw new ConfigError(`-o/--output: expected with --format html, got --format ${opts.format}`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 

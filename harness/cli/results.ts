@@ -3,13 +3,14 @@
  * --baseline/--summary-file` does after the run: read results, no cluster.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readdir } from 'node:fs/promises';
+import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
 import { readJson, writeFileAtomic } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
 import { compareRuns, comparisonExitCode, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
+import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderReviewMarkdown } from '../report/markdown.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
@@ -42,7 +43,9 @@ export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<
 
 /** Flags of `report`. */
 export interface ReportFlags extends CompareFlags {
-  format: 'md' | 'junit' | 'json';
+  format: 'md' | 'junit' | 'json' | 'html';
+  /** html: write the page to this file instead of stdout. */
+  output?: string;
   /** md: compare with this run too. */
   baseline?: string;
   /** md: link the HTML report here. */
@@ -83,7 +86,7 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
   );
 }
 
-/** Re-renders a run's report (markdown for a review comment, junit or json) to stdout. */
+/** Re-renders a run's report (markdown for a review comment, junit, json or html) to stdout, or the html to `output`. */
 export async function reportCommand(run: string, opts: ReportFlags): Promise<number> {
   if (opts.format !== 'md' && (opts.baseline !== undefined || opts.htmlUrl !== undefined)) throw new ConfigError(`--baseline and --html-url: expected only with --format md, got --format ${opts.format}`);
   const baseline = opts.baseline !== undefined ? await readRun(opts.baseline, opts.resultsDir) : undefined;
@@ -92,6 +95,15 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   const unmeasured = unmeasuredOf(loaded);
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
   let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+  if (opts.format === 'html') {
+    const page = renderHtml(cells, metaOfRun(record, failed));
+    if (opts.output) {
+      await writeFile(opts.output, page).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(`-o ${opts.output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
+      });
+    } else process.stdout.write(page);
+    return code;
+  }
   if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));
   else if (opts.format === 'junit') process.stdout.write(renderJunit(record.spec.name, cells, failed, unmeasured, record.stoppedBy));
   else {
