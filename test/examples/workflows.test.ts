@@ -189,7 +189,7 @@ describe('the GitHub Actions recipe', () => {
       expect(p.opts.summaryFile).toBe('/tmp/summary.md');
       expect(p.opts.resultsDir).toBe('results');
     }
-    expect(parsed.find((p) => p.where.startsWith('staging') && p.command === 'run')?.opts.htmlUrl).toBe('https://github.com/acme/shop/actions/runs/1234#artifacts');
+    for (const p of parsed.filter((x) => x.command === 'run')) expect(p.opts.htmlUrl).toBe('https://github.com/acme/shop/actions/runs/1234#artifacts');
     for (const spec of new Set(parsed.map((p) => p.args[0]))) await expect(loadSpec(path.join(projectRoot, spec))).resolves.toMatchObject({ warnings: [] });
   });
 });
@@ -381,6 +381,8 @@ describe('the twin job, run through its own steps', () => {
     expect(first.summary).toMatch(/^# rollout-harness: twin-nightly\n\nRun `twin-101` on the local twin/);
     expect(first.summary).not.toContain('Compared with');
     expect(first.summary.match(/<details>/g)).toHaveLength(2);
+    expect(first.summary).toContain('[report.html](https://github.com/acme/shop/actions/runs/101#artifacts)');
+    expect(existsSync(path.join(work, 'store', '101', 'rollout-harness-twin', 'report.html'))).toBe(true);
     expect(existsSync(path.join(work, 'store', '101', 'rollout-harness-twin', 'run.json'))).toBe(true);
 
     const second = await runTwinJob('102');
