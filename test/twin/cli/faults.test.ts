@@ -298,9 +298,13 @@ describe('the twin env keeps every AWS call on loopback', () => {
     const sts = await execa('aws', ['sts', 'get-caller-identity'], { env: sourced, reject: false, timeout: 30_000 });
     expect(sts.exitCode).not.toBe(0);
     expect(sts.stderr).toContain('this request is for "sts"');
+    const sns = await execa('aws', ['sns', 'list-topics', '--endpoint-url', String(env.AWS_ENDPOINT_URL)], { env: sourced, reject: false, timeout: 30_000 });
+    expect(sns.exitCode).not.toBe(0);
+    expect(sns.stderr).toContain('this request is for "sns"');
+    // CloudWatch is served, but only its two read calls.
     const cw = await execa('aws', ['cloudwatch', 'list-metrics'], { env: sourced, reject: false, timeout: 30_000 });
     expect(cw.exitCode).not.toBe(0);
-    expect(cw.stderr).toContain('this request is for "monitoring"');
+    expect(cw.stderr).toContain('serves GetMetricStatistics and GetMetricData, not ListMetrics');
     const pods = await execa('kubectl', ['get', 'pods', '-o', 'name'], { env: sourced, reject: false, timeout: 30_000 });
     expect(pods.stdout).toMatch(/^pod\/web-/m);
   }, 60_000);
