@@ -73,6 +73,8 @@ let s3: S3Client;
 let cw: CloudWatchClient;
 let keys: string[] = [];
 const entries: Entry[] = [];
+/** The first and last entry time (ms) of each object, by key. */
+const spanByKey = new Map<string, { first: number; last: number }>();
 let started = 0;
 let ended = 0;
 let loadBalancer = '';
@@ -152,7 +154,10 @@ beforeAll(async () => {
   for (const key of keys) {
     const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
     const text = gunzipSync(Buffer.from(await got.Body!.transformToByteArray())).toString('utf8');
-    entries.push(...text.trim().split('\n').map(parse));
+    const parsed = text.trim().split('\n').map(parse);
+    const times = parsed.map((e) => Date.parse(e.time));
+    spanByKey.set(key, { first: Math.min(...times), last: Math.max(...times) });
+    entries.push(...parsed);
   }
 }, 120_000);
 
@@ -168,7 +173,19 @@ describe('ALB access logs from the twin', () => {
     const name = /^twin\/AWSLogs\/123456789012\/elasticloadbalancing\/us-east-1\/\d{4}\/\d\d\/\d\d\/123456789012_elasticloadbalancing_us-east-1_app\.([^.]+)\.([0-9a-f]{16})_(\d{8}T\d{4}Z)_(10\.0\.\d+\.\d+)_[a-z0-9]{8}\.log\.gz$/;
     expect(keys.length).toBeGreaterThanOrEqual(2);
     for (const key of keys) expect(key).toMatch(name);
-    expect(new Set(keys.map((k) => `${name.exec(k)![3]} ${name.exec(k)![4]}`)).size).toBe(keys.length);
+    // One object per LB node and interval: an object's entries span at most one interval (an entry
+    // is written when its request ends, so its arrival time may lie a little before the interval),
+    // and no two objects of a node end in the same interval. (The key's end time has minute
+    // resolution, so two 30 s intervals can end in the same minute; the random part keeps their
+    // keys apart.)
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const { first, last } = spanByKey.get(key)!;
+      expect(last - first, key).toBeLessThan(INTERVAL_SECONDS * 1000 + 5000);
+      const slot = `${name.exec(key)![4]} ${Math.floor(last / (INTERVAL_SECONDS * 1000))}`;
+      expect(seen.has(slot), slot).toBe(false);
+      seen.add(slot);
+    }
     expect(new Set(keys.map((k) => name.exec(k)![4])).size).toBe(2);
   });
 

@@ -72,9 +72,19 @@ describe('twin up', () => {
     expect(health.TargetHealthDescriptions.length).toBeGreaterThanOrEqual(3);
     for (const d of health.TargetHealthDescriptions) expect(d.Target.Id).toMatch(/^127\./);
 
-    const res = await fetch(env.ROLLOUT_HARNESS_ALB_URL);
-    expect(res.status).toBe(200);
-    await res.arrayBuffer();
+    // Right after the rollout the LB nodes may still route to an old pod that has exited (502, the
+    // deregistration lag); once every node has dropped the old targets the ALB answers 200.
+    let status200 = 0;
+    for (let i = 0; i < 150 && status200 === 0; i++) {
+      const res = await fetch(env.ROLLOUT_HARNESS_ALB_URL);
+      await res.arrayBuffer();
+      if (res.status === 200) status200 = res.status;
+      else {
+        expect(res.status).toBe(502);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    expect(status200).toBe(200);
 
     const allPids = [...new Set([...pids, ...(await podPids(env))])];
     child!.kill('SIGINT');
