@@ -61,7 +61,8 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     say(`\nTargets of ${target.bindingName} (ELBv2 API, AWS SDK v3):`);
     say(formatTable(['target', 'state'], (await elbv2.describeTargetHealth(tgArn)).map((t) => [`${t.id}:${t.port}`, t.state])));
 
-    await clock.sleep(2000); // each LB node routes to a new target only after its registration lag
+    // Each LB node routes to a new target only after its registration lag (1–5 model s by default).
+    await clock.sleep(6000);
     const byPod = new Map<string, number>();
     for (let i = 0; i < 30; i++) {
       const res = await fetch(target.url);
