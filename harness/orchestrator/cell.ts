@@ -13,6 +13,8 @@ import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
 import type { Cell } from '../matrix/expand.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
+import { userAgentFor } from '../traffic/user-agent.ts';
+import { packageVersion } from '../core/paths.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { configureCell, waitSteady } from './settings.ts';
 import type { Target } from './target.ts';
@@ -40,6 +42,8 @@ export interface CellDeps {
   undoChanges(): Promise<void>;
   log(line: string): void;
   env?: Record<string, string | undefined>;
+  /** The run's id: with the cell's id it goes into every request's User-Agent. */
+  runId?: string;
 }
 
 function sum(values: Record<string, number>): number {
@@ -130,7 +134,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     marks.trafficStart = timeline.now();
     timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
     traffic = trafficDrivers[deps.driver].run(
-      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix },
+      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}) },
       { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
     );
     traffic.then(

@@ -167,6 +167,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
           driver: driver.name,
           signal,
           env: opts.env,
+          runId,
           log,
           onStage: (stage) => {
             entry.stage = stage;
