@@ -39,6 +39,13 @@ function isReady(pod: KObject): boolean {
   return (pod.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
 }
 
+/** The node and IP of a pod (from the first object that has them), for timeline events. */
+function where(...pods: KObject[]): { node?: string; ip?: string } {
+  const node = pods.map((p) => p.spec?.nodeName).find(Boolean);
+  const ip = pods.map((p) => p.status?.podIP).find(Boolean);
+  return { ...(node ? { node } : {}), ...(ip ? { ip } : {}) };
+}
+
 /** What the observers know right now. */
 export interface ObservedState {
   pods: Map<string, KObject>;
@@ -68,8 +75,10 @@ export function observe(deps: {
     ({ type, pod, initial }) => {
       const name = pod.metadata?.name ?? '?';
       if (type === 'DELETED') {
+        const last = state.pods.get(name) ?? pod;
         state.pods.delete(name);
-        timeline.add({ type: 'pod', pod: name, change: 'deleted' });
+        // Node and IP on every pod event: attribution joins access-log targets to pods by IP.
+        timeline.add({ type: 'pod', pod: name, change: 'deleted', ...where(last, pod) });
         return;
       }
       const known = state.pods.has(name);
@@ -86,7 +95,7 @@ export function observe(deps: {
       podReady.set(name, ready);
       if (pod.metadata?.deletionTimestamp && !podTerminating.has(name)) {
         podTerminating.add(name);
-        timeline.add({ type: 'pod', pod: name, change: 'terminating' });
+        timeline.add({ type: 'pod', pod: name, change: 'terminating', ...where(pod) });
       }
     },
     controller.signal,
