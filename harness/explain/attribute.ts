@@ -4,23 +4,12 @@
  * file; each attributed entry says which rule matched (`why`).
  */
 import type { TimelineEvent } from '../observe/timeline.ts';
+import { CAUSE_CLASSES } from '../report/types.ts';
 import type { AlbLogEntry } from './alb-log.ts';
 import { indexTimeline, phaseAt, podAt, targetStateAt, lastTurned, type CellIndex, type PhaseSettings } from './cell-context.ts';
 
-/** The cause classes, as the design glossary names them. */
-export const CAUSES = [
-  'routed-after-sigterm',
-  'routed-to-gone-pod',
-  'no-healthy-target',
-  'registered-not-healthy',
-  'delay-elapsed-in-flight',
-  'grace-expired-in-flight',
-  'instance-gone',
-  'keepalive-race',
-  'app-5xx',
-  'before-alb',
-  'unknown',
-] as const;
+/** The cause classes, as the design glossary names them (the result schema holds the list). */
+export const CAUSES = CAUSE_CLASSES;
 /** A cause class. */
 export type Cause = (typeof CAUSES)[number];
 

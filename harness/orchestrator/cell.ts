@@ -85,6 +85,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     config: cell.config,
     driver: deps.driver,
     startedAt,
+    // The model time of t = 0: access-log times go onto the timeline with it (harness/explain/).
+    modelOrigin: timeline.origin,
   };
   const invalid = (reason: string, extra: Partial<CellResult> = {}): CellResult => ({
     ...base,
@@ -119,7 +121,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   const abortTraffic = new AbortController();
   const onAbort = () => abortTraffic.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  const accessLogStart = target.accessLog?.length ?? 0;
   const bound = spec.settleTimeoutSeconds * 1000;
   // The traffic's duration is only an upper bound: the cell stops it once cooled down.
   const maxRealSeconds = clock.toRealMs(((spec.traffic.warmupSeconds + spec.traffic.cooldownSeconds) * 1000 + 2 * bound)) / 1000 + 60;
@@ -206,15 +207,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     // Requests cut at the stop were neither answered nor missed: out of both sides of the share.
     const cut = result.cutAtStop.count;
     const achieved = result.planned - cut > 0 ? (result.sent - cut) / (result.planned - cut) : 0;
-    let fiveXXByReason: Record<string, number> | undefined;
-    if (target.accessLog) {
-      fiveXXByReason = {};
-      for (const r of target.accessLog.slice(accessLogStart)) {
-        if (r.elbStatus < 500) continue;
-        const key = `${r.elbStatus} ${r.reason ?? 'unknown'}`;
-        fiveXXByReason[key] = (fiveXXByReason[key] ?? 0) + 1;
-      }
-    }
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
     const reasons = verdictReasons({
@@ -239,7 +231,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
       requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
-      ...(fiveXXByReason ? { fiveXXByReason } : {}),
       disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
       settled: isSettled,
       marks,

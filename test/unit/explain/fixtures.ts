@@ -1,6 +1,7 @@
 /** Builds ALB access-log lines in the documented format (every field, in order, quoted as documented) for tests. */
 import { parseAlbLogLine } from '../../../harness/explain/alb-log.ts';
-import type { CellLogEntry } from '../../../harness/explain/attribute.ts';
+import type { Cause, CellLogEntry } from '../../../harness/explain/attribute.ts';
+import type { TimelineEvent } from '../../../harness/observe/timeline.ts';
 
 /** What a test says about one entry; the rest takes plain values. Times are model seconds since `originMs`. */
 export interface EntrySpec {
@@ -72,3 +73,47 @@ export function albLine(originMs: number, s: EntrySpec): string {
 export function albEntry(originMs: number, s: EntrySpec, lbNode = '10.0.1.10'): CellLogEntry {
   return { ...parseAlbLogLine(albLine(originMs, s)), lbNode };
 }
+
+export const ORIGIN = Date.UTC(2026, 9, 1, 12, 0, 0);
+export const settings = { preStopSeconds: 5, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 20 };
+
+// p-old-1 and p-old-2 terminate at 10 (SIGTERM at 15, SIGKILL at 40), their targets drain at 11
+// (the delay elapses at 31); p-new starts at 11, Ready at 20, its target healthy at 25; p-spot is
+// on node n2, whose spot notice comes at 5 and whose instance is terminated at 35; p-run runs.
+export const timeline: TimelineEvent[] = [
+  { t: 0, type: 'stage', stage: 'traffic' },
+  { t: 0, type: 'pod', pod: 'p-old-1', change: 'present', node: 'n1', ip: '10.0.0.1' },
+  { t: 0, type: 'pod', pod: 'p-old-2', change: 'present', node: 'n1', ip: '10.0.0.5' },
+  { t: 0, type: 'pod', pod: 'p-spot', change: 'present', node: 'n2', ip: '10.0.0.3' },
+  { t: 0, type: 'pod', pod: 'p-run', change: 'present', node: 'n1', ip: '10.0.0.4' },
+  { t: 0.2, type: 'target', target: '10.0.0.1:8080', state: 'healthy' },
+  { t: 0.2, type: 'target', target: '10.0.0.5:8080', state: 'healthy' },
+  { t: 0.2, type: 'target', target: '10.0.0.3:8080', state: 'healthy' },
+  { t: 0.2, type: 'target', target: '10.0.0.4:8080', state: 'healthy' },
+  { t: 5, type: 'disruption', action: 'spot-notice', detail: 'n2 (i-0abc123), termination in 30 s' },
+  { t: 5.1, type: 'disruption', action: 'cordon', detail: 'n2' },
+  { t: 10, type: 'pod', pod: 'p-old-1', change: 'terminating', node: 'n1', ip: '10.0.0.1' },
+  { t: 10, type: 'pod', pod: 'p-old-2', change: 'terminating', node: 'n1', ip: '10.0.0.5' },
+  { t: 11, type: 'pod', pod: 'p-new', change: 'created', node: 'n1' },
+  { t: 11, type: 'target', target: '10.0.0.1:8080', state: 'draining', from: 'healthy' },
+  { t: 11, type: 'target', target: '10.0.0.5:8080', state: 'draining', from: 'healthy' },
+  { t: 12, type: 'target', target: '10.0.0.2:8080', state: 'initial' },
+  { t: 20, type: 'pod', pod: 'p-new', change: 'ready', node: 'n1', ip: '10.0.0.2' },
+  { t: 25, type: 'target', target: '10.0.0.2:8080', state: 'healthy', from: 'initial' },
+  { t: 35, type: 'disruption', action: 'terminate-instance', detail: 'i-0abc123' },
+  { t: 45, type: 'pod', pod: 'p-old-1', change: 'deleted', node: 'n1', ip: '10.0.0.1' },
+];
+
+export const cases: Array<[Cause, EntrySpec]> = [
+  ['app-5xx', { t: 3, elb: 500, targetStatus: 500, target: '10.0.0.4:8080', path: '/boom' }],
+  ['no-healthy-target', { t: 4, elb: 503, target: null, targetTime: null }],
+  ['keepalive-race', { t: 8, elb: 502, targetStatus: null, target: '10.0.0.4:8080', targetTime: null }],
+  ['routed-after-sigterm', { t: 20, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }],
+  ['registered-not-healthy', { t: 22, elb: 502, targetStatus: null, target: '10.0.0.2:8080', targetTime: null }],
+  ['delay-elapsed-in-flight', { t: 28, elb: 502, targetStatus: null, target: '10.0.0.1:8080', targetTime: 3.5 }],
+  ['grace-expired-in-flight', { t: 35, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: 5.5 }],
+  ['instance-gone', { t: 36, elb: 504, targetStatus: null, target: '10.0.0.3:8080', targetTime: null }],
+  ['routed-to-gone-pod', { t: 50, elb: 502, targetStatus: null, target: '10.0.0.1:8080', targetTime: null }],
+  ['unknown', { t: 52, elb: 504, targetStatus: null, target: '10.0.0.4:8080', targetTime: 10 }],
+];
+
