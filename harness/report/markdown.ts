@@ -83,6 +83,7 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
     for (const [k, n] of Object.entries(reasons).sort((a, b) => b[1] - a[1])) out.push(`- ${k}: ${n}`);
     out.push('');
   }
+  out.push(...explainSection(results));
   if (footnotes.length) {
     out.push('Invalid cells (not counted as 0):', '');
     footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
@@ -101,4 +102,31 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
     out.push(unmeasured.length || !results.length ? 'No expectation failed among the cells measured; the run is incomplete.' : 'Every expectation held.', '');
   }
   return out.join('\n');
+}
+
+/** Per cell: the 5xx by cause class from the ALB access log, the cross-check, and (twin) the agreement with the ground truth. */
+function explainSection(results: CellResult[]): string[] {
+  const explained = results.filter((r) => r.explain);
+  if (!explained.length) return [];
+  const out = ['5xx by cause (ALB access log + timeline; harness/explain/README.md says each class):', ''];
+  const rows = explained.map((r) => {
+    const e = r.explain!;
+    const causes = Object.entries(e.causes)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog} / ${e.crossCheck.cloudWatch ? e.crossCheck.cloudWatch.elb5xx + e.crossCheck.cloudWatch.target5xx : '–'}`;
+    const agreement = e.agreement ? `${Math.round(e.agreement.share * 1000) / 10} % of ${e.agreement.compared}` : '';
+    return [r.id, e.logs === 'missing' ? `missing: ${e.why ?? ''}` : e.logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
+  });
+  const header = ['cell', 'logs', '5xx client / log / CloudWatch', 'causes', 'agreement'];
+  out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  const mismatched = explained.filter((r) => r.explain!.crossCheck.mismatches.length);
+  if (mismatched.length) {
+    out.push('Cross-check mismatches:', '');
+    for (const r of mismatched) for (const m of r.explain!.crossCheck.mismatches) out.push(`- ${r.id}: ${m}`);
+    out.push('');
+  }
+  return out;
 }
