@@ -4,7 +4,8 @@
  * the inferred causes by trace id, else by time, path and target; the agreement is the share of
  * 5xx whose inferred class is one the reason accepts (README.md beside this file has the table).
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { Attributed, Cause } from './attribute.ts';
 
 /** The fields of a twin access-log record that scoring reads. */
@@ -20,21 +21,27 @@ export interface TruthRecord {
   userAgent?: string;
 }
 
-/** Reads the ground-truth records with `time` in [fromS, toS] (model epoch seconds), this User-Agent's when records carry one. */
+/**
+ * Reads the ground-truth 5xx records with `time` in [fromS, toS] (model epoch seconds), this
+ * User-Agent's when records carry one. Streams the file and parses only the lines of a 5xx: the
+ * twin's log has every request of the run.
+ */
 export async function readTruth(file: string, fromS: number, toS: number, userAgent?: string): Promise<TruthRecord[]> {
-  const text = await readFile(file, 'utf8');
   const out: TruthRecord[] = [];
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
-  for (const line of text.split('\n')) {
+  let bad: string | undefined;
+  for await (const line of lines) {
     n++;
-    if (!line.trim()) continue;
+    if (bad) throw new Error(bad);
+    if (!/"elbStatus":\s*5\d\d/.test(line)) continue;
     let r: TruthRecord & { type?: string };
     try {
       r = JSON.parse(line);
     } catch (error) {
-      // The last line may be half-written while the twin runs.
-      if (n >= text.split('\n').length - 1) continue;
-      throw new Error(`${file}:${n}: expected a JSON access-log record, got: ${(error as Error).message}`, { cause: error });
+      // Only the last line may be half-written (the twin is still running): fail on any other.
+      bad = `${file}:${n}: expected a JSON access-log record, got: ${(error as Error).message}`;
+      continue;
     }
     if (r.type !== undefined && r.type !== 'request') continue;
     if (typeof r.time !== 'number' || r.time < fromS || r.time > toS) continue;
