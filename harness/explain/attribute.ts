@@ -106,8 +106,12 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
     }
   }
   if (!pod) return { cause: 'unknown', why: `no pod of the cell had the target IP ${e.target.ip}` };
-  const phase = phaseAt(index, pod, t);
-  if (phase === 'gone') return { cause: 'routed-to-gone-pod', why: `routed to ${pod.name} ${round(t - pod.deleted!)} s after it was deleted`, ...named };
+  let phase = phaseAt(index, pod, t);
+  // The pod watch sees a deletion or SIGTERM a little after it happened: a refused request just
+  // before the event belongs to it.
+  const soon = phaseAt(index, pod, t + slack);
+  if ((phase === 'running' || phase === 'prestop') && (soon === 'after-sigterm' || soon === 'gone') && e.targetStatusCode === null) phase = soon;
+  if (phase === 'gone') return { cause: 'routed-to-gone-pod', why: `routed to ${pod.name} ${round(t - pod.deleted!)} s after it was deleted (the watch saw the deletion at ${pod.deleted} s)`, ...named };
   if (phase === 'after-sigterm') return { cause: 'routed-after-sigterm', why: `routed to ${pod.name} ${round(t - pod.terminating! - preStop)} s after its SIGTERM (terminating at ${pod.terminating} s + preStop ${preStop} s)`, ...named };
   const state = targetStateAt(index, key, t);
   if (state === 'initial' || state === 'unhealthy' || phase === 'not-ready') {

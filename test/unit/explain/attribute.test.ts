@@ -15,6 +15,15 @@ describe('attribute', () => {
     }
   });
 
+  it('puts a refused request just before the watch saw the SIGTERM with it (within the slack), but not a request well before', () => {
+    const noPreStop = indexTimeline(timeline, { ...settings, preStopSeconds: 0 });
+    const refused = (t: number) => causeOf(albEntry(ORIGIN, { t, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), noPreStop, ORIGIN).cause;
+    expect(refused(9.7)).toBe('routed-after-sigterm');
+    expect(refused(8.5)).toBe('keepalive-race');
+    // With a 5 s preStop the pod still serves right after it turned terminating: no SIGTERM yet.
+    expect(causeOf(albEntry(ORIGIN, { t: 9.7, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), indexTimeline(timeline, settings), ORIGIN).cause).toBe('keepalive-race');
+  });
+
   it('counts every cause, including client 5xx the ALB never logged (before-alb), and ignores non-5xx entries', () => {
     const entries = [...cases.map(([, s]) => albEntry(ORIGIN, s)), albEntry(ORIGIN, { t: 9, elb: 200, target: '10.0.0.4:8080' })];
     const clientFailures = [
