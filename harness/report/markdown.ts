@@ -79,7 +79,7 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
   const reasons: Record<string, number> = {};
   for (const r of results) if (r.valid) add(reasons, r.fiveXXByReason);
   if (Object.keys(reasons).length) {
-    out.push('5xx by cause (the twin\'s access log):', '');
+    out.push('5xx by the twin\'s reason (its ground truth):', '');
     for (const [k, n] of Object.entries(reasons).sort((a, b) => b[1] - a[1])) out.push(`- ${k}: ${n}`);
     out.push('');
   }
@@ -108,7 +108,11 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
 function explainSection(results: CellResult[]): string[] {
   const explained = results.filter((r) => r.explain);
   if (!explained.length) return [];
-  const out = ['5xx by cause (ALB access log + timeline; harness/explain/README.md says each class):', ''];
+  const title = '5xx by cause (ALB access log + timeline; harness/explain/README.md says each class)';
+  // Why the logs were missing, once each: a run without access logs says it once, not per cell.
+  const whys = [...new Set(explained.filter((r) => r.explain!.logs === 'missing').map((r) => r.explain!.why ?? 'no reason given'))];
+  if (whys.length === 1 && explained.every((r) => r.explain!.logs === 'missing')) return [`${title}: not available, the access logs were missing for every cell: ${whys[0]}`, ''];
+  const out = [`${title}:`, ''];
   const rows = explained.map((r) => {
     const e = r.explain!;
     const causes = Object.entries(e.causes)
@@ -118,10 +122,15 @@ function explainSection(results: CellResult[]): string[] {
       .join(', ');
     const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog} / ${e.crossCheck.cloudWatch ? e.crossCheck.cloudWatch.elb5xx + e.crossCheck.cloudWatch.target5xx : '–'}`;
     const agreement = e.agreement ? `${Math.round(e.agreement.share * 1000) / 10} % of ${e.agreement.compared}` : '';
-    return [r.id, e.logs === 'missing' ? `missing: ${e.why ?? ''}` : e.logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
+    const logs = e.logs === 'missing' ? `missing (${whys.indexOf(e.why ?? 'no reason given') + 1})` : e.logs;
+    return [r.id, logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
   });
   const header = ['cell', 'logs', '5xx client / log / CloudWatch', 'causes', 'agreement'];
   out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  if (whys.length) {
+    whys.forEach((w, i) => out.push(`(${i + 1}) ${w}`));
+    out.push('');
+  }
   const mismatched = explained.filter((r) => r.explain!.crossCheck.mismatches.length);
   if (mismatched.length) {
     out.push('Cross-check mismatches:', '');

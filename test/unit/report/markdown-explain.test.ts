@@ -27,13 +27,22 @@ describe('renderMarkdown with explained cells', () => {
         '| cell | logs | 5xx client / log / CloudWatch | causes | agreement |',
         '|---|---|---|---|---|',
         `| ${explained.id} | complete | 12 / 11 / 11 | routed-after-sigterm 9, no-healthy-target 2, before-alb 1 | 100 % of 11 |`,
-        `| ${missing.id} | missing: access logs are off on load balancer shop \\| x | 0 / – / – |  |  |`,
+        `| ${missing.id} | missing (1) | 0 / – / – |  |  |`,
         '',
-        'Cross-check mismatches:',
+        '(1) access logs are off on load balancer shop | x',
         '',
       ].join('\n'),
     );
     expect(section).toContain(`- ${explained.id}: the client saw 12 5xx, the access log has 11`);
+  });
+
+  it('says once why the logs were missing when they were for every cell', () => {
+    const a = cellResult({ gate: true, kind: 'rollout' });
+    const b = cellResult({ gate: true, kind: 'drain' });
+    for (const c of [a, b]) c.explain = { logs: 'missing', why: 'access logs are off', causes: causes({}), attributed: [], crossCheck: { client: 0, accessLog: 0, mismatches: [] } };
+    const md = renderMarkdown([a, b], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] });
+    expect(md).toContain('5xx by cause (ALB access log + timeline; harness/explain/README.md says each class): not available, the access logs were missing for every cell: access logs are off\n');
+    expect(md).not.toContain('| cell | logs |');
   });
 
   it('adds nothing when no cell was explained', () => {
