@@ -1,21 +1,29 @@
 /**
  * argv → commands. Thin: parses flags, loads the command on demand (so `--help` stays fast), maps
  * errors to exit codes in one place — commander's own (unknown flag or command, bad value) to 2 —
- * and exits as soon as the last line is out.
+ * and exits as soon as the last line is out. `main()` runs it (bin/rollout-harness.js);
+ * `parseArgv()` only parses, for checking command lines written elsewhere.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
-
-// A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
-});
+import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a positive number, got "${value}".`);
+  return n;
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`Expected a level between 0 and 1 (e.g. 0.01), got "${value}".`);
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError(`Expected a whole number ≥ 0, got "${value}".`);
   return n;
 }
 
@@ -25,12 +33,37 @@ function seed(value: string): number {
   return n;
 }
 
+/** True while `parseArgv` parses: no action runs and commander's own messages stay unprinted (they are in the error). */
+let parseOnly = false;
+
 const program = new Command()
   .name('rollout-harness')
   .description('Measure the 5xx that rollouts, node drains and spot interruptions cost behind an AWS ALB on EKS.')
   .version(packageVersion)
   .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => void (parseOnly || process.stderr.write(text)) })
   .exitOverride();
+
+/** What `parseArgv` found: the command (e.g. `run`, `twin up`), its arguments and its options after defaults. */
+export interface ParsedCommand {
+  command: string;
+  args: string[];
+  opts: Record<string, unknown>;
+}
+
+/** Thrown by the preAction hook in parse-only mode, carrying what was parsed, so that no action runs. */
+class ParsedOnly extends Error {
+  constructor(readonly parsed: ParsedCommand) {
+    super('parsed only');
+  }
+}
+
+program.hook('preAction', (_root, action) => {
+  if (!parseOnly) return;
+  const names: string[] = [];
+  for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+  throw new ParsedOnly({ command: names.join(' '), args: action.args, opts: action.opts() });
+});
 
 program
   .command('run')
@@ -39,11 +72,18 @@ program
   .option('--results-dir <dir>', 'where runs are written (results/<run-id>/)', 'results')
   .option('--resume <run-id>', 'continue an interrupted or killed run: undo what it left changed, keep its measured cells, run the rest')
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
+  .option('--baseline <run>', 'then compare with this run (directory, or id under --results-dir); exit code: the worse of the two')
+  .option('--summary-file <file>', 'append the report (and the comparison) as Markdown to this file, e.g. $GITHUB_STEP_SUMMARY')
+  .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
+  .option('--html-url <url>', 'with --summary-file: link the HTML report at this address')
   .addHelpText(
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
       '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
-      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).',
+      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
+      'With --baseline, the worse of that and compare\'s (1 a cell regressed beyond noise; 4 a cell INVALID in either run),\n' +
+      'in the order 0 < 4 < 1 < 130 < 3 < 2.',
   )
   .action(async (spec: string, opts) => {
     process.exitCode = await (await import('./run.ts')).runCommand(spec, opts);
@@ -68,21 +108,31 @@ program
 
 program
   .command('report')
-  .description('print a run\'s report again (markdown, junit or json) from its results')
+  .description('print a run\'s report again (markdown, junit, json or html) from its results')
   .argument('<run>', 'run directory, or a run id under --results-dir')
-  .option('--format <format>', 'md, junit or json', 'md')
+  .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit, json or html (one self-contained page: heatmap and per-cell timelines)', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('-o, --output <file>', 'with --format html: write the page to FILE instead of stdout')
+  .option('--baseline <run>', 'md: compare with this run too (exit code: the worse of the two)')
+  .option('--html-url <url>', 'md: link the HTML report at this address (e.g. the CI artifact)')
+  .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
-    if (!['md', 'junit', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit or json, got "${opts.format}"`);
+    if (!['md', 'junit', 'json', 'html'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit, json or html, got "${opts.format}"`);
+    if (opts.output !== undefined && opts.format !== 'html') throw new ConfigError(`-o/--output: expected with --format html, got --format ${opts.format}`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 
 program
   .command('compare')
-  .description('compare two runs cell by cell (e.g. last night and tonight); exit 1 when the second has more 5xx or invalid cells')
+  .description('compare two runs cell by cell (e.g. last night and tonight): failed requests before → after, and a regression only beyond noise')
   .argument('<before>', 'run directory or id')
   .argument('<after>', 'run directory or id')
   .option('--results-dir <dir>', 'where runs are', 'results')
+  .option('--alpha <p>', 'level of the one-sided exact test: a cell regressed only if its p-value is at most this', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'and only with at least this many more failed requests than the first run\'s rate predicts', wholeNumber, DEFAULT_MIN_CHANGE)
+  .option('--summary-file <file>', 'append the comparison as Markdown to this file too, e.g. $GITHUB_STEP_SUMMARY')
+  .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run (not judged).')
   .action(async (before: string, after: string, opts) => {
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
   });
@@ -123,20 +173,46 @@ twin
     process.exitCode = await (await import('./calibrate.ts')).calibrateCommand(runs, opts);
   });
 
-let code: number;
-try {
-  await program.parseAsync();
-  code = Number(process.exitCode ?? 0);
-} catch (error) {
-  if (error instanceof CommanderError) {
-    // --help and --version end here with 0; every other commander error is bad usage.
-    code = error.exitCode === 0 ? 0 : ExitCode.usage;
-  } else {
-    code = exitCodeFor(error);
-    if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
-    else console.error(error);
+/**
+ * Parses argv (the arguments after `rollout-harness`) with the CLI's own parser, without running
+ * the command; throws commander's error (a CommanderError) for what the CLI would refuse with exit 2.
+ * For checking command lines written elsewhere (CI workflow files).
+ */
+export async function parseArgv(argv: string[]): Promise<ParsedCommand> {
+  parseOnly = true;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof ParsedOnly) return error.parsed;
+    throw error;
+  } finally {
+    parseOnly = false;
   }
+  throw new ConfigError(`Expected a command, got "${argv.join(' ')}"`);
 }
-// Exit once the output is flushed: a lingering socket or timer must not keep a finished command alive.
-process.exitCode = code;
-process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+
+/** Runs the CLI on process.argv and exits with the code of the README's table. */
+export async function main(): Promise<void> {
+  // A reader that goes away (`rollout-harness plan spec.yaml | head`) is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  let code: number;
+  try {
+    await program.parseAsync();
+    code = Number(process.exitCode ?? 0);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with 0; every other commander error is bad usage.
+      code = error.exitCode === 0 ? 0 : ExitCode.usage;
+    } else {
+      code = exitCodeFor(error);
+      if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
+      else console.error(error);
+    }
+  }
+  // Exit once the output is flushed: a lingering socket or timer must not keep a finished command alive.
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}

@@ -1,18 +1,30 @@
-/** `rollout-harness report RUN_DIR` and `rollout-harness compare RUN_A RUN_B`: read results, no cluster. */
+/**
+ * `rollout-harness report RUN_DIR` and `rollout-harness compare RUN_A RUN_B`, and what `run
+ * --baseline/--summary-file` does after the run: read results, no cluster.
+ */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
-import { readJson } from '../core/files.ts';
-import { compareRuns, renderComparison } from '../report/compare.ts';
-import { checkExpectations } from '../report/expect.ts';
+import { readJson, writeFileAtomic } from '../core/files.ts';
+import { expandCells } from '../matrix/expand.ts';
+import { compareRuns, comparisonExitCode, renderComparison, type Comparison } from '../report/compare.ts';
+import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
+import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
-import { renderMarkdown } from '../report/markdown.ts';
+import { renderReviewMarkdown } from '../report/markdown.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
 
+/** A run read back from its directory. */
+export interface LoadedRun {
+  dir: string;
+  record: RunRecord;
+  cells: CellResult[];
+}
+
 /** Reads a run directory (or `results/<id>`): its record and its finished cells, validated. */
-export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<{ dir: string; record: RunRecord; cells: CellResult[] }> {
+export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
   const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
   if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
   const parsed = runRecordSchema.safeParse(await readJson(path.join(dir, 'run.json')));
@@ -29,29 +41,156 @@ export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<
   return { dir, record: parsed.data as RunRecord, cells };
 }
 
-/** Re-renders a run's report (markdown, junit or json) to stdout. */
-export async function reportCommand(run: string, opts: { format: 'md' | 'junit' | 'json'; resultsDir: string }): Promise<number> {
-  const { record, cells } = await readRun(run, opts.resultsDir);
-  const failed = checkExpectations(record.spec.expect ?? [], cells);
-  if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));
-  else if (opts.format === 'junit') process.stdout.write(renderJunit(record.spec.name, cells, failed));
-  else {
-    const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${record.target.context}`;
-    console.log(renderMarkdown(cells, { title: `rollout-harness: ${record.spec.name}`, runId: record.runId, target, driver: record.driver.name, rate: record.spec.traffic.rate, failedExpectations: failed }));
-  }
-  return failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+/** Flags of `report`. */
+export interface ReportFlags extends CompareFlags {
+  format: 'md' | 'junit' | 'json' | 'html';
+  /** html: write the page to this file instead of stdout. */
+  output?: string;
+  /** md: compare with this run too. */
+  baseline?: string;
+  /** md: link the HTML report here. */
+  htmlUrl?: string;
 }
 
-/** Compares two runs; exit 1 when the second regressed. */
-export async function compareCommand(before: string, after: string, opts: { resultsDir: string }): Promise<number> {
-  const a = await readRun(before, opts.resultsDir);
-  const b = await readRun(after, opts.resultsDir);
+/** Cells of the run's spec without a result. */
+function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
+  const measured = new Set(run.cells.map((c) => c.id));
+  return expandCells(run.record.spec)
+    .filter((c) => !measured.has(c.id))
+    .map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
+}
+
+/**
+ * The run as a review comment (table, recommendation, comparison, details per cell), within
+ * GitHub's comment limit. `recommendation` is the hook for the recommended settings (issue 10,
+ * item 2): Markdown placed right after the table; nothing computes it yet, so nothing is shown.
+ */
+export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string }): string {
+  const { record, cells } = run;
+  const unmeasured = unmeasuredOf(run);
+  const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${record.target.context}`;
+  return renderReviewMarkdown(
+    cells,
+    {
+      title: `rollout-harness: ${record.spec.name}`,
+      runId: record.runId,
+      target,
+      driver: record.driver.name,
+      rate: record.spec.traffic.rate,
+      failedExpectations: checkExpectations(record.spec.expect ?? [], cells, unmeasured),
+      expectations: record.spec.expect?.length ?? 0,
+      unmeasured,
+      stoppedBy: record.stoppedBy,
+    },
+    opts,
+  );
+}
+
+/** Re-renders a run's report (markdown for a review comment, junit, json or html) to stdout, or the html to `output`. */
+export async function reportCommand(run: string, opts: ReportFlags): Promise<number> {
+  if (opts.format !== 'md' && (opts.baseline !== undefined || opts.htmlUrl !== undefined)) throw new ConfigError(`--baseline and --html-url: expected only with --format md, got --format ${opts.format}`);
+  const baseline = opts.baseline !== undefined ? await readRun(opts.baseline, opts.resultsDir) : undefined;
+  const loaded = await readRun(run, opts.resultsDir);
+  const { record, cells } = loaded;
+  const unmeasured = unmeasuredOf(loaded);
+  const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
+  let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+  if (opts.format === 'html') {
+    const page = renderHtml(cells, metaOfRun(record, failed));
+    if (opts.output) {
+      await writeFile(opts.output, page).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(`-o ${opts.output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
+      });
+    } else process.stdout.write(page);
+    return code;
+  }
+  if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));
+  else if (opts.format === 'junit') process.stdout.write(renderJunit(record.spec.name, cells, failed, unmeasured, record.stoppedBy));
+  else {
+    const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
+    if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
+    console.log(reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) }));
+  }
+  return code;
+}
+
+/** Severity of each exit code, least first: the README's table, in the order `run` decides them. */
+const SEVERITY: number[] = [ExitCode.ok, ExitCode.invalidCells, ExitCode.expectationFailed, ExitCode.interrupted, ExitCode.environment, ExitCode.usage, ExitCode.internal];
+
+/** The worse of two exit codes (a code not in the table counts as the worst). */
+export function worseExitCode(a: number, b: number): number {
+  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length);
+  return rank(b) > rank(a) ? b : a;
+}
+
+/** Checks up front that `--summary-file` can be appended to, so a run does not fail at its end for it. */
+export async function checkSummaryFile(file: string): Promise<void> {
+  try {
+    await appendFile(file, '');
+  } catch (error) {
+    throw new ConfigError(`--summary-file: expected a file that can be appended to, got ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, [], { cause: error });
+  }
+}
+
+/** Appends Markdown to `--summary-file` (e.g. $GITHUB_STEP_SUMMARY), separated from what is there. */
+export async function appendSummary(file: string, markdown: string): Promise<void> {
+  await appendFile(file, `${markdown.trimEnd()}\n\n`);
+}
+
+/**
+ * After `run`: with a baseline, compares with it (printed, and written to the run's
+ * `comparison.md`); with a summary file, appends the review Markdown. Returns the worse of the
+ * run's exit code and the comparison's.
+ */
+export async function finishRun(runDir: string, runCode: number, opts: CompareFlags & { baseline?: LoadedRun; summaryFile?: string; htmlUrl?: string }): Promise<number> {
+  if (!opts.baseline && !opts.summaryFile) return runCode;
+  const run = await readRun(runDir);
+  let code = runCode;
+  let comparison: { baseline: string; markdown: string } | undefined;
+  if (opts.baseline) {
+    const compared = compareLoaded(opts.baseline, run, opts);
+    comparison = { baseline: opts.baseline.record.runId, markdown: compared.markdown };
+    console.log(`Compared with ${opts.baseline.record.runId}:\n\n${compared.markdown}`);
+    await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
+    code = worseExitCode(code, comparisonExitCode(compared.comparison));
+  }
+  if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl }));
+  return code;
+}
+
+/** Flags of `compare` (and of `run --baseline`). */
+export interface CompareFlags {
+  resultsDir: string;
+  /** Append the Markdown to this file too (e.g. $GITHUB_STEP_SUMMARY). */
+  summaryFile?: string;
+  alpha?: number;
+  minChange?: number;
+}
+
+/** Names for the two sides of a comparison: the run ids, or before/after when they are the same. */
+function sideNames(before: RunRecord, after: RunRecord): [string, string] {
+  return before.runId === after.runId ? [`${before.runId} (before)`, `${after.runId} (after)`] : [before.runId, after.runId];
+}
+
+/** Compares two read runs: the warning about unlike traffic on stderr, the comparison and its Markdown. */
+export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlags, 'resultsDir'>): { comparison: Comparison; markdown: string } {
   const ta = a.record.spec.traffic;
   const tb = b.record.spec.traffic;
   if (ta.rate !== tb.rate || JSON.stringify(ta.mix) !== JSON.stringify(tb.mix)) {
-    console.error(`warning: the runs sent different traffic (${ta.rate} vs ${tb.rate} req/s, or another mix): 5xx counts are not comparable one to one`);
+    console.error(`warning: the runs sent different traffic (${ta.rate} vs ${tb.rate} req/s, or another mix): the rates per request are compared, but the disruption may hit other requests`);
   }
-  const compared = compareRuns(a.cells, b.cells);
-  console.log(renderComparison(a.record.runId, b.record.runId, compared));
-  return compared.regressions.length ? ExitCode.expectationFailed : ExitCode.ok;
+  const comparison = compareRuns(a.cells, b.cells, { alpha: opts.alpha, minChange: opts.minChange });
+  const [before, after] = sideNames(a.record, b.record);
+  return { comparison, markdown: renderComparison(before, after, comparison) };
+}
+
+/** Compares two runs; exit 1 when the second regressed beyond noise, 4 when a cell is INVALID in either. */
+export async function compareCommand(before: string, after: string, opts: CompareFlags): Promise<number> {
+  if (opts.summaryFile !== undefined) await checkSummaryFile(opts.summaryFile);
+  const a = await readRun(before, opts.resultsDir);
+  const b = await readRun(after, opts.resultsDir);
+  const { comparison, markdown } = compareLoaded(a, b, opts);
+  console.log(markdown);
+  if (opts.summaryFile) await appendSummary(opts.summaryFile, `## ${b.record.runId} compared with ${a.record.runId}\n\n${markdown}`);
+  return comparisonExitCode(comparison);
 }

@@ -16,6 +16,13 @@ export interface RunCommandOptions {
   resultsDir: string;
   resume?: string;
   runId?: string;
+  /** Compare with this run afterwards. */
+  baseline?: string;
+  /** Append the review Markdown here (e.g. $GITHUB_STEP_SUMMARY). */
+  summaryFile?: string;
+  alpha?: number;
+  minChange?: number;
+  htmlUrl?: string;
 }
 
 /** Runs the matrix, prints the table, returns the exit code (see `--help`). */
@@ -23,8 +30,13 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
   if (opts.runId !== undefined) checkRunId(opts.runId, '--run-id');
   if (opts.resume !== undefined) checkRunId(opts.resume, '--resume');
   if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
+  if (opts.htmlUrl !== undefined && opts.summaryFile === undefined) throw new ConfigError('--html-url: expected with --summary-file (it links the HTML report from the summary), got it alone');
   const loaded = await loadSpec(specFile);
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
+  // A missing baseline or an unwritable summary file is bad input: refused before anything changes.
+  const after = opts.baseline !== undefined || opts.summaryFile !== undefined ? await import('./results.ts') : undefined;
+  const baseline = opts.baseline !== undefined ? await after!.readRun(opts.baseline, opts.resultsDir) : undefined;
+  if (opts.summaryFile !== undefined) await after!.checkSummaryFile(opts.summaryFile);
   const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
   const progress = terminalProgress();
   const controller = new AbortController();
@@ -54,7 +66,8 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);
-    return exitCodeOf(outcome, specFile, opts.resultsDir);
+    const code = exitCodeOf(outcome, specFile, opts.resultsDir);
+    return after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
   } finally {
     progress.end();
     process.off('SIGINT', onSignal);

@@ -13,6 +13,7 @@ import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
+import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
@@ -262,6 +263,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   });
   await writeFileAtomic(path.join(runDir, 'report.md'), report);
   await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy));
+  await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)));
   return { runId, runDir, results, unmeasured, failedExpectations, interrupted: signal.aborted, failure, restoreDifferences, report };
 }
 

@@ -1,64 +1,187 @@
 /**
- * Comparing two runs (e.g. tonight's with last night's): cells matched by config × disruption
- * (repeats summed), 5xx before → after with the change, and cells that became invalid or appeared.
- * Pure: takes results, returns Markdown and the list of regressions.
+ * Comparing two runs (e.g. last night's with tonight's), noise-aware. Cells are matched by
+ * identity — the cell id without its repeat (disruption with its options, gate, preStop, grace,
+ * delay) — and each side sums its repeats: failed requests (5xx + no status, as the table counts
+ * them) over requests sent. A cell is a regression only when both hold: the exact conditional
+ * binomial test (stats.ts) finds tonight's rate higher at level `alpha`, and tonight has at least
+ * `minChange` more failed requests than last night's rate predicts. A cell INVALID in either run
+ * is not judged: it is its own outcome. Pure: takes results, returns rows and Markdown.
  */
-import { configKey } from './markdown.ts';
+import { failedRequests } from './expect.ts';
+import { comparePoissonCounts, type PoissonComparison } from './stats.ts';
 import type { CellResult } from './types.ts';
+
+/** The level of the test unless `--alpha` says otherwise. */
+export const DEFAULT_ALPHA = 0.01;
+/**
+ * The smallest increase worth a failed night unless `--min-change` says otherwise: the README's
+ * clean cells (preStop above the deregistration lag) still lose 0–2 requests in some runs to the
+ * LB nodes' lag tail, and a looser `--alpha` alone would flag 0 → 5 (p = 0.031).
+ */
+export const DEFAULT_MIN_CHANGE = 5;
+
+/** How strict the comparison is. */
+export interface CompareOptions {
+  /** One-sided level of the test: a p-value at or below it is beyond noise. */
+  alpha: number;
+  /** Failed requests beyond last night's rate (scaled to tonight's requests) needed for a regression. */
+  minChange: number;
+}
+
+/** One run's side of a compared cell: its repeats summed. */
+export interface Side {
+  repeats: number;
+  /** 5xx + requests without a status, summed over repeats. */
+  failed: number;
+  sent: number;
+  /** Failed requests of the least and the most failing repeat. */
+  min: number;
+  max: number;
+  /** The repeats that are INVALID, with why (empty: valid). */
+  invalid: Array<{ id: string; reason: string }>;
+}
+
+/** What the comparison says about one cell. */
+export type Outcome = 'regression' | 'within-noise' | 'below-min-change' | 'no-increase' | 'invalid' | 'new' | 'gone';
 
 /** One compared row. */
 export interface ComparedCell {
+  /** The cell id without its repeat, e.g. `rollout.gate-on.prestop-0.grace-30.dereg-300`. */
   key: string;
-  label: string;
-  before?: { fiveXX: number; valid: boolean };
-  after?: { fiveXX: number; valid: boolean };
+  before?: Side;
+  after?: Side;
+  outcome: Outcome;
+  /** The test, when both sides are valid and sent requests. */
+  test?: PoissonComparison;
 }
 
-function group(results: CellResult[]): Map<string, { label: string; fiveXX: number; valid: boolean }> {
-  const out = new Map<string, { label: string; fiveXX: number; valid: boolean }>();
+/** The whole comparison. */
+export interface Comparison {
+  rows: ComparedCell[];
+  options: CompareOptions;
+  /** The rows whose outcome is `regression`. */
+  regressions: ComparedCell[];
+  /** The rows with an INVALID repeat in either run. */
+  invalid: ComparedCell[];
+}
+
+/** The cell id without its repeat. */
+export function cellKey(r: Pick<CellResult, 'id'>): string {
+  return r.id.replace(/\.r\d+$/, '');
+}
+
+function group(results: CellResult[]): Map<string, Side> {
+  const out = new Map<string, Side>();
   for (const r of results) {
-    const c = r.config;
-    const key = `${configKey(c)}|${r.disruption.kind}`;
-    const label = `${r.disruption.kind}, gate ${c.readinessGate ? 'on' : 'off'}, preStop ${c.preStopSeconds}, grace ${c.terminationGracePeriodSeconds}, dereg ${c.deregistrationDelaySeconds}`;
-    const prev = out.get(key);
-    out.set(key, { label, fiveXX: (prev?.fiveXX ?? 0) + r.fiveXX, valid: (prev?.valid ?? true) && r.valid });
+    const key = cellKey(r);
+    const failed = failedRequests(r);
+    const side = out.get(key) ?? { repeats: 0, failed: 0, sent: 0, min: Infinity, max: -Infinity, invalid: [] };
+    side.repeats++;
+    side.failed += failed;
+    side.sent += r.requests.sent;
+    side.min = Math.min(side.min, failed);
+    side.max = Math.max(side.max, failed);
+    if (!r.valid) side.invalid.push({ id: r.id, reason: r.invalidReason ?? 'invalid' });
+    out.set(key, side);
   }
   return out;
 }
 
-/** Compares two runs' cells; a regression is more 5xx, or a cell that became invalid. */
-export function compareRuns(before: CellResult[], after: CellResult[]): { rows: ComparedCell[]; regressions: string[] } {
+function judge(before: Side | undefined, after: Side | undefined, opts: CompareOptions): Pick<ComparedCell, 'outcome' | 'test'> {
+  if (!before) return { outcome: 'new' };
+  if (!after) return { outcome: 'gone' };
+  if (before.invalid.length || after.invalid.length) return { outcome: 'invalid' };
+  if (!before.sent || !after.sent) return { outcome: 'invalid' };
+  const test = comparePoissonCounts(before.failed, before.sent, after.failed, after.sent);
+  if (test.excess <= 0) return { outcome: 'no-increase', test };
+  if (test.pValue > opts.alpha) return { outcome: 'within-noise', test };
+  if (test.excess < opts.minChange) return { outcome: 'below-min-change', test };
+  return { outcome: 'regression', test };
+}
+
+/** Compares two runs' cells, matched by identity; see the module comment for the rule. */
+export function compareRuns(before: CellResult[], after: CellResult[], options: Partial<CompareOptions> = {}): Comparison {
+  const opts: CompareOptions = { alpha: options.alpha ?? DEFAULT_ALPHA, minChange: options.minChange ?? DEFAULT_MIN_CHANGE };
   const a = group(before);
   const b = group(after);
-  const keys = [...new Set([...a.keys(), ...b.keys()])];
-  const rows = keys.map((key) => ({
-    key,
-    label: (b.get(key) ?? a.get(key))!.label,
-    ...(a.has(key) ? { before: { fiveXX: a.get(key)!.fiveXX, valid: a.get(key)!.valid } } : {}),
-    ...(b.has(key) ? { after: { fiveXX: b.get(key)!.fiveXX, valid: b.get(key)!.valid } } : {}),
-  }));
-  const regressions = rows
-    .filter((r) => r.before && r.after && ((r.before.valid && !r.after.valid) || (r.after.valid && r.before.valid && r.after.fiveXX > r.before.fiveXX)))
-    .map((r) => `${r.label}: ${r.after!.valid ? `${r.before!.fiveXX} → ${r.after!.fiveXX} 5xx` : 'became invalid'}`);
-  return { rows, regressions };
-}
-
-function text(side: { fiveXX: number; valid: boolean } | undefined): string {
-  if (!side) return '–';
-  return side.valid ? String(side.fiveXX) : 'INVALID';
-}
-
-/** The comparison as a Markdown table. */
-export function renderComparison(beforeName: string, afterName: string, compared: ReturnType<typeof compareRuns>): string {
-  const header = ['cell', beforeName, afterName, 'change'];
-  const body = compared.rows.map((r) => {
-    const change =
-      r.before?.valid && r.after?.valid ? (r.after.fiveXX === r.before.fiveXX ? '=' : `${r.after.fiveXX > r.before.fiveXX ? '+' : ''}${r.after.fiveXX - r.before.fiveXX}`) : !r.before ? 'new' : !r.after ? 'gone' : 'n/a';
-    return [r.label, text(r.before), text(r.after), change];
+  const rows = [...new Set([...a.keys(), ...b.keys()])].map((key): ComparedCell => {
+    const sides = { ...(a.has(key) ? { before: a.get(key)! } : {}), ...(b.has(key) ? { after: b.get(key)! } : {}) };
+    return { key, ...sides, ...judge(sides.before, sides.after, opts) };
   });
+  return { rows, options: opts, regressions: rows.filter((r) => r.outcome === 'regression'), invalid: rows.filter((r) => r.outcome === 'invalid') };
+}
+
+/**
+ * The comparison's exit code (the README's table): 1 when a cell regressed, else 4 when a cell is
+ * INVALID in either run (not judged), else 0. Cells in only one run are reported, not judged.
+ */
+export function comparisonExitCode(c: Comparison): 0 | 1 | 4 {
+  if (c.regressions.length) return 1;
+  if (c.invalid.length) return 4;
+  return 0;
+}
+
+/** A p-value for people: two significant digits, scientific below 0.001. */
+export function formatP(p: number): string {
+  if (p === 0) return '0';
+  return p < 0.001 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
+}
+
+function percent(failed: number, sent: number): string {
+  if (!sent) return '–';
+  const v = (100 * failed) / sent;
+  return `${v === 0 ? '0' : v >= 1 ? v.toFixed(1) : Number(v.toPrecision(2)).toString()} %`;
+}
+
+function sideText(side: Side | undefined): string {
+  if (!side) return '–';
+  if (side.invalid.length) return side.invalid.length === side.repeats ? 'INVALID' : `INVALID (${side.invalid.length} of ${side.repeats} repeats)`;
+  const spread = side.repeats > 1 ? `; ${side.min}–${side.max} over ${side.repeats} repeats` : '';
+  return `${side.failed} of ${side.sent} (${percent(side.failed, side.sent)}${spread})`;
+}
+
+function changeText(r: ComparedCell): string {
+  if (!r.before || !r.after || r.outcome === 'invalid') return 'n/a';
+  const d = r.after.failed - r.before.failed;
+  return d === 0 ? '=' : `${d > 0 ? '+' : ''}${d}`;
+}
+
+const VERDICT: Record<Outcome, string> = {
+  regression: '**regression**',
+  'within-noise': 'within noise',
+  'below-min-change': 'below --min-change',
+  'no-increase': 'no increase',
+  invalid: 'INVALID: not judged',
+  new: 'only in the second run',
+  gone: 'only in the first run',
+};
+
+/** The comparison as Markdown: a table, then regressions, invalid cells, and how it was judged. */
+export function renderComparison(beforeName: string, afterName: string, c: Comparison): string {
+  const header = ['cell', `${beforeName} failed`, `${afterName} failed`, 'change', 'p', 'verdict'];
+  const body = c.rows.map((r) => [r.key, sideText(r.before), sideText(r.after), changeText(r), r.test ? formatP(r.test.pValue) : '', VERDICT[r.outcome]]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), ''];
-  out.push(compared.regressions.length ? `Regressions:\n${compared.regressions.map((r) => `- ${r}`).join('\n')}` : 'No regression.', '');
+  const { alpha, minChange } = c.options;
+  if (c.regressions.length) {
+    out.push(`Regressions (p ≤ ${alpha} and at least ${minChange} more failed requests than the first run's rate predicts):`, '');
+    for (const r of c.regressions) out.push(`- ${r.key}: ${r.before!.failed} → ${r.after!.failed} failed (p = ${formatP(r.test!.pValue)}, ${r.test!.excess.toFixed(1)} beyond the first run's rate)`);
+    out.push('');
+  } else out.push(`No regression beyond noise (p ≤ ${alpha} and at least ${minChange} more failed requests).`, '');
+  if (c.invalid.length) {
+    out.push('INVALID in either run, so not judged:', '');
+    for (const r of c.invalid) {
+      const reasons = [...(r.before?.invalid ?? []).map((x) => `${beforeName} ${x.id}: ${x.reason}`), ...(r.after?.invalid ?? []).map((x) => `${afterName} ${x.id}: ${x.reason}`)];
+      out.push(`- ${r.key}: ${reasons.length ? reasons.join('; ') : 'no requests sent'}`);
+    }
+    out.push('');
+  }
+  const single = c.rows.filter((r) => r.outcome === 'new' || r.outcome === 'gone');
+  if (single.length) out.push(`${single.length} cell${single.length > 1 ? 's are' : ' is'} in one run only (a changed spec, or a run that stopped early): not judged.`, '');
+  out.push(
+    `Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).`,
+    '',
+  );
   return out.join('\n');
 }

@@ -139,3 +139,105 @@ function explainSection(results: CellResult[]): string[] {
   }
   return out;
 }
+
+/** GitHub's limit on a comment (issue, pull request or review) body, in characters. */
+export const COMMENT_LIMIT = 65_536;
+
+/** What a review comment carries besides the run's own report. */
+export interface ReviewOptions {
+  /** The comparison with a baseline run, as `renderComparison` renders it. */
+  comparison?: { baseline: string; markdown: string };
+  /** Where the HTML report of the run is (a CI artifact or a hosted page). */
+  htmlUrl?: string;
+  /**
+   * The recommended settings, as Markdown, when the run has them (issue 10, item 2); placed after
+   * the table. Nothing is shown when absent.
+   */
+  recommendation?: string;
+  /** At most this many characters (default: GitHub's comment limit). */
+  limit?: number;
+}
+
+function escHtml(s: string): string {
+  return s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
+}
+
+function counted(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k}×${n}`)
+    .join(', ');
+}
+
+/** One cell's collapsible details: validity, counts, 5xx by cause, the disruption and the baseline. */
+export function renderCellDetails(r: CellResult): string {
+  const failed = r.fiveXX + r.requests.networkErrors;
+  const q = r.requests;
+  const summary = `${r.id}: ${r.valid ? `${failed} failed` : 'INVALID'}`;
+  const lines = [
+    `<details><summary>${escHtml(summary)}</summary>`,
+    '',
+    `- ${r.valid ? 'valid' : `**INVALID**: ${r.invalidReason ?? 'no reason recorded'}`}`,
+    `- requests: ${q.sent} sent of ${q.planned} planned (achieved ${(100 * q.achieved).toFixed(1)} %${q.cutAtStop.count ? `, ${q.cutAtStop.count} cut at the stop` : ''}); by status ${counted(q.byStatus) || 'none'}`,
+    `- failed: ${failed} = ${r.fiveXX} 5xx + ${q.networkErrors} without a status${q.networkErrors ? ` (${counted(q.networkErrorsByCode)})` : ''}`,
+  ];
+  if (r.baseline) lines.push(`- baseline (second half of the warm-up): ${r.baseline.not2xx} of ${r.baseline.sent} not 2xx`);
+  lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
+  const reasons = Object.entries(r.fiveXXByReason ?? {}).sort((a, b) => b[1] - a[1]);
+  if (reasons.length) {
+    lines.push('', '| 5xx by cause | count |', '|---|---|', ...reasons.map(([k, n]) => `| ${k} | ${n} |`));
+  }
+  lines.push('', '</details>', '', '');
+  return lines.join('\n');
+}
+
+/** Cuts Markdown at a line boundary so that it fits in `room` characters; returns what fits and whether it was cut. */
+function cutLines(text: string, room: number): { text: string; cut: boolean } {
+  if (text.length <= room) return { text, cut: false };
+  const at = text.lastIndexOf('\n', Math.max(0, room));
+  return { text: at > 0 ? text.slice(0, at + 1) : '', cut: true };
+}
+
+/**
+ * The run as a review comment (`report --format md`): the report with its table first, the
+ * recommendation when there is one, the comparison when a baseline is known, a link to the HTML
+ * report, then one collapsible `<details>` per cell — within `limit` characters (GitHub's 65,536):
+ * what does not fit is left out with a note saying so.
+ */
+export function renderReviewMarkdown(results: CellResult[], meta: ReportMeta, opts: ReviewOptions = {}): string {
+  const limit = opts.limit ?? COMMENT_LIMIT;
+  // Room kept for the closing note, so the note itself never pushes the text over the limit.
+  const reserve = 400 + meta.runId.length + (opts.htmlUrl?.length ?? 0);
+  const budget = limit - reserve;
+  let out = '';
+  const notes: string[] = [];
+  const add = (text: string, what: string): boolean => {
+    // Every section starts after a blank line, whatever the one before ended with.
+    const section = !out || out.endsWith('\n\n') ? text : out.endsWith('\n') ? `\n${text}` : `\n\n${text}`;
+    const fit = cutLines(section, budget - out.length);
+    out += fit.text;
+    if (fit.cut) notes.push(`${what} is cut here (${section.length - fit.text.length} more characters)`);
+    return !fit.cut;
+  };
+  let ok = add(renderMarkdown(results, meta), 'the report');
+  if (ok && opts.htmlUrl) ok = add(`The full report with timelines: [report.html](${opts.htmlUrl})\n\n`, 'the link');
+  if (ok && opts.recommendation) ok = add(`## Recommended settings\n\n${opts.recommendation.trimEnd()}\n\n`, 'the recommendation');
+  if (ok && opts.comparison) ok = add(`## Compared with ${opts.comparison.baseline}\n\n${opts.comparison.markdown.trimEnd()}\n\n`, 'the comparison');
+  if (ok && results.length) {
+    ok = add('## Cells\n\n', 'the cells');
+    let shown = 0;
+    for (const r of results) {
+      if (!ok) break;
+      const details = renderCellDetails(r);
+      if (out.length + details.length > budget) break;
+      out += details;
+      shown++;
+    }
+    if (ok && shown < results.length) notes.push(`the details of ${results.length - shown} of ${results.length} cells are left out`);
+  }
+  if (notes.length) {
+    const where = opts.htmlUrl ? `the [full report](${opts.htmlUrl}) or ` : '';
+    out += `\n> **Truncated** to stay under ${limit.toLocaleString('en-US')} characters: ${notes.join('; ')}. See ${where}\`rollout-harness report ${meta.runId} --format json\` for everything.\n`;
+  }
+  return out;
+}

@@ -100,6 +100,23 @@ export const twinConfigSchema = z
         slowStartSeconds: z.number().int().min(0).max(900).default(0),
         /** Listener port on 127.0.0.1 (0 = any free port). */
         listenerPort: z.number().int().min(0).max(65535).default(0),
+        accessLogs: z
+          .object({
+            /** Model seconds per log file and LB node: the ALB user guide's 5 minutes. */
+            intervalSeconds: z.number().positive().max(3600).default(300),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** The twin's S3 API subset (access-log delivery, ListObjectsV2/GetObject/HeadObject). */
+    s3: z
+      .object({
+        /** The buckets that exist; enabling access logs to another fails as on AWS. */
+        buckets: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')).default(['rollout-harness-alb-logs']),
+        /** Object bodies kept in memory beyond this are read back from the state dir. */
+        maxMemoryBytes: z.number().int().min(0).default(64 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@ import { seededRandom } from '../core/random.ts';
 import { createAccessLogWriter } from './alb/access-log.ts';
 import { createAlbTwin } from './alb/twin.ts';
 import type { AccessLogRecord } from './alb/types.ts';
+import { S3Store } from './aws/s3.ts';
 import { startAwsApiServer } from './aws/server.ts';
 import { type TwinConfig } from './config.ts';
 import { ALLOWED_LABEL } from '../core/labels.ts';
@@ -49,6 +50,8 @@ export interface TwinEndpoints {
   region: string;
   envFile: string;
   accessLogFile: string;
+  /** Where the S3 subset's objects (the delivered ALB access logs) are written: `<dir>/<bucket>/<key>`. */
+  s3Dir: string;
 }
 
 /** A running twin. */
@@ -72,6 +75,8 @@ export function twinEnv(e: TwinEndpoints): Record<string, string> {
     AWS_ENDPOINT_URL: e.awsApiUrl,
     AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: e.awsApiUrl,
     AWS_ENDPOINT_URL_EC2: e.awsApiUrl,
+    AWS_ENDPOINT_URL_S3: e.awsApiUrl,
+    AWS_ENDPOINT_URL_CLOUDWATCH: e.awsApiUrl,
     AWS_REGION: e.region,
     AWS_DEFAULT_REGION: e.region,
     AWS_ACCESS_KEY_ID: 'twin',
@@ -132,12 +137,17 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const controllers = startClusterControllers({ store, clock, config, log });
     stops.push(() => controllers.stop());
 
+    const s3Dir = path.join(stateDir, 's3');
+    const s3 = new S3Store({ clock, buckets: config.s3.buckets, dir: s3Dir, maxMemoryBytes: config.s3.maxMemoryBytes });
+    // Closed after the ALB twin, which delivers its buffered logs when it closes.
+    stops.push(() => s3.close());
     const alb = createAlbTwin({
       clock,
       random: random.fork('alb'),
       config: config.alb,
       region: config.region,
       network,
+      logSink: s3,
       accessLog: (record) => {
         accessLog.write(record);
         options.onAccessLog?.(record);
@@ -158,6 +168,8 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       alb,
       ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id) },
       region: config.region,
+      s3,
+      metrics: alb.metrics,
     });
     stops.push(() => awsApi.close());
 
@@ -199,6 +211,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       region: config.region,
       envFile: path.join(stateDir, 'env'),
       accessLogFile,
+      s3Dir,
     };
     const env = twinEnv(endpoints);
     await writeFile(

@@ -11,6 +11,8 @@ import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
 import type { TwinConfig } from '../config.ts';
 import type { Network } from '../network.ts';
+import { hashString } from '../../core/random.ts';
+import type { AlbLogEntry } from './alb-log.ts';
 import type { NodeView, TargetEntry } from './model.ts';
 import type { AccessLogRecord, FailureReason, TargetState } from './types.ts';
 
@@ -97,6 +99,15 @@ function wasReused(err: Error & { [REUSED]?: boolean; socket?: { bytesRead?: num
   return err[REUSED] ?? (err.socket?.bytesRead ?? 0) > 0;
 }
 
+/** The request's size as received: request line, headers and the body its Content-Length announces. */
+function requestBytes(req: http.IncomingMessage): number {
+  let size = Buffer.byteLength(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`) + 2;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) size += Buffer.byteLength(raw[i]) + Buffer.byteLength(raw[i + 1]) + 4;
+  const length = Number(req.headers['content-length']);
+  return size + (Number.isFinite(length) && length > 0 ? length : 0);
+}
+
 /** One LB node of a load balancer: its name (zone), its view of the target group and its pools. */
 export class LbNode {
   view?: NodeView;
@@ -122,14 +133,26 @@ export class LbNode {
   }
 }
 
+/** One finished request: the twin's ground truth and the entry the ALB would log, from one LB node. */
+export interface RequestOutcome {
+  node: LbNode;
+  record: AccessLogRecord;
+  entry: AlbLogEntry;
+}
+
 /** What the data plane needs. */
 export interface DataPlaneDeps {
   clock: Clock;
   network: Network;
   alb: TwinConfig['alb'];
-  accessLog?: (record: AccessLogRecord) => void;
+  /** `app/<name>/<id>`: the ALB log's elb field; also salts trace ids. */
+  elb: string;
+  /** Called once per request, when the LB has finished with it. */
+  onRequest?: (outcome: RequestOutcome) => void;
   nodes: LbNode[];
 }
+
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
 /** The listener of one load balancer. */
 export class DataPlane {
@@ -139,7 +162,11 @@ export class DataPlane {
   #nodeOf = new WeakMap<net.Socket, LbNode>();
   #nextNode = 0;
   #traceSeq = 0;
+  #connSeq = 0;
+  #connTrace = new WeakMap<net.Socket, string>();
+  #salt: string;
   #forwardedPort = '80';
+  #targetGroupArn = '';
   #idleMs: number;
   #connectMs: number;
   #url = '';
@@ -147,6 +174,7 @@ export class DataPlane {
   private constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
     this.nodes = deps.nodes;
+    this.#salt = hex8(hashString(deps.elb));
     this.#idleMs = deps.alb.idleTimeoutSeconds * 1000;
     this.#connectMs = deps.alb.connectTimeoutSeconds * 1000;
     // Client-side idle connections close after the ALB idle timeout (Node wants whole real ms).
@@ -155,6 +183,8 @@ export class DataPlane {
     this.#server.on('connection', (socket: net.Socket) => {
       socket.setNoDelay(true);
       this.#nodeOf.set(socket, this.nodes[this.#nextNode++ % this.nodes.length]);
+      // conn_trace_id: one per client connection.
+      this.#connTrace.set(socket, `TID_${this.#salt}${hex8(hashString(`${this.#salt}:conn`))}${(this.#connSeq++).toString(16).padStart(16, '0')}`);
     });
   }
 
@@ -177,9 +207,16 @@ export class DataPlane {
     return this.#url;
   }
 
-  /** A listener now forwards traffic; `port` is the ALB listener port (X-Forwarded-Port). */
-  setListener(port: number): void {
+  /** A listener now forwards traffic to `targetGroupArn`; `port` is the ALB listener port (X-Forwarded-Port). */
+  setListener(port: number, targetGroupArn: string): void {
     this.#forwardedPort = String(port);
+    this.#targetGroupArn = targetGroupArn;
+  }
+
+  /** The load balancer's idle timeout changed (attribute idle_timeout.timeout_seconds): applies to new requests and pools. */
+  setIdleTimeout(seconds: number): void {
+    this.#idleMs = seconds * 1000;
+    this.#server.keepAliveTimeout = Math.max(1, Math.round(this.#deps.clock.toRealMs(this.#idleMs)));
   }
 
   /** Stops listening and closes every connection, to clients and to targets. */
@@ -206,6 +243,16 @@ export class DataPlane {
     const choice = node.view?.pick() ?? { kind: 'none' as const };
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
+    const socket = req.socket;
+    const client = `${socket.remoteAddress ?? '127.0.0.1'}:${socket.remotePort ?? 0}`;
+    const userAgent = typeof req.headers['user-agent'] === 'string' && req.headers['user-agent'] ? req.headers['user-agent'] : '-';
+    const traceId = this.#traceId(req, arrived);
+    const writtenAtStart = socket.bytesWritten;
+    const receivedBytes = requestBytes(req);
+    const hostHeader = typeof req.headers.host === 'string' && req.headers.host ? req.headers.host : new URL(this.#url).hostname;
+    const requestHost = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0];
+    const requestLine = `${method} http://${requestHost}:${this.#forwardedPort}${path.startsWith('/') ? path : `/${path}`} HTTP/${req.httpVersion}`;
+    const connTraceId = this.#connTrace.get(socket) ?? `TID_${this.#salt}${'0'.repeat(24)}`;
 
     const log = (
       elbStatus: number,
@@ -219,8 +266,9 @@ export class DataPlane {
       reason?: FailureReason,
       detail?: string,
     ) => {
-      const sink = this.#deps.accessLog;
+      const sink = this.#deps.onRequest;
       if (!sink) return;
+      const now = clock.now();
       const record: AccessLogRecord = {
         type: 'request',
         time: arrived / 1000,
@@ -234,11 +282,36 @@ export class DataPlane {
         targetStatus,
         requestProcessingTime: (routedAt - arrived) / 1000,
         targetProcessingTime: headersAt < 0 ? -1 : (headersAt - sentAt) / 1000,
-        totalTime: (clock.now() - arrived) / 1000,
+        totalTime: (now - arrived) / 1000,
+        traceId,
+        client,
+        userAgent,
       };
       if (reason) record.reason = reason;
       if (detail) record.detail = detail;
-      sink(record);
+      // No response from a target: the guide sets all three processing times to -1 (not dispatched,
+      // connection closed by the target, or no response within the idle timeout).
+      const answered = targetStatus !== null && headersAt >= 0;
+      const entry: AlbLogEntry = {
+        time: now,
+        elb: this.#deps.elb,
+        client,
+        target: target === '-' ? '-' : target,
+        requestProcessingTime: answered ? (sentAt - arrived) / 1000 : -1,
+        targetProcessingTime: answered ? (headersAt - sentAt) / 1000 : -1,
+        responseProcessingTime: answered ? 0 : -1,
+        elbStatusCode: elbStatus,
+        targetStatusCode: targetStatus,
+        receivedBytes,
+        sentBytes: Math.max(0, socket.bytesWritten - writtenAtStart),
+        request: requestLine,
+        userAgent,
+        targetGroupArn: this.#targetGroupArn,
+        traceId,
+        requestCreationTime: arrived,
+        connTraceId,
+      };
+      sink({ node, record, entry });
     };
 
     if (choice.kind === 'none') {
@@ -314,7 +387,7 @@ export class DataPlane {
     sentAt = clock.now();
     let status = 0;
     pool.pool.dispatch(
-      { path, method: method as Dispatcher.HttpMethod, headers: this.#forwardHeaders(req, arrived), body: hasBody ? req : null },
+      { path, method: method as Dispatcher.HttpMethod, headers: this.#forwardHeaders(req, traceId), body: hasBody ? req : null },
       {
         onRequestStart: (c) => {
           controller = c;
@@ -364,7 +437,20 @@ export class DataPlane {
     );
   }
 
-  #forwardHeaders(req: http.IncomingMessage, arrived: number): Record<string, string | string[]> {
+  /**
+   * The X-Amzn-Trace-Id the target gets (ALB user guide, "Request tracing"): a new `Root` when the
+   * request has none; with a Root, a `Self` field inserted (or updated) in front.
+   */
+  #traceId(req: http.IncomingMessage, arrived: number): string {
+    const id = `1-${Math.floor(arrived / 1000).toString(16).padStart(8, '0')}-${this.#salt}${(this.#traceSeq++).toString(16).padStart(16, '0')}`;
+    const incoming = req.headers['x-amzn-trace-id'];
+    const value = typeof incoming === 'string' ? incoming.trim() : '';
+    if (!/(^|;)\s*Root=/.test(value)) return `Root=${id}`;
+    const rest = value.split(';').filter((f) => !/^\s*Self=/.test(f));
+    return [`Self=${id}`, ...rest].join(';');
+  }
+
+  #forwardHeaders(req: http.IncomingMessage, traceId: string): Record<string, string | string[]> {
     const headers: Record<string, string | string[]> = {};
     const src = req.headers;
     for (const name in src) if (!HOP_BY_HOP.has(name)) headers[name] = src[name]!;
@@ -373,10 +459,7 @@ export class DataPlane {
     headers['x-forwarded-for'] = xff ? `${String(xff)}, ${client}` : client;
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-port'] = this.#forwardedPort;
-    if (!src['x-amzn-trace-id']) {
-      const seq = (this.#traceSeq++).toString(16).padStart(24, '0');
-      headers['x-amzn-trace-id'] = `Root=1-${Math.floor(arrived / 1000).toString(16)}-${seq}`;
-    }
+    headers['x-amzn-trace-id'] = traceId;
     return headers;
   }
 

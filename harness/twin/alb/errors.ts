@@ -9,6 +9,7 @@ export type AlbErrorCode =
   | 'DuplicateTargetGroupName'
   | 'DuplicateListener'
   | 'InvalidTarget'
+  | 'InvalidConfigurationRequest'
   | 'ValidationError';
 
 /**

@@ -7,11 +7,15 @@ import type { Clock } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
 import { formatIssues } from '../../core/errors.ts';
 import { healthCheckSchema, type HealthCheckConfig, type TwinConfig } from '../config.ts';
+import { hashString } from '../../core/random.ts';
 import type { Network } from '../network.ts';
-import { DataPlane, LbNode } from './data-plane.ts';
+import { loadBalancerResourceId, targetGroupResourceId } from './alb-log.ts';
+import { DataPlane, LbNode, type RequestOutcome } from './data-plane.ts';
 import { AlbError } from './errors.ts';
 import { httpProbe, type HealthProbe } from './health.ts';
-import { idFactory } from './ids.ts';
+import { idFactory, TWIN_ACCOUNT_ID } from './ids.ts';
+import { AccessLogDelivery, type LogObjectSink } from './log-delivery.ts';
+import { AlbMetrics } from './metrics.ts';
 import { parseMatcher } from './matcher.ts';
 import { NodeView, TargetGroupModel, type TargetEntry } from './model.ts';
 import type {
@@ -33,6 +37,8 @@ export interface AlbTwinDeps {
   region: string;
   network: Network;
   accessLog?: (record: AccessLogRecord) => void;
+  /** The S3 store access logs are delivered to; without one, no bucket exists and access logs cannot be enabled. */
+  logSink?: LogObjectSink;
   /** The health checker; the real HTTP probe unless a test drives the state machine directly. */
   healthProbe?: HealthProbe;
 }
@@ -52,12 +58,56 @@ export interface AlbTwin extends AlbControlPlane {
   nodeView(loadBalancerArn: string, lbNode: string): Array<{ target: string; state: TargetState; routable: boolean }>;
   /** In-flight requests and open LB connections of a registered target (undefined when not registered). */
   targetActivity(targetGroupArn: string, target: TargetRef): { inFlight: number; openConnections: number } | undefined;
+  /** The CloudWatch metrics of every load balancer (AWS/ApplicationELB). */
+  readonly metrics: AlbMetrics;
+  /** Delivers the access-log entries buffered so far now (a real ALB waits for the interval's end). */
+  flushAccessLogs(): void;
 }
 
 interface LoadBalancerModel {
   info: LoadBalancerInfo;
   plane: DataPlane;
   listener?: ListenerInfo;
+  attributes: Record<string, string>;
+}
+
+const bool = (v: string) => (v === 'true' || v === 'false' ? null : `expected 'true' or 'false', got '${v}'`);
+const intRange = (min: number, max: number) => (v: string) =>
+  /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? null : `expected an integer from ${min} to ${max}, got '${v}'`;
+const oneOf = (...values: string[]) => (v: string) => (values.includes(v) ? null : `expected one of ${values.join(', ')}, got '${v}'`);
+const anyText = () => null;
+
+/**
+ * The attribute keys of an Application Load Balancer (ELBv2 LoadBalancerAttribute), with their
+ * documented defaults and a validator of each value. Only access_logs.s3.* and
+ * idle_timeout.timeout_seconds change what the twin does; the rest are kept and reported.
+ */
+const LB_ATTRIBUTES: Record<string, { default: string; check: (value: string) => string | null }> = {
+  'access_logs.s3.enabled': { default: 'false', check: bool },
+  'access_logs.s3.bucket': { default: '', check: anyText },
+  'access_logs.s3.prefix': { default: '', check: (v) => (v.includes('AWSLogs') ? `the prefix must not contain 'AWSLogs', got '${v}'` : null) },
+  'connection_logs.s3.enabled': { default: 'false', check: bool },
+  'connection_logs.s3.bucket': { default: '', check: anyText },
+  'connection_logs.s3.prefix': { default: '', check: anyText },
+  'deletion_protection.enabled': { default: 'false', check: bool },
+  'idle_timeout.timeout_seconds': { default: '60', check: intRange(1, 4000) },
+  'client_keep_alive.seconds': { default: '3600', check: intRange(60, 604800) },
+  'routing.http2.enabled': { default: 'true', check: bool },
+  'routing.http.desync_mitigation_mode': { default: 'defensive', check: oneOf('monitor', 'defensive', 'strictest') },
+  'routing.http.drop_invalid_header_fields.enabled': { default: 'false', check: bool },
+  'routing.http.preserve_host_header.enabled': { default: 'false', check: bool },
+  'routing.http.x_amzn_tls_version_and_cipher_suite.enabled': { default: 'false', check: bool },
+  'routing.http.xff_client_port.enabled': { default: 'false', check: bool },
+  'routing.http.xff_header_processing.mode': { default: 'append', check: oneOf('append', 'preserve', 'remove') },
+  'load_balancing.cross_zone.enabled': { default: 'true', check: bool },
+  'waf.fail_open.enabled': { default: 'false', check: bool },
+  'zonal_shift.config.enabled': { default: 'false', check: bool },
+};
+
+/** A stable private IP for an LB node (the log file name's ip-address). */
+function nodeIp(lbName: string, zone: string): string {
+  const h = hashString(`lb-node:${lbName}:${zone}`);
+  return `10.0.${(h >>> 8) & 0xff}.${1 + (h % 254)}`;
 }
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
@@ -88,7 +138,53 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
   const listeners = new Set<(event: AlbEvent) => void>();
   const loadBalancers = new Map<string, LoadBalancerModel>();
   const groups = new Map<string, TargetGroupModel>();
+  const metrics = new AlbMetrics();
+  const delivery = deps.logSink
+    ? new AccessLogDelivery({ clock, random: deps.random.fork('alb-log-files'), sink: deps.logSink, account: TWIN_ACCOUNT_ID, region: deps.region, intervalSeconds: config.accessLogs.intervalSeconds })
+    : undefined;
   let closed = false;
+
+  const onRequest = (lbArn: string, { node, record, entry }: RequestOutcome) => {
+    deps.accessLog?.(record);
+    delivery?.add(lbArn, node.name, entry);
+    metrics.recordRequest({
+      time: entry.time,
+      loadBalancer: entry.elb,
+      targetGroup: entry.targetGroupArn ? targetGroupResourceId(entry.targetGroupArn) : '',
+      zone: node.name,
+      elbStatus: record.elbStatus,
+      targetStatus: record.targetStatus,
+      targetChosen: record.target !== '-',
+      connectionError: record.reason === 'connect-refused' || record.reason === 'connect-timeout',
+    });
+  };
+
+  // Host counts: each LB node reports once a model minute, as ALB does ("always reported" while there are targets).
+  const sampleHosts = () => {
+    const time = clock.now();
+    for (const lb of loadBalancers.values()) {
+      if (!lb.listener) continue;
+      const group = groups.get(lb.listener.defaultTargetGroupArn);
+      if (!group) continue;
+      const rows = group.health();
+      if (!rows.length) continue;
+      const healthy = rows.filter((r) => r.state === 'healthy');
+      const unhealthy = rows.filter((r) => r.state === 'unhealthy');
+      for (const zone of lb.info.zones) {
+        metrics.recordHosts({
+          time,
+          loadBalancer: loadBalancerResourceId(lb.info.arn),
+          targetGroup: targetGroupResourceId(group.info.arn),
+          zone,
+          healthy: healthy.length,
+          unhealthy: unhealthy.length,
+          healthyInZone: healthy.filter((r) => r.availabilityZone === zone).length,
+          unhealthyInZone: unhealthy.filter((r) => r.availabilityZone === zone).length,
+        });
+      }
+    }
+  };
+  const hostTimer = clock.setInterval(sampleHosts, 60_000);
 
   const emit = (event: AlbEvent) => {
     for (const listener of listeners) {
@@ -157,8 +253,9 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       const uniqueZones = [...new Set(zones)];
       if (uniqueZones.length === 0) throw new AlbError('ValidationError', 'Expected at least one zone for the load balancer, got none');
       const nodes = uniqueZones.map((zone) => new LbNode(zone));
-      const plane = await DataPlane.start({ clock, network, alb: config, accessLog: deps.accessLog, nodes }, config.listenerPort);
       const arn = ids.loadBalancerArn(name);
+      const elb = loadBalancerResourceId(arn);
+      const plane = await DataPlane.start({ clock, network, alb: config, elb, onRequest: (outcome) => onRequest(arn, outcome), nodes }, config.listenerPort);
       const info: LoadBalancerInfo = {
         arn,
         name,
@@ -172,7 +269,10 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         tags: { ...tags },
         listenerUrl: plane.url,
       };
-      loadBalancers.set(arn, { info, plane });
+      const attributes = Object.fromEntries(Object.entries(LB_ATTRIBUTES).map(([k, a]) => [k, a.default]));
+      attributes['idle_timeout.timeout_seconds'] = String(config.idleTimeoutSeconds);
+      loadBalancers.set(arn, { info, plane, attributes });
+      delivery?.register(arn, elb, new Map(uniqueZones.map((zone) => [zone, nodeIp(name, zone)])));
       return copyLb(info);
     },
 
@@ -215,7 +315,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         });
         return node.view;
       });
-      lb.plane.setListener(port);
+      lb.plane.setListener(port, group.info.arn);
       group.attach(loadBalancerArn, views);
       return { ...listener };
     },
@@ -264,6 +364,36 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
 
     getTargetGroupAttributes: (targetGroupArn) => ({ ...groupOf(targetGroupArn).attributes }),
 
+    describeLoadBalancerAttributes: (loadBalancerArn) => ({ ...lbOf(loadBalancerArn).attributes }),
+
+    modifyLoadBalancerAttributes(loadBalancerArn, attributes) {
+      const lb = lbOf(loadBalancerArn);
+      for (const [key, value] of Object.entries(attributes)) {
+        const rule = LB_ATTRIBUTES[key];
+        if (!rule) throw new AlbError('ValidationError', `Load balancer attribute key '${key}' is not recognized`);
+        const problem = rule.check(value);
+        if (problem) throw new AlbError('ValidationError', `Load balancer attribute '${key}': ${problem}`);
+      }
+      const next = { ...lb.attributes, ...attributes };
+      if (next['access_logs.s3.enabled'] === 'true') {
+        const bucket = next['access_logs.s3.bucket'];
+        if (!bucket) throw new AlbError('ValidationError', "Expected 'access_logs.s3.bucket' to name a bucket when access_logs.s3.enabled is true, got none");
+        // What ELBv2 answers when it cannot write its test file to the bucket (it does not exist, or its policy forbids it).
+        if (!deps.logSink?.bucketExists(bucket)) throw new AlbError('InvalidConfigurationRequest', `Access Denied for bucket: ${bucket}. Please check S3bucket permission`);
+      }
+      const changed = Object.keys(attributes).some((k) => lb.attributes[k] !== attributes[k]);
+      lb.attributes = next;
+      if (attributes['idle_timeout.timeout_seconds'] !== undefined) lb.plane.setIdleTimeout(Number(next['idle_timeout.timeout_seconds']));
+      if (changed) {
+        delivery?.configure(loadBalancerArn, {
+          enabled: next['access_logs.s3.enabled'] === 'true',
+          bucket: next['access_logs.s3.bucket'],
+          prefix: next['access_logs.s3.prefix'],
+        });
+      }
+      return { ...lb.attributes };
+    },
+
     modifyTargetGroupAttributes(targetGroupArn, attributes) {
       const group = groupOf(targetGroupArn);
       for (const [key, value] of Object.entries(attributes)) {
@@ -297,10 +427,17 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     async close() {
       if (closed) return;
       closed = true;
+      hostTimer.cancel();
       for (const group of groups.values()) group.close();
       await Promise.all([...loadBalancers.values()].map((lb) => lb.plane.close()));
+      // What is buffered is delivered at shutdown, so a run's last interval is not lost.
+      delivery?.close();
       listeners.clear();
     },
+
+    metrics,
+
+    flushAccessLogs: () => delivery?.flush(),
 
     lbNodes: (loadBalancerArn) => lbOf(loadBalancerArn).plane.nodes.map((n) => n.name),
 

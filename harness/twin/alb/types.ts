@@ -106,6 +106,12 @@ export interface AccessLogRecord {
   reason?: FailureReason;
   /** Free text with details (error code, which timer fired). */
   detail?: string;
+  /** The X-Amzn-Trace-Id sent to the target: the ALB log entry's trace_id, to join the two. */
+  traceId: string;
+  /** `ip:port` of the client (the ALB log's client:port). */
+  client: string;
+  /** The request's User-Agent, or '-' (the ALB log's user_agent). */
+  userAgent: string;
 }
 
 /** Events the control plane emits, for the LBC twin (gate conditions) and timelines. `time` is model seconds since the epoch. */
@@ -127,6 +133,10 @@ export interface AlbControlPlane {
   registerTargets(targetGroupArn: string, targets: Array<TargetRef & { availabilityZone?: string }>): void;
   deregisterTargets(targetGroupArn: string, targets: TargetRef[]): void;
   getTargetGroupAttributes(targetGroupArn: string): Record<string, string>;
+  /** Every attribute of a load balancer, with the documented defaults. */
+  describeLoadBalancerAttributes(loadBalancerArn: string): Record<string, string>;
+  /** Validates and applies attribute changes (all or none); returns every attribute after the change. */
+  modifyLoadBalancerAttributes(loadBalancerArn: string, attributes: Record<string, string>): Record<string, string>;
   modifyTargetGroupAttributes(targetGroupArn: string, attributes: Record<string, string>): Record<string, string>;
   modifyHealthCheck(targetGroupArn: string, healthCheck: Partial<HealthCheckConfig>): TargetGroupInfo;
   describeTags(arns: string[]): Array<{ arn: string; tags: Record<string, string> }>;

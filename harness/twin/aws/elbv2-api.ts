@@ -125,6 +125,8 @@ export const ELBV2_ACTIONS = [
   'DescribeTargetHealth',
   'DescribeTargetGroupAttributes',
   'ModifyTargetGroupAttributes',
+  'DescribeLoadBalancerAttributes',
+  'ModifyLoadBalancerAttributes',
   'DescribeTags',
   'RegisterTargets',
   'DeregisterTargets',
@@ -199,6 +201,15 @@ function dispatch(alb: AlbControlPlane, action: string, params: QueryParams, req
       const all = alb.modifyTargetGroupAttributes(arn, changes);
       // ELBv2 answers with the attributes that were modified.
       return ok(action, attributesXml(Object.fromEntries(Object.keys(changes).map((k) => [k, all[k]]))), requestId);
+    }
+    case 'DescribeLoadBalancerAttributes':
+      return ok(action, attributesXml(alb.describeLoadBalancerAttributes(required(params, 'LoadBalancerArn'))), requestId);
+    case 'ModifyLoadBalancerAttributes': {
+      const arn = required(params, 'LoadBalancerArn');
+      const changes = Object.fromEntries(structListParam(params, 'Attributes.member').map((a) => [a.Key ?? '', a.Value ?? '']));
+      if (!Object.keys(changes).length) throw new AlbError('ValidationError', "Expected at least one attribute in 'Attributes', got none");
+      // ELBv2 answers with every attribute of the load balancer after the change.
+      return ok(action, attributesXml(alb.modifyLoadBalancerAttributes(arn, changes)), requestId);
     }
     case 'DescribeTags': {
       const rows = alb.describeTags(listParam(params, 'ResourceArns.member'));

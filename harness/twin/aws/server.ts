@@ -1,16 +1,21 @@
 /**
- * One HTTP server on 127.0.0.1 serving the twin's ELBv2 and EC2 Query API subsets, dispatched
- * on the `Version` form field, as the AWS SDK v3 and the aws CLI send them (SigV4 is ignored,
- * any credentials are accepted).
+ * One HTTP server on 127.0.0.1 serving the twin's AWS API subsets, as the AWS SDK v3 and the aws
+ * CLI send them (SigV4 is not checked, any credentials are accepted): requests signed for `s3`
+ * go to the S3 REST subset (path-style), for `monitoring` to CloudWatch (JSON 1.0 or Query); the
+ * ELBv2 and EC2 Query APIs are told apart by the `Version` form field.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvironmentError } from '../../core/errors.ts';
+import type { AlbMetrics } from '../alb/metrics.ts';
 import type { AlbControlPlane } from '../alb/types.ts';
+import { CLOUDWATCH_TARGET_PREFIX, CLOUDWATCH_VERSION, handleCloudWatchJson, handleCloudWatchQuery } from './cloudwatch-api.ts';
 import { EC2_VERSION, ec2Error, handleEc2 } from './ec2-api.ts';
 import type { Ec2Provider } from './ec2.ts';
 import { ELBV2_VERSION, elbv2Error, handleElbv2 } from './elbv2-api.ts';
 import { parseQuery, requestIds, type QueryResponse } from './query.ts';
+import { handleS3, s3Error } from './s3-api.ts';
+import type { S3Store } from './s3.ts';
 
 /** A running AWS API server. */
 export interface AwsApiServer {
@@ -21,8 +26,8 @@ export interface AwsApiServer {
 
 const MAX_BODY = 1 << 20;
 
-/** The signing names of the services the twin serves (SigV4 credential scope). */
-const SERVED = new Set(['elasticloadbalancing', 'ec2']);
+/** The signing names of the services the twin can serve (SigV4 credential scope); s3 and monitoring need their store. */
+const SERVED = new Set(['elasticloadbalancing', 'ec2', 's3', 'monitoring']);
 
 /** The service a request is signed for, from `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
 export function signedService(authorization: string | undefined): string | undefined {
@@ -37,7 +42,7 @@ export function signedService(authorization: string | undefined): string | undef
 export function unservedService(service: string, headers: http.IncomingHttpHeaders, url: string): QueryResponse & { contentType: string } {
   const target = String(headers['x-amz-target'] ?? '');
   const op = target ? ` (${target.split('.').pop()})` : '';
-  const message = `The rollout-harness local twin serves ELBv2 and EC2 only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
+  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject) and CloudWatch (GetMetricStatistics, GetMetricData) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
   const type = String(headers['content-type'] ?? '');
   if (type.includes('json')) return { status: 400, contentType: type.split(';')[0], body: JSON.stringify({ __type: 'UnsupportedService', message }) };
   const esc = message.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -45,8 +50,20 @@ export function unservedService(service: string, headers: http.IncomingHttpHeade
   return { status: 400, contentType: 'text/xml', body: `<ErrorResponse><Error><Type>Sender</Type><Code>UnsupportedService</Code><Message>${esc}</Message></Error><RequestId>twin-unserved</RequestId></ErrorResponse>` };
 }
 
-/** Starts the ELBv2 + EC2 Query API server on 127.0.0.1 (`port` 0 or absent = a free port). */
-export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec2Provider; region: string; port?: number }): Promise<AwsApiServer> {
+/** What the server answers for. */
+export interface AwsApiOptions {
+  alb: AlbControlPlane;
+  ec2: Ec2Provider;
+  region: string;
+  /** The S3 subset's store; without it S3 requests get UnsupportedService. */
+  s3?: S3Store;
+  /** CloudWatch's metrics; without them CloudWatch requests get UnsupportedService. */
+  metrics?: AlbMetrics;
+  port?: number;
+}
+
+/** Starts the AWS API server on 127.0.0.1 (`port` 0 or absent = a free port). */
+export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiServer> {
   const nextId = requestIds(0x7a1b);
   const answer = (body: string): QueryResponse => {
     const params = parseQuery(body);
@@ -54,6 +71,10 @@ export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec
     const requestId = nextId();
     if (version === ELBV2_VERSION) return handleElbv2(options.alb, params, requestId, options.region);
     if (version === EC2_VERSION) return handleEc2(options.ec2, params, requestId);
+    if (version === CLOUDWATCH_VERSION && options.metrics) {
+      const r = handleCloudWatchQuery(options.metrics, params, requestId);
+      return { status: r.status, body: r.body };
+    }
     if (params.get('Action')?.endsWith('Instances')) return ec2Error('InvalidParameterValue', `Expected Version ${EC2_VERSION}, got '${version ?? ''}'`, requestId);
     return elbv2Error('InvalidAction', `Expected Version ${ELBV2_VERSION} (ELBv2) or ${EC2_VERSION} (EC2), got '${version ?? ''}'`, requestId);
   };
@@ -67,7 +88,32 @@ export async function startAwsApiServer(options: { alb: AlbControlPlane; ec2: Ec
     });
     req.on('end', () => {
       const service = signedService(req.headers.authorization);
-      if (service && !SERVED.has(service)) {
+      const method = req.method ?? 'GET';
+      if (service === 's3' && options.s3) {
+        const requestId = nextId();
+        handleS3(options.s3, method, req.url ?? '/', req.headers, requestId)
+          .catch((err: Error) => s3Error(method, 500, 'InternalError', `The twin failed: ${err.message}`, requestId))
+          .then((reply) => {
+            res.writeHead(reply.status, reply.headers);
+            res.end(method === 'HEAD' ? undefined : reply.body);
+          })
+          .catch(() => res.destroy());
+        return;
+      }
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (options.metrics && (service === 'monitoring' || target.startsWith(`${CLOUDWATCH_TARGET_PREFIX}.`)) && target) {
+        let reply;
+        try {
+          reply = handleCloudWatchJson(options.metrics, target.slice(target.indexOf('.') + 1), Buffer.concat(chunks).toString('utf8'), nextId());
+        } catch (err) {
+          reply = { status: 500, contentType: 'application/x-amz-json-1.0', headers: {}, body: JSON.stringify({ __type: 'InternalFailure', message: `The twin failed: ${(err as Error).message}` }) };
+        }
+        res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
+        res.end(reply.body);
+        return;
+      }
+      const served = service === undefined || (SERVED.has(service) && (service !== 's3' || options.s3) && (service !== 'monitoring' || options.metrics));
+      if (service && !served) {
         const reply = unservedService(service, req.headers, req.url ?? '/');
         res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), 'x-amzn-errortype': 'UnsupportedService' });
         res.end(reply.body);

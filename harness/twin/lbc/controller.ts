@@ -3,7 +3,8 @@
  * TargetGroupBindings from the store and drives the ALB twin's control plane as the real controller
  * drives ELBv2 (reference, part B):
  * - an ALB Ingress gets a load balancer, a listener, a target group per backend service and a
- *   TargetGroupBinding; its annotations set the health check and the target-group attributes;
+ *   TargetGroupBinding; its annotations set the health check, the target-group attributes and the
+ *   load-balancer attributes (`load-balancer-attributes`, e.g. access_logs.s3.*);
  * - a binding registers its service's endpoints: ready pods, and not-ready pods whose only missing
  *   condition is this binding's readiness gate (ContainersReady, node Ready, not terminating);
  *   everything else is deregistered — each change `reactionSeconds` after the pod event;
@@ -144,6 +145,21 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
       state = { loadBalancerArn: lb.arn, listenerUrl: lb.listenerUrl, targetGroups: new Map() };
       ingresses.set(key, state);
       log(`load balancer controller: created ${lb.name} for ingress ${key} at ${lb.listenerUrl}`);
+    }
+    // The controller owns these too: written on every reconcile (only the ones that differ).
+    const lbAttributes = parseAttributes(annotations[ANN + 'load-balancer-attributes']);
+    if (Object.keys(lbAttributes).length) {
+      const current = alb.describeLoadBalancerAttributes(state.loadBalancerArn);
+      const changes = Object.fromEntries(Object.entries(lbAttributes).filter(([k, v]) => current[k] !== v));
+      if (Object.keys(changes).length) {
+        try {
+          alb.modifyLoadBalancerAttributes(state.loadBalancerArn, changes);
+          log(`load balancer controller: ingress ${key}: load balancer attributes ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(',')}`);
+        } catch (error) {
+          // The real controller reports a failed reconcile as an event and retries; the twin logs it.
+          log(`load balancer controller: ingress ${key}: ModifyLoadBalancerAttributes failed: ${(error as Error).message}`);
+        }
+      }
     }
     for (const backend of backends(ing)) {
       const svc = store.get('services', ns, backend.name);

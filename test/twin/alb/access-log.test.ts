@@ -25,6 +25,9 @@ const record = (i: number): AccessLogRecord => ({
   requestProcessingTime: 0,
   targetProcessingTime: i % 7 ? 0.001 : -1,
   totalTime: 0.002,
+  traceId: `Root=1-6553f100-${i.toString(16).padStart(24, '0')}`,
+  client: '127.0.0.1:40000',
+  userAgent: 'rollout-harness/test',
   ...(i % 7 ? {} : { reason: 'keepalive-race' as const }),
 });
 

@@ -277,7 +277,9 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['twin', 'up', '--time-scale', 'fast'], /Expected a positive number, got "fast"/],
       [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
-      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit or json, got "pdf"/],
+      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit, json or html, got "pdf"/],
+      [['report', 'x', '--format', 'md', '-o', 'x.md'], /-o\/--output: expected with --format html, got --format md/],
+      [['report', 'fixtures/results/report-fixture', '--format', 'html', '-o', '/proc/rollout-harness-test/r.html'], /-o \/proc\/rollout-harness-test\/r.html: expected a file that can be written, got ENOENT/],
       [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
     ];
     for (const [args, message] of cases) {
@@ -356,5 +358,6 @@ describe('the target dies mid-run', () => {
     expect(half.invalidReason).toMatch(/^the cell failed at stage (settle|cooldown|collect): /);
     expect(readFileSync(path.join(results(), 'dies', 'junit.xml'), 'utf8')).toContain('tests="2" failures="1"');
     expect(readFileSync(path.join(results(), 'dies', 'report.md'), 'utf8')).toContain('INVALID [1]');
+    expect(readFileSync(path.join(results(), 'dies', 'report.html'), 'utf8')).toMatch(/<td class="invalid"><a [^>]*>INVALID<\/a><\/td>/);
   }, 240_000);
 });

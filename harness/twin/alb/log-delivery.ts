@@ -1,0 +1,163 @@
+/**
+ * Delivery of ALB access logs to S3 as the user guide describes it ("Access log files"): each LB
+ * node buffers its entries and, once per interval (5 minutes by default), writes one gzip object
+ * under `prefix/AWSLogs/<account>/elasticloadbalancing/<region>/yyyy/mm/dd/…` — only while the
+ * load balancer's `access_logs.s3.*` attributes enable it. Intervals are aligned to multiples of
+ * the interval in model time, as ALB's end-times are (…T2340Z holds 23:35–23:40).
+ */
+import { gzipSync } from 'node:zlib';
+import type { Clock, Timer } from '../../core/clock.ts';
+import type { Random } from '../../core/random.ts';
+import { albLogObjectKey, formatAlbLogLine, type AlbLogEntry } from './alb-log.ts';
+
+/** Where log files go: the twin's S3 store. */
+export interface LogObjectSink {
+  bucketExists(bucket: string): boolean;
+  putObject(bucket: string, key: string, body: Buffer, contentType?: string): void;
+}
+
+/** Where a load balancer's logs go, from its attributes. */
+export interface AccessLogTarget {
+  enabled: boolean;
+  bucket: string;
+  prefix: string;
+}
+
+interface LbLogs {
+  elb: string;
+  target: AccessLogTarget;
+  /** zone → the LB node's IP (the file name's ip-address). */
+  nodeIps: Map<string, string>;
+}
+
+interface Batch {
+  bucket: string;
+  prefix: string;
+  elb: string;
+  nodeIp: string;
+  endTime: number;
+  lines: string[];
+}
+
+/** What delivery needs. */
+export interface LogDeliveryDeps {
+  clock: Clock;
+  random: Random;
+  sink: LogObjectSink;
+  account: string;
+  region: string;
+  intervalSeconds: number;
+}
+
+const RANDOM_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Buffers entries per LB node and interval and delivers them at each interval's end. */
+export class AccessLogDelivery {
+  #deps: LogDeliveryDeps;
+  #lbs = new Map<string, LbLogs>();
+  #batches = new Map<string, Batch>();
+  #timer?: Timer;
+  #delivered = 0;
+  #closed = false;
+
+  constructor(deps: LogDeliveryDeps) {
+    this.#deps = deps;
+  }
+
+  get #intervalMs(): number {
+    return this.#deps.intervalSeconds * 1000;
+  }
+
+  /** Log files written so far. */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /** A new load balancer: its resource id and its nodes' IPs; logging starts disabled (the ALB default). */
+  register(loadBalancerArn: string, elb: string, nodeIps: Map<string, string>): void {
+    this.#lbs.set(loadBalancerArn, { elb, nodeIps, target: { enabled: false, bucket: '', prefix: '' } });
+  }
+
+  /** The load balancer's access_logs.s3.* attributes changed; entries already buffered keep their destination. */
+  configure(loadBalancerArn: string, target: AccessLogTarget): void {
+    const lb = this.#lbs.get(loadBalancerArn);
+    if (!lb) return;
+    const before = lb.target;
+    lb.target = { ...target };
+    // Enabling writes the documented test file, as ALB does when it validates the bucket.
+    if (target.enabled && (!before.enabled || target.bucket !== before.bucket || target.prefix !== before.prefix)) {
+      const head = target.prefix ? `${target.prefix.replace(/\/+$/, '')}/` : '';
+      this.#deps.sink.putObject(target.bucket, `${head}AWSLogs/${this.#deps.account}/ELBAccessLogTestFile`, Buffer.from('Enable AccessLog for ELB: ' + lb.elb + '\n'), 'text/plain');
+    }
+  }
+
+  /** One entry from the LB node in `zone`; dropped when logging is off. */
+  add(loadBalancerArn: string, zone: string, entry: AlbLogEntry): void {
+    const lb = this.#lbs.get(loadBalancerArn);
+    if (!lb || !lb.target.enabled || this.#closed) return;
+    const interval = this.#intervalMs;
+    const endTime = (Math.floor(entry.time / interval) + 1) * interval;
+    const nodeIp = lb.nodeIps.get(zone) ?? '0.0.0.0';
+    const key = `${lb.target.bucket}\n${lb.target.prefix}\n${lb.elb}\n${nodeIp}\n${endTime}`;
+    let batch = this.#batches.get(key);
+    if (!batch) {
+      batch = { bucket: lb.target.bucket, prefix: lb.target.prefix, elb: lb.elb, nodeIp, endTime, lines: [] };
+      this.#batches.set(key, batch);
+    }
+    batch.lines.push(formatAlbLogLine(entry));
+    this.#schedule();
+  }
+
+  /** Delivers every buffered batch now, whatever its interval (on twin shutdown), and stops the timer. */
+  flush(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#deliver(Number.POSITIVE_INFINITY);
+  }
+
+  /** Flushes and refuses further entries. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#closed) return;
+    const now = this.#deps.clock.now();
+    const next = Math.min(...[...this.#batches.values()].map((b) => b.endTime));
+    this.#timer = this.#deps.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#deliver(this.#deps.clock.now());
+      if (this.#batches.size) this.#schedule();
+    }, Math.max(0, next - now));
+  }
+
+  /** Writes the batches whose interval ended by `until`. Empty intervals write nothing: an entry makes a batch. */
+  #deliver(until: number): void {
+    const now = this.#deps.clock.now();
+    for (const [key, batch] of [...this.#batches]) {
+      if (batch.endTime > until) continue;
+      this.#batches.delete(key);
+      const objectKey = albLogObjectKey({
+        prefix: batch.prefix,
+        account: this.#deps.account,
+        region: this.#deps.region,
+        elb: batch.elb,
+        endTime: batch.endTime,
+        deliveredAt: now,
+        nodeIp: batch.nodeIp,
+        random: this.#randomString(),
+      });
+      // A bucket removed after logging was enabled: ALB's delivery fails; the twin's buckets never go away.
+      if (!this.#deps.sink.bucketExists(batch.bucket)) continue;
+      this.#deps.sink.putObject(batch.bucket, objectKey, gzipSync(batch.lines.join('\n') + '\n'), 'application/octet-stream');
+      this.#delivered++;
+    }
+  }
+
+  #randomString(): string {
+    let out = '';
+    for (let i = 0; i < 8; i++) out += RANDOM_CHARS[this.#deps.random.int(0, RANDOM_CHARS.length - 1)];
+    return out;
+  }
+}

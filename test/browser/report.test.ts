@@ -1,0 +1,192 @@
+/**
+ * report.html in a real browser (Debian's Chromium through playwright-core): rendered by the CLI from
+ * a real twin run's results (fixtures/results/report-fixture), it loads with no console error and
+ * no request leaving the page, every chart has drawn one mark per datum, clicking a heatmap cell
+ * opens that cell's timeline, an INVALID cell shows hatched, and a screenshot PNG is written.
+ * Skipped only without /usr/bin/chromium outside CI; in CI (.ci/run installs it) its absence fails.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRun } from '../../harness/cli/results.ts';
+import type { CellResult } from '../../harness/report/types.ts';
+import { CHROMIUM, startChromium, type Browser } from './chromium.ts';
+
+const FIXTURE = 'fixtures/results/report-fixture';
+const available = existsSync(CHROMIUM);
+const inCi = Boolean(process.env.CI);
+if (!available && !inCi) console.warn(`browser test skipped: no ${CHROMIUM} (install it with: apt-get install -y chromium; .ci/run does)`);
+
+let dir: string;
+let browser: Browser | undefined;
+let cells: CellResult[];
+
+async function renderReport(runDir: string, out: string): Promise<void> {
+  const r = await execa('node', ['bin/rollout-harness.js', 'report', runDir, '--format', 'html', '-o', out], { reject: false, timeout: 60_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
+}
+
+/** What each cell's data says its timeline must draw. */
+function expected(cell: CellResult) {
+  const series = { '2xx': 0, '5xx': 0, 'network error': 0, 'other status': 0 };
+  for (const s of cell.series) {
+    for (const [status, n] of Object.entries(s.byStatus)) {
+      const code = Number(status);
+      series[code >= 200 && code < 300 ? '2xx' : code >= 500 ? '5xx' : 'other status'] += n;
+    }
+    series['network error'] += s.networkErrors;
+  }
+  const nodes = new Set(cell.timeline.flatMap((e) => (e.type === 'pod' && e.node ? [e.node] : [])));
+  return {
+    failures: cell.failures.length,
+    outcomes: Object.entries(series).filter(([, n]) => n > 0).map(([k]) => k).sort(),
+    targets: new Set(cell.timeline.flatMap((e) => (e.type === 'target' ? [e.target] : []))).size,
+    pods: new Set(cell.timeline.flatMap((e) => (e.type === 'pod' ? [e.pod] : []))).size,
+    nodes: nodes.size,
+    marks: Object.values(cell.marks).filter((v) => v !== undefined).length,
+    actions: cell.timeline.filter((e) => e.type === 'disruption').length,
+  };
+}
+
+describe.skipIf(!available && !inCi)('report.html in Chromium', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rollout-harness-browser-'));
+    cells = (await readRun(FIXTURE)).cells;
+    await renderReport(FIXTURE, path.join(dir, 'report.html'));
+    // The same run with one cell INVALID, as a run whose baseline failed would write it.
+    await cp(FIXTURE, path.join(dir, 'invalid-run'), { recursive: true });
+    const file = path.join(dir, 'invalid-run', 'cells', `${cells[1].id}.json`);
+    const cell = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...cell, valid: false, invalidReason: 'baseline: 91.0 % 2xx, below 99 %' }));
+    await renderReport(path.join(dir, 'invalid-run'), path.join(dir, 'invalid.html'));
+    // 52 cells (the fixture's 4 cells with 13 preStop values: 26 configs × 2 disruptions) for the page's speed.
+    await cp(FIXTURE, path.join(dir, 'big-run'), { recursive: true });
+    for (let i = 1; i < 13; i++) {
+      for (const c of cells) {
+        const config = { ...c.config, preStopSeconds: c.config.preStopSeconds + i };
+        const id = `${c.id}-${i}`;
+        await writeFile(path.join(dir, 'big-run', 'cells', `${id}.json`), JSON.stringify({ ...c, id, index: c.index + 4 * i, config }));
+      }
+    }
+    await renderReport(path.join(dir, 'big-run'), path.join(dir, 'big.html'));
+    browser = await startChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads with no console error and no request leaving the page; the heatmap shows each cell\'s failed requests', async () => {
+    const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'report.html'));
+    const shown = await page.$$eval('table.heatmap a[data-group]', (as) => as.map((a) => a.textContent));
+    const want = cells.map((c) => String(c.fiveXX + c.requests.networkErrors));
+    // One repeat per cell in the fixture: the heatmap reads row by row (config), column by column (disruption).
+    expect(shown.slice().sort()).toEqual(want.slice().sort());
+    expect(shown).toContain('128');
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('clicking a heatmap cell opens its timeline, whose charts have one mark per datum', async () => {
+    const { page, errors } = await (browser as Browser).open(path.join(dir, 'report.html'));
+    const links = await page.$$eval('table.heatmap a[data-group]', (as) => as.map((a) => a.getAttribute('data-group') as string));
+    expect(links.length).toBe(cells.length);
+    expect(await page.locator('section.group:visible').count()).toBe(0);
+    for (const group of links) {
+      await page.click(`table.heatmap a[data-group="${group}"]`);
+      const section = page.locator(`section#${group}`);
+      await expect.poll(() => section.isVisible()).toBe(true);
+      expect(await page.locator('section.group:visible').count()).toBe(1);
+      const id = await section.locator('article.cell').getAttribute('data-cell');
+      const cell = cells.find((c) => c.id === id) as CellResult;
+      expect(cell, `a cell with id ${id}`).toBeDefined();
+      const want = expected(cell);
+      const drawn = await section.locator('svg.timeline').evaluate((svg) => {
+        const box = svg.getBoundingClientRect();
+        // Drawn: it has an extent (a vertical line has no width) and lies inside the chart.
+        const visible = (sel: string) =>
+          [...svg.querySelectorAll(sel)].filter((el) => {
+            const r = el.getBoundingClientRect();
+            return (el.tagName === 'line' ? r.height > 0 : r.width > 0 && r.height > 0) && r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+          }).length;
+        return {
+          width: box.width,
+          failures: visible('circle.failure'),
+          outcomes: [...svg.querySelectorAll('path.rate')].map((p) => p.getAttribute('data-outcome') ?? '').sort(),
+          vertices: [...svg.querySelectorAll('path.rate')].map((p) => ((p.getAttribute('d') ?? '').match(/[ML]/g) ?? []).length),
+          targets: svg.querySelectorAll('g.lane[data-kind="target"]').length,
+          pods: svg.querySelectorAll('g.lane[data-kind="pod"]').length,
+          nodes: svg.querySelectorAll('g.lane[data-kind="node"]').length,
+          spans: visible('rect.span'),
+          spansListed: [...svg.querySelectorAll('g.lane')].reduce((s, g) => s + Number(g.getAttribute('data-spans')), 0),
+          marks: visible('g.mark line'),
+          actions: visible('path.action'),
+        };
+      });
+      expect(drawn.width).toBeGreaterThan(500);
+      expect(drawn.failures, `${id}: failure points`).toBe(want.failures);
+      expect(drawn.outcomes, `${id}: outcome lines`).toEqual(want.outcomes);
+      expect(drawn.vertices.every((v) => v === cell.series.length), `${id}: one vertex per second bucket`).toBe(true);
+      expect(drawn.targets, `${id}: target lanes`).toBe(want.targets);
+      expect(drawn.pods, `${id}: pod lanes`).toBe(want.pods);
+      expect(drawn.nodes, `${id}: node lanes`).toBe(want.nodes);
+      expect(drawn.spans, `${id}: every span drawn inside the chart`).toBe(drawn.spansListed);
+      expect(drawn.spans).toBeGreaterThanOrEqual(want.targets + want.pods + want.nodes);
+      expect(drawn.marks, `${id}: marks`).toBe(want.marks);
+      expect(drawn.actions, `${id}: disruption actions`).toBe(want.actions);
+    }
+    // The fixture's spot cells terminate an instance: the node lane shows it.
+    expect(await page.locator('rect.span[data-state="terminated"]').count()).toBe(cells.filter((c) => c.disruption.kind === 'spot').length);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows an INVALID cell hatched and labelled, never as 0', async () => {
+    const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'invalid.html'));
+    const td = page.locator('table.heatmap td.invalid');
+    expect(await td.count()).toBe(1);
+    expect(await td.textContent()).toBe('INVALID');
+    expect(await td.evaluate((el) => el.ownerDocument.defaultView?.getComputedStyle(el).backgroundImage)).toMatch(/repeating-linear-gradient/);
+    expect(await td.locator('a').getAttribute('title')).toContain('baseline: 91.0 % 2xx');
+    await td.locator('a').click();
+    await expect.poll(() => page.locator('section.group:visible').textContent()).toContain('INVALID: baseline: 91.0 % 2xx');
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('stays quick with 52 cells: loads, and opens each timeline, without an error', async () => {
+    const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'big.html'));
+    const loadMs = await page.evaluate(() => (globalThis as unknown as { performance: { getEntriesByType(t: string): Array<{ duration: number }> } }).performance.getEntriesByType('navigation')[0].duration);
+    const links = page.locator('table.heatmap a[data-group]');
+    expect(await links.count()).toBe(52);
+    expect(await page.locator('table.heatmap tr').count()).toBe(27);
+    for (let i = 0; i < 52; i += 17) {
+      await links.nth(i).click();
+      await expect.poll(() => page.locator('section.group:visible circle.failure, section.group:visible path.rate').count()).toBeGreaterThan(0);
+    }
+    console.log(`52-cell report: ${Math.round(loadMs)} ms to load`);
+    expect(loadMs).toBeLessThan(10_000);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('writes a screenshot PNG of the report with a timeline open', async () => {
+    const png = path.join(dir, 'report.png');
+    const r = await execa('node', ['--import', 'tsx', 'scripts/screenshot-report.ts', path.join(dir, 'report.html'), png], { reject: false, timeout: 60_000 });
+    expect(r.exitCode, r.all ?? r.stderr).toBe(0);
+    const bytes = readFileSync(png);
+    expect(bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    const width = bytes.readUInt32BE(16);
+    const height = bytes.readUInt32BE(20);
+    expect(width).toBe(1060);
+    expect(height).toBeGreaterThan(900);
+    expect(bytes.length).toBeLessThan(300_000);
+  });
+});

@@ -1,0 +1,154 @@
+/** `compare` and `report --format md` on run directories written here: exit codes, summary file, comparison in the review. */
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { compareCommand, finishRun, readRun, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
+import { ConfigError } from '../../../harness/core/errors.ts';
+import { specSchema } from '../../../harness/matrix/schema.ts';
+import type { CellResult } from '../../../harness/report/types.ts';
+import { cellResult } from '../../helpers/results.ts';
+
+let dir: string;
+
+const spec = specSchema.parse({
+  name: 'nightly',
+  target: { twin: {} },
+  traffic: { driver: 'builtin', rate: 100 },
+  matrix: { readinessGate: [false, true], preStopSeconds: [0], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [300] },
+  disruptions: ['rollout'],
+});
+
+function cell(gate: boolean, fiveXX: number, valid = true): CellResult {
+  return cellResult({
+    gate,
+    kind: 'rollout',
+    valid,
+    ...(valid ? {} : { invalidReason: 'the system did not settle within 300 s' }),
+    fiveXX,
+    requests: { planned: 3000, sent: 3000, byStatus: { '200': 3000 - fiveXX, ...(fiveXX ? { '502': fiveXX } : {}) }, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 1 },
+  });
+}
+
+/** Writes results/<id>/run.json and its cells as a run does. */
+async function writeRun(id: string, cells: CellResult[]): Promise<string> {
+  const runDir = path.join(dir, 'results', id);
+  await mkdir(path.join(runDir, 'cells'), { recursive: true });
+  const record = {
+    schemaVersion: 1,
+    runId: id,
+    specFile: 'spec.yaml',
+    spec,
+    target: { kind: 'twin', namespace: 'shop', deployment: 'web', targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/1', timeScale: 0.05, seed: 1 },
+    driver: { name: 'builtin', reason: 'test' },
+    versions: { rolloutHarness: '0.1.0', node: process.version, platform: 'linux-x64' },
+    startedAt: '2026-01-01T00:00:00Z',
+    endedAt: '2026-01-01T00:10:00Z',
+    cells: cells.map((c) => ({ id: c.id, status: 'done' })),
+  };
+  await writeFile(path.join(runDir, 'run.json'), JSON.stringify(record));
+  for (const c of cells) await writeFile(path.join(runDir, 'cells', `${c.id}.json`), JSON.stringify(c));
+  return runDir;
+}
+
+/** Runs a command in process with stdout captured. */
+async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    return { code: await fn(), out: lines.join('\n') };
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-compare-'));
+  await writeRun('quiet', [cell(false, 2), cell(true, 0)]);
+  await writeRun('noisy', [cell(false, 3), cell(true, 1)]);
+  await writeRun('worse', [cell(false, 2), cell(true, 40)]);
+  await writeRun('broken', [cell(false, 2), cell(true, 0, false)]);
+});
+
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const flags = (over: object = {}) => ({ resultsDir: path.join(dir, 'results'), ...over });
+const md = (over: object = {}) => ({ format: 'md' as const, ...flags(over) });
+
+describe('compare', () => {
+  it('exits 0 on noise, 1 on a regression, 4 on a cell INVALID in either run', async () => {
+    expect((await captured(() => compareCommand('quiet', 'noisy', flags()))).code).toBe(0);
+    const worse = await captured(() => compareCommand('quiet', 'worse', flags()));
+    expect(worse.code).toBe(1);
+    expect(worse.out).toContain('- rollout.gate-on.prestop-0.grace-30.dereg-300: 0 → 40 failed (p = 9.1e-13');
+    expect((await captured(() => compareCommand('quiet', 'broken', flags()))).code).toBe(4);
+    expect((await captured(() => compareCommand('broken', 'quiet', flags()))).code).toBe(4);
+    // A stricter minimum change turns the regression into "below --min-change".
+    expect((await captured(() => compareCommand('quiet', 'worse', flags({ minChange: 50 })))).code).toBe(0);
+  });
+
+  it('appends the comparison to --summary-file, keeping what was there', async () => {
+    const summary = path.join(dir, 'summary.md');
+    await writeFile(summary, '# earlier step\n\n');
+    await captured(() => compareCommand('quiet', 'worse', flags({ summaryFile: summary })));
+    await captured(() => compareCommand('quiet', 'noisy', flags({ summaryFile: summary })));
+    const text = await readFile(summary, 'utf8');
+    expect(text.startsWith('# earlier step\n\n## worse compared with quiet\n\n| cell ')).toBe(true);
+    expect(text).toContain('## noisy compared with quiet');
+    expect(text).toContain('No regression beyond noise');
+  });
+
+  it('refuses a --summary-file it cannot append to, and a run that does not exist, as bad input', async () => {
+    await expect(compareCommand('quiet', 'noisy', flags({ summaryFile: path.join(dir, 'no-such-dir', 's.md') }))).rejects.toThrow(/--summary-file: expected a file that can be appended to, got .*no-such-dir.* \(ENOENT\)/);
+    await expect(compareCommand('quiet', 'nope', flags())).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('report --format md', () => {
+  it('includes the comparison with --baseline and the link with --html-url; exit code the worse of both', async () => {
+    const r = await captured(() => reportCommand('worse', md({ baseline: 'quiet', htmlUrl: 'https://ci.example.invalid/a/1' })));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('## Compared with quiet');
+    expect(r.out).toContain('[report.html](https://ci.example.invalid/a/1)');
+    expect(r.out.match(/<details>/g)).toHaveLength(2);
+    const plain = await captured(() => reportCommand('worse', md()));
+    expect(plain.code).toBe(0);
+    expect(plain.out).not.toContain('Compared with');
+    await expect(reportCommand('worse', { ...flags({ baseline: 'quiet' }), format: 'junit' })).rejects.toThrow(/expected only with --format md/);
+  });
+});
+
+describe('after run --baseline --summary-file', () => {
+  it('compares with the baseline, writes comparison.md, appends the review, and exits with the worse code', async () => {
+    const summary = path.join(dir, 'run-summary.md');
+    const baseline = await readRun('quiet', path.join(dir, 'results'));
+    const worseDir = path.join(dir, 'results', 'worse');
+    const r = await captured(() => finishRun(worseDir, 0, { resultsDir: path.join(dir, 'results'), baseline, summaryFile: summary, htmlUrl: 'https://ci.example.invalid/r/9' }));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('Compared with quiet:');
+    expect(await readFile(path.join(worseDir, 'comparison.md'), 'utf8')).toMatch(/^# worse compared with quiet\n\n\| cell /);
+    const text = await readFile(summary, 'utf8');
+    expect(text).toMatch(/^# rollout-harness: nightly\n/);
+    expect(text).toContain('[report.html](https://ci.example.invalid/r/9)');
+    expect(text).toContain('## Compared with quiet');
+    expect(text).toContain('**regression**');
+    // The run's own code wins when it is worse (3: environment), and stays when the comparison is clean.
+    expect((await captured(() => finishRun(worseDir, 3, { resultsDir: path.join(dir, 'results'), baseline }))).code).toBe(3);
+    expect((await captured(() => finishRun(path.join(dir, 'results', 'noisy'), 4, { resultsDir: path.join(dir, 'results'), baseline }))).code).toBe(4);
+    // Without a baseline or a summary file nothing is read or written.
+    expect(await finishRun(path.join(dir, 'results', 'does-not-exist'), 0, { resultsDir: path.join(dir, 'results') })).toBe(0);
+  });
+});
+
+describe('worseExitCode', () => {
+  it('orders the README\'s codes as run decides them: 0 < 4 < 1 < 130 < 3 < 2', () => {
+    expect(worseExitCode(0, 4)).toBe(4);
+    expect(worseExitCode(4, 1)).toBe(1);
+    expect(worseExitCode(1, 4)).toBe(1);
+    expect(worseExitCode(3, 1)).toBe(3);
+    expect(worseExitCode(130, 1)).toBe(130);
+    expect(worseExitCode(0, 0)).toBe(0);
+  });
+});

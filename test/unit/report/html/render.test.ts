@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { esc, renderHtml, renderValue } from '../../../../harness/report/html/render.ts';
+import type { ReportMeta } from '../../../../harness/report/markdown.ts';
+import { readRun } from '../../../../harness/cli/results.ts';
+import { cellResult, dist, explainOf } from '../../../helpers/results.ts';
+
+const meta: ReportMeta = { title: 'rollout-harness: t', runId: 'r1', target: 'the local twin', driver: 'builtin', rate: 100, failedExpectations: [] };
+
+describe('renderHtml', () => {
+  it('is one page that allows nothing but its own style: a CSP with the style hash, no script, no external reference', () => {
+    const html = renderHtml([cellResult({ gate: false, kind: 'rollout' })], meta);
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
+    const hash = createHash('sha256').update(style).digest('base64');
+    expect(html).toContain(`content="default-src 'none'; style-src 'sha256-${hash}';`);
+    expect(html.indexOf('Content-Security-Policy')).toBeLessThan(html.indexOf('<style>'));
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|\ssrc=|url\(|@import/i);
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/\sstyle="/);
+  });
+
+  it('escapes user data: spec title, pod, node and target names, invalid reasons', () => {
+    const cell = cellResult({
+      gate: false,
+      kind: 'rollout',
+      valid: false,
+      invalidReason: '<b>baseline</b> & "more"',
+      timeline: [
+        { t: 0, type: 'pod', pod: '<img src=x onerror=alert(1)>', change: 'present', node: "n'1<" },
+        { t: 1, type: 'target', target: '<t>:80', state: '<healthy>' },
+        { t: 2, type: 'disruption', action: 'cordon', detail: "n'1< <script>" },
+      ],
+    });
+    const html = renderHtml([cell], { ...meta, title: '<script>alert(1)</script>' });
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain('<b>baseline');
+    expect(html).not.toContain('<t>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt; on n&#39;1&lt;');
+    expect(html).toContain('&lt;b&gt;baseline&lt;/b&gt; &amp; &quot;more&quot;');
+  });
+
+  it('marks an INVALID cell as such (hatched class, the word, its reason), never as 0', () => {
+    const ok = cellResult({ gate: false, kind: 'rollout' });
+    const bad = cellResult({ gate: true, kind: 'rollout', valid: false, invalidReason: 'baseline 90 % 2xx', fiveXX: 0 });
+    const html = renderHtml([ok, bad], meta);
+    const cells = [...html.matchAll(/<td class="([^"]+)"><a href="#(g\d+)" data-group="g\d+" data-failed="([^"]+)" title="([^"]*)">([^<]+)<\/a><\/td>/g)].map((m) => ({ cls: m[1], failed: m[3], title: m[4], text: m[5] }));
+    expect(cells).toEqual([
+      { cls: 'b-zero', failed: '0', title: '0 failed requests in 1 repeat(s)', text: '0' },
+      { cls: 'invalid', failed: 'invalid', title: `${bad.id}: baseline 90 % 2xx`, text: 'INVALID' },
+    ]);
+  });
+
+  it('renders the cross-checks and lags when a cell has them, and leaves their slots out when not', () => {
+    const plain = renderHtml([cellResult({ gate: false, kind: 'rollout' })], meta);
+    expect(plain).not.toContain('Cross-checks');
+    const cell = { ...cellResult({ gate: false, kind: 'rollout' }), explain: explainOf({ crossCheck: { client: 3, accessLog: 2, mismatches: ['client 3 vs ALB log 2'] }, lags: { deregistration: { count: 3, min: 0.5, p50: 1.25, p90: 4, max: 4.5, values: [0.5, 1.25, 4.5] }, registration: dist(0, 0), longestRequest: dist(0, 0) } }) };
+    const html = renderHtml([cell], meta);
+    expect(html).toContain('<h3>Cross-checks</h3>');
+    expect(html).toContain('<th>accessLog</th><td>2</td>');
+    expect(html).toContain('client 3 vs ALB log 2');
+    expect(html).toContain('<h3>Measured lags</h3>');
+    expect(html).toContain('<th>p50</th><td>1.25</td>');
+  });
+
+  it('gives a cause one colour on the whole page, whatever each cell\'s commonest cause', () => {
+    const a = cellResult({ gate: false, kind: 'rollout', fiveXX: 3, failures: [{ t: 1, path: '/', status: 502 }, { t: 2, path: '/', status: 502 }, { t: 3, path: '/', status: 503 }] });
+    const b = cellResult({ gate: true, kind: 'rollout', fiveXX: 3, failures: [{ t: 1, path: '/', status: 503 }, { t: 2, path: '/', status: 503 }, { t: 3, path: '/', status: 502 }] });
+    const html = renderHtml([a, b], meta);
+    const fills = (cause: string) => new Set([...html.matchAll(new RegExp(`data-cause="${cause}"[^>]* fill="(#[0-9a-f]+)"`, 'g'))].map((m) => m[1]));
+    expect([...fills('502')].length).toBe(1);
+    expect([...fills('503')].length).toBe(1);
+    expect(fills('502')).not.toEqual(fills('503'));
+    expect((html.match(/<circle class="failure"/g) ?? []).length).toBe(6);
+  });
+
+  it('stays small for a run of 50 cells (the fixture run\'s cells, repeated)', async () => {
+    const { record, cells } = await readRun('fixtures/results/report-fixture');
+    const many = Array.from({ length: 13 }, (_, i) => cells.map((c) => ({ ...c, id: `${c.id}-${i}`, repeat: i + 1 }))).flat();
+    const html = renderHtml(many, { ...meta, runId: record.runId });
+    expect(many.length).toBe(52);
+    expect((html.match(/<article class="cell"/g) ?? []).length).toBe(52);
+    // 13 repeats per heatmap cell: 4 heatmap cells; the page stays well under a few MB.
+    expect((html.match(/data-group="g\d+"/g) ?? []).length).toBe(4);
+    expect(html.length).toBeLessThan(3_000_000);
+  });
+});
+
+describe('esc and renderValue', () => {
+  it('escapes the five characters that matter in content and attributes', () => {
+    expect(esc(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+  it('renders nested values as tables, arrays of objects with one column per key', () => {
+    expect(renderValue([{ a: 1, b: '<x>' }, { a: 2.34567 }])).toBe('<table class="kv"><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>&lt;x&gt;</td></tr><tr><td>2.346</td><td>–</td></tr></table>');
+  });
+});
