@@ -56,7 +56,7 @@ export async function calibratedConfig(runs: string[], opts: CalibrateOptions): 
     `Twin config calibrated by rollout-harness twin calibrate from run(s) ${names.join(', ')}, on ${path.relative(process.cwd(), baseFile) || baseFile}.`,
     fit.deregistrationLag ? `alb.deregistrationLag from ${fit.samples.deregistration} measured lags (target × LB node): ${text(fit.deregistrationLag)}.` : 'alb.deregistrationLag: no samples; left as in the base.',
     fit.registrationLag ? `alb.registrationLag from ${fit.samples.registration} measured lags: ${text(fit.registrationLag)}.` : 'alb.registrationLag: no samples; left as in the base.',
-    'Fit: samples + 0.5 s (a state change is seen up to one 1 s poll late); min = smallest; max = 97th percentile (≥ 20 samples, else largest);',
+    'Fit: lags from the middle of the poll interval that saw each target change; min / max = 3rd / 97th percentile (≥ 30 samples; 10th / 90th with 10–29; else smallest / largest);',
     'tailProbability = share above max; tailMax = largest. alb.registrationTime is left as in the base: the log cannot separate it from the first health check.',
   ];
   doc.commentBefore = `${header.map((l) => ` ${l}`).join('\n')}\n${doc.commentBefore ? `\n${doc.commentBefore}` : ''}`;

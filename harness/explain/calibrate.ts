@@ -2,10 +2,11 @@
  * Fitting the twin's ALB lag distributions (`alb.deregistrationLag`, `alb.registrationLag`:
  * uniform in [min, max] with a uniform tail to tailMax) to lags measured in runs. Pure.
  *
- * The fit: each sample gets half the target-health poll period added (the harness sees a target
- * turn draining or healthy up to one poll late, so measured lags are short by 0–1 s); min = the
- * smallest sample; max = the 97th percentile (nearest rank) when there are ≥ 20 samples, else the
- * largest; tailProbability = the share of samples above max; tailMax = the largest.
+ * The fit (the samples are measured from the middle of the poll interval that saw the target
+ * change, see lags.ts): min = the 3rd percentile (nearest rank) with ≥ 30 samples, the 10th with
+ * 10–29, else the smallest; max = the 97th percentile with ≥ 30 samples, the 90th with 10–29 (one
+ * odd sample in a dozen — a stalled event loop on a loaded machine — does not move the body), else
+ * the largest; tailProbability = the share of samples above max; tailMax = the largest.
  */
 
 /** A lag distribution as the twin config takes it (model seconds). */
@@ -16,18 +17,18 @@ export interface FittedLag {
   tailMax: number;
 }
 
-/** Half the harness's target-health poll period (1 model s): the mean lateness of a seen state change. */
-export const POLL_CORRECTION_SECONDS = 0.5;
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Fits one distribution; undefined without samples. */
-export function fitLag(samples: readonly number[], correction = POLL_CORRECTION_SECONDS): FittedLag | undefined {
+export function fitLag(samples: readonly number[]): FittedLag | undefined {
   if (!samples.length) return undefined;
-  const s = samples.map((x) => Math.max(0, x + correction)).sort((a, b) => a - b);
-  const max = s.length >= 20 ? s[Math.ceil(0.97 * s.length) - 1] : s[s.length - 1];
+  const s = samples.map((x) => Math.max(0, x)).sort((a, b) => a - b);
+  const p = s.length >= 30 ? 0.97 : s.length >= 10 ? 0.9 : 1;
+  const min = s[Math.max(0, Math.ceil((1 - p) * s.length) - 1)];
+  const max = s[Math.ceil(p * s.length) - 1];
   const above = s.filter((x) => x > max).length;
-  return { min: r3(s[0]), max: r3(max), tailProbability: r3(above / s.length), tailMax: r3(Math.max(max, s[s.length - 1])) };
+  return { min: r3(min), max: r3(max), tailProbability: r3(above / s.length), tailMax: r3(Math.max(max, s[s.length - 1])) };
 }
 
 /** The lags of one cell, as its result keeps them. */

@@ -37,10 +37,16 @@ export interface NodeLife {
   terminated?: number;
 }
 
-/** One state of a target from `t` on. */
+/** One state of a target from `t` on (seen at `t`; it changed in (`since`, `t`] when known). */
 export interface TargetSpan {
   t: number;
   state: string;
+  since?: number;
+}
+
+/** Best estimate of when a seen target change happened: the middle of (since, t], else half a 1 s poll before t. */
+export function changedAt(s: TargetSpan): number {
+  return s.since !== undefined && s.since <= s.t ? (s.since + s.t) / 2 : Math.max(0, s.t - 0.5);
 }
 
 /** The indexed timeline of one cell. */
@@ -78,7 +84,7 @@ export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseS
       if (e.change === 'deleted') p.deleted ??= e.t;
     } else if (e.type === 'target') {
       const spans = targets.get(e.target) ?? [];
-      spans.push({ t: e.t, state: e.state });
+      spans.push({ t: e.t, state: e.state, ...(e.since !== undefined ? { since: e.since } : {}) });
       targets.set(e.target, spans);
     } else if (e.type === 'disruption' && e.detail) {
       const m = NODE_DETAIL.exec(e.detail);

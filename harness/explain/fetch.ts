@@ -121,6 +121,11 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
       listError = undefined;
     } catch (error) {
       listError = (error as Error).message;
+      // Refused (403 AccessDenied, 404 NoSuchBucket, …): waiting will not change it.
+      const status = (error as { status?: number }).status;
+      if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+        return { ...last, status: 'missing', why: `listing s3://${o.location.bucket}/${o.location.prefix} was refused: ${listError}` };
+      }
     }
     const behind = [...last.nodes].filter(([, upTo]) => upTo < o.endMs);
     if (!listError && last.nodes.size > 0 && behind.length === 0) return { ...last, status: 'complete' };

@@ -1,11 +1,12 @@
 /**
  * Lags measured from a cell's access-log entries and its timeline, per target and LB node: how
  * long each node kept sending new requests to a target after its deregistration, how long it took
- * to send the first one after the target turned healthy, and the longest request. Pure.
+ * to send the first one after the target turned healthy, and the longest request. Pure. A target's
+ * change is taken at the middle of the poll interval that saw it (`changedAt`).
  */
 import type { TimelineEvent } from '../observe/timeline.ts';
 import { arrivalOf, durationOf, type CellLogEntry } from './attribute.ts';
-import { indexTimeline, podAt, type PhaseSettings } from './cell-context.ts';
+import { changedAt, indexTimeline, podAt, type PhaseSettings } from './cell-context.ts';
 
 /** A distribution of model seconds. */
 export interface Distribution {
@@ -82,7 +83,8 @@ export function measureLags(input: LagInput): CellLags {
     // Deregistration: each turn to draining; the last request after it, before the target came back.
     for (let i = 0; i < spans.length; i++) {
       if (spans[i].state !== 'draining' || spans[i - 1]?.state === 'draining') continue;
-      const from = spans[i].t;
+      // The change happened before the poll saw it: measure from the best estimate of when.
+      const from = changedAt(spans[i]);
       const back = spans.slice(i + 1).find((s) => s.state === 'initial' || s.state === 'healthy')?.t ?? Infinity;
       const before = pair.arrivals.filter((a) => a < from && a >= from - recent);
       const after = pair.arrivals.filter((a) => a >= from && a < back);
@@ -91,7 +93,7 @@ export function measureLags(input: LagInput): CellLags {
     }
     // Registration: each turn to healthy from initial (or, without target events, the pod's Ready).
     const turns: number[] = [];
-    for (let i = 0; i < spans.length; i++) if (spans[i].state === 'healthy' && spans[i - 1]?.state === 'initial') turns.push(spans[i].t);
+    for (let i = 0; i < spans.length; i++) if (spans[i].state === 'healthy' && spans[i - 1]?.state === 'initial') turns.push(changedAt(spans[i]));
     if (!spans.length) {
       const pod = podAt(index, pair.target.split(':').slice(0, -1).join(':'), pair.arrivals[0]);
       if (pod?.ready !== undefined && pod.ready > 0) turns.push(pod.ready);

@@ -9,7 +9,7 @@ import type { Elbv2Port, KObject, KubernetesPort, TargetHealthRow } from '../pla
 export type TimelineEvent =
   | { t: number; type: 'stage'; stage: string }
   | { t: number; type: 'pod'; pod: string; change: 'present' | 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string }
-  | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string }
+  | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string; since?: number }
   | { t: number; type: 'disruption'; action: string; detail?: string }
   | { t: number; type: 'traffic'; action: 'start' | 'stop'; detail?: string }
   | { t: number; type: 'note'; detail: string };
@@ -105,20 +105,25 @@ export function observe(deps: {
   let polls = 0;
   let firstPoll: () => void = () => {};
   const ready = new Promise<void>((resolve) => (firstPoll = resolve));
+  // When the previous answered poll was sent: a change seen now happened after it (`since`).
+  let previousStart: number | undefined;
   const poll = async () => {
+    const start = timeline.now();
     try {
       const rows = await deps.elbv2.describeTargetHealth(deps.targetGroupArn);
+      const since = previousStart !== undefined ? { since: previousStart } : {};
+      previousStart = start;
       const seen = new Set<string>();
       for (const row of rows) {
         const key = `${row.id}:${row.port}`;
         seen.add(key);
         const before = state.targets.get(key);
-        if (before?.state !== row.state) timeline.add({ type: 'target', target: key, state: row.state, ...(before ? { from: before.state } : {}), ...(row.reason ? { reason: row.reason } : {}) });
+        if (before?.state !== row.state) timeline.add({ type: 'target', target: key, state: row.state, ...(before ? { from: before.state } : {}), ...(row.reason ? { reason: row.reason } : {}), ...since });
         state.targets.set(key, row);
       }
       for (const [key, before] of state.targets) {
         if (!seen.has(key)) {
-          timeline.add({ type: 'target', target: key, state: 'unused', from: before.state });
+          timeline.add({ type: 'target', target: key, state: 'unused', from: before.state, ...since });
           state.targets.delete(key);
         }
       }

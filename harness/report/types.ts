@@ -17,7 +17,7 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
   z
     .object({ t: z.number(), type: z.literal('pod'), pod: z.string(), change: z.enum(['present', 'created', 'ready', 'not-ready', 'terminating', 'deleted']), node: z.string().optional(), ip: z.string().optional() })
     .strict(),
-  z.object({ t: z.number(), type: z.literal('target'), target: z.string(), state: z.string(), from: z.string().optional(), reason: z.string().optional() }).strict(),
+  z.object({ t: z.number(), type: z.literal('target'), target: z.string(), state: z.string(), from: z.string().optional(), reason: z.string().optional(), since: z.number().optional().describe('when the poll before the one that saw the change was sent: the change happened in (since, t]') }).strict(),
   z.object({ t: z.number(), type: z.literal('disruption'), action: z.string(), detail: z.string().optional() }).strict(),
   z.object({ t: z.number(), type: z.literal('traffic'), action: z.enum(['start', 'stop']), detail: z.string().optional() }).strict(),
   z.object({ t: z.number(), type: z.literal('note'), detail: z.string() }).strict(),

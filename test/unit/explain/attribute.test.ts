@@ -72,15 +72,19 @@ describe('measureLags', () => {
       albEntry(ORIGIN, { t: 30, elb: 200, target: '10.0.0.2:8080' }, B),
     ];
     const lags = measureLags({ entries, timeline, settings, originMs: ORIGIN });
+    // Without `since` a change is taken half a poll (0.5 s) before it was seen: draining at 10.5, healthy at 24.5.
     expect(lags.samples.deregistration).toEqual([
-      { target: '10.0.0.1:8080', lbNode: A, seconds: 3 },
-      { target: '10.0.0.1:8080', lbNode: B, seconds: 0 },
+      { target: '10.0.0.1:8080', lbNode: A, seconds: 3.5 },
+      { target: '10.0.0.1:8080', lbNode: B, seconds: 0.4 },
     ]);
     expect(lags.samples.registration).toEqual([
-      { target: '10.0.0.2:8080', lbNode: A, seconds: 2 },
-      { target: '10.0.0.2:8080', lbNode: B, seconds: 4.5 },
+      { target: '10.0.0.2:8080', lbNode: A, seconds: 2.5 },
+      { target: '10.0.0.2:8080', lbNode: B, seconds: 5 },
     ]);
-    expect(lags.deregistration).toMatchObject({ count: 2, min: 0, max: 3 });
+    expect(lags.deregistration).toMatchObject({ count: 2, min: 0.4, max: 3.5 });
+    // With `since` (the poll before was sent at 9.2): draining at the middle, 10.1.
+    const withSince = timeline.map((e) => (e.type === 'target' && e.state === 'draining' ? { ...e, since: 9.2 } : e));
+    expect(measureLags({ entries, timeline: withSince, settings, originMs: ORIGIN }).samples.deregistration.map((x) => x.seconds)).toEqual([3.9, 0.8]);
     expect(lags.longestRequest.max).toBe(1.251);
   });
 

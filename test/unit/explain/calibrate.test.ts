@@ -16,10 +16,10 @@ import { cellResult } from '../../helpers/results.ts';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** What the harness measures of a true lag: the target's state change is seen up to one poll (1 s) late. */
+/** What the harness measures of a true lag: the change is taken at the middle of a 1 s poll interval, so off by up to ±0.5 s. */
 function measured(seed: number, lag: { min: number; max: number; tailProbability: number; tailMax: number }, n: number): number[] {
   const random = seededRandom(seed);
-  return Array.from({ length: n }, () => Math.max(0, sampleLagMs(random, lag) / 1000 - random.next()));
+  return Array.from({ length: n }, () => Math.max(0, sampleLagMs(random, lag) / 1000 + random.next() - 0.5));
 }
 
 describe('fitLag', () => {
@@ -39,8 +39,10 @@ describe('fitLag', () => {
     expect(Math.abs(fit.max - 5)).toBeLessThanOrEqual(1);
   });
 
-  it('takes the largest as max with few samples, and nothing without samples', () => {
-    expect(fitLag([3, 1, 2])).toEqual({ min: 1.5, max: 3.5, tailProbability: 0, tailMax: 3.5 });
+  it('takes the extremes with few samples, percentiles with more, and nothing without samples', () => {
+    expect(fitLag([3, 1, 2])).toEqual({ min: 1, max: 3, tailProbability: 0, tailMax: 3 });
+    // 10–29 samples: the 10th and 90th percentiles bound the body; the odd one above is the tail.
+    expect(fitLag([30, 1, 2, 3, 4, 5, 6, 7, 8, 9])).toEqual({ min: 1, max: 9, tailProbability: 0.1, tailMax: 30 });
     expect(fitLag([])).toBeUndefined();
     expect(calibrate([])).toEqual({ samples: { deregistration: 0, registration: 0 } });
   });

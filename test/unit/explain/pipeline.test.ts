@@ -196,6 +196,12 @@ describe('explainCell', () => {
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines[0]).toMatch(/^rollout\.gate-off.*: waiting for access logs past \d\d:\d\d:\d\d — 0 of 2 LB node\(s\) delivered, \d+ s left \(ALBs deliver every 5 minutes\)$/);
 
+    // A bucket that does not exist: refused at once, no waiting.
+    const wrong = deps({ options: { waitSeconds: 600, pollSeconds: 30, accessLogs: { bucket: 'no-such-bucket', prefix: 'x' } }, clock: scaledClock(0.0005, ORIGIN + 61_000) });
+    const refused = await explainCell(cell(), UA, wrong.deps);
+    expect(refused.explain).toMatchObject({ logs: 'missing', why: expect.stringMatching(/^listing s3:\/\/no-such-bucket\/x was refused: S3 listObjects\(no-such-bucket, .*404 NoSuchBucket/) });
+    expect(wrong.lines).toEqual([]);
+
     const elsewhere = deps({ options: { waitSeconds: 60, pollSeconds: 30, accessLogs: { bucket: 'alb-logs', prefix: 'nothing-here' } }, clock: scaledClock(0.0005, ORIGIN + 61_000) });
     const none = await explainCell(cell(), UA, elsewhere.deps);
     expect(none.explain).toMatchObject({ logs: 'missing', why: expect.stringMatching(/^no access-log object of shop covering .* arrived in s3:\/\/alb-logs\/nothing-here by the wait bound$/) });

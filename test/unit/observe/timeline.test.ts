@@ -41,4 +41,22 @@ describe('observe', () => {
       { t: 0, type: 'pod', pod: 'web-1', change: 'deleted', node: 'node-a1', ip: '127.0.1.7' },
     ]);
   });
+
+  it('says since when a target change could have happened: the send time of the poll before', async () => {
+    const states = ['healthy', 'healthy', 'draining'];
+    let call = 0;
+    const elbv2 = { describeTargetHealth: async () => [{ id: '127.0.1.7', port: 8080, state: states[Math.min(call++, states.length - 1)] }] } as unknown as Elbv2Port;
+    const k8s = { watchPods: (_ns: string, _sel: string, _on: unknown, signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())) } as unknown as KubernetesPort;
+    const clock = new ManualClock(1_000_000);
+    const timeline = new Timeline(clock);
+    const o = observe({ k8s, elbv2, targetGroupArn: 'arn', namespace: 'shop', labelSelector: 'app=web', clock, timeline, pollMs: 1000 });
+    await o.ready;
+    await clock.advance(1000);
+    await clock.advance(1000);
+    await o.stop();
+    expect(timeline.events.filter((e) => e.type === 'target')).toEqual([
+      { t: 0, type: 'target', target: '127.0.1.7:8080', state: 'healthy' },
+      { t: 2, type: 'target', target: '127.0.1.7:8080', state: 'draining', from: 'healthy', since: 1 },
+    ]);
+  });
 });
