@@ -56,6 +56,8 @@ export interface LagInput {
   originMs: number;
   /** A node that sent the target nothing in this many model seconds before the deregistration is not measured for it; default 10. */
   recentSeconds?: number;
+  /** A node counts as carrying traffic when it had a request within this many model seconds; default 1. */
+  busySeconds?: number;
 }
 
 /** Measures the lags of a cell. */
@@ -73,6 +75,14 @@ export function measureLags(input: LagInput): CellLags {
     pair.arrivals.push(arrivalOf(e, input.originMs));
     pair.longest = Math.max(pair.longest, durationOf(e));
   }
+  // Every arrival per LB node: a node that carried no request around a change says nothing of it
+  // (clients keep connections to one node, so a node can sit idle for seconds).
+  const byNode = new Map<string, number[]>();
+  for (const pair of byPair.values()) byNode.set(pair.lbNode, [...(byNode.get(pair.lbNode) ?? []), ...pair.arrivals]);
+  for (const list of byNode.values()) list.sort((a, b) => a - b);
+  const busy = input.busySeconds ?? 1;
+  /** True when the node had a request (to any target) in [from, to]. */
+  const carried = (node: string, from: number, to: number) => (byNode.get(node) ?? []).some((a) => a >= from && a <= to);
   const deregistration: LagSample[] = [];
   const registration: LagSample[] = [];
   const longestRequest: LagSample[] = [];
@@ -89,6 +99,9 @@ export function measureLags(input: LagInput): CellLags {
       const before = pair.arrivals.filter((a) => a < from && a >= from - recent);
       const after = pair.arrivals.filter((a) => a >= from && a < back);
       if (!before.length && !after.length) continue;
+      const last = after.length ? after.at(-1)! : from;
+      // The node must have gone on sending requests elsewhere soon after: else it was idle, not done.
+      if (!carried(pair.lbNode, last + 1e-6, last + busy)) continue;
       deregistration.push({ target: pair.target, lbNode: pair.lbNode, seconds: round(after.length ? after.at(-1)! - from : 0) });
     }
     // Registration: each turn to healthy from initial (or, without target events, the pod's Ready).
@@ -100,7 +113,8 @@ export function measureLags(input: LagInput): CellLags {
     }
     for (const at of turns) {
       const first = pair.arrivals.find((a) => a >= at);
-      if (first !== undefined) registration.push({ target: pair.target, lbNode: pair.lbNode, seconds: round(first - at) });
+      // The node must have been sending requests elsewhere just before: else it was idle, not late.
+      if (first !== undefined && carried(pair.lbNode, Math.max(at, first - busy), first - 1e-6)) registration.push({ target: pair.target, lbNode: pair.lbNode, seconds: round(first - at) });
     }
   }
   return {

@@ -98,7 +98,10 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   }
   source.entries = entries.length;
   const settings = cell.config;
-  const attribution = attribute({ entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures });
+  // A request reaches the ALB a little after the client sent it, in real time: on the twin's fast
+  // clock a real second is many model seconds.
+  const matchToleranceSeconds = Math.max(2, deps.clock.toModelMs(1000) / 1000);
+  const attribution = attribute({ entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds });
   const lags = measureLags({ entries, timeline: cell.timeline, settings, originMs: origin });
   const logged = entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).length;
   let cloudWatch: CrossCheckInput['cloudWatch'];

@@ -71,6 +71,9 @@ describe('measureLags', () => {
       albEntry(ORIGIN, { t: 29.5, elb: 200, target: '10.0.0.2:8080' }, B),
       albEntry(ORIGIN, { t: 30, elb: 200, target: '10.0.0.2:8080' }, B),
     ];
+    // Both nodes carry steady traffic to another target meanwhile (a node that sits idle says nothing).
+    const steady = Array.from({ length: 80 }, (_, i) => [A, B].map((n) => albEntry(ORIGIN, { t: i * 0.5 + 0.25, elb: 200, target: '10.0.0.4:8080' }, n))).flat();
+    entries.push(...steady);
     const lags = measureLags({ entries, timeline, settings, originMs: ORIGIN });
     // Without `since` a change is taken half a poll (0.5 s) before it was seen: draining at 10.5, healthy at 24.5.
     expect(lags.samples.deregistration).toEqual([
@@ -85,6 +88,12 @@ describe('measureLags', () => {
     // With `since` (the poll before was sent at 9.2): draining at the middle, 10.1.
     const withSince = timeline.map((e) => (e.type === 'target' && e.state === 'draining' ? { ...e, since: 9.2 } : e));
     expect(measureLags({ entries, timeline: withSince, settings, originMs: ORIGIN }).samples.deregistration.map((x) => x.seconds)).toEqual([3.9, 0.8]);
+
+    // Node B idle after 11 s: its deregistration end and its first request to the new target are not measured.
+    const idleB = entries.filter((e) => !(e.lbNode === B && e.target?.ip === '10.0.0.4' && (e.requestCreationMs - ORIGIN) / 1000 > 11));
+    const idle = measureLags({ entries: idleB, timeline, settings, originMs: ORIGIN });
+    expect(idle.samples.deregistration.map((x) => x.lbNode)).toEqual([A]);
+    expect(idle.samples.registration.map((x) => x.lbNode)).toEqual([A]);
     expect(lags.longestRequest.max).toBe(1.251);
   });
 
