@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The design's dependency direction, kept by the linter:
- * cli → orchestrator → {matrix, disruptions, traffic, observe, report} → platform ports → core;
+ * cli → orchestrator → {matrix, disruptions, traffic, observe, report, explain} → platform ports → core;
  * twin/ imports only core/; only the composition root (cli/) builds real adapters or starts the twin.
  * Each entry: the folder, and the harness folders it must not import from.
  */
@@ -15,6 +15,7 @@ const LAYERS = {
   observe: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'report', 'twin'],
   report: ['cli', 'orchestrator', 'disruptions', 'traffic', 'observe', 'platform', 'twin'],
   disruptions: ['cli', 'orchestrator', 'traffic', 'report', 'twin'],
+  explain: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'twin'],
   orchestrator: ['cli', 'twin'],
   twin: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'observe', 'report', 'platform'],
 };

@@ -9,6 +9,9 @@
  *   PRE_ALLOCATED_VUS  VUs started up front (default 10)
  *   MAX_VUS            VUs k6 may add when requests are slow (default 100)
  *   CELL               value of the `cell` tag on every request (default "none")
+ *   USER_AGENT         User-Agent of every request (default: k6's own, `k6/<version> (https://k6.io/)`);
+ *                      the harness sets `rollout-harness/<version> <run-id>/<cell-id>`, which the
+ *                      ALB access log records, through the `userAgent` option (k6 v0.45 – v2.x)
  *   THRESHOLDS         optional JSON object of k6 thresholds; none by default
  *
  * Open model: iteration n starts at n / RATE whether or not earlier requests have answered, so a
@@ -53,6 +56,7 @@ const TIMEOUT = num('TIMEOUT', 30);
 const PRE_ALLOCATED_VUS = Math.ceil(num('PRE_ALLOCATED_VUS', 10));
 const MAX_VUS = Math.max(PRE_ALLOCATED_VUS, Math.ceil(num('MAX_VUS', 100)));
 const CELL = __ENV.CELL || 'none';
+const USER_AGENT = __ENV.USER_AGENT || '';
 const MIX = json('MIX', [{ path: '/', weight: 1 }]);
 const THRESHOLDS = json('THRESHOLDS', undefined);
 
@@ -101,6 +105,7 @@ export const options = {
 };
 // No object spread: k6 before its ES2020 runtime (< ~v0.52) compiles ES2015 only (see the header).
 if (THRESHOLDS) options.thresholds = THRESHOLDS;
+if (USER_AGENT) options.userAgent = USER_AGENT;
 
 /** One iteration = one GET of the next path in the mix. */
 export default function () {

@@ -13,12 +13,13 @@ import { ApiError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ALLOWED_LABEL } from '../core/labels.ts';
 import { delayChannel } from '../orchestrator/settings.ts';
 import type { Connect } from '../orchestrator/target.ts';
+import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
+import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../matrix/schema.ts';
-import type { AccessLogRecord } from '../twin/alb/types.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin } from '../twin/twin.ts';
 
@@ -102,8 +103,7 @@ export const connectTarget: Connect = async (spec, opts) => {
         c.env = [...env, ...Object.entries(twinSpec.app.env).map(([name, value]) => ({ name, value }))];
       }
     }
-    const accessLog: AccessLogRecord[] = [];
-    const twin = await startTwin({ config, stateDir: path.join(opts.resultsDir, 'twin'), log: opts.log, onAccessLog: (r) => accessLog.push(r) });
+    const twin = await startTwin({ config, stateDir: path.join(opts.resultsDir, 'twin'), log: opts.log });
     try {
       const kc = loadKubeConfig(twin.endpoints.kubeconfig);
       const aws: AwsClientOptions = { region: twin.endpoints.region, endpoint: twin.endpoints.awsApiUrl, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } };
@@ -129,7 +129,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         url,
         urlSource: source,
         twin: { timeScale: twin.config.timeScale, seed: twin.config.seed, stateDir: path.dirname(twin.endpoints.envFile), accessLogFile: twin.endpoints.accessLogFile },
-        accessLog,
+        // The twin serves S3 and CloudWatch on its AWS endpoint, like ELBv2 and EC2.
+        explain: { store: createS3Adapter({ ...aws, forcePathStyle: true }), metrics: createCloudWatchAdapter(aws) },
         close: () => twin.stop(),
       };
     } catch (error) {
@@ -167,6 +168,10 @@ export const connectTarget: Connect = async (spec, opts) => {
     delayVia: delayChannel(spec, t.ingress),
     url,
     urlSource: source,
+    explain: {
+      store: createS3Adapter({ region: t.region, endpoint: t.endpoints.s3 }),
+      metrics: createCloudWatchAdapter({ region: t.region, endpoint: t.endpoints.cloudwatch }),
+    },
     close: async () => {},
   };
 };

@@ -162,6 +162,17 @@ twin
     process.exitCode = await (await import('./twin-demo.ts')).twinDemo(opts);
   });
 
+twin
+  .command('calibrate')
+  .description('write a twin config whose ALB lag distributions are fitted to the lags measured in runs (from their ALB access logs)')
+  .argument('<run...>', 'run directories or ids under --results-dir (staging or twin runs with access logs)')
+  .option('-o, --output <file>', 'write the config here (default: stdout)')
+  .option('--base <file>', 'twin config to start from (default: the twin\'s default world)')
+  .option('--results-dir <dir>', 'where runs are', 'results')
+  .action(async (runs: string[], opts) => {
+    process.exitCode = await (await import('./calibrate.ts')).calibrateCommand(runs, opts);
+  });
+
 /**
  * Parses argv (the arguments after `rollout-harness`) with the CLI's own parser, without running
  * the command; throws commander's error (a CommanderError) for what the CLI would refuse with exit 2.

@@ -13,6 +13,7 @@ import { parseSpec } from '../matrix/load.ts';
 import { runBuiltinTraffic } from '../traffic/builtin/driver.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { connectTarget } from './connect.ts';
+import { readTruth } from '../explain/truth.ts';
 import { formatTable } from './table.ts';
 
 /** Flags of `twin demo`. */
@@ -44,7 +45,6 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const { clock, k8s, elbv2, namespace, deployment: name, targetGroupArn: tgArn } = target;
-    const records = target.accessLog ?? [];
     const never = new AbortController().signal;
     const steady = await pollUntil(clock, 600_000, never, async () => {
       const d = await k8s.getDeployment(namespace, name);
@@ -74,7 +74,7 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     say(formatTable(['answered by', 'requests'], [...byPod].map(([p, n]) => [p, String(n)])));
 
     say(`\nRestarting deployment/${name} under ${opts.rate} req/s …`);
-    const fromRecord = records.length;
+    const fromModelS = clock.now() / 1000;
     const realClock = scaledClock(1);
     const traffic = runBuiltinTraffic(
       { url: target.url, rate: opts.rate, durationSeconds: 12, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] },
@@ -85,7 +85,9 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     const result = await traffic;
     say(formatTable(['status', 'requests'], [...Object.entries(result.byStatus), ...Object.entries(result.networkErrors).map(([c, n]) => [`network error ${c}`, n] as [string, number])].map(([s, n]) => [s, String(n)])));
     const reasons = new Map<string, number>();
-    for (const r of records.slice(fromRecord)) if (r.elbStatus >= 500) reasons.set(`${r.elbStatus} ${r.reason ?? ''}`, (reasons.get(`${r.elbStatus} ${r.reason ?? ''}`) ?? 0) + 1);
+    await clock.sleep(500); // the twin writes its access log once per event-loop tick
+    const records = target.twin ? await readTruth(target.twin.accessLogFile, fromModelS, Infinity) : [];
+    for (const r of records) if (r.elbStatus >= 500) reasons.set(`${r.elbStatus} ${r.reason ?? ''}`, (reasons.get(`${r.elbStatus} ${r.reason ?? ''}`) ?? 0) + 1);
     if (reasons.size) {
       say("\n5xx by the twin's reason (access log):");
       say(formatTable(['status and reason', 'requests'], [...reasons].map(([k, n]) => [k, String(n)])));

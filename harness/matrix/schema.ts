@@ -50,7 +50,7 @@ const targetSchema = z
     ingress: z.string().min(1).optional(),
     targetGroupBinding: z.string().min(1).optional(),
     region: z.string().default('us-east-1'),
-    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional() }).strict().default({}),
+    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional() }).strict().default({}),
     /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */
     url: z.url().optional(),
   })
@@ -134,6 +134,21 @@ export const specSchema = z
     /** Bound on observing one disruption until settled, model seconds. */
     settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(900),
     repeat: z.number().int().min(1).max(100).default(1),
+    /** Explaining each 5xx from the ALB's access logs and CloudWatch (harness/explain/). */
+    explain: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Where the access logs are; default: the load balancer's access_logs.s3.bucket/prefix attributes. */
+        accessLogs: z.object({ bucket: z.string().min(3).max(63), prefix: z.string().max(1024).default('') }).strict().optional(),
+        /** Read each cell's logs right after it, or all cells' after the run (default: one wait for all). */
+        when: z.enum(['cell', 'run']).default('run'),
+        /** Bound on waiting for a cell's log objects after its traffic stopped, model seconds (ALBs deliver every 5 min). */
+        waitSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(600),
+        /** How often to list the log objects while waiting, model seconds. */
+        pollSeconds: z.number().positive().max(600).default(30),
+      })
+      .strict()
+      .prefault({}),
     expect: z.array(expectationSchema).max(200).default([]),
   })
   .strict();

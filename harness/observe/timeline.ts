@@ -9,7 +9,7 @@ import type { Elbv2Port, KObject, KubernetesPort, TargetHealthRow } from '../pla
 export type TimelineEvent =
   | { t: number; type: 'stage'; stage: string }
   | { t: number; type: 'pod'; pod: string; change: 'present' | 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string }
-  | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string }
+  | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string; since?: number }
   | { t: number; type: 'disruption'; action: string; detail?: string }
   | { t: number; type: 'traffic'; action: 'start' | 'stop'; detail?: string }
   | { t: number; type: 'note'; detail: string };
@@ -37,6 +37,13 @@ export class Timeline {
 
 function isReady(pod: KObject): boolean {
   return (pod.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The node and IP of a pod (from the first object that has them), for timeline events. */
+function where(...pods: KObject[]): { node?: string; ip?: string } {
+  const node = pods.map((p) => p.spec?.nodeName).find(Boolean);
+  const ip = pods.map((p) => p.status?.podIP).find(Boolean);
+  return { ...(node ? { node } : {}), ...(ip ? { ip } : {}) };
 }
 
 /** What the observers know right now. */
@@ -68,8 +75,10 @@ export function observe(deps: {
     ({ type, pod, initial }) => {
       const name = pod.metadata?.name ?? '?';
       if (type === 'DELETED') {
+        const last = state.pods.get(name) ?? pod;
         state.pods.delete(name);
-        timeline.add({ type: 'pod', pod: name, change: 'deleted' });
+        // Node and IP on every pod event: attribution joins access-log targets to pods by IP.
+        timeline.add({ type: 'pod', pod: name, change: 'deleted', ...where(last, pod) });
         return;
       }
       const known = state.pods.has(name);
@@ -86,7 +95,7 @@ export function observe(deps: {
       podReady.set(name, ready);
       if (pod.metadata?.deletionTimestamp && !podTerminating.has(name)) {
         podTerminating.add(name);
-        timeline.add({ type: 'pod', pod: name, change: 'terminating' });
+        timeline.add({ type: 'pod', pod: name, change: 'terminating', ...where(pod) });
       }
     },
     controller.signal,
@@ -96,20 +105,25 @@ export function observe(deps: {
   let polls = 0;
   let firstPoll: () => void = () => {};
   const ready = new Promise<void>((resolve) => (firstPoll = resolve));
+  // When the previous answered poll was sent: a change seen now happened after it (`since`).
+  let previousStart: number | undefined;
   const poll = async () => {
+    const start = timeline.now();
     try {
       const rows = await deps.elbv2.describeTargetHealth(deps.targetGroupArn);
+      const since = previousStart !== undefined ? { since: previousStart } : {};
+      previousStart = start;
       const seen = new Set<string>();
       for (const row of rows) {
         const key = `${row.id}:${row.port}`;
         seen.add(key);
         const before = state.targets.get(key);
-        if (before?.state !== row.state) timeline.add({ type: 'target', target: key, state: row.state, ...(before ? { from: before.state } : {}), ...(row.reason ? { reason: row.reason } : {}) });
+        if (before?.state !== row.state) timeline.add({ type: 'target', target: key, state: row.state, ...(before ? { from: before.state } : {}), ...(row.reason ? { reason: row.reason } : {}), ...since });
         state.targets.set(key, row);
       }
       for (const [key, before] of state.targets) {
         if (!seen.has(key)) {
-          timeline.add({ type: 'target', target: key, state: 'unused', from: before.state });
+          timeline.add({ type: 'target', target: key, state: 'unused', from: before.state, ...since });
           state.targets.delete(key);
         }
       }

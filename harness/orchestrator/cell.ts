@@ -13,6 +13,8 @@ import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
 import type { Cell } from '../matrix/expand.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
+import { userAgentFor } from '../traffic/user-agent.ts';
+import { packageVersion } from '../core/paths.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { configureCell, waitSteady } from './settings.ts';
 import type { Target } from './target.ts';
@@ -40,6 +42,8 @@ export interface CellDeps {
   undoChanges(): Promise<void>;
   log(line: string): void;
   env?: Record<string, string | undefined>;
+  /** The run's id: with the cell's id it goes into every request's User-Agent. */
+  runId?: string;
 }
 
 function sum(values: Record<string, number>): number {
@@ -81,6 +85,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     config: cell.config,
     driver: deps.driver,
     startedAt,
+    // The model time of t = 0: access-log times go onto the timeline with it (harness/explain/).
+    modelOrigin: timeline.origin,
   };
   const invalid = (reason: string, extra: Partial<CellResult> = {}): CellResult => ({
     ...base,
@@ -115,7 +121,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   const abortTraffic = new AbortController();
   const onAbort = () => abortTraffic.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  const accessLogStart = target.accessLog?.length ?? 0;
   const bound = spec.settleTimeoutSeconds * 1000;
   // The traffic's duration is only an upper bound: the cell stops it once cooled down.
   const maxRealSeconds = clock.toRealMs(((spec.traffic.warmupSeconds + spec.traffic.cooldownSeconds) * 1000 + 2 * bound)) / 1000 + 60;
@@ -130,7 +135,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     marks.trafficStart = timeline.now();
     timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
     traffic = trafficDrivers[deps.driver].run(
-      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix },
+      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}) },
       { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
     );
     traffic.then(
@@ -202,15 +207,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     // Requests cut at the stop were neither answered nor missed: out of both sides of the share.
     const cut = result.cutAtStop.count;
     const achieved = result.planned - cut > 0 ? (result.sent - cut) / (result.planned - cut) : 0;
-    let fiveXXByReason: Record<string, number> | undefined;
-    if (target.accessLog) {
-      fiveXXByReason = {};
-      for (const r of target.accessLog.slice(accessLogStart)) {
-        if (r.elbStatus < 500) continue;
-        const key = `${r.elbStatus} ${r.reason ?? 'unknown'}`;
-        fiveXXByReason[key] = (fiveXXByReason[key] ?? 0) + 1;
-      }
-    }
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
     const reasons = verdictReasons({
@@ -235,7 +231,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
       requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
-      ...(fiveXXByReason ? { fiveXXByReason } : {}),
       disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
       settled: isSettled,
       marks,

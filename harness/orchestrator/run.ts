@@ -22,6 +22,7 @@ import type { LoadedSpec } from '../matrix/load.ts';
 import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
+import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { newRunId, restoreCommand } from './run-id.ts';
@@ -119,6 +120,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   progress.info(`traffic to ${target.url} (${target.urlSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
+  const explain = cellExplainer(target, spec, runId, log, signal);
   let original: OriginalSettings;
   let failure: Error | undefined;
   let restoreDifferences: string[] = [];
@@ -168,6 +170,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
           driver: driver.name,
           signal,
           env: opts.env,
+          runId,
           log,
           onStage: (stage) => {
             entry.stage = stage;
@@ -201,6 +204,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         entry.status = 'pending';
         break;
       }
+      if (explain && spec.explain.when === 'cell') result = await explain(result);
       await writeJsonAtomic(cellFile, result);
       entry.status = 'done';
       delete entry.stage;
@@ -230,6 +234,14 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       else if (failure) record.stoppedBy = `failed: ${failure.message}`;
       else delete record.stoppedBy;
       await save();
+    }
+    // After restore, before the target closes: one wait for the logs of every cell measured now.
+    if (explain && spec.explain.when === 'run' && !signal.aborted) {
+      for (let i = 0; i < results.length; i++) {
+        if (results[i].explain || results[i].modelOrigin === undefined) continue;
+        results[i] = await explain(results[i]);
+        await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i]).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
+      }
     }
     await target.close();
   }

@@ -6,12 +6,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from './settings.ts';
-
-/** One access-log record of the twin's ALB, as far as the orchestrator reads it. */
-export interface AccessLogEntry {
-  elbStatus: number;
-  reason?: string;
-}
+import type { ExplainPorts } from '../explain/pipeline.ts';
 
 /** A connected target: ports, names, and (on the twin) what the twin says of itself. */
 export interface Target {
@@ -33,10 +28,10 @@ export interface Target {
   /** Where traffic goes, and where that came from. */
   url: string;
   urlSource: string;
-  /** On the twin: its time scale and seed, and where its state (kubeconfig, env file, access log) is. */
+  /** On the twin: its time scale and seed, and where its state (kubeconfig, env file, ground-truth access log) is. */
   twin?: { timeScale: number; seed: number; stateDir: string; accessLogFile: string };
-  /** Access-log records of the twin's ALB, as they come (twin only). */
-  accessLog?: readonly AccessLogEntry[];
+  /** The load balancer's access logs (S3) and metrics (CloudWatch), for explaining each 5xx. */
+  explain?: ExplainPorts;
   close(): Promise<void>;
 }
 

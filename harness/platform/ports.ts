@@ -80,6 +80,10 @@ export interface Elbv2Port {
    * the listener that forwards to it (undefined when no load balancer or listener does).
    */
   listenerOf(targetGroupArn: string): Promise<ListenerEndpoint | undefined>;
+  /** The load balancers that forward to the target group (DescribeTargetGroups LoadBalancerArns). */
+  loadBalancersOf(targetGroupArn: string): Promise<string[]>;
+  /** A load balancer's attributes, e.g. `access_logs.s3.enabled`, `access_logs.s3.bucket`, `access_logs.s3.prefix`. */
+  describeLoadBalancerAttributes(loadBalancerArn: string): Promise<Record<string, string>>;
 }
 
 /** A load balancer listener as clients reach it. */
@@ -88,6 +92,56 @@ export interface ListenerEndpoint {
   dnsName: string;
   port: number;
   protocol: string;
+}
+
+/** One object of a bucket, as a listing returns it. */
+export interface StoredObject {
+  key: string;
+  size: number;
+  /** ISO 8601, when the store says. */
+  lastModified?: string;
+}
+
+/** What the harness needs of S3: reading the load balancer's access-log objects. */
+export interface AccessLogStore {
+  /** Every object under `prefix` (all pages), in key order; only keys after `startAfter` when given. */
+  listObjects(bucket: string, prefix: string, startAfter?: string): Promise<StoredObject[]>;
+  /** An object's bytes (as stored: the ALB's are gzip). */
+  getObject(bucket: string, key: string): Promise<Uint8Array>;
+}
+
+/** One CloudWatch metric to read, e.g. AWS/ApplicationELB HTTPCode_ELB_5XX_Count by LoadBalancer, Sum per 60 s. */
+export interface MetricQuery {
+  /** Lower-case id of the query (GetMetricData `Id`). */
+  id: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+  stat: string;
+  periodSeconds: number;
+}
+
+/** What came back for one query: datapoints in time order. */
+export interface MetricSeries {
+  id: string;
+  label?: string;
+  /** Epoch ms of each period's start. */
+  timestamps: number[];
+  values: number[];
+  /** Complete, PartialData, InternalError, Forbidden. */
+  status?: string;
+}
+
+/** What the harness needs of CloudWatch. */
+export interface Metrics {
+  /** GetMetricData over [startMs, endMs) for the queries (all pages). */
+  getMetricData(queries: MetricQuery[], startMs: number, endMs: number): Promise<MetricSeries[]>;
+}
+
+/** A load balancer ARN's parts: `arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>`. */
+export function parseLoadBalancerArn(arn: string): { region: string; account: string; name: string; id: string; resource: string } | undefined {
+  const m = /^arn:[^:]+:elasticloadbalancing:([^:]+):(\d+):loadbalancer\/(app\/([^/]+)\/([0-9a-f]+))$/.exec(arn);
+  return m ? { region: m[1], account: m[2], resource: m[3], name: m[4], id: m[5] } : undefined;
 }
 
 /** An EC2 instance as the harness sees it. */

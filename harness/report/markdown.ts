@@ -79,10 +79,11 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
   const reasons: Record<string, number> = {};
   for (const r of results) if (r.valid) add(reasons, r.fiveXXByReason);
   if (Object.keys(reasons).length) {
-    out.push('5xx by cause (the twin\'s access log):', '');
+    out.push('5xx by the twin\'s reason (its ground truth):', '');
     for (const [k, n] of Object.entries(reasons).sort((a, b) => b[1] - a[1])) out.push(`- ${k}: ${n}`);
     out.push('');
   }
+  out.push(...explainSection(results));
   if (footnotes.length) {
     out.push('Invalid cells (not counted as 0):', '');
     footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
@@ -101,6 +102,42 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
     out.push(unmeasured.length || !results.length ? 'No expectation failed among the cells measured; the run is incomplete.' : 'Every expectation held.', '');
   }
   return out.join('\n');
+}
+
+/** Per cell: the 5xx by cause class from the ALB access log, the cross-check, and (twin) the agreement with the ground truth. */
+function explainSection(results: CellResult[]): string[] {
+  const explained = results.filter((r) => r.explain);
+  if (!explained.length) return [];
+  const title = '5xx by cause (ALB access log + timeline; harness/explain/README.md says each class)';
+  // Why the logs were missing, once each: a run without access logs says it once, not per cell.
+  const whys = [...new Set(explained.filter((r) => r.explain!.logs === 'missing').map((r) => r.explain!.why ?? 'no reason given'))];
+  if (whys.length === 1 && explained.every((r) => r.explain!.logs === 'missing')) return [`${title}: not available, the access logs were missing for every cell: ${whys[0]}`, ''];
+  const out = [`${title}:`, ''];
+  const rows = explained.map((r) => {
+    const e = r.explain!;
+    const causes = Object.entries(e.causes)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog} / ${e.crossCheck.cloudWatch ? e.crossCheck.cloudWatch.elb5xx + e.crossCheck.cloudWatch.target5xx : '–'}`;
+    const agreement = e.agreement ? `${Math.round(e.agreement.share * 1000) / 10} % of ${e.agreement.compared}` : '';
+    const logs = e.logs === 'missing' ? `missing (${whys.indexOf(e.why ?? 'no reason given') + 1})` : e.logs;
+    return [r.id, logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
+  });
+  const header = ['cell', 'logs', '5xx client / log / CloudWatch', 'causes', 'agreement'];
+  out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  if (whys.length) {
+    whys.forEach((w, i) => out.push(`(${i + 1}) ${w}`));
+    out.push('');
+  }
+  const mismatched = explained.filter((r) => r.explain!.crossCheck.mismatches.length);
+  if (mismatched.length) {
+    out.push('Cross-check mismatches:', '');
+    for (const r of mismatched) for (const m of r.explain!.crossCheck.mismatches) out.push(`- ${r.id}: ${m}`);
+    out.push('');
+  }
+  return out;
 }
 
 /** GitHub's limit on a comment (issue, pull request or review) body, in characters. */

@@ -17,7 +17,7 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
   z
     .object({ t: z.number(), type: z.literal('pod'), pod: z.string(), change: z.enum(['present', 'created', 'ready', 'not-ready', 'terminating', 'deleted']), node: z.string().optional(), ip: z.string().optional() })
     .strict(),
-  z.object({ t: z.number(), type: z.literal('target'), target: z.string(), state: z.string(), from: z.string().optional(), reason: z.string().optional() }).strict(),
+  z.object({ t: z.number(), type: z.literal('target'), target: z.string(), state: z.string(), from: z.string().optional(), reason: z.string().optional(), since: z.number().optional().describe('when the poll before the one that saw the change was sent: the change happened in (since, t]') }).strict(),
   z.object({ t: z.number(), type: z.literal('disruption'), action: z.string(), detail: z.string().optional() }).strict(),
   z.object({ t: z.number(), type: z.literal('traffic'), action: z.enum(['start', 'stop']), detail: z.string().optional() }).strict(),
   z.object({ t: z.number(), type: z.literal('note'), detail: z.string() }).strict(),
@@ -28,6 +28,77 @@ const disruptionResultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('drain'), node: z.string() }).strict(),
   z.object({ kind: z.literal('spot'), node: z.string(), noticeSeconds: z.number() }).strict(),
 ]);
+
+const distributionSchema = z
+  .object({ count: z.number().int().min(0), min: z.number(), p50: z.number(), p90: z.number(), max: z.number(), values: z.array(z.number()).describe('ascending, at most 500') })
+  .strict()
+  .describe('model seconds');
+
+/** The cause classes of a 5xx (harness/explain/README.md says each rule). */
+export const CAUSE_CLASSES = [
+  'routed-after-sigterm',
+  'routed-to-gone-pod',
+  'no-healthy-target',
+  'registered-not-healthy',
+  'delay-elapsed-in-flight',
+  'grace-expired-in-flight',
+  'instance-gone',
+  'keepalive-race',
+  'app-5xx',
+  'before-alb',
+  'unknown',
+] as const;
+
+/** A cell's 5xx explained from the ALB access log and CloudWatch. */
+export const explainSchema = z
+  .object({
+    logs: z.enum(['complete', 'partial', 'missing']).describe('complete: every LB node delivered past the window; partial: the wait bound came first; missing: no log entry could be read (why says)'),
+    why: z.string().optional(),
+    source: z
+      .object({ bucket: z.string(), prefix: z.string(), objects: z.number().int().min(0), entries: z.number().int().min(0).describe('entries of this cell (by User-Agent)'), userAgent: z.string() })
+      .strict()
+      .optional(),
+    causes: z.record(z.enum(CAUSE_CLASSES), z.number().int().min(0)).describe('5xx by cause class'),
+    attributed: z
+      .array(
+        z
+          .object({
+            t: z.number(),
+            status: z.number().int(),
+            path: z.string().nullable(),
+            target: z.string().nullable(),
+            lbNode: z.string().nullable(),
+            pod: z.string().optional(),
+            traceId: z.string().nullable(),
+            cause: z.enum(CAUSE_CLASSES),
+            why: z.string(),
+          })
+          .strict(),
+      )
+      .describe('each 5xx with its cause and the rule that matched, at most 500'),
+    crossCheck: z
+      .object({
+        client: z.number().int().min(0).describe('5xx the client counted'),
+        accessLog: z.number().int().min(0).describe('5xx entries of the cell in the access log'),
+        cloudWatch: z.object({ elb5xx: z.number().min(0), target5xx: z.number().min(0), from: z.string(), to: z.string() }).strict().optional().describe('HTTPCode_ELB_5XX_Count + HTTPCode_Target_5XX_Count sums over whole minutes of the window, whole load balancer'),
+        cloudWatchError: z.string().optional(),
+        mismatches: z.array(z.string()),
+      })
+      .strict(),
+    lags: z.object({ deregistration: distributionSchema, registration: distributionSchema, longestRequest: distributionSchema }).strict().optional().describe('per target × LB node'),
+    agreement: z
+      .object({
+        compared: z.number().int().min(0),
+        agreed: z.number().int().min(0),
+        share: z.number().min(0).max(1),
+        unmatched: z.number().int().min(0).describe('5xx entries without a ground-truth record'),
+        disagreements: z.array(z.object({ t: z.number(), traceId: z.string().nullable(), inferred: z.string(), truth: z.string(), accepted: z.array(z.string()) }).strict()).describe('at most 50'),
+      })
+      .strict()
+      .optional()
+      .describe('twin only: the inferred causes against the twin\'s ground truth'),
+  })
+  .strict();
 
 /** One cell's measurement (`cells/<id>.json`). */
 export const cellResultSchema = z
@@ -58,7 +129,9 @@ export const cellResultSchema = z
       })
       .strict(),
     fiveXX: z.number().int().min(0).describe('requests answered with a 5xx'),
-    fiveXXByReason: counts.optional().describe('twin only: 5xx by the twin\'s exact reason, e.g. {"502 connect-refused": 7}'),
+    fiveXXByReason: counts.optional().describe('twin only: 5xx by the twin\'s exact reason, e.g. {"502 connect-refused": 7}, from its ground-truth access.log'),
+    explain: explainSchema.optional().describe('the 5xx explained from the ALB access log, the timeline and CloudWatch'),
+    modelOrigin: z.number().optional().describe('model time of t = 0, epoch ms (on the twin its clock runs ahead of real time): puts access-log times on the timeline'),
     driver: z.string(),
     disruptionOutcome: z.object({ completed: z.boolean(), detail: z.string().optional(), reason: z.string().optional() }).strict(),
     settled: z.boolean(),
@@ -115,6 +188,8 @@ export const runRecordSchema = z
   })
   .strict();
 
+/** A cell's explanation. */
+export type Explain = z.infer<typeof explainSchema>;
 /** One cell's measurement. */
 export type CellResult = z.infer<typeof cellResultSchema>;
 /** The run record. */

@@ -16,6 +16,11 @@ export interface TrafficPlan {
   /** Per-request timeout; a request that takes longer counts as a network error `timeout`. */
   timeoutSeconds: number;
   mix: MixEntry[];
+  /**
+   * The User-Agent every request carries, e.g. `rollout-harness/0.1.0 <run-id>/<cell-id>`: the ALB
+   * logs it, so a cell's entries can be picked out of a busy load balancer's access log.
+   */
+  userAgent?: string;
 }
 
 /** Counts of one second of traffic, by status ("200", "502", ...) and network error code. */

@@ -1,5 +1,5 @@
 /** Builds cell results for report tests: a valid, quiet cell unless told otherwise. */
-import { cellResultSchema, type CellResult } from '../../harness/report/types.ts';
+import { CAUSE_CLASSES, cellResultSchema, type CellResult, type Explain } from '../../harness/report/types.ts';
 
 /** A cell result with a default config (gate as given, preStop 0, grace 30, delay 300), validated. */
 export function cellResult(partial: Partial<CellResult> & { gate: boolean; kind: 'rollout' | 'drain' }): CellResult {
@@ -26,4 +26,21 @@ export function cellResult(partial: Partial<CellResult> & { gate: boolean; kind:
     durationSeconds: 60,
     ...rest,
   });
+}
+
+/** A distribution of `explain.lags` with only count and max set. */
+export function dist(count: number, max: number): NonNullable<Explain['lags']>['deregistration'] {
+  return { count, min: 0, p50: 0, p90: 0, max, values: [] };
+}
+
+/** An `explain` object: every cause at 0, logs complete, nothing attributed, unless given. */
+export function explainOf(over: Omit<Partial<Explain>, 'causes'> & { causes?: Partial<Explain['causes']> } = {}): Explain {
+  const { causes, ...rest } = over;
+  return {
+    logs: 'complete',
+    attributed: [],
+    crossCheck: { client: 0, accessLog: 0, mismatches: [] },
+    ...rest,
+    causes: { ...(Object.fromEntries(CAUSE_CLASSES.map((c) => [c, 0])) as Explain['causes']), ...causes },
+  };
 }

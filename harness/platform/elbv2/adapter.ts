@@ -1,6 +1,7 @@
 /** Elbv2Port over the AWS SDK v3 (default credential chain; endpoint override when configured). */
 import {
   DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
@@ -73,6 +74,14 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
         if (lb?.DNSName && l?.Port) return { loadBalancerName: lb.LoadBalancerName ?? lbArn, dnsName: lb.DNSName, port: l.Port, protocol: l.Protocol ?? 'HTTP' };
       }
       return undefined;
+    },
+    async loadBalancersOf(targetGroupArn) {
+      const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
+      return tg?.LoadBalancerArns ?? [];
+    },
+    async describeLoadBalancerAttributes(loadBalancerArn) {
+      const out = await client.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: loadBalancerArn }));
+      return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
     },
   };
   return withApiErrors('ELBv2', options.endpoint, port, awsErrorText);

@@ -102,7 +102,7 @@ export interface ReportView {
 }
 
 /** A cell result, with the optional fields the report reads when another stage adds them. */
-export type ReportCell = CellResult & { explain?: unknown };
+export type ReportCell = CellResult;
 
 /** Builds the report's view of a run's cells. */
 export function buildReportView(cells: ReportCell[]): ReportView {
@@ -126,7 +126,7 @@ export function buildReportView(cells: ReportCell[]): ReportView {
 
 /** Builds one cell's view. */
 export function buildCellView(cell: ReportCell): CellView {
-  const explain = asRecord(cell.explain);
+  const explain = asRecord(cell.explain as unknown);
   const lastEvent = Math.max(0, ...cell.timeline.map((e) => e.t), ...cell.series.map((s) => s.t + 1), ...cell.failures.map((f) => f.t));
   const end = Math.max(cell.durationSeconds, lastEvent, 1);
   const failuresCounted = cell.fiveXX + cell.requests.networkErrors;
@@ -162,7 +162,8 @@ export function buildCellView(cell: ReportCell): CellView {
     causes,
     validity: validityRows(cell),
     ...(explain && (explain.crossCheck ?? explain.crossChecks) !== undefined ? { crossChecks: explain.crossCheck ?? explain.crossChecks } : {}),
-    ...(explain?.lags !== undefined ? { lags: explain.lags } : {}),
+    // The distributions without their raw values (up to 500 each): the summary is what the page shows.
+    ...(explain?.lags !== undefined ? { lags: withoutValues(explain.lags) } : {}),
   };
 }
 
@@ -174,6 +175,15 @@ function bucketWidth(ts: number[]): number {
   let width = Infinity;
   for (let i = 1; i < ts.length; i++) if (ts[i] - ts[i - 1] > 1e-6) width = Math.min(width, ts[i] - ts[i - 1]);
   return Number.isFinite(width) ? width : 1;
+}
+
+function withoutValues(lags: unknown): unknown {
+  const r = asRecord(lags);
+  if (!r) return lags;
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => {
+    const d = asRecord(v);
+    return [k, d && Array.isArray(d.values) ? Object.fromEntries(Object.entries(d).filter(([x]) => x !== 'values')) : v];
+  }));
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
@@ -225,7 +235,8 @@ function failurePoints(cell: ReportCell, explain: Record<string, unknown> | unde
 }
 
 function numbers(r: Record<string, unknown>): Record<string, number> {
-  return Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  // Counts of 0 (explain lists every cause class) are left out: the legend names what happened.
+  return Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number' && e[1] > 0));
 }
 
 function netCounts(cell: CellResult): Record<string, number> {

@@ -49,6 +49,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   let planned = Math.round(plan.rate * plan.durationSeconds);
   const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000 } });
   const pick = mixPicker(plan.mix);
+  const headers = plan.userAgent ? { 'user-agent': plan.userAgent } : undefined;
   const base = plan.url.replace(/\/$/, '');
   const byStatus: Record<string, number> = {};
   const networkErrors: Record<string, number> = {};
@@ -120,7 +121,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
       inFlight--;
       if (inFlight === 0 && scheduleDone) drained();
     };
-    request(base + path, { method: 'GET', dispatcher, signal: abort.signal })
+    request(base + path, { method: 'GET', dispatcher, signal: abort.signal, ...(headers ? { headers } : {}) })
       .then(async (res) => {
         // Read the whole body: a response cut mid-body is a network error, not a success.
         // With the signal, a timeout or a cut while the body is still coming rejects here.

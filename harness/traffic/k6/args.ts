@@ -128,6 +128,7 @@ export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocatio
     PRE_ALLOCATED_VUS: String(preAllocated),
     MAX_VUS: String(maxVUs),
     ...(opts.cell !== undefined ? { CELL: opts.cell } : {}),
+    ...(plan.userAgent ? { USER_AGENT: plan.userAgent } : {}),
   };
   const args = [
     'run',

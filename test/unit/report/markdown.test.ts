@@ -32,7 +32,7 @@ describe('renderMarkdown', () => {
 
       Each cell counts the failed requests during that disruption: 5xx responses by code, and \`net\` for requests that got no HTTP status at all (timeouts, refused or reset connections).
 
-      5xx by cause (the twin's access log):
+      5xx by the twin's reason (its ground truth):
 
       - 502 connect-refused: 10
       - 503 no-routable-targets: 2

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCellView, buildReportView, type ReportCell } from '../../../../harness/report/html/model.ts';
-import { cellResult } from '../../../helpers/results.ts';
+import { cellResult, dist, explainOf } from '../../../helpers/results.ts';
 
 const config = (preStopSeconds: number) => ({ preStopSeconds, terminationGracePeriodSeconds: 30, readinessGate: true, deregistrationDelaySeconds: 300 });
 
@@ -109,13 +109,13 @@ describe('report view: failures by cause', () => {
     const plain = buildCellView(cellResult({ gate: false, kind: 'rollout', failures, fiveXX: 2 }));
     expect(plain.causeSource).toBe('status');
     expect(plain.causes).toEqual({ '502': 1, '503': 1, 'net ECONNRESET': 1 });
-    const explained = { ...cellResult({ gate: false, kind: 'rollout', failures, fiveXX: 2 }), explain: { causes: { 'routed-after-sigterm': 7 }, failures: [{ t: 3.5, cause: 'routed-after-sigterm', status: 502 }], crossCheck: { client: 2, albLog: 2 }, lags: { deregistration: { count: 3, max: 4.2 } } } };
+    const explained = { ...cellResult({ gate: false, kind: 'rollout', failures, fiveXX: 2 }), explain: explainOf({ causes: { 'routed-after-sigterm': 7 }, attributed: [{ t: 3.5, status: 502, path: null, target: null, lbNode: null, traceId: null, cause: 'routed-after-sigterm', why: 'w' }], crossCheck: { client: 2, accessLog: 2, mismatches: [] }, lags: { deregistration: dist(3, 4.2), registration: dist(0, 0), longestRequest: dist(0, 0) } }) };
     const view = buildCellView(explained);
     expect(view.causeSource).toBe('explain');
     expect(view.failures).toEqual([{ t: 3.5, cause: 'routed-after-sigterm', detail: '502' }]);
     expect(view.causes).toEqual({ 'routed-after-sigterm': 7 });
-    expect(view.crossChecks).toEqual({ client: 2, albLog: 2 });
-    expect(view.lags).toEqual({ deregistration: { count: 3, max: 4.2 } });
+    expect(view.crossChecks).toEqual({ client: 2, accessLog: 2, mismatches: [] });
+    expect(view.lags).toEqual({ deregistration: { count: 3, min: 0, p50: 0, p90: 0, max: 4.2 }, registration: { count: 0, min: 0, p50: 0, p90: 0, max: 0 }, longestRequest: { count: 0, min: 0, p50: 0, p90: 0, max: 0 } });
   });
 });
 

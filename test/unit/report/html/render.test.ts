@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { esc, renderHtml, renderValue } from '../../../../harness/report/html/render.ts';
 import type { ReportMeta } from '../../../../harness/report/markdown.ts';
 import { readRun } from '../../../../harness/cli/results.ts';
-import { cellResult } from '../../../helpers/results.ts';
+import { cellResult, dist, explainOf } from '../../../helpers/results.ts';
 
 const meta: ReportMeta = { title: 'rollout-harness: t', runId: 'r1', target: 'the local twin', driver: 'builtin', rate: 100, failedExpectations: [] };
 
@@ -55,10 +55,10 @@ describe('renderHtml', () => {
   it('renders the cross-checks and lags when a cell has them, and leaves their slots out when not', () => {
     const plain = renderHtml([cellResult({ gate: false, kind: 'rollout' })], meta);
     expect(plain).not.toContain('Cross-checks');
-    const cell = { ...cellResult({ gate: false, kind: 'rollout' }), explain: { crossCheck: { clientFiveXX: 3, albLogFiveXX: 2, mismatches: ['client 3 vs ALB log 2'] }, lags: { deregistration: { count: 3, min: 0.5, p50: 1.25, p90: 4, max: 4.5 } } } };
+    const cell = { ...cellResult({ gate: false, kind: 'rollout' }), explain: explainOf({ crossCheck: { client: 3, accessLog: 2, mismatches: ['client 3 vs ALB log 2'] }, lags: { deregistration: { count: 3, min: 0.5, p50: 1.25, p90: 4, max: 4.5, values: [0.5, 1.25, 4.5] }, registration: dist(0, 0), longestRequest: dist(0, 0) } }) };
     const html = renderHtml([cell], meta);
     expect(html).toContain('<h3>Cross-checks</h3>');
-    expect(html).toContain('<th>albLogFiveXX</th><td>2</td>');
+    expect(html).toContain('<th>accessLog</th><td>2</td>');
     expect(html).toContain('client 3 vs ALB log 2');
     expect(html).toContain('<h3>Measured lags</h3>');
     expect(html).toContain('<th>p50</th><td>1.25</td>');

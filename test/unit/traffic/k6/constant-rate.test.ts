@@ -111,6 +111,14 @@ describe('k6-scripts/constant-rate.js', () => {
     }
   });
 
+  it('sets the User-Agent option from USER_AGENT (the run and cell, for the ALB log), and leaves k6\'s own otherwise', async () => {
+    const ua = 'rollout-harness/0.1.0 20260101T000000Z-nightly/rollout.gate-on.r1';
+    const script = await load(envFor({ ...plan, userAgent: ua }, { version: V048, script: 'x', cell: 'cell-7' }));
+    expect(script.options.userAgent).toBe(ua);
+    const plain = await load(envFor(plan, { version: V048, script: 'x', cell: 'cell-7' }));
+    expect(plain.options.userAgent).toBeUndefined();
+  });
+
   it('runs a fractional rate as an integer per 1000 s, and takes thresholds when given', async () => {
     const script = await load({ TARGET: 'http://127.0.0.1:1', RATE: '2.5', THRESHOLDS: '{"http_req_failed":["rate<0.01"]}' });
     expect(script.options.scenarios.traffic).toMatchObject({ rate: 2500, timeUnit: '1000s', duration: '10s', gracefulStop: '31s' });

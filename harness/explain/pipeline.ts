@@ -1,0 +1,138 @@
+/**
+ * One cell explained: locate the load balancer's access logs, wait for the objects covering the
+ * cell's traffic window, pick the cell's entries by User-Agent, attribute each 5xx, measure the
+ * lags, cross-check with the client and CloudWatch, and on the twin score against its ground
+ * truth. Everything external comes through ports; a missing piece is said in the result, never
+ * silently left out.
+ */
+import type { Clock } from '../core/clock.ts';
+import type { AccessLogStore, Elbv2Port, Metrics } from '../platform/ports.ts';
+import type { CellResult, Explain } from '../report/types.ts';
+import { attribute, CAUSES, type Cause } from './attribute.ts';
+import { crossCheck, fiveXXQueries, minuteWindow, type CrossCheckInput } from './cross-check.ts';
+import { locateLogs, readCellEntries, waitForLogs, type Found, type LogLocation } from './fetch.ts';
+import { measureLags } from './lags.ts';
+import { fiveXXByReason, readTruth, score } from './truth.ts';
+
+/** The ports explaining needs (built by the composition root). */
+export interface ExplainPorts {
+  store: AccessLogStore;
+  metrics: Metrics;
+}
+
+/** What explaining a cell needs besides the cell. */
+export interface ExplainDeps extends ExplainPorts {
+  elbv2: Elbv2Port;
+  /** The cell's model clock (the log's times are on it). */
+  clock: Clock;
+  targetGroupArn: string;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  /** The spec's `explain` options. */
+  options: { accessLogs?: { bucket: string; prefix: string }; waitSeconds: number; pollSeconds: number };
+  /** Twin only: the ground-truth access.log. */
+  truthFile?: string;
+  /** The location looked up once per run (else looked up here). */
+  location?: Promise<Found<LogLocation>>;
+}
+
+const MAX_ATTRIBUTED = 500;
+
+const zeroCauses = (): Record<Cause, number> => Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>;
+
+/**
+ * The explanation of a cell that has its marks, timeline and `modelOrigin`; `userAgent` picks its
+ * entries. On the twin also the 5xx by the twin's reason, from its ground truth, logs or not.
+ */
+export async function explainCell(cell: CellResult, userAgent: string, deps: ExplainDeps): Promise<{ explain: Explain; fiveXXByReason?: Record<string, number> }> {
+  const explained = await explainFromLogs(cell, userAgent, deps);
+  if (explained.fiveXXByReason || !deps.truthFile || cell.modelOrigin === undefined || cell.marks.trafficStart === undefined) return explained;
+  try {
+    const [from, to] = truthWindow(cell);
+    return { ...explained, fiveXXByReason: fiveXXByReason(await readTruth(deps.truthFile, from, to, userAgent)) };
+  } catch (error) {
+    explained.explain.why = `${explained.explain.why ? `${explained.explain.why}; ` : ''}the twin's ground truth could not be read: ${(error as Error).message}`;
+    return explained;
+  }
+}
+
+/** Model epoch seconds of the cell's traffic, for the ground truth (requests arrive from the start until the stop). */
+function truthWindow(cell: CellResult): [number, number] {
+  const origin = cell.modelOrigin ?? 0;
+  return [(origin + (cell.marks.trafficStart ?? 0) * 1000) / 1000, (origin + (cell.marks.trafficStop ?? cell.durationSeconds) * 1000) / 1000 + 1];
+}
+
+async function explainFromLogs(cell: CellResult, userAgent: string, deps: ExplainDeps): Promise<{ explain: Explain; fiveXXByReason?: Record<string, number> }> {
+  const origin = cell.modelOrigin;
+  const start = cell.marks.trafficStart;
+  const stop = cell.marks.trafficStop ?? cell.durationSeconds;
+  const missing = (why: string, extra: Partial<Explain> = {}): { explain: Explain } => ({
+    explain: { logs: 'missing', why, causes: zeroCauses(), attributed: [], crossCheck: { client: cell.fiveXX, accessLog: 0, mismatches: [] }, ...extra },
+  });
+  if (origin === undefined || start === undefined) return missing('the cell has no traffic window (it stopped before its traffic started)');
+  const startMs = origin + start * 1000;
+  const endMs = origin + stop * 1000;
+  const located = await (deps.location ?? locateLogs(deps.elbv2, deps.targetGroupArn, deps.options.accessLogs));
+  if (!located.ok) return missing(located.why);
+  const at: LogLocation = located.value;
+  const waited = await waitForLogs({
+    store: deps.store,
+    location: at,
+    clock: deps.clock,
+    startMs,
+    endMs,
+    // The bound counts from the window's end: after a run, the early cells' logs are long due.
+    deadlineMs: endMs + deps.options.waitSeconds * 1000,
+    pollMs: deps.options.pollSeconds * 1000,
+    log: deps.log,
+    signal: deps.signal,
+    label: cell.id,
+  });
+  const source = { bucket: at.bucket, prefix: at.prefix, objects: waited.objects.length, entries: 0, userAgent };
+  if (!waited.objects.length) return missing(waited.why ?? 'no log object', { source });
+  let entries;
+  try {
+    entries = (await readCellEntries(deps.store, at.bucket, waited.objects, userAgent)).entries;
+  } catch (error) {
+    return missing(`reading the access logs failed: ${(error as Error).message}`, { source });
+  }
+  source.entries = entries.length;
+  const settings = cell.config;
+  // A request reaches the ALB a little after the client sent it, in real time: on the twin's fast
+  // clock a real second is many model seconds.
+  const matchToleranceSeconds = Math.max(2, deps.clock.toModelMs(1000) / 1000);
+  const attribution = attribute({ entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds });
+  const lags = measureLags({ entries, timeline: cell.timeline, settings, originMs: origin });
+  const logged = entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).length;
+  let cloudWatch: CrossCheckInput['cloudWatch'];
+  const window = minuteWindow(startMs, endMs);
+  try {
+    cloudWatch = { series: await deps.metrics.getMetricData(fiveXXQueries(at.loadBalancerResource), window.startMs, window.endMs), ...window };
+  } catch (error) {
+    cloudWatch = { error: (error as Error).message };
+  }
+  const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch });
+  if (cell.failures.length < cell.fiveXX) check.mismatches.push(`the cell kept ${cell.failures.length} of its ${cell.fiveXX} client failures: before-alb counts only those`);
+  const explain: Explain = {
+    logs: waited.status === 'complete' ? 'complete' : 'partial',
+    ...(waited.why ? { why: waited.why } : entries.length === 0 ? { why: `no entry of the log objects has the User-Agent ${userAgent}` } : {}),
+    source,
+    causes: attribution.causes,
+    attributed: attribution.attributed.slice(0, MAX_ATTRIBUTED),
+    crossCheck: check,
+    lags: { deregistration: lags.deregistration, registration: lags.registration, longestRequest: lags.longestRequest },
+  };
+  let byReason: Record<string, number> | undefined;
+  if (deps.truthFile) {
+    try {
+      const [from, to] = truthWindow(cell);
+      const truth = await readTruth(deps.truthFile, from, to, userAgent);
+      byReason = fiveXXByReason(truth);
+      const agreement = score(attribution.attributed, truth, origin / 1000);
+      if (agreement.compared > 0) explain.agreement = agreement;
+    } catch (error) {
+      explain.why = `${explain.why ? `${explain.why}; ` : ''}the twin's ground truth could not be read: ${(error as Error).message}`;
+    }
+  }
+  return { explain, ...(byReason ? { fiveXXByReason: byReason } : {}) };
+}

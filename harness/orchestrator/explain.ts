@@ -1,0 +1,45 @@
+/**
+ * Explaining a run's cells (harness/explain/) with the target's ports: one log location per run,
+ * each cell's entries picked by its User-Agent, the twin's ground truth when there is one. A cell
+ * whose logs never came says so in `explain` (logs: missing, with why).
+ */
+import type { Clock } from '../core/clock.ts';
+import { packageVersion } from '../core/paths.ts';
+import { CAUSES } from '../explain/attribute.ts';
+import { locateLogs, type Found, type LogLocation } from '../explain/fetch.ts';
+import { explainCell } from '../explain/pipeline.ts';
+import type { Spec } from '../matrix/schema.ts';
+import type { CellResult } from '../report/types.ts';
+import { userAgentFor } from '../traffic/user-agent.ts';
+import type { Target } from './target.ts';
+
+/** Adds `explain` (and on the twin `fiveXXByReason`) to a cell result; undefined when the spec turns explaining off. */
+export function cellExplainer(target: Target, spec: Spec, runId: string, log: (line: string) => void, signal: AbortSignal, clock: Clock = target.clock): ((result: CellResult) => Promise<CellResult>) | undefined {
+  if (!spec.explain.enabled) return undefined;
+  let location: Promise<Found<LogLocation>> | undefined;
+  return async (result) => {
+    const missing = (why: string): CellResult => ({
+      ...result,
+      explain: { logs: 'missing', why, causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<(typeof CAUSES)[number], number>, attributed: [], crossCheck: { client: result.fiveXX, accessLog: 0, mismatches: [] } },
+    });
+    if (!target.explain) return missing('this target has no access-log store');
+    if (signal.aborted) return missing('the run was interrupted before the access logs were read');
+    location ??= locateLogs(target.elbv2, target.targetGroupArn, spec.explain.accessLogs);
+    try {
+      const { explain, fiveXXByReason } = await explainCell(result, userAgentFor(packageVersion, runId, result.id), {
+        ...target.explain,
+        elbv2: target.elbv2,
+        clock,
+        targetGroupArn: target.targetGroupArn,
+        log,
+        signal,
+        options: spec.explain,
+        location,
+        ...(target.twin ? { truthFile: target.twin.accessLogFile } : {}),
+      });
+      return { ...result, explain, ...(fiveXXByReason ? { fiveXXByReason } : {}) };
+    } catch (error) {
+      return missing(`explaining failed: ${(error as Error).message}`);
+    }
+  };
+}

@@ -1,0 +1,51 @@
+/** report.md's "5xx by cause" table from the cells' explain objects, and the cross-check mismatches. */
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown } from '../../../harness/report/markdown.ts';
+import { CAUSE_CLASSES, type Explain } from '../../../harness/report/types.ts';
+import { cellResult } from '../../helpers/results.ts';
+
+const causes = (c: Partial<Record<(typeof CAUSE_CLASSES)[number], number>>) => ({ ...Object.fromEntries(CAUSE_CLASSES.map((k) => [k, 0])), ...c }) as Explain['causes'];
+
+describe('renderMarkdown with explained cells', () => {
+  it('shows each cell\'s causes, its logs status, the three counts and the agreement', () => {
+    const explained = cellResult({ gate: false, kind: 'rollout', fiveXX: 12 });
+    explained.explain = {
+      logs: 'complete',
+      causes: causes({ 'routed-after-sigterm': 9, 'no-healthy-target': 2, 'before-alb': 1 }),
+      attributed: [],
+      crossCheck: { client: 12, accessLog: 11, cloudWatch: { elb5xx: 11, target5xx: 0, from: 'a', to: 'b' }, mismatches: ['the client saw 12 5xx, the access log has 11'] },
+      agreement: { compared: 11, agreed: 11, share: 1, unmatched: 0, disagreements: [] },
+    };
+    const missing = cellResult({ gate: true, kind: 'rollout' });
+    missing.explain = { logs: 'missing', why: 'access logs are off on load balancer shop | x', causes: causes({}), attributed: [], crossCheck: { client: 0, accessLog: 0, mismatches: [] } };
+    const md = renderMarkdown([explained, missing], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] });
+    const section = md.slice(md.indexOf('5xx by cause (ALB'));
+    expect(section.split('\n').slice(0, 9).join('\n')).toBe(
+      [
+        '5xx by cause (ALB access log + timeline; harness/explain/README.md says each class):',
+        '',
+        '| cell | logs | 5xx client / log / CloudWatch | causes | agreement |',
+        '|---|---|---|---|---|',
+        `| ${explained.id} | complete | 12 / 11 / 11 | routed-after-sigterm 9, no-healthy-target 2, before-alb 1 | 100 % of 11 |`,
+        `| ${missing.id} | missing (1) | 0 / – / – |  |  |`,
+        '',
+        '(1) access logs are off on load balancer shop | x',
+        '',
+      ].join('\n'),
+    );
+    expect(section).toContain(`- ${explained.id}: the client saw 12 5xx, the access log has 11`);
+  });
+
+  it('says once why the logs were missing when they were for every cell', () => {
+    const a = cellResult({ gate: true, kind: 'rollout' });
+    const b = cellResult({ gate: true, kind: 'drain' });
+    for (const c of [a, b]) c.explain = { logs: 'missing', why: 'access logs are off', causes: causes({}), attributed: [], crossCheck: { client: 0, accessLog: 0, mismatches: [] } };
+    const md = renderMarkdown([a, b], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] });
+    expect(md).toContain('5xx by cause (ALB access log + timeline; harness/explain/README.md says each class): not available, the access logs were missing for every cell: access logs are off\n');
+    expect(md).not.toContain('| cell | logs |');
+  });
+
+  it('adds nothing when no cell was explained', () => {
+    expect(renderMarkdown([cellResult({ gate: true, kind: 'rollout' })], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] })).not.toContain('5xx by cause (ALB');
+  });
+});
