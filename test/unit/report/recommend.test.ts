@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { expandCells } from '../../../harness/matrix/expand.ts';
+import { loadSpec } from '../../../harness/matrix/load.ts';
 import { distanceOf, marginOf, recommend, recommendationSchema, type RecommendCell } from '../../../harness/report/recommend.ts';
 import { checkLines, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
 
@@ -239,5 +241,28 @@ describe('renderRecommendationMarkdown', () => {
       | drain | 27 s | 34 s | 17 s | not needed | untested; nearest contradicted |
       "
     `);
+  });
+});
+
+describe('recommend on the default matrix', () => {
+  it('recommends past every config when the lag tail reaches 58 s, and the nearest config (AWS support\'s advice) lost nothing', async () => {
+    const { spec } = await loadSpec('fixtures/matrices/default.yaml');
+    // Failed counts of the README's example run; lags shaped like the twin's (5–20 s, a tail to 60 s, cut by a 30 s delay).
+    const failed: Record<string, number> = { 'off|0|30|300': 380, 'on|0|30|300': 311, 'on|5|30|300': 179, 'on|20|40|300': 0, 'on|40|60|30': 0 };
+    const cells: RecommendCell[] = expandCells(spec).map((c, i) => {
+      const key = `${c.config.readinessGate ? 'on' : 'off'}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
+      const dereg = c.config.deregistrationDelaySeconds === 30 ? [6.2, 14.9, 29.4] : i === 1 ? [5.1, 12.7, 58] : [5.4, 11.2, 19.8];
+      const fiveXX = failed[key];
+      return { id: c.id, disruption: c.disruption, config: c.config, valid: true, fiveXX, requests: { networkErrors: 0 }, explain: { causes: { 'routed-after-sigterm': fiveXX }, lags: { deregistration: dist(dereg), longestRequest: dist([0.012, 0.05]) } } };
+    });
+    expect(cells).toHaveLength(15);
+    const o = recommend(cells).overall;
+    // 58 + max(5, 11.6) = 69.6 → 70; 70 + 0.05 + 5 = 75.05 → 76; delay in [⌈5.05⌉ = 6, 60] → 60; no cause says the gate is needed.
+    expect([o.preStopSeconds.value, o.terminationGracePeriodSeconds.value, o.deregistrationDelaySeconds.value, o.readinessGate.value]).toEqual([70, 76, 60, false]);
+    expect(o.preStopSeconds.evidence[0]).toMatchObject({ seconds: 58, cell: cells[1].id, samples: 45, cells: 15 });
+    expect(o.check!.verdict).toBe('untested');
+    // on|40|60|30: 30/70 + 16/76 + 30/60 = 0.429 + 0.211 + 0.5 = 1.139; the next, on|20|40|300, is 0.714 + 0.474 + 4 = 5.188 away.
+    expect(o.check!.nearest).toMatchObject({ config: { readinessGate: true, preStopSeconds: 40, terminationGracePeriodSeconds: 60, deregistrationDelaySeconds: 30 }, distance: 1.139, verdict: 'confirmed' });
+    expect(o.check!.nearest!.cells.map((c) => c.failed)).toEqual([0, 0, 0]);
   });
 });
