@@ -2,7 +2,7 @@
  * The recommendation as a compact Markdown section (for report.md and a review comment), and the
  * same content as plain rows and lines for the HTML report. Rendering is pure.
  */
-import type { Evidence, Recommendation, RecommendationSet } from './recommend.ts';
+import { count, type Evidence, type Recommendation, type RecommendationSet } from './recommend.ts';
 
 /** One row of the settings table. */
 export interface RecommendationRow {
@@ -13,7 +13,7 @@ export interface RecommendationRow {
 
 const where = (e: Evidence) => {
   const at = e.target ? `, target ${e.target}${e.lbNode ? ` via LB node ${e.lbNode}` : ''}` : '';
-  return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${e.samples} samples in ${e.cells} cells`;
+  return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${count(e.samples, 'sample')} in ${count(e.cells, 'cell')}`;
 };
 
 const secondsRow = (setting: string, s: RecommendationSet['preStopSeconds']): RecommendationRow =>
@@ -44,8 +44,8 @@ export function checkLines(set: RecommendationSet): string[] {
   const lines: string[] = [];
   const failedOnes = check.meeting.filter((c) => c.valid && c.failed > 0);
   if (check.verdict === 'untested') lines.push(`Untested: no valid cell meets every recommended value${check.meeting.length ? ` (${cellList(check.meeting)})` : ''}.`);
-  else if (check.verdict === 'confirmed') lines.push(`Confirmed: ${check.meeting.filter((c) => c.valid).length} cells meet every recommended value and lost nothing (${cellList(check.meeting)}).`);
-  else lines.push(`Contradicted: ${failedOnes.length} of the ${check.meeting.filter((c) => c.valid).length} valid cells that meet every recommended value lost requests (${cellList(failedOnes)}).`);
+  else if (check.verdict === 'confirmed') lines.push(`Confirmed: ${count(check.meeting.filter((c) => c.valid).length, 'cell')} meeting every recommended value, none lost a request (${cellList(check.meeting)}).`);
+  else lines.push(`Contradicted: ${failedOnes.length} of ${count(check.meeting.filter((c) => c.valid).length, 'valid cell')} meeting every recommended value lost requests (${cellList(failedOnes)}).`);
   const n = check.nearest;
   if (n) {
     const word = n.verdict === 'confirmed' ? 'confirms: it lost nothing' : n.verdict === 'contradicted' ? 'contradicts: it lost requests' : 'cannot tell';
@@ -70,7 +70,7 @@ const short = (s: RecommendationSet) => {
 export function renderRecommendationMarkdown(rec: Recommendation, heading = '## Recommended settings'): string {
   const o = rec.overall;
   const out = [heading, ''];
-  out.push(`From the measured lags of ${o.withLags} of ${o.cells} valid cells${o.excluded.length ? ` (${o.excluded.length} invalid cells not used)` : ''}; margin: ${rec.margin.rule}.`, '');
+  out.push(`From the measured lags of ${o.withLags} of ${count(o.cells, 'valid cell')}${o.excluded.length ? ` (${count(o.excluded.length, 'invalid cell')} not used)` : ''}; margin: ${rec.margin.rule}.`, '');
   out.push(...table(['setting', 'recommended', 'evidence'], recommendationRows(o).map((r) => [r.setting, r.recommended, r.evidence])), '');
   out.push(...checkLines(o), '');
   if (rec.byDisruption.length > 1) {

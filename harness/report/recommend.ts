@@ -145,6 +145,8 @@ export type Evidence = z.infer<typeof evidenceSchema>;
 const ms = (x: number) => Math.round(x * 1000) / 1000;
 /** Whole seconds, rounded up. */
 export const wholeUp = (x: number): number => Math.ceil(ms(x));
+/** "1 cell", "2 cells". */
+export const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 /** A figure as written in the arithmetic: at most 3 decimals. */
 const fig = (x: number) => String(ms(x));
 
@@ -184,9 +186,9 @@ function gateOf(cells: readonly RecommendCell[]): RecommendationSet['readinessGa
     .map((c) => ({ id: c.id, lost: NOT_YET_HEALTHY_CAUSES.reduce((s, k) => s + (c.explain?.causes?.[k] ?? 0), 0), readinessGate: c.config.readinessGate }))
     .filter((c) => c.lost > 0);
   const lost = losing.reduce((s, c) => s + c.lost, 0);
-  if (!lost) return { value: false, lost: 0, cells: [], why: `no cell lost a request to a not-yet-healthy target (${withCauses.length} cells with causes)` };
+  if (!lost) return { value: false, lost: 0, cells: [], why: `no cell lost a request to a not-yet-healthy target (${count(withCauses.length, 'cell')} with causes)` };
   const gated = losing.filter((c) => c.readinessGate).length;
-  const why = `${lost} requests lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${losing.length} cells`;
+  const why = `${count(lost, 'request')} lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${count(losing.length, 'cell')}`;
   return { value: true, lost, cells: losing, why: gated ? `${why}; ${gated} of them had the gate on already, so the gate alone does not prevent it there (too few replicas left, maxUnavailable)` : why };
 }
 
@@ -253,8 +255,8 @@ function recommendScope(scope: string, all: readonly RecommendCell[], margin: { 
     const why = !withLags
       ? `no valid cell has measured lags (no explain data${cells.length ? '' : '; no valid cell'}): no recommendation rather than a guess`
       : !dereg
-        ? `no deregistration lag was measured in ${withLags} cells with lags (no target deregistered while it had traffic): no recommendation rather than a guess`
-        : `no request duration was measured in ${withLags} cells with lags: no recommendation rather than a guess`;
+        ? `no deregistration lag was measured in ${count(withLags, 'cell')} with lags (no target deregistered while it had traffic): no recommendation rather than a guess`
+        : `no request duration was measured in ${count(withLags, 'cell')} with lags: no recommendation rather than a guess`;
     const none = (rule: string) => ({ value: null, rule, evidence: [], why });
     return {
       scope,

@@ -162,7 +162,7 @@ describe('recommend: no lags, no recommendation', () => {
   it('says so when lags were measured but no target deregistered with traffic', () => {
     const r = recommend([cell({ dereg: [], longest: [0.4] })]).overall;
     expect(r.preStopSeconds.value).toBeNull();
-    expect(r.preStopSeconds.why).toMatch(/^no deregistration lag was measured in 1 cells with lags/);
+    expect(r.preStopSeconds.why).toMatch(/^no deregistration lag was measured in 1 cell with lags/);
   });
 
   it('never takes lags from an invalid cell', () => {
@@ -193,7 +193,7 @@ describe('recommend: confirm and contradict', () => {
     ]);
     // The nearest config holds both C and bad: it contradicts.
     expect(rec.overall.check!.nearest!.verdict).toBe('contradicted');
-    expect(checkLines(rec.overall)[0]).toBe(`Contradicted: 1 of the 2 valid cells that meet every recommended value lost requests (${bad.id}: 3).`);
+    expect(checkLines(rec.overall)[0]).toBe(`Contradicted: 1 of 2 valid cells meeting every recommended value lost requests (${bad.id}: 3).`);
     // The drain alone: B does not meet (preStop 5 < 27); bad does and lost 3.
     expect(rec.byDisruption[1].check!.verdict).toBe('contradicted');
   });
@@ -221,7 +221,7 @@ describe('renderRecommendationMarkdown', () => {
     expect(renderRecommendationMarkdown(rec)).toMatchInlineSnapshot(`
       "## Recommended settings
 
-      From the measured lags of 3 of 3 valid cells (1 invalid cells not used); margin: each measured value + max(5 s, 20 %) of it, then rounded up to whole seconds.
+      From the measured lags of 3 of 3 valid cells (1 invalid cell not used); margin: each measured value + max(5 s, 20 %) of it, then rounded up to whole seconds.
 
       | setting | recommended | evidence |
       |---|---|---|
@@ -230,7 +230,7 @@ describe('renderRecommendationMarkdown', () => {
       | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells) |
       | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes) |
 
-      Confirmed: 1 cells meet every recommended value and lost nothing (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
+      Confirmed: 1 cell meeting every recommended value, none lost a request (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
       Nearest cell (gate on, preStop 40 s, grace 60 s, delay 30 s; distance 1.96, meets the recommendation) confirms: it lost nothing (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
 
       Per disruption:
