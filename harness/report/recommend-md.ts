@@ -13,7 +13,8 @@ export interface RecommendationRow {
 
 const where = (e: Evidence) => {
   const at = e.target ? `, target ${e.target}${e.lbNode ? ` via LB node ${e.lbNode}` : ''}` : '';
-  return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${count(e.samples, 'sample')} in ${count(e.cells, 'cell')}`;
+  const next = e.next.length ? `; next ${e.next.map((n) => `${n.seconds} s`).join(', ')}` : '';
+  return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${count(e.samples, 'sample')} in ${count(e.cells, 'cell')}${next}`;
 };
 
 const secondsRow = (setting: string, s: RecommendationSet['preStopSeconds']): RecommendationRow =>

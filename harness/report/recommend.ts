@@ -68,6 +68,7 @@ const evidenceSchema = z
     lbNode: z.string().optional(),
     samples: z.number().int().min(0).describe('measurements pooled'),
     cells: z.number().int().min(0).describe('cells that contributed measurements'),
+    next: z.array(z.object({ cell: z.string(), seconds: z.number() }).strict()).max(3).describe('the largest of the next cells, at most 3, largest first'),
   })
   .strict();
 
@@ -160,19 +161,25 @@ export const failedOf = (c: RecommendCell): number => c.fiveXX + c.requests.netw
 
 /** The largest measurement of one kind over the cells, with where it was taken. */
 function largest(cells: readonly RecommendCell[], kind: 'deregistration' | 'longestRequest'): Evidence | undefined {
-  let best: Evidence | undefined;
-  let samples = 0;
-  let contributing = 0;
-  for (const c of cells) {
+  const measured = cells.flatMap((c) => {
     const d = c.explain?.lags?.[kind];
-    if (!d || d.count === 0) continue;
-    samples += d.count;
-    contributing++;
-    if (best && d.max <= best.seconds) continue;
-    const sample = c.explain?.lags?.samples?.[kind]?.reduce<LagSampleInput | undefined>((a, s) => (!a || s.seconds > a.seconds ? s : a), undefined);
-    best = { measure: kind === 'deregistration' ? 'deregistration lag' : 'longest request', seconds: d.max, cell: c.id, ...(sample && ms(sample.seconds) === ms(d.max) ? { target: sample.target, lbNode: sample.lbNode } : {}), samples: 0, cells: 0 };
-  }
-  return best && { ...best, samples, cells: contributing };
+    return d && d.count > 0 ? [{ c, d }] : [];
+  });
+  if (!measured.length) return undefined;
+  // The largest first; a tie goes to the earlier cell.
+  const ranked = measured.map((m, i) => ({ ...m, i })).sort((a, b) => b.d.max - a.d.max || a.i - b.i);
+  const { c, d } = ranked[0];
+  const sample = c.explain?.lags?.samples?.[kind]?.reduce<LagSampleInput | undefined>((a, s) => (!a || s.seconds > a.seconds ? s : a), undefined);
+  return {
+    measure: kind === 'deregistration' ? 'deregistration lag' : 'longest request',
+    seconds: d.max,
+    cell: c.id,
+    ...(sample && ms(sample.seconds) === ms(d.max) ? { target: sample.target, lbNode: sample.lbNode } : {}),
+    samples: measured.reduce((s, m) => s + m.d.count, 0),
+    cells: measured.length,
+    // Whether the largest stands alone or others come close: the next cells' largest.
+    next: ranked.slice(1, 4).map((m) => ({ cell: m.c.id, seconds: m.d.max })),
+  };
 }
 
 /** The margin rule as text, e.g. "max(5 s, 20 %)". */

@@ -59,8 +59,8 @@ describe('recommend: the arithmetic on fixed lags', () => {
     expect(o.deregistrationDelaySeconds).toMatchObject({ value: 17, min: 8, max: 17 });
     expect(o.preStopSeconds.arithmetic).toBe('21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27');
     expect(o.terminationGracePeriodSeconds.arithmetic).toBe('27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35');
-    expect(o.preStopSeconds.evidence).toEqual([{ measure: 'deregistration lag', seconds: 21.3, cell: B.id, samples: 4, cells: 3 }]);
-    expect(o.terminationGracePeriodSeconds.evidence).toEqual([{ measure: 'longest request', seconds: 2.5, cell: A.id, samples: 4, cells: 3 }]);
+    expect(o.preStopSeconds.evidence).toEqual([{ measure: 'deregistration lag', seconds: 21.3, cell: B.id, samples: 4, cells: 3, next: [{ cell: A.id, seconds: 12.4 }, { cell: C.id, seconds: 7 }] }]);
+    expect(o.terminationGracePeriodSeconds.evidence).toEqual([{ measure: 'longest request', seconds: 2.5, cell: A.id, samples: 4, cells: 3, next: [{ cell: B.id, seconds: 1.1 }, { cell: C.id, seconds: 0.3 }] }]);
     expect(o.cells).toBe(3);
     expect(o.withLags).toBe(3);
   });
@@ -225,9 +225,9 @@ describe('renderRecommendationMarkdown', () => {
 
       | setting | recommended | evidence |
       |---|---|---|
-      | preStop | 27 s | ≥ the largest deregistration lag + max(5 s, 20 %): 21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27 (deregistration lag 21.3 s in drain.gate-on.prestop-5.grace-30.dereg-300.r1; 4 samples in 3 cells) |
-      | terminationGracePeriodSeconds | 35 s | ≥ preStop + the longest request + max(5 s, 20 %): 27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35 (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells) |
-      | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells) |
+      | preStop | 27 s | ≥ the largest deregistration lag + max(5 s, 20 %): 21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27 (deregistration lag 21.3 s in drain.gate-on.prestop-5.grace-30.dereg-300.r1; 4 samples in 3 cells; next 12.4 s, 7 s) |
+      | terminationGracePeriodSeconds | 35 s | ≥ preStop + the longest request + max(5 s, 20 %): 27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35 (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
+      | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
       | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes) |
 
       Confirmed: 1 cell meeting every recommended value, none lost a request (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
