@@ -115,6 +115,8 @@ describe('recommend: the arithmetic on fixed lags', () => {
   it('writes data that its own schema accepts and that turns into JSON Schema', () => {
     expect(recommendationSchema.parse(JSON.parse(JSON.stringify(rec)))).toEqual(rec);
     expect(z.toJSONSchema(recommendationSchema)).toHaveProperty('properties.overall');
+    const none = recommend([cell({ noExplain: true })]);
+    expect(recommendationSchema.parse(JSON.parse(JSON.stringify(none)))).toEqual(none);
   });
 });
 
@@ -203,6 +205,14 @@ describe('recommend: confirm and contradict', () => {
     expect(drain.check!.meeting).toEqual([]);
     expect(drain.check!.verdict).toBe('untested');
     expect(drain.check!.nearest).toMatchObject({ config: B.config, meets: false, verdict: 'contradicted', cells: [{ id: B.id, failed: 12 }] });
+  });
+
+  it('does not count a cell whose delay outlasts its own preStop − 10 s, nor one below the minimum delay', () => {
+    // Recommendation 27 / 35 / delay in [8, 17]: preStop 40 allows a delay up to 30.
+    const tooLong = cell({ gate: true, preStop: 40, grace: 60, delay: 31 });
+    const tooShort = cell({ gate: true, preStop: 40, grace: 60, delay: 7 });
+    const check = recommend([A, B, C, tooLong, tooShort]).overall.check!;
+    expect(check.meeting.map((c) => c.id)).toEqual([C.id]);
   });
 
   it('breaks a tie in distance toward the config that meets the recommendation', () => {
