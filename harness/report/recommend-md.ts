@@ -1,0 +1,82 @@
+/**
+ * The recommendation as a compact Markdown section (for report.md and a review comment), and the
+ * same content as plain rows and lines for the HTML report. Rendering is pure.
+ */
+import { count, type Evidence, type Recommendation, type RecommendationSet } from './recommend.ts';
+
+/** One row of the settings table. */
+export interface RecommendationRow {
+  setting: string;
+  recommended: string;
+  evidence: string;
+}
+
+const where = (e: Evidence) => {
+  const at = e.target ? `, target ${e.target}${e.lbNode ? ` via LB node ${e.lbNode}` : ''}` : '';
+  const next = e.next.length ? `; next ${e.next.map((n) => `${n.seconds} s`).join(', ')}` : '';
+  return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${count(e.samples, 'sample')} in ${count(e.cells, 'cell')}${next}`;
+};
+
+const secondsRow = (setting: string, s: RecommendationSet['preStopSeconds']): RecommendationRow =>
+  s.value === null
+    ? { setting, recommended: 'none', evidence: s.why ?? 'no measurement' }
+    : { setting, recommended: `${s.value} s`, evidence: `${s.rule}: ${s.arithmetic ?? ''} (${s.evidence.map(where).join('; ')})` };
+
+/** The settings table of one scope: setting | recommended | evidence. */
+export function recommendationRows(set: RecommendationSet): RecommendationRow[] {
+  const g = set.readinessGate;
+  const gateEvidence = g.cells.length ? `${g.why}: ${g.cells.map((c) => `${c.id} (${c.lost}, gate ${c.readinessGate ? 'on' : 'off'})`).join(', ')}` : g.why;
+  return [
+    secondsRow('preStop', set.preStopSeconds),
+    secondsRow('terminationGracePeriodSeconds', set.terminationGracePeriodSeconds),
+    secondsRow('deregistration delay', set.deregistrationDelaySeconds),
+    { setting: 'readiness gate', recommended: g.value === null ? 'none' : g.value ? 'on' : 'not needed', evidence: gateEvidence },
+  ];
+}
+
+const cellList = (cells: readonly { id: string; valid: boolean; failed: number }[]) => cells.map((c) => `${c.id}: ${c.valid ? c.failed : 'INVALID'}`).join(', ');
+const configText = (c: { readinessGate: boolean; preStopSeconds: number; terminationGracePeriodSeconds: number; deregistrationDelaySeconds: number }) =>
+  `gate ${c.readinessGate ? 'on' : 'off'}, preStop ${c.preStopSeconds} s, grace ${c.terminationGracePeriodSeconds} s, delay ${c.deregistrationDelaySeconds} s`;
+
+/** What the matrix cells say about the recommendation of one scope, one line each. */
+export function checkLines(set: RecommendationSet): string[] {
+  const check = set.check;
+  if (!check) return ['No recommendation, so nothing to confirm.'];
+  const lines: string[] = [];
+  const failedOnes = check.meeting.filter((c) => c.valid && c.failed > 0);
+  if (check.verdict === 'untested') lines.push(`Untested: no valid cell meets every recommended value${check.meeting.length ? ` (${cellList(check.meeting)})` : ''}.`);
+  else if (check.verdict === 'confirmed') lines.push(`Confirmed: ${count(check.meeting.filter((c) => c.valid).length, 'cell')} meeting every recommended value, none lost a request (${cellList(check.meeting)}).`);
+  else lines.push(`Contradicted: ${failedOnes.length} of ${count(check.meeting.filter((c) => c.valid).length, 'valid cell')} meeting every recommended value lost requests (${cellList(failedOnes)}).`);
+  const n = check.nearest;
+  if (n) {
+    const word = n.verdict === 'confirmed' ? 'confirms: it lost nothing' : n.verdict === 'contradicted' ? 'contradicts: it lost requests' : 'cannot tell';
+    lines.push(`Nearest cell (${configText(n.config)}; distance ${n.distance}${n.meets ? ', meets the recommendation' : ''}) ${word} (${cellList(n.cells)}).`);
+  }
+  return lines;
+}
+
+const table = (header: string[], rows: string[][]) => {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
+};
+
+const short = (s: RecommendationSet) => {
+  const v = (x: number | null) => (x === null ? 'none' : `${x} s`);
+  const gate = s.readinessGate.value === null ? 'none' : s.readinessGate.value ? 'on' : 'not needed';
+  const check = s.check ? s.check.verdict + (s.check.nearest ? `; nearest ${s.check.nearest.verdict}` : '') : '–';
+  return [s.scope, v(s.preStopSeconds.value), v(s.terminationGracePeriodSeconds.value), v(s.deregistrationDelaySeconds.value), gate, check];
+};
+
+/** The "Recommended settings" section: the table over all disruptions, its check, then one line per disruption. */
+export function renderRecommendationMarkdown(rec: Recommendation, heading = '## Recommended settings'): string {
+  const o = rec.overall;
+  const out = [heading, ''];
+  out.push(`From the measured lags of ${o.withLags} of ${count(o.cells, 'valid cell')}${o.excluded.length ? ` (${count(o.excluded.length, 'invalid cell')} not used)` : ''}; margin: ${rec.margin.rule}.`, '');
+  out.push(...table(['setting', 'recommended', 'evidence'], recommendationRows(o).map((r) => [r.setting, r.recommended, r.evidence])), '');
+  out.push(...checkLines(o), '');
+  if (rec.byDisruption.length > 1) {
+    out.push('Per disruption:', '');
+    out.push(...table(['disruption', 'preStop', 'grace', 'dereg delay', 'gate', 'check'], rec.byDisruption.map(short)), '');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { expandCells } from '../../../harness/matrix/expand.ts';
+import { loadSpec } from '../../../harness/matrix/load.ts';
+import { distanceOf, marginOf, recommend, recommendationSchema, type RecommendCell } from '../../../harness/report/recommend.ts';
+import { checkLines, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
+
+interface CellInput {
+  kind?: 'rollout' | 'drain';
+  gate?: boolean;
+  preStop?: number;
+  grace?: number;
+  delay?: number;
+  valid?: boolean;
+  fiveXX?: number;
+  net?: number;
+  dereg?: number[];
+  longest?: number[];
+  causes?: Record<string, number>;
+  samples?: NonNullable<NonNullable<RecommendCell['explain']>['lags']>['samples'];
+  noExplain?: boolean;
+}
+
+const dist = (values: number[]) => ({ count: values.length, min: Math.min(...values, 0), p50: 0, p90: 0, max: values.length ? Math.max(...values) : 0, values: [...values].sort((a, b) => a - b) });
+
+function cell(o: CellInput): RecommendCell {
+  const config = { readinessGate: o.gate ?? false, preStopSeconds: o.preStop ?? 0, terminationGracePeriodSeconds: o.grace ?? 30, deregistrationDelaySeconds: o.delay ?? 300 };
+  const kind = o.kind ?? 'rollout';
+  return {
+    id: `${kind}.gate-${config.readinessGate ? 'on' : 'off'}.prestop-${config.preStopSeconds}.grace-${config.terminationGracePeriodSeconds}.dereg-${config.deregistrationDelaySeconds}.r1`,
+    disruption: kind === 'rollout' ? { kind } : { kind, node: 'most-pods' },
+    config,
+    valid: o.valid ?? true,
+    fiveXX: o.fiveXX ?? 0,
+    requests: { networkErrors: o.net ?? 0 },
+    ...(o.noExplain
+      ? {}
+      : {
+          explain: {
+            causes: o.causes ?? {},
+            ...(o.dereg || o.longest ? { lags: { deregistration: dist(o.dereg ?? []), registration: dist([]), longestRequest: dist(o.longest ?? []), ...(o.samples ? { samples: o.samples } : {}) } } : {}),
+          },
+        }),
+  };
+}
+
+// A: the EKS defaults under a rollout; B: a short preStop under a drain; C: AWS support's advice under a rollout.
+const A = cell({ kind: 'rollout', preStop: 0, grace: 30, delay: 300, fiveXX: 40, dereg: [3.2, 12.4], longest: [0.8, 2.5], causes: { 'routed-after-sigterm': 40 } });
+const B = cell({ kind: 'drain', gate: true, preStop: 5, grace: 30, delay: 300, fiveXX: 10, net: 2, dereg: [21.3], longest: [1.1], causes: { 'routed-after-sigterm': 10 } });
+const C = cell({ kind: 'rollout', gate: true, preStop: 40, grace: 60, delay: 30, dereg: [7], longest: [0.3], causes: {} });
+
+describe('recommend: the arithmetic on fixed lags', () => {
+  const rec = recommend([A, B, C]);
+
+  it('pools every valid cell: preStop = ⌈21.3 + max(5, 4.26)⌉ = 27, grace = ⌈27 + 2.5 + 5⌉ = 35, delay in [⌈2.5 + 5⌉ = 8, 27 − 10 = 17] → 17', () => {
+    const o = rec.overall;
+    expect(o.preStopSeconds.value).toBe(27);
+    expect(o.terminationGracePeriodSeconds.value).toBe(35);
+    expect(o.deregistrationDelaySeconds).toMatchObject({ value: 17, min: 8, max: 17 });
+    expect(o.preStopSeconds.arithmetic).toBe('21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27');
+    expect(o.terminationGracePeriodSeconds.arithmetic).toBe('27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35');
+    expect(o.preStopSeconds.evidence).toEqual([{ measure: 'deregistration lag', seconds: 21.3, cell: B.id, samples: 4, cells: 3, next: [{ cell: A.id, seconds: 12.4 }, { cell: C.id, seconds: 7 }] }]);
+    expect(o.terminationGracePeriodSeconds.evidence).toEqual([{ measure: 'longest request', seconds: 2.5, cell: A.id, samples: 4, cells: 3, next: [{ cell: B.id, seconds: 1.1 }, { cell: C.id, seconds: 0.3 }] }]);
+    expect(o.cells).toBe(3);
+    expect(o.withLags).toBe(3);
+  });
+
+  it('per disruption uses only that disruption\'s cells', () => {
+    const [rollout, drain] = rec.byDisruption;
+    expect(rollout.scope).toBe('rollout');
+    // 12.4 + max(5, 2.48) = 17.4 → 18; 18 + 2.5 + 5 = 25.5 → 26; delay in [8, 8].
+    expect([rollout.preStopSeconds.value, rollout.terminationGracePeriodSeconds.value, rollout.deregistrationDelaySeconds.value, rollout.deregistrationDelaySeconds.min]).toEqual([18, 26, 8, 8]);
+    expect(drain.scope).toBe('drain');
+    // 21.3 + 5 = 26.3 → 27; 27 + 1.1 + 5 = 33.1 → 34; delay in [⌈6.1⌉ = 7, 17].
+    expect([drain.preStopSeconds.value, drain.terminationGracePeriodSeconds.value, drain.deregistrationDelaySeconds.value, drain.deregistrationDelaySeconds.min]).toEqual([27, 34, 17, 7]);
+  });
+
+  it('rounds up after cutting float noise: 12 + 1.12 + 0.88 is 14, not 15', () => {
+    // ⌈1 + 0.88⌉ = 2; delay ≥ ⌈1.12 + 0.88⌉ = 2 > 2 − 10, so preStop = 12; grace = 12 + 1.12 + 0.88 (= 14.000000000000002 in floats) → 14.
+    const r = recommend([cell({ dereg: [1], longest: [1.12] })], { marginSeconds: 0.88, marginShare: 0 }).overall;
+    expect([r.preStopSeconds.value, r.terminationGracePeriodSeconds.value, r.deregistrationDelaySeconds.value]).toEqual([12, 14, 2]);
+  });
+
+  it('uses the proportional margin when it is larger (0.2 × 30 = 6, not 6.000000000000001)', () => {
+    const r = recommend([cell({ dereg: [30], longest: [1] })]).overall;
+    expect(marginOf(30)).toBe(6);
+    expect(r.preStopSeconds.value).toBe(36);
+    // 36 + 1 + max(5, 0.2) = 42 exactly: no extra second.
+    expect(r.terminationGracePeriodSeconds.value).toBe(42);
+    expect(r.deregistrationDelaySeconds.value).toBe(26);
+    // Any fraction rounds up: 10.001 + 5 = 15.001 → 16.
+    expect(recommend([cell({ dereg: [10.001], longest: [0] })]).overall.preStopSeconds.value).toBe(16);
+  });
+
+  it('raises preStop when the delay cannot fit 10 s below it and above the longest request', () => {
+    // D = 30 → 36; L = 40 → delay ≥ 40 + 8 = 48 > 36 − 10, so preStop = 48 + 10 = 58, grace = 58 + 48 = 106.
+    const r = recommend([cell({ dereg: [30], longest: [40] })]).overall;
+    expect([r.preStopSeconds.value, r.terminationGracePeriodSeconds.value, r.deregistrationDelaySeconds.value]).toEqual([58, 106, 48]);
+    expect(r.preStopSeconds.arithmetic).toContain('raised to 58');
+  });
+
+  it('takes the margin floor from the options', () => {
+    // 3.2 + max(2, 0.64) = 5.2 → 6; delay ≥ ⌈0.1 + 2⌉ = 3 > 6 − 10, so preStop = 13; grace = 13 + 2.1 = 15.1 → 16.
+    const r = recommend([cell({ dereg: [3.2], longest: [0.1] })], { marginSeconds: 2 });
+    expect(r.margin).toMatchObject({ seconds: 2, share: 0.2 });
+    expect([r.overall.preStopSeconds.value, r.overall.terminationGracePeriodSeconds.value, r.overall.deregistrationDelaySeconds.value]).toEqual([13, 16, 3]);
+    expect(() => recommend([A], { marginSeconds: -1 })).toThrow('expected marginSeconds to be a number ≥ 0, got -1');
+  });
+
+  it('names the sample\'s target and LB node when the cell kept its samples', () => {
+    const withSamples = cell({ dereg: [4, 9.5], longest: [0.2], samples: { deregistration: [{ target: '10.0.1.7:8080', lbNode: '10.0.0.2', seconds: 4 }, { target: '10.0.1.9:8080', lbNode: '10.0.0.3', seconds: 9.5 }] } });
+    expect(recommend([withSamples]).overall.preStopSeconds.evidence[0]).toMatchObject({ seconds: 9.5, target: '10.0.1.9:8080', lbNode: '10.0.0.3' });
+  });
+
+  it('writes data that its own schema accepts and that turns into JSON Schema', () => {
+    expect(recommendationSchema.parse(JSON.parse(JSON.stringify(rec)))).toEqual(rec);
+    expect(z.toJSONSchema(recommendationSchema)).toHaveProperty('properties.overall');
+    const none = recommend([cell({ noExplain: true })]);
+    expect(recommendationSchema.parse(JSON.parse(JSON.stringify(none)))).toEqual(none);
+  });
+});
+
+describe('recommend: the readiness gate', () => {
+  it('is on when any valid cell lost requests to not-yet-healthy targets, with the count and cells', () => {
+    const off = cell({ fiveXX: 3, causes: { 'registered-not-healthy': 3 }, dereg: [5], longest: [1] });
+    const on = cell({ kind: 'drain', gate: true, fiveXX: 2, causes: { 'no-healthy-target': 2, 'routed-after-sigterm': 0 } });
+    const other = cell({ preStop: 5, fiveXX: 9, causes: { 'routed-after-sigterm': 9 } });
+    const invalid = cell({ preStop: 7, valid: false, fiveXX: 100, causes: { 'registered-not-healthy': 100 } });
+    const g = recommend([off, on, other, invalid]).overall.readinessGate;
+    expect(g.value).toBe(true);
+    expect(g.lost).toBe(5);
+    expect(g.cells).toEqual([
+      { id: off.id, lost: 3, readinessGate: false },
+      { id: on.id, lost: 2, readinessGate: true },
+    ]);
+    expect(g.why).toContain('1 of them had the gate on already');
+  });
+
+  it('is not needed when the cells have causes and none of them is not-yet-healthy, and undecided without causes', () => {
+    expect(recommend([A, C]).overall.readinessGate).toMatchObject({ value: false, lost: 0, why: 'no cell lost a request to a not-yet-healthy target (2 cells with causes)' });
+    expect(recommend([cell({ noExplain: true })]).overall.readinessGate.value).toBeNull();
+  });
+
+  it('counts the gate in meeting and in the distance only when it is recommended', () => {
+    const rec = { preStopSeconds: 20, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 10, readinessGate: true };
+    expect(distanceOf({ preStopSeconds: 20, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 10, readinessGate: false }, rec)).toBe(1);
+    expect(distanceOf({ preStopSeconds: 20, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 10, readinessGate: false }, { ...rec, readinessGate: false })).toBe(0);
+    // 10/20 + 15/30 + 290/10 = 30
+    expect(distanceOf({ preStopSeconds: 30, terminationGracePeriodSeconds: 45, deregistrationDelaySeconds: 300, readinessGate: true }, rec)).toBe(30);
+  });
+});
+
+describe('recommend: no lags, no recommendation', () => {
+  it('says so when no cell has explain data', () => {
+    const r = recommend([cell({ noExplain: true, fiveXX: 4 })]).overall;
+    expect(r.preStopSeconds.value).toBeNull();
+    expect(r.terminationGracePeriodSeconds.value).toBeNull();
+    expect(r.deregistrationDelaySeconds).toMatchObject({ value: null, min: null, max: null });
+    expect(r.preStopSeconds.why).toMatch(/^no valid cell has measured lags/);
+    expect(r.check).toBeNull();
+    expect(renderRecommendationMarkdown(recommend([cell({ noExplain: true })]))).toContain('| preStop | none | no valid cell has measured lags');
+  });
+
+  it('says so when lags were measured but no target deregistered with traffic', () => {
+    const r = recommend([cell({ dereg: [], longest: [0.4] })]).overall;
+    expect(r.preStopSeconds.value).toBeNull();
+    expect(r.preStopSeconds.why).toMatch(/^no deregistration lag was measured in 1 cell with lags/);
+  });
+
+  it('never takes lags from an invalid cell', () => {
+    const r = recommend([cell({ valid: false, dereg: [50], longest: [1] }), cell({ preStop: 5, noExplain: true })]).overall;
+    expect(r.preStopSeconds.value).toBeNull();
+    expect(r.excluded).toEqual(['rollout.gate-off.prestop-0.grace-30.dereg-300.r1']);
+    const used = recommend([cell({ valid: false, dereg: [50], longest: [1] }), cell({ preStop: 5, dereg: [2], longest: [1] })]).overall;
+    expect(used.preStopSeconds.evidence[0]).toMatchObject({ seconds: 2, cell: 'rollout.gate-off.prestop-5.grace-30.dereg-300.r1', cells: 1 });
+  });
+});
+
+describe('recommend: confirm and contradict', () => {
+  it('confirms when the cells meeting every value lost nothing, and names the nearest config', () => {
+    const check = recommend([A, B, C]).overall.check!;
+    expect(check.meeting).toEqual([{ id: C.id, valid: true, failed: 0 }]);
+    expect(check.verdict).toBe('confirmed');
+    // C: 13/27 + 25/35 + 13/17 = 0.481 + 0.714 + 0.765 = 1.960
+    expect(check.nearest).toMatchObject({ distance: 1.96, meets: true, verdict: 'confirmed', cells: [{ id: C.id, failed: 0 }] });
+  });
+
+  it('contradicts when a cell meeting every value lost requests (5xx and network errors), and reports it', () => {
+    const bad = cell({ kind: 'drain', gate: true, preStop: 40, grace: 60, delay: 30, fiveXX: 1, net: 2 });
+    const rec = recommend([A, B, C, bad]);
+    expect(rec.overall.check!.verdict).toBe('contradicted');
+    expect(rec.overall.check!.meeting.map((c) => [c.id, c.failed])).toEqual([
+      [C.id, 0],
+      [bad.id, 3],
+    ]);
+    // The nearest config holds both C and bad: it contradicts.
+    expect(rec.overall.check!.nearest!.verdict).toBe('contradicted');
+    expect(checkLines(rec.overall)[0]).toBe(`Contradicted: 1 of 2 valid cells meeting every recommended value lost requests (${bad.id}: 3).`);
+    // The drain alone: B does not meet (preStop 5 < 27); bad does and lost 3.
+    expect(rec.byDisruption[1].check!.verdict).toBe('contradicted');
+  });
+
+  it('leaves it untested when no valid cell meets the values, and the nearest cell may still contradict', () => {
+    const drain = recommend([A, B, C]).byDisruption[1];
+    expect(drain.check!.meeting).toEqual([]);
+    expect(drain.check!.verdict).toBe('untested');
+    expect(drain.check!.nearest).toMatchObject({ config: B.config, meets: false, verdict: 'contradicted', cells: [{ id: B.id, failed: 12 }] });
+  });
+
+  it('does not count a cell whose delay outlasts its own preStop − 10 s, nor one below the minimum delay', () => {
+    // Recommendation 27 / 35 / delay in [8, 17]: preStop 40 allows a delay up to 30.
+    const tooLong = cell({ gate: true, preStop: 40, grace: 60, delay: 31 });
+    const tooShort = cell({ gate: true, preStop: 40, grace: 60, delay: 7 });
+    const check = recommend([A, B, C, tooLong, tooShort]).overall.check!;
+    expect(check.meeting.map((c) => c.id)).toEqual([C.id]);
+  });
+
+  it('breaks a tie in distance toward the config that meets the recommendation', () => {
+    // Recommendation from A, B, C: 27 / 35 / 17 (gate not needed); 26 and 28 s of preStop are both 1/27 away.
+    const below = cell({ preStop: 26, grace: 35, delay: 17 });
+    const above = cell({ preStop: 28, grace: 35, delay: 17 });
+    const check = recommend([A, B, C, below, above]).overall.check!;
+    expect(check.nearest).toMatchObject({ config: above.config, distance: 0.037, meets: true });
+  });
+});
+
+describe('renderRecommendationMarkdown', () => {
+  it('renders the table with evidence, the check, and the per-disruption summary', () => {
+    const rec = recommend([A, B, C, cell({ kind: 'drain', preStop: 9, valid: false })]);
+    expect(recommendationRows(rec.overall).map((r) => r.recommended)).toEqual(['27 s', '35 s', '17 s', 'not needed']);
+    expect(renderRecommendationMarkdown(rec)).toMatchInlineSnapshot(`
+      "## Recommended settings
+
+      From the measured lags of 3 of 3 valid cells (1 invalid cell not used); margin: each measured value + max(5 s, 20 %) of it, then rounded up to whole seconds.
+
+      | setting | recommended | evidence |
+      |---|---|---|
+      | preStop | 27 s | ≥ the largest deregistration lag + max(5 s, 20 %): 21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27 (deregistration lag 21.3 s in drain.gate-on.prestop-5.grace-30.dereg-300.r1; 4 samples in 3 cells; next 12.4 s, 7 s) |
+      | terminationGracePeriodSeconds | 35 s | ≥ preStop + the longest request + max(5 s, 20 %): 27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35 (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
+      | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
+      | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes) |
+
+      Confirmed: 1 cell meeting every recommended value, none lost a request (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
+      Nearest cell (gate on, preStop 40 s, grace 60 s, delay 30 s; distance 1.96, meets the recommendation) confirms: it lost nothing (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
+
+      Per disruption:
+
+      | disruption | preStop | grace | dereg delay | gate | check |
+      |---|---|---|---|---|---|
+      | rollout | 18 s | 26 s | 8 s | not needed | confirmed; nearest confirmed |
+      | drain | 27 s | 34 s | 17 s | not needed | untested; nearest contradicted |
+      "
+    `);
+  });
+});
+
+describe('recommend on the default matrix', () => {
+  it('recommends past every config when the lag tail reaches 58 s, and the nearest config (AWS support\'s advice) lost nothing', async () => {
+    const { spec } = await loadSpec('fixtures/matrices/default.yaml');
+    // Failed counts of the README's example run; lags shaped like the twin's (5–20 s, a tail to 60 s, cut by a 30 s delay).
+    const failed: Record<string, number> = { 'off|0|30|300': 380, 'on|0|30|300': 311, 'on|5|30|300': 179, 'on|20|40|300': 0, 'on|40|60|30': 0 };
+    const cells: RecommendCell[] = expandCells(spec).map((c, i) => {
+      const key = `${c.config.readinessGate ? 'on' : 'off'}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
+      const dereg = c.config.deregistrationDelaySeconds === 30 ? [6.2, 14.9, 29.4] : i === 1 ? [5.1, 12.7, 58] : [5.4, 11.2, 19.8];
+      const fiveXX = failed[key];
+      return { id: c.id, disruption: c.disruption, config: c.config, valid: true, fiveXX, requests: { networkErrors: 0 }, explain: { causes: { 'routed-after-sigterm': fiveXX }, lags: { deregistration: dist(dereg), longestRequest: dist([0.012, 0.05]) } } };
+    });
+    expect(cells).toHaveLength(15);
+    const o = recommend(cells).overall;
+    // 58 + max(5, 11.6) = 69.6 → 70; 70 + 0.05 + 5 = 75.05 → 76; delay in [⌈5.05⌉ = 6, 60] → 60; no cause says the gate is needed.
+    expect([o.preStopSeconds.value, o.terminationGracePeriodSeconds.value, o.deregistrationDelaySeconds.value, o.readinessGate.value]).toEqual([70, 76, 60, false]);
+    expect(o.preStopSeconds.evidence[0]).toMatchObject({ seconds: 58, cell: cells[1].id, samples: 45, cells: 15 });
+    expect(o.check!.verdict).toBe('untested');
+    // on|40|60|30: 30/70 + 16/76 + 30/60 = 0.429 + 0.211 + 0.5 = 1.139; the next, on|20|40|300, is 0.714 + 0.474 + 4 = 5.188 away.
+    expect(o.check!.nearest).toMatchObject({ config: { readinessGate: true, preStopSeconds: 40, terminationGracePeriodSeconds: 60, deregistrationDelaySeconds: 30 }, distance: 1.139, verdict: 'confirmed' });
+    expect(o.check!.nearest!.cells.map((c) => c.failed)).toEqual([0, 0, 0]);
+  });
+});
