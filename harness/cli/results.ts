@@ -13,6 +13,8 @@ import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderReviewMarkdown } from '../report/markdown.ts';
+import { recommend } from '../report/recommend.ts';
+import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
 
@@ -61,12 +63,13 @@ function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
 }
 
 /**
- * The run as a review comment (table, recommendation, comparison, details per cell), within
- * GitHub's comment limit. `recommendation` is the hook for the recommended settings (issue 10,
- * item 2): Markdown placed right after the table; nothing computes it yet, so nothing is shown.
+ * The run as a review comment (table, recommended settings, comparison, details per cell), within
+ * GitHub's comment limit. The recommendation is the run's own (run.json), or computed from its
+ * cells for a run written before runs recorded one.
  */
 export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string }): string {
   const { record, cells } = run;
+  const recommendation = opts.recommendation ?? renderRecommendationMarkdown(record.recommendation ?? recommend(cells), '').trim();
   const unmeasured = unmeasuredOf(run);
   const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${record.target.context}`;
   return renderReviewMarkdown(
@@ -82,7 +85,7 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
       unmeasured,
       stoppedBy: record.stoppedBy,
     },
-    opts,
+    { ...opts, recommendation },
   );
 }
 

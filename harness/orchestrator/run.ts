@@ -16,6 +16,8 @@ import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderMarkdown } from '../report/markdown.ts';
+import { recommend } from '../report/recommend.ts';
+import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
 import { expandCells } from '../matrix/expand.ts';
 import type { LoadedSpec } from '../matrix/load.ts';
@@ -250,7 +252,11 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const unmeasured: UnmeasuredCell[] = cells.filter((c) => !measured.has(c.id)).map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
   const failedExpectations = checkExpectations(spec.expect, results, unmeasured);
   const targetText = target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${spec.target.context}`;
+  // The recommended settings from the lags the cells measured, with the cells that confirm them.
+  record.recommendation = recommend(results);
+  await save().catch((error) => log(`could not write the recommendation to run.json: ${(error as Error).message}`));
   const report = renderMarkdown(results, {
+    recommendation: renderRecommendationMarkdown(record.recommendation),
     title: `rollout-harness: ${spec.name}`,
     runId,
     target: targetText,

@@ -48,6 +48,8 @@ export interface ReportMeta {
   /** Cells of the spec without a result, and why the run stopped before them. */
   unmeasured?: UnmeasuredCell[];
   stoppedBy?: string;
+  /** The recommended settings as Markdown (`renderRecommendationMarkdown`), shown after the causes. */
+  recommendation?: string;
 }
 
 /** Renders the results as a Markdown report with the table, the twin's reasons, and footnotes. */
@@ -84,6 +86,7 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
     out.push('');
   }
   out.push(...explainSection(results));
+  if (meta.recommendation) out.push(meta.recommendation.trimEnd(), '');
   if (footnotes.length) {
     out.push('Invalid cells (not counted as 0):', '');
     footnotes.forEach((f, i) => out.push(`[${i + 1}] ${f}`));
@@ -149,10 +152,7 @@ export interface ReviewOptions {
   comparison?: { baseline: string; markdown: string };
   /** Where the HTML report of the run is (a CI artifact or a hosted page). */
   htmlUrl?: string;
-  /**
-   * The recommended settings, as Markdown, when the run has them (issue 10, item 2); placed after
-   * the table. Nothing is shown when absent.
-   */
+  /** The recommended settings, as Markdown (`renderRecommendationMarkdown`); placed after the table. */
   recommendation?: string;
   /** At most this many characters (default: GitHub's comment limit). */
   limit?: number;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { cellConfigSchema, specSchema } from '../matrix/schema.ts';
+import { recommendationSchema } from './recommend.ts';
 
 /** Version of the result files' format. */
 export const RESULTS_SCHEMA_VERSION = 1 as const;
@@ -185,6 +186,7 @@ export const runRecordSchema = z
     restored: z.array(z.string()).optional(),
     restoreDifferences: z.array(z.string()).optional().describe('what still differed from the originals after restore read everything back'),
     stoppedBy: z.string().optional(),
+    recommendation: recommendationSchema.optional().describe('the recommended settings from the measured lags, with their evidence and the cells that confirm or contradict them'),
   })
   .strict();
 

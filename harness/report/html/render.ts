@@ -7,8 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { UnmeasuredCell } from '../expect.ts';
-import type { ReportMeta } from '../markdown.ts';
+import type { ReportMeta as MarkdownMeta } from '../markdown.ts';
+import type { Recommendation } from '../recommend.ts';
+import { checkLines, recommendationRows } from '../recommend-md.ts';
 import type { RunRecord } from '../types.ts';
+/** The page's header: report.md's, with the recommendation as data. */
+export type ReportMeta = Omit<MarkdownMeta, 'recommendation'> & { recommendation?: Recommendation };
+
 import { buildReportView, type CellView, type GroupView, type Lane, type ReportCell, type ReportView } from './model.ts';
 
 /** Escapes text for HTML content and attribute values. */
@@ -97,6 +102,7 @@ export function renderHtml(cells: ReportCell[], meta: ReportMeta): string {
     `<h1>${esc(meta.title)}</h1>`,
     `<p class="meta">Run <code>${esc(meta.runId)}</code> on ${esc(meta.target)}; traffic ${esc(meta.rate)} req/s (${esc(meta.driver)}); ${cells.length} cells; ${sent} requests in all.${meta.stoppedBy ? ` <span class="warn">The run stopped: ${esc(meta.stoppedBy)}</span>` : ''}</p>`,
     heatmap(view, ids),
+    recommendationSection(meta.recommendation),
     expectations(meta),
     `<h2>Cells</h2><p class="hint">Click a cell of the table to open its timeline.</p>`,
     `<ul class="cells">${groups.map((g) => `<li><a href="#${ids.get(g)}">${esc(g.cells.map((c) => c.id).join(', '))}</a></li>`).join('')}</ul>`,
@@ -139,6 +145,16 @@ function heatmap(view: ReportView, ids: Map<GroupView, string>): string {
   });
   const legend = `<div class="legend"><span class="c-edf8e9">0 failed</span><span class="c-${BUCKETS[0].slice(1)}">few</span><span class="c-${BUCKETS.at(-1)?.slice(1)}">most (${view.maxFailed})</span><span class="c-e0e0e0">INVALID (hatched; never read as 0)</span></div>`;
   return `<table class="heatmap">${head}${rows.join('')}</table>${legend}<p class="hint">Each cell counts the failed requests during that disruption (5xx and network errors), summed over repeats.</p>`;
+}
+
+/** The recommended settings over all disruptions: setting, value, evidence, and what the cells say. */
+function recommendationSection(rec: Recommendation | undefined): string {
+  if (!rec) return '';
+  const rows = recommendationRows(rec.overall)
+    .map((r) => `<tr><th>${esc(r.setting)}</th><td><b>${esc(r.recommended)}</b></td><td>${esc(r.evidence)}</td></tr>`)
+    .join('');
+  const lines = checkLines(rec.overall).map((l) => `<li>${esc(l)}</li>`).join('');
+  return `<h2>Recommended settings</h2><p class="hint">Margin: ${esc(rec.margin.rule)}.</p><table class="kv recommendation">${rows}</table><ul>${lines}</ul>`;
 }
 
 function expectations(meta: ReportMeta): string {
@@ -328,5 +344,6 @@ export function metaOfRun(record: RunRecord, failedExpectations: string[], unmea
     expectations: record.spec.expect?.length ?? 0,
     ...(unmeasured ? { unmeasured } : {}),
     ...(record.stoppedBy ? { stoppedBy: record.stoppedBy } : {}),
+    ...(record.recommendation ? { recommendation: record.recommendation } : {}),
   };
 }

@@ -82,8 +82,11 @@ describe('a small matrix on the twin', () => {
     const files = await readdir(path.join(dir, 'e2e', 'cells'));
     expect(files.filter((f) => f.endsWith('.json')).sort()).toEqual(outcome.results.map((r) => `${r.id}.json`).sort());
     for (const f of files) cellResultSchema.parse(await readJson(path.join(dir, 'e2e', 'cells', f)));
-    runRecordSchema.parse(await readJson(path.join(dir, 'e2e', 'run.json')));
+    const record = runRecordSchema.parse(await readJson(path.join(dir, 'e2e', 'run.json')));
     expect(outcome.report).toContain('| gate | preStop s | grace s | dereg delay s | rollout failed');
+    // The recommended settings are recorded and shown after the table.
+    expect(record.recommendation?.overall.cells).toBe(8);
+    expect(outcome.report.indexOf('## Recommended settings')).toBeGreaterThan(outcome.report.indexOf('| gate |'));
   });
 
   it('counts 5xx where the reference says they happen, and none where it says they do not', () => {

@@ -1,13 +1,25 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { esc, renderHtml, renderValue } from '../../../../harness/report/html/render.ts';
-import type { ReportMeta } from '../../../../harness/report/markdown.ts';
+import { esc, renderHtml, renderValue, type ReportMeta } from '../../../../harness/report/html/render.ts';
+import { recommend } from '../../../../harness/report/recommend.ts';
 import { readRun } from '../../../../harness/cli/results.ts';
 import { cellResult, dist, explainOf } from '../../../helpers/results.ts';
 
 const meta: ReportMeta = { title: 'rollout-harness: t', runId: 'r1', target: 'the local twin', driver: 'builtin', rate: 100, failedExpectations: [] };
 
 describe('renderHtml', () => {
+  it('shows the recommended settings with their evidence and what the cells say', () => {
+    // One cell whose nodes kept routing 12.4 s after the deregistration, and whose longest request took 0.5 s.
+    const cell = cellResult({ gate: true, kind: 'rollout', explain: explainOf({ lags: { deregistration: dist(2, 12.4), registration: dist(1, 2), longestRequest: dist(1, 0.5) } }) });
+    const rec = recommend([cell]);
+    expect(rec.overall.preStopSeconds.value).toBe(18); // 12.4 + max(5, 2.48) = 17.4 → 18
+    const html = renderHtml([cell], { ...meta, recommendation: rec });
+    const section = /<h2>Recommended settings<\/h2>([\s\S]*?)<h2>/.exec(html)?.[1] ?? '';
+    expect(section).toContain('<th>preStop</th><td><b>18 s</b></td>');
+    expect(section).toContain('12.4 s in');
+    expect(renderHtml([cell], meta)).not.toContain('Recommended settings');
+  });
+
   it('is one page that allows nothing but its own style: a CSP with the style hash, no script, no external reference', () => {
     const html = renderHtml([cellResult({ gate: false, kind: 'rollout' })], meta);
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
