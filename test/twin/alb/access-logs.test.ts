@@ -231,7 +231,7 @@ describe('ALB access logs from the twin', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'twin/AWSLogs/123456789012/ELBAccessLogTestFile' }))).ContentLength).toBeGreaterThan(0);
   });
 
-  it.skipIf(!hasAws)('are read by the aws CLI: s3api list-objects-v2 and get-object, s3 ls', async () => {
+  it.skipIf(!hasAws)('are read by the aws CLI: s3api list-objects-v2 and get-object, s3 ls, s3 cp', async () => {
     const listed = await aws('s3api', 'list-objects-v2', '--bucket', BUCKET, '--prefix', 'twin/AWSLogs/123456789012/elasticloadbalancing/');
     expect(listed.stderr).toBe('');
     expect((JSON.parse(listed.stdout) as { Contents: Array<{ Key: string }> }).Contents.map((c) => c.Key).sort()).toEqual([...keys].sort());
@@ -246,6 +246,15 @@ describe('ALB access logs from the twin', () => {
       timeout: 30_000,
     });
     for (const key of keys) expect(ls.stdout).toContain(key);
+    // `aws s3 cp` of a log object: the same bytes as GetObject gave.
+    const copied = path.join(cliDir, 'copied.log.gz');
+    const cp = await execa('aws', ['s3', 'cp', `s3://${BUCKET}/${keys[0]}`, copied, '--endpoint-url', h.twin.endpoints.awsApiUrl], {
+      env: { ...twinEnv(h.twin.endpoints), AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true', AWS_MAX_ATTEMPTS: '1' },
+      timeout: 30_000,
+      reject: false,
+    });
+    expect(cp.exitCode, cp.stderr).toBe(0);
+    expect((await readFile(copied)).equals(await readFile(file))).toBe(true);
   });
 });
 
