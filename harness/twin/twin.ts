@@ -27,7 +27,7 @@ import type { KubeObject } from './kube/types.ts';
 import { resourceForKind } from './kube/resources.ts';
 import { startLoadBalancerController } from './lbc/controller.ts';
 import { Network } from './network.ts';
-import { createAddressAllocator } from './runtime/addresses.ts';
+import { createAddressAllocator, type AllocatorOptions } from './runtime/addresses.ts';
 import { createProcessSupervisor } from './runtime/processes.ts';
 
 /** How to start the twin. */
@@ -39,6 +39,8 @@ export interface TwinOptions {
   log?: (line: string) => void;
   /** Also called with every access-log record (the file gets them too). */
   onAccessLog?: (record: AccessLogRecord) => void;
+  /** How pod addresses are handed out (default: one loopback IP per pod where the host allows it). */
+  addresses?: AllocatorOptions;
 }
 
 /** Endpoints of a running twin, as written to `<stateDir>/env`. */
@@ -119,7 +121,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   try {
     const supervisor = createProcessSupervisor();
     stops.push(() => supervisor.killAll());
-    const addresses = await createAddressAllocator();
+    const addresses = await createAddressAllocator(options.addresses);
     const kubelets = startKubelets({
       store,
       clock,

@@ -365,7 +365,7 @@ export class DataPlane {
       log(460, headersAt >= 0 ? res.statusCode : null, targetKey, viewState, controlState, routedAt, sentAt, headersAt, undefined, 'client closed');
     });
 
-    if (this.#deps.network.isBlackholed(host)) {
+    if (this.#deps.network.isBlackholed(host, entry.ref.port)) {
       // The instance is gone: the SYN is dropped and only the connect timeout ends the wait.
       req.resume();
       timers.connect = clock.setTimeout(() => fail(504, 'connect-timeout', `no connect to ${targetKey} within ${this.#connectMs / 1000}s`), this.#connectMs);
@@ -423,7 +423,7 @@ export class DataPlane {
             return code === 'ETIMEDOUT' ? fail(504, 'connect-timeout', err.message) : fail(502, 'connect-refused', code);
           }
           // The instance vanished under the request: nothing answers, the idle timeout decides.
-          if (this.#deps.network.isBlackholed(host) && headersAt < 0) return;
+          if (this.#deps.network.isBlackholed(host, entry.ref.port) && headersAt < 0) return;
           if (code.startsWith('HPE_') || err.name === 'HTTPParserError') return fail(502, 'malformed-response', code);
           if (headersAt >= 0) return fail(502, 'closed-mid-request', `${code} after the response headers`);
           // A race is the target closing an idle connection just as a request goes out on it; a

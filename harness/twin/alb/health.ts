@@ -100,7 +100,7 @@ const MIN_REAL_CHECK_TIMEOUT_MS = 250;
 export function httpProbe(deps: { clock: Clock; network: Network }): HealthProbe {
   return async ({ host, port, path }, timeoutMs) => {
     // An instance that is gone drops the SYN: the check can only time out.
-    if (deps.network.isBlackholed(host)) {
+    if (deps.network.isBlackholed(host, port)) {
       await deps.clock.sleep(timeoutMs);
       return { kind: 'timeout' };
     }

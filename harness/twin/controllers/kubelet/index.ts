@@ -159,8 +159,9 @@ export function runKubelets(ctx: KubeletContext): Kubelets {
         cancelTimers(rt);
         if (wasStarting) continue;
         void killProcesses(rt);
-        // Addresses stay allocated (and blackholed) until the pod object is gone.
-        for (const a of rt.owned) network.blackhole(a.host);
+        // Addresses stay allocated (and blackholed) until the pod object is gone. Pods that share
+        // 127.0.0.1 (port mode) lose only their own ports, not the host every other pod is on.
+        for (const a of rt.owned) network.blackhole(a.host, ctx.addresses.perPodAddresses ? undefined : a.port);
       }
       log(`kubelet ${nodeName}: instance gone, pods killed`);
     },

@@ -68,7 +68,8 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
     releaseAddresses(ctx, rt);
     return;
   }
-  if (network.isBlackholed(first.host)) network.restore(first.host);
+  // A reused address belongs to this pod now and answers again.
+  for (const a of rt.owned) network.restore(a.host, addresses.perPodAddresses ? undefined : a.port);
 
   const fieldValues: Record<string, string> = {
     'metadata.name': rt.name,
