@@ -6,6 +6,7 @@ import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
+import { describeEnable } from '../orchestrator/access-logs.ts';
 import { expandCells, expandConfigs } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
 import { ingressOf } from '../matrix/schema.ts';
@@ -113,6 +114,7 @@ export async function planCommand(specFile: string): Promise<number> {
   const cells = expandCells(spec);
   console.log(`Target: ${where}, deployment ${t.namespace}/${t.deployment}${ingress ? `, ingress ${ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
   console.log(`Traffic: ${spec.traffic.rate} req/s (driver ${spec.traffic.driver}), warm-up ${spec.traffic.warmupSeconds} s, cool-down ${spec.traffic.cooldownSeconds} s`);
+  if (spec.explain.enableAccessLogs) console.log(`Before the first cell: ${describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress })}`);
   console.log(`${cells.length} cells (${expandConfigs(spec.matrix).length} configs × ${spec.disruptions.length} disruptions × ${spec.repeat} repeats):\n`);
   let lastConfig = '';
   for (const cell of cells) {

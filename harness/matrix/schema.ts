@@ -140,6 +140,14 @@ export const specSchema = z
         enabled: z.boolean().default(true),
         /** Where the access logs are; default: the load balancer's access_logs.s3.bucket/prefix attributes. */
         accessLogs: z.object({ bucket: z.string().min(3).max(63), prefix: z.string().max(1024).default('') }).strict().optional(),
+        /**
+         * Turn the load balancer's access logs on to this bucket/prefix for the run, through the
+         * Ingress's load-balancer-attributes annotation; restored afterwards like every setting.
+         */
+        enableAccessLogs: z
+          .object({ bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'), prefix: z.string().max(1024).refine((p) => !p.includes('AWSLogs'), "the prefix must not contain 'AWSLogs'").default('') })
+          .strict()
+          .optional(),
         /** Read each cell's logs right after it, or all cells' after the run (default: one wait for all). */
         when: z.enum(['cell', 'run']).default('run'),
         /** Bound on waiting for a cell's log objects after its traffic stopped, model seconds (ALBs deliver every 5 min). */

@@ -24,7 +24,7 @@ export function cellExplainer(target: Target, spec: Spec, runId: string, log: (l
     });
     if (!target.explain) return missing('this target has no access-log store');
     if (signal.aborted) return missing('the run was interrupted before the access logs were read');
-    location ??= locateLogs(target.elbv2, target.targetGroupArn, spec.explain.accessLogs);
+    location ??= locateLogs(target.elbv2, target.targetGroupArn, spec.explain.accessLogs ?? spec.explain.enableAccessLogs);
     try {
       const { explain, fiveXXByReason } = await explainCell(result, userAgentFor(packageVersion, runId, result.id), {
         ...target.explain,

@@ -26,6 +26,7 @@ import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
+import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { newRunId, restoreCommand } from './run-id.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
@@ -128,6 +129,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   try {
     original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
+    if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -153,6 +155,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // carries the run's marker, so a run killed at any point can be found and restored.
     await save();
     await markObjects(target, runId);
+    if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
     for (const cell of cells) {
       const entry = record.cells[cell.index];

@@ -6,6 +6,7 @@
 import { parseAttributeList } from '../core/attributes.ts';
 import { RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
 import type { Target } from './target.ts';
+import { restoreAccessLogs, verifyAccessLogs, type OriginalAccessLogs } from './access-logs.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
@@ -44,6 +45,8 @@ export interface OriginalSettings {
   deregistrationDelaySeconds: string;
   /** Changes disruptions made and not yet undone (cordons, taints). */
   changes: ClusterChange[];
+  /** The load balancer's access-log attributes and the Ingress annotation, when the run enables the logs (`explain.enableAccessLogs`). */
+  accessLogs?: OriginalAccessLogs;
 }
 
 /** The annotation with the deregistration delay set to `seconds`, other attributes kept in order. */
@@ -271,6 +274,7 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
     }
   }
   done.push(...(await restoreDelay(t, original, signal)));
+  if (original.accessLogs) done.push(...(await restoreAccessLogs(t, original.accessLogs, signal)));
   done.push(...(await undoClusterChanges(t, original.changes, runId)));
   for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: null });
   for (const line of done) log(line);
@@ -316,6 +320,7 @@ export async function verifyRestored(t: Target, original: OriginalSettings, runI
   }
   const delay = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
   if (delay !== original.deregistrationDelaySeconds) differences.push(`target group: ${DELAY_KEY} is ${delay}, was ${original.deregistrationDelaySeconds}`);
+  if (original.accessLogs) differences.push(...(await verifyAccessLogs(t, original.accessLogs)));
   for (const m of await findMarkers(t)) if (m.runId === runId) differences.push(`${m.object}: still carries the run's marker`);
   return differences;
 }

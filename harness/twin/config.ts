@@ -104,6 +104,11 @@ export const twinConfigSchema = z
           .object({
             /** Model seconds per log file and LB node: the ALB user guide's 5 minutes. */
             intervalSeconds: z.number().positive().max(3600).default(300),
+            /**
+             * What-if: the share of entries left out of the delivered log files (not out of the
+             * ground truth). ALB "logs requests on a best-effort basis" (user guide, access logs).
+             */
+            dropShare: z.number().min(0).max(1).default(0),
           })
           .strict()
           .prefault({}),

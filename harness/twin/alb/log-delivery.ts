@@ -47,6 +47,11 @@ export interface LogDeliveryDeps {
   account: string;
   region: string;
   intervalSeconds: number;
+  /**
+   * What-if: the share of entries left out of the log files, as ALB may (it "logs requests on a
+   * best-effort basis"); 0 by default. Entries stay in the twin's ground truth.
+   */
+  dropShare?: number;
 }
 
 const RANDOM_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -59,9 +64,18 @@ export class AccessLogDelivery {
   #timer?: Timer;
   #delivered = 0;
   #closed = false;
+  #dropRandom: Random;
+  #dropped = 0;
 
   constructor(deps: LogDeliveryDeps) {
     this.#deps = deps;
+    // Its own stream, so dropping does not shift the file names' random strings.
+    this.#dropRandom = deps.random.fork('drop');
+  }
+
+  /** Entries left out of the log files (the `dropShare` what-if). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   get #intervalMs(): number {
@@ -91,10 +105,15 @@ export class AccessLogDelivery {
     }
   }
 
-  /** One entry from the LB node in `zone`; dropped when logging is off. */
+  /** One entry from the LB node in `zone`; dropped when logging is off, and a `dropShare` of them always. */
   add(loadBalancerArn: string, zone: string, entry: AlbLogEntry): void {
     const lb = this.#lbs.get(loadBalancerArn);
     if (!lb || !lb.target.enabled || this.#closed) return;
+    const dropShare = this.#deps.dropShare ?? 0;
+    if (dropShare > 0 && this.#dropRandom.next() < dropShare) {
+      this.#dropped++;
+      return;
+    }
     const interval = this.#intervalMs;
     const endTime = (Math.floor(entry.time / interval) + 1) * interval;
     const nodeIp = lb.nodeIps.get(zone) ?? '0.0.0.0';

@@ -140,7 +140,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
   const groups = new Map<string, TargetGroupModel>();
   const metrics = new AlbMetrics();
   const delivery = deps.logSink
-    ? new AccessLogDelivery({ clock, random: deps.random.fork('alb-log-files'), sink: deps.logSink, account: TWIN_ACCOUNT_ID, region: deps.region, intervalSeconds: config.accessLogs.intervalSeconds })
+    ? new AccessLogDelivery({ clock, random: deps.random.fork('alb-log-files'), sink: deps.logSink, account: TWIN_ACCOUNT_ID, region: deps.region, intervalSeconds: config.accessLogs.intervalSeconds, dropShare: config.accessLogs.dropShare })
     : undefined;
   let closed = false;
 

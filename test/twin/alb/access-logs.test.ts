@@ -109,7 +109,7 @@ async function sum(metric: string, dimensions: Record<string, string>): Promise<
 }
 
 beforeAll(async () => {
-  h = await startTestTwin({ alb: { accessLogs: { intervalSeconds: INTERVAL_SECONDS } } });
+  h = await startTestTwin({ alb: { accessLogs: { intervalSeconds: INTERVAL_SECONDS, dropShare: 0 } } });
   s3 = new S3Client({ ...client(), forcePathStyle: true, maxAttempts: 1 });
   cw = new CloudWatchClient({ ...client(), maxAttempts: 1 });
   cliDir = await mkdtemp(path.join(os.tmpdir(), 'rh-logs-cli-'));

@@ -1,0 +1,123 @@
+/**
+ * `explain.enableAccessLogs` against in-memory stand-ins: a controller that, as the LBC, writes the
+ * annotation's keys to the load balancer and never reverts a key the annotation stops naming.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
+import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/orchestrator/access-logs.ts';
+import { restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
+import type { Target } from '../../../harness/orchestrator/target.ts';
+import type { Elbv2Port, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
+
+const LB = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/abc';
+
+function world(annotation?: string, controller = true) {
+  const ing: KObject = { metadata: { name: 'web', namespace: 'shop', annotations: annotation === undefined ? {} : { [LB_ATTRIBUTES_ANNOTATION]: annotation } } };
+  const lb: Record<string, string> = { 'access_logs.s3.enabled': 'false', 'access_logs.s3.bucket': '', 'access_logs.s3.prefix': '', 'idle_timeout.timeout_seconds': '60' };
+  const apply = () => {
+    if (!controller) return;
+    for (const part of (ing.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION] ?? '').split(',').filter(Boolean)) {
+      const [k, ...v] = part.split('=');
+      lb[k] = v.join('=');
+    }
+  };
+  apply();
+  const k8s = {
+    getIngress: async () => structuredClone(ing),
+    setIngressAnnotations: async (_ns: string, _n: string, a: Record<string, string | null>) => {
+      for (const [k, v] of Object.entries(a)) {
+        if (v === null) delete ing.metadata!.annotations![k];
+        else ing.metadata!.annotations![k] = v;
+      }
+      apply();
+      return ing;
+    },
+  } as unknown as KubernetesPort;
+  const elbv2 = { loadBalancersOf: async () => [LB], describeLoadBalancerAttributes: async () => ({ ...lb }) } as unknown as Elbv2Port;
+  const target = { k8s, elbv2, clock: new ManualClock(), namespace: 'shop', deployment: 'web', ingress: 'web', targetGroupArn: 'arn:tg' } as unknown as Target;
+  return { target, ing, lb };
+}
+
+const signal = new AbortController().signal;
+const setting = { bucket: 'my-alb-logs', prefix: 'staging/' };
+
+describe('enableAccessLogs', () => {
+  it('keeps the annotation\'s other keys and replaces only the access-log ones', () => {
+    expect(withAttributes('idle_timeout.timeout_seconds=120,access_logs.s3.enabled=false', { 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'b' })).toBe(
+      'idle_timeout.timeout_seconds=120,access_logs.s3.enabled=true,access_logs.s3.bucket=b',
+    );
+    expect(withAttributes(null, { a: '1' })).toBe('a=1');
+  });
+
+  it('records, enables through the annotation, then restores both the attributes and the annotation (which never named them)', async () => {
+    const w = world('idle_timeout.timeout_seconds=120');
+    const original = await snapshotAccessLogs(w.target);
+    expect(original).toEqual({ loadBalancerArn: LB, attributes: { 'access_logs.s3.enabled': 'false', 'access_logs.s3.bucket': '', 'access_logs.s3.prefix': '' }, annotation: 'idle_timeout.timeout_seconds=120' });
+    const lines: string[] = [];
+    await enableAccessLogs(w.target, original, setting, signal, (l) => lines.push(l));
+    expect(w.ing.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('idle_timeout.timeout_seconds=120,access_logs.s3.enabled=true,access_logs.s3.bucket=my-alb-logs,access_logs.s3.prefix=staging');
+    expect(w.lb).toMatchObject({ 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'my-alb-logs', 'access_logs.s3.prefix': 'staging', 'idle_timeout.timeout_seconds': '120' });
+    expect(lines.join('\n')).toContain(LB_ATTRIBUTES_ANNOTATION);
+    expect(await verifyAccessLogs(w.target, original)).toHaveLength(2);
+
+    const done = await restoreAccessLogs(w.target, original, signal);
+    expect(done).toHaveLength(2);
+    expect(w.ing.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('idle_timeout.timeout_seconds=120');
+    expect(w.lb).toMatchObject({ 'access_logs.s3.enabled': 'false', 'access_logs.s3.bucket': '', 'access_logs.s3.prefix': '' });
+    expect(await verifyAccessLogs(w.target, original)).toEqual([]);
+    // Restoring twice changes nothing more.
+    expect(await restoreAccessLogs(w.target, original, signal)).toEqual([]);
+  });
+
+  it('removes an annotation that was not there', async () => {
+    const w = world(undefined);
+    const original = await snapshotAccessLogs(w.target);
+    await enableAccessLogs(w.target, original, setting, signal, () => {});
+    await restoreAccessLogs(w.target, original, signal);
+    expect(w.ing.metadata!.annotations).not.toHaveProperty(LB_ATTRIBUTES_ANNOTATION);
+    expect(await verifyAccessLogs(w.target, original)).toEqual([]);
+  });
+
+  it('fails, saying what the load balancer shows, when the controller does not apply it within the bound', async () => {
+    const w = world(undefined, false);
+    const original = await snapshotAccessLogs(w.target);
+    const clock = w.target.clock as ManualClock;
+    const pending = enableAccessLogs(w.target, original, setting, signal, () => {});
+    const advance = async () => {
+      for (let i = 0; i < 70; i++) {
+        await Promise.resolve();
+        await clock.advance(1000);
+      }
+    };
+    await Promise.all([expect(pending).rejects.toThrow(/did not become access_logs.s3.enabled=true.*they are access_logs.s3.enabled=false/), advance()]);
+  });
+
+  it('is refused without an Ingress', async () => {
+    const w = world();
+    await expect(snapshotAccessLogs({ ...w.target, ingress: undefined } as Target)).rejects.toThrow(/expected an Ingress/);
+  });
+
+  it('is kept with the original settings and restored by restoreSettings', async () => {
+    const w = world('idle_timeout.timeout_seconds=120');
+    // The rest of the world restoreSettings reads, unchanged by the run.
+    const dep: KObject = { metadata: { name: 'web' }, spec: { template: { spec: { terminationGracePeriodSeconds: 30, containers: [{ name: 'app' }] } } } };
+    Object.assign(w.target.k8s, {
+      getDeployment: async () => structuredClone(dep),
+      getNamespace: async () => ({ metadata: { name: 'shop', labels: {} } }),
+      listNodes: async () => [],
+      annotate: async () => ({}),
+    });
+    Object.assign(w.target.elbv2, { getAttributes: async () => ({ 'deregistration_delay.timeout_seconds': '300' }) });
+    Object.assign(w.target, { delayVia: 'api' });
+    const original = await snapshotSettings(w.target);
+    expect(original.ingressAttributes).toBeNull();
+    expect(TG_ATTRIBUTES_ANNOTATION).not.toBe(LB_ATTRIBUTES_ANNOTATION);
+    original.accessLogs = await snapshotAccessLogs(w.target);
+    await enableAccessLogs(w.target, original.accessLogs, setting, signal, () => {});
+    const restored = JSON.parse(JSON.stringify(original)) as typeof original;
+    const { done, differences } = await restoreSettings(w.target, restored, 'r1', () => {});
+    expect(differences).toEqual([]);
+    expect(done.some((l) => l.startsWith('load balancer: access_logs.s3.enabled=false'))).toBe(true);
+    expect(w.lb['access_logs.s3.enabled']).toBe('false');
+  });
+});
