@@ -111,6 +111,27 @@ export interface WaitOptions {
 
 const clockText = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
+/** Errors no amount of waiting changes: the endpoint's name does not resolve, or nothing listens there. */
+const TERMINAL_NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/** The network error code of `error` or of one of its causes (e.g. ENOTFOUND), if any. */
+function networkCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TERMINAL_NETWORK_CODES.has(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * When an LB node that delivered earlier objects has surely delivered everything up to `endMs`:
+ * one whole interval after the delivery that covers `endMs`. A node that got no request after its
+ * last object writes no further object, so waiting for one past `endMs` would never end.
+ */
+export function quietAfterMs(endMs: number, intervalMs = INTERVAL_MS): number {
+  return Math.ceil(endMs / intervalMs) * intervalMs + intervalMs;
+}
+
 /** Waits until every LB node seen has delivered past the window's end, or the deadline. */
 export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
   let last: LogObjects = { objects: [], nodes: new Map() };
@@ -126,8 +147,14 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
         return { ...last, status: 'missing', why: `listing s3://${o.location.bucket}/${o.location.prefix} was refused: ${listError}` };
       }
+      const code = networkCode(error);
+      if (code) {
+        return { ...last, status: 'missing', why: `listing s3://${o.location.bucket}/${o.location.prefix} cannot reach S3 (${code}; is the S3 endpoint set? AWS_ENDPOINT_URL_S3, or target.endpoints.s3): ${listError}` };
+      }
     }
-    const behind = [...last.nodes].filter(([, upTo]) => upTo < o.endMs);
+    // A node behind the window's end that has been quiet for a whole interval more has nothing left to deliver.
+    const quiet = o.clock.now() >= quietAfterMs(o.endMs);
+    const behind = [...last.nodes].filter(([, upTo]) => upTo < o.endMs && !quiet);
     if (!listError && last.nodes.size > 0 && behind.length === 0) return { ...last, status: 'complete' };
     const left = o.deadlineMs - o.clock.now();
     if (left <= 0 || o.signal?.aborted) {
