@@ -66,6 +66,7 @@ try {
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain', { drain: { node: 'spot' } }],
+      explain: { enabled: false },
     }),
   );
   const results = path.join(dir, 'results');

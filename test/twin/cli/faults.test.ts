@@ -52,6 +52,8 @@ async function specFile(name: string, over: Record<string, unknown> = {}): Promi
       matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
       disruptions: over.disruptions ?? ['rollout'],
       ...(over.expect ? { expect: over.expect } : {}),
+      // These tests are about faults and restore; explaining 5xx over `twin up` has its own test (test/twin/explain/).
+      explain: over.explain ?? { enabled: false },
     }),
   );
   return file;

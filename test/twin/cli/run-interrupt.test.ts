@@ -35,6 +35,8 @@ beforeAll(async () => {
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain'],
+      // About interruption and restore; explaining 5xx over `twin up` has its own test (test/twin/explain/).
+      explain: { enabled: false },
     }),
   );
 }, 60_000);
