@@ -103,6 +103,16 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   await ensureWritableDir(runDir, '--results-dir');
 
   const log = (line: string) => progress.info(line);
+  /** One wait for the access logs of every cell measured now, each cell's explanation written back. */
+  const explainAll = async (): Promise<void> => {
+    if (!explain || spec.explain.when !== 'run' || signal.aborted) return;
+    for (let i = 0; i < results.length; i++) {
+      if (results[i].explain || results[i].modelOrigin === undefined) continue;
+      results[i] = await explain(results[i]);
+      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i]).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
+    }
+  };
+  const logsOnlyForTheRun = spec.explain.enableAccessLogs !== undefined;
   // Checkpoint writes go one after another, so an older snapshot never lands after a newer one.
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
@@ -220,6 +230,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   } catch (error) {
     failure = error as Error;
   } finally {
+    // Logs the run turned on stop when restore turns them off: read them first (Ctrl-C ends the wait).
+    if (logsOnlyForTheRun) await explainAll().catch((error) => log(`explaining the cells failed: ${(error as Error).message}`));
     if (record) {
       try {
         progress.info('Restoring the original settings …');
@@ -241,13 +253,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       await save();
     }
     // After restore, before the target closes: one wait for the logs of every cell measured now.
-    if (explain && spec.explain.when === 'run' && !signal.aborted) {
-      for (let i = 0; i < results.length; i++) {
-        if (results[i].explain || results[i].modelOrigin === undefined) continue;
-        results[i] = await explain(results[i]);
-        await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i]).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
-      }
-    }
+    if (!logsOnlyForTheRun) await explainAll();
     await target.close();
   }
   if (!record) throw failure ?? new EnvironmentError('The run did not start');
