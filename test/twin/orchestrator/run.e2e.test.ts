@@ -16,6 +16,7 @@ import { readJson } from '../../../harness/core/files.ts';
 import { readRun } from '../../../harness/cli/results.ts';
 import { compareRuns } from '../../../harness/report/compare.ts';
 import { renderMarkdown } from '../../../harness/report/markdown.ts';
+import { renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
 
 let dir: string;
@@ -116,7 +117,9 @@ describe('a small matrix on the twin', () => {
   it('reads back for `report` and `compare`', async () => {
     const run = await readRun(path.join(dir, 'e2e'));
     expect(run.cells.map((c) => c.id)).toEqual(outcome.results.map((r) => r.id));
-    const again = renderMarkdown(run.cells, { title: 'rollout-harness: e2e', runId: 'e2e', target: 'x', driver: 'builtin', rate: 200, failedExpectations: [] });
+    // The table and the recommended settings (read back from run.json) render as report.md did.
+    expect(run.record.recommendation).toBeDefined();
+    const again = renderMarkdown(run.cells, { title: 'rollout-harness: e2e', runId: 'e2e', target: 'x', driver: 'builtin', rate: 200, failedExpectations: [], recommendation: renderRecommendationMarkdown(run.record.recommendation!) });
     expect(again.split('\n').filter((l) => l.startsWith('|'))).toEqual(outcome.report.split('\n').filter((l) => l.startsWith('|')));
     expect(compareRuns(run.cells, run.cells).regressions).toEqual([]);
   });
