@@ -1,4 +1,6 @@
 /** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
@@ -38,6 +40,14 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
   const after = opts.baseline !== undefined || opts.summaryFile !== undefined ? await import('./results.ts') : undefined;
   const baseline = opts.baseline !== undefined ? await after!.readRun(opts.baseline, opts.resultsDir) : undefined;
   if (opts.summaryFile !== undefined) await after!.checkSummaryFile(opts.summaryFile);
+  const truth = loaded.spec.target.context ? loaded.spec.explain.groundTruth : undefined;
+  if (truth !== undefined) {
+    try {
+      await access(truth, constants.R_OK);
+    } catch (error) {
+      throw new ConfigError(`explain.groundTruth: expected a readable file (a twin up's <state-dir>/access.log), got ${truth}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
   const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
   const progress = terminalProgress();
   const controller = new AbortController();

@@ -19,9 +19,13 @@ export async function twinUp(opts: TwinUpOptions): Promise<number> {
   const e = twin.endpoints;
   console.log(`Local twin is up (time scale ${config.timeScale}, seed ${config.seed}).`);
   console.log(`  Kubernetes API  ${e.kubeApiUrl}`);
-  console.log(`  ELBv2 + EC2 API ${e.awsApiUrl}`);
+  console.log(`  ELBv2 + EC2 API ${e.awsApiUrl} (also S3 and CloudWatch)`);
   console.log(`  ALB listener    ${e.albUrl}`);
-  console.log(`  access log      ${e.accessLogFile}`);
+  console.log(`  access log      ${e.accessLogFile} (ground truth: explain.groundTruth of a spec)`);
+  if (config.timeScale !== 1) {
+    console.log(`  clock           model time runs ${(1 / config.timeScale).toFixed(3).replace(/\.?0+$/, '')}× real time: its ALB log and Kubernetes times run ahead of`);
+    console.log('                  this machine\'s, so a run reaching it by context cannot explain 5xx from its logs (use --time-scale 1)');
+  }
   console.log('');
   for (const [k, v] of Object.entries(twinEnv(e))) console.log(`${k}=${v}`);
   console.log('');

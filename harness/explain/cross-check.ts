@@ -58,3 +58,22 @@ export function crossCheck(input: CrossCheckInput): CrossCheck {
   }
   return out;
 }
+
+/**
+ * The clocks: the cell's entries (picked by User-Agent) should have arrived inside its traffic
+ * window as this machine's clock saw it. When most lie outside by more than `toleranceMs`, the load
+ * balancer's clock and ours disagree and no timeline join can be trusted; says by how much.
+ */
+export function clockSkew(entries: Array<{ requestCreationMs: number }>, startMs: number, endMs: number, toleranceMs: number): string | undefined {
+  if (entries.length === 0) return undefined;
+  const offsets = entries.map((e) => (e.requestCreationMs < startMs - toleranceMs ? e.requestCreationMs - startMs : e.requestCreationMs > endMs + toleranceMs ? e.requestCreationMs - endMs : 0));
+  const outside = offsets.filter((o) => o !== 0).sort((a, b) => a - b);
+  if (outside.length * 2 <= entries.length) return undefined;
+  const median = outside[Math.floor(outside.length / 2)];
+  const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+  return (
+    `${outside.length} of the ${entries.length} entries with this cell's User-Agent were logged outside its traffic window ` +
+    `(${clock(startMs)}–${clock(endMs)} by this machine's clock), by a median of ${(median / 1000).toFixed(1)} s: the load balancer's clock and this ` +
+    `machine's disagree, so the causes are not to be trusted (a \`twin up\` is read as staging only at --time-scale 1)`
+  );
+}

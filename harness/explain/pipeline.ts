@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.ts';
 import type { AccessLogStore, Elbv2Port, Metrics } from '../platform/ports.ts';
 import type { CellResult, Explain } from '../report/types.ts';
 import { attribute, CAUSES, type Cause } from './attribute.ts';
-import { crossCheck, fiveXXQueries, minuteWindow, type CrossCheckInput } from './cross-check.ts';
+import { clockSkew, crossCheck, fiveXXQueries, minuteWindow, type CrossCheckInput } from './cross-check.ts';
 import { locateLogs, readCellEntries, waitForLogs, type Found, type LogLocation } from './fetch.ts';
 import { measureLags } from './lags.ts';
 import { fiveXXByReason, readTruth, score } from './truth.ts';
@@ -112,10 +112,12 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
     cloudWatch = { error: (error as Error).message };
   }
   const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch });
+  const skew = clockSkew(entries, startMs, endMs, Math.max(5000, matchToleranceSeconds * 1000));
+  if (skew) check.mismatches.unshift(skew);
   if (cell.failures.length < cell.fiveXX) check.mismatches.push(`the cell kept ${cell.failures.length} of its ${cell.fiveXX} client failures: before-alb counts only those`);
   const explain: Explain = {
     logs: waited.status === 'complete' ? 'complete' : 'partial',
-    ...(waited.why ? { why: waited.why } : entries.length === 0 ? { why: `no entry of the log objects has the User-Agent ${userAgent}` } : {}),
+    ...(waited.why ? { why: waited.why } : entries.length === 0 ? { why: `no entry of the log objects has the User-Agent ${userAgent}` } : skew ? { why: skew } : {}),
     source,
     causes: attribution.causes,
     attributed: attribution.attributed.slice(0, MAX_ATTRIBUTED),

@@ -32,6 +32,7 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
   if (!t.context && (t.kubeconfig || t.endpoints.elbv2 || t.endpoints.ec2)) {
     warnings.push('target: kubeconfig and endpoints are ignored on the twin (no `context` given)');
   }
+  if (spec.explain.groundTruth && !t.context) warnings.push("explain.groundTruth: ignored on the embedded twin, which scores against its own ground truth");
   if (spec.traffic.script && spec.traffic.driver === 'builtin') warnings.push('traffic.script: ignored by the built-in driver');
   if (spec.configure.deregistrationDelayVia === 'api' && t.ingress && !t.targetGroupBinding) {
     warnings.push('configure.deregistrationDelayVia: the controller reconciles an Ingress-managed target group and may revert ModifyTargetGroupAttributes');

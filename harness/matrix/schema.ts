@@ -148,6 +148,11 @@ export const specSchema = z
           .object({ bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'), prefix: z.string().max(1024).refine((p) => !p.includes('AWSLogs'), "the prefix must not contain 'AWSLogs'").default('') })
           .strict()
           .optional(),
+        /**
+         * The ground truth of a standalone twin (`<state-dir>/access.log` of `twin up`) reached by
+         * `target.context`: each cell's attribution is scored against it as on the embedded twin.
+         */
+        groundTruth: z.string().min(1).optional(),
         /** Read each cell's logs right after it, or all cells' after the run (default: one wait for all). */
         when: z.enum(['cell', 'run']).default('run'),
         /** Bound on waiting for a cell's log objects after its traffic stopped, model seconds (ALBs deliver every 5 min). */

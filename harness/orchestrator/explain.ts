@@ -35,7 +35,7 @@ export function cellExplainer(target: Target, spec: Spec, runId: string, log: (l
         signal,
         options: spec.explain,
         location,
-        ...(target.twin ? { truthFile: target.twin.accessLogFile } : {}),
+        ...(target.twin ? { truthFile: target.twin.accessLogFile } : spec.explain.groundTruth ? { truthFile: spec.explain.groundTruth } : {}),
       });
       return { ...result, explain, ...(fiveXXByReason ? { fiveXXByReason } : {}) };
     } catch (error) {

@@ -25,7 +25,7 @@ const secondsRow = (setting: string, s: RecommendationSet['preStopSeconds']): Re
 /** The settings table of one scope: setting | recommended | evidence. */
 export function recommendationRows(set: RecommendationSet): RecommendationRow[] {
   const g = set.readinessGate;
-  const gateEvidence = g.cells.length ? `${g.why}: ${g.cells.map((c) => `${c.id} (${c.lost}, gate ${c.readinessGate ? 'on' : 'off'})`).join(', ')}` : g.why;
+  const gateEvidence = g.cells.length ? `${g.why}; the cells: ${g.cells.map((c) => `${c.id} (${c.lost}, gate ${c.readinessGate ? 'on' : 'off'})`).join(', ')}` : g.why;
   return [
     secondsRow('preStop', set.preStopSeconds),
     secondsRow('terminationGracePeriodSeconds', set.terminationGracePeriodSeconds),

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { disruptionLabel } from '../matrix/expand.ts';
 import type { CellConfig, Disruption } from '../matrix/schema.ts';
+import { comparePoissonCounts } from './stats.ts';
 
 /** A distribution of measured model seconds, as the explain pipeline writes it (only what is read here). */
 export interface LagDistribution {
@@ -87,6 +88,22 @@ const gateSchema = z
     value: z.boolean().nullable().describe('true: turn the gate on; false: no cell showed a need; null: no cell has cause data'),
     lost: z.number().int().min(0).describe('5xx of the causes no-healthy-target and registered-not-healthy'),
     cells: z.array(z.object({ id: z.string(), lost: z.number().int().min(0), readinessGate: z.boolean() }).strict()),
+    pairs: z
+      .array(
+        z
+          .object({
+            disruption: z.string(),
+            preStopSeconds: z.number(),
+            terminationGracePeriodSeconds: z.number(),
+            deregistrationDelaySeconds: z.number(),
+            off: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
+            on: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
+            pValue: z.number().min(0).max(1),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('cells alike but for the gate, where the gate-off ones lost more beyond noise'),
     why: z.string(),
   })
   .strict();
@@ -185,18 +202,81 @@ function largest(cells: readonly RecommendCell[], kind: 'deregistration' | 'long
 /** The margin rule as text, e.g. "max(5 s, 20 %)". */
 const marginText = (seconds: number, share: number) => `max(${fig(seconds)} s, ${fig(share * 100)} %)`;
 
-/** Is the readiness gate needed: any 5xx to a target that was not yet healthy. */
+/** The level and the least difference at which gate-off cells count as losing more than their gate-on twins. */
+export const GATE_PAIR_ALPHA = 0.01;
+export const GATE_PAIR_MIN_CHANGE = 5;
+
+type GatePair = NonNullable<RecommendationSet['readinessGate']['pairs']>[number];
+
+/**
+ * Cells alike but for the gate (same disruption, preStop, grace, delay; repeats pooled) where the
+ * gate-off ones lost more than the gate-on ones beyond noise: the exact test of two Poisson counts
+ * on equal traffic per cell, at GATE_PAIR_ALPHA, and at least GATE_PAIR_MIN_CHANGE more.
+ */
+export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
+  const groups = new Map<string, { on: RecommendCell[]; off: RecommendCell[] }>();
+  for (const c of cells) {
+    const key = `${disruptionLabel(c.disruption)}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
+    const g = groups.get(key) ?? { on: [], off: [] };
+    (c.config.readinessGate ? g.on : g.off).push(c);
+    groups.set(key, g);
+  }
+  const pairs: GatePair[] = [];
+  for (const { on, off } of groups.values()) {
+    if (!on.length || !off.length) continue;
+    const failedOn = on.reduce((s, c) => s + failedOf(c), 0);
+    const failedOff = off.reduce((s, c) => s + failedOf(c), 0);
+    const scaledOn = (failedOn * off.length) / on.length;
+    if (failedOff - scaledOn < GATE_PAIR_MIN_CHANGE) continue;
+    const { pValue } = comparePoissonCounts(failedOn, on.length, failedOff, off.length);
+    if (pValue >= GATE_PAIR_ALPHA) continue;
+    const c = off[0].config;
+    pairs.push({
+      disruption: disruptionLabel(off[0].disruption),
+      preStopSeconds: c.preStopSeconds,
+      terminationGracePeriodSeconds: c.terminationGracePeriodSeconds,
+      deregistrationDelaySeconds: c.deregistrationDelaySeconds,
+      off: { cells: off.map((x) => x.id), failed: failedOff },
+      on: { cells: on.map((x) => x.id), failed: failedOn },
+      pValue,
+    });
+  }
+  return pairs;
+}
+
+const pValueText = (p: number) => (p < 0.0001 ? 'p < 0.0001' : `p = ${Number(p.toPrecision(2))}`);
+
+/**
+ * Is the readiness gate needed: any 5xx to a target that was not yet healthy, or cells alike but
+ * for the gate where the gate-off ones lost more beyond noise (the gate paces a rollout by the
+ * targets' health, so without it the old pods go sooner, whatever the cause of each 5xx).
+ */
 function gateOf(cells: readonly RecommendCell[]): RecommendationSet['readinessGate'] {
+  const pairs = gatePairs(cells);
+  const pairText = pairs.length
+    ? `cells alike but for the gate lost more with it off (exact test, ${GATE_PAIR_ALPHA}): ${pairs
+        .map((p) => `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s: ${p.off.failed} off vs ${p.on.failed} on (${pValueText(p.pValue)})`)
+        .join('; ')}`
+    : '';
+  const withPairs = pairs.length ? { pairs } : {};
   const withCauses = cells.filter((c) => c.explain?.causes);
-  if (!withCauses.length) return { value: null, lost: 0, cells: [], why: 'no valid cell has its 5xx attributed to causes (no explain data): nothing to decide the gate from' };
+  if (!withCauses.length) {
+    if (pairs.length) return { value: true, lost: 0, cells: [], ...withPairs, why: pairText };
+    return { value: null, lost: 0, cells: [], why: 'no valid cell has its 5xx attributed to causes (no explain data), and no cells alike but for the gate differ beyond noise: nothing to decide the gate from' };
+  }
   const losing = withCauses
     .map((c) => ({ id: c.id, lost: NOT_YET_HEALTHY_CAUSES.reduce((s, k) => s + (c.explain?.causes?.[k] ?? 0), 0), readinessGate: c.config.readinessGate }))
     .filter((c) => c.lost > 0);
   const lost = losing.reduce((s, c) => s + c.lost, 0);
-  if (!lost) return { value: false, lost: 0, cells: [], why: `no cell lost a request to a not-yet-healthy target (${count(withCauses.length, 'cell')} with causes)` };
+  if (!lost) {
+    if (pairs.length) return { value: true, lost: 0, cells: [], ...withPairs, why: `${pairText}; no cell lost a request to a not-yet-healthy target itself (${count(withCauses.length, 'cell')} with causes)` };
+    return { value: false, lost: 0, cells: [], why: `no cell lost a request to a not-yet-healthy target (${count(withCauses.length, 'cell')} with causes), and no cells alike but for the gate differ beyond noise` };
+  }
   const gated = losing.filter((c) => c.readinessGate).length;
-  const why = `${count(lost, 'request')} lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${count(losing.length, 'cell')}`;
-  return { value: true, lost, cells: losing, why: gated ? `${why}; ${gated} of them had the gate on already, so the gate alone does not prevent it there (too few replicas left, maxUnavailable)` : why };
+  let why = `${count(lost, 'request')} lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${count(losing.length, 'cell')}`;
+  if (gated) why += `; ${gated} of them had the gate on already, so the gate alone does not prevent it there (too few replicas left, maxUnavailable)`;
+  if (pairs.length) why += `; ${pairText}`;
+  return { value: true, lost, cells: losing, ...withPairs, why };
 }
 
 /** Normalized distance of a config to the recommendation: Σ |Δ| / recommended over the seconds, + 1 for a gate that differs. */

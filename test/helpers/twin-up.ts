@@ -37,16 +37,25 @@ export async function startTwinUp(stateDir: string, timeScale = 0.05, extraArgs:
   return { child, env };
 }
 
+/** The default twin world as parsed, loosely typed: what the tests edit. */
+export interface World {
+  objects: Array<{ kind: string; metadata?: { name?: string; labels?: Record<string, string> }; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } }>;
+  alb: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 /**
  * Writes a copy of the default twin world whose app keeps idle connections 65 s (above the ALB's
- * 60 s idle timeout, as AWS advises), so tests that need a clean baseline see no keep-alive race.
+ * 60 s idle timeout, as AWS advises), so tests that need a clean baseline see no keep-alive race;
+ * `edit` changes it further before it is written.
  */
-export async function writeQuietWorld(file: string): Promise<string> {
-  const world = parse(await readFile(path.join(projectRoot, 'fixtures/twin/default.yaml'), 'utf8')) as { objects: Array<{ kind: string; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } }> };
+export async function writeQuietWorld(file: string, edit?: (world: World) => void): Promise<string> {
+  const world = parse(await readFile(path.join(projectRoot, 'fixtures/twin/default.yaml'), 'utf8')) as World;
   for (const obj of world.objects) {
     const c = obj.kind === 'Deployment' ? obj.spec?.template?.spec?.containers?.[0] : undefined;
     if (c) c.env = [...(c.env ?? []).filter((e) => e.name !== 'KEEPALIVE_TIMEOUT_MS'), { name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }];
   }
+  edit?.(world);
   await writeFile(file, stringify(world));
   return file;
 }

@@ -150,7 +150,10 @@ export function albLogObjectKey(input: {
   random: string;
 }): string {
   const day = new Date(input.deliveredAt).toISOString().slice(0, 10).replace(/-/g, '/');
-  const file = `${input.account}_elasticloadbalancing_${input.region}_${input.elb.replace(/\//g, '.')}_${endTimeStamp(input.endTime)}_${input.nodeIp}_${input.random}.log.gz`;
+  // The stamp has minute resolution: an interval shorter than a minute (alb.accessLogs.intervalSeconds
+  // below 60) is stamped with the minute it ends by, so no entry is later than its file's end-time.
+  const endMinute = Math.ceil(input.endTime / 60_000) * 60_000;
+  const file = `${input.account}_elasticloadbalancing_${input.region}_${input.elb.replace(/\//g, '.')}_${endTimeStamp(endMinute)}_${input.nodeIp}_${input.random}.log.gz`;
   const head = input.prefix ? `${input.prefix.replace(/\/+$/, '')}/` : '';
   return `${head}AWSLogs/${input.account}/elasticloadbalancing/${input.region}/${day}/${file}`;
 }

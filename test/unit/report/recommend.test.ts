@@ -137,8 +137,43 @@ describe('recommend: the readiness gate', () => {
   });
 
   it('is not needed when the cells have causes and none of them is not-yet-healthy, and undecided without causes', () => {
-    expect(recommend([A, C]).overall.readinessGate).toMatchObject({ value: false, lost: 0, why: 'no cell lost a request to a not-yet-healthy target (2 cells with causes)' });
+    expect(recommend([A, C]).overall.readinessGate).toMatchObject({ value: false, lost: 0, why: 'no cell lost a request to a not-yet-healthy target (2 cells with causes), and no cells alike but for the gate differ beyond noise' });
     expect(recommend([cell({ noExplain: true })]).overall.readinessGate.value).toBeNull();
+  });
+
+  it('is on when cells alike but for the gate lost more with it off, beyond noise (the default matrix: 398 vs 329 under a rollout)', () => {
+    const off = cell({ fiveXX: 398, dereg: [19], longest: [0.9], causes: { 'routed-to-gone-pod': 398 } });
+    const on = cell({ gate: true, fiveXX: 329, dereg: [18], longest: [0.4], causes: { 'routed-to-gone-pod': 329 } });
+    const g = recommend([off, on]).overall.readinessGate;
+    // P(X ≥ 398) for X ~ Binomial(727, 1/2): 0.00581 < 0.01 (exact sum in Python: 0.005809).
+    expect(g.value).toBe(true);
+    expect(g.lost).toBe(0);
+    expect(g.pairs).toHaveLength(1);
+    expect(g.pairs![0]).toMatchObject({ disruption: 'rollout', preStopSeconds: 0, off: { cells: [off.id], failed: 398 }, on: { cells: [on.id], failed: 329 } });
+    expect(g.pairs![0].pValue).toBeGreaterThan(0.005);
+    expect(g.pairs![0].pValue).toBeLessThan(0.007);
+    expect(g.why).toBe('cells alike but for the gate lost more with it off (exact test, 0.01): rollout at preStop 0 s, grace 30 s, delay 300 s: 398 off vs 329 on (p = 0.0058); no cell lost a request to a not-yet-healthy target itself (2 cells with causes)');
+    expect(renderRecommendationMarkdown(recommend([off, on]))).toContain('| readiness gate | on | cells alike but for the gate');
+  });
+
+  it('is not moved by a difference within noise, nor by gate-off cells that lost less, nor by cells of another disruption', () => {
+    // The spot cells of the same run: 83 off vs 67 on, p = 0.11.
+    const spotLike = [cell({ kind: 'drain', fiveXX: 83, causes: {} }), cell({ kind: 'drain', gate: true, fiveXX: 67, causes: {} })];
+    expect(recommend(spotLike).overall.readinessGate).toMatchObject({ value: false });
+    expect(recommend([cell({ fiveXX: 111, causes: {} }), cell({ gate: true, fiveXX: 139, causes: {} })]).overall.readinessGate.value).toBe(false);
+    expect(recommend([cell({ fiveXX: 400, causes: {} }), cell({ kind: 'drain', gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(false);
+    // Few counts: 6 vs 0 passes the test (p = 1/64) but not the level; 12 vs 0 does.
+    expect(recommend([cell({ fiveXX: 6, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(false);
+    expect(recommend([cell({ fiveXX: 12, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(true);
+  });
+
+  it('decides from the pairs alone when no cell has causes, and pools repeats', () => {
+    const r1 = { ...cell({ fiveXX: 30, noExplain: true }) };
+    const r2 = { ...cell({ fiveXX: 34, noExplain: true }), id: 'rollout.gate-off.prestop-0.grace-30.dereg-300.r2' };
+    const on = cell({ gate: true, fiveXX: 10, noExplain: true });
+    const g = recommend([r1, r2, on]).overall.readinessGate;
+    // 64 over two cells vs 10 over one: p0 = 2/3, P(X ≥ 64 | n = 74) is far below 0.01.
+    expect(g).toMatchObject({ value: true, pairs: [{ off: { cells: [r1.id, r2.id], failed: 64 }, on: { failed: 10 } }] });
   });
 
   it('counts the gate in meeting and in the distance only when it is recommended', () => {
@@ -238,7 +273,7 @@ describe('renderRecommendationMarkdown', () => {
       | preStop | 27 s | ≥ the largest deregistration lag + max(5 s, 20 %): 21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27 (deregistration lag 21.3 s in drain.gate-on.prestop-5.grace-30.dereg-300.r1; 4 samples in 3 cells; next 12.4 s, 7 s) |
       | terminationGracePeriodSeconds | 35 s | ≥ preStop + the longest request + max(5 s, 20 %): 27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35 (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
       | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
-      | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes) |
+      | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes), and no cells alike but for the gate differ beyond noise |
 
       Confirmed: 1 cell meeting every recommended value, none lost a request (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
       Nearest cell (gate on, preStop 40 s, grace 60 s, delay 30 s; distance 1.96, meets the recommendation) confirms: it lost nothing (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
@@ -267,8 +302,10 @@ describe('recommend on the default matrix', () => {
     });
     expect(cells).toHaveLength(15);
     const o = recommend(cells).overall;
-    // 58 + max(5, 11.6) = 69.6 → 70; 70 + 0.05 + 5 = 75.05 → 76; delay in [⌈5.05⌉ = 6, 60] → 60; no cause says the gate is needed.
-    expect([o.preStopSeconds.value, o.terminationGracePeriodSeconds.value, o.deregistrationDelaySeconds.value, o.readinessGate.value]).toEqual([70, 76, 60, false]);
+    // 58 + max(5, 11.6) = 69.6 → 70; 70 + 0.05 + 5 = 75.05 → 76; delay in [⌈5.05⌉ = 6, 60] → 60; no cause
+    // says the gate is needed, but each disruption lost 380 with it off and 311 with it on (p ≈ 0.005).
+    expect([o.preStopSeconds.value, o.terminationGracePeriodSeconds.value, o.deregistrationDelaySeconds.value, o.readinessGate.value]).toEqual([70, 76, 60, true]);
+    expect(o.readinessGate.pairs!.map((p) => [p.disruption, p.off.failed, p.on.failed])).toEqual([['rollout', 380, 311], ['drain', 380, 311], ['spot', 380, 311]]);
     expect(o.preStopSeconds.evidence[0]).toMatchObject({ seconds: 58, cell: cells[1].id, samples: 45, cells: 15 });
     expect(o.check!.verdict).toBe('untested');
     // on|40|60|30: 30/70 + 16/76 + 30/60 = 0.429 + 0.211 + 0.5 = 1.139; the next, on|20|40|300, is 0.714 + 0.474 + 4 = 5.188 away.

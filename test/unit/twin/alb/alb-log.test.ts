@@ -79,6 +79,12 @@ describe('ALB access-log file keys', () => {
     expect(endTimeStamp(Date.parse('2024-12-31T23:59:59.999Z'))).toBe('20241231T2359Z');
   });
 
+  it('stamp an interval shorter than a minute with the minute it ends by, never one before its entries', () => {
+    const at = (endTime: number) => albLogObjectKey({ prefix: '', account: '1', region: 'r', elb: 'app/a/b', endTime, deliveredAt: endTime, nodeIp: '10.0.0.1', random: 'x' }).match(/_(\d{8}T\d{4}Z)_/)?.[1];
+    expect(at(Date.parse('2024-12-31T23:40:20Z'))).toBe('20241231T2341Z');
+    expect(at(Date.parse('2024-12-31T23:40:00Z'))).toBe('20241231T2340Z');
+  });
+
   it('take the resource ids of the dimensions from the ARNs', () => {
     expect(loadBalancerResourceId('arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188')).toBe('app/web/50dc6c495c0c9188');
     expect(targetGroupResourceId('arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/73e2d6bc24d8a067')).toBe('targetgroup/tg/73e2d6bc24d8a067');
