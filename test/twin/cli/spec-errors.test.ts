@@ -46,6 +46,33 @@ describe('rollout-harness with a bad spec', () => {
     expect(existsSync(results)).toBe(false);
   });
 
+  const MATRIX = 'matrix: { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] }\ndisruptions: [rollout]';
+
+  it('refuses a ground truth file that is not there before touching a cluster, and says it is ignored on the embedded twin', async () => {
+    const spec = path.join(dir, 'truth.yaml');
+    const truth = path.join(dir, 'no-twin', 'access.log');
+    // The kubeconfig does not exist either: the check comes before any connection.
+    await writeFile(
+      spec,
+      [
+        'target: { kubeconfig: /nonexistent/kubeconfig, context: twin, allowedContexts: [twin], namespace: shop, deployment: web, ingress: web,',
+        '          endpoints: { elbv2: "http://127.0.0.1:9", ec2: "http://127.0.0.1:9", s3: "http://127.0.0.1:9", cloudwatch: "http://127.0.0.1:9" } }',
+        `explain: { groundTruth: ${JSON.stringify(truth)} }`,
+        MATRIX,
+      ].join('\n'),
+    );
+    const results = path.join(dir, 'truth-results');
+    const r = await cli(['run', spec, '--results-dir', results]);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`explain.groundTruth: expected a readable file (a twin up's <state-dir>/access.log), got ${truth}: ENOENT`);
+    expect(existsSync(results)).toBe(false);
+    const embedded = path.join(dir, 'truth-embedded.yaml');
+    await writeFile(embedded, `explain: { groundTruth: ${JSON.stringify(truth)} }\n${MATRIX}\n`);
+    const plan = await cli(['plan', embedded]);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('warning: explain.groundTruth: ignored on the embedded twin, which scores against its own ground truth');
+  });
+
   it('says what YAML is broken, and that a missing file is missing', async () => {
     const spec = path.join(dir, 'broken.yaml');
     await writeFile(spec, 'matrix: [unclosed\n');
