@@ -84,7 +84,7 @@ describe('a spec with target.context against a standalone twin up (the staging c
       const explained = Object.values(e.causes).reduce((a, b) => a + b, 0);
       expect(explained, `${c.id}: ${JSON.stringify(e.causes)}`).toBe(e.crossCheck.accessLog);
       expect(e.causes['routed-to-gone-pod'] + e.causes['routed-after-sigterm'], `${c.id}: ${JSON.stringify(e.causes)}`).toBeGreaterThan(explained * 0.9);
-      expect(e.causes.unknown, c.id).toBe(0);
+      expect(e.causes.unknown, c.id).toBeLessThanOrEqual(explained * 0.02);
       // The logs' times are this machine's: no clock disagreement.
       expect(e.crossCheck.mismatches.join('\n'), c.id).not.toMatch(/clock/);
       expect(e.agreement, `${c.id}: ${e.why}`).toBeDefined();
