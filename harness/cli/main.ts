@@ -143,7 +143,7 @@ twin
   .command('up')
   .description('start the twin, write <state-dir>/kubeconfig and <state-dir>/env, and run until SIGINT/SIGTERM')
   .option('--config <file>', 'twin config (YAML)', undefined)
-  .option('--time-scale <x>', 'real seconds per model second (0.05 = 20× faster)', positiveNumber)
+  .option('--time-scale <x>', "real seconds per model second (default: the config's, 1 in the default world; 0.05 = 20× faster); a run that reaches the twin by context explains 5xx only at 1", positiveNumber)
   .option('--seed <n>', 'seed of the twin\'s randomness', seed)
   .option('--state-dir <dir>', 'where the kubeconfig, env file and access log go', 'results/twin')
   .action(async (opts) => {
