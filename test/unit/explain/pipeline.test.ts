@@ -187,9 +187,12 @@ describe('explainCell', () => {
 
   it('waits through the clock with progress, and says which node never delivered (partial) or that nothing came (missing)', async () => {
     const late = cell();
-    // A window ending later than every delivered object: no node has delivered past it.
+    // A window ending later than every delivered object: no node has delivered past it. The bound
+    // (240 s) comes before a node counts as quiet (a whole 5-minute interval past the window's
+    // end, so at least 300 s after it): at 300 s the last poll would land on that point whenever the
+    // window ends on a 5-minute boundary, and the node, quiet, would rightly count as complete.
     late.marks.trafficStop = 20 * 60;
-    const { deps: d, lines } = deps({ options: { waitSeconds: 300, pollSeconds: 30 }, clock: scaledClock(0.005, ORIGIN + 20 * 60_000) });
+    const { deps: d, lines } = deps({ options: { waitSeconds: 240, pollSeconds: 30 }, clock: scaledClock(0.005, ORIGIN + 20 * 60_000) });
     const { explain } = await explainCell(late, UA, d);
     expect(explain.logs).toBe('partial');
     expect(explain.why).toMatch(/^LB node\(s\) 10\.0\.1\.10 \(delivered up to \d\d:\d\d:00\), 10\.0\.2\.20 .* had not delivered past/);
