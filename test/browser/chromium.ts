@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 /** Where Debian's `chromium` package puts the browser (.ci/run installs it). */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** The flags of issue 10: headless and quiet (no updates, sync or other background requests). */
+/** The launch flags: headless and quiet (no updates, sync or other background requests). */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /** A page of a report, with what it logged and requested. */
