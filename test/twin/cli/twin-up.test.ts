@@ -91,6 +91,9 @@ describe('twin up', () => {
     const result = await child!;
     expect(result.exitCode).toBe(0);
     expect(result.all).toContain('Stopped; no pod process is left.');
+    // At time scale 0.05 it says that a run reaching it by context cannot explain 5xx from its logs.
+    expect(result.all).toContain('model time runs 20× real time');
+    expect(result.all).toContain('cannot explain 5xx from its logs (use --time-scale 1)');
     await waitGone(allPids);
     expect(allPids.filter(alive)).toEqual([]);
   });

@@ -177,6 +177,18 @@ describe('explainCell', () => {
     expect(() => cellResultSchema.parse({ ...cell(), explain, fiveXXByReason })).not.toThrow();
   }, 30_000);
 
+  it('says first, and as the why, when most of the cell\'s entries were logged outside its traffic window', async () => {
+    // This machine's clock put the traffic at 45–105 s; the log has it at 0–60 s: two thirds lie
+    // more than 5 s before the window (every object still overlaps it, whatever the minute).
+    const shifted = cell();
+    shifted.marks = { trafficStart: 45, disruptionStart: 50, settled: 100, trafficStop: 105 };
+    // A real-time clock, as against staging (on a fast twin clock the tolerance is a real second's worth).
+    const { deps: d } = deps({ clock: scaledClock(1) });
+    const { explain } = await explainCell(shifted, UA, d);
+    expect(explain.crossCheck.mismatches[0]).toMatch(/^\d+ of the \d+ entries with this cell's User-Agent were logged outside its traffic window \(\d\d:\d\d:\d\d–\d\d:\d\d:\d\d by this machine's clock\), by a median of -\d+\.\d s: the load balancer's clock and this machine's disagree/);
+    expect(explain.why).toBe(explain.crossCheck.mismatches[0]);
+  }, 30_000);
+
   it('says why when the load balancer writes no access logs', async () => {
     const { deps: d } = deps({ targetGroupArn: offTgArn });
     const { explain, fiveXXByReason } = await explainCell(cell(), UA, d);
