@@ -216,7 +216,7 @@ type GatePair = NonNullable<RecommendationSet['readinessGate']['pairs']>[number]
 export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
   const groups = new Map<string, { on: RecommendCell[]; off: RecommendCell[] }>();
   for (const c of cells) {
-    const key = `${disruptionLabel(c.disruption)}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
+    const key = `${disruptionLabel(c.disruption)}|${configKey({ ...c.config, readinessGate: false })}`;
     const g = groups.get(key) ?? { on: [], off: [] };
     (c.config.readinessGate ? g.on : g.off).push(c);
     groups.set(key, g);
