@@ -5,14 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
 import { RUN_MARKER, UNDO_MARKER } from '../../../harness/core/labels.ts';
-import { markNodeChange, restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, type DelayChannel } from '../../../harness/orchestrator/settings.ts';
+import { GATE_LABEL, markNodeChange, restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, type DelayChannel } from '../../../harness/orchestrator/settings.ts';
 import type { Target } from '../../../harness/orchestrator/target.ts';
 import type { Elbv2Port, KObject, KubernetesPort, ObjectRef } from '../../../harness/platform/ports.ts';
 
 const DELAY = 'deregistration_delay.timeout_seconds';
 
 /** A cluster of one namespace, Deployment, Ingress, target group and two nodes; `controller` applies the annotation to the group as the LBC does. */
-function world(opts: { via: DelayChannel; annotation?: string; controller?: boolean; stuckDelay?: boolean }) {
+function world(opts: { via: DelayChannel; annotation?: string; controller?: boolean; stuckDelay?: boolean; stuckDeployment?: boolean; stuckLabel?: boolean }) {
   const ns: KObject = { metadata: { name: 'shop', labels: {}, annotations: {} } };
   const dep: KObject = { metadata: { name: 'web', namespace: 'shop', annotations: {} }, spec: { template: { spec: { terminationGracePeriodSeconds: 30, containers: [{ name: 'app' }] } } } };
   const ing: KObject = { metadata: { name: 'web', namespace: 'shop', annotations: opts.annotation ? { [TG_ATTRIBUTES_ANNOTATION]: opts.annotation } : {} } };
@@ -31,15 +31,21 @@ function world(opts: { via: DelayChannel; annotation?: string; controller?: bool
     context: 'test',
     getDeployment: async () => structuredClone(dep),
     patchDeployment: async (_ns: string, _n: string, patch: { spec: { template: { spec: { terminationGracePeriodSeconds: number | null; containers: Array<{ lifecycle: unknown }> } } } }) => {
+      if (opts.stuckDeployment) return dep;
       const t = patch.spec.template.spec;
       dep.spec.template.spec.terminationGracePeriodSeconds = t.terminationGracePeriodSeconds ?? undefined;
-      const lifecycle = t.containers[0].lifecycle;
-      if (lifecycle === null) delete dep.spec.template.spec.containers[0].lifecycle;
-      else dep.spec.template.spec.containers[0].lifecycle = lifecycle;
+      // A strategic merge patch: the lifecycle's keys merge into the present ones, a null removes.
+      const lifecycle = t.containers[0].lifecycle as Record<string, unknown> | null;
+      const c = dep.spec.template.spec.containers[0];
+      if (lifecycle === null) delete c.lifecycle;
+      else {
+        c.lifecycle = { ...c.lifecycle, ...lifecycle };
+        for (const [k, v] of Object.entries(lifecycle)) if (v === null) delete c.lifecycle[k];
+      }
       return dep;
     },
     getNamespace: async () => structuredClone(ns),
-    setNamespaceLabels: async (_n: string, labels: Record<string, string | null>) => set(ns, 'labels', labels),
+    setNamespaceLabels: async (_n: string, labels: Record<string, string | null>) => (opts.stuckLabel ? ns : set(ns, 'labels', labels)),
     getIngress: async () => structuredClone(ing),
     setIngressAnnotations: async (_ns: string, _n: string, a: Record<string, string | null>) => {
       set(ing, 'annotations', a);
@@ -132,5 +138,61 @@ describe('restoreSettings', () => {
     expect(differences).toEqual([`target group: ${DELAY} is 30, was 300`]);
     expect(w.ns.metadata?.annotations?.[RUN_MARKER]).toBeUndefined();
     expect(UNDO_MARKER).toBe('rollout-harness.io/undo');
+  });
+
+  // Each setting changed first, through the port as a cell's configure changes it, then restored.
+  const cellPreStop = { exec: { command: ['sleep', '5'] } };
+
+  it('puts the Deployment\'s preStop and grace period back, keeping the rest of the lifecycle', async () => {
+    const w = world({ via: 'api' });
+    w.dep.spec.template.spec.containers[0].lifecycle = { postStart: { exec: { command: ['warm'] } } };
+    const original = await snapshotSettings(w.target);
+    await w.target.k8s.patchDeployment('shop', 'web', { spec: { template: { spec: { terminationGracePeriodSeconds: 45, containers: [{ name: 'app', lifecycle: { preStop: cellPreStop } }] } } } });
+    expect(w.dep.spec.template.spec).toMatchObject({ terminationGracePeriodSeconds: 45, containers: [{ lifecycle: { postStart: { exec: { command: ['warm'] } }, preStop: cellPreStop } }] });
+    const { done, differences } = await restoreSettings(w.target, original, 'r1', () => {});
+    expect(w.dep.spec.template.spec.terminationGracePeriodSeconds).toBe(30);
+    expect(w.dep.spec.template.spec.containers[0].lifecycle).toEqual({ postStart: { exec: { command: ['warm'] } } });
+    expect(done).toContain('deployment shop/web: preStop and terminationGracePeriodSeconds restored');
+    expect(differences).toEqual([]);
+  });
+
+  it('removes a preStop the run added to a container that had no lifecycle', async () => {
+    const w = world({ via: 'api' });
+    const original = await snapshotSettings(w.target);
+    await w.target.k8s.patchDeployment('shop', 'web', { spec: { template: { spec: { terminationGracePeriodSeconds: 30, containers: [{ name: 'app', lifecycle: { preStop: cellPreStop } }] } } } });
+    await restoreSettings(w.target, original, 'r1', () => {});
+    expect(w.dep.spec.template.spec.containers[0]).toEqual({ name: 'app' });
+  });
+
+  it('puts the namespace\'s gate label back: removed when it was unset, set again when it was', async () => {
+    const unset = world({ via: 'api' });
+    const before = await snapshotSettings(unset.target);
+    await unset.target.k8s.setNamespaceLabels('shop', { [GATE_LABEL]: 'enabled' });
+    const first = await restoreSettings(unset.target, before, 'r1', () => {});
+    expect(unset.ns.metadata?.labels).toEqual({});
+    expect(first.done).toContain(`namespace shop: ${GATE_LABEL} restored`);
+    expect(first.differences).toEqual([]);
+
+    const set = world({ via: 'api' });
+    set.ns.metadata!.labels![GATE_LABEL] = 'enabled';
+    const was = await snapshotSettings(set.target);
+    await set.target.k8s.setNamespaceLabels('shop', { [GATE_LABEL]: null });
+    const second = await restoreSettings(set.target, was, 'r1', () => {});
+    expect(set.ns.metadata?.labels).toEqual({ [GATE_LABEL]: 'enabled' });
+    expect(second.differences).toEqual([]);
+  });
+
+  it('reports a Deployment and a gate label that stay changed after restore', async () => {
+    const w = world({ via: 'api', stuckDeployment: true, stuckLabel: true });
+    const original = await snapshotSettings(w.target);
+    // The run's changes, made before the port started refusing them.
+    w.dep.spec.template.spec.terminationGracePeriodSeconds = 45;
+    w.dep.spec.template.spec.containers[0].lifecycle = { preStop: cellPreStop };
+    w.ns.metadata!.labels![GATE_LABEL] = 'enabled';
+    const { differences } = await restoreSettings(w.target, original, 'r1', () => {});
+    expect(differences).toEqual([
+      'deployment shop/web: preStop or terminationGracePeriodSeconds is not the original',
+      `namespace shop: ${GATE_LABEL} is enabled, was (unset)`,
+    ]);
   });
 });

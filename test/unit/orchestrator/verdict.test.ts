@@ -35,6 +35,15 @@ describe('verdictReasons', () => {
     expect(verdictReasons({ ...healthy, baseline: { sent: 0, not2xx: 0 } })).toEqual(['no healthy baseline: no request was sent during the warm-up']);
   });
 
+  it('holds a cell that achieved exactly 95 % valid, and one request fewer INVALID', () => {
+    // 950 of 1000 is exactly the threshold (and exactly 0.95 in floating point).
+    expect(verdictReasons({ ...healthy, sent: 950, answeredByStatus: 950, twoXX: 940 })).toEqual([]);
+    expect(verdictReasons({ ...healthy, sent: 949, answeredByStatus: 949, twoXX: 939 })).toEqual(['traffic achieved 94.9 % of the 1000 planned requests (< 95 %)']);
+    // With requests cut at the stop out of both sides: (955 − 100) / (1000 − 100) = 95 %.
+    expect(verdictReasons({ ...healthy, sent: 955, cutAtStop: 100, answeredByStatus: 855, twoXX: 845 })).toEqual([]);
+    expect(verdictReasons({ ...healthy, sent: 954, cutAtStop: 100, answeredByStatus: 854, twoXX: 844 })[0]).toMatch(/^traffic achieved 94\.9 % of the 1000 planned/);
+  });
+
   it('leaves requests cut at the stop out of the achieved share and the accounting gap', () => {
     expect(verdictReasons({ ...healthy, planned: 1000, sent: 1000, cutAtStop: 72, answeredByStatus: 928, twoXX: 918 })).toEqual([]);
   });
