@@ -1,6 +1,6 @@
 /** Attribution and lags on a constructed timeline: one 5xx for every cause class, and known lags. */
 import { describe, expect, it } from 'vitest';
-import { attribute, CAUSES, causeOf } from '../../../harness/explain/attribute.ts';
+import { attribute, CAUSES, causeOf, matchClientFailures } from '../../../harness/explain/attribute.ts';
 import { indexTimeline, phaseAt, podAt } from '../../../harness/explain/cell-context.ts';
 import { distributionOf, measureLags, percentile } from '../../../harness/explain/lags.ts';
 import { albEntry, cases, ORIGIN, settings, timeline } from './fixtures.ts';
@@ -46,6 +46,21 @@ describe('attribute', () => {
     const entries = [albEntry(ORIGIN, { t: 10, elb: 502, target: '10.0.0.4:8080', targetStatus: null, path: '/a' })];
     const a = attribute({ entries, timeline, settings, originMs: ORIGIN, clientFailures: [{ t: 10, path: '/b', status: 502 }, { t: 10, path: '/a', status: 504 }, { t: 14, path: '/a', status: 502 }] });
     expect(a.causes['before-alb']).toBe(3);
+  });
+
+  it('pairs a log entry with one client 5xx only: the first sent takes it, the other never reached the log', () => {
+    const entries = [albEntry(ORIGIN, { t: 10.2, elb: 502, target: '10.0.0.4:8080', targetStatus: null, path: '/a' })];
+    const clientFailures = [
+      { t: 10.5, path: '/a', status: 502 },
+      { t: 10, path: '/a', status: 502 },
+    ];
+    const a = attribute({ entries, timeline, settings, originMs: ORIGIN, clientFailures });
+    expect(a.clientMatched).toBe(1);
+    expect(a.clientUnmatched).toBe(1);
+    expect(a.causes['before-alb']).toBe(1);
+    // Client failures are paired in send order: t = 10 takes the entry, t = 10.5 finds it used.
+    expect(a.attributed.filter((x) => x.cause === 'before-alb')).toMatchObject([{ t: 10.5, status: 502, path: '/a' }]);
+    expect(matchClientFailures(clientFailures, entries, ORIGIN, 2)).toEqual({ matched: 1, unmatched: [clientFailures[0]] });
   });
 });
 

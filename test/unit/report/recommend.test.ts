@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
-import { distanceOf, marginOf, recommend, recommendationSchema, type RecommendCell } from '../../../harness/report/recommend.ts';
+import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, recommend, recommendationSchema, type RecommendCell } from '../../../harness/report/recommend.ts';
 import { checkLines, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
 
 interface CellInput {
@@ -165,6 +165,20 @@ describe('recommend: the readiness gate', () => {
     // Few counts: 6 vs 0 passes the test (p = 1/64) but not the level; 12 vs 0 does.
     expect(recommend([cell({ fiveXX: 6, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(false);
     expect(recommend([cell({ fiveXX: 12, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(true);
+  });
+
+  it('needs at least GATE_PAIR_MIN_CHANGE more failures off than on, however small the p-value', () => {
+    // Four gate-on repeats that lost nothing against one gate-off cell: p0 = 1/5, so 4 off vs 0 on
+    // has p = 0.2^4 = 0.0016 and 5 vs 0 has p = 0.2^5 = 0.00032, both below the level; only the
+    // second is 5 more than the gate-on rate predicts.
+    const on = [1, 2, 3, 4].map((r) => ({ ...cell({ gate: true, noExplain: true }), id: `rollout.gate-on.prestop-0.grace-30.dereg-300.r${r}` }));
+    const off = (fiveXX: number) => cell({ fiveXX, noExplain: true });
+    expect(GATE_PAIR_MIN_CHANGE).toBe(5);
+    expect(gatePairs([off(4), ...on])).toEqual([]);
+    const pairs = gatePairs([off(5), ...on]);
+    expect(pairs).toHaveLength(1);
+    expect(pairs[0]).toMatchObject({ off: { failed: 5 }, on: { failed: 0, cells: on.map((c) => c.id) } });
+    expect(pairs[0].pValue).toBeCloseTo(0.2 ** 5, 10);
   });
 
   it('decides from the pairs alone when no cell has causes, and pools repeats', () => {

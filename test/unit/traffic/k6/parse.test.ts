@@ -62,6 +62,18 @@ describe('parseK6Output on a real k6 run stopped by SIGINT with requests in flig
     expect(result.byStatus).toEqual({ '200': 1 });
     expect(result.cutAtStop).toEqual({ count: 1, sentAt: [1796119200000] });
   });
+
+  it('counts every cut iteration of a millisecond: three sent in it, one answered, two cut', () => {
+    const agg = new K6OutputAggregator();
+    const t = '2026-12-01T10:00:01.000000000Z';
+    const meta = { sent_ms: '1796119200000' };
+    agg.write(`${point(t, {}, meta, 'data_sent')}\n${point(t, { status: '200', name: '/' }, meta)}\n`);
+    agg.write(`${point(t, {}, meta, 'data_sent')}\n${point(t, {}, meta, 'data_sent')}\n`);
+    const result = agg.result();
+    expect(result.sent).toBe(3);
+    expect(result.cutAtStop).toEqual({ count: 2, sentAt: [1796119200000, 1796119200000] });
+    expect(sum(result.byStatus) + sum(result.networkErrors) + result.cutAtStop.count).toBe(result.sent);
+  });
 });
 
 describe('parseK6Output on real k6 output', () => {
