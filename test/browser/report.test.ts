@@ -13,12 +13,11 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRun } from '../../harness/cli/results.ts';
 import type { CellResult } from '../../harness/report/types.ts';
+import { requirement } from '../helpers/requirement.ts';
 import { CHROMIUM, startChromium, type Browser } from './chromium.ts';
 
 const FIXTURE = 'fixtures/results/report-fixture';
-const available = existsSync(CHROMIUM);
-const inCi = Boolean(process.env.CI);
-if (!available && !inCi) console.warn(`browser test skipped: no ${CHROMIUM} (install it with: apt-get install -y chromium; .ci/run does)`);
+const chromium = requirement(`Chromium (${CHROMIUM})`, existsSync(CHROMIUM), 'apt-get install -y chromium; .ci/run installs it');
 
 let dir: string;
 let browser: Browser | undefined;
@@ -51,8 +50,10 @@ function expected(cell: CellResult) {
   };
 }
 
-describe.skipIf(!available && !inCi)('report.html in Chromium', () => {
+describe.runIf(chromium.run)('report.html in Chromium', () => {
   beforeAll(async () => {
+    // First, so that a missing Chromium is said as such rather than as a failed launch.
+    chromium.check();
     dir = await mkdtemp(path.join(os.tmpdir(), 'rollout-harness-browser-'));
     cells = (await readRun(FIXTURE)).cells;
     await renderReport(FIXTURE, path.join(dir, 'report.html'));

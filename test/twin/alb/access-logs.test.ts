@@ -16,9 +16,11 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLogRecord } from '../../../harness/twin/alb/types.ts';
 import { twinEnv } from '../../../harness/twin/twin.ts';
+import { requirement } from '../../helpers/requirement.ts';
 import { startTestTwin, type TwinHarness } from '../../helpers/twin.ts';
 
 const hasAws = await execa('aws', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+const needsAws = requirement('the aws CLI', hasAws, 'apt-get install -y awscli; .ci/run installs it');
 
 const BUCKET = 'rollout-harness-alb-logs';
 const UA = 'rollout-harness/0.0.0 run-logs/cell-1';
@@ -231,7 +233,8 @@ describe('ALB access logs from the twin', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'twin/AWSLogs/123456789012/ELBAccessLogTestFile' }))).ContentLength).toBeGreaterThan(0);
   });
 
-  it.skipIf(!hasAws)('are read by the aws CLI: s3api list-objects-v2 and get-object, s3 ls, s3 cp', async () => {
+  it.runIf(needsAws.run)('are read by the aws CLI: s3api list-objects-v2 and get-object, s3 ls, s3 cp', async () => {
+    needsAws.check();
     const listed = await aws('s3api', 'list-objects-v2', '--bucket', BUCKET, '--prefix', 'twin/AWSLogs/123456789012/elasticloadbalancing/');
     expect(listed.stderr).toBe('');
     expect((JSON.parse(listed.stdout) as { Contents: Array<{ Key: string }> }).Contents.map((c) => c.Key).sort()).toEqual([...keys].sort());
@@ -300,7 +303,8 @@ describe('CloudWatch metrics from the twin', () => {
     expect(Math.max(...healthy.Values!)).toBe(3);
   });
 
-  it.skipIf(!hasAws)('are read by the aws CLI (get-metric-statistics)', async () => {
+  it.runIf(needsAws.run)('are read by the aws CLI (get-metric-statistics)', async () => {
+    needsAws.check();
     const r = await aws(
       'cloudwatch', 'get-metric-statistics', '--namespace', 'AWS/ApplicationELB', '--metric-name', 'RequestCount',
       '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`, '--statistics', 'Sum', '--period', '60',
@@ -314,7 +318,8 @@ describe('CloudWatch metrics from the twin', () => {
 });
 
 describe('load balancer attributes', () => {
-  it.skipIf(!hasAws)('show what the Ingress annotation set; a bucket that does not exist is refused as AWS refuses it', async () => {
+  it.runIf(needsAws.run)('show what the Ingress annotation set; a bucket that does not exist is refused as AWS refuses it', async () => {
+    needsAws.check();
     const described = await aws('elbv2', 'describe-load-balancer-attributes', '--load-balancer-arn', loadBalancerArn);
     expect(described.exitCode, described.stderr).toBe(0);
     const attrs = Object.fromEntries((JSON.parse(described.stdout) as { Attributes: Array<{ Key: string; Value: string }> }).Attributes.map((a) => [a.Key, a.Value]));

@@ -1,9 +1,11 @@
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
+import { requirement } from '../../helpers/requirement.ts';
 
 // The aws CLI is an external tool: without it on PATH these checks cannot run.
 const hasAws = await execa('aws', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+const needsAws = requirement('the aws CLI', hasAws, 'apt-get install -y awscli; .ci/run installs it');
 
 let f: AwsApiFixture;
 
@@ -15,7 +17,8 @@ async function aws(...args: string[]): Promise<unknown> {
   return JSON.parse(result.stdout);
 }
 
-describe.skipIf(!hasAws)('the aws CLI against the twin', () => {
+describe.runIf(needsAws.run)('the aws CLI against the twin', () => {
+  beforeEach(() => needsAws.check());
   beforeAll(async () => {
     f = await startAwsApiFixture('127.0.22');
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EvictionResponse } from '../../../harness/twin/kube/server.ts';
+import { requirement } from '../../helpers/requirement.ts';
 import { runningPod, startApiFixture, type ApiFixture } from './fixture.ts';
 
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
@@ -12,6 +13,7 @@ const available = await execa(KUBECTL, ['version', '--client'], { reject: false,
   (r) => r.exitCode === 0,
   () => false,
 );
+const needsKubectl = requirement(`kubectl (${KUBECTL})`, available, 'apt-get install -y kubernetes-client, or set KUBECTL to its path; .ci/run installs it');
 
 let fx: ApiFixture;
 let cacheDir: string;
@@ -55,7 +57,9 @@ async function ok(...args: string[]): Promise<string> {
 /** Splits printed columns (two or more spaces apart). */
 const columns = (line: string) => line.trim().split(/\s{2,}/);
 
-describe.skipIf(!available)('kubectl against the twin', () => {
+describe.runIf(needsKubectl.run)('kubectl against the twin', () => {
+  beforeEach(() => needsKubectl.check());
+
   it('get pods -o wide prints the server-side columns', async () => {
     const lines = (await ok('get', 'pods', '-o', 'wide')).split('\n');
     expect(columns(lines[0])).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);

@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canBind, createAddressAllocator } from '../../../harness/twin/runtime/addresses.ts';
+import { requirement } from '../../helpers/requirement.ts';
 
 const servers: net.Server[] = [];
 
@@ -18,10 +19,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-const perPodAvailable = await canBind('127.0.1.1', 0);
+const perPod = requirement('per-pod loopback addresses (binding 127.0.1.1)', await canBind('127.0.1.1', 0), 'Linux routes all of 127.0.0.0/8 to lo; elsewhere add 127.0.1.1 as a loopback alias');
 
 describe('address allocator', () => {
-  it.runIf(perPodAvailable)('hands out sequential 127.0.x.y addresses with the containerPort', async () => {
+  it.runIf(perPod.run)('hands out sequential 127.0.x.y addresses with the containerPort', async () => {
+    perPod.check();
     const allocator = await createAddressAllocator({ firstBlock: 201 });
     expect(allocator.perPodAddresses).toBe(true);
     const got = [await allocator.allocate(18080), await allocator.allocate(18080), await allocator.allocate(19090)];
@@ -34,7 +36,8 @@ describe('address allocator', () => {
     await listen(got[0].host, got[0].port);
   });
 
-  it.runIf(perPodAvailable)('reuses released addresses only after the fresh ones', async () => {
+  it.runIf(perPod.run)('reuses released addresses only after the fresh ones', async () => {
+    perPod.check();
     const allocator = await createAddressAllocator({ firstBlock: 202 });
     const a = await allocator.allocate(18080);
     const b = await allocator.allocate(18080);
@@ -45,7 +48,8 @@ describe('address allocator', () => {
     expect([a.host, b.host]).not.toContain(c.host);
   });
 
-  it.runIf(perPodAvailable)('moves to the next block after 254 hosts', async () => {
+  it.runIf(perPod.run)('moves to the next block after 254 hosts', async () => {
+    perPod.check();
     const allocator = await createAddressAllocator({ firstBlock: 203 });
     const hosts: string[] = [];
     for (let i = 0; i < 255; i++) hosts.push((await allocator.allocate(18081)).host);
@@ -55,7 +59,8 @@ describe('address allocator', () => {
     for (const host of hosts) expect(host).toMatch(/^127\.0\.(\d+)\.(\d+)$/);
   });
 
-  it.runIf(perPodAvailable)('skips an address whose port another process holds', async () => {
+  it.runIf(perPod.run)('skips an address whose port another process holds', async () => {
+    perPod.check();
     await listen('127.0.205.1', 18082);
     const allocator = await createAddressAllocator({ firstBlock: 205 });
     expect(await allocator.allocate(18082)).toEqual({ host: '127.0.205.2', port: 18082 });
@@ -70,7 +75,8 @@ describe('address allocator', () => {
     for (const a of got) await listen(a.host, a.port);
   });
 
-  it.runIf(perPodAvailable)('rejects a first block outside 1..254', async () => {
+  it.runIf(perPod.run)('rejects a first block outside 1..254', async () => {
+    perPod.check();
     await expect(createAddressAllocator({ firstBlock: 0 })).rejects.toThrow(/Expected firstBlock to be an integer 1\.\.254, got 0/);
   });
 });

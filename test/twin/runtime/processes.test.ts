@@ -8,11 +8,14 @@ import { projectRoot } from '../../../harness/core/paths.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
 import { isAlive } from '../../helpers/processes.ts';
+import { requirement } from '../../helpers/requirement.ts';
 
 const app = path.join(projectRoot, 'fixtures/app/server.mjs');
 const clock = scaledClock(1);
 const supervisors: ProcessSupervisor[] = [];
 const strays: number[] = [];
+// The process group of a child is read from procfs (Linux).
+const procfs = requirement('procfs (/proc/self/stat)', existsSync('/proc/self/stat'), 'a Linux machine with /proc mounted');
 
 function supervisor(opts?: Parameters<typeof createProcessSupervisor>[0]): ProcessSupervisor {
   const s = createProcessSupervisor(opts);
@@ -65,8 +68,8 @@ describe('process supervisor', () => {
     expect(env.VITEST).toBeUndefined();
   });
 
-  it('puts each child in its own process group', async () => {
-    if (!existsSync('/proc/self/stat')) return;
+  it.runIf(procfs.run)('puts each child in its own process group', async () => {
+    procfs.check();
     const s = supervisor();
     const proc = s.spawn({ name: 'group', command: ['sleep', '30'], env: {} });
     const pgrp = Number(readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
