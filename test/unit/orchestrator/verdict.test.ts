@@ -44,6 +44,10 @@ describe('verdictReasons', () => {
     expect(verdictReasons({ ...healthy, sent: 954, cutAtStop: 100, answeredByStatus: 854, twoXX: 844 })[0]).toMatch(/^traffic achieved 94\.9 % of the 1000 planned/);
   });
 
+  it('finds a cell whose every planned request was cut at the stop INVALID, never a share of 0 / 0', () => {
+    expect(verdictReasons({ ...healthy, planned: 100, sent: 100, cutAtStop: 100, answeredByStatus: 0, twoXX: 0, fiveXX: 0 })).toEqual(['traffic achieved 0.0 % of the 100 planned requests (< 95 %)']);
+  });
+
   it('leaves requests cut at the stop out of the achieved share and the accounting gap', () => {
     expect(verdictReasons({ ...healthy, planned: 1000, sent: 1000, cutAtStop: 72, answeredByStatus: 928, twoXX: 918 })).toEqual([]);
   });
@@ -78,5 +82,13 @@ describe('baselineBefore', () => {
     const result = { startedAt: 10_000, sent: 1000, failures };
     expect(baselineBefore(result, 100, 12_000)).toEqual({ sent: 100, not2xx: 2 });
     expect(baselineBefore(result, 100, 9_000)).toEqual({ sent: 0, not2xx: 0 });
+  });
+
+  it('counts a failure sent exactly at the half, not one that ended exactly at the disruption', () => {
+    const failures = [
+      { sentAt: 11_000, endedAt: 11_010, path: '/' }, // at the start of the second half: the baseline's
+      { sentAt: 11_500, endedAt: 12_000, path: '/' }, // ended as the disruption started: not the baseline's
+    ];
+    expect(baselineBefore({ startedAt: 10_000, sent: 1000, failures }, 100, 12_000)).toEqual({ sent: 100, not2xx: 1 });
   });
 });
