@@ -62,6 +62,14 @@ describe('attribute', () => {
     expect(a.attributed.filter((x) => x.cause === 'before-alb')).toMatchObject([{ t: 10.5, status: 502, path: '/a' }]);
     expect(matchClientFailures(clientFailures, entries, ORIGIN, 2)).toEqual({ matched: 1, unmatched: [clientFailures[0]] });
   });
+
+  it('pairs each client 5xx with the nearest free entry, so that later ones still find theirs', () => {
+    // Taken in send order: 10 → 9.5 (the nearest, not the first listed nor the last), 11.6 → 11.7, 11.9 → 11.8.
+    // Taking any other entry for 10 leaves 11.9 with only 9.5, 2.4 s away (> 2).
+    const entries = [11.8, 9.5, 11.7].map((t) => albEntry(ORIGIN, { t, elb: 502, target: '10.0.0.4:8080', targetStatus: null, path: '/a' }));
+    const failures = [10, 11.9, 11.6].map((t) => ({ t, path: '/a', status: 502 }));
+    expect(matchClientFailures(failures, entries, ORIGIN, 2)).toEqual({ matched: 3, unmatched: [] });
+  });
 });
 
 describe('the cell index', () => {
