@@ -182,6 +182,16 @@ describe('restoreSettings', () => {
     expect(second.differences).toEqual([]);
   });
 
+  it('changes and reports nothing when every setting already has its original value', async () => {
+    const w = world({ via: 'ingress', controller: true, annotation: `${DELAY}=120` });
+    w.attributes[DELAY] = '120';
+    w.ns.metadata!.labels![GATE_LABEL] = 'enabled';
+    const original = await snapshotSettings(w.target);
+    const { done, differences } = await restoreSettings(w.target, original, 'r1', () => {});
+    expect(done).toEqual([]);
+    expect(differences).toEqual([]);
+  });
+
   it('reports a Deployment and a gate label that stay changed after restore', async () => {
     const w = world({ via: 'api', stuckDeployment: true, stuckLabel: true });
     const original = await snapshotSettings(w.target);
