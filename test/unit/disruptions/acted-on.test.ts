@@ -23,7 +23,7 @@ const pod = (name: string, node: string, o: { ns?: string; hash?: string; app?: 
 function cluster(pods: KObject[], opts: { evictBlocked?: string[]; onRestart?: (pods: KObject[]) => KObject[] } = {}) {
   const state = { pods: [...pods], evicted: [] as string[], terminated: [] as string[], patches: 0 };
   const nodes: KObject[] = ['node-a1', 'node-b1', 'node-b2'].map((name) => ({
-    metadata: { name, labels: name === 'node-b2' ? { 'eks.amazonaws.com/capacityType': 'SPOT' } : {} },
+    metadata: { name, labels: (name === 'node-b2' ? { 'eks.amazonaws.com/capacityType': 'SPOT' } : {}) as Record<string, string> },
     spec: { providerID: `aws:///us-east-1b/i-0${name.slice(-2)}` },
     status: { conditions: [{ type: 'Ready', status: 'True' }] },
   }));
