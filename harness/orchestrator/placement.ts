@@ -8,12 +8,23 @@ import { isSpotNode, placement } from '../disruptions/drain.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import type { Disruption, Spec } from '../matrix/schema.ts';
-import type { KObject } from '../platform/ports.ts';
+import { instanceIdOf, type KObject } from '../platform/ports.ts';
 import { isSchedulable } from './preconditions.ts';
 import { waitSteady, type ConfigureOutcome } from './settings.ts';
 import type { Target } from './target.ts';
 
 const isReady = (n: KObject) => (n.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+
+/** False when the node's EC2 instance is not running (terminated, shutting down, gone); true without an instance or an answer. */
+async function instanceRuns(t: Target, n: KObject): Promise<boolean> {
+  const id = instanceIdOf(n.spec?.providerID);
+  if (!id) return true;
+  try {
+    return (await t.ec2.describeInstance(id))?.state === 'running';
+  } catch {
+    return true;
+  }
+}
 
 /** The nodes a choice can land on: the named node, the spot nodes, or any node for `most-pods`. */
 function candidates(nodes: KObject[], choice: string): KObject[] {
@@ -33,14 +44,21 @@ export async function ensurePlacement(t: Target, disruption: Disruption, spec: S
   const first = await placement(t, choice);
   if (first.ok) return { ok: true, detail: `${first.node} runs ${first.pods} pod(s) of ${t.deployment}` };
   const bound = spec.configure.steadyTimeoutSeconds * 1000;
-  // A node group replaces a terminated spot node: wait (bounded) until a candidate is Ready. A named node is not waited for.
+  // Ready candidates whose instance runs: a terminated spot node reads Ready until the node
+  // controller notices (40 s), and the cell's undo has uncordoned it.
+  const live = async () => {
+    const ready = candidates(await t.k8s.listNodes(), choice).filter(isReady);
+    const running = await Promise.all(ready.map((n) => instanceRuns(t, n)));
+    return ready.filter((_, i) => running[i]);
+  };
+  // A node group replaces a terminated spot node: wait (bounded) for a live candidate. A named node is not waited for.
   const named = choice.startsWith('node:');
-  const ready = named || (await pollUntil(t.clock, bound, signal, async () => candidates(await t.k8s.listNodes(), choice).some(isReady)));
+  const waited = named || (await pollUntil(t.clock, bound, signal, async () => (await live()).length > 0));
   if (signal.aborted) return { ok: false, reason: 'interrupted' };
-  const nodes = candidates(await t.k8s.listNodes(), choice);
-  const usable = nodes.filter(isSchedulable);
+  const usable = (await live()).filter(isSchedulable);
   if (!usable.length) {
-    const why = !ready ? `no ${choice === 'spot' ? 'spot ' : ''}node was Ready within ${bound / 1000} s` : `${nodes.map((n) => n.metadata?.name).join(', ') || 'no such node'}: cordoned, tainted NoSchedule or not Ready`;
+    const names = candidates(await t.k8s.listNodes(), choice).map((n) => n.metadata?.name);
+    const why = !waited ? `no ${choice === 'spot' ? 'spot ' : ''}node was Ready within ${bound / 1000} s` : `${names.join(', ') || 'no such node'}: cordoned, tainted NoSchedule, not Ready or its instance gone`;
     return { ok: false, reason: `${first.reason}, and no pod can be placed there (${why})` };
   }
   await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date(t.clock.now()).toISOString() } } } } });
