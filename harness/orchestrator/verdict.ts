@@ -1,8 +1,7 @@
 /**
  * Whether a cell's numbers can be trusted: pure rules over what the cell measured. A cell is valid
- * only with evidence that traffic reached the target, the system was healthy before the
- * disruption, and the disruption acted on the Deployment's pods; anything else is INVALID with
- * every reason, never a quiet 0.
+ * only with evidence that traffic reached the target and the system was healthy before the
+ * disruption; anything else is INVALID with every reason, never a quiet 0.
  */
 import type { DisruptionOutcome } from '../disruptions/types.ts';
 import type { FailedRequest, TrafficResult } from '../traffic/types.ts';
@@ -16,7 +15,7 @@ export const MIN_ACHIEVED = 0.95;
  */
 export const MIN_BASELINE_2XX = 0.99;
 
-/** Pods of the Deployment a disruption must act on, at the least, for its cell to be valid. */
+/** Pods of the Deployment a disruption must act on, at the least, for its cell to be valid: evidence that it disrupted something. */
 export const MIN_PODS_ACTED_ON = 1;
 
 /** The warm-up's requests: sent before the disruption started, and how many of them did not get a 2xx. */
