@@ -4,7 +4,7 @@
  * deadline (`noticeSeconds` after the notice), whatever the drain achieved by then.
  */
 import { instanceIdOf } from '../platform/ports.ts';
-import { chooseNode, cordon, evictAll } from './drain.ts';
+import { cordon, evictAll, placement, podsOf } from './drain.ts';
 import type { DisruptionRunner } from './types.ts';
 
 /** The taint aws-node-termination-handler puts on a node with a spot interruption notice. */
@@ -15,10 +15,9 @@ export const spot: DisruptionRunner<{ kind: 'spot'; node: string; noticeSeconds:
   kind: 'spot',
   describe: (d) => `spot interruption of a node (${d.node}): taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
   async run(d, ctx) {
-    const node = await chooseNode(ctx, d.node);
-    if (!node) return { completed: false, reason: `no node matches "${d.node}"` };
-    const onNode = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp);
-    if (!onNode.length) return { completed: false, reason: `no pod of ${ctx.deployment} runs on the chosen node ${node}` };
+    const placed = await placement(ctx, d.node);
+    if (!placed.ok) return { completed: false, reason: placed.reason };
+    const node = placed.node;
     const instanceId = instanceIdOf((await ctx.k8s.getNode(node)).spec?.providerID);
     if (!instanceId) return { completed: false, reason: `node ${node} has no EC2 providerID` };
     const noticeAt = ctx.clock.now();
@@ -30,13 +29,16 @@ export const spot: DisruptionRunner<{ kind: 'spot'; node: string; noticeSeconds:
       await ctx.k8s.setNodeTaint(node, SPOT_TAINT, { value: 'true', effect: 'NoSchedule' });
     }
     await cordon(ctx, node);
-    const drained = await evictAll(ctx, node, deadline);
+    const drained = await evictAll(ctx, node, deadline, 'the spot interruption');
     ctx.timeline.add({ type: 'disruption', action: drained.completed ? 'drained' : 'drain-incomplete', detail: drained.completed ? node : drained.reason });
     const wait = deadline - ctx.clock.now();
     if (wait > 0) await ctx.clock.sleep(wait, ctx.signal).catch(() => {});
-    if (ctx.signal.aborted) return { completed: false, reason: 'interrupted' };
+    if (ctx.signal.aborted) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn };
+    // Pods of the Deployment the drain did not get off the node (a budget blocked them) end with the instance.
+    const killed = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp).length;
     await ctx.ec2.terminateInstance(instanceId);
     ctx.timeline.add({ type: 'disruption', action: 'terminate-instance', detail: instanceId });
-    return { completed: true, detail: `${instanceId} terminated ${d.noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}` };
+    const actedOn = killed ? { pods: drained.actedOn.pods + killed, needed: 1, summary: `${drained.actedOn.summary}; the termination of ${instanceId} ended ${podsOf(killed, ctx.deployment)}` } : drained.actedOn;
+    return { completed: true, detail: `${instanceId} terminated ${d.noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}`, actedOn };
   },
 };

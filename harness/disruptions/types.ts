@@ -29,8 +29,19 @@ export interface DisruptionContext {
 /** A change to the cluster that restore undoes. */
 export type ClusterChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string };
 
-/** How a disruption ended: completed, or not with why. */
-export type DisruptionOutcome = { completed: true; detail: string } | { completed: false; reason: string };
+/**
+ * What a disruption did to the Deployment's pods: the evidence a valid cell needs. `pods` it
+ * evicted, deleted or replaced; `needed` it must have (any one pod for a drain or a spot
+ * interruption, every old pod for a rollout); `summary` says it in words, for the why.
+ */
+export interface ActedOn {
+  pods: number;
+  needed: number;
+  summary: string;
+}
+
+/** How a disruption ended: completed with what it did to the Deployment's pods, or not with why. */
+export type DisruptionOutcome = { completed: true; detail: string; actedOn: ActedOn } | { completed: false; reason: string; actedOn?: ActedOn };
 
 /** A disruption kind: a pure description of what it will do, and the doing. */
 export interface DisruptionRunner<D extends Disruption = Disruption> {

@@ -16,6 +16,7 @@ import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
 import { userAgentFor } from '../traffic/user-agent.ts';
 import { packageVersion } from '../core/paths.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
+import { ensurePlacement } from './placement.ts';
 import { configureCell, waitSteady } from './settings.ts';
 import type { Target } from './target.ts';
 import { baselineBefore, verdictReasons, type Baseline } from './verdict.ts';
@@ -109,6 +110,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let configured;
   try {
     configured = await configureCell(target, spec, cell.config, signal, deps.log);
+    // A drain or spot cell starts with pods on the node it disrupts, as every repetition of it does.
+    if (configured.ok) configured = await ensurePlacement(target, cell.disruption, spec, signal, deps.log);
   } catch (error) {
     if (signal.aborted) return invalid('configure: interrupted');
     throw new CellFailedError(invalid(`configure failed: ${(error as Error).message}`), error);
@@ -231,7 +234,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
       requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
-      disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail } : { completed: false, reason: outcome.reason },
+      disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail, actedOn: outcome.actedOn } : { completed: false, reason: outcome.reason, ...(outcome.actedOn ? { actedOn: outcome.actedOn } : {}) },
       settled: isSettled,
       marks,
       ...(baseline ? { baseline } : {}),

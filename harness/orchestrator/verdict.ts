@@ -15,6 +15,9 @@ export const MIN_ACHIEVED = 0.95;
  */
 export const MIN_BASELINE_2XX = 0.99;
 
+/** Pods of the Deployment a disruption must act on, at the least, for its cell to be valid: evidence that it disrupted something. */
+export const MIN_PODS_ACTED_ON = 1;
+
 /** The warm-up's requests: sent before the disruption started, and how many of them did not get a 2xx. */
 export interface Baseline {
   sent: number;
@@ -85,5 +88,8 @@ export function verdictReasons(v: VerdictInput): string[] {
   else if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
   if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
   else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);
+  // A disruption that touched no pod of the Deployment (or a rollout that left old pods running) measured nothing.
+  const d = v.disruption;
+  if (d.completed && d.actedOn.pods < Math.max(MIN_PODS_ACTED_ON, d.actedOn.needed)) reasons.push(`disruption acted on too few pods: ${d.actedOn.summary}`);
   return reasons;
 }

@@ -182,7 +182,7 @@ export function renderCellDetails(r: CellResult): string {
     `- failed: ${failed} = ${r.fiveXX} 5xx + ${q.networkErrors} without a status${q.networkErrors ? ` (${counted(q.networkErrorsByCode)})` : ''}`,
   ];
   if (r.baseline) lines.push(`- baseline (second half of the warm-up): ${r.baseline.not2xx} of ${r.baseline.sent} not 2xx`);
-  lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
+  lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}${r.disruptionOutcome.actedOn ? `; acted on ${r.disruptionOutcome.actedOn.pods} pod(s): ${r.disruptionOutcome.actedOn.summary}` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
   const reasons = Object.entries(r.fiveXXByReason ?? {}).sort((a, b) => b[1] - a[1]);
   if (reasons.length) {
     lines.push('', '| 5xx by cause | count |', '|---|---|', ...reasons.map(([k, n]) => `| ${k} | ${n} |`));

@@ -134,7 +134,22 @@ export const cellResultSchema = z
     explain: explainSchema.optional().describe('the 5xx explained from the ALB access log, the timeline and CloudWatch'),
     modelOrigin: z.number().optional().describe('model time of t = 0, epoch ms (on the twin its clock runs ahead of real time): puts access-log times on the timeline'),
     driver: z.string(),
-    disruptionOutcome: z.object({ completed: z.boolean(), detail: z.string().optional(), reason: z.string().optional() }).strict(),
+    disruptionOutcome: z
+      .object({
+        completed: z.boolean(),
+        detail: z.string().optional(),
+        reason: z.string().optional(),
+        actedOn: z
+          .object({
+            pods: z.number().int().min(0).describe('pods of the Deployment the disruption evicted, deleted or replaced'),
+            needed: z.number().int().min(0).describe('how many it had to: 1 for a drain or spot interruption, every old pod for a rollout'),
+            summary: z.string().describe('e.g. "the drain of node-b2 evicted 1 pod(s) of web", "the rollout replaced 0 of 3 old pod(s) of web: …"'),
+          })
+          .strict()
+          .optional()
+          .describe('the evidence that the disruption acted on the Deployment: a completed disruption with pods < max(1, needed) makes the cell INVALID'),
+      })
+      .strict(),
     settled: z.boolean(),
     baseline: z
       .object({ sent: z.number().int().min(0), not2xx: z.number().int().min(0) })

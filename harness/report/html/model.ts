@@ -382,6 +382,7 @@ function validityRows(cell: CellResult): Array<[string, string]> {
     rows.push(['baseline', `${cell.baseline.sent} sent in the warm-up's second half, ${cell.baseline.not2xx} not 2xx (${share.toFixed(2)} % 2xx; a valid cell needs ≥ 99 %)`]);
   } else rows.push(['baseline', 'not measured']);
   rows.push(['disruption', cell.disruptionOutcome.completed ? `completed${cell.disruptionOutcome.detail ? `: ${cell.disruptionOutcome.detail}` : ''}` : `not completed: ${cell.disruptionOutcome.reason ?? 'no reason recorded'}`]);
+  if (cell.disruptionOutcome.actedOn) rows.push(['acted on', `${cell.disruptionOutcome.actedOn.pods} pod(s) of the ${cell.disruptionOutcome.actedOn.needed} needed: ${cell.disruptionOutcome.actedOn.summary}`]);
   rows.push(['settled', cell.settled ? `yes${cell.marks.settled !== undefined ? ` at ${cell.marks.settled} s` : ''}` : 'no']);
   rows.push(['duration', `${cell.durationSeconds} model s${cell.realDurationSeconds !== undefined ? ` (${cell.realDurationSeconds.toFixed(1)} s real)` : ''}; driver ${cell.driver}`]);
   return rows;

@@ -11,7 +11,7 @@ const healthy: VerdictInput = {
   fiveXX: 10,
   networkErrors: 0,
   baseline: { sent: 200, not2xx: 0 },
-  disruption: { completed: true, detail: 'ok' },
+  disruption: { completed: true, detail: 'ok', actedOn: { pods: 1, needed: 1, summary: 'the drain of node-b2 evicted 1 pod(s) of web' } },
   settled: true,
   settleTimeoutSeconds: 900,
 };
@@ -67,6 +67,33 @@ describe('verdictReasons', () => {
       'disruption did not complete: no node',
     ]);
     expect(verdictReasons({ ...healthy, settled: false })).toEqual(['not settled within 900 s']);
+  });
+});
+
+describe('verdictReasons: the disruption must act on the Deployment', () => {
+  const acted = (pods: number, needed: number, summary: string): VerdictInput => ({ ...healthy, disruption: { completed: true, detail: 'done', actedOn: { pods, needed, summary } } });
+
+  it('makes a drain or spot cell that evicted no pod of the Deployment INVALID, one pod is enough', () => {
+    // spot, then a drain of `node: spot`: "evicted 0 pod(s) from node-b2" was a valid 0.
+    expect(verdictReasons(acted(0, 1, 'the drain of node-b2 evicted no pod of web'))).toEqual(['disruption acted on too few pods: the drain of node-b2 evicted no pod of web']);
+    expect(verdictReasons(acted(1, 1, 'the drain of node-b2 evicted 1 pod(s) of web'))).toEqual([]);
+  });
+
+  it('makes a rollout valid only when it replaced every old pod', () => {
+    expect(verdictReasons(acted(3, 3, 'the rollout replaced 3 of 3 old pod(s) of web'))).toEqual([]);
+    expect(verdictReasons(acted(2, 3, 'the rollout replaced 2 of 3 old pod(s) of web: web-a still runs the old template'))).toEqual([
+      'disruption acted on too few pods: the rollout replaced 2 of 3 old pod(s) of web: web-a still runs the old template',
+    ]);
+    // `kubectl rollout undo` in the disrupt stage: valid `0 5xx of 703` before.
+    expect(verdictReasons({ ...acted(0, 3, 'the rollout replaced 0 of 3 old pod(s) of web'), planned: 703, sent: 703, answeredByStatus: 703, twoXX: 703, fiveXX: 0 })).toEqual([
+      'disruption acted on too few pods: the rollout replaced 0 of 3 old pod(s) of web',
+    ]);
+    // A Deployment without pods to replace proves nothing either.
+    expect(verdictReasons(acted(0, 0, 'the rollout replaced 0 of 0 old pod(s) of web'))).toHaveLength(1);
+  });
+
+  it('gives the reason of a disruption that did not complete, not its partial count', () => {
+    expect(verdictReasons({ ...healthy, disruption: { completed: false, reason: 'interrupted', actedOn: { pods: 0, needed: 1, summary: 'x' } } })).toEqual(['disruption did not complete: interrupted']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkExpectations } from '../../../harness/report/expect.ts';
 import { renderJunit } from '../../../harness/report/junit.ts';
-import { renderMarkdown } from '../../../harness/report/markdown.ts';
+import { renderCellDetails, renderMarkdown } from '../../../harness/report/markdown.ts';
 import { cellResult } from '../../helpers/results.ts';
 
 const results = [
@@ -109,5 +109,18 @@ describe('a run that measured nothing', () => {
     const xml = renderJunit('nightly', [], [], unmeasured, 'interrupted');
     expect(xml).toContain('tests="1" failures="0" errors="1"');
     expect(xml).toContain(`name="${unmeasured[0].id}" time="0"><error message="not measured">the run stopped before this cell: interrupted</error>`);
+  });
+});
+
+describe('renderCellDetails: what the disruption acted on', () => {
+  it('shows the count of the Deployment\'s pods the disruption acted on, with its summary', () => {
+    const cell = cellResult({
+      gate: true,
+      kind: 'drain',
+      valid: false,
+      invalidReason: 'disruption acted on too few pods: the drain of node-b2 evicted no pod of web',
+      disruptionOutcome: { completed: true, detail: 'evicted 0 pod(s) from node-b2', actedOn: { pods: 0, needed: 1, summary: 'the drain of node-b2 evicted no pod of web' } },
+    });
+    expect(renderCellDetails(cell)).toContain('- disruption: completed (evicted 0 pod(s) from node-b2); acted on 0 pod(s): the drain of node-b2 evicted no pod of web; settled');
   });
 });

@@ -146,3 +146,12 @@ describe('report view: series and heatmap', () => {
     expect(view.maxFailed).toBe(6);
   });
 });
+
+describe('report view: validity', () => {
+  it('has a row with the pods the disruption acted on (none when the cell has no such record)', () => {
+    const actedOn = { pods: 2, needed: 3, summary: 'the rollout replaced 2 of 3 old pod(s) of web: web-a still runs the old template' };
+    const view = buildCellView(cellResult({ gate: true, kind: 'rollout', disruptionOutcome: { completed: true, detail: 'rollout complete', actedOn } }));
+    expect(view.validity).toContainEqual(['acted on', '2 pod(s) of the 3 needed: the rollout replaced 2 of 3 old pod(s) of web: web-a still runs the old template']);
+    expect(buildCellView(cellResult({ gate: true, kind: 'rollout' })).validity.map(([k]) => k)).not.toContain('acted on');
+  });
+});
