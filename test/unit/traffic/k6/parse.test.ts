@@ -15,6 +15,35 @@ function point(time: string, tags: Record<string, string>, metadata?: Record<str
   return JSON.stringify({ metric, type: 'Point', data: { time, value: 1, tags, ...(metadata ? { metadata } : {}) } });
 }
 
+describe('request timings from http_req_duration Points', () => {
+  it('keeps one duration per request of the real run, with send time = Point time − duration', async () => {
+    const text = gunzipSync(readFileSync(MIXED)).toString('utf8');
+    const durations = text.split('\n').filter((l) => l.includes('"metric":"http_req_duration","type":"Point"')).map((l) => JSON.parse(l) as { data: { time: string; value: number } });
+    const result = await parseK6Output([text]);
+    const timings = result.timings;
+    expect(timings.count).toBe(301);
+    expect(timings.count).toBe(result.pointsByMetric.http_reqs);
+    expect([...timings.durations]).toEqual(durations.map((d) => d.data.value));
+    expect([...timings.sentAt]).toEqual(durations.map((d) => parseK6Time(d.data.time) - d.data.value));
+    // Status kept per request: 15 network errors (status 0), 45 5xx.
+    const statuses = [...timings.statuses];
+    expect(statuses.filter((s) => s === 0)).toHaveLength(15);
+    expect(statuses.filter((s) => s >= 500)).toHaveLength(45);
+  });
+
+  it('prefers the script\'s sent_ms (the iteration start) when the Point carries it', () => {
+    const aggregator = new K6OutputAggregator();
+    aggregator.line(JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: '2026-11-22T01:55:20.500Z', value: 30, tags: { status: '503' }, metadata: { sent_ms: String(Date.parse('2026-11-22T01:55:20.400Z')) } } }));
+    aggregator.line(JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: 'yesterday', value: 30, tags: { status: '200' } } }));
+    const { timings, malformed } = aggregator.result();
+    expect(timings.count).toBe(1);
+    expect([...timings.sentAt]).toEqual([Date.parse('2026-11-22T01:55:20.400Z')]);
+    expect([...timings.durations]).toEqual([30]);
+    expect([...timings.statuses]).toEqual([503]);
+    expect(malformed.count).toBe(1);
+  });
+});
+
 describe('parseK6Output on a real k6 run stopped by SIGINT with requests in flight', () => {
   it('finds the 72 requests k6 cut at the stop (no http_reqs Point) from their data_sent markers', async () => {
     const result = await parseK6Output(createReadStream(SIGINT).pipe(createGunzip()));
