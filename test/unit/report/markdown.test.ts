@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkExpectations } from '../../../harness/report/expect.ts';
 import { renderJunit } from '../../../harness/report/junit.ts';
-import { renderMarkdown } from '../../../harness/report/markdown.ts';
+import { parseColumns, renderMarkdown } from '../../../harness/report/markdown.ts';
 import { cellResult } from '../../helpers/results.ts';
 
 const results = [
@@ -109,5 +109,27 @@ describe('a run that measured nothing', () => {
     const xml = renderJunit('nightly', [], [], unmeasured, 'interrupted');
     expect(xml).toContain('tests="1" failures="0" errors="1"');
     expect(xml).toContain(`name="${unmeasured[0].id}" time="0"><error message="not measured">the run stopped before this cell: interrupted</error>`);
+  });
+});
+
+describe('renderMarkdown --columns', () => {
+  const lat = (window: number, baseline: number) => ({ latency: { baseline: { count: 50, p50: 1, p95: 2, p99: baseline, max: baseline }, window: { count: 90, p50: 3, p95: 4, p99: window, max: window + 5 } } });
+  it('adds latency columns per disruption: baseline → window, ms; INVALID groups say so in every column', () => {
+    const cells = [{ ...results[0], ...lat(8012.4, 19.6) }, results[1], { ...results[2], ...lat(4.56, 3) }, results[3]];
+    const md = renderMarkdown(cells, { title: 'n', runId: 'r1', target: 't', driver: 'builtin', rate: 100, failedExpectations: [], columns: ['failed', 'p99'] });
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    expect(rows[0]).toMatch(/^\| gate \| preStop s \| grace s \| dereg delay s \| rollout failed +\| rollout p99 ms +\| drain failed +\| drain p99 ms +\|$/);
+    expect(rows[1].split('|').map((c) => c.trim()).slice(5, 9)).toEqual(['14 (502×10, 503×2, net×2)', '20 → 8012', 'INVALID [1]', 'INVALID [1]']);
+    // Below 10 ms one decimal; a cell without latency (written before it was measured) shows –.
+    expect(rows[2].split('|').map((c) => c.trim()).slice(5, 9)).toEqual(['0', '3 → 4.6', '0', '–']);
+    expect(md.match(/\[1\] /g)).toHaveLength(1);
+    expect(md).toContain('Latency columns: the warm-up baseline → the disruption window');
+  });
+
+  it('shows failed only by default, and rejects unknown column names with what it expects', () => {
+    const md = renderMarkdown(results, { title: 'n', runId: 'r1', target: 't', driver: 'builtin', rate: 100, failedExpectations: [] });
+    expect(md).not.toContain('p99');
+    expect(parseColumns('failed, p99,p99')).toEqual(['failed', 'p99']);
+    expect(() => parseColumns('failed,p98')).toThrow('Expected a comma-separated list of failed, p50, p95, p99, max, got "failed,p98".');
   });
 });
