@@ -8,7 +8,7 @@ import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 import { buildK6Args, checkK6Version, parseK6Version, type K6Version } from './args.ts';
-import { consumeK6Output, K6OutputAggregator, type K6Aggregate } from './parse.ts';
+import { consumeK6Output, k6ScheduleOrigin, K6OutputAggregator } from './parse.ts';
 
 /** What an exit code means for the harness: the counts are a result, or k6 failed to give any. */
 export type K6ExitKind = 'result' | 'error';
@@ -171,13 +171,6 @@ export async function readK6Version(k6Path: string, deps: K6VersionDeps): Promis
   }
 }
 
-/** When k6's iteration 0 was due: the scenario's start as k6 reports it, or the earliest send when that is earlier. */
-function scheduleOriginOf(agg: K6Aggregate): number | undefined {
-  let origin = agg.scenarioStartedAt ?? Infinity;
-  for (const at of agg.timings.sentAt) if (at < origin) origin = at;
-  return Number.isFinite(origin) ? origin : undefined;
-}
-
 /** Runs the plan with k6 and resolves with exact counts when k6 has exited. */
 export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promise<K6TrafficResult> {
   const { clock } = deps;
@@ -196,7 +189,7 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
       const end = agg.endedAt;
       planned = start === undefined || end === undefined ? 0 : Math.min(planned, Math.floor(((Math.max(end, start) - start) / 1000) * plan.rate) + 1);
     }
-    const origin = scheduleOriginOf(agg);
+    const origin = k6ScheduleOrigin(agg);
     return {
       driver: 'k6',
       k6Version: version?.text ?? 'unknown',

@@ -361,6 +361,16 @@ export class K6OutputAggregator {
   }
 }
 
+/**
+ * When k6's iteration 0 was due: the scenario's start as k6 reports it (`scenarioStartedAt`), or the
+ * earliest send when that is earlier (output without `sent_ms`, where the start is a request's end).
+ */
+export function k6ScheduleOrigin(agg: Pick<K6Aggregate, 'scenarioStartedAt' | 'timings'>): number | undefined {
+  let origin = agg.scenarioStartedAt ?? Infinity;
+  for (const at of agg.timings.sentAt) if (at < origin) origin = at;
+  return Number.isFinite(origin) ? origin : undefined;
+}
+
 /** Chunks of k6 output: a Readable, an async generator, or an array of buffers. */
 export type K6OutputSource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
 

@@ -2,7 +2,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { K6OutputAggregator, networkErrorKey, parseK6Output, parseK6Time } from '../../../../harness/traffic/k6/parse.ts';
+import { K6OutputAggregator, k6ScheduleOrigin, networkErrorKey, parseK6Output, parseK6Time } from '../../../../harness/traffic/k6/parse.ts';
+import { scheduleOf } from '../../../../harness/traffic/timing.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../../fixtures/k6/${name}`, import.meta.url));
 const MIXED = fixture('mixed-status-v0.48.ndjson.gz');
@@ -29,6 +30,28 @@ describe('request timings from http_req_duration Points', () => {
     const statuses = [...timings.statuses];
     expect(statuses.filter((s) => s === 0)).toHaveLength(15);
     expect(statuses.filter((s) => s >= 500)).toHaveLength(45);
+  });
+
+  it('finds a k6 process stopped for 2.5 s (SIGSTOP … SIGCONT) from its Points alone: the stalled seconds are behind', async () => {
+    // What k6 prints when stopped at t = 2 s and continued at 4.5 s: the iterations due meanwhile
+    // start at 4.5 s (and end 5 ms later); no sent_ms (another script), so send = time − duration.
+    const t0 = Date.parse('2026-11-22T01:55:20Z');
+    const lines: string[] = [];
+    for (let n = 0; n < 300; n++) {
+      const due = t0 + n * 20;
+      const sent = due >= t0 + 2000 && due < t0 + 4500 ? t0 + 4500 : due + 1;
+      const time = new Date(sent + 5).toISOString();
+      const tags = { status: '200', name: 'http://127.0.0.1:1/' };
+      lines.push(point(time, tags), JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time, value: 5, tags } }));
+    }
+    const agg = await parseK6Output([lines.join('\n')]);
+    expect(agg.sent).toBe(300);
+    const origin = k6ScheduleOrigin(agg);
+    expect(origin).toBe(t0 + 1);
+    const check = scheduleOf({ ...agg, startedAt: agg.startedAt!, planned: 300, scheduleOrigin: origin }, 50, t0 + 1000, t0 + 6000)!;
+    // Due 2.0 – 3.5 s went out over 1 s late: second 2 wholly, second 3 for 25 of 50.
+    expect(check.behind).toEqual([{ second: 2, due: 50, onTime: 0 }, { second: 3, due: 50, onTime: 25 }]);
+    expect(check.maxLateMs).toBe(2501);
   });
 
   it('prefers the script\'s sent_ms (the iteration start) when the Point carries it', () => {
