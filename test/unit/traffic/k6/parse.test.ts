@@ -51,7 +51,7 @@ describe('request timings from http_req_duration Points', () => {
     const check = scheduleOf({ ...agg, startedAt: agg.startedAt!, planned: 300, scheduleOrigin: origin }, 50, t0 + 1000, t0 + 6000)!;
     // Due 2.0 – 3.5 s went out over 1 s late: second 2 wholly, second 3 for 25 of 50.
     expect(check.behind).toEqual([{ second: 2, due: 50, onTime: 0 }, { second: 3, due: 50, onTime: 25 }]);
-    expect(check.maxLateMs).toBe(2501);
+    expect(check.maxLateMs).toBe(2499);
   });
 
   it('prefers the script\'s sent_ms (the iteration start) when the Point carries it', () => {
