@@ -148,7 +148,7 @@ export async function appendSummary(file: string, markdown: string): Promise<voi
  * `comparison.md`); with a summary file, appends the review Markdown. Returns the worse of the
  * run's exit code and the comparison's.
  */
-export async function finishRun(runDir: string, runCode: number, opts: CompareFlags & { baseline?: LoadedRun; summaryFile?: string; htmlUrl?: string }): Promise<number> {
+export async function finishRun(runDir: string, runCode: number, opts: CompareFlags & { baseline?: LoadedRun; summaryFile?: string; htmlUrl?: string; columns?: TableColumn[] }): Promise<number> {
   if (!opts.baseline && !opts.summaryFile) return runCode;
   const run = await readRun(runDir);
   let code = runCode;
@@ -160,7 +160,7 @@ export async function finishRun(runDir: string, runCode: number, opts: CompareFl
     await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
     code = worseExitCode(code, comparisonExitCode(compared.comparison));
   }
-  if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl }));
+  if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl, columns: opts.columns }));
   return code;
 }
 
