@@ -1,6 +1,6 @@
 /**
  * Per-request timing, kept compactly for the whole traffic run: each finished request's send time,
- * duration and status in growable typed arrays (24 bytes a request, no object per request), and
+ * duration and status in growable typed arrays (18 bytes a request, no object per request), and
  * the pure questions asked of them afterwards — were the requests sent on schedule, what were the
  * latency percentiles of a window, how did rate and latency go over time. Exact percentiles need
  * every duration of a window, so the durations are kept; nothing else per request is.
