@@ -264,7 +264,6 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     });
     if (failure) reasons.unshift(failure);
     return {
-      ...timing,
       ...base,
       valid: reasons.length === 0,
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
@@ -275,6 +274,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       marks,
       ...(baseline ? { baseline } : {}),
       series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
+      ...timing,
       timeline: timeline.events,
       failures: result.failures
         .filter((f) => f.status === undefined || f.status >= 500)
