@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
+import { parseColumns, type TableColumn } from '../report/markdown.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -25,6 +26,14 @@ function wholeNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError(`Expected a whole number ≥ 0, got "${value}".`);
   return n;
+}
+
+function columnList(value: string): TableColumn[] {
+  try {
+    return parseColumns(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function seed(value: string): number {
@@ -77,6 +86,7 @@ program
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .option('--html-url <url>', 'with --summary-file: link the HTML report at this address')
+  .option('--columns <list>', 'the table\'s columns per disruption: failed, p50, p95, p99, max (latency ms, baseline → disruption window), e.g. failed,p99', columnList)
   .addHelpText(
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
@@ -115,6 +125,7 @@ program
   .option('-o, --output <file>', 'with --format html: write the page to FILE instead of stdout')
   .option('--baseline <run>', 'md: compare with this run too (exit code: the worse of the two)')
   .option('--html-url <url>', 'md: link the HTML report at this address (e.g. the CI artifact)')
+  .option('--columns <list>', 'md: the table\'s columns per disruption: failed, p50, p95, p99, max (latency ms, baseline → disruption window), e.g. failed,p99', columnList)
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {

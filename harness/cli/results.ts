@@ -12,7 +12,7 @@ import { compareRuns, comparisonExitCode, renderComparison, type Comparison } fr
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
-import { renderReviewMarkdown } from '../report/markdown.ts';
+import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
@@ -52,6 +52,8 @@ export interface ReportFlags extends CompareFlags {
   baseline?: string;
   /** md: link the HTML report here. */
   htmlUrl?: string;
+  /** md: the table's columns per disruption. */
+  columns?: TableColumn[];
 }
 
 /** Cells of the run's spec without a result. */
@@ -67,7 +69,7 @@ function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
  * GitHub's comment limit. The recommendation is the run's own (run.json), or computed from its
  * cells for a run written before runs recorded one.
  */
-export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string }): string {
+export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string; columns?: TableColumn[] }): string {
   const { record, cells } = run;
   const recommendation = opts.recommendation ?? renderRecommendationMarkdown(record.recommendation ?? recommend(cells), '').trim();
   const unmeasured = unmeasuredOf(run);
@@ -84,6 +86,7 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
       expectations: record.spec.expect?.length ?? 0,
       unmeasured,
       stoppedBy: record.stoppedBy,
+      ...(opts.columns ? { columns: opts.columns } : {}),
     },
     { ...opts, recommendation },
   );
@@ -112,7 +115,7 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   else {
     const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
     if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
-    console.log(reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) }));
+    console.log(reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) }));
   }
   return code;
 }
@@ -145,7 +148,7 @@ export async function appendSummary(file: string, markdown: string): Promise<voi
  * `comparison.md`); with a summary file, appends the review Markdown. Returns the worse of the
  * run's exit code and the comparison's.
  */
-export async function finishRun(runDir: string, runCode: number, opts: CompareFlags & { baseline?: LoadedRun; summaryFile?: string; htmlUrl?: string }): Promise<number> {
+export async function finishRun(runDir: string, runCode: number, opts: CompareFlags & { baseline?: LoadedRun; summaryFile?: string; htmlUrl?: string; columns?: TableColumn[] }): Promise<number> {
   if (!opts.baseline && !opts.summaryFile) return runCode;
   const run = await readRun(runDir);
   let code = runCode;
@@ -157,7 +160,7 @@ export async function finishRun(runDir: string, runCode: number, opts: CompareFl
     await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
     code = worseExitCode(code, comparisonExitCode(compared.comparison));
   }
-  if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl }));
+  if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl, columns: opts.columns }));
   return code;
 }
 

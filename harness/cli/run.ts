@@ -7,6 +7,7 @@ import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/er
 import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
+import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../orchestrator/access-logs.ts';
 import { expandCells, expandConfigs } from '../matrix/expand.ts';
@@ -26,6 +27,8 @@ export interface RunCommandOptions {
   alpha?: number;
   minChange?: number;
   htmlUrl?: string;
+  /** The table's columns per disruption. */
+  columns?: TableColumn[];
 }
 
 /** Runs the matrix, prints the table, returns the exit code (see `--help`). */
@@ -73,7 +76,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
     const [{ runMatrix }, { connectTarget }] = await Promise.all([import('../orchestrator/run.ts'), import('./connect.ts')]);
-    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget });
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}) });
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);

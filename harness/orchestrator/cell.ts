@@ -15,6 +15,7 @@ import type { Spec } from '../matrix/schema.ts';
 import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
 import { userAgentFor } from '../traffic/user-agent.ts';
 import { packageVersion } from '../core/paths.ts';
+import { bucketMsFor, latencyIn, rateBuckets, scheduleOf } from '../traffic/timing.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { ensurePlacement } from './placement.ts';
 import { configureCell, waitSteady } from './settings.ts';
@@ -131,6 +132,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let outcome: DisruptionOutcome = { completed: false, reason: 'not started' };
   let isSettled = false;
   let disruptedAtReal: number | undefined;
+  // The disruption window's end (real): settled, else the traffic's stop.
+  let windowEndReal: number | undefined;
   // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
   let trafficEnded: string | undefined;
   try {
@@ -170,6 +173,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       stage('settle');
       isSettled = await waitSteady(target, bound, signal);
       if (isSettled) {
+        windowEndReal = realClock.now();
         marks.settled = timeline.now();
         timeline.add({ type: 'note', detail: 'settled: rollout complete, no terminating pods, every target healthy' });
       }
@@ -178,6 +182,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       stage('cooldown');
       await clock.sleep(spec.traffic.cooldownSeconds * 1000, signal).catch(() => {});
     }
+    windowEndReal ??= realClock.now();
     stopTraffic.abort();
     const result = await traffic;
     marks.trafficStop = timeline.now();
@@ -201,6 +206,37 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     await observer.stop();
   }
 
+  /** Latency of the window and the baseline, the schedule check of the window, rate and latency over time. */
+  function timingOf(result: TrafficResult, toModel: (realMs: number) => number): Pick<CellResult, 'latency' | 'schedule' | 'rates'> {
+    const timings = result.timings;
+    if (!timings) return {};
+    const out: Pick<CellResult, 'latency' | 'schedule' | 'rates'> = {};
+    if (disruptedAtReal !== undefined) {
+      const windowEnd = Math.max(disruptedAtReal, windowEndReal ?? result.endedAt);
+      // The baseline's window is the one the verdict's baseline counts: the warm-up's second half.
+      const baselineFrom = result.startedAt + (disruptedAtReal - result.startedAt) / 2;
+      const window = latencyIn(timings, disruptedAtReal, windowEnd);
+      const before = latencyIn(timings, baselineFrom, disruptedAtReal);
+      out.latency = { ...(window ? { window } : {}), ...(before ? { baseline: before } : {}) };
+      const check = scheduleOf(result, spec.traffic.rate, disruptedAtReal, windowEnd);
+      if (check) {
+        const origin = result.scheduleOrigin ?? result.startedAt;
+        out.schedule = {
+          seconds: check.seconds,
+          behindSeconds: check.behind.length,
+          behind: check.behind.slice(0, 100).map((b) => ({ t: toModel(origin + b.second * 1000), due: b.due, onTime: b.onTime })),
+          maxLateSeconds: Math.max(0, check.maxLateMs) / 1000,
+        };
+      }
+    }
+    const bucketMs = bucketMsFor(result.endedAt - result.startedAt, spec.traffic.rate);
+    out.rates = {
+      bucketSeconds: bucketMs / 1000,
+      points: rateBuckets(timings, result.startedAt, bucketMs).map(({ at, ...rest }) => ({ t: toModel(at), ...rest })),
+    };
+    return out;
+  }
+
   /** The cell's result from the traffic's counts and what happened, with the verdict. */
   function collect(result: TrafficResult, failure?: string): CellResult {
     const fiveXXByCode = Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => Number(s) >= 500));
@@ -212,6 +248,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const achieved = result.planned - cut > 0 ? (result.sent - cut) / (result.planned - cut) : 0;
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
+    const timing = timingOf(result, toModel);
     const reasons = verdictReasons({
       interrupted: signal.aborted,
       trafficProblem: result.incomplete ? `traffic incomplete: ${result.incomplete}` : trafficEnded,
@@ -226,6 +263,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       disruption: outcome,
       settled: isSettled,
       settleTimeoutSeconds: spec.settleTimeoutSeconds,
+      behindSeconds: timing.schedule?.behindSeconds,
     });
     if (failure) reasons.unshift(failure);
     return {
@@ -239,6 +277,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       marks,
       ...(baseline ? { baseline } : {}),
       series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
+      ...timing,
       timeline: timeline.events,
       failures: result.failures
         .filter((f) => f.status === undefined || f.status >= 500)

@@ -15,7 +15,7 @@ import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
-import { renderMarkdown } from '../report/markdown.ts';
+import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
@@ -56,6 +56,8 @@ export interface RunOptions {
   connect: Connect;
   /** Wall-clock time for the record's timestamps (default: real time). */
   realClock?: Clock;
+  /** The table's columns per disruption (default: failed). */
+  columns?: TableColumn[];
 }
 
 /** What a run produced. */
@@ -275,6 +277,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     expectations: spec.expect.length,
     unmeasured,
     stoppedBy: record.stoppedBy,
+    ...(opts.columns ? { columns: opts.columns } : {}),
   });
   await writeFileAtomic(path.join(runDir, 'report.md'), report);
   await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy));

@@ -4,6 +4,7 @@
  * disruption; anything else is INVALID with every reason, never a quiet 0.
  */
 import type { DisruptionOutcome } from '../disruptions/types.ts';
+import { MIN_ON_TIME, ON_TIME_TOLERANCE_MS } from '../traffic/timing.ts';
 import type { FailedRequest, TrafficResult } from '../traffic/types.ts';
 
 /** Share of planned requests a valid cell must achieve. */
@@ -58,6 +59,8 @@ export interface VerdictInput {
   disruption: DisruptionOutcome;
   settled: boolean;
   settleTimeoutSeconds: number;
+  /** Seconds of the disruption window in which the driver sent under 90 % of the due requests within 1 s (see `checkSchedule`). */
+  behindSeconds?: number;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -86,6 +89,8 @@ export function verdictReasons(v: VerdictInput): string[] {
   const answered = v.sent - cut;
   if (answered > 0 && v.networkErrors === answered) reasons.push(`traffic failed wholesale: none of the ${answered} requests got an HTTP answer`);
   else if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
+  // Traffic not sent on schedule did not observe the disruption, whatever stalled it.
+  if (v.behindSeconds) reasons.push(`the driver fell behind for ${v.behindSeconds} s of the disruption window (under ${MIN_ON_TIME * 100} % of a second's due requests sent within ${ON_TIME_TOLERANCE_MS / 1000} s)`);
   if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
   else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);
   // A disruption that touched no pod of the Deployment (or a rollout that left old pods running) measured nothing.

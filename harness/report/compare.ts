@@ -8,6 +8,7 @@
  * is not judged: it is its own outcome. Pure: takes results, returns rows and Markdown.
  */
 import { failedRequests } from './expect.ts';
+import { formatMs } from './markdown.ts';
 import { comparePoissonCounts, type PoissonComparison } from './stats.ts';
 import type { CellResult } from './types.ts';
 
@@ -39,6 +40,8 @@ export interface Side {
   max: number;
   /** The repeats that are INVALID, with why (empty: valid). */
   invalid: Array<{ id: string; reason: string }>;
+  /** p99 latency of the disruption window, ms: the worst repeat's; undefined when no repeat measured it. */
+  p99?: number;
 }
 
 /** What the comparison says about one cell. */
@@ -82,6 +85,8 @@ function group(results: CellResult[]): Map<string, Side> {
     side.min = Math.min(side.min, failed);
     side.max = Math.max(side.max, failed);
     if (!r.valid) side.invalid.push({ id: r.id, reason: r.invalidReason ?? 'invalid' });
+    const p99 = r.latency?.window?.p99;
+    if (p99 !== undefined) side.p99 = Math.max(side.p99 ?? 0, p99);
     out.set(key, side);
   }
   return out;
@@ -158,8 +163,9 @@ const VERDICT: Record<Outcome, string> = {
 
 /** The comparison as Markdown: a table, then regressions, invalid cells, and how it was judged. */
 export function renderComparison(beforeName: string, afterName: string, c: Comparison): string {
-  const header = ['cell', `${beforeName} failed`, `${afterName} failed`, 'change', 'p', 'verdict'];
-  const body = c.rows.map((r) => [r.key, sideText(r.before), sideText(r.after), changeText(r), r.test ? formatP(r.test.pValue) : '', VERDICT[r.outcome]]);
+  const header = ['cell', `${beforeName} failed`, `${afterName} failed`, 'change', 'p', 'verdict', 'p99 ms'];
+  const p99 = (side: Side | undefined) => (side?.p99 === undefined ? '–' : formatMs(side.p99));
+  const body = c.rows.map((r) => [r.key, sideText(r.before), sideText(r.after), changeText(r), r.test ? formatP(r.test.pValue) : '', VERDICT[r.outcome], `${p99(r.before)} → ${p99(r.after)}`]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), ''];
@@ -180,7 +186,7 @@ export function renderComparison(beforeName: string, afterName: string, c: Compa
   const single = c.rows.filter((r) => r.outcome === 'new' || r.outcome === 'gone');
   if (single.length) out.push(`${single.length} cell${single.length > 1 ? 's are' : ' is'} in one run only (a changed spec, or a run that stopped early): not judged.`, '');
   out.push(
-    `Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).`,
+    `Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p99 ms: latency of the requests sent in the disruption window, first run → second (the worst repeat); shown, not judged. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).`,
     '',
   );
   return out.join('\n');

@@ -35,6 +35,37 @@ function cellText(results: CellResult[], footnotes: string[]): string {
   return `${total}${detail.length ? ` (${detail.join(', ')})` : ''}`;
 }
 
+/** The table's columns per disruption: failed requests, and latency percentiles of the disruption window. */
+export const TABLE_COLUMNS = ['failed', 'p50', 'p95', 'p99', 'max'] as const;
+/** One of `TABLE_COLUMNS`. */
+export type TableColumn = (typeof TABLE_COLUMNS)[number];
+
+/** Parses a `--columns` list (e.g. "failed,p99"); throws a RangeError naming what it expected and what came. */
+export function parseColumns(text: string): TableColumn[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(TABLE_COLUMNS as readonly string[]).includes(n));
+  if (!names.length || unknown.length) throw new RangeError(`Expected a comma-separated list of ${TABLE_COLUMNS.join(', ')}, got "${text}".`);
+  return [...new Set(names)] as TableColumn[];
+}
+
+/** Milliseconds for a table cell: whole ms from 10 ms up, one decimal below. */
+export function formatMs(ms: number): string {
+  return ms >= 10 ? String(Math.round(ms)) : String(Math.round(ms * 10) / 10);
+}
+
+/**
+ * A latency cell: the warm-up baseline's percentile → the disruption window's, in ms (e.g.
+ * `20 → 8012`); over repeats, the worst of each side (percentiles of different repeats do not add).
+ */
+function latencyText(results: CellResult[], key: Exclude<TableColumn, 'failed'>): string {
+  const worst = (side: 'window' | 'baseline') => {
+    const values = results.flatMap((r) => (r.latency?.[side] ? [r.latency[side][key]] : []));
+    return values.length ? formatMs(Math.max(...values)) : '–';
+  };
+  if (!results.some((r) => r.latency)) return '–';
+  return `${worst('baseline')} → ${worst('window')}`;
+}
+
 /** What the report says besides the cells. */
 export interface ReportMeta {
   title: string;
@@ -50,6 +81,8 @@ export interface ReportMeta {
   stoppedBy?: string;
   /** The recommended settings as Markdown (`renderRecommendationMarkdown`), shown after the causes. */
   recommendation?: string;
+  /** Columns per disruption (default: failed). */
+  columns?: TableColumn[];
 }
 
 /** Renders the results as a Markdown report with the table, the twin's reasons, and footnotes. */
@@ -58,10 +91,17 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
   const rows = new Map<string, CellResult[]>();
   for (const r of results) rows.set(configKey(r.config), [...(rows.get(configKey(r.config)) ?? []), r]);
   const footnotes: string[] = [];
-  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...columns.map((d) => `${d} failed`)];
+  const shown = meta.columns?.length ? meta.columns : (['failed'] as TableColumn[]);
+  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...columns.flatMap((d) => shown.map((k) => (k === 'failed' ? `${d} failed` : `${d} ${k} ms`)))];
   const body = [...rows.values()].map((cells) => {
     const c = cells[0].config;
-    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...columns.map((d) => cellText(cells.filter((x) => disruptionLabel(x.disruption) === d), footnotes))];
+    const values = columns.flatMap((d) => {
+      const group = cells.filter((x) => disruptionLabel(x.disruption) === d);
+      // An INVALID group says so in every column (its footnote once), so no column reads as valid.
+      const failed = cellText(group, footnotes);
+      return shown.map((k) => (k === 'failed' || failed.startsWith('INVALID') || failed === '–' ? failed : latencyText(group, k)));
+    });
+    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...values];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -77,6 +117,7 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
   if (results.length) {
     out.push(line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), '');
     out.push('Each cell counts the failed requests during that disruption: 5xx responses by code, and `net` for requests that got no HTTP status at all (timeouts, refused or reset connections).', '');
+    if (shown.some((k) => k !== 'failed')) out.push('Latency columns: the warm-up baseline → the disruption window (its start to settled), exact percentiles of the requests sent in each, ms; over repeats, the worst.', '');
   } else out.push('No cell was measured.', '');
   const reasons: Record<string, number> = {};
   for (const r of results) if (r.valid) add(reasons, r.fiveXXByReason);
@@ -182,6 +223,11 @@ export function renderCellDetails(r: CellResult): string {
     `- failed: ${failed} = ${r.fiveXX} 5xx + ${q.networkErrors} without a status${q.networkErrors ? ` (${counted(q.networkErrorsByCode)})` : ''}`,
   ];
   if (r.baseline) lines.push(`- baseline (second half of the warm-up): ${r.baseline.not2xx} of ${r.baseline.sent} not 2xx`);
+  if (r.latency) {
+    const side = (l: NonNullable<CellResult['latency']>['window']) => (l ? `p50 ${formatMs(l.p50)}, p95 ${formatMs(l.p95)}, p99 ${formatMs(l.p99)}, max ${formatMs(l.max)} ms of ${l.count}` : 'no requests');
+    lines.push(`- latency: baseline ${side(r.latency.baseline)}; disruption window ${side(r.latency.window)}`);
+  }
+  if (r.schedule?.behindSeconds) lines.push(`- traffic behind schedule in ${r.schedule.behindSeconds} of ${r.schedule.seconds} s of the disruption window (latest send ${r.schedule.maxLateSeconds} s after its due time)`);
   lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}${r.disruptionOutcome.actedOn ? `; acted on ${r.disruptionOutcome.actedOn.pods} pod(s): ${r.disruptionOutcome.actedOn.summary}` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
   const reasons = Object.entries(r.fiveXXByReason ?? {}).sort((a, b) => b[1] - a[1]);
   if (reasons.length) {

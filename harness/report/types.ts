@@ -35,6 +35,12 @@ const distributionSchema = z
   .strict()
   .describe('model seconds');
 
+/** Latency of a set of requests, ms: exact nearest-rank percentiles of their raw durations. */
+export const latencyStatsSchema = z
+  .object({ count: z.number().int().min(1), p50: z.number().min(0), p95: z.number().min(0), p99: z.number().min(0), max: z.number().min(0) })
+  .strict()
+  .describe('ms; built-in driver: send to end; k6: http_req_duration');
+
 /** The cause classes of a 5xx (harness/explain/README.md says each rule). */
 export const CAUSE_CLASSES = [
   'routed-after-sigterm',
@@ -161,6 +167,44 @@ export const cellResultSchema = z
       .strict()
       .describe('model seconds since the cell started'),
     series: z.array(z.object({ t: z.number(), byStatus: counts, networkErrors: z.number().int().min(0) }).strict()).describe('per second of traffic'),
+    latency: z
+      .object({ window: latencyStatsSchema.optional(), baseline: latencyStatsSchema.optional() })
+      .strict()
+      .optional()
+      .describe('latency of the requests sent in the disruption window (its start to settled, else to the traffic stop) and in the warm-up baseline; a side without requests is left out'),
+    schedule: z
+      .object({
+        seconds: z.number().int().min(0).describe('seconds of the disruption window with requests due'),
+        behindSeconds: z.number().int().min(0).describe('of those, seconds with under 90 % of their due requests sent within 1 s of their due time'),
+        behind: z.array(z.object({ t: z.number(), due: z.number().int().min(0), onTime: z.number().int().min(0) }).strict()).describe('those seconds (t: model seconds since the cell started), at most 100'),
+        maxLateSeconds: z.number().min(0).describe('the latest a due request of the window was sent after its due time (real seconds)'),
+      })
+      .strict()
+      .optional()
+      .describe('whether the traffic was sent on schedule through the disruption window (open model, constant arrival rate); a cell with a behind second is INVALID'),
+    rates: z
+      .object({
+        bucketSeconds: z.number().positive().describe('real seconds per bucket'),
+        points: z
+          .array(
+            z
+              .object({
+                t: z.number().describe('bucket start, model seconds since the cell started'),
+                ok: z.number().int().min(0),
+                fiveXX: z.number().int().min(0),
+                net: z.number().int().min(0),
+                other: z.number().int().min(0),
+                p50: z.number().min(0).optional(),
+                p99: z.number().min(0).optional(),
+                max: z.number().min(0).optional(),
+              })
+              .strict(),
+          )
+          .describe('requests by send time and outcome (2xx, 5xx, network error, other), with their latency in ms'),
+      })
+      .strict()
+      .optional()
+      .describe('traffic over time in buckets sized to the run (about 10 requests or more each, at most 120)'),
     timeline: z.array(timelineEventSchema),
     failures: z
       .array(z.object({ t: z.number(), path: z.string(), status: z.number().int().optional(), error: z.string().optional() }).strict())

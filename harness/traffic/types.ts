@@ -1,4 +1,5 @@
 /** The traffic driver port: both drivers (built-in, k6) produce this result. */
+import type { RequestTimings } from './timing.ts';
 
 /** One entry of the request mix. */
 export interface MixEntry {
@@ -73,6 +74,10 @@ export interface TrafficResult {
   endedAt: number;
   /** Set when the run did not complete as planned (aborted, driver crashed). */
   incomplete?: string;
+  /** Send time, duration and status of every answered or failed request: latency, schedule and rate over time. */
+  timings?: RequestTimings;
+  /** Epoch ms request 0 was due (open model: request n is due rate⁻¹·n later); default `startedAt`. */
+  scheduleOrigin?: number;
 }
 
 /** Live counters for progress output. */

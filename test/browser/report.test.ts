@@ -63,6 +63,17 @@ describe.runIf(chromium.run)('report.html in Chromium', () => {
     const cell = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify({ ...cell, valid: false, invalidReason: 'baseline: 91.0 % 2xx, below 99 %' }));
     await renderReport(path.join(dir, 'invalid-run'), path.join(dir, 'invalid.html'));
+    // The same run with rate buckets and latency, as runs write them now (the fixture predates them):
+    // each cell's per-second counts as buckets, with a latency that grows bucket by bucket.
+    await cp(FIXTURE, path.join(dir, 'latency-run'), { recursive: true });
+    for (const c of cells) {
+      const points = c.series.map((s, i) => {
+        const count = (pick: (status: number) => boolean) => Object.entries(s.byStatus).reduce((sum, [status, k]) => sum + (pick(Number(status)) ? k : 0), 0);
+        return { t: s.t, ok: count((x) => x >= 200 && x < 300), fiveXX: count((x) => x >= 500), net: s.networkErrors, other: count((x) => x < 200 || (x >= 300 && x < 500)), p50: 2 + i, p99: 10 * (i + 1), max: 10 * (i + 1) + 5 };
+      });
+      await writeFile(path.join(dir, 'latency-run', 'cells', `${c.id}.json`), JSON.stringify({ ...c, rates: { bucketSeconds: 1, points }, latency: { window: { count: 10, p50: 3, p95: 40, p99: 50, max: 55 } } }));
+    }
+    await renderReport(path.join(dir, 'latency-run'), path.join(dir, 'latency.html'));
     // 52 cells (the fixture's 4 cells with 13 preStop values: 26 configs × 2 disruptions) for the page's speed.
     await cp(FIXTURE, path.join(dir, 'big-run'), { recursive: true });
     for (let i = 1; i < 13; i++) {
@@ -83,11 +94,17 @@ describe.runIf(chromium.run)('report.html in Chromium', () => {
 
   it('loads with no console error and no request leaving the page; the heatmap shows each cell\'s failed requests', async () => {
     const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'report.html'));
-    const shown = await page.$$eval('table.heatmap a[data-group]', (as) => as.map((a) => a.textContent));
-    const want = cells.map((c) => String(c.fiveXX + c.requests.networkErrors));
-    // One repeat per cell in the fixture: the heatmap reads row by row (config), column by column (disruption).
-    expect(shown.slice().sort()).toEqual(want.slice().sort());
-    expect(shown).toContain('128');
+    const shown = await page.$$eval('table.heatmap a[data-group]', (as) => as.map((a) => ({ text: a.firstChild?.textContent, share: a.querySelector('small')?.textContent })));
+    const want = cells.map((c) => c.fiveXX + c.requests.networkErrors).map((failed, i) => ({ text: `${failed} of ${cells[i].requests.sent}`, share: (failed / cells[i].requests.sent) * 100 }));
+    // One repeat per cell in the fixture: the heatmap reads row by row (config), column by column
+    // (disruption), each cell its failed of sent and the share.
+    const byText = (a: { text?: string | null }, b: { text?: string | null }) => String(a.text).localeCompare(String(b.text));
+    expect(shown.map((s) => s.text).sort()).toEqual(want.map((w) => w.text).sort());
+    for (const [s, w] of [[shown.slice().sort(byText), want.slice().sort(byText)]] as const) {
+      // Two significant digits: within 1 % of the exact share (0 exactly when nothing failed).
+      s.forEach((x, i) => expect(Math.abs(Number.parseFloat(x.share ?? '') - w[i].share), `${x.text}: share ${x.share}`).toBeLessThanOrEqual(w[i].share * 0.01));
+    }
+    expect(shown.some((s) => s.text?.startsWith('128 of '))).toBe(true);
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();
@@ -144,6 +161,40 @@ describe.runIf(chromium.run)('report.html in Chromium', () => {
     // The fixture's spot cells terminate an instance: the node lane shows it.
     expect(await page.locator('rect.span[data-state="terminated"]').count()).toBe(cells.filter((c) => c.disruption.kind === 'spot').length);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('draws the latency over time under the rate, one vertex per bucket, on the same time axis', async () => {
+    const { page, errors, requests } = await (browser as Browser).open(path.join(dir, 'latency.html'));
+    const links = await page.$$eval('table.heatmap a[data-group]', (as) => as.map((a) => a.getAttribute('data-group') as string));
+    for (const group of links) {
+      await page.click(`table.heatmap a[data-group="${group}"]`);
+      const section = page.locator(`section#${group}`);
+      await expect.poll(() => section.isVisible()).toBe(true);
+      const id = await section.locator('article.cell').getAttribute('data-cell');
+      const cell = cells.find((c) => c.id === id) as CellResult;
+      const drawn = await section.locator('svg.timeline').evaluate((svg) => {
+        const box = svg.getBoundingClientRect();
+        const paths = (sel: string) =>
+          [...svg.querySelectorAll(sel)].map((p) => {
+            const r = p.getBoundingClientRect();
+            const d = p.getAttribute('d') ?? '';
+            return { key: p.getAttribute('data-stat') ?? p.getAttribute('data-outcome'), vertices: (d.match(/[ML]/g) ?? []).length, xs: [...d.matchAll(/[ML]([\d.]+),/g)].map((m) => m[1]), inside: r.width > 0 && r.left >= box.left - 1 && r.right <= box.right + 1, top: r.top, bottom: r.bottom };
+          });
+        return { latency: paths('path.latency'), rate: paths('path.rate'), label: [...svg.querySelectorAll('text')].map((t) => t.textContent).filter((t) => /latency|per second|buckets/.test(t ?? '')) };
+      });
+      expect(drawn.latency.map((p) => p.key), `${id}: latency lines`).toEqual(['p50', 'p99', 'max']);
+      for (const p of drawn.latency) {
+        expect(p.vertices, `${id}: one vertex per bucket`).toBe(cell.series.length);
+        expect(p.inside, `${id}: drawn inside the chart`).toBe(true);
+        // The same time axis: each bucket starts at the same x as on the rate chart, and below it.
+        expect(p.xs).toEqual(drawn.rate[0].xs);
+        expect(p.top).toBeGreaterThanOrEqual(Math.max(...drawn.rate.map((r) => r.bottom)) - 1);
+      }
+      expect(drawn.label).toEqual(['requests per second (real)', 'buckets of 1 s', 'latency, ms (log)']);
+    }
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
     await page.close();
   });
 

@@ -31,7 +31,7 @@ export interface FailurePoint {
   detail: string;
 }
 
-/** One bucket of traffic (a real second; `width` model seconds), in requests per model second by outcome. */
+/** One bucket of traffic (`width` model seconds), in real requests per second by outcome. */
 export interface SeriesPoint {
   t: number;
   width: number;
@@ -40,6 +40,17 @@ export interface SeriesPoint {
   net: number;
   other: number;
 }
+
+/** One bucket's latency (`width` model seconds): percentiles of the requests sent in it, ms. */
+export interface LatencyPoint {
+  t: number;
+  width: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+type LatencyStatsView = NonNullable<CellResult['latency']>['window'];
 
 /** A labelled instant (a mark or a disruption action). */
 export interface Instant {
@@ -61,6 +72,13 @@ export interface CellView {
   /** End of the time axis, model seconds. */
   end: number;
   series: SeriesPoint[];
+  /** Real seconds per bucket of `series` and `latencySeries`. */
+  bucketSeconds: number;
+  latencySeries: LatencyPoint[];
+  /** Latency of the disruption window and the warm-up baseline, ms, when the cell measured it. */
+  latency?: CellResult['latency'];
+  /** Requests sent. */
+  sent: number;
   targets: Lane[];
   pods: Lane[];
   nodes: Lane[];
@@ -83,6 +101,8 @@ export interface GroupView {
   column: string;
   /** Summed failed requests; null when any repeat is INVALID. */
   failed: number | null;
+  /** Summed requests sent. */
+  sent: number;
   invalidReasons: string[];
   cells: CellView[];
 }
@@ -99,6 +119,8 @@ export interface ReportView {
   columns: string[];
   rows: RowView[];
   maxFailed: number;
+  /** The largest failed / sent of a valid heatmap cell (0 when none failed). */
+  maxRate: number;
 }
 
 /** A cell result, with the optional fields the report reads when another stage adds them. */
@@ -113,21 +135,23 @@ export function buildReportView(cells: ReportCell[]): ReportView {
     const row = rows.get(key) ?? { key, config: cell.config, groups: new Map<string, GroupView>() };
     rows.set(key, row);
     const column = disruptionLabel(cell.disruption);
-    const group = row.groups.get(column) ?? { key: `${key}|${column}`, column, failed: 0, invalidReasons: [], cells: [] };
+    const group = row.groups.get(column) ?? { key: `${key}|${column}`, column, failed: 0, sent: 0, invalidReasons: [], cells: [] };
     row.groups.set(column, group);
     const view = buildCellView(cell);
     group.cells.push(view);
+    group.sent += view.sent;
     if (!view.valid) group.invalidReasons.push(`${cell.id}: ${cell.invalidReason ?? 'invalid'}`);
     group.failed = group.invalidReasons.length ? null : (group.failed ?? 0) + (view.failed ?? 0);
   }
   const all = [...rows.values()].flatMap((r) => [...r.groups.values()]);
-  return { columns, rows: [...rows.values()], maxFailed: Math.max(0, ...all.map((g) => g.failed ?? 0)) };
+  const rates = all.map((g) => (g.failed && g.sent ? g.failed / g.sent : 0));
+  return { columns, rows: [...rows.values()], maxFailed: Math.max(0, ...all.map((g) => g.failed ?? 0)), maxRate: Math.max(0, ...rates) };
 }
 
 /** Builds one cell's view. */
 export function buildCellView(cell: ReportCell): CellView {
   const explain = asRecord(cell.explain as unknown);
-  const lastEvent = Math.max(0, ...cell.timeline.map((e) => e.t), ...cell.series.map((s) => s.t + 1), ...cell.failures.map((f) => f.t));
+  const lastEvent = Math.max(0, ...cell.timeline.map((e) => e.t), ...cell.series.map((s) => s.t + 1), ...(cell.rates?.points ?? []).map((p) => p.t), ...cell.failures.map((f) => f.t));
   const end = Math.max(cell.durationSeconds, lastEvent, 1);
   const failuresCounted = cell.fiveXX + cell.requests.networkErrors;
   const { failures, causeSource, causes } = failurePoints(cell, explain);
@@ -138,19 +162,9 @@ export function buildCellView(cell: ReportCell): CellView {
     valid: cell.valid,
     ...(cell.invalidReason ? { invalidReason: cell.invalidReason } : {}),
     end,
-    series: cell.series.map((s, _, all) => {
-      const width = bucketWidth(all.map((x) => x.t));
-      let ok = 0;
-      let fiveXX = 0;
-      let other = 0;
-      for (const [status, n] of Object.entries(s.byStatus)) {
-        const code = Number(status);
-        if (code >= 200 && code < 300) ok += n;
-        else if (code >= 500) fiveXX += n;
-        else other += n;
-      }
-      return { t: s.t, width, ok: ok / width, fiveXX: fiveXX / width, net: s.networkErrors / width, other: other / width };
-    }),
+    ...seriesOf(cell),
+    ...(cell.latency ? { latency: cell.latency } : {}),
+    sent: cell.requests.sent,
     targets: targetLanes(cell, end),
     pods: podLanes(cell, end),
     nodes: nodeLanes(cell, end),
@@ -164,6 +178,42 @@ export function buildCellView(cell: ReportCell): CellView {
     ...(explain && (explain.crossCheck ?? explain.crossChecks) !== undefined ? { crossChecks: explain.crossCheck ?? explain.crossChecks } : {}),
     // The distributions without their raw values (up to 500 each): the summary is what the page shows.
     ...(explain?.lags !== undefined ? { lags: withoutValues(explain.lags) } : {}),
+  };
+}
+
+/**
+ * Rate and latency over time: from the cell's `rates` (buckets sized to the run) when it has them,
+ * else from its per-real-second `series` (cells written before rates were kept). Either way in real
+ * requests per second, the rate the traffic was sent at.
+ */
+function seriesOf(cell: ReportCell): Pick<CellView, 'series' | 'bucketSeconds' | 'latencySeries'> {
+  const rates = cell.rates;
+  if (rates?.points.length) {
+    const scale = cell.realDurationSeconds && cell.durationSeconds > 0 ? cell.durationSeconds / cell.realDurationSeconds : 1;
+    const width = rates.points.length > 1 ? bucketWidth(rates.points.map((p) => p.t)) : rates.bucketSeconds * scale;
+    const per = rates.bucketSeconds;
+    return {
+      bucketSeconds: per,
+      series: rates.points.map((p) => ({ t: p.t, width, ok: p.ok / per, fiveXX: p.fiveXX / per, net: p.net / per, other: p.other / per })),
+      latencySeries: rates.points.flatMap((p) => (p.p50 === undefined || p.p99 === undefined || p.max === undefined ? [] : [{ t: p.t, width, p50: p.p50, p99: p.p99, max: p.max }])),
+    };
+  }
+  const width = bucketWidth(cell.series.map((x) => x.t));
+  return {
+    bucketSeconds: 1,
+    series: cell.series.map((s) => {
+      let ok = 0;
+      let fiveXX = 0;
+      let other = 0;
+      for (const [status, n] of Object.entries(s.byStatus)) {
+        const code = Number(status);
+        if (code >= 200 && code < 300) ok += n;
+        else if (code >= 500) fiveXX += n;
+        else other += n;
+      }
+      return { t: s.t, width, ok, fiveXX, net: s.networkErrors, other };
+    }),
+    latencySeries: [],
   };
 }
 
@@ -381,6 +431,14 @@ function validityRows(cell: CellResult): Array<[string, string]> {
     const share = cell.baseline.sent ? ((cell.baseline.sent - cell.baseline.not2xx) / cell.baseline.sent) * 100 : 0;
     rows.push(['baseline', `${cell.baseline.sent} sent in the warm-up's second half, ${cell.baseline.not2xx} not 2xx (${share.toFixed(2)} % 2xx; a valid cell needs ≥ 99 %)`]);
   } else rows.push(['baseline', 'not measured']);
+  if (cell.schedule) {
+    const sc = cell.schedule;
+    rows.push(['on schedule', `${sc.behindSeconds ? `behind for ${sc.behindSeconds}` : 'every one'} of ${sc.seconds} s of the disruption window (a second is behind with under 90 % of its due requests sent within 1 s); latest send ${sc.maxLateSeconds} s after its due time`]);
+  }
+  if (cell.latency) {
+    const side = (l: LatencyStatsView | undefined) => (l ? `p50 ${l.p50}, p95 ${l.p95}, p99 ${l.p99}, max ${l.max} ms (${l.count} requests)` : 'no requests');
+    rows.push(['latency, baseline', side(cell.latency.baseline)], ['latency, window', side(cell.latency.window)]);
+  }
   rows.push(['disruption', cell.disruptionOutcome.completed ? `completed${cell.disruptionOutcome.detail ? `: ${cell.disruptionOutcome.detail}` : ''}` : `not completed: ${cell.disruptionOutcome.reason ?? 'no reason recorded'}`]);
   if (cell.disruptionOutcome.actedOn) rows.push(['acted on', `${cell.disruptionOutcome.actedOn.pods} pod(s) of the ${cell.disruptionOutcome.actedOn.needed} needed: ${cell.disruptionOutcome.actedOn.summary}`]);
   rows.push(['settled', cell.settled ? `yes${cell.marks.settled !== undefined ? ` at ${cell.marks.settled} s` : ''}` : 'no']);

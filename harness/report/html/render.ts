@@ -49,6 +49,11 @@ const OUTCOMES = [
   { key: 'net', label: 'network error', colour: '#756bb1' },
   { key: 'other', label: 'other status', colour: '#969696' },
 ] as const;
+const LATENCY_LINES = [
+  ['p50', '#3182bd'],
+  ['p99', '#e6550d'],
+  ['max', '#969696'],
+] as const;
 const CAUSE_PALETTE = ['#d62728', '#1f77b4', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#2ca02c'];
 /** Heatmap colour buckets for failed > 0 (log scale up to the run's maximum). */
 const BUCKETS = ['#fee5d9', '#fcbba1', '#fc9272', '#fb6a4a', '#ef3b2c', '#cb181d', '#99000d'];
@@ -73,6 +78,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-siz
 table{border-collapse:collapse}th,td{padding:3px 8px;text-align:left;vertical-align:top}
 table.heatmap th{background:#f5f5f5;font-weight:600;border:1px solid #ddd}
 table.heatmap td{border:1px solid #ddd;padding:0}
+table.heatmap a small{display:block;font-weight:400;font-size:12px}
 table.heatmap a{display:block;min-width:96px;padding:8px 10px;text-align:center;color:#222;text-decoration:none;font-weight:600}
 table.heatmap a:hover,table.heatmap a:focus{outline:2px solid #333;outline-offset:-2px}
 .b-zero{background:#edf8e9}${BUCKETS.map((c, i) => `.b${i}{background:${c}}`).join('')}.b5 a,.b6 a{color:#fff!important}
@@ -83,7 +89,7 @@ section.group{display:none;border-top:2px solid #333;margin-top:24px}section.gro
 table.kv th{color:#555;font-weight:500;white-space:nowrap}table.kv td,table.kv th{border-bottom:1px solid #eee}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:4px 0 2px;font-size:12px;color:#444}
 .legend b{font-weight:600}.legend span::before{content:"";display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px;background:var(--c)}
-${[...new Set([...Object.values(STATE_COLOURS), ...OUTCOMES.map((o) => o.colour), ...CAUSE_PALETTE, ...BUCKETS, '#edf8e9', '#e0e0e0'])].map((c) => `.c-${c.slice(1)}{--c:${c}}`).join('')}
+${[...new Set([...Object.values(STATE_COLOURS), ...OUTCOMES.map((o) => o.colour), ...LATENCY_LINES.map(([, c]) => c), ...CAUSE_PALETTE, ...BUCKETS, '#edf8e9', '#e0e0e0'])].map((c) => `.c-${c.slice(1)}{--c:${c}}`).join('')}
 svg{display:block;margin:6px 0 12px;font:11px system-ui,sans-serif}
 svg .axis line{stroke:#ccc}svg .mark line{stroke:#333;stroke-dasharray:4 3}svg .action{fill:#555}
 ul.cells{columns:2;font-size:13px}
@@ -122,29 +128,41 @@ export function renderHtml(cells: ReportCell[], meta: ReportMeta): string {
   ].join('\n');
 }
 
-function bucketClass(failed: number, max: number): string {
-  if (failed === 0) return 'b-zero';
-  const i = max <= 1 ? 0 : Math.min(BUCKETS.length - 1, Math.floor((Math.log(failed) / Math.log(max)) * (BUCKETS.length - 1)));
+/** The colour of a heatmap cell by its failed share: log scale from 1 in 100 000 up to the run's largest share. */
+function bucketClass(failed: number, sent: number, maxRate: number): string {
+  if (failed === 0 || !sent) return 'b-zero';
+  const floor = Math.log(1e-5);
+  const span = Math.log(Math.max(maxRate, 1e-5)) - floor;
+  const i = span <= 0 ? 0 : Math.min(BUCKETS.length - 1, Math.max(0, Math.floor(((Math.log(failed / sent) - floor) / span) * (BUCKETS.length - 1))));
   return `b${i}`;
+}
+
+/** A share as a percentage with two significant digits below 1 % (0.13 %, 0.0021 %). */
+function share(failed: number, sent: number): string {
+  if (!sent) return '–';
+  const pct = (failed / sent) * 100;
+  if (pct === 0) return '0 %';
+  return `${pct >= 1 ? pct.toFixed(1) : Number(pct.toPrecision(2)).toString()} %`;
 }
 
 function heatmap(view: ReportView, ids: Map<GroupView, string>): string {
   if (!view.rows.length) return '<p>No cell was measured.</p>';
-  const head = `<tr><th>gate</th><th>preStop s</th><th>grace s</th><th>dereg delay s</th>${view.columns.map((c) => `<th>${esc(c)} failed</th>`).join('')}</tr>`;
+  const head = `<tr><th>gate</th><th>preStop s</th><th>grace s</th><th>dereg delay s</th>${view.columns.map((c) => `<th>${esc(c)} failed of sent</th>`).join('')}</tr>`;
   const rows = view.rows.map((row) => {
     const c = row.config;
     const cells = view.columns.map((column) => {
       const g = row.groups.get(column);
       if (!g) return '<td class="missing">–</td>';
       const id = ids.get(g) as string;
-      const title = g.failed === null ? g.invalidReasons.join('; ') : `${g.failed} failed requests in ${g.cells.length} repeat(s)`;
-      const cls = g.failed === null ? 'invalid' : bucketClass(g.failed, view.maxFailed);
-      return `<td class="${cls}"><a href="#${id}" data-group="${id}" data-failed="${g.failed ?? 'invalid'}" title="${esc(title)}">${g.failed === null ? 'INVALID' : g.failed}</a></td>`;
+      const title = g.failed === null ? g.invalidReasons.join('; ') : `${g.failed} failed of ${g.sent} requests sent (${share(g.failed, g.sent)}) in ${g.cells.length} repeat(s)`;
+      const cls = g.failed === null ? 'invalid' : bucketClass(g.failed, g.sent, view.maxRate);
+      const text = g.failed === null ? 'INVALID' : `${g.failed} of ${g.sent}<small>${share(g.failed, g.sent)}</small>`;
+      return `<td class="${cls}"><a href="#${id}" data-group="${id}" data-failed="${g.failed ?? 'invalid'}" data-sent="${g.sent}" title="${esc(title)}">${text}</a></td>`;
     });
     return `<tr><th>${c.readinessGate ? 'on' : 'off'}</th><th>${c.preStopSeconds}</th><th>${c.terminationGracePeriodSeconds}</th><th>${c.deregistrationDelaySeconds}</th>${cells.join('')}</tr>`;
   });
-  const legend = `<div class="legend"><span class="c-edf8e9">0 failed</span><span class="c-${BUCKETS[0].slice(1)}">few</span><span class="c-${BUCKETS.at(-1)?.slice(1)}">most (${view.maxFailed})</span><span class="c-e0e0e0">INVALID (hatched; never read as 0)</span></div>`;
-  return `<table class="heatmap">${head}${rows.join('')}</table>${legend}<p class="hint">Each cell counts the failed requests during that disruption (5xx and network errors), summed over repeats.</p>`;
+  const legend = `<div class="legend"><span class="c-edf8e9">0 failed</span><span class="c-${BUCKETS[0].slice(1)}">few</span><span class="c-${BUCKETS.at(-1)?.slice(1)}">largest share (${share(view.maxRate, 1)})</span><span class="c-e0e0e0">INVALID (hatched; never read as 0)</span></div>`;
+  return `<table class="heatmap">${head}${rows.join('')}</table>${legend}<p class="hint">Each cell counts the failed requests during that disruption (5xx and network errors) of the requests sent, summed over repeats, and their share; the colour follows the share.</p>`;
 }
 
 /** The recommended settings over all disruptions: setting, value, evidence, and what the cells say. */
@@ -212,6 +230,7 @@ function cellBlock(c: CellView, colours: Map<string, string>): string {
     c.lags !== undefined ? `<h3>Measured lags</h3><div class="lags">${renderValue(c.lags)}</div>` : '',
     `<h3>Timeline (model seconds)</h3>`,
     legend(OUTCOMES.map((o) => [o.label, o.colour]), 'requests'),
+    c.latencySeries.length ? legend(LATENCY_LINES.map(([stat, colour]) => [stat, colour]), 'latency') : '',
     c.failures.length ? legend([...colours].filter(([cause]) => c.failures.some((f) => f.cause === cause)), 'failed') : '',
     ...(
       [
@@ -259,7 +278,7 @@ function timeline(c: CellView, colours: Map<string, string>): string {
   const rateH = 110;
   const max = Math.max(1, ...c.series.map((s) => Math.max(s.ok, s.fiveXX, s.net, s.other)));
   const maxText = max >= 10 ? String(Math.round(max)) : n(max);
-  parts.push(`<text x="4" y="${rateTop + 12}">requests per model s</text><text x="${LABEL - 6}" y="${rateTop + 10}" text-anchor="end">${maxText}</text><text x="${LABEL - 6}" y="${rateTop + rateH}" text-anchor="end">0</text>`);
+  parts.push(`<text x="4" y="${rateTop + 12}">requests per second (real)</text><text x="4" y="${rateTop + 26}" fill="#555">buckets of ${n(c.bucketSeconds)} s</text><text x="${LABEL - 6}" y="${rateTop + 10}" text-anchor="end">${maxText}</text><text x="${LABEL - 6}" y="${rateTop + rateH}" text-anchor="end">0</text>`);
   parts.push(`<rect x="${LABEL}" y="${rateTop}" width="${PLOT}" height="${rateH}" fill="#fafafa" stroke="#ddd"/>`);
   for (const o of OUTCOMES) {
     const values = c.series.map((s) => s[o.key]);
@@ -269,6 +288,23 @@ function timeline(c: CellView, colours: Map<string, string>): string {
     parts.push(`<path class="rate" data-outcome="${o.label}" data-points="${c.series.length}" d="${d}" fill="none" stroke="${o.colour}" stroke-width="1.5"><title>${o.label} per second</title></path>`);
   }
   y = rateTop + rateH + 14;
+
+  // Latency over time (log scale): p50, p99 and max of the requests sent in each bucket.
+  if (c.latencySeries.length) {
+    const top = y;
+    const h = 90;
+    const values = c.latencySeries.flatMap((p) => [p.p50, p.p99, p.max]).filter((v) => v > 0);
+    const lo = Math.max(0.1, 10 ** Math.floor(Math.log10(Math.min(...values, 1))));
+    const hi = 10 ** Math.ceil(Math.log10(Math.max(...values, lo * 10)));
+    const ly = (v: number) => top + h - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * h;
+    parts.push(`<text x="4" y="${top + 12}">latency, ms (log)</text><text x="${LABEL - 6}" y="${top + 10}" text-anchor="end">${hi >= 1 ? hi : n(hi)}</text><text x="${LABEL - 6}" y="${top + h}" text-anchor="end">${lo >= 1 ? lo : n(lo)}</text>`);
+    parts.push(`<rect x="${LABEL}" y="${top}" width="${PLOT}" height="${h}" fill="#fafafa" stroke="#ddd"/>`);
+    for (const [stat, colour] of LATENCY_LINES) {
+      const d = c.latencySeries.map((p, i) => `${i ? 'L' : 'M'}${n(x(p.t))},${n(ly(p[stat]))}H${n(x(p.t + p.width))}`).join('');
+      parts.push(`<path class="latency" data-stat="${stat}" data-points="${c.latencySeries.length}" d="${d}" fill="none" stroke="${colour}" stroke-width="1.5"><title>${stat} latency per bucket</title></path>`);
+    }
+    y = top + h + 14;
+  }
 
   // Failed requests, one point each, a row per cause.
   const causes = [...new Set(c.failures.map((f) => f.cause))].sort((a, b) => [...colours.keys()].indexOf(a) - [...colours.keys()].indexOf(b));

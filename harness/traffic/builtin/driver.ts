@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'undici';
 import type { Clock } from '../../core/clock.ts';
+import { RequestTimings } from '../timing.ts';
 import type { CutAtStop, FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 
 /** What the driver needs besides the plan. */
@@ -58,6 +59,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const maxFailures = deps.maxFailureRecords ?? 100_000;
   const maxCuts = deps.maxCutRecords ?? 10_000;
   const cutAtStop: CutAtStop = { count: 0, sentAt: [] };
+  const timings = new RequestTimings();
   // Requests sent and not finished, to cut at the stop: each one's send time and its canceller.
   const pending = new Set<{ sentAt: number; cut: () => void }>();
   const progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
@@ -104,6 +106,8 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
         return;
       }
       const b = bucket(sentAt);
+      const endedAt = clock.now();
+      timings.add(sentAt, endedAt - sentAt, status ?? 0);
       if (status !== undefined) {
         const key = String(status);
         byStatus[key] = (byStatus[key] ?? 0) + 1;
@@ -116,7 +120,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
         progress.networkErrors++;
       }
       if ((status === undefined || status < 200 || status >= 300) && failures.length < maxFailures) {
-        failures.push({ sentAt, endedAt: clock.now(), path, ...(status !== undefined ? { status } : { error }) });
+        failures.push({ sentAt, endedAt, path, ...(status !== undefined ? { status } : { error }) });
       }
       inFlight--;
       if (inFlight === 0 && scheduleDone) drained();
@@ -167,5 +171,5 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   cutAtStop.sentAt.sort((a, b) => a - b);
   await dispatcher.close().catch(() => {});
   deps.onProgress?.(progress);
-  return { driver: 'builtin', planned, sent, byStatus, networkErrors, cutAtStop, series, failures, startedAt, endedAt: clock.now(), ...(incomplete ? { incomplete } : {}) };
+  return { driver: 'builtin', planned, sent, byStatus, networkErrors, cutAtStop, series, failures, startedAt, endedAt: clock.now(), timings, scheduleOrigin: startedAt, ...(incomplete ? { incomplete } : {}) };
 }

@@ -8,7 +8,7 @@ import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 import { buildK6Args, checkK6Version, parseK6Version, type K6Version } from './args.ts';
-import { consumeK6Output, K6OutputAggregator } from './parse.ts';
+import { consumeK6Output, k6ScheduleOrigin, K6OutputAggregator } from './parse.ts';
 
 /** What an exit code means for the harness: the counts are a result, or k6 failed to give any. */
 export type K6ExitKind = 'result' | 'error';
@@ -189,6 +189,7 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
       const end = agg.endedAt;
       planned = start === undefined || end === undefined ? 0 : Math.min(planned, Math.floor(((Math.max(end, start) - start) / 1000) * plan.rate) + 1);
     }
+    const origin = k6ScheduleOrigin(agg);
     return {
       driver: 'k6',
       k6Version: version?.text ?? 'unknown',
@@ -200,6 +201,8 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
       series: agg.series,
       failures: agg.failures,
       startedAt: agg.startedAt ?? spawnedAt,
+      timings: agg.timings,
+      ...(origin !== undefined ? { scheduleOrigin: origin } : {}),
       endedAt: agg.endedAt ?? clock.now(),
       ...(incomplete ? { incomplete } : {}),
       ...(exitCode !== undefined ? { exitCode, exitReason: k6ExitCodes[exitCode]?.name ?? 'unknown exit code' } : {}),

@@ -5,6 +5,7 @@
  * the number of seconds, distinct statuses and (capped) failure records, not by the output.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { RequestTimings } from '../timing.ts';
 import type { CutAtStop, FailedRequest, SecondBucket, TrafficProgress } from '../types.ts';
 
 /** A metric declaration: k6 writes one just before the metric's first Point. */
@@ -61,6 +62,8 @@ export interface K6Aggregate {
   /** Iterations k6 could not start on time (too few VUs): requests planned but never sent. */
   droppedIterations: number;
   malformed: { count: number; samples: string[] };
+  /** Send time, duration (`http_req_duration`) and status of every answered or failed request. */
+  timings: RequestTimings;
 }
 
 /** Parser options. */
@@ -153,6 +156,7 @@ export class K6OutputAggregator {
   #scenarioStart: number | undefined;
   #malformed = { count: 0, samples: [] as string[] };
   #progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
+  #timings = new RequestTimings();
 
   constructor(opts: K6ParseOptions = {}) {
     this.#maxFailures = opts.maxFailureRecords ?? 100_000;
@@ -214,6 +218,7 @@ export class K6OutputAggregator {
     if (!parsed) return this.#malformedLine(text);
     if (parsed.type === 'Metric') return;
     if (parsed.metric === 'http_reqs' && !this.#request(parsed)) return this.#malformedLine(text);
+    if (parsed.metric === 'http_req_duration' && !this.#duration(parsed)) return this.#malformedLine(text);
     if (parsed.metric === 'data_sent') this.#iterationEnd(parsed);
     if (parsed.metric === 'dropped_iterations') {
       this.#dropped += parsed.data.value;
@@ -246,6 +251,28 @@ export class K6OutputAggregator {
     this.#started(Number(sentMs));
     const at = parseK6Time(point.data.time);
     if (Number.isFinite(at)) this.#endedAt = Math.max(this.#endedAt ?? at, at);
+  }
+
+  /**
+   * One request's `http_req_duration` Point (one per `http_reqs` Point, same time and tags): its
+   * latency, and its send time. k6 stamps every Point of a request with the Trail's `EndTime`, the
+   * moment the request finished, and `http_req_duration` is Sending + Waiting + Receiving, without
+   * the time blocked waiting for a connection or connecting (grafana/k6
+   * lib/netext/httpext/tracer.go, `Tracer.Done`: `trail.EndTime = done`, `trail.Duration =
+   * trail.Sending + trail.Waiting + trail.Receiving`; `Trail.SaveSamples` gives every sample
+   * `Time: tr.EndTime`). So time − duration is when the request started to be written; our
+   * script's `sent_ms` (the iteration's start, before the connection) is used when present, as the
+   * time the open model's schedule speaks of.
+   */
+  #duration(point: K6PointLine): boolean {
+    const endedAt = parseK6Time(point.data.time);
+    if (!Number.isFinite(endedAt) || !Number.isFinite(point.data.value)) return false;
+    const sentMs = Number(point.data.metadata?.sent_ms);
+    const sentAt = Number.isFinite(sentMs) && sentMs > 0 ? sentMs : endedAt - point.data.value;
+    const status = Number(point.data.tags?.status ?? 0);
+    // The latency is k6's own http_req_duration, so the percentiles match what k6 users read.
+    this.#timings.add(sentAt, point.data.value, Number.isInteger(status) && status > 0 && status < 65536 ? status : 0);
+    return true;
   }
 
   /** Counts one request; false when its time is unreadable (the caller reports the line). */
@@ -329,8 +356,19 @@ export class K6OutputAggregator {
       pointsByMetric: { ...this.#points },
       droppedIterations: this.#dropped,
       malformed: { count: this.#malformed.count, samples: [...this.#malformed.samples] },
+      timings: this.#timings,
     };
   }
+}
+
+/**
+ * When k6's iteration 0 was due: the scenario's start as k6 reports it (`scenarioStartedAt`), or the
+ * earliest send when that is earlier (output without `sent_ms`, where the start is a request's end).
+ */
+export function k6ScheduleOrigin(agg: Pick<K6Aggregate, 'scenarioStartedAt' | 'timings'>): number | undefined {
+  let origin = agg.scenarioStartedAt ?? Infinity;
+  for (const at of agg.timings.sentAt) if (at < origin) origin = at;
+  return Number.isFinite(origin) ? origin : undefined;
 }
 
 /** Chunks of k6 output: a Readable, an async generator, or an array of buffers. */

@@ -1,6 +1,8 @@
 /**
  * Traffic that dies mid-cell makes the cell invalid, with the reason — never "0 errors". The k6
- * driver runs the fake k6 (a real child process); the test kills it by PID during the cell.
+ * driver runs the fake k6 (a real child process); the test kills it by PID during the cell. So does
+ * traffic that stalls in the disruption window and catches up later (every request sent, achieved
+ * 100 %): the built-in driver's process is blocked for 2.5 s, as a Ctrl-Z … fg of the run would.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +15,7 @@ import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
+import type { Stage } from '../../../harness/orchestrator/cell.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 let dir: string | undefined;
@@ -75,4 +78,55 @@ describe('a cell whose traffic is killed', () => {
     expect(outcome.report).toContain('INVALID [1]');
     expect(outcome.report).toContain('Invalid cells (not counted as 0)');
   });
+});
+
+describe('a cell whose driver stalls in the disruption window', () => {
+  it('is invalid: "the driver fell behind", though every request was sent', async () => {
+    const stallDir = await mkdtemp(path.join(os.tmpdir(), 'rh-stall-'));
+    try {
+      await writeFile(path.join(stallDir, 'twin.yaml'), stringify(await testTwinConfig({ noPdb: true })));
+      await writeFile(
+        path.join(stallDir, 'spec.yaml'),
+        stringify({
+          name: 'stall',
+          target: { twin: { config: path.join(stallDir, 'twin.yaml') } },
+          traffic: { driver: 'builtin', rate: 50, warmupSeconds: 5, cooldownSeconds: 5 },
+          matrix: { readinessGate: [false], preStopSeconds: [0], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
+          disruptions: ['rollout'],
+        }),
+      );
+      // 200 ms into the disrupt stage, the whole process (driver, twin, cell) stops for 2.5 s: the
+      // driver's next tick sends the backlog in one burst.
+      let disruptAt: number | undefined;
+      let stalled = 0;
+      const stage = (s: Stage) => {
+        if (s === 'disrupt') disruptAt = performance.now();
+      };
+      const traffic = () => {
+        if (disruptAt === undefined || stalled || performance.now() - disruptAt < 200) return;
+        const from = performance.now();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+        stalled = performance.now() - from;
+      };
+      const outcome = await runMatrix({
+        loaded: await loadSpec(path.join(stallDir, 'spec.yaml')),
+        connect: connectTarget,
+        resultsDir: stallDir,
+        runId: 'stall',
+        signal: new AbortController().signal,
+        progress: { info: () => {}, cellStart: () => {}, stage, traffic, cellDone: () => {} },
+      });
+      expect(stalled).toBeGreaterThanOrEqual(2400);
+      const [cell] = outcome.results;
+      // What the cell said before: every planned request sent, nothing lost.
+      expect(cell.requests.achieved).toBeGreaterThanOrEqual(0.95);
+      expect(cell.valid).toBe(false);
+      expect(cell.invalidReason).toMatch(/the driver fell behind for \d+ s of the disruption window/);
+      expect(cell.schedule?.behindSeconds).toBeGreaterThanOrEqual(1);
+      expect(cell.schedule?.maxLateSeconds).toBeGreaterThan(1.4);
+      expect(outcome.report).toContain('INVALID [1]');
+    } finally {
+      await rm(stallDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -97,6 +97,15 @@ describe('verdictReasons: the disruption must act on the Deployment', () => {
   });
 });
 
+describe('verdictReasons on traffic off schedule', () => {
+  it('makes a cell whose driver fell behind in the disruption window INVALID, whatever else it achieved', () => {
+    // The issue's Ctrl-Z: achieved 1, `0 5xx of 2212`, but 13 s of the window had nothing sent on time.
+    const reasons = verdictReasons({ ...healthy, planned: 2212, sent: 2212, answeredByStatus: 2212, twoXX: 2212, fiveXX: 0, behindSeconds: 13 });
+    expect(reasons).toEqual(["the driver fell behind for 13 s of the disruption window (under 90 % of a second's due requests sent within 1 s)"]);
+    expect(verdictReasons({ ...healthy, behindSeconds: 0 })).toEqual([]);
+  });
+});
+
 describe('baselineBefore', () => {
   it('judges the second half of the warm-up: requests due there from the rate, the non-2xx that ended before the disruption from the failures', () => {
     const failures = [

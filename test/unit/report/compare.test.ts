@@ -104,12 +104,12 @@ describe('renderComparison', () => {
     const lastNight = [cell('rollout', false, 2), cell('rollout', true, 0), cell('drain', true, 3), cell('drain', false, 1, { valid: false })];
     const tonight = [cell('rollout', false, 3), cell('rollout', true, 40), cell('drain', true, 0), cell('drain', false, 0)];
     expect(renderComparison('last-night', 'tonight', compareRuns(lastNight, tonight))).toMatchInlineSnapshot(`
-      "| cell                                          | last-night failed   | tonight failed     | change | p       | verdict             |
-      |-----------------------------------------------|---------------------|--------------------|--------|---------|---------------------|
-      | rollout.gate-off.prestop-0.grace-30.dereg-300 | 2 of 3000 (0.067 %) | 3 of 3000 (0.1 %)  | +1     | 0.5     | within noise        |
-      | rollout.gate-on.prestop-0.grace-30.dereg-300  | 0 of 3000 (0 %)     | 40 of 3000 (1.3 %) | +40    | 9.1e-13 | **regression**      |
-      | drain.gate-on.prestop-0.grace-30.dereg-300    | 3 of 3000 (0.1 %)   | 0 of 3000 (0 %)    | -3     | 1       | no increase         |
-      | drain.gate-off.prestop-0.grace-30.dereg-300   | INVALID             | 0 of 3000 (0 %)    | n/a    |         | INVALID: not judged |
+      "| cell                                          | last-night failed   | tonight failed     | change | p       | verdict             | p99 ms |
+      |-----------------------------------------------|---------------------|--------------------|--------|---------|---------------------|--------|
+      | rollout.gate-off.prestop-0.grace-30.dereg-300 | 2 of 3000 (0.067 %) | 3 of 3000 (0.1 %)  | +1     | 0.5     | within noise        | – → –  |
+      | rollout.gate-on.prestop-0.grace-30.dereg-300  | 0 of 3000 (0 %)     | 40 of 3000 (1.3 %) | +40    | 9.1e-13 | **regression**      | – → –  |
+      | drain.gate-on.prestop-0.grace-30.dereg-300    | 3 of 3000 (0.1 %)   | 0 of 3000 (0 %)    | -3     | 1       | no increase         | – → –  |
+      | drain.gate-off.prestop-0.grace-30.dereg-300   | INVALID             | 0 of 3000 (0 %)    | n/a    |         | INVALID: not judged | – → –  |
 
       Regressions (p ≤ 0.01 and at least 5 more failed requests than the first run's rate predicts):
 
@@ -119,8 +119,21 @@ describe('renderComparison', () => {
 
       - drain.gate-off.prestop-0.grace-30.dereg-300: last-night drain.gate-off.prestop-0.grace-30.dereg-300.r1: the system did not settle within 300 s
 
-      Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).
+      Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p99 ms: latency of the requests sent in the disruption window, first run → second (the worst repeat); shown, not judged. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).
       "
     `);
+  });
+});
+
+describe('renderComparison: latency', () => {
+  it('shows each cell\'s p99 of the disruption window before → after (the worst repeat), and – where a run has none', () => {
+    const lat = (p99: number) => ({ latency: { baseline: { count: 100, p50: 10, p95: 15, p99: 20, max: 25 }, window: { count: 200, p50: 12, p95: 300, p99, max: p99 + 1 } } });
+    const before = [{ ...cell('rollout', true, 0), ...lat(20.4) }, { ...cell('rollout', true, 0, { repeat: 2 }), ...lat(35) }, cell('drain', true, 0)];
+    const after = [{ ...cell('rollout', true, 0), ...lat(8012.6) }, { ...cell('drain', true, 0), ...lat(4.25) }];
+    const c = compareRuns(before, after);
+    expect(c.rows.find((r) => r.key.startsWith('rollout'))?.before?.p99).toBe(35);
+    const text = renderComparison('A', 'B', c);
+    expect(text).toMatch(/\| rollout\.[^\n]*\| 35 → 8013 +\|/);
+    expect(text).toMatch(/\| drain\.[^\n]*\| – → 4\.3 +\|/);
   });
 });

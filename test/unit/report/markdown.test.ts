@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkExpectations } from '../../../harness/report/expect.ts';
 import { renderJunit } from '../../../harness/report/junit.ts';
-import { renderCellDetails, renderMarkdown } from '../../../harness/report/markdown.ts';
+import { parseColumns, renderCellDetails, renderMarkdown } from '../../../harness/report/markdown.ts';
 import { cellResult } from '../../helpers/results.ts';
 
 const results = [
@@ -122,5 +122,28 @@ describe('renderCellDetails: what the disruption acted on', () => {
       disruptionOutcome: { completed: true, detail: 'evicted 0 pod(s) from node-b2', actedOn: { pods: 0, needed: 1, summary: 'the drain of node-b2 evicted no pod of web' } },
     });
     expect(renderCellDetails(cell)).toContain('- disruption: completed (evicted 0 pod(s) from node-b2); acted on 0 pod(s): the drain of node-b2 evicted no pod of web; settled');
+  });
+});
+
+describe('renderMarkdown --columns', () => {
+  const lat = (window: number, baseline: number) => ({ latency: { baseline: { count: 50, p50: 1, p95: 2, p99: baseline, max: baseline }, window: { count: 90, p50: 3, p95: 4, p99: window, max: window + 5 } } });
+  it('adds latency columns per disruption: baseline → window, ms; INVALID groups say so in every column', () => {
+    const cells = [{ ...results[0], ...lat(8012.4, 19.6) }, results[1], { ...results[2], ...lat(4.56, 3) }, results[3]];
+    const md = renderMarkdown(cells, { title: 'n', runId: 'r1', target: 't', driver: 'builtin', rate: 100, failedExpectations: [], columns: ['failed', 'p99'] });
+    const rows = md.split('\n').filter((l) => l.startsWith('| '));
+    expect(rows[0]).toMatch(/^\| gate \| preStop s \| grace s \| dereg delay s \| rollout failed +\| rollout p99 ms +\| drain failed +\| drain p99 ms +\|$/);
+    expect(rows[1].split('|').map((c) => c.trim()).slice(5, 9)).toEqual(['14 (502×10, 503×2, net×2)', '20 → 8012', 'INVALID [1]', 'INVALID [1]']);
+    // Below 10 ms one decimal; a cell without latency (written before it was measured) shows –.
+    expect(rows[2].split('|').map((c) => c.trim()).slice(5, 9)).toEqual(['0', '3 → 4.6', '0', '–']);
+    // One footnote for the group, however many columns name it.
+    expect(md.match(/^\[\d+\] /gm)).toEqual(['[1] ']);
+    expect(md).toContain('Latency columns: the warm-up baseline → the disruption window');
+  });
+
+  it('shows failed only by default, and rejects unknown column names with what it expects', () => {
+    const md = renderMarkdown(results, { title: 'n', runId: 'r1', target: 't', driver: 'builtin', rate: 100, failedExpectations: [] });
+    expect(md).not.toContain('p99');
+    expect(parseColumns('failed, p99,p99')).toEqual(['failed', 'p99']);
+    expect(() => parseColumns('failed,p98')).toThrow('Expected a comma-separated list of failed, p50, p95, p99, max, got "failed,p98".');
   });
 });

@@ -106,4 +106,15 @@ describe('renderCellDetails', () => {
     expect(renderCellDetails(invalid)).toContain('- **INVALID**: traffic achieved 50.0 % of the 1000 planned requests (< 95 %)');
     expect(renderCellDetails(invalid)).toContain('did not settle');
   });
+
+  it('says the latency of the baseline and the window, and the seconds behind schedule', () => {
+    const text = renderCellDetails({
+      ...lossy,
+      latency: { baseline: { count: 300, p50: 4.25, p95: 9, p99: 12, max: 30 }, window: { count: 700, p50: 15, p95: 2100.4, p99: 8012.6, max: 9000 } },
+      schedule: { seconds: 20, behindSeconds: 13, behind: [], maxLateSeconds: 14 },
+    });
+    expect(text).toContain('- latency: baseline p50 4.3, p95 9, p99 12, max 30 ms of 300; disruption window p50 15, p95 2100, p99 8013, max 9000 ms of 700');
+    expect(text).toContain('- traffic behind schedule in 13 of 20 s of the disruption window (latest send 14 s after its due time)');
+    expect(renderCellDetails({ ...lossy, latency: {} })).toContain('- latency: baseline no requests; disruption window no requests');
+  });
 });

@@ -2,7 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../../harness/core/clock.ts';
+import { verdictReasons } from '../../../../harness/orchestrator/verdict.ts';
 import { runBuiltinTraffic } from '../../../../harness/traffic/builtin/driver.ts';
+import { latencyIn, scheduleOf } from '../../../../harness/traffic/timing.ts';
 
 let server: http.Server | undefined;
 
@@ -123,5 +125,64 @@ describe('runBuiltinTraffic', () => {
     expect(result.incomplete).toMatch(/aborted after \d+ of 500 requests/);
     const answered = Object.values(result.byStatus).reduce((a, b) => a + b, 0) + Object.values(result.networkErrors).reduce((a, b) => a + b, 0);
     expect(answered + result.cutAtStop.count).toBe(result.sent);
+  });
+
+  it('records a driver that stalls as requests sent late: the cell is INVALID, "the driver fell behind", though every request was sent', async () => {
+    // The issue's Ctrl-Z during the disrupt stage, shortened: the driver's event loop is blocked
+    // for 2.5 s inside the window, then it sends the backlog in one burst.
+    server = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const clock = scaledClock(1);
+    const stall = { from: 0, to: 0 };
+    const timer = clock.setTimeout(() => {
+      stall.from = clock.now();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+      stall.to = clock.now();
+    }, 1000);
+    const rate = 100;
+    // A timeout well above the stall: requests in flight when it starts are answered, not timed out.
+    const result = await runBuiltinTraffic({ url, rate, durationSeconds: 5, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] }, { clock }).finally(() => timer.cancel());
+    expect(stall.to - stall.from).toBeGreaterThanOrEqual(2400);
+    // What main judged by: every planned request was sent and answered (achieved 100 %).
+    expect(result.sent).toBe(result.planned);
+    expect(result.byStatus['200']).toBe(result.sent);
+    expect(result.timings?.count).toBe(result.sent);
+    // The disruption window: from 0.5 s to 4.5 s after the start.
+    const check = scheduleOf(result, rate, result.startedAt + 500, result.startedAt + 4500)!;
+    // Requests due more than 1 s before the stall ended went out late: the stall's first 1.5 s.
+    const lateSeconds = check.behind.map((b) => b.second);
+    expect(lateSeconds.length).toBeGreaterThanOrEqual(1);
+    expect(lateSeconds.length).toBeLessThanOrEqual(3);
+    for (const b of check.behind) expect(result.startedAt + b.second * 1000).toBeGreaterThanOrEqual(stall.from - 1000);
+    expect(check.maxLateMs).toBeGreaterThan(2000);
+    const verdict = verdictReasons({
+      interrupted: false,
+      planned: result.planned,
+      sent: result.sent,
+      cutAtStop: 0,
+      answeredByStatus: result.sent,
+      twoXX: result.sent,
+      fiveXX: 0,
+      networkErrors: 0,
+      baseline: { sent: 50, not2xx: 0 },
+      disruption: { completed: true, detail: 'replaced 3 pod(s)', actedOn: { pods: 3, needed: 3, summary: 'the rollout replaced 3 of 3 old pod(s) of web' } },
+      settled: true,
+      settleTimeoutSeconds: 60,
+      behindSeconds: check.behind.length,
+    });
+    expect(verdict).toEqual([expect.stringMatching(new RegExp(`^the driver fell behind for ${check.behind.length} s of the disruption window`))]);
+    // The latency of the stalled requests includes no stall: they were timed from their real send.
+    expect(latencyIn(result.timings!, result.startedAt, result.endedAt)!.count).toBe(result.sent);
+  });
+
+  it('keeps every request on schedule when nothing stalls', async () => {
+    server = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const result = await runBuiltinTraffic({ url, rate: 100, durationSeconds: 3, timeoutSeconds: 2, mix: [{ path: '/', weight: 1 }] }, { clock: scaledClock(1) });
+    const check = scheduleOf(result, 100, result.startedAt, result.startedAt + 3000)!;
+    expect(check.seconds).toBe(3);
+    expect(check.behind).toEqual([]);
   });
 });

@@ -120,7 +120,7 @@ describe('report view: failures by cause', () => {
 });
 
 describe('report view: series and heatmap', () => {
-  it('turns real-second buckets stamped in model seconds into requests per model second', () => {
+  it('draws per-real-second buckets (cells without rates) in real requests per second, each spanning its model seconds', () => {
     const view = buildCellView(
       cellResult({ gate: false, kind: 'rollout', series: [
         { t: 0, byStatus: { '200': 180, '502': 20 }, networkErrors: 0 },
@@ -129,10 +129,41 @@ describe('report view: series and heatmap', () => {
       ] }),
     );
     expect(view.series).toEqual([
-      { t: 0, width: 20, ok: 9, fiveXX: 1, net: 0, other: 0 },
-      { t: 20, width: 20, ok: 9.5, fiveXX: 0, net: 0.2, other: 0.3 },
-      { t: 60, width: 20, ok: 10, fiveXX: 0, net: 0, other: 0 },
+      { t: 0, width: 20, ok: 180, fiveXX: 20, net: 0, other: 0 },
+      { t: 20, width: 20, ok: 190, fiveXX: 0, net: 4, other: 6 },
+      { t: 60, width: 20, ok: 200, fiveXX: 0, net: 0, other: 0 },
     ]);
+    expect(view.bucketSeconds).toBe(1);
+    expect(view.latencySeries).toEqual([]);
+  });
+
+  it('uses the cell\'s rate buckets when it has them: counts per bucket ÷ its real seconds, and each bucket\'s latency', () => {
+    const cell = {
+      ...cellResult({ gate: false, kind: 'rollout' }),
+      durationSeconds: 40,
+      realDurationSeconds: 2,
+      rates: {
+        bucketSeconds: 0.25,
+        points: [
+          { t: 0, ok: 24, fiveXX: 1, net: 0, other: 0, p50: 2, p99: 9, max: 9 },
+          { t: 5, ok: 0, fiveXX: 0, net: 0, other: 0 },
+          { t: 10, ok: 20, fiveXX: 0, net: 5, other: 0, p50: 3, p99: 2000, max: 2001 },
+        ],
+      },
+    };
+    const view = buildCellView(cell);
+    expect(view.bucketSeconds).toBe(0.25);
+    expect(view.series).toEqual([
+      { t: 0, width: 5, ok: 96, fiveXX: 4, net: 0, other: 0 },
+      { t: 5, width: 5, ok: 0, fiveXX: 0, net: 0, other: 0 },
+      { t: 10, width: 5, ok: 80, fiveXX: 0, net: 20, other: 0 },
+    ]);
+    expect(view.latencySeries).toEqual([
+      { t: 0, width: 5, p50: 2, p99: 9, max: 9 },
+      { t: 10, width: 5, p50: 3, p99: 2000, max: 2001 },
+    ]);
+    // One bucket: its model width from the cell's time scale (40 model s in 2 real s).
+    expect(buildCellView({ ...cell, rates: { bucketSeconds: 0.25, points: cell.rates.points.slice(0, 1) } }).series[0].width).toBe(5);
   });
 
   it('sums repeats per config × disruption, and an INVALID repeat makes the cell INVALID, not 0', () => {
@@ -144,6 +175,8 @@ describe('report view: series and heatmap', () => {
     expect(view.rows.map((r) => r.groups.get('rollout')?.failed)).toEqual([6, null]);
     expect(view.rows[1].groups.get('rollout')?.invalidReasons).toEqual([`${bad.id}: baseline 90 % 2xx`]);
     expect(view.maxFailed).toBe(6);
+    expect(view.rows[0].groups.get('rollout')?.sent).toBe(a.requests.sent + b.requests.sent);
+    expect(view.maxRate).toBe(6 / (a.requests.sent + b.requests.sent));
   });
 });
 

@@ -57,11 +57,43 @@ describe('renderHtml', () => {
     const ok = cellResult({ gate: false, kind: 'rollout' });
     const bad = cellResult({ gate: true, kind: 'rollout', valid: false, invalidReason: 'baseline 90 % 2xx', fiveXX: 0 });
     const html = renderHtml([ok, bad], meta);
-    const cells = [...html.matchAll(/<td class="([^"]+)"><a href="#(g\d+)" data-group="g\d+" data-failed="([^"]+)" title="([^"]*)">([^<]+)<\/a><\/td>/g)].map((m) => ({ cls: m[1], failed: m[3], title: m[4], text: m[5] }));
+    const cells = [...html.matchAll(/<td class="([^"]+)"><a href="#(g\d+)" data-group="g\d+" data-failed="([^"]+)" data-sent="\d+" title="([^"]*)">(.+?)<\/a><\/td>/g)].map((m) => ({ cls: m[1], failed: m[3], title: m[4], text: m[5] }));
     expect(cells).toEqual([
-      { cls: 'b-zero', failed: '0', title: '0 failed requests in 1 repeat(s)', text: '0' },
+      { cls: 'b-zero', failed: '0', title: `0 failed of ${ok.requests.sent} requests sent (0 %) in 1 repeat(s)`, text: `0 of ${ok.requests.sent}<small>0 %</small>` },
       { cls: 'invalid', failed: 'invalid', title: `${bad.id}: baseline 90 % 2xx`, text: 'INVALID' },
     ]);
+  });
+
+  it('shows failed of sent and the share in the heatmap, coloured by the share: 129 of 397 is darker than 87 of 765', () => {
+    const at = (gate: boolean, failed: number, sent: number) =>
+      cellResult({ gate, kind: 'rollout', fiveXX: failed, requests: { planned: sent, sent, byStatus: { '200': sent - failed, '502': failed }, networkErrors: 0, networkErrorsByCode: {}, cutAtStop: { count: 0, t: [] }, achieved: 1 } });
+    const html = renderHtml([at(false, 129, 397), at(true, 87, 765)], meta);
+    const cells = [...html.matchAll(/<td class="(b\d)"><a [^>]*>(.+?)<\/a><\/td>/g)].map((m) => ({ cls: m[1], text: m[2] }));
+    expect(cells).toEqual([
+      { cls: 'b6', text: '129 of 397<small>32.5 %</small>' },
+      { cls: 'b5', text: '87 of 765<small>11.4 %</small>' },
+    ]);
+  });
+
+  it('draws the rate in real requests per second and the latency over time on the same axis when the cell has rate buckets', () => {
+    const cell = {
+      ...cellResult({ gate: false, kind: 'rollout' }),
+      durationSeconds: 40,
+      realDurationSeconds: 2,
+      rates: { bucketSeconds: 0.5, points: [0, 10, 20, 30].map((t, i) => ({ t, ok: 50, fiveXX: i, net: 0, other: 0, p50: 2 + i, p99: 10 ** i, max: 10 ** i + 1 })) },
+    };
+    const html = renderHtml([cell], meta);
+    expect(html).toContain('requests per second (real)');
+    expect(html).toContain('buckets of 0.5 s');
+    expect(html).not.toContain('per model s');
+    const latency = [...html.matchAll(/<path class="latency" data-stat="(\w+)" data-points="(\d+)" d="([^"]+)"/g)];
+    expect(latency.map((m) => [m[1], m[2]])).toEqual([['p50', '4'], ['p99', '4'], ['max', '4']]);
+    // The same x for a time on both charts: the rate's and the latency's first vertices and steps align.
+    const rate = /<path class="rate" data-outcome="2xx" data-points="4" d="([^"]+)"/.exec(html)![1];
+    const xs = (d: string) => [...d.matchAll(/[ML]([\d.]+),/g)].map((m) => m[1]);
+    expect(xs(latency[0][3])).toEqual(xs(rate));
+    // 100 req/s of 2xx: 50 per 0.5 s bucket.
+    expect(html).toMatch(/<text x="\d+" y="\d+" text-anchor="end">100<\/text>/);
   });
 
   it('renders the cross-checks and lags when a cell has them, and leaves their slots out when not', () => {

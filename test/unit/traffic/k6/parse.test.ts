@@ -2,7 +2,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { K6OutputAggregator, networkErrorKey, parseK6Output, parseK6Time } from '../../../../harness/traffic/k6/parse.ts';
+import { K6OutputAggregator, k6ScheduleOrigin, networkErrorKey, parseK6Output, parseK6Time } from '../../../../harness/traffic/k6/parse.ts';
+import { scheduleOf } from '../../../../harness/traffic/timing.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../../fixtures/k6/${name}`, import.meta.url));
 const MIXED = fixture('mixed-status-v0.48.ndjson.gz');
@@ -14,6 +15,57 @@ const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a +
 function point(time: string, tags: Record<string, string>, metadata?: Record<string, string>, metric = 'http_reqs'): string {
   return JSON.stringify({ metric, type: 'Point', data: { time, value: 1, tags, ...(metadata ? { metadata } : {}) } });
 }
+
+describe('request timings from http_req_duration Points', () => {
+  it('keeps one duration per request of the real run, with send time = Point time − duration', async () => {
+    const text = gunzipSync(readFileSync(MIXED)).toString('utf8');
+    const durations = text.split('\n').filter((l) => l.includes('"metric":"http_req_duration","type":"Point"')).map((l) => JSON.parse(l) as { data: { time: string; value: number } });
+    const result = await parseK6Output([text]);
+    const timings = result.timings;
+    expect(timings.count).toBe(301);
+    expect(timings.count).toBe(result.pointsByMetric.http_reqs);
+    expect([...timings.durations]).toEqual(durations.map((d) => d.data.value));
+    expect([...timings.sentAt]).toEqual(durations.map((d) => parseK6Time(d.data.time) - d.data.value));
+    // Status kept per request: 15 network errors (status 0), 45 5xx.
+    const statuses = [...timings.statuses];
+    expect(statuses.filter((s) => s === 0)).toHaveLength(15);
+    expect(statuses.filter((s) => s >= 500)).toHaveLength(45);
+  });
+
+  it('finds a k6 process stopped for 2.5 s (SIGSTOP … SIGCONT) from its Points alone: the stalled seconds are behind', async () => {
+    // What k6 prints when stopped at t = 2 s and continued at 4.5 s: the iterations due meanwhile
+    // start at 4.5 s (and end 5 ms later); no sent_ms (another script), so send = time − duration.
+    const t0 = Date.parse('2026-11-22T01:55:20Z');
+    const lines: string[] = [];
+    for (let n = 0; n < 300; n++) {
+      const due = t0 + n * 20;
+      const sent = due >= t0 + 2000 && due < t0 + 4500 ? t0 + 4500 : due + 1;
+      const time = new Date(sent + 5).toISOString();
+      const tags = { status: '200', name: 'http://127.0.0.1:1/' };
+      lines.push(point(time, tags), JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time, value: 5, tags } }));
+    }
+    const agg = await parseK6Output([lines.join('\n')]);
+    expect(agg.sent).toBe(300);
+    const origin = k6ScheduleOrigin(agg);
+    expect(origin).toBe(t0 + 1);
+    const check = scheduleOf({ ...agg, startedAt: agg.startedAt!, planned: 300, scheduleOrigin: origin }, 50, t0 + 1000, t0 + 6000)!;
+    // Due 2.0 – 3.5 s went out over 1 s late: second 2 wholly, second 3 for 25 of 50.
+    expect(check.behind).toEqual([{ second: 2, due: 50, onTime: 0 }, { second: 3, due: 50, onTime: 25 }]);
+    expect(check.maxLateMs).toBe(2499);
+  });
+
+  it('prefers the script\'s sent_ms (the iteration start) when the Point carries it', () => {
+    const aggregator = new K6OutputAggregator();
+    aggregator.line(JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: '2026-11-22T01:55:20.500Z', value: 30, tags: { status: '503' }, metadata: { sent_ms: String(Date.parse('2026-11-22T01:55:20.400Z')) } } }));
+    aggregator.line(JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: 'yesterday', value: 30, tags: { status: '200' } } }));
+    const { timings, malformed } = aggregator.result();
+    expect(timings.count).toBe(1);
+    expect([...timings.sentAt]).toEqual([Date.parse('2026-11-22T01:55:20.400Z')]);
+    expect([...timings.durations]).toEqual([30]);
+    expect([...timings.statuses]).toEqual([503]);
+    expect(malformed.count).toBe(1);
+  });
+});
 
 describe('parseK6Output on a real k6 run stopped by SIGINT with requests in flight', () => {
   it('finds the 72 requests k6 cut at the stop (no http_reqs Point) from their data_sent markers', async () => {
