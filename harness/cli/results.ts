@@ -13,7 +13,7 @@ import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderReviewMarkdown } from '../report/markdown.ts';
-import { recommend } from '../report/recommend.ts';
+import { recommend, recommendationSchema } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
@@ -29,7 +29,11 @@ export interface LoadedRun {
 export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
   const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
   if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
-  const parsed = runRecordSchema.safeParse(await readJson(path.join(dir, 'run.json')));
+  const raw = await readJson<Record<string, unknown>>(path.join(dir, 'run.json'));
+  // The recommendation is derived from the cells: one written by an older release (before each
+  // setting had its state) is left out and computed again from the cells where it is shown.
+  if (raw && typeof raw === 'object' && raw.recommendation !== undefined && !recommendationSchema.safeParse(raw.recommendation).success) delete raw.recommendation;
+  const parsed = runRecordSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`Invalid ${path.join(dir, 'run.json')}`, formatIssues(parsed.error));
   const cells: CellResult[] = [];
   const cellsDir = path.join(dir, 'cells');

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compareCommand, finishRun, readRun, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
 import { ConfigError } from '../../../harness/core/errors.ts';
 import { specSchema } from '../../../harness/matrix/schema.ts';
+import { recommend } from '../../../harness/report/recommend.ts';
 import type { CellResult } from '../../../harness/report/types.ts';
 import { cellResult } from '../../helpers/results.ts';
 
@@ -31,7 +32,7 @@ function cell(gate: boolean, fiveXX: number, valid = true, kind: 'rollout' | 'dr
 }
 
 /** Writes results/<id>/run.json and its cells as a run does. */
-async function writeRun(id: string, cells: CellResult[]): Promise<string> {
+async function writeRun(id: string, cells: CellResult[], extra: object = {}): Promise<string> {
   const runDir = path.join(dir, 'results', id);
   await mkdir(path.join(runDir, 'cells'), { recursive: true });
   const record = {
@@ -45,6 +46,7 @@ async function writeRun(id: string, cells: CellResult[]): Promise<string> {
     startedAt: '2026-01-01T00:00:00Z',
     endedAt: '2026-01-01T00:10:00Z',
     cells: cells.map((c) => ({ id: c.id, status: 'done' })),
+    ...extra,
   };
   await writeFile(path.join(runDir, 'run.json'), JSON.stringify(record));
   for (const c of cells) await writeFile(path.join(runDir, 'cells', `${c.id}.json`), JSON.stringify(c));
@@ -178,6 +180,22 @@ describe('report -o FILE', () => {
     expect(JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8'))).toMatchObject({ runId: 'worse', recommendation: { overall: { readinessGate: { state: 'value', value: false } } } });
     expect(await readFile(path.join(dir, 'report.junit'), 'utf8')).toMatch(/^<\?xml/);
     expect(await readFile(path.join(dir, 'report.md'), 'utf8')).toMatch(/^# rollout-harness: nightly\n/);
+  });
+});
+
+describe('readRun', () => {
+  it('reads a run whose recommendation an older release wrote (no state per setting), and computes it again', async () => {
+    const cells = [cell(false, 2), cell(true, 0)];
+    const legacy = JSON.parse(JSON.stringify(recommend(cells)));
+    for (const set of [legacy.overall, ...legacy.byDisruption]) {
+      for (const k of ['preStopSeconds', 'terminationGracePeriodSeconds', 'deregistrationDelaySeconds', 'readinessGate']) delete set[k].state;
+      if (set.check) delete set.check.below;
+    }
+    await writeRun('legacy', cells, { recommendation: legacy });
+    const run = await readRun('legacy', path.join(dir, 'results'));
+    expect(run.record.recommendation).toBeUndefined();
+    const r = await captured(() => reportCommand('legacy', { ...flags(), format: 'json' }));
+    expect(JSON.parse(r.out).recommendation.overall.readinessGate).toMatchObject({ state: 'inconclusive', value: null });
   });
 });
 
