@@ -103,8 +103,10 @@ program
   .command('plan')
   .description('print the cells of a spec and exactly what each would change, touching nothing')
   .argument('<spec>', 'matrix spec (YAML)')
-  .action(async (spec: string) => {
-    process.exitCode = await (await import('./run.ts')).planCommand(spec);
+  .option('--format <format>', 'text, or json (the same plan as data: target, traffic, and per cell its id, config, changes and disruption)', 'text')
+  .action(async (spec: string, opts) => {
+    if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);
   });
 
 program
@@ -122,7 +124,7 @@ program
   .argument('<run>', 'run directory, or a run id under --results-dir')
   .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit, json or html (one self-contained page: heatmap and per-cell timelines)', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
-  .option('-o, --output <file>', 'with --format html: write the page to FILE instead of stdout')
+  .option('-o, --output <file>', 'write the report (any format) to FILE instead of stdout')
   .option('--baseline <run>', 'md: compare with this run too (exit code: the worse of the two)')
   .option('--html-url <url>', 'md: link the HTML report at this address (e.g. the CI artifact)')
   .option('--columns <list>', 'md: the table\'s columns per disruption: failed, p50, p95, p99, max (latency ms, baseline → disruption window), e.g. failed,p99', columnList)
@@ -130,7 +132,6 @@ program
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
     if (!['md', 'junit', 'json', 'html'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit, json or html, got "${opts.format}"`);
-    if (opts.output !== undefined && opts.format !== 'html') throw new ConfigError(`-o/--output: expected with --format html, got --format ${opts.format}`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 
@@ -143,8 +144,10 @@ program
   .option('--alpha <p>', 'level of the one-sided exact test: a cell regressed only if its p-value is at most this', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'and only with at least this many more failed requests than the first run\'s rate predicts', wholeNumber, DEFAULT_MIN_CHANGE)
   .option('--summary-file <file>', 'append the comparison as Markdown to this file too, e.g. $GITHUB_STEP_SUMMARY')
-  .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run (not judged).')
+  .option('--format <format>', 'md (a table, then regressions, INVALID cells and the cells in one run only), or json (the same as data, with the exit code)', 'md')
+  .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run, or the runs share no cell (nothing judged).')
   .action(async (before: string, after: string, opts) => {
+    if (!['md', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md or json, got "${opts.format}"`);
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
   });
 

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
 import { readJson, writeFileAtomic } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
-import { compareRuns, comparisonExitCode, renderComparison, type Comparison } from '../report/compare.ts';
+import { compareRuns, comparisonExitCode, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
 import { renderJunit } from '../report/junit.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
-import { recommend } from '../report/recommend.ts';
+import { recommend, recommendationSchema } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
@@ -29,7 +29,11 @@ export interface LoadedRun {
 export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
   const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
   if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
-  const parsed = runRecordSchema.safeParse(await readJson(path.join(dir, 'run.json')));
+  const raw = await readJson<Record<string, unknown>>(path.join(dir, 'run.json'));
+  // The recommendation is derived from the cells: one written by an older release (before each
+  // setting had its state) is left out and computed again from the cells where it is shown.
+  if (raw && typeof raw === 'object' && raw.recommendation !== undefined && !recommendationSchema.safeParse(raw.recommendation).success) delete raw.recommendation;
+  const parsed = runRecordSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`Invalid ${path.join(dir, 'run.json')}`, formatIssues(parsed.error));
   const cells: CellResult[] = [];
   const cellsDir = path.join(dir, 'cells');
@@ -44,9 +48,9 @@ export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<
 }
 
 /** Flags of `report`. */
-export interface ReportFlags extends CompareFlags {
+export interface ReportFlags extends Omit<CompareFlags, 'format'> {
   format: 'md' | 'junit' | 'json' | 'html';
-  /** html: write the page to this file instead of stdout. */
+  /** Write the report to this file instead of stdout (any format). */
   output?: string;
   /** md: compare with this run too. */
   baseline?: string;
@@ -92,7 +96,19 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
   );
 }
 
-/** Re-renders a run's report (markdown for a review comment, junit, json or html) to stdout, or the html to `output`. */
+/** Writes `text` to `output`, or to stdout without one; `line`: md and json end with a newline, as printed lines. */
+async function emit(text: string, output: string | undefined, line: boolean): Promise<void> {
+  if (!output) {
+    if (line) console.log(text);
+    else process.stdout.write(text);
+    return;
+  }
+  await writeFile(output, line ? `${text}\n` : text).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(`-o ${output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
+  });
+}
+
+/** Re-renders a run's report (markdown for a review comment, junit, json or html) to stdout, or to `output`. */
 export async function reportCommand(run: string, opts: ReportFlags): Promise<number> {
   if (opts.format !== 'md' && (opts.baseline !== undefined || opts.htmlUrl !== undefined)) throw new ConfigError(`--baseline and --html-url: expected only with --format md, got --format ${opts.format}`);
   const baseline = opts.baseline !== undefined ? await readRun(opts.baseline, opts.resultsDir) : undefined;
@@ -101,22 +117,16 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   const unmeasured = unmeasuredOf(loaded);
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
   let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
-  if (opts.format === 'html') {
-    const page = renderHtml(cells, metaOfRun(record, failed));
-    if (opts.output) {
-      await writeFile(opts.output, page).catch((error: NodeJS.ErrnoException) => {
-        throw new ConfigError(`-o ${opts.output}: expected a file that can be written, got ${error.code ?? error.message}`, [], { cause: error });
-      });
-    } else process.stdout.write(page);
-    return code;
-  }
-  if (opts.format === 'json') console.log(JSON.stringify({ runId: record.runId, cells, failedExpectations: failed }, null, 2));
-  else if (opts.format === 'junit') process.stdout.write(renderJunit(record.spec.name, cells, failed, unmeasured, record.stoppedBy));
+  let text: string;
+  if (opts.format === 'html') text = renderHtml(cells, metaOfRun(record, failed));
+  else if (opts.format === 'json') text = JSON.stringify({ runId: record.runId, cells, failedExpectations: failed, recommendation: record.recommendation ?? recommend(cells) }, null, 2);
+  else if (opts.format === 'junit') text = renderJunit(record.spec.name, cells, failed, unmeasured, record.stoppedBy);
   else {
     const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
     if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
-    console.log(reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) }));
+    text = reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) });
   }
+  await emit(text, opts.output, opts.format === 'md' || opts.format === 'json');
   return code;
 }
 
@@ -171,6 +181,8 @@ export interface CompareFlags {
   summaryFile?: string;
   alpha?: number;
   minChange?: number;
+  /** compare only: md (default) or json on stdout. */
+  format?: 'md' | 'json';
 }
 
 /** Names for the two sides of a comparison: the run ids, or before/after when they are the same. */
@@ -178,8 +190,8 @@ function sideNames(before: RunRecord, after: RunRecord): [string, string] {
   return before.runId === after.runId ? [`${before.runId} (before)`, `${after.runId} (after)`] : [before.runId, after.runId];
 }
 
-/** Compares two read runs: the warning about unlike traffic on stderr, the comparison and its Markdown. */
-export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlags, 'resultsDir'>): { comparison: Comparison; markdown: string } {
+/** Compares two read runs: the warning about unlike traffic on stderr, the comparison, its Markdown and its JSON. */
+export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlags, 'resultsDir' | 'format'>): { comparison: Comparison; markdown: string; json: ReturnType<typeof comparisonJson> } {
   const ta = a.record.spec.traffic;
   const tb = b.record.spec.traffic;
   if (ta.rate !== tb.rate || JSON.stringify(ta.mix) !== JSON.stringify(tb.mix)) {
@@ -187,16 +199,17 @@ export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlag
   }
   const comparison = compareRuns(a.cells, b.cells, { alpha: opts.alpha, minChange: opts.minChange });
   const [before, after] = sideNames(a.record, b.record);
-  return { comparison, markdown: renderComparison(before, after, comparison) };
+  return { comparison, markdown: renderComparison(before, after, comparison), json: comparisonJson(before, after, comparison) };
 }
 
-/** Compares two runs; exit 1 when the second regressed beyond noise, 4 when a cell is INVALID in either. */
+/** Compares two runs; exit 1 when the second regressed beyond noise, 4 when a cell is INVALID in either or they share no cell. */
 export async function compareCommand(before: string, after: string, opts: CompareFlags): Promise<number> {
   if (opts.summaryFile !== undefined) await checkSummaryFile(opts.summaryFile);
   const a = await readRun(before, opts.resultsDir);
   const b = await readRun(after, opts.resultsDir);
-  const { comparison, markdown } = compareLoaded(a, b, opts);
-  console.log(markdown);
+  const { comparison, markdown, json } = compareLoaded(a, b, opts);
+  console.log(opts.format === 'json' ? JSON.stringify(json, null, 2) : markdown);
+  if (comparison.shared === 0) console.error(`rollout-harness: ${a.record.runId} and ${b.record.runId} share no cell: nothing was compared (exit 4)`);
   if (opts.summaryFile) await appendSummary(opts.summaryFile, `## ${b.record.runId} compared with ${a.record.runId}\n\n${markdown}`);
   return comparisonExitCode(comparison);
 }

@@ -116,28 +116,46 @@ function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): 
   return ExitCode.ok;
 }
 
-/** Prints the cells and exactly what would be changed; touches nothing. */
-export async function planCommand(specFile: string): Promise<number> {
+/** What `plan` prints: the target, the traffic, and per cell what would be changed; plain data for `--format json`. */
+export async function planOf(specFile: string) {
   const loaded = await loadSpec(specFile);
   const { spec } = loaded;
-  for (const w of loaded.warnings) console.log(`warning: ${w}`);
   const t = spec.target;
   const ingress = ingressOf(t);
-  const where = t.context ? `context ${t.context}` : 'the local twin (started in-process)';
-  const cells = expandCells(spec);
-  console.log(`Target: ${where}, deployment ${t.namespace}/${t.deployment}${ingress ? `, ingress ${ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
-  console.log(`Traffic: ${spec.traffic.rate} req/s (driver ${spec.traffic.driver}), warm-up ${spec.traffic.warmupSeconds} s, cool-down ${spec.traffic.cooldownSeconds} s`);
-  if (spec.explain.enableAccessLogs) console.log(`Before the first cell: ${describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress })}`);
-  console.log(`${cells.length} cells (${expandConfigs(spec.matrix).length} configs × ${spec.disruptions.length} disruptions × ${spec.repeat} repeats):\n`);
+  const at = { namespace: t.namespace, deployment: t.deployment, ingress };
+  return {
+    spec: spec.name,
+    warnings: loaded.warnings,
+    target: { where: t.context ? `context ${t.context}` : 'the local twin (started in-process)', ...(t.context ? { context: t.context } : {}), namespace: t.namespace, deployment: t.deployment, ...(ingress ? { ingress } : {}), ...(t.targetGroupBinding ? { targetGroupBinding: t.targetGroupBinding } : {}) },
+    traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
+    ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
+    counts: { configs: expandConfigs(spec.matrix).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
+    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: describeDisruption(cell.disruption, at) })),
+  };
+}
+
+/** Prints the cells and exactly what would be changed (as text, or `--format json`); touches nothing. */
+export async function planCommand(specFile: string, opts: { format?: 'text' | 'json' } = {}): Promise<number> {
+  const plan = await planOf(specFile);
+  if (opts.format === 'json') {
+    console.log(JSON.stringify(plan, null, 2));
+    return ExitCode.ok;
+  }
+  for (const w of plan.warnings) console.log(`warning: ${w}`);
+  const t = plan.target;
+  console.log(`Target: ${t.where}, deployment ${t.namespace}/${t.deployment}${t.ingress ? `, ingress ${t.ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
+  console.log(`Traffic: ${plan.traffic.rate} req/s (driver ${plan.traffic.driver}), warm-up ${plan.traffic.warmupSeconds} s, cool-down ${plan.traffic.cooldownSeconds} s`);
+  if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
+  console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
   let lastConfig = '';
-  for (const cell of cells) {
+  for (const cell of plan.cells) {
     const key = JSON.stringify(cell.config);
     if (key !== lastConfig) {
       lastConfig = key;
       console.log(`config ${JSON.stringify(cell.config)}:`);
-      for (const line of describeConfig(cell.config, spec, { namespace: t.namespace, deployment: t.deployment, ingress })) console.log(`    ${line}`);
+      for (const line of cell.changes) console.log(`    ${line}`);
     }
-    console.log(`  ${cell.index + 1}. ${cell.id}: ${describeDisruption(cell.disruption, { namespace: t.namespace, deployment: t.deployment })}`);
+    console.log(`  ${cell.index + 1}. ${cell.id}: ${cell.disruption}`);
   }
   console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
   return ExitCode.ok;

@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import { parseLoadBalancerArn, type AccessLogStore, type Elbv2Port, type StoredObject } from '../platform/ports.ts';
 import { albLogDayPrefix, parseAlbLogKey, parseAlbLogObject, type AlbLogKey } from './alb-log.ts';
 import type { CellLogEntry } from './attribute.ts';
+import { fiveXXKind, type MinuteFiveXX } from './cross-check.ts';
 
 /** Where a load balancer's access logs are. */
 export interface LogLocation {
@@ -174,16 +175,33 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
   }
 }
 
-/** Reads the objects and keeps the entries whose User-Agent is `userAgent`, each with its LB node. */
-export async function readCellEntries(store: AccessLogStore, bucket: string, objects: LogObjects['objects'], userAgent: string): Promise<{ entries: CellLogEntry[]; read: number }> {
+/**
+ * Reads the objects and keeps the entries whose User-Agent is `userAgent`, each with its LB node;
+ * with `minutes`, also counts the 5xx of every client in [startMs, endMs) by response time, split
+ * as CloudWatch splits them (the same scope as its metrics, for the cross-check).
+ */
+export async function readCellEntries(
+  store: AccessLogStore,
+  bucket: string,
+  objects: LogObjects['objects'],
+  userAgent: string,
+  minutes?: { startMs: number; endMs: number },
+): Promise<{ entries: CellLogEntry[]; read: number; minutes?: MinuteFiveXX }> {
   const entries: CellLogEntry[] = [];
   let read = 0;
+  const counted: MinuteFiveXX = { elb5xx: 0, target5xx: 0, ofCell: 0 };
   for (const o of objects) {
     const bytes = await store.getObject(bucket, o.key);
     for await (const e of parseAlbLogObject(bytes, `s3://${bucket}/${o.key}`)) {
       read++;
-      if (e.userAgent === userAgent) entries.push({ ...e, lbNode: o.parsed.nodeIp });
+      const mine = e.userAgent === userAgent;
+      if (mine) entries.push({ ...e, lbNode: o.parsed.nodeIp });
+      const kind = minutes && e.timeMs >= minutes.startMs && e.timeMs < minutes.endMs ? fiveXXKind(e) : undefined;
+      if (kind) {
+        counted[kind]++;
+        if (mine) counted.ofCell++;
+      }
     }
   }
-  return { entries, read };
+  return { entries, read, ...(minutes ? { minutes: counted } : {}) };
 }

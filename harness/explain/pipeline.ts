@@ -72,6 +72,8 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   if (origin === undefined || start === undefined) return missing('the cell has no traffic window (it stopped before its traffic started)');
   const startMs = origin + start * 1000;
   const endMs = origin + stop * 1000;
+  // CloudWatch sums whole minutes: the log is read over the same minutes, to compare like with like.
+  const window = minuteWindow(startMs, endMs);
   const located = await (deps.location ?? locateLogs(deps.elbv2, deps.targetGroupArn, deps.options.accessLogs));
   if (!located.ok) return missing(located.why);
   const at: LogLocation = located.value;
@@ -79,10 +81,10 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
     store: deps.store,
     location: at,
     clock: deps.clock,
-    startMs,
-    endMs,
+    startMs: window.startMs,
+    endMs: window.endMs,
     // The bound counts from the window's end: after a run, the early cells' logs are long due.
-    deadlineMs: endMs + deps.options.waitSeconds * 1000,
+    deadlineMs: window.endMs + deps.options.waitSeconds * 1000,
     pollMs: deps.options.pollSeconds * 1000,
     log: deps.log,
     signal: deps.signal,
@@ -91,8 +93,9 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const source = { bucket: at.bucket, prefix: at.prefix, objects: waited.objects.length, entries: 0, userAgent };
   if (!waited.objects.length) return missing(waited.why ?? 'no log object', { source });
   let entries;
+  let minutes;
   try {
-    entries = (await readCellEntries(deps.store, at.bucket, waited.objects, userAgent)).entries;
+    ({ entries, minutes } = await readCellEntries(deps.store, at.bucket, waited.objects, userAgent, window));
   } catch (error) {
     return missing(`reading the access logs failed: ${(error as Error).message}`, { source });
   }
@@ -105,13 +108,12 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const lags = measureLags({ entries, timeline: cell.timeline, settings, originMs: origin });
   const logged = entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).length;
   let cloudWatch: CrossCheckInput['cloudWatch'];
-  const window = minuteWindow(startMs, endMs);
   try {
     cloudWatch = { series: await deps.metrics.getMetricData(fiveXXQueries(at.loadBalancerResource), window.startMs, window.endMs), ...window };
   } catch (error) {
     cloudWatch = { error: (error as Error).message };
   }
-  const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch });
+  const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch, accessLogMinutes: minutes });
   const skew = clockSkew(entries, startMs, endMs, Math.max(5000, matchToleranceSeconds * 1000));
   if (skew) check.mismatches.unshift(skew);
   if (cell.failures.length < cell.fiveXX) check.mismatches.push(`the cell kept ${cell.failures.length} of its ${cell.fiveXX} client failures: before-alb counts only those`);

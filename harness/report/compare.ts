@@ -66,6 +66,11 @@ export interface Comparison {
   regressions: ComparedCell[];
   /** The rows with an INVALID repeat in either run. */
   invalid: ComparedCell[];
+  /** Rows present in both runs: 0 means nothing was compared. */
+  shared: number;
+  /** Cell keys only the first run has (`gone`), and only the second (`new`). */
+  onlyBefore: string[];
+  onlyAfter: string[];
 }
 
 /** The cell id without its repeat. */
@@ -113,17 +118,42 @@ export function compareRuns(before: CellResult[], after: CellResult[], options: 
     const sides = { ...(a.has(key) ? { before: a.get(key)! } : {}), ...(b.has(key) ? { after: b.get(key)! } : {}) };
     return { key, ...sides, ...judge(sides.before, sides.after, opts) };
   });
-  return { rows, options: opts, regressions: rows.filter((r) => r.outcome === 'regression'), invalid: rows.filter((r) => r.outcome === 'invalid') };
+  return {
+    rows,
+    options: opts,
+    regressions: rows.filter((r) => r.outcome === 'regression'),
+    invalid: rows.filter((r) => r.outcome === 'invalid'),
+    shared: rows.filter((r) => r.before && r.after).length,
+    onlyBefore: rows.filter((r) => r.outcome === 'gone').map((r) => r.key),
+    onlyAfter: rows.filter((r) => r.outcome === 'new').map((r) => r.key),
+  };
 }
 
 /**
  * The comparison's exit code (the README's table): 1 when a cell regressed, else 4 when a cell is
- * INVALID in either run (not judged), else 0. Cells in only one run are reported, not judged.
+ * INVALID in either run or the runs share no cell (nothing judged), else 0. Cells in only one run
+ * are listed, not judged.
  */
 export function comparisonExitCode(c: Comparison): 0 | 1 | 4 {
   if (c.regressions.length) return 1;
-  if (c.invalid.length) return 4;
+  if (c.invalid.length || c.shared === 0) return 4;
   return 0;
+}
+
+/** The comparison as plain data for `compare --format json`: sides named, every row, the exit code. */
+export function comparisonJson(beforeName: string, afterName: string, c: Comparison) {
+  return {
+    before: beforeName,
+    after: afterName,
+    options: c.options,
+    shared: c.shared,
+    onlyBefore: c.onlyBefore,
+    onlyAfter: c.onlyAfter,
+    regressions: c.regressions.map((r) => r.key),
+    invalid: c.invalid.map((r) => r.key),
+    rows: c.rows,
+    exitCode: comparisonExitCode(c),
+  };
 }
 
 /** A p-value for people: two significant digits, scientific below 0.001. */
@@ -170,7 +200,8 @@ export function renderComparison(beforeName: string, afterName: string, c: Compa
   const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
   const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), ''];
   const { alpha, minChange } = c.options;
-  if (c.regressions.length) {
+  if (c.shared === 0) out.push(`The two runs share no cell: nothing was compared (exit 4). Compare runs of the same spec, or of specs with cells in common.`, '');
+  else if (c.regressions.length) {
     out.push(`Regressions (p ≤ ${alpha} and at least ${minChange} more failed requests than the first run's rate predicts):`, '');
     for (const r of c.regressions) out.push(`- ${r.key}: ${r.before!.failed} → ${r.after!.failed} failed (p = ${formatP(r.test!.pValue)}, ${r.test!.excess.toFixed(1)} beyond the first run's rate)`);
     out.push('');
@@ -183,8 +214,12 @@ export function renderComparison(beforeName: string, afterName: string, c: Compa
     }
     out.push('');
   }
-  const single = c.rows.filter((r) => r.outcome === 'new' || r.outcome === 'gone');
-  if (single.length) out.push(`${single.length} cell${single.length > 1 ? 's are' : ' is'} in one run only (a changed spec, or a run that stopped early): not judged.`, '');
+  const single = c.onlyBefore.length + c.onlyAfter.length;
+  if (single) {
+    out.push(`${single} cell${single > 1 ? 's are' : ' is'} in one run only (a changed spec, or a run that stopped early): not judged.`, '');
+    if (c.onlyBefore.length) out.push(`Only in ${beforeName}:`, '', ...c.onlyBefore.map((k) => `- ${k}`), '');
+    if (c.onlyAfter.length) out.push(`Only in ${afterName}:`, '', ...c.onlyAfter.map((k) => `- ${k}`), '');
+  }
   out.push(
     `Failed = 5xx + requests without a status, summed over repeats, of the requests sent. p99 ms: latency of the requests sent in the disruption window, first run → second (the worst repeat); shown, not judged. p: one-sided exact conditional binomial test of the two counts given the requests sent (same rate: the second count ~ Binomial(n, sent₂ / (sent₁ + sent₂))).`,
     '',

@@ -164,12 +164,15 @@ function explainSection(results: CellResult[]): string[] {
       .sort((a, b) => b[1] - a[1])
       .map(([c, n]) => `${c} ${n}`)
       .join(', ');
-    const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog} / ${e.crossCheck.cloudWatch ? e.crossCheck.cloudWatch.elb5xx + e.crossCheck.cloudWatch.target5xx : '–'}`;
+    // Like with like: the cell's two counts, then CloudWatch beside the log of the same minutes and load balancer.
+    const cw = e.crossCheck.cloudWatch;
+    const lb = cw?.accessLog;
+    const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog}; ${cw ? cw.elb5xx + cw.target5xx : '–'} / ${lb ? `${lb.elb5xx + lb.target5xx} (${lb.ofCell} the cell's)` : '–'}`;
     const agreement = e.agreement ? `${Math.round(e.agreement.share * 1000) / 10} % of ${e.agreement.compared}` : '';
     const logs = e.logs === 'missing' ? `missing (${whys.indexOf(e.why ?? 'no reason given') + 1})` : e.logs;
     return [r.id, logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
   });
-  const header = ['cell', 'logs', '5xx client / log / CloudWatch', 'causes', 'agreement'];
+  const header = ['cell', 'logs', '5xx client / log; CloudWatch / log, whole LB in its minutes', 'causes', 'agreement'];
   out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
   if (whys.length) {
     whys.forEach((w, i) => out.push(`(${i + 1}) ${w}`));

@@ -17,9 +17,15 @@ const where = (e: Evidence) => {
   return `${e.measure} ${e.seconds} s in ${e.cell}${at}; ${count(e.samples, 'sample')} in ${count(e.cells, 'cell')}${next}`;
 };
 
+/** The recommended column in one of the three states: the value, "not tested" or "inconclusive". */
+const stateText = (state: RecommendationSet['preStopSeconds']['state'], value: string) => (state === 'value' ? value : state === 'not-tested' ? 'not tested' : 'inconclusive');
+
+/** The readiness gate's recommended column: on, not needed, not tested or inconclusive. */
+export const gateText = (g: RecommendationSet['readinessGate']): string => stateText(g.state, g.value ? 'on' : 'not needed');
+
 const secondsRow = (setting: string, s: RecommendationSet['preStopSeconds']): RecommendationRow =>
   s.value === null
-    ? { setting, recommended: 'none', evidence: s.why ?? 'no measurement' }
+    ? { setting, recommended: stateText(s.state, 'none'), evidence: s.why ?? 'no measurement' }
     : { setting, recommended: `${s.value} s`, evidence: `${s.rule}: ${s.arithmetic ?? ''} (${s.evidence.map(where).join('; ')})` };
 
 /** The settings table of one scope: setting | recommended | evidence. */
@@ -30,9 +36,18 @@ export function recommendationRows(set: RecommendationSet): RecommendationRow[] 
     secondsRow('preStop', set.preStopSeconds),
     secondsRow('terminationGracePeriodSeconds', set.terminationGracePeriodSeconds),
     secondsRow('deregistration delay', set.deregistrationDelaySeconds),
-    { setting: 'readiness gate', recommended: g.value === null ? 'none' : g.value ? 'on' : 'not needed', evidence: gateEvidence },
+    { setting: 'readiness gate', recommended: gateText(g), evidence: gateEvidence },
   ];
 }
+
+/** What the nearest config says: meeting every value it should lose nothing; below them it may lose. */
+const NEAREST_WORDS: Record<NonNullable<NonNullable<RecommendationSet['check']>['nearest']>['verdict'], string> = {
+  confirmed: 'confirms: it lost nothing',
+  contradicted: 'contradicts: it lost requests',
+  supports: 'supports it: it lost requests, as a config below the recommendation may',
+  neutral: 'neither confirms nor contradicts: it lost nothing although below the recommendation',
+  untested: 'cannot tell',
+};
 
 const cellList = (cells: readonly { id: string; valid: boolean; failed: number }[]) => cells.map((c) => `${c.id}: ${c.valid ? c.failed : 'INVALID'}`).join(', ');
 const configText = (c: { readinessGate: boolean; preStopSeconds: number; terminationGracePeriodSeconds: number; deregistrationDelaySeconds: number }) =>
@@ -49,8 +64,16 @@ export function checkLines(set: RecommendationSet): string[] {
   else lines.push(`Contradicted: ${failedOnes.length} of ${count(check.meeting.filter((c) => c.valid).length, 'valid cell')} meeting every recommended value lost requests (${cellList(failedOnes)}).`);
   const n = check.nearest;
   if (n) {
-    const word = n.verdict === 'confirmed' ? 'confirms: it lost nothing' : n.verdict === 'contradicted' ? 'contradicts: it lost requests' : 'cannot tell';
-    lines.push(`Nearest cell (${configText(n.config)}; distance ${n.distance}${n.meets ? ', meets the recommendation' : ''}) ${word} (${cellList(n.cells)}).`);
+    const word = NEAREST_WORDS[n.verdict];
+    lines.push(`Nearest cell (${configText(n.config)}; distance ${n.distance}${n.meets ? ', meets the recommendation' : ', below the recommendation'}) ${word} (${cellList(n.cells)}).`);
+  }
+  const b = check.below;
+  if (b.cells) {
+    lines.push(
+      b.lost
+        ? `Below the recommendation (cells that do not meet every value may lose requests): ${b.lost} of ${count(b.cells, 'valid cell')} lost requests, as it predicts.`
+        : `Below the recommendation: none of ${count(b.cells, 'valid cell')} lost a request, so the values may be more than needed.`,
+    );
   }
   return lines;
 }
@@ -61,10 +84,10 @@ const table = (header: string[], rows: string[][]) => {
 };
 
 const short = (s: RecommendationSet) => {
-  const v = (x: number | null) => (x === null ? 'none' : `${x} s`);
-  const gate = s.readinessGate.value === null ? 'none' : s.readinessGate.value ? 'on' : 'not needed';
+  const v = (x: RecommendationSet['preStopSeconds']) => stateText(x.state, `${x.value} s`);
+  const gate = gateText(s.readinessGate);
   const check = s.check ? s.check.verdict + (s.check.nearest ? `; nearest ${s.check.nearest.verdict}` : '') : '–';
-  return [s.scope, v(s.preStopSeconds.value), v(s.terminationGracePeriodSeconds.value), v(s.deregistrationDelaySeconds.value), gate, check];
+  return [s.scope, v(s.preStopSeconds), v(s.terminationGracePeriodSeconds), v(s.deregistrationDelaySeconds), gate, check];
 };
 
 /** The "Recommended settings" section: the table over all disruptions, its check, then one line per disruption. */

@@ -1,8 +1,10 @@
 /**
  * Recommended settings from the lags the explain pipeline measured: the smallest preStop, grace
  * period and deregistration delay that cover the largest lags seen (plus a margin), whether the
- * readiness gate is needed, each with its evidence, and which matrix cells confirm or contradict
- * them. Pure: cells in, a `Recommendation` (plain data, valid against `recommendationSchema`) out.
+ * readiness gate is needed, and which matrix cells confirm or contradict them. Every setting is in
+ * one of three states: a value with its evidence; not tested (no cell could show it); inconclusive
+ * (the cells that could show it do not decide it: the counts, the p-value, and the repeats that
+ * would). Pure: cells in, a `Recommendation` (plain data, valid against `recommendationSchema`) out.
  */
 import { z } from 'zod';
 import { disruptionLabel } from '../matrix/expand.ts';
@@ -31,6 +33,8 @@ export interface RecommendCell {
   fiveXX: number;
   requests: { networkErrors: number };
   explain?: {
+    /** complete: every LB node delivered; partial or missing: absent causes are unknown, not zero. */
+    logs: 'complete' | 'partial' | 'missing';
     causes?: Partial<Record<string, number>>;
     lags?: {
       deregistration: LagDistribution;
@@ -73,8 +77,12 @@ const evidenceSchema = z
   })
   .strict();
 
+/** value: recommended, with its evidence; not-tested: no cell could show it; inconclusive: the cells that could do not decide it. */
+const stateSchema = z.enum(['value', 'not-tested', 'inconclusive']);
+
 const secondsSettingSchema = z
   .object({
+    state: stateSchema,
     value: z.number().int().min(0).nullable().describe('whole seconds; null: no recommendation (why says)'),
     rule: z.string(),
     arithmetic: z.string().optional().describe('the computation with the measured figures, e.g. "21.3 + max(5, 20 % = 4.26) = 26.3 → 27"'),
@@ -85,7 +93,8 @@ const secondsSettingSchema = z
 
 const gateSchema = z
   .object({
-    value: z.boolean().nullable().describe('true: turn the gate on; false: no cell showed a need; null: no cell has cause data'),
+    state: stateSchema,
+    value: z.boolean().nullable().describe('true: turn the gate on; false: the cells that could show a need showed none; null: not tested or inconclusive (state says which)'),
     lost: z.number().int().min(0).describe('5xx of the causes no-healthy-target and registered-not-healthy'),
     cells: z.array(z.object({ id: z.string(), lost: z.number().int().min(0), readinessGate: z.boolean() }).strict()),
     pairs: z
@@ -99,17 +108,25 @@ const gateSchema = z
             off: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
             on: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
             pValue: z.number().min(0).max(1),
+            verdict: z.enum(['gate-helps', 'undecided', 'no-increase']).describe('gate-helps: off lost more beyond noise; undecided: off lost more, within noise; no-increase: off lost no more'),
+            decide: z
+              .object({ repeats: z.number().int().min(1).nullable().describe('null: not even at MAX_DECIDING_SCALE times the repeats'), pValue: z.number().min(0).max(1) })
+              .strict()
+              .optional()
+              .describe('undecided only: the repeats of each cell at which the same test decides, if the difference per repeat stays as observed'),
           })
           .strict(),
       )
       .optional()
-      .describe('cells alike but for the gate, where the gate-off ones lost more beyond noise'),
+      .describe('every group of cells alike but for the gate, with what the exact test says'),
     why: z.string(),
   })
   .strict();
 
 const checkedCellSchema = z.object({ id: z.string(), valid: z.boolean(), failed: z.number().int().min(0) }).strict();
 const verdictSchema = z.enum(['confirmed', 'contradicted', 'untested']);
+/** What a config says about the recommendation: for one below it (not meeting every value) losing requests is what it predicts. */
+const nearestVerdictSchema = z.enum(['confirmed', 'contradicted', 'untested', 'supports', 'neutral']);
 
 const checkSchema = z
   .object({
@@ -121,11 +138,12 @@ const checkSchema = z
         distance: z.number().min(0),
         meets: z.boolean(),
         cells: z.array(checkedCellSchema),
-        verdict: verdictSchema,
+        verdict: nearestVerdictSchema.describe('meets: confirmed (lost nothing) or contradicted (lost requests); below: supports (lost requests, as predicted) or neutral (lost nothing, so the values may be more than needed)'),
       })
       .strict()
       .nullable()
       .describe('the valid config with the smallest normalized distance to the recommendation'),
+    below: z.object({ cells: z.number().int().min(0), lost: z.number().int().min(0) }).strict().describe('valid cells that do not meet every value, and how many of them lost requests (as the recommendation predicts they may)'),
   })
   .strict();
 
@@ -205,13 +223,46 @@ const marginText = (seconds: number, share: number) => `max(${fig(seconds)} s, $
 /** The level and the least difference at which gate-off cells count as losing more than their gate-on twins. */
 export const GATE_PAIR_ALPHA = 0.01;
 export const GATE_PAIR_MIN_CHANGE = 5;
+/** How far `repeatsToDecide` looks: this many times the repeats that ran. */
+export const MAX_DECIDING_SCALE = 1000;
 
 type GatePair = NonNullable<RecommendationSet['readinessGate']['pairs']>[number];
 
+/** Whether the exact test decides for the gate: p below GATE_PAIR_ALPHA and at least GATE_PAIR_MIN_CHANGE more with it off. */
+const decides = (failedOn: number, on: number, failedOff: number, off: number) => {
+  const { pValue, excess } = comparePoissonCounts(failedOn, on, failedOff, off);
+  return { pValue, excess, decided: excess >= GATE_PAIR_MIN_CHANGE && pValue < GATE_PAIR_ALPHA };
+};
+
 /**
- * Cells alike but for the gate (same disruption, preStop, grace, delay; repeats pooled) where the
- * gate-off ones lost more than the gate-on ones beyond noise: the exact test of two Poisson counts
- * on equal traffic per cell, at GATE_PAIR_ALPHA, and at least GATE_PAIR_MIN_CHANGE more.
+ * The smallest k for which the same test decides when both counts are k times what they are (k
+ * times the repeats, at the observed failures per repeat), with its p-value; null when even
+ * MAX_DECIDING_SCALE does not. The tail falls as k grows at a fixed positive difference, so the k
+ * is found by doubling and then halving the interval (a few dozen tests, not thousands).
+ */
+export function scaleToDecide(failedOn: number, on: number, failedOff: number, off: number): { k: number; pValue: number } | null {
+  const at = (k: number) => decides(failedOn * k, on * k, failedOff * k, off * k);
+  if (failedOff * on <= failedOn * off) return null;
+  let hi = 1;
+  while (!at(hi).decided) {
+    if (hi >= MAX_DECIDING_SCALE) return null;
+    hi = Math.min(hi * 2, MAX_DECIDING_SCALE);
+  }
+  let lo = Math.floor(hi / 2);
+  // at(lo) does not decide (or lo = 0), at(hi) does.
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (at(mid).decided) hi = mid;
+    else lo = mid;
+  }
+  return { k: hi, pValue: at(hi).pValue };
+}
+
+/**
+ * Every group of cells alike but for the gate (same disruption, preStop, grace, delay; repeats
+ * pooled), with the exact test of two Poisson counts on equal traffic per cell: gate-helps when the
+ * gate-off cells lost more at GATE_PAIR_ALPHA and by at least GATE_PAIR_MIN_CHANGE; undecided when
+ * they lost more but not beyond noise (with the repeats that would decide); else no-increase.
  */
 export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
   const groups = new Map<string, { on: RecommendCell[]; off: RecommendCell[] }>();
@@ -226,12 +277,10 @@ export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
     if (!on.length || !off.length) continue;
     const failedOn = on.reduce((s, c) => s + failedOf(c), 0);
     const failedOff = off.reduce((s, c) => s + failedOf(c), 0);
-    const scaledOn = (failedOn * off.length) / on.length;
-    if (failedOff - scaledOn < GATE_PAIR_MIN_CHANGE) continue;
-    const { pValue } = comparePoissonCounts(failedOn, on.length, failedOff, off.length);
-    if (pValue >= GATE_PAIR_ALPHA) continue;
+    const { pValue, excess, decided } = decides(failedOn, on.length, failedOff, off.length);
+    const verdict = decided ? 'gate-helps' : excess > 0 ? 'undecided' : 'no-increase';
     const c = off[0].config;
-    pairs.push({
+    const pair: GatePair = {
       disruption: disruptionLabel(off[0].disruption),
       preStopSeconds: c.preStopSeconds,
       terminationGracePeriodSeconds: c.terminationGracePeriodSeconds,
@@ -239,44 +288,82 @@ export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
       off: { cells: off.map((x) => x.id), failed: failedOff },
       on: { cells: on.map((x) => x.id), failed: failedOn },
       pValue,
-    });
+      verdict,
+    };
+    if (verdict === 'undecided') {
+      const scale = scaleToDecide(failedOn, on.length, failedOff, off.length);
+      pair.decide = scale ? { repeats: scale.k * Math.max(on.length, off.length), pValue: scale.pValue } : { repeats: null, pValue };
+    }
+    pairs.push(pair);
   }
   return pairs;
 }
 
 const pValueText = (p: number) => (p < 0.0001 ? 'p < 0.0001' : `p = ${Number(p.toPrecision(2))}`);
+const pairWhere = (p: GatePair) => `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s`;
+const pairCounts = (p: GatePair) => `${p.off.failed} off vs ${p.on.failed} on (${pValueText(p.pValue)})`;
+const repeatsOf = (p: GatePair) => Math.max(p.off.cells.length, p.on.cells.length);
+const decideText = (p: GatePair) =>
+  p.decide?.repeats
+    ? `${count(p.decide.repeats, 'repeat')} of each cell would decide it if each repeat lost as these did (${pValueText(p.decide.pValue)}; ${count(repeatsOf(p), 'repeat')} ran)`
+    : `not even ${MAX_DECIDING_SCALE} × the repeats would decide it at this difference`;
 
 /**
- * Is the readiness gate needed: any 5xx to a target that was not yet healthy, or cells alike but
- * for the gate where the gate-off ones lost more beyond noise (the gate paces a rollout by the
+ * Is the readiness gate needed? On: any 5xx to a target that was not yet healthy, or cells alike
+ * but for the gate where the gate-off ones lost more beyond noise (the gate paces a rollout by the
  * targets' health, so without it the old pods go sooner, whatever the cause of each 5xx).
+ * Inconclusive: gate-off cells lost more than their twins, within noise. Not needed: the pairs show
+ * no increase without the gate, or gate-off cells with complete access logs lost nothing to a
+ * not-yet-healthy target. Not tested: neither kind of cell ran. Causes from missing or partial
+ * logs never say "nothing lost": an entry not read is not a request that went well.
  */
 function gateOf(cells: readonly RecommendCell[]): RecommendationSet['readinessGate'] {
   const pairs = gatePairs(cells);
-  const pairText = pairs.length
-    ? `cells alike but for the gate lost more with it off (exact test, ${GATE_PAIR_ALPHA}): ${pairs
-        .map((p) => `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s: ${p.off.failed} off vs ${p.on.failed} on (${pValueText(p.pValue)})`)
-        .join('; ')}`
-    : '';
   const withPairs = pairs.length ? { pairs } : {};
-  const withCauses = cells.filter((c) => c.explain?.causes);
-  if (!withCauses.length) {
-    if (pairs.length) return { value: true, lost: 0, cells: [], ...withPairs, why: pairText };
-    return { value: null, lost: 0, cells: [], why: 'no valid cell has its 5xx attributed to causes (no explain data), and no cells alike but for the gate differ beyond noise: nothing to decide the gate from' };
-  }
-  const losing = withCauses
+  const helps = pairs.filter((p) => p.verdict === 'gate-helps');
+  const open = pairs.filter((p) => p.verdict === 'undecided');
+  const helpsText = helps.length ? `cells alike but for the gate lost more with it off (exact test, ${GATE_PAIR_ALPHA}): ${helps.map((p) => `${pairWhere(p)}: ${pairCounts(p)}`).join('; ')}` : '';
+  // Entries that were read: losses are real whatever else was missed.
+  const read = cells.filter((c) => c.explain?.causes && c.explain.logs !== 'missing');
+  const complete = read.filter((c) => c.explain!.logs === 'complete');
+  const losing = read
     .map((c) => ({ id: c.id, lost: NOT_YET_HEALTHY_CAUSES.reduce((s, k) => s + (c.explain?.causes?.[k] ?? 0), 0), readinessGate: c.config.readinessGate }))
     .filter((c) => c.lost > 0);
   const lost = losing.reduce((s, c) => s + c.lost, 0);
-  if (!lost) {
-    if (pairs.length) return { value: true, lost: 0, cells: [], ...withPairs, why: `${pairText}; no cell lost a request to a not-yet-healthy target itself (${count(withCauses.length, 'cell')} with causes)` };
-    return { value: false, lost: 0, cells: [], why: `no cell lost a request to a not-yet-healthy target (${count(withCauses.length, 'cell')} with causes), and no cells alike but for the gate differ beyond noise` };
+  if (lost) {
+    const gated = losing.filter((c) => c.readinessGate).length;
+    let why = `${count(lost, 'request')} lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${count(losing.length, 'cell')}`;
+    if (gated) why += `; ${gated} of them had the gate on already, so the gate alone does not prevent it there (too few replicas left, maxUnavailable)`;
+    if (helps.length) why += `; ${helpsText}`;
+    return { state: 'value', value: true, lost, cells: losing, ...withPairs, why };
   }
-  const gated = losing.filter((c) => c.readinessGate).length;
-  let why = `${count(lost, 'request')} lost to not-yet-healthy targets (${NOT_YET_HEALTHY_CAUSES.join(', ')}) in ${count(losing.length, 'cell')}`;
-  if (gated) why += `; ${gated} of them had the gate on already, so the gate alone does not prevent it there (too few replicas left, maxUnavailable)`;
-  if (pairs.length) why += `; ${pairText}`;
-  return { value: true, lost, cells: losing, ...withPairs, why };
+  const unread = cells.length - complete.length;
+  const unreadText = unread ? `; ${count(unread, 'cell')} without causes from complete access logs say nothing of it` : '';
+  if (helps.length) return { state: 'value', value: true, lost: 0, cells: [], ...withPairs, why: `${helpsText}; no cell lost a request to a not-yet-healthy target itself (${count(complete.length, 'cell')} with complete logs)` };
+  if (open.length) {
+    const why = `cells alike but for the gate lost more with it off, within noise (exact test, ${GATE_PAIR_ALPHA}, at least ${GATE_PAIR_MIN_CHANGE} more): ${open.map((p) => `${pairWhere(p)}: ${pairCounts(p)}; ${decideText(p)}`).join('; ')}`;
+    return { state: 'inconclusive', value: null, lost: 0, cells: [], ...withPairs, why };
+  }
+  const offComplete = complete.filter((c) => !c.config.readinessGate);
+  if (pairs.length || offComplete.length) {
+    const parts = [
+      ...(pairs.length ? [`cells alike but for the gate lost no more with it off: ${pairs.map((p) => `${pairWhere(p)}: ${pairCounts(p)}`).join('; ')}`] : []),
+      ...(offComplete.length ? [`no gate-off cell with complete access logs lost a request to a not-yet-healthy target (${count(offComplete.length, 'cell')})`] : []),
+    ];
+    return { state: 'value', value: false, lost: 0, cells: [], ...withPairs, why: parts.join('; ') + unreadText };
+  }
+  const gates = [...new Set(cells.map((c) => c.config.readinessGate))];
+  const tried = gates.length === 1 ? `the gate was only ever ${gates[0] ? 'on' : 'off'}` : 'no gate-on cell is alike a gate-off one but for the gate';
+  const offCells = cells.filter((c) => !c.config.readinessGate).length;
+  return {
+    state: 'not-tested',
+    value: null,
+    lost: 0,
+    cells: [],
+    why: cells.length
+      ? `${tried}, and ${offCells ? `none of the ${count(offCells, 'gate-off cell')} has causes from complete access logs` : 'no gate-off cell ran'}: nothing shows whether the gate is needed`
+      : 'no valid cell: nothing shows whether the gate is needed',
+  };
 }
 
 /** Normalized distance of a config to the recommendation: Σ |Δ| / recommended over the seconds, + 1 for a gate that differs. */
@@ -304,7 +391,13 @@ const verdictOf = (cells: readonly { valid: boolean; failed: number }[]) => {
   return !valid.length ? ('untested' as const) : valid.some((c) => c.failed > 0) ? ('contradicted' as const) : ('confirmed' as const);
 };
 
-/** The cells that meet the recommendation, and the nearest valid config with its cells. */
+/** Below the recommendation a cell may lose requests: losing supports it, losing nothing says the values may be more than needed. */
+const belowVerdictOf = (cells: readonly { valid: boolean; failed: number }[]) => {
+  const valid = cells.filter((c) => c.valid);
+  return !valid.length ? ('untested' as const) : valid.some((c) => c.failed > 0) ? ('supports' as const) : ('neutral' as const);
+};
+
+/** The cells that meet the recommendation, the nearest valid config with its cells, and how the cells below it fared. */
 function checkOf(all: readonly RecommendCell[], rec: { preStopSeconds: number; terminationGracePeriodSeconds: number; deregistrationDelaySeconds: number; delayMin: number; readinessGate: boolean | null }): NonNullable<RecommendationSet['check']> {
   const meeting = all.filter((c) => meets(c.config, rec)).map(checked);
   const configs = new Map<string, RecommendCell[]>();
@@ -318,9 +411,10 @@ function checkOf(all: readonly RecommendCell[], rec: { preStopSeconds: number; t
     const ok = meets(config, rec);
     if (nearest && (distance > nearest.distance || (distance === nearest.distance && (nearest.meets || !ok)))) continue;
     const list = cells.map(checked);
-    nearest = { config: { ...config }, distance, meets: ok, cells: list, verdict: verdictOf(list) };
+    nearest = { config: { ...config }, distance, meets: ok, cells: list, verdict: ok ? verdictOf(list) : belowVerdictOf(list) };
   }
-  return { meeting, verdict: verdictOf(meeting), nearest };
+  const below = all.filter((c) => c.valid && !meets(c.config, rec));
+  return { meeting, verdict: verdictOf(meeting), nearest, below: { cells: below.length, lost: below.filter((c) => failedOf(c) > 0).length } };
 }
 
 /** The recommendation over one scope. */
@@ -344,7 +438,7 @@ function recommendScope(scope: string, all: readonly RecommendCell[], margin: { 
       : !dereg
         ? `no deregistration lag was measured in ${count(withLags, 'cell')} with lags (no target deregistered while it had traffic): no recommendation rather than a guess`
         : `no request duration was measured in ${count(withLags, 'cell')} with lags: no recommendation rather than a guess`;
-    const none = (rule: string) => ({ value: null, rule, evidence: [], why });
+    const none = (rule: string) => ({ state: 'not-tested' as const, value: null, rule, evidence: [], why });
     return {
       scope,
       cells: cells.length,
@@ -378,9 +472,10 @@ function recommendScope(scope: string, all: readonly RecommendCell[], margin: { 
     cells: cells.length,
     excluded,
     withLags,
-    preStopSeconds: { value: preStop, rule: rules.preStop, arithmetic: preStopArithmetic, evidence: [dereg] },
-    terminationGracePeriodSeconds: { value: grace, rule: rules.grace, arithmetic: `${preStop} + ${fig(L)} + ${marginAt(L)} = ${fig(preStop + L + m(L))} → ${grace}`, evidence: [longest] },
+    preStopSeconds: { state: 'value', value: preStop, rule: rules.preStop, arithmetic: preStopArithmetic, evidence: [dereg] },
+    terminationGracePeriodSeconds: { state: 'value', value: grace, rule: rules.grace, arithmetic: `${preStop} + ${fig(L)} + ${marginAt(L)} = ${fig(preStop + L + m(L))} → ${grace}`, evidence: [longest] },
     deregistrationDelaySeconds: {
+      state: 'value',
       value: delayMax,
       rule: rules.delay,
       // The largest value the rule allows: in-flight requests get the most room, and the pod's wait (preStop) is what a rollout pays, not the delay.

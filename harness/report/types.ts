@@ -87,7 +87,21 @@ export const explainSchema = z
       .object({
         client: z.number().int().min(0).describe('5xx the client counted'),
         accessLog: z.number().int().min(0).describe('5xx entries of the cell in the access log'),
-        cloudWatch: z.object({ elb5xx: z.number().min(0), target5xx: z.number().min(0), from: z.string(), to: z.string() }).strict().optional().describe('HTTPCode_ELB_5XX_Count + HTTPCode_Target_5XX_Count sums over whole minutes of the window, whole load balancer'),
+        cloudWatch: z
+          .object({
+            elb5xx: z.number().min(0),
+            target5xx: z.number().min(0),
+            from: z.string(),
+            to: z.string(),
+            accessLog: z
+              .object({ elb5xx: z.number().int().min(0), target5xx: z.number().int().min(0), ofCell: z.number().int().min(0).describe('how many of them were this cell\'s') })
+              .strict()
+              .optional()
+              .describe('the access log\'s 5xx entries of the whole load balancer in the same minutes, split as the two metrics are: what CloudWatch is compared with'),
+          })
+          .strict()
+          .optional()
+          .describe('HTTPCode_ELB_5XX_Count and HTTPCode_Target_5XX_Count sums over whole minutes of the window, whole load balancer'),
         cloudWatchError: z.string().optional(),
         mismatches: z.array(z.string()),
       })

@@ -280,7 +280,8 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       [['twin', 'up', '--time-scale', 'fast'], /Expected a positive number, got "fast"/],
       [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
       [['report', 'x', '--format', 'pdf'], /--format: expected md, junit, json or html, got "pdf"/],
-      [['report', 'x', '--format', 'md', '-o', 'x.md'], /-o\/--output: expected with --format html, got --format md/],
+      [['compare', 'x', 'y', '--format', 'html'], /--format: expected md or json, got "html"/],
+      [['plan', spec, '--format', 'yaml'], /--format: expected text or json, got "yaml"/],
       [['report', 'fixtures/results/report-fixture', '--format', 'html', '-o', '/proc/rollout-harness-test/r.html'], /-o \/proc\/rollout-harness-test\/r.html: expected a file that can be written, got ENOENT/],
       [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
     ];

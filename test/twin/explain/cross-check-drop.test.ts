@@ -1,9 +1,9 @@
 /**
  * The cross-check catching a log that misses requests: the twin leaves a share of its access-log
  * entries out of the delivered files (`alb.accessLogs.dropShare`, ALB's "best-effort basis"), so
- * the client counts more 5xx than the log has; the cell's cross-check lists the difference, the
- * unlogged 5xx are put down as before-alb, and report.md shows the mismatch. The twin's ground
- * truth keeps every 5xx.
+ * the client counts more 5xx than the log has, and CloudWatch more than the log of the same minutes;
+ * the cell's cross-check lists both differences, the unlogged 5xx are put down as before-alb, and
+ * report.md shows the mismatch. The twin's ground truth keeps every 5xx.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -67,6 +67,12 @@ describe('a log that misses entries (dropShare 0.5)', () => {
     // The ground truth is not dropped from: it has every 5xx the client saw.
     const truth = Object.values(r.fiveXXByReason ?? {}).reduce((a, b) => a + b, 0);
     expect(truth).toBeGreaterThanOrEqual(e.crossCheck.client);
+    // CloudWatch counts every request; the log of the same minutes misses about half of the 5xx.
+    const cw = e.crossCheck.cloudWatch!;
+    expect(cw.accessLog, e.crossCheck.cloudWatchError).toBeDefined();
+    expect(cw.elb5xx).toBeGreaterThan(cw.accessLog!.elb5xx);
+    expect(e.crossCheck.mismatches.join('\n')).toContain(`CloudWatch's HTTPCode_ELB_5XX_Count summed ${cw.elb5xx} over`);
+    expect(e.crossCheck.mismatches.join('\n')).toContain(`the access log has ${cw.accessLog!.elb5xx} such entries of the whole load balancer in the same minutes: ${cw.elb5xx - cw.accessLog!.elb5xx} missing from the log`);
     expect(outcome.report).toContain('Cross-check mismatches:');
     expect(outcome.report).toContain(`- ${r.id}: the client saw ${e.crossCheck.client} 5xx`);
   });

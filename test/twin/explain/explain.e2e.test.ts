@@ -80,6 +80,10 @@ describe('explaining 5xx on the twin', () => {
       expect(e.crossCheck.accessLog, r.id).toBeGreaterThanOrEqual(e.crossCheck.client);
       expect(e.crossCheck.accessLog - e.crossCheck.client, r.id).toBeLessThanOrEqual(r.requests.cutAtStop.count);
       if (e.crossCheck.accessLog !== e.crossCheck.client) expect(e.crossCheck.mismatches.join(' '), r.id).toMatch(/the client did not count/);
+      // CloudWatch's minutes hold the neighbouring repeats too; the log of the same minutes and load balancer does as well: no mismatch.
+      expect(e.crossCheck.cloudWatch?.accessLog, `${r.id}: ${e.crossCheck.cloudWatchError}`).toBeDefined();
+      expect(e.crossCheck.mismatches.filter((m) => m.startsWith('CloudWatch')), r.id).toEqual([]);
+      expect(e.crossCheck.cloudWatch!.accessLog!.ofCell, r.id).toBeLessThanOrEqual(e.crossCheck.accessLog);
       expect(Object.values(e.causes).reduce((a, b) => a + b, 0), r.id).toBe(e.crossCheck.accessLog);
       compared += e.agreement?.compared ?? 0;
       agreed += e.agreement?.agreed ?? 0;

@@ -1,4 +1,4 @@
-/** `compare` and `report --format md` on run directories written here: exit codes, summary file, comparison in the review. */
+/** `compare` and `report` on run directories written here: exit codes, summary file, comparison in the review, JSON, -o for every format. */
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compareCommand, finishRun, readRun, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
 import { ConfigError } from '../../../harness/core/errors.ts';
 import { specSchema } from '../../../harness/matrix/schema.ts';
+import { recommend } from '../../../harness/report/recommend.ts';
 import type { CellResult } from '../../../harness/report/types.ts';
 import { cellResult } from '../../helpers/results.ts';
 
@@ -19,10 +20,10 @@ const spec = specSchema.parse({
   disruptions: ['rollout'],
 });
 
-function cell(gate: boolean, fiveXX: number, valid = true): CellResult {
+function cell(gate: boolean, fiveXX: number, valid = true, kind: 'rollout' | 'drain' = 'rollout'): CellResult {
   return cellResult({
     gate,
-    kind: 'rollout',
+    kind,
     valid,
     ...(valid ? {} : { invalidReason: 'the system did not settle within 300 s' }),
     fiveXX,
@@ -31,7 +32,7 @@ function cell(gate: boolean, fiveXX: number, valid = true): CellResult {
 }
 
 /** Writes results/<id>/run.json and its cells as a run does. */
-async function writeRun(id: string, cells: CellResult[]): Promise<string> {
+async function writeRun(id: string, cells: CellResult[], extra: object = {}): Promise<string> {
   const runDir = path.join(dir, 'results', id);
   await mkdir(path.join(runDir, 'cells'), { recursive: true });
   const record = {
@@ -45,6 +46,7 @@ async function writeRun(id: string, cells: CellResult[]): Promise<string> {
     startedAt: '2026-01-01T00:00:00Z',
     endedAt: '2026-01-01T00:10:00Z',
     cells: cells.map((c) => ({ id: c.id, status: 'done' })),
+    ...extra,
   };
   await writeFile(path.join(runDir, 'run.json'), JSON.stringify(record));
   for (const c of cells) await writeFile(path.join(runDir, 'cells', `${c.id}.json`), JSON.stringify(c));
@@ -70,6 +72,8 @@ beforeAll(async () => {
   await writeRun('noisy', [cell(false, 3), cell(true, 1)]);
   await writeRun('worse', [cell(false, 2), cell(true, 40)]);
   await writeRun('broken', [cell(false, 2), cell(true, 0, false)]);
+  await writeRun('drains', [cell(false, 2, true, 'drain'), cell(true, 0, true, 'drain')]);
+  await writeRun('mixed', [cell(false, 2), cell(true, 1, true, 'drain')]);
 });
 
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -100,6 +104,41 @@ describe('compare', () => {
     expect(text).toContain('No regression beyond noise');
   });
 
+  it('exits 4 and says so when the two runs share no cell, listing the cells of each', async () => {
+    const err: string[] = [];
+    const spy = vi.spyOn(console, 'error');
+    const r = await captured(() => {
+      spy.mockImplementation((...args: unknown[]) => void err.push(args.join(' ')));
+      return compareCommand('quiet', 'drains', flags());
+    });
+    spy.mockRestore();
+    expect(r.code).toBe(4);
+    expect(r.out).not.toContain('No regression');
+    expect(r.out).toContain('The two runs share no cell: nothing was compared (exit 4).');
+    expect(r.out).toContain('Only in quiet:\n\n- rollout.gate-off.prestop-0.grace-30.dereg-300\n- rollout.gate-on.prestop-0.grace-30.dereg-300\n');
+    expect(r.out).toContain('Only in drains:\n\n- drain.gate-off.prestop-0.grace-30.dereg-300\n- drain.gate-on.prestop-0.grace-30.dereg-300\n');
+    expect(err.join('\n')).toContain('quiet and drains share no cell: nothing was compared (exit 4)');
+  });
+
+  it('lists the cells present in one run only, and judges the shared ones', async () => {
+    const r = await captured(() => compareCommand('quiet', 'mixed', flags()));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('No regression beyond noise');
+    expect(r.out).toContain('2 cells are in one run only');
+    expect(r.out).toContain('Only in quiet:\n\n- rollout.gate-on.prestop-0.grace-30.dereg-300\n');
+    expect(r.out).toContain('Only in mixed:\n\n- drain.gate-on.prestop-0.grace-30.dereg-300\n');
+  });
+
+  it('prints the comparison as JSON with --format json: rows, the cells of one run only, and the exit code', async () => {
+    const r = await captured(() => compareCommand('quiet', 'worse', flags({ format: 'json' })));
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.out);
+    expect(json).toMatchObject({ before: 'quiet', after: 'worse', shared: 2, onlyBefore: [], onlyAfter: [], regressions: ['rollout.gate-on.prestop-0.grace-30.dereg-300'], invalid: [], exitCode: 1, options: { alpha: 0.01, minChange: 5 } });
+    expect(json.rows[1]).toMatchObject({ key: 'rollout.gate-on.prestop-0.grace-30.dereg-300', outcome: 'regression', before: { failed: 0, sent: 3000 }, after: { failed: 40 } });
+    const none = JSON.parse((await captured(() => compareCommand('quiet', 'drains', flags({ format: 'json' })))).out);
+    expect(none).toMatchObject({ shared: 0, exitCode: 4, onlyBefore: ['rollout.gate-off.prestop-0.grace-30.dereg-300', 'rollout.gate-on.prestop-0.grace-30.dereg-300'] });
+  });
+
   it('refuses a --summary-file it cannot append to, and a run that does not exist, as bad input', async () => {
     await expect(compareCommand('quiet', 'noisy', flags({ summaryFile: path.join(dir, 'no-such-dir', 's.md') }))).rejects.toThrow(/--summary-file: expected a file that can be appended to, got .*no-such-dir.* \(ENOENT\)/);
     await expect(compareCommand('quiet', 'nope', flags())).rejects.toBeInstanceOf(ConfigError);
@@ -117,6 +156,46 @@ describe('report --format md', () => {
     expect(plain.code).toBe(0);
     expect(plain.out).not.toContain('Compared with');
     await expect(reportCommand('worse', { ...flags({ baseline: 'quiet' }), format: 'junit' })).rejects.toThrow(/expected only with --format md/);
+  });
+});
+
+describe('report -o FILE', () => {
+  it('writes every format to the file, as it prints it, and nothing to stdout', async () => {
+    for (const format of ['md', 'junit', 'json', 'html'] as const) {
+      const file = path.join(dir, `report.${format}`);
+      const written = await captured(() => reportCommand('worse', { ...flags(), format, output: file }));
+      expect(written.out, format).toBe('');
+      const text = await readFile(file, 'utf8');
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      let printed: string;
+      try {
+        const r = await captured(() => reportCommand('worse', { ...flags(), format }));
+        printed = r.out ? `${r.out}\n` : write.mock.calls.map((c) => String(c[0])).join('');
+      } finally {
+        write.mockRestore();
+      }
+      expect(text, format).toBe(printed);
+      expect(text.length, format).toBeGreaterThan(100);
+    }
+    expect(JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8'))).toMatchObject({ runId: 'worse', recommendation: { overall: { readinessGate: { state: 'value', value: false } } } });
+    expect(await readFile(path.join(dir, 'report.junit'), 'utf8')).toMatch(/^<\?xml/);
+    expect(await readFile(path.join(dir, 'report.md'), 'utf8')).toMatch(/^# rollout-harness: nightly\n/);
+  });
+});
+
+describe('readRun', () => {
+  it('reads a run whose recommendation an older release wrote (no state per setting), and computes it again', async () => {
+    const cells = [cell(false, 2), cell(true, 0)];
+    const legacy = JSON.parse(JSON.stringify(recommend(cells)));
+    for (const set of [legacy.overall, ...legacy.byDisruption]) {
+      for (const k of ['preStopSeconds', 'terminationGracePeriodSeconds', 'deregistrationDelaySeconds', 'readinessGate']) delete set[k].state;
+      if (set.check) delete set.check.below;
+    }
+    await writeRun('legacy', cells, { recommendation: legacy });
+    const run = await readRun('legacy', path.join(dir, 'results'));
+    expect(run.record.recommendation).toBeUndefined();
+    const r = await captured(() => reportCommand('legacy', { ...flags(), format: 'json' }));
+    expect(JSON.parse(r.out).recommendation.overall.readinessGate).toMatchObject({ state: 'inconclusive', value: null });
   });
 });
 

@@ -10,7 +10,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { explainCell } from '../../../harness/explain/pipeline.ts';
@@ -103,6 +103,7 @@ beforeAll(async () => {
   const specs: Array<[EntrySpec, string]> = cases.map(([, s], i) => [s, NODES[i % 2]]);
   for (let t = 0; t < 60; t += 1) for (const n of NODES) specs.push([{ t: t + (n === NODES[0] ? 0.1 : 0.6), elb: 200, target: '10.0.0.4:8080' }, n]);
   specs.push([{ t: 30, elb: 502, target: '10.0.0.4:8080', targetStatus: null, userAgent: 'curl/8.4.0' }, NODES[0]]);
+  specs.push([{ t: 45, elb: 503, target: null, targetTime: null, userAgent: 'curl/8.4.0' }, NODES[1]]);
   const byObject = new Map<string, string[]>();
   for (const [s, node] of specs) {
     const line = albLine(ORIGIN, { userAgent: UA, ...s, traceId: s.traceId ?? `Root=1-${node}-${s.t}` });
@@ -121,8 +122,10 @@ beforeAll(async () => {
   const lb = parseLoadBalancerArn(lbArn)!;
   const put = (MetricName: string, Value: number, s: number) =>
     cw.send(new PutMetricDataCommand({ Namespace: 'AWS/ApplicationELB', MetricData: [{ MetricName, Dimensions: [{ Name: 'LoadBalancer', Value: lb.resource }], Timestamp: new Date(ORIGIN + s * 1000), Value, Unit: 'Count' }] }));
+  // By the minute of the response, as the log's time: the 504 sent at 52 s answered at 62 s, after the window's minute.
   await put('HTTPCode_ELB_5XX_Count', 6, 10);
   await put('HTTPCode_ELB_5XX_Count', 4, 40);
+  await put('HTTPCode_ELB_5XX_Count', 1, 62);
   await put('HTTPCode_Target_5XX_Count', 1, 3);
   cw.destroy();
 
@@ -164,17 +167,47 @@ describe('explainCell', () => {
     const expected = Object.fromEntries(Object.keys(explain.causes).map((c) => [c, c === 'before-alb' ? 1 : cases.filter(([k]) => k === c).length]));
     expect(explain.causes).toEqual(expected);
     expect(explain.attributed).toHaveLength(cases.length + 1);
-    expect(explain.crossCheck).toMatchObject({ client: 11, accessLog: 10, cloudWatch: { elb5xx: 10, target5xx: 1 } });
-    expect(explain.crossCheck.mismatches).toEqual([
-      'the client saw 11 5xx, the access log has 10: 1 never reached the ALB\'s log (before-alb: a proxy, or a log object missing)',
-      expect.stringMatching(/^CloudWatch summed 11 5xx \(ELB 10 \+ target 1\) .* 1 from other clients/),
-    ]);
+    // CloudWatch counts another client's 502 and 503 too (11 in all, the cell's log has 10); so does
+    // the log of the whole load balancer in the same minute: 8 of the cell's + 2 ELB 5xx (its 504
+    // answered at 62 s is the next minute's), 1 target 5xx, 9 of them the cell's. No mismatch there.
+    expect(explain.crossCheck).toMatchObject({ client: 11, accessLog: 10, cloudWatch: { elb5xx: 10, target5xx: 1, accessLog: { elb5xx: 10, target5xx: 1, ofCell: 9 } } });
+    expect(explain.crossCheck.mismatches).toEqual(['the client saw 11 5xx, the access log has 10: 1 never reached the ALB\'s log (before-alb: a proxy, or a log object missing)']);
     expect(explain.agreement).toMatchObject({ compared: 10, agreed: 9, share: 0.9, unmatched: 0 });
     expect(explain.agreement!.disagreements).toEqual([expect.objectContaining({ inferred: 'unknown', truth: '504 idle-timeout' })]);
     expect(fiveXXByReason).toMatchObject({ '502 connect-refused': 3, '503 no-routable-targets': 1 });
     expect(explain.lags!.longestRequest.count).toBeGreaterThan(0);
     // The result with its explanation is a valid cell file.
     expect(() => cellResultSchema.parse({ ...cell(), explain, fiveXXByReason })).not.toThrow();
+  }, 30_000);
+
+  it('flags CloudWatch against the log when entries were dropped from a log object', async () => {
+    // The same objects, but the other client's 502 and one of the cell's 502s left out of what is read.
+    // CloudWatch still counts them: 10 ELB 5xx in the minute, the log has 8.
+    const { deps: d } = deps();
+    const store = d.store;
+    let dropped = 0;
+    let ofCell = 0;
+    const dropping = {
+      listObjects: store.listObjects.bind(store),
+      async getObject(bucket: string, key: string) {
+        const lines = gunzipSync(await store.getObject(bucket, key)).toString('utf8').split('\n');
+        const kept = lines.filter((l) => {
+          const mine = l.includes(UA);
+          const drop = / 502 - /.test(l) && (!mine || ofCell < 1);
+          if (drop && mine) ofCell++;
+          if (drop) dropped++;
+          return !drop;
+        });
+        return gzipSync(Buffer.from(kept.join('\n')));
+      },
+    };
+    const { explain } = await explainCell(cell(), UA, { ...d, store: dropping });
+    expect(dropped).toBe(2);
+    expect(explain.crossCheck.cloudWatch).toMatchObject({ elb5xx: 10, target5xx: 1, accessLog: { elb5xx: 8, target5xx: 1, ofCell: 8 } });
+    expect(explain.crossCheck.mismatches).toContainEqual(
+      expect.stringMatching(/^CloudWatch's HTTPCode_ELB_5XX_Count summed 10 over \d\d:\d\d–\d\d:\d\d, the access log has 8 such entries of the whole load balancer in the same minutes: 2 missing from the log \(entries or objects not delivered\); 8 of the log's were this cell's$/),
+    );
+    expect(explain.crossCheck.mismatches.join('\n')).not.toContain('HTTPCode_Target_5XX_Count');
   }, 30_000);
 
   it('says first, and as the why, when most of the cell\'s entries were logged outside its traffic window', async () => {

@@ -97,6 +97,18 @@ describe('compareRuns: beyond noise, not any increase', () => {
     ]);
     expect(comparisonExitCode(c)).toBe(0);
   });
+
+  it('exits 4, not "no regression", when the runs share no cell, and names the cells of each', () => {
+    const c = compareRuns([cell('rollout', true, 0)], [cell('drain', true, 0)]);
+    expect(c).toMatchObject({ shared: 0, onlyBefore: ['rollout.gate-on.prestop-0.grace-30.dereg-300'], onlyAfter: ['drain.gate-on.prestop-0.grace-30.dereg-300'] });
+    expect(comparisonExitCode(c)).toBe(4);
+    const md = renderComparison('a', 'b', c);
+    expect(md).not.toContain('No regression');
+    expect(md).toContain('The two runs share no cell: nothing was compared (exit 4).');
+    expect(md).toContain('Only in a:\n\n- rollout.gate-on.prestop-0.grace-30.dereg-300\n\nOnly in b:\n\n- drain.gate-on.prestop-0.grace-30.dereg-300\n');
+    // Two empty runs share nothing either.
+    expect(comparisonExitCode(compareRuns([], []))).toBe(4);
+  });
 });
 
 describe('renderComparison', () => {

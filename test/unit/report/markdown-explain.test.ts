@@ -7,13 +7,13 @@ import { cellResult } from '../../helpers/results.ts';
 const causes = (c: Partial<Record<(typeof CAUSE_CLASSES)[number], number>>) => ({ ...Object.fromEntries(CAUSE_CLASSES.map((k) => [k, 0])), ...c }) as Explain['causes'];
 
 describe('renderMarkdown with explained cells', () => {
-  it('shows each cell\'s causes, its logs status, the three counts and the agreement', () => {
+  it('shows each cell\'s causes, its logs status, the counts compared like with like, and the agreement', () => {
     const explained = cellResult({ gate: false, kind: 'rollout', fiveXX: 12 });
     explained.explain = {
       logs: 'complete',
       causes: causes({ 'routed-after-sigterm': 9, 'no-healthy-target': 2, 'before-alb': 1 }),
       attributed: [],
-      crossCheck: { client: 12, accessLog: 11, cloudWatch: { elb5xx: 11, target5xx: 0, from: 'a', to: 'b' }, mismatches: ['the client saw 12 5xx, the access log has 11'] },
+      crossCheck: { client: 12, accessLog: 11, cloudWatch: { elb5xx: 30, target5xx: 1, from: 'a', to: 'b', accessLog: { elb5xx: 30, target5xx: 1, ofCell: 11 } }, mismatches: ['the client saw 12 5xx, the access log has 11'] },
       agreement: { compared: 11, agreed: 11, share: 1, unmatched: 0, disagreements: [] },
     };
     const missing = cellResult({ gate: true, kind: 'rollout' });
@@ -24,10 +24,10 @@ describe('renderMarkdown with explained cells', () => {
       [
         '5xx by cause (ALB access log + timeline; harness/explain/README.md says each class):',
         '',
-        '| cell | logs | 5xx client / log / CloudWatch | causes | agreement |',
+        '| cell | logs | 5xx client / log; CloudWatch / log, whole LB in its minutes | causes | agreement |',
         '|---|---|---|---|---|',
-        `| ${explained.id} | complete | 12 / 11 / 11 | routed-after-sigterm 9, no-healthy-target 2, before-alb 1 | 100 % of 11 |`,
-        `| ${missing.id} | missing (1) | 0 / – / – |  |  |`,
+        `| ${explained.id} | complete | 12 / 11; 31 / 31 (11 the cell's) | routed-after-sigterm 9, no-healthy-target 2, before-alb 1 | 100 % of 11 |`,
+        `| ${missing.id} | missing (1) | 0 / –; – / – |  |  |`,
         '',
         '(1) access logs are off on load balancer shop | x',
         '',

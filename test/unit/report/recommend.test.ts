@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
-import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, recommend, recommendationSchema, type RecommendCell } from '../../../harness/report/recommend.ts';
+import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, recommend, recommendationSchema, scaleToDecide, type RecommendCell } from '../../../harness/report/recommend.ts';
 import { checkLines, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
 
 interface CellInput {
@@ -19,6 +19,7 @@ interface CellInput {
   causes?: Record<string, number>;
   samples?: NonNullable<NonNullable<RecommendCell['explain']>['lags']>['samples'];
   noExplain?: boolean;
+  logs?: 'complete' | 'partial' | 'missing';
 }
 
 const dist = (values: number[]) => ({ count: values.length, min: Math.min(...values, 0), p50: 0, p90: 0, max: values.length ? Math.max(...values) : 0, values: [...values].sort((a, b) => a - b) });
@@ -37,6 +38,7 @@ function cell(o: CellInput): RecommendCell {
       ? {}
       : {
           explain: {
+            logs: o.logs ?? 'complete',
             causes: o.causes ?? {},
             ...(o.dereg || o.longest ? { lags: { deregistration: dist(o.dereg ?? []), registration: dist([]), longestRequest: dist(o.longest ?? []), ...(o.samples ? { samples: o.samples } : {}) } } : {}),
           },
@@ -136,9 +138,9 @@ describe('recommend: the readiness gate', () => {
     expect(g.why).toContain('1 of them had the gate on already');
   });
 
-  it('is not needed when the cells have causes and none of them is not-yet-healthy, and undecided without causes', () => {
-    expect(recommend([A, C]).overall.readinessGate).toMatchObject({ value: false, lost: 0, why: 'no cell lost a request to a not-yet-healthy target (2 cells with causes), and no cells alike but for the gate differ beyond noise' });
-    expect(recommend([cell({ noExplain: true })]).overall.readinessGate.value).toBeNull();
+  it('is not needed when gate-off cells with complete logs lost nothing to a not-yet-healthy target, and not tested without causes', () => {
+    expect(recommend([A, C]).overall.readinessGate).toMatchObject({ state: 'value', value: false, lost: 0, why: 'no gate-off cell with complete access logs lost a request to a not-yet-healthy target (1 cell)' });
+    expect(recommend([cell({ noExplain: true })]).overall.readinessGate).toMatchObject({ state: 'not-tested', value: null });
   });
 
   it('is on when cells alike but for the gate lost more with it off, beyond noise (the default matrix: 398 vs 329 under a rollout)', () => {
@@ -152,18 +154,18 @@ describe('recommend: the readiness gate', () => {
     expect(g.pairs![0]).toMatchObject({ disruption: 'rollout', preStopSeconds: 0, off: { cells: [off.id], failed: 398 }, on: { cells: [on.id], failed: 329 } });
     expect(g.pairs![0].pValue).toBeGreaterThan(0.005);
     expect(g.pairs![0].pValue).toBeLessThan(0.007);
-    expect(g.why).toBe('cells alike but for the gate lost more with it off (exact test, 0.01): rollout at preStop 0 s, grace 30 s, delay 300 s: 398 off vs 329 on (p = 0.0058); no cell lost a request to a not-yet-healthy target itself (2 cells with causes)');
+    expect(g.why).toBe('cells alike but for the gate lost more with it off (exact test, 0.01): rollout at preStop 0 s, grace 30 s, delay 300 s: 398 off vs 329 on (p = 0.0058); no cell lost a request to a not-yet-healthy target itself (2 cells with complete logs)');
     expect(renderRecommendationMarkdown(recommend([off, on]))).toContain('| readiness gate | on | cells alike but for the gate');
   });
 
-  it('is not moved by a difference within noise, nor by gate-off cells that lost less, nor by cells of another disruption', () => {
+  it('is inconclusive on a difference within noise, not needed when gate-off cells lost less, and not moved by cells of another disruption', () => {
     // The spot cells of the same run: 83 off vs 67 on, p = 0.11.
     const spotLike = [cell({ kind: 'drain', fiveXX: 83, causes: {} }), cell({ kind: 'drain', gate: true, fiveXX: 67, causes: {} })];
-    expect(recommend(spotLike).overall.readinessGate).toMatchObject({ value: false });
+    expect(recommend(spotLike).overall.readinessGate).toMatchObject({ state: 'inconclusive', value: null });
     expect(recommend([cell({ fiveXX: 111, causes: {} }), cell({ gate: true, fiveXX: 139, causes: {} })]).overall.readinessGate.value).toBe(false);
     expect(recommend([cell({ fiveXX: 400, causes: {} }), cell({ kind: 'drain', gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(false);
-    // Few counts: 6 vs 0 passes the test (p = 1/64) but not the level; 12 vs 0 does.
-    expect(recommend([cell({ fiveXX: 6, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(false);
+    // Few counts: 6 vs 0 passes the test (p = 1/64) but not the level; 12 vs 0 does, so 2 repeats would decide it.
+    expect(recommend([cell({ fiveXX: 6, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate).toMatchObject({ state: 'inconclusive', pairs: [{ verdict: 'undecided', decide: { repeats: 2 } }] });
     expect(recommend([cell({ fiveXX: 12, causes: {} }), cell({ gate: true, fiveXX: 0, causes: {} })]).overall.readinessGate.value).toBe(true);
   });
 
@@ -174,10 +176,10 @@ describe('recommend: the readiness gate', () => {
     const on = [1, 2, 3, 4].map((r) => ({ ...cell({ gate: true, noExplain: true }), id: `rollout.gate-on.prestop-0.grace-30.dereg-300.r${r}` }));
     const off = (fiveXX: number) => cell({ fiveXX, noExplain: true });
     expect(GATE_PAIR_MIN_CHANGE).toBe(5);
-    expect(gatePairs([off(4), ...on])).toEqual([]);
+    expect(gatePairs([off(4), ...on])).toMatchObject([{ verdict: 'undecided', off: { failed: 4 } }]);
     const pairs = gatePairs([off(5), ...on]);
     expect(pairs).toHaveLength(1);
-    expect(pairs[0]).toMatchObject({ off: { failed: 5 }, on: { failed: 0, cells: on.map((c) => c.id) } });
+    expect(pairs[0]).toMatchObject({ verdict: 'gate-helps', off: { failed: 5 }, on: { failed: 0, cells: on.map((c) => c.id) } });
     expect(pairs[0].pValue).toBeCloseTo(0.2 ** 5, 10);
   });
 
@@ -207,7 +209,7 @@ describe('recommend: no lags, no recommendation', () => {
     expect(r.deregistrationDelaySeconds).toMatchObject({ value: null, min: null, max: null });
     expect(r.preStopSeconds.why).toMatch(/^no valid cell has measured lags/);
     expect(r.check).toBeNull();
-    expect(renderRecommendationMarkdown(recommend([cell({ noExplain: true })]))).toContain('| preStop | none | no valid cell has measured lags');
+    expect(renderRecommendationMarkdown(recommend([cell({ noExplain: true })]))).toContain('| preStop | not tested | no valid cell has measured lags');
   });
 
   it('says so when lags were measured but no target deregistered with traffic', () => {
@@ -249,11 +251,11 @@ describe('recommend: confirm and contradict', () => {
     expect(rec.byDisruption[1].check!.verdict).toBe('contradicted');
   });
 
-  it('leaves it untested when no valid cell meets the values, and the nearest cell may still contradict', () => {
+  it('leaves it untested when no valid cell meets the values; the nearest cell, below them, supports it by losing requests', () => {
     const drain = recommend([A, B, C]).byDisruption[1];
     expect(drain.check!.meeting).toEqual([]);
     expect(drain.check!.verdict).toBe('untested');
-    expect(drain.check!.nearest).toMatchObject({ config: B.config, meets: false, verdict: 'contradicted', cells: [{ id: B.id, failed: 12 }] });
+    expect(drain.check!.nearest).toMatchObject({ config: B.config, meets: false, verdict: 'supports', cells: [{ id: B.id, failed: 12 }] });
   });
 
   it('does not count a cell whose delay outlasts its own preStop − 10 s, nor one below the minimum delay', () => {
@@ -287,24 +289,25 @@ describe('renderRecommendationMarkdown', () => {
       | preStop | 27 s | ≥ the largest deregistration lag + max(5 s, 20 %): 21.3 + max(5, 20 % × 21.3 = 4.26) = 26.3 → 27 (deregistration lag 21.3 s in drain.gate-on.prestop-5.grace-30.dereg-300.r1; 4 samples in 3 cells; next 12.4 s, 7 s) |
       | terminationGracePeriodSeconds | 35 s | ≥ preStop + the longest request + max(5 s, 20 %): 27 + 2.5 + max(5, 20 % × 2.5 = 0.5) = 34.5 → 35 (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
       | deregistration delay | 17 s | ≤ preStop − 10 s (AWS support: preStop ≥ delay + ~10 s) and ≥ the longest request + max(5 s, 20 %): 2.5 + max(5, 20 % × 2.5 = 0.5) = 7.5 → 8 ≤ delay ≤ 27 − 10 = 17; the largest (longest request 2.5 s in rollout.gate-off.prestop-0.grace-30.dereg-300.r1; 4 samples in 3 cells; next 1.1 s, 0.3 s) |
-      | readiness gate | not needed | no cell lost a request to a not-yet-healthy target (3 cells with causes), and no cells alike but for the gate differ beyond noise |
+      | readiness gate | not needed | no gate-off cell with complete access logs lost a request to a not-yet-healthy target (1 cell) |
 
       Confirmed: 1 cell meeting every recommended value, none lost a request (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
       Nearest cell (gate on, preStop 40 s, grace 60 s, delay 30 s; distance 1.96, meets the recommendation) confirms: it lost nothing (rollout.gate-on.prestop-40.grace-60.dereg-30.r1: 0).
+      Below the recommendation (cells that do not meet every value may lose requests): 2 of 2 valid cells lost requests, as it predicts.
 
       Per disruption:
 
       | disruption | preStop | grace | dereg delay | gate | check |
       |---|---|---|---|---|---|
       | rollout | 18 s | 26 s | 8 s | not needed | confirmed; nearest confirmed |
-      | drain | 27 s | 34 s | 17 s | not needed | untested; nearest contradicted |
+      | drain | 27 s | 34 s | 17 s | not tested | untested; nearest supports |
       "
     `);
   });
 });
 
 describe('recommend on the default matrix', () => {
-  it('recommends past every config when the lag tail reaches 58 s, and the nearest config (AWS support\'s advice) lost nothing', async () => {
+  it('recommends past every config when the lag tail reaches 58 s; the nearest config (AWS support\'s advice), below it, lost nothing', async () => {
     const { spec } = await loadSpec('fixtures/matrices/default.yaml');
     // Failed counts of the README's example run; lags shaped like the twin's (5–20 s, a tail to 60 s, cut by a 30 s delay).
     const failed: Record<string, number> = { 'off|0|30|300': 380, 'on|0|30|300': 311, 'on|5|30|300': 179, 'on|20|40|300': 0, 'on|40|60|30': 0 };
@@ -312,7 +315,7 @@ describe('recommend on the default matrix', () => {
       const key = `${c.config.readinessGate ? 'on' : 'off'}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
       const dereg = c.config.deregistrationDelaySeconds === 30 ? [6.2, 14.9, 29.4] : i === 1 ? [5.1, 12.7, 58] : [5.4, 11.2, 19.8];
       const fiveXX = failed[key];
-      return { id: c.id, disruption: c.disruption, config: c.config, valid: true, fiveXX, requests: { networkErrors: 0 }, explain: { causes: { 'routed-after-sigterm': fiveXX }, lags: { deregistration: dist(dereg), longestRequest: dist([0.012, 0.05]) } } };
+      return { id: c.id, disruption: c.disruption, config: c.config, valid: true, fiveXX, requests: { networkErrors: 0 }, explain: { logs: 'complete' as const, causes: { 'routed-after-sigterm': fiveXX }, lags: { deregistration: dist(dereg), longestRequest: dist([0.012, 0.05]) } } };
     });
     expect(cells).toHaveLength(15);
     const o = recommend(cells).overall;
@@ -323,7 +326,98 @@ describe('recommend on the default matrix', () => {
     expect(o.preStopSeconds.evidence[0]).toMatchObject({ seconds: 58, cell: cells[1].id, samples: 45, cells: 15 });
     expect(o.check!.verdict).toBe('untested');
     // on|40|60|30: 30/70 + 16/76 + 30/60 = 0.429 + 0.211 + 0.5 = 1.139; the next, on|20|40|300, is 0.714 + 0.474 + 4 = 5.188 away.
-    expect(o.check!.nearest).toMatchObject({ config: { readinessGate: true, preStopSeconds: 40, terminationGracePeriodSeconds: 60, deregistrationDelaySeconds: 30 }, distance: 1.139, verdict: 'confirmed' });
+    expect(o.check!.nearest).toMatchObject({ config: { readinessGate: true, preStopSeconds: 40, terminationGracePeriodSeconds: 60, deregistrationDelaySeconds: 30 }, distance: 1.139, verdict: 'neutral' });
     expect(o.check!.nearest!.cells.map((c) => c.failed)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('recommend: a value with its evidence, not tested, or inconclusive', () => {
+  /** The cells of a spec, each valid with complete logs, no not-yet-healthy cause, and `failed(config key)` 5xx. */
+  async function cellsOf(specFile: string, failed: (key: string) => number): Promise<RecommendCell[]> {
+    const { spec } = await loadSpec(specFile);
+    return expandCells(spec).map((c) => {
+      const key = `${c.config.readinessGate ? 'on' : 'off'}|${c.config.preStopSeconds}|${c.config.terminationGracePeriodSeconds}|${c.config.deregistrationDelaySeconds}`;
+      const fiveXX = failed(key);
+      return { id: c.id, disruption: c.disruption, config: c.config, valid: true, fiveXX, requests: { networkErrors: 0 }, explain: { logs: 'complete' as const, causes: { 'routed-after-sigterm': fiveXX }, lags: { deregistration: dist([6.2, 14.9]), longestRequest: dist([0.05]) } } };
+    });
+  }
+
+  it('says the gate was not tested when the matrix has it on in every cell (examples/specs/twin-nightly.yaml)', async () => {
+    const cells = await cellsOf('examples/specs/twin-nightly.yaml', () => 0);
+    expect(cells.every((c) => c.config.readinessGate)).toBe(true);
+    const rec = recommend(cells);
+    expect(rec.overall.readinessGate).toMatchObject({ state: 'not-tested', value: null, why: 'the gate was only ever on, and no gate-off cell ran: nothing shows whether the gate is needed' });
+    const md = renderRecommendationMarkdown(rec);
+    expect(md).toContain('| readiness gate | not tested | the gate was only ever on');
+    expect(md).not.toContain('not needed');
+    // The seconds, measured, are values with their evidence.
+    expect(rec.overall.preStopSeconds).toMatchObject({ state: 'value', value: 20 });
+  });
+
+  it('never counts cells whose access logs are missing or partial as "no request lost to a not-yet-healthy target"', () => {
+    const zeros = { 'no-healthy-target': 0, 'registered-not-healthy': 0 };
+    const missing = cell({ fiveXX: 40, causes: zeros, logs: 'missing' });
+    const partial = cell({ preStop: 5, fiveXX: 20, causes: zeros, logs: 'partial' });
+    const g = recommend([missing, partial]).overall.readinessGate;
+    expect(g).toMatchObject({ state: 'not-tested', value: null, lost: 0 });
+    expect(g.why).toBe('the gate was only ever off, and none of the 2 gate-off cells has causes from complete access logs: nothing shows whether the gate is needed');
+    expect(renderRecommendationMarkdown(recommend([missing, partial]))).toContain('| readiness gate | not tested |');
+    // The same cells with complete logs do say it.
+    expect(recommend([{ ...missing, explain: { ...missing.explain!, logs: 'complete' } }, partial]).overall.readinessGate).toMatchObject({ state: 'value', value: false });
+    // What partial logs did show is evidence: requests lost to not-yet-healthy targets turn the gate on.
+    const shown = cell({ preStop: 5, fiveXX: 3, causes: { 'registered-not-healthy': 3 }, logs: 'partial' });
+    expect(recommend([missing, shown]).overall.readinessGate).toMatchObject({ state: 'value', value: true, lost: 3 });
+  });
+
+  it('reads a preStop-20 cell that lost requests, below a recommended 36 s, as support', () => {
+    // 30 + max(5, 20 % × 30 = 6) = 36; 36 + 1 + 5 = 42; delay in [6, 26]; distance 16/36 + 12/42 + 16/26 = 1.346.
+    const below = cell({ gate: true, preStop: 20, grace: 30, delay: 10, fiveXX: 40, dereg: [30], longest: [1] });
+    const o = recommend([below]).overall;
+    expect([o.preStopSeconds.value, o.terminationGracePeriodSeconds.value, o.deregistrationDelaySeconds.value]).toEqual([36, 42, 26]);
+    expect(o.check).toMatchObject({ verdict: 'untested', nearest: { meets: false, verdict: 'supports' }, below: { cells: 1, lost: 1 } });
+    const lines = checkLines(o);
+    expect(lines[1]).toBe(`Nearest cell (gate on, preStop 20 s, grace 30 s, delay 10 s; distance 1.346, below the recommendation) supports it: it lost requests, as a config below the recommendation may (${below.id}: 40).`);
+    expect(lines.join('\n')).not.toContain('contradict');
+    // A cell that meets every value and lost requests still contradicts it.
+    const meeting = cell({ gate: true, preStop: 40, grace: 45, delay: 20, fiveXX: 2 });
+    expect(checkLines(recommend([below, meeting]).overall)[0]).toBe(`Contradicted: 1 of 1 valid cell meeting every recommended value lost requests (${meeting.id}: 2).`);
+  });
+
+  it('says inconclusive, with the repeats that would decide, for the default matrix\'s gate at p = 0.027 (378 vs 326), and on at p = 0.0042 (378 vs 308)', async () => {
+    const run = (on: number) => cellsOf('fixtures/matrices/default.yaml', (key) => ({ 'off|0|30|300': 378, 'on|0|30|300': on, 'on|5|30|300': 179 })[key] ?? 0);
+    const open = recommend(await run(326));
+    const g = open.overall.readinessGate;
+    expect(g).toMatchObject({ state: 'inconclusive', value: null, lost: 0 });
+    expect(g.pairs).toHaveLength(3);
+    // P(X ≥ 378 | X ~ Binomial(704, 1/2)) = 0.02726 (exact sum in Python); twice the counts, 756 of 1408: 0.00302.
+    for (const p of g.pairs!) {
+      expect(p).toMatchObject({ verdict: 'undecided', off: { failed: 378 }, on: { failed: 326 }, decide: { repeats: 2 } });
+      expect(p.pValue).toBeCloseTo(0.02726, 4);
+      expect(p.decide!.pValue).toBeCloseTo(0.003016, 5);
+    }
+    expect(g.why).toContain('rollout at preStop 0 s, grace 30 s, delay 300 s: 378 off vs 326 on (p = 0.027); 2 repeats of each cell would decide it if each repeat lost as these did (p = 0.003; 1 repeat ran)');
+    const md = renderRecommendationMarkdown(open);
+    expect(md).toContain('| readiness gate | inconclusive | cells alike but for the gate lost more with it off, within noise');
+    expect(md).toMatch(/\| rollout \| [^|]+ \| [^|]+ \| [^|]+ \| inconclusive \|/);
+    // The check ignores an undecided gate: gate-off cells may meet the recommendation.
+    expect(open.overall.check!.meeting.length).toBeGreaterThan(0);
+
+    const decided = recommend(await run(308)).overall.readinessGate;
+    expect(decided).toMatchObject({ state: 'value', value: true });
+    expect(decided.pairs!.map((p) => [p.verdict, p.decide])).toEqual([['gate-helps', undefined], ['gate-helps', undefined], ['gate-helps', undefined]]);
+    expect(decided.pairs![0].pValue).toBeCloseTo(0.00419, 5);
+  });
+
+  it('finds the smallest scale that decides, or none when the difference is too small or absent', () => {
+    // 6 vs 0 at p = 1/64; 12 vs 0 at 1/4096.
+    expect(scaleToDecide(0, 1, 6, 1)).toMatchObject({ k: 2 });
+    expect(scaleToDecide(0, 1, 6, 1)!.pValue).toBeCloseTo(1 / 4096, 10);
+    expect(scaleToDecide(0, 1, 3, 1)).toMatchObject({ k: 3 });
+    expect(scaleToDecide(10, 1, 10, 1)).toBeNull();
+    expect(scaleToDecide(10, 1, 9, 1)).toBeNull();
+    // One more per repeat out of thousands: not even 1000 repeats decide.
+    expect(scaleToDecide(5000, 1, 5001, 1)).toBeNull();
+    // Pooled repeats: 30 + 34 over two cells against 20 over one is 32 vs 20 per repeat.
+    expect(scaleToDecide(20, 1, 64, 2)).toMatchObject({ k: 2 });
   });
 });

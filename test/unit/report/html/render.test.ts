@@ -20,6 +20,21 @@ describe('renderHtml', () => {
     expect(renderHtml([cell], meta)).not.toContain('Recommended settings');
   });
 
+  it('shows the same three states as report.md: not tested, inconclusive, and the nearest cell below the recommendation as support', () => {
+    const lags = { deregistration: dist(2, 12.4), registration: dist(1, 2), longestRequest: dist(1, 0.5) };
+    // Gate on only: not tested; the preStop-0 cell lost requests below the recommended 18 s.
+    const onOnly = cellResult({ gate: true, kind: 'rollout', fiveXX: 30, explain: explainOf({ lags }) });
+    const section = (html: string) => /<h2>Recommended settings<\/h2>([\s\S]*?)<h2>/.exec(html)?.[1] ?? '';
+    const html = section(renderHtml([onOnly], { ...meta, recommendation: recommend([onOnly]) }));
+    expect(html).toContain('<th>readiness gate</th><td><b>not tested</b></td><td>the gate was only ever on');
+    expect(html).toContain('supports it: it lost requests');
+    // 83 off vs 67 on: within noise, inconclusive.
+    const off = cellResult({ gate: false, kind: 'rollout', fiveXX: 83, explain: explainOf({ lags }) });
+    const on = cellResult({ gate: true, kind: 'rollout', fiveXX: 67, explain: explainOf({ lags }) });
+    const open = section(renderHtml([off, on], { ...meta, recommendation: recommend([off, on]) }));
+    expect(open).toContain('<th>readiness gate</th><td><b>inconclusive</b></td><td>cells alike but for the gate lost more with it off, within noise');
+  });
+
   it('is one page that allows nothing but its own style: a CSP with the style hash, no script, no external reference', () => {
     const html = renderHtml([cellResult({ gate: false, kind: 'rollout' })], meta);
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
