@@ -123,6 +123,11 @@ export async function planCommand(specFile: string): Promise<number> {
   const where = t.context ? `context ${t.context}` : 'the local twin (started in-process)';
   const cells = expandCells(spec);
   console.log(`Target: ${where}, deployment ${t.namespace}/${t.deployment}${ingress ? `, ingress ${ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
+  if (t.context) {
+    const { resolveRegion } = await import('../platform/aws-region.ts');
+    const { region, source } = await resolveRegion(t.region, process.env);
+    console.log(`AWS region: ${region} (${source})`);
+  }
   console.log(`Traffic: ${spec.traffic.rate} req/s (driver ${spec.traffic.driver}), warm-up ${spec.traffic.warmupSeconds} s, cool-down ${spec.traffic.cooldownSeconds} s`);
   if (spec.explain.enableAccessLogs) console.log(`Before the first cell: ${describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress })}`);
   console.log(`${cells.length} cells (${expandConfigs(spec.matrix).length} configs × ${spec.disruptions.length} disruptions × ${spec.repeat} repeats):\n`);

@@ -122,7 +122,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
   const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
-  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
+  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env });
   try {
     await settleLeftovers(target, runId, opts, record, log);
     await checkPreconditions(target, spec);
@@ -131,6 +131,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     throw error;
   }
   progress.info(`traffic to ${target.url} (${target.urlSource})`);
+  if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
   const explain = cellExplainer(target, spec, runId, log, signal);
@@ -154,6 +155,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         deployment: target.deployment,
         targetGroupArn: target.targetGroupArn,
         url: target.url,
+        region: target.region,
+        regionSource: target.regionSource,
         ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
       },
       driver,

@@ -31,7 +31,8 @@ beforeAll(async () => {
     path.join(dir, 'spec.yaml'),
     stringify({
       name: 'interrupt',
-      target: { ...twinUpTarget(env), region: 'us-east-1', url: env.ROLLOUT_HARNESS_ALB_URL },
+      // No target.region: the region comes from AWS_REGION, as in a CI job (recorded in run.json).
+      target: { ...twinUpTarget(env), url: env.ROLLOUT_HARNESS_ALB_URL },
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain'],
@@ -50,7 +51,7 @@ function harness(args: string[]): ResultPromise {
   return execa(process.execPath, [BIN, 'run', path.join(dir, 'spec.yaml'), '--results-dir', path.join(dir, 'results'), ...args], { reject: false, all: true, env: harnessEnv() });
 }
 
-const runJson = (results = 'results') => JSON.parse(readFileSync(path.join(dir, results, 'x', 'run.json'), 'utf8')) as { cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
+const runJson = (results = 'results') => JSON.parse(readFileSync(path.join(dir, results, 'x', 'run.json'), 'utf8')) as { target: { region?: string; regionSource?: string }; cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
 
 describe('run against a cluster', () => {
   it('refuses a namespace without the opt-in label, changing nothing', async () => {
@@ -96,7 +97,7 @@ describe('run, interrupted and resumed', () => {
     expect(interrupted.stderr).toContain(`Results: ${path.join(dir, 'out', 'x')}\n`);
     // Without a TTY (pipes, as in CI) every stage change is a plain line with the cell, the elapsed time and what it waits for.
     expect(interrupted.stderr).toMatch(/^\[1\/4\] rollout\.\S+ configure \+0s \(cell 0s\): waiting for /m);
-    expect(interrupted.stderr).toMatch(/^\[1\/4\] rollout\.\S+ settle \+0s \(cell \d+s\): waiting for the rollout complete, no terminating pods and every target healthy/m);
+    expect(interrupted.stderr).toMatch(/^\[1\/4\] rollout\.\S+ settle \+0s \(cell [\dms]+\): waiting for the rollout complete, no terminating pods and every target healthy/m);
 
     // Settings back, checked through the Kubernetes API.
     const after = await k8s.getDeployment('shop', 'web');
@@ -105,6 +106,8 @@ describe('run, interrupted and resumed', () => {
     expect((await k8s.getIngress('shop', 'web')).metadata?.annotations?.['alb.ingress.kubernetes.io/target-group-attributes']).toBeUndefined();
     for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false, node.metadata?.name).toBe(false);
     const record = runJson('out');
+    expect(record.target).toMatchObject({ region: 'us-east-1', regionSource: 'AWS_REGION' });
+    expect(interrupted.stderr).toContain('AWS region us-east-1 (AWS_REGION)\n');
     expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop and terminationGracePeriodSeconds restored']));
     // The first cell is on disk; the interrupted one will run again.
     const firstCell = path.join(dir, 'out', 'x', 'cells', `${record.cells[0].id}.json`);
