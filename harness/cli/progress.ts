@@ -27,7 +27,7 @@ export function formatElapsed(realMs: number): string {
 export function waitingFor(stage: Stage, spec: Spec | undefined, cellIndex: number): string {
   if (!spec) return `the ${stage} stage to end`;
   // Spec durations are model seconds: on the twin they run on its scaled clock.
-  const s = (n: number) => `${n} s${spec.target.context ? '' : ' of model time'}`;
+  const s = (n: number) => `${n}${spec.target.context ? ' s' : ' model s'}`;
   switch (stage) {
     case 'configure':
       return `the cell's settings rolled out and every target healthy (at most ${s(spec.configure.steadyTimeoutSeconds)}, configure.steadyTimeoutSeconds)`;

@@ -47,9 +47,9 @@ describe('terminalProgress without a TTY', () => {
     progress.stage('disrupt');
     progress.end();
     expect(out.lines()).toEqual([
-      "[2/2] drain.x.r1 configure +0s (cell 0s): waiting for the cell's settings rolled out and every target healthy (at most 900 s of model time, configure.steadyTimeoutSeconds)",
+      "[2/2] drain.x.r1 configure +0s (cell 0s): waiting for the cell's settings rolled out and every target healthy (at most 900 model s, configure.steadyTimeoutSeconds)",
       '[2/2] drain.x.r1 traffic +0s (cell 12s): waiting for the traffic driver (auto) to start',
-      '[2/2] drain.x.r1 warmup +0s (cell 12s): waiting for the warm-up (10 s of model time of traffic) before the disruption; sent 120, 5xx 0',
+      '[2/2] drain.x.r1 warmup +0s (cell 12s): waiting for the warm-up (10 model s of traffic) before the disruption; sent 120, 5xx 0',
       expect.stringMatching(/^\[2\/2\] drain\.x\.r1 disrupt \+0s \(cell 22s\): waiting for the disruption: cordon the node \(most-pods\) and evict its pods .*; sent 120, 5xx 0$/),
     ]);
     // Plain text: no cursor movement and no colour.
@@ -88,7 +88,7 @@ describe('terminalProgress without a TTY', () => {
     await clock.advance(29_000);
     expect(out.lines()).toHaveLength(2);
     await clock.advance(1_000);
-    expect(out.lines().at(-1)).toBe('[1/1] rollout.x.r1 cooldown +50s (cell 50s): waiting for the cool-down (10 s of model time of traffic) after settling');
+    expect(out.lines().at(-1)).toBe('[1/1] rollout.x.r1 cooldown +50s (cell 50s): waiting for the cool-down (10 model s of traffic) after settling');
     progress.stage('done');
     progress.cellDone({ valid: true, fiveXX: 3, requests: { sent: 900 } } as CellResult);
     expect(out.lines().at(-1)).toBe('[1/1] rollout.x.r1 done in 50s: 3 5xx of 900');
