@@ -17,7 +17,7 @@ export const HEARTBEAT_REAL_MS = 30_000;
 
 /** Real elapsed time, short: `42s`, `3m05s`, `1h02m`. */
 export function formatElapsed(realMs: number): string {
-  const s = Math.max(0, Math.floor(realMs / 1000));
+  const s = Math.max(0, Math.round(realMs / 1000));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;

@@ -134,6 +134,7 @@ describe('waitingFor and formatElapsed', () => {
   });
 
   it('formats real elapsed time', () => {
-    expect([0, 999, 59_999, 60_000, 185_000, 3_600_000, 3_725_000].map(formatElapsed)).toEqual(['0s', '0s', '59s', '1m00s', '3m05s', '1h00m', '1h02m']);
+    // Rounded: a heartbeat that fires a few ms early still reads +30s.
+    expect([0, 400, 29_990, 59_400, 60_000, 185_000, 3_600_000, 3_725_000].map(formatElapsed)).toEqual(['0s', '0s', '30s', '59s', '1m00s', '3m05s', '1h00m', '1h02m']);
   });
 });
