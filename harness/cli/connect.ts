@@ -154,7 +154,7 @@ export const connectTarget: Connect = async (spec, opts) => {
   const d = await need(`deployment ${t.namespace}/${t.deployment} in context ${context}`, k8s.getDeployment(t.namespace, t.deployment));
   if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${context}`, k8s.getIngress(t.namespace, t.ingress));
   const binding = await findBinding(k8s, t, d);
-  const { region, source: regionSource } = await resolveRegion(t.region, opts.env ?? process.env);
+  const { region, source: regionSource } = opts.region ?? (await resolveRegion(t.region, opts.env ?? process.env));
   const elbv2 = createElbv2Adapter({ region, endpoint: t.endpoints.elbv2 });
   const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
   return {

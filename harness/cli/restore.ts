@@ -22,8 +22,8 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
   const { connectTarget } = await import('./connect.ts');
   const { restoreSettings } = await import('../orchestrator/settings.ts');
   // The region the run used, whatever the environment says now.
-  const spec = record.spec as Spec;
-  const target = await connectTarget({ ...spec, target: { ...spec.target, region: record.target.region ?? spec.target.region } }, { resultsDir: dir, log: () => {} });
+  const region = record.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded by the run` } : undefined;
+  const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {}, region });
   try {
     const original = record.original as Parameters<typeof restoreSettings>[1];
     const { done, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line));

@@ -122,7 +122,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
   const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
-  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env });
+  // A resumed run keeps the region it started in, whatever the environment says now.
+  const recorded = record?.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded when the run started` } : undefined;
+  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env, region: recorded });
   try {
     await settleLeftovers(target, runId, opts, record, log);
     await checkPreconditions(target, spec);
@@ -156,7 +158,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         targetGroupArn: target.targetGroupArn,
         url: target.url,
         region: target.region,
-        regionSource: target.regionSource,
+        // Where the region first came from (a resumed run uses the one it recorded).
+        regionSource: (recorded && record?.target.regionSource) || target.regionSource,
         ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
       },
       driver,

@@ -46,6 +46,8 @@ export interface ConnectOptions {
   lookup?: (host: string) => Promise<unknown>;
   /** The environment the region is read from (default: the process's). */
   env?: Record<string, string | undefined>;
+  /** A region decided before (the one a resumed or restored run recorded): used as is, not resolved again. */
+  region?: { region: string; source: string };
 }
 
 /** Connects to a spec's target (for the twin, starts it first); changes nothing. */

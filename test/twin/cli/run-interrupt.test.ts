@@ -119,9 +119,13 @@ describe('run, interrupted and resumed', () => {
     const bin = path.join(dir, 'bin');
     await mkdir(bin, { recursive: true });
     await writeFile(path.join(bin, 'rollout-harness'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"\n`, { mode: 0o755 });
-    run = execa('sh', ['-c', continueWith!], { cwd: bin, reject: false, all: true, env: { ...harnessEnv(), PATH: `${bin}${path.delimiter}${process.env.PATH}` } });
+    // Without AWS_REGION now: the resumed run keeps the region it recorded.
+    const resumeEnv = { ...harnessEnv(), AWS_REGION: '', AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'), PATH: `${bin}${path.delimiter}${process.env.PATH}` };
+    run = execa('sh', ['-c', continueWith!], { cwd: bin, reject: false, all: true, env: resumeEnv });
     const resumed = await run;
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
+    expect(resumed.stderr).toContain('AWS region us-east-1 (AWS_REGION, recorded when the run started)\n');
+    expect(runJson('out').target).toMatchObject({ region: 'us-east-1', regionSource: 'AWS_REGION' });
     expect(runJson('out').cells.map((c) => c.status)).toEqual(['done', 'done', 'done', 'done']);
     expect((await stat(firstCell)).mtimeMs).toBe(firstMtime);
     expect(resumed.stdout).toMatch(/\| off {2}\| 5 +\| 30 +\| 30 +\|/);
