@@ -65,7 +65,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, cl
   let cellSince = 0;
   let stageSince = 0;
   let lastInfo = '';
-  let lastLine = clock.now();
+  let lastInfoAt = clock.now();
   let heartbeat: Timer | undefined;
   let ended = false;
 
@@ -82,7 +82,6 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, cl
   /** A plain line (no TTY): every line re-arms the heartbeat. */
   const plain = (line: string) => {
     stream.write(`${line}\n`);
-    lastLine = clock.now();
     arm();
   };
   const stageLine = () =>
@@ -90,7 +89,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, cl
   const beat = () => {
     if (ended) return;
     if (stage && stage !== 'done') plain(stageLine());
-    else plain(`… +${formatElapsed(realSince(lastLine))} since: ${lastInfo || 'the start'}`);
+    else plain(`… +${formatElapsed(realSince(lastInfoAt))} since: ${lastInfo || 'the start'}`);
   };
   function arm() {
     if (tty || ended) return;
@@ -103,6 +102,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, cl
     info(line) {
       clear();
       lastInfo = line;
+      lastInfoAt = clock.now();
       if (tty) {
         stream.write(`${line}\n`);
         draw(true);
@@ -131,6 +131,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr, cl
       const verdict = r.valid ? `${r.fiveXX} 5xx of ${r.requests.sent}` : `INVALID: ${r.invalidReason}`;
       stage = undefined;
       lastInfo = `${head} ${verdict}`;
+      lastInfoAt = clock.now();
       if (tty) stream.write(`${head} ${verdict}\n`);
       else plain(`${head} done in ${formatElapsed(realSince(cellSince))}: ${verdict}`);
     },

@@ -95,6 +95,9 @@ describe('terminalProgress without a TTY', () => {
     progress.info('Restoring the original settings …');
     await clock.advance(HEARTBEAT_REAL_MS);
     expect(out.lines().at(-1)).toBe('… +30s since: Restoring the original settings …');
+    // The time counts from that line, not from the last heartbeat.
+    await clock.advance(HEARTBEAT_REAL_MS);
+    expect(out.lines().at(-1)).toBe('… +1m00s since: Restoring the original settings …');
     progress.end();
   });
 
