@@ -16,6 +16,7 @@ import type { Connect } from '../orchestrator/target.ts';
 import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createS3Adapter } from '../platform/s3/adapter.ts';
+import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
@@ -128,6 +129,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         delayVia: delayChannel(spec, ingress),
         url,
         urlSource: source,
+        region: twin.endpoints.region,
+        regionSource: 'the local twin',
         twin: { timeScale: twin.config.timeScale, seed: twin.config.seed, stateDir: path.dirname(twin.endpoints.envFile), accessLogFile: twin.endpoints.accessLogFile },
         // The twin serves S3 and CloudWatch on its AWS endpoint, like ELBv2 and EC2.
         explain: { store: createS3Adapter({ ...aws, forcePathStyle: true }), metrics: createCloudWatchAdapter(aws) },
@@ -151,13 +154,14 @@ export const connectTarget: Connect = async (spec, opts) => {
   const d = await need(`deployment ${t.namespace}/${t.deployment} in context ${context}`, k8s.getDeployment(t.namespace, t.deployment));
   if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${context}`, k8s.getIngress(t.namespace, t.ingress));
   const binding = await findBinding(k8s, t, d);
-  const elbv2 = createElbv2Adapter({ region: t.region, endpoint: t.endpoints.elbv2 });
+  const { region, source: regionSource } = opts.region ?? (await resolveRegion(t.region, opts.env ?? process.env));
+  const elbv2 = createElbv2Adapter({ region, endpoint: t.endpoints.elbv2 });
   const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
   return {
     kind: 'cluster',
     k8s,
     elbv2,
-    ec2: createEc2Adapter({ region: t.region, endpoint: t.endpoints.ec2 }),
+    ec2: createEc2Adapter({ region, endpoint: t.endpoints.ec2 }),
     clock,
     namespace: t.namespace,
     deployment: t.deployment,
@@ -168,9 +172,11 @@ export const connectTarget: Connect = async (spec, opts) => {
     delayVia: delayChannel(spec, t.ingress),
     url,
     urlSource: source,
+    region,
+    regionSource,
     explain: {
-      store: createS3Adapter({ region: t.region, endpoint: t.endpoints.s3 }),
-      metrics: createCloudWatchAdapter({ region: t.region, endpoint: t.endpoints.cloudwatch }),
+      store: createS3Adapter({ region, endpoint: t.endpoints.s3 }),
+      metrics: createCloudWatchAdapter({ region, endpoint: t.endpoints.cloudwatch }),
     },
     close: async () => {},
   };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ExitCode } from '../core/errors.ts';
 import { writeJsonAtomic } from '../core/files.ts';
-import { checkRunId } from '../orchestrator/run-id.ts';
+import { checkRunId, restoreCommand as retryCommand } from '../orchestrator/run-id.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { readRun } from './results.ts';
 
@@ -21,7 +21,9 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
   }
   const { connectTarget } = await import('./connect.ts');
   const { restoreSettings } = await import('../orchestrator/settings.ts');
-  const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {} });
+  // The region the run used, whatever the environment says now.
+  const region = record.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded by the run` } : undefined;
+  const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {}, region });
   try {
     const original = record.original as Parameters<typeof restoreSettings>[1];
     const { done, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line));
@@ -32,7 +34,7 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     record.stoppedBy ??= 'stopped without restoring; restored later by `rollout-harness restore`';
     await writeJsonAtomic(path.join(dir, 'run.json'), record);
     if (differences.length) {
-      console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
+      console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${retryCommand(path.basename(path.resolve(dir)), path.dirname(path.resolve(dir)))}`);
       return ExitCode.environment;
     }
     console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record.`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
 import { describeDisruption } from '../disruptions/index.ts';
-import { checkRunId, newRunId, restoreCommand } from '../orchestrator/run-id.ts';
+import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
@@ -52,19 +52,19 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     }
   }
   const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
-  const progress = terminalProgress();
+  const progress = terminalProgress(process.stderr, scaledClock(1), loaded.spec);
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      progress.info(`${sig}: stopping traffic, restoring the original settings and saving results (again to force quit) …`);
+      progress.stopping(`${sig}: stopping traffic, restoring the original settings and saving results (again to force quit) …`);
       controller.abort(new InterruptedError(sig));
     } else {
       progress.end();
       process.stderr.write(
         `${sig} again: quitting at once, without finishing the restore. Put the original settings back with:\n  ${restoreCommand(runId, opts.resultsDir)}\n` +
-          `or continue the run (it restores first) with:\n  rollout-harness run ${specFile} --resume ${runId}\n`,
+          `or continue the run (it restores first) with:\n  ${resumeCommand(specFile, runId, opts.resultsDir)}\n`,
       );
       process.exit(ExitCode.interrupted);
     }
@@ -79,7 +79,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}) });
     progress.end();
     console.log(outcome.report);
-    console.error(`Results: ${path.relative(process.cwd(), outcome.runDir) || outcome.runDir}`);
+    console.error(`Results: ${path.resolve(outcome.runDir)}`);
     const code = exitCodeOf(outcome, specFile, opts.resultsDir);
     return after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
   } finally {
@@ -96,7 +96,7 @@ function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): 
     code = exitCodeFor(outcome.failure);
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);
-    console.error(`The cells measured so far are kept; continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+    console.error(`The cells measured so far are kept; continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
   }
   if (outcome.restoreDifferences.length) {
     console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
@@ -104,7 +104,7 @@ function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): 
   }
   if (code !== undefined) return code;
   if (outcome.interrupted) {
-    console.error(`Interrupted. Continue with: rollout-harness run ${specFile} --resume ${outcome.runId}`);
+    console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
     return ExitCode.interrupted;
   }
   if (outcome.failedExpectations.length) return ExitCode.expectationFailed;
@@ -123,10 +123,13 @@ export async function planOf(specFile: string) {
   const t = spec.target;
   const ingress = ingressOf(t);
   const at = { namespace: t.namespace, deployment: t.deployment, ingress };
+  // Only a real cluster has an AWS region; resolved the way the run resolves it.
+  const region = t.context ? await (await import('../platform/aws-region.ts')).resolveRegion(t.region, process.env) : undefined;
   return {
     spec: spec.name,
     warnings: loaded.warnings,
     target: { where: t.context ? `context ${t.context}` : 'the local twin (started in-process)', ...(t.context ? { context: t.context } : {}), namespace: t.namespace, deployment: t.deployment, ...(ingress ? { ingress } : {}), ...(t.targetGroupBinding ? { targetGroupBinding: t.targetGroupBinding } : {}) },
+    ...(region ? { region } : {}),
     traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
@@ -144,6 +147,7 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
   console.log(`Target: ${t.where}, deployment ${t.namespace}/${t.deployment}${t.ingress ? `, ingress ${t.ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
+  if (plan.region) console.log(`AWS region: ${plan.region.region} (${plan.region.source})`);
   console.log(`Traffic: ${plan.traffic.rate} req/s (driver ${plan.traffic.driver}), warm-up ${plan.traffic.warmupSeconds} s, cool-down ${plan.traffic.cooldownSeconds} s`);
   if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
   console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);

@@ -1,5 +1,6 @@
 /** `rollout-harness twin up`: run the twin in the foreground until a signal. */
 import path from 'node:path';
+import { shellQuote } from '../orchestrator/run-id.ts';
 import { loadTwinConfig, defaultConfigPath } from '../twin/config.ts';
 import { startTwin, twinEnv } from '../twin/twin.ts';
 
@@ -29,7 +30,7 @@ export async function twinUp(opts: TwinUpOptions): Promise<number> {
   console.log('');
   for (const [k, v] of Object.entries(twinEnv(e))) console.log(`${k}=${v}`);
   console.log('');
-  console.log(`Point kubectl and the aws CLI at it:  source ${e.envFile}`);
+  console.log(`Point kubectl and the aws CLI at it:  source ${shellQuote(e.envFile)}`);
   console.log('Press Ctrl-C to stop.');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -49,7 +49,8 @@ const targetSchema = z
     deployment: z.string().min(1).default('web'),
     ingress: z.string().min(1).optional(),
     targetGroupBinding: z.string().min(1).optional(),
-    region: z.string().default('us-east-1'),
+    /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (harness/platform/aws-region.ts). */
+    region: z.string().min(1).optional(),
     endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional() }).strict().default({}),
     /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */
     url: z.url().optional(),

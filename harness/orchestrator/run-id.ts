@@ -1,9 +1,15 @@
-/** Run ids: how they are made and checked, and the command that restores a run (light: no clients loaded). */
+/**
+ * Run ids: how they are made and checked, and every follow-up command the CLI prints (restore,
+ * resume), built here only, complete and runnable as printed (light: no clients loaded).
+ */
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 
 /** What a run id may be: it names a directory under the results directory, and nothing outside it. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Where runs go without `--results-dir` (relative to the working directory). */
+export const DEFAULT_RESULTS_DIR = 'results';
 
 /** A new run's id: a UTC timestamp and the spec's name. */
 export function newRunId(name: string, now: Date): string {
@@ -19,7 +25,30 @@ export function checkRunId(id: string, flag: string): string {
   return id;
 }
 
+/** One argument as a POSIX shell reads it back unchanged: bare when that is safe, else in single quotes. */
+export function shellQuote(arg: string): string {
+  return /^[\w./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `--results-dir DIR`, absolute, unless DIR is the default of the working directory: a command
+ * printed without it would look for the run in `./results`, where it is not.
+ */
+function resultsDirArgs(resultsDir: string): string[] {
+  const dir = path.resolve(resultsDir);
+  return dir === path.resolve(DEFAULT_RESULTS_DIR) ? [] : ['--results-dir', dir];
+}
+
+function command(args: string[]): string {
+  return ['rollout-harness', ...args].map(shellQuote).join(' ');
+}
+
 /** The command that restores a run's leftovers. */
 export function restoreCommand(runId: string, resultsDir: string): string {
-  return `rollout-harness restore ${runId}${path.resolve(resultsDir) === path.resolve('results') ? '' : ` --results-dir ${resultsDir}`}`;
+  return command(['restore', runId, ...resultsDirArgs(resultsDir)]);
+}
+
+/** The command that continues a stopped run: the spec by its absolute path, the results directory, the run id. */
+export function resumeCommand(specFile: string, runId: string, resultsDir: string): string {
+  return command(['run', path.resolve(specFile), ...resultsDirArgs(resultsDir), '--resume', runId]);
 }

@@ -6,7 +6,7 @@
  * checkpoint: it first undoes whatever the stopped run left changed, keeps the cells already
  * done, and runs the rest.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
@@ -28,7 +28,7 @@ import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
-import { newRunId, restoreCommand } from './run-id.ts';
+import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
 
 /** Progress callbacks (the CLI renders them). */
@@ -99,7 +99,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       throw new ConfigError(`Cannot resume ${runId}: it finished at ${record.endedAt} with every cell measured; start a new run instead`);
     }
   } else if (existsSync(runFile)) {
-    throw new ConfigError(`The run ${runId} already exists in ${runDir}; use --resume ${runId} to continue it`);
+    throw new ConfigError(`The run ${runId} already exists in ${runDir}; continue it with: ${resumeCommand(loaded.source, runId, opts.resultsDir)}`);
   }
   await ensureWritableDir(opts.resultsDir, '--results-dir');
   await ensureWritableDir(runDir, '--results-dir');
@@ -124,7 +124,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
   const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
-  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
+  // A resumed run keeps the region it started in, whatever the environment says now.
+  const recorded = record?.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded when the run started` } : undefined;
+  const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env, region: recorded });
   try {
     await settleLeftovers(target, runId, opts, record, log);
     await checkPreconditions(target, spec);
@@ -133,6 +135,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     throw error;
   }
   progress.info(`traffic to ${target.url} (${target.urlSource})`);
+  if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
   const explain = cellExplainer(target, spec, runId, log, signal);
@@ -146,7 +149,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     record = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       runId,
-      specFile: loaded.source,
+      // Absolute: the command that continues the run names it, from wherever it is run.
+      specFile: path.resolve(loaded.source),
       spec,
       target: {
         kind: target.kind,
@@ -155,6 +159,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         deployment: target.deployment,
         targetGroupArn: target.targetGroupArn,
         url: target.url,
+        region: target.region,
+        // Where the region first came from (a resumed run uses the one it recorded).
+        regionSource: (recorded && record?.target.regionSource) || target.regionSource,
         ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
       },
       driver,
@@ -295,14 +302,27 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   const foreign = markers.filter((m) => !(opts.resume && m.runId === runId));
   if (foreign.length) {
     const runs = [...new Set(foreign.map((m) => m.runId))];
+    const resumes = runs.map((r) => resumeOf(r, opts.resultsDir)).filter((c) => c !== undefined);
     throw new SafetyError(
       `The run ${runs.join(', ')} did not finish: its changes are still on ${foreign.map((m) => m.object).join(', ')}. ` +
-        `Restore them first with: ${runs.map((r) => restoreCommand(r, opts.resultsDir)).join(' ; ')} (or continue it with --resume)`,
+        `Restore them first with: ${runs.map((r) => restoreCommand(r, opts.resultsDir)).join(' ; ')}` +
+        (resumes.length ? ` (or continue ${runs.length > 1 ? 'them' : 'it'} with: ${resumes.join(' ; ')})` : ''),
     );
   }
   if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
     const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log);
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
+  }
+}
+
+/** The command that continues another run, when its record is in the same results directory (its spec from there). */
+function resumeOf(runId: string, resultsDir: string): string | undefined {
+  try {
+    checkRunId(runId, 'the run marker');
+    const record = JSON.parse(readFileSync(path.join(path.resolve(resultsDir), runId, 'run.json'), 'utf8')) as Partial<RunRecord>;
+    return typeof record.specFile === 'string' ? resumeCommand(record.specFile, runId, resultsDir) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -28,6 +28,9 @@ export interface Target {
   /** Where traffic goes, and where that came from. */
   url: string;
   urlSource: string;
+  /** The AWS region the clients use, and where it came from (see `resolveRegion`). */
+  region: string;
+  regionSource: string;
   /** On the twin: its time scale and seed, and where its state (kubeconfig, env file, ground-truth access log) is. */
   twin?: { timeScale: number; seed: number; stateDir: string; accessLogFile: string };
   /** The load balancer's access logs (S3) and metrics (CloudWatch), for explaining each 5xx. */
@@ -41,6 +44,10 @@ export interface ConnectOptions {
   log: (line: string) => void;
   /** Resolves a host name (default: the system resolver); injected so tests never look up made-up names. */
   lookup?: (host: string) => Promise<unknown>;
+  /** The environment the region is read from (default: the process's). */
+  env?: Record<string, string | undefined>;
+  /** A region decided before (the one a resumed or restored run recorded): used as is, not resolved again. */
+  region?: { region: string; source: string };
 }
 
 /** Connects to a spec's target (for the twin, starts it first); changes nothing. */

@@ -244,6 +244,8 @@ export const runRecordSchema = z
         deployment: z.string(),
         targetGroupArn: z.string(),
         url: z.string().optional().describe('where the traffic went'),
+        region: z.string().optional().describe('the AWS region the clients used'),
+        regionSource: z.string().optional().describe('where the region came from: target.region, AWS_REGION, AWS_DEFAULT_REGION, "profile NAME in FILE", "default: …" (us-east-1), or "the local twin"'),
         timeScale: z.number().optional(),
         seed: z.number().optional(),
       })

@@ -5,6 +5,7 @@
  *
  *   FAKE_K6_VERSION        the release it plays, e.g. 0.48.0 (default), 1.2.3, 1.3.0, 2.0.0
  *   FAKE_K6_VERSION_OUTPUT print this for `k6 version` instead of the release's own line
+ *   FAKE_K6_NAME           the file name the binary was started as (default k6): `k6 version` prints it first
  *   FAKE_K6_ARGV_FILE      write {pid, argv, env: {K6_*}} here as JSON before anything else
  *   FAKE_K6_FIXTURE        a .ndjson.gz (or plain .ndjson) to write to stdout
  *   FAKE_K6_CHUNK_BYTES    bytes per write (default 65536)
@@ -31,10 +32,12 @@ const release = env.FAKE_K6_VERSION || '0.48.0';
 const logError = (msg) => process.stderr.write(`time="${new Date().toISOString().slice(0, 19)}Z" level=error msg=${JSON.stringify(msg)}\n`);
 
 if (process.argv[2] === 'version') {
+  // The root command's version template, `{{.Name}} v{{.Version}}`: the name is the binary's own
+  // file name (a k6 kept as `k6-v0.48.0` says so first); v1+ adds commit/….
+  const name = env.FAKE_K6_NAME || 'k6';
   if (env.FAKE_K6_VERSION_OUTPUT !== undefined) process.stdout.write(env.FAKE_K6_VERSION_OUTPUT);
-  // v0.x: consts.FullVersion(); v1+: the root command's version template with commit/….
-  else if (major === 0) process.stdout.write(`k6 v${release} (go1.21.4, linux/amd64)\n`);
-  else process.stdout.write(`k6 v${release} (commit/0123456789, go1.24.4, linux/amd64)\n`);
+  else if (major === 0) process.stdout.write(`${name} v${release} (go1.21.4, linux/amd64)\n`);
+  else process.stdout.write(`${name} v${release} (commit/0123456789, go1.24.4, linux/amd64)\n`);
   process.exit(0);
 }
 // Signals are handled before the argv file tells a test this process is there.

@@ -26,18 +26,29 @@ export interface K6Version {
 export const MIN_K6_VERSION = { major: 0, minor: 45 } as const;
 
 /**
- * Reads the first line of `k6 version`, whatever the release:
+ * A line of `k6 version`: the binary's own file name (k6 ≥ v0.49 and every v1/v2 print cobra's
+ * `{{.Name}} v{{.Version}}`, the name being the base name the binary was started as: `k6`,
+ * `k6.exe`, `k6-v0.48.0`, `k6-linux-amd64`), a space, the release, then ` (…)` or the line's end.
+ */
+const K6_VERSION_LINE = /^(\S.*?) v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?(?= \(|\s*$)/;
+
+/**
+ * Reads the version line of `k6 version`, whatever the release and whatever the binary is named:
  * `k6 v0.48.0 (go1.21.4, linux/amd64)`, `k6 v0.45.1 (2023-07-17T…/v0.45.1-0-g…, go1.20.6, linux/amd64)`,
- * `k6 v1.0.0 (commit/41b4984b75, go1.24.2, linux/amd64)`, `k6 v2.0.0-rc1 (commit/…, …)`; extension
- * lines after it are ignored.
+ * `k6-v0.48.0 v0.48.0 (go1.19.8, linux/amd64)`, `k6 v1.0.0 (commit/41b4984b75, go1.24.2, linux/amd64)`,
+ * `k6 v2.0.0-rc1 (commit/…, …)`; the first line that has this shape counts, extension lines after
+ * it (`Extensions:`, `  github.com/grafana/xk6-sql v0.4.0, k6/x/sql [js]`) are ignored.
  */
 export function parseK6Version(output: string): K6Version {
-  const m = /\bk6 v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?/.exec(output);
+  const m = output
+    .split(/\r?\n/)
+    .map((line) => K6_VERSION_LINE.exec(line.trimEnd()))
+    .find((match) => match !== null);
   if (!m) {
     const first = output.trim().split('\n')[0] ?? '';
-    throw new EnvironmentError(`Expected \`k6 version\` to print "k6 vMAJOR.MINOR.PATCH (…)", got ${JSON.stringify(first.slice(0, 200))}`);
+    throw new EnvironmentError(`Expected \`k6 version\` to print "<binary name> vMAJOR.MINOR.PATCH (…)" (e.g. "k6 v1.0.0 (commit/…, go1.24.2, linux/amd64)"), got ${JSON.stringify(first.slice(0, 200))}`);
   }
-  const [, major, minor, patch, prerelease] = m;
+  const [, , major, minor, patch, prerelease] = m;
   return {
     major: Number(major),
     minor: Number(minor),

@@ -191,6 +191,8 @@ describe('leftovers of a killed run', () => {
     expect(refused.exitCode, String(refused.all)).toBe(3);
     expect(refused.stderr).toContain(`The run killed did not finish: its changes are still on`);
     expect(refused.stderr).toContain(`rollout-harness restore killed --results-dir ${results()}`);
+    // The other way out, complete: the killed run's spec (from its record), the results directory, the id.
+    expect(refused.stderr).toContain(`(or continue it with: rollout-harness run ${spec} --results-dir ${results()} --resume killed)`);
     expect(existsSync(path.join(results(), 'fresh', 'run.json'))).toBe(false);
 
     run = cli(['run', spec, '--results-dir', results(), '--resume', 'killed']);

@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -31,7 +31,8 @@ beforeAll(async () => {
     path.join(dir, 'spec.yaml'),
     stringify({
       name: 'interrupt',
-      target: { ...twinUpTarget(env), region: 'us-east-1', url: env.ROLLOUT_HARNESS_ALB_URL },
+      // No target.region: the region comes from AWS_REGION, as in a CI job (recorded in run.json).
+      target: { ...twinUpTarget(env), url: env.ROLLOUT_HARNESS_ALB_URL },
       traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
       matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain'],
@@ -43,16 +44,14 @@ beforeAll(async () => {
 
 afterAll(() => endAndRemove([run, twin], dir), 60_000);
 
+// Credentials for the endpoint overrides come from the default chain (env), as in staging.
+const harnessEnv = () => ({ ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' });
+
 function harness(args: string[]): ResultPromise {
-  // Credentials for the endpoint overrides come from the default chain (env), as in staging.
-  return execa(process.execPath, [BIN, 'run', path.join(dir, 'spec.yaml'), '--results-dir', path.join(dir, 'results'), ...args], {
-    reject: false,
-    all: true,
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
-  });
+  return execa(process.execPath, [BIN, 'run', path.join(dir, 'spec.yaml'), '--results-dir', path.join(dir, 'results'), ...args], { reject: false, all: true, env: harnessEnv() });
 }
 
-const runJson = () => JSON.parse(readFileSync(path.join(dir, 'results', 'x', 'run.json'), 'utf8')) as { cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
+const runJson = (results = 'results') => JSON.parse(readFileSync(path.join(dir, results, 'x', 'run.json'), 'utf8')) as { target: { region?: string; regionSource?: string }; cells: Array<{ id: string; status: string; stage?: string }>; restored?: string[]; original: { preStop: unknown; terminationGracePeriodSeconds: number } };
 
 describe('run against a cluster', () => {
   it('refuses a namespace without the opt-in label, changing nothing', async () => {
@@ -75,15 +74,16 @@ describe('run against a cluster', () => {
 });
 
 describe('run, interrupted and resumed', () => {
-  it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest', async () => {
+  it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest with the command it printed', async () => {
     const before = await k8s.getDeployment('shop', 'web');
-    run = harness(['--run-id', 'x']);
+    // As typed in a shell: the spec and a results directory other than the default, both relative.
+    run = execa(process.execPath, [BIN, 'run', 'spec.yaml', '--results-dir', 'out', '--run-id', 'x'], { cwd: dir, reject: false, all: true, env: harnessEnv() });
     // Interrupt during the second cell's disruption (a drain) or just after it.
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const file = path.join(dir, 'results', 'x', 'run.json');
+      const file = path.join(dir, 'out', 'x', 'run.json');
       if (existsSync(file)) {
-        const cells = runJson().cells;
+        const cells = runJson('out').cells;
         if (cells[0]?.status === 'done' && ['disrupt', 'settle', 'cooldown'].includes(cells[1]?.stage ?? '')) break;
       }
       if (Date.now() > deadline || run.exitCode !== null) throw new Error(`never reached cell 2's disruption:\n${(await run).all}`);
@@ -92,7 +92,12 @@ describe('run, interrupted and resumed', () => {
     run.kill('SIGINT');
     const interrupted = await run;
     expect(interrupted.exitCode, String(interrupted.all)).toBe(130);
-    expect(interrupted.all).toContain('--resume x');
+    const continueWith = /^Interrupted\. Continue with: (.+)$/m.exec(String(interrupted.stderr))?.[1];
+    expect(continueWith).toBe(`rollout-harness run ${path.join(dir, 'spec.yaml')} --results-dir ${path.join(dir, 'out')} --resume x`);
+    expect(interrupted.stderr).toContain(`Results: ${path.join(dir, 'out', 'x')}\n`);
+    // Without a TTY (pipes, as in CI) every stage change is a plain line with the cell, the elapsed time and what it waits for.
+    expect(interrupted.stderr).toMatch(/^\[1\/4\] rollout\.\S+ configure \+0s \(cell 0s\): waiting for /m);
+    expect(interrupted.stderr).toMatch(/^\[1\/4\] rollout\.\S+ settle \+0s \(cell [\dms]+\): waiting for the rollout complete, no terminating pods and every target healthy/m);
 
     // Settings back, checked through the Kubernetes API.
     const after = await k8s.getDeployment('shop', 'web');
@@ -100,21 +105,31 @@ describe('run, interrupted and resumed', () => {
     expect(after.spec.template.spec.terminationGracePeriodSeconds).toBe(before.spec.template.spec.terminationGracePeriodSeconds);
     expect((await k8s.getIngress('shop', 'web')).metadata?.annotations?.['alb.ingress.kubernetes.io/target-group-attributes']).toBeUndefined();
     for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false, node.metadata?.name).toBe(false);
-    const record = runJson();
+    const record = runJson('out');
+    expect(record.target).toMatchObject({ region: 'us-east-1', regionSource: 'AWS_REGION' });
+    expect(interrupted.stderr).toContain('AWS region us-east-1 (AWS_REGION)\n');
     expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop and terminationGracePeriodSeconds restored']));
     // The first cell is on disk; the interrupted one will run again.
-    const firstCell = path.join(dir, 'results', 'x', 'cells', `${record.cells[0].id}.json`);
+    const firstCell = path.join(dir, 'out', 'x', 'cells', `${record.cells[0].id}.json`);
     expect(existsSync(firstCell)).toBe(true);
     expect(record.cells.map((c) => c.status)).toEqual(['done', 'pending', 'pending', 'pending']);
     const firstMtime = (await stat(firstCell)).mtimeMs;
 
-    run = harness(['--resume', 'x']);
+    // The printed command, run as printed by a shell, from another directory (`rollout-harness` on PATH).
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(path.join(bin, 'rollout-harness'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"\n`, { mode: 0o755 });
+    // Without AWS_REGION now: the resumed run keeps the region it recorded.
+    const resumeEnv = { ...harnessEnv(), AWS_REGION: '', AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'), PATH: `${bin}${path.delimiter}${process.env.PATH}` };
+    run = execa('sh', ['-c', continueWith!], { cwd: bin, reject: false, all: true, env: resumeEnv });
     const resumed = await run;
     expect(resumed.exitCode, String(resumed.all)).toBe(0);
-    expect(runJson().cells.map((c) => c.status)).toEqual(['done', 'done', 'done', 'done']);
+    expect(resumed.stderr).toContain('AWS region us-east-1 (AWS_REGION, recorded when the run started)\n');
+    expect(runJson('out').target).toMatchObject({ region: 'us-east-1', regionSource: 'AWS_REGION' });
+    expect(runJson('out').cells.map((c) => c.status)).toEqual(['done', 'done', 'done', 'done']);
     expect((await stat(firstCell)).mtimeMs).toBe(firstMtime);
     expect(resumed.stdout).toMatch(/\| off {2}\| 5 +\| 30 +\| 30 +\|/);
-    expect(existsSync(path.join(dir, 'results', 'x', 'report.md'))).toBe(true);
+    expect(existsSync(path.join(dir, 'out', 'x', 'report.md'))).toBe(true);
     // A drain's cordon is undone when its cell ends, not only when the run does.
     const log = String(resumed.stderr);
     expect(log).toMatch(/node [\w-]+: uncordoned/);

@@ -2,7 +2,7 @@
  * The k6 driver against test/helpers/fake-k6.mjs: a real child process that takes k6's argv and
  * replays real k6 output, exits with a chosen code, or hangs on SIGTERM.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -339,12 +339,26 @@ describe('k6 across versions (the fake plays each major release)', () => {
     expect(version.text).toBe(text);
   });
 
+  it.each([
+    ['k6-v0.48.0', '0.48.0', 'v0.48.0'],
+    ['k6-linux-amd64', '1.2.3', 'v1.2.3'],
+    ['k6-v2.0.0', '2.0.0', 'v2.0.0'],
+  ])('readK6Version reads a k6 kept under another file name (%s), which prints that name first', async (name, release, text) => {
+    // The binary under that name: it prints the name it was started as, as k6 does.
+    const renamed = path.join(dir, name);
+    writeFileSync(renamed, `#!/bin/sh\nFAKE_K6_NAME="$(basename "$0")" exec ${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_K6)} "$@"\n`, { mode: 0o755 });
+    const printed = await execa(renamed, ['version'], { env: { ...process.env, FAKE_K6_VERSION: release } });
+    expect(printed.stdout.startsWith(`${name} v${release} (`)).toBe(true);
+    const version = await readK6Version(renamed, { clock: scaledClock(1), env: { ...process.env, FAKE_K6_VERSION: release } });
+    expect(version.text).toBe(text);
+  });
+
   it('refuses a k6 that is too old, or whose version it cannot read, before running it', async () => {
     const tooOld = await runK6Traffic(plan, deps({ FAKE_K6_VERSION: '0.44.0', FAKE_K6_FIXTURE: SMOKE })).catch((e: unknown) => e);
     expect(tooOld).toBeInstanceOf(EnvironmentError);
     expect((tooOld as Error).message).toBe('Expected k6 v0.45 or newer (the script records send times with exec.vu.metrics.metadata), got v0.44.0; upgrade k6 or use driver: builtin');
     const garbled = await runK6Traffic(plan, deps({ FAKE_K6_VERSION_OUTPUT: 'hello\n', FAKE_K6_FIXTURE: SMOKE })).catch((e: unknown) => e);
-    expect((garbled as Error).message).toBe('Expected `k6 version` to print "k6 vMAJOR.MINOR.PATCH (…)", got "hello"');
+    expect((garbled as Error).message).toBe('Expected `k6 version` to print "<binary name> vMAJOR.MINOR.PATCH (…)" (e.g. "k6 v1.0.0 (commit/…, go1.24.2, linux/amd64)"), got "hello"');
     expect(existsSync(argvFile)).toBe(false);
   });
 });

@@ -38,13 +38,24 @@ describe('parseK6Version', () => {
     ['k6 v1.0.0-rc1 (commit/41b4984b75, go1.24.1, linux/amd64)', 'v1.0.0-rc1', [1, 0, 0]],
     ['k6 v1.3.0 (commit/5870e99ae8, go1.25.1, linux/amd64)', 'v1.3.0', [1, 3, 0]],
     ['k6 v2.0.0 (commit/0c3b1c4e2a-dirty, go1.25.9, linux/amd64)', 'v2.0.0', [2, 0, 0]],
+    // The binary's own file name comes first (cobra's `{{.Name}} v{{.Version}}`): a release binary kept under its archive's name.
+    ['k6-v0.48.0 v0.48.0 (go1.19.8, linux/amd64)\n', 'v0.48.0', [0, 48, 0]],
+    ['k6-linux-amd64 v0.51.0 (commit/a1b2c3d4e5, go1.22.3, linux/amd64)\n', 'v0.51.0', [0, 51, 0]],
+    ['k6.exe v1.0.0 (commit/41b4984b75, go1.24.2, windows/amd64)\r\n', 'v1.0.0', [1, 0, 0]],
+    ['k6-v1.1.0-linux-amd64 v1.1.0 (commit/2e1b1f2c3d, go1.24.4, linux/amd64)\nExtensions:\n  github.com/grafana/xk6-faker v0.4.4, k6/x/faker [js]\n', 'v1.1.0', [1, 1, 0]],
+    ['k6-v2 v2.0.0-rc1 (commit/0c3b1c4e2a, go1.25.9, linux/amd64)', 'v2.0.0-rc1', [2, 0, 0]],
+    ['/opt/k6/bin/k6-v2.1.0 v2.1.0 (commit/9f8e7d6c5b, go1.25.9, darwin/arm64)\n', 'v2.1.0', [2, 1, 0]],
+    // A name that itself looks like a release: the version is the one before " (".
+    ['k6 v0.50.0 v0.52.0 (go1.22.4, linux/amd64)', 'v0.52.0', [0, 52, 0]],
   ])('reads %j', (output, text, [major, minor, patch]) => {
     expect(parseK6Version(output)).toMatchObject({ text, major, minor, patch });
   });
 
   it('says what it expected when the output is not a k6 version', () => {
     expect(() => parseK6Version('command not found: k6\n')).toThrow(EnvironmentError);
-    expect(() => parseK6Version('k6 version (devel)')).toThrow('Expected `k6 version` to print "k6 vMAJOR.MINOR.PATCH (…)", got "k6 version (devel)"');
+    expect(() => parseK6Version('k6 version (devel)')).toThrow('Expected `k6 version` to print "<binary name> vMAJOR.MINOR.PATCH (…)" (e.g. "k6 v1.0.0 (commit/…, go1.24.2, linux/amd64)"), got "k6 version (devel)"');
+    // A version inside a word is not the release: nothing separates it from the name.
+    expect(() => parseK6Version('k6-v0.48.0 (go1.19.8, linux/amd64)')).toThrow(EnvironmentError);
   });
 });
 
