@@ -29,6 +29,7 @@ import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { newRunId, restoreCommand } from './run-id.ts';
+import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
 
 /** Progress callbacks (the CLI renders them). */
@@ -54,8 +55,10 @@ export interface RunOptions {
   lookup?: ConnectOptions['lookup'];
   /** Connects to the target (the composition root's `connectTarget`). */
   connect: Connect;
-  /** Wall-clock time for the record's timestamps (default: real time). */
+  /** Wall-clock time for the record's timestamps and the run's lease (default: real time). */
   realClock?: Clock;
+  /** This process, as its lease names it (default: the real host and pid). */
+  here?: Here;
 }
 
 /** What a run produced. */
@@ -78,6 +81,7 @@ export interface RunOutcome {
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const { loaded, progress, signal } = opts;
   const realClock = opts.realClock ?? scaledClock(1);
+  const here = opts.here ?? thisProcess();
   const wallTime = () => new Date(realClock.now()).toISOString();
   const spec = loaded.spec;
   const cells = expandCells(spec);
@@ -124,7 +128,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
   const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup });
   try {
-    await settleLeftovers(target, runId, opts, record, log);
+    await settleLeftovers(target, runId, opts, record, log, realClock.now(), here);
     await checkPreconditions(target, spec);
   } catch (error) {
     await target.close();
@@ -137,6 +141,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let original: OriginalSettings;
   let failure: Error | undefined;
   let restoreDifferences: string[] = [];
+  let lease: HeldLease | undefined;
   try {
     original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
@@ -164,7 +169,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // The original settings are on disk before anything changes, and every object about to change
     // carries the run's marker, so a run killed at any point can be found and restored.
     await save();
-    await markObjects(target, runId);
+    // The marker carries the lease from its first write; renewed in wall time until restore unmarks.
+    await markObjects(target, runId, leaseFor(runId, realClock.now(), here));
+    lease = holdLease(target.k8s, target.namespace, runId, realClock, here, log);
     if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
     for (const cell of cells) {
@@ -194,12 +201,12 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
           },
           onTraffic: (p) => progress.traffic(p),
           recordChange: async (change) => {
-            await markNodeChange(target, runId, change);
+            await lease!.exclusive(() => markNodeChange(target, runId, change));
             original.changes.push(change);
             await save();
           },
           undoChanges: async () => {
-            for (const line of await undoClusterChanges(target, original.changes, runId)) log(line);
+            for (const line of await lease!.exclusive(() => undoClusterChanges(target, original.changes, runId))) log(line);
             await save();
           },
         });
@@ -235,8 +242,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
         record.restored = restored.done;
+        if (restored.kept.length) record.restoreKept = restored.kept;
+        else delete record.restoreKept;
         restoreDifferences = restored.differences;
         if (restoreDifferences.length) record.restoreDifferences = restoreDifferences;
         else delete record.restoreDifferences;
@@ -246,6 +255,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         record.restoreDifferences = restoreDifferences;
         progress.info(`Restoring failed: ${(error as Error).message}; the original settings are in ${runFile}; retry with: ${restoreCommand(runId, opts.resultsDir)}`);
       }
+      await lease?.stop();
       record.endedAt = wallTime();
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
       else if (failure) record.stoppedBy = `failed: ${failure.message}`;
@@ -287,8 +297,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
  * run with the command that restores them; the run being resumed gets its own leftovers undone
  * first, so no cell is measured on a cluster the stopped run left changed.
  */
-async function settleLeftovers(target: Target, runId: string, opts: RunOptions, record: RunRecord | undefined, log: (line: string) => void): Promise<void> {
+async function settleLeftovers(target: Target, runId: string, opts: RunOptions, record: RunRecord | undefined, log: (line: string) => void, nowMs: number, here: Here): Promise<void> {
   const markers = await findMarkers(target);
+  // A run that still renews its lease is running, whether it is another one or the one to resume.
+  refuseLive(markers, nowMs, here);
   const foreign = markers.filter((m) => !(opts.resume && m.runId === runId));
   if (foreign.length) {
     const runs = [...new Set(foreign.map((m) => m.runId))];
@@ -299,7 +311,7 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   }
   if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
-    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
 }
