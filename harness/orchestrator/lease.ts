@@ -19,10 +19,14 @@ import { SafetyError } from '../core/errors.ts';
 import type { KubernetesPort } from '../platform/ports.ts';
 import type { FoundMarker } from './settings.ts';
 
-/** Wall seconds a lease stays fresh after its last renewal (client-go's default is 15 s). */
-export const LEASE_DURATION_SECONDS = 20;
-/** Wall ms between renewals: four can fail before the lease lapses. */
-export const RENEW_EVERY_MS = 5000;
+/**
+ * Wall seconds a lease stays fresh after its last renewal. Longer than client-go's 15 s: taking over
+ * a run that is alive but starved (a loaded CI machine) costs a measurement and the user's settings,
+ * while waiting out a crashed run on another host costs a minute (on its own host, none: see above).
+ */
+export const LEASE_DURATION_SECONDS = 60;
+/** Wall ms between renewals: five can fail or be late before the lease lapses. */
+export const RENEW_EVERY_MS = 10_000;
 
 /** A run's lease, as written in the annotation. */
 export interface Lease {

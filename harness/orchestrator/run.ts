@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
-import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
+import { ensureWritableDir, nodeFs, readJson, writeFileAtomic, writeJsonAtomic, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
@@ -59,6 +59,8 @@ export interface RunOptions {
   realClock?: Clock;
   /** This process, as its lease names it (default: the real host and pid). */
   here?: Here;
+  /** How results are written (default: the real filesystem; tests inject one that fills up). */
+  fs?: WriteFs;
 }
 
 /** What a run produced. */
@@ -70,7 +72,7 @@ export interface RunOutcome {
   unmeasured: UnmeasuredCell[];
   failedExpectations: string[];
   interrupted: boolean;
-  /** The environment failure that stopped the run, if one did (the cells so far are kept). */
+  /** The environment failure that stopped the run, or the results write that failed (the cells so far are kept). */
   failure?: Error;
   /** What still differed from the originals after restore (empty: every setting verified back). */
   restoreDifferences: string[];
@@ -82,6 +84,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const { loaded, progress, signal } = opts;
   const realClock = opts.realClock ?? scaledClock(1);
   const here = opts.here ?? thisProcess();
+  const fs = opts.fs ?? nodeFs;
   const wallTime = () => new Date(realClock.now()).toISOString();
   const spec = loaded.spec;
   const cells = expandCells(spec);
@@ -113,7 +116,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     for (let i = 0; i < results.length; i++) {
       if (results[i].explain || results[i].modelOrigin === undefined) continue;
       results[i] = await explain(results[i]);
-      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i]).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
+      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i], fs).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
     }
   };
   const logsOnlyForTheRun = spec.explain.enableAccessLogs !== undefined;
@@ -121,7 +124,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
     const text = `${JSON.stringify(record, null, 2)}\n`;
-    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
+    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text, fs));
     return saving;
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
@@ -213,25 +216,26 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       } catch (error) {
         if (!(error instanceof CellFailedError)) throw error;
         // The environment failed mid-cell: keep the half-measured cell (INVALID, with why) and stop.
-        await writeJsonAtomic(cellFile, error.result);
         results.push(error.result);
         entry.status = 'failed';
         progress.cellDone(error.result);
         failure = error.cause instanceof Error ? error.cause : error;
+        await writeJsonAtomic(cellFile, error.result, fs).catch((writeError) => log((writeError as Error).message));
         break;
       }
       if (signal.aborted) {
         // Keep what was measured, but the cell runs again on resume.
-        await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result);
+        await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result, fs).catch((writeError) => log((writeError as Error).message));
         entry.status = 'pending';
         break;
       }
       if (explain && spec.explain.when === 'cell') result = await explain(result);
-      await writeJsonAtomic(cellFile, result);
-      entry.status = 'done';
-      delete entry.stage;
+      // Measured, so in the table even if its file cannot be written (the run stops then, a write failure).
       results.push(result);
       progress.cellDone(result);
+      await writeJsonAtomic(cellFile, result, fs);
+      entry.status = 'done';
+      delete entry.stage;
       await save();
     }
   } catch (error) {
@@ -260,7 +264,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
       else if (failure) record.stoppedBy = `failed: ${failure.message}`;
       else delete record.stoppedBy;
-      await save();
+      await save().catch((error) => {
+        failure ??= error as Error;
+      });
     }
     // After restore, before the target closes: one wait for the logs of every cell measured now.
     if (!logsOnlyForTheRun) await explainAll();
@@ -286,9 +292,14 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     unmeasured,
     stoppedBy: record.stoppedBy,
   });
-  await writeFileAtomic(path.join(runDir, 'report.md'), report);
-  await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy));
-  await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)));
+  try {
+    await writeFileAtomic(path.join(runDir, 'report.md'), report, fs);
+    await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy), fs);
+    await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)), fs);
+  } catch (error) {
+    // The table is still returned (and printed); the write failure decides the exit code.
+    failure ??= error as Error;
+  }
   return { runId, runDir, results, unmeasured, failedExpectations, interrupted: signal.aborted, failure, restoreDifferences, report };
 }
 
