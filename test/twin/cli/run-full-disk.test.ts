@@ -51,7 +51,7 @@ beforeAll(async () => {
   );
   const spies = [
     vi.spyOn(console, 'log').mockImplementation((...args) => void stdout.push(args.join(' '))),
-    vi.spyOn(console, 'error').mockImplementation((...args) => void stderr.push(args.map(String).join(' '))),
+    vi.spyOn(console, 'error').mockImplementation((...args) => void stderr.push(`${args.map(String).join(' ')}\n`)),
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => stderr.push(String(chunk)) > 0),
   ];
   try {
