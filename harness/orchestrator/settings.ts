@@ -447,16 +447,6 @@ async function restoreDelay(t: Target, original: OriginalSettings, signal: Abort
   return [`target group: ${DELAY_KEY} set back to ${original.deregistrationDelaySeconds} through ModifyTargetGroupAttributes${controllerOwns ? ' (the controller had not applied the annotation)' : ''}`];
 }
 
-/** Reads every setting back and lists what differs from the originals (empty: all back), whoever changed it. */
-export async function verifyRestored(t: Target, original: OriginalSettings): Promise<string[]> {
-  const differences: string[] = [];
-  for (const setting of SETTINGS) {
-    const state = await setting.state(t, original, NO_RUN_VALUES);
-    if (state && !state.atOriginal) differences.push(`${setting.name(t)} is ${state.now}, was ${state.was}`);
-  }
-  return differences;
-}
-
 /** The taint the spot disruption sets (harness/disruptions/spot.ts): one with another value or effect was changed since. */
 const RUN_TAINT = { value: 'true', effect: 'NoSchedule' };
 

@@ -59,11 +59,11 @@ async function specFile(name: string, over: Record<string, unknown> = {}): Promi
   return file;
 }
 
-function cli(args: string[]): ResultPromise {
+function cli(args: string[], timeout = 240_000): ResultPromise {
   return execa(process.execPath, [BIN, ...args], {
     reject: false,
     all: true,
-    timeout: 240_000,
+    timeout,
     // Credentials for the endpoint overrides come from the default chain (env), as in staging.
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
   });
@@ -250,11 +250,12 @@ describe('a run that is still running', () => {
     expect(preStop).toEqual({ exec: { command: ['sleep', '20'] } });
     const live = /The run live1 is still running \(process \d+ on [^)]+\): its lease on namespace shop was renewed at \S+ and holds until \S+\. Wait for it to finish, or stop it/;
 
+    // Each is refused within seconds; one that is not would run for minutes: cut short, it fails below.
     const besideSpec = await specFile('beside');
     const [restore, beside, resume] = await Promise.all([
-      cli(['restore', 'live1', '--results-dir', results()]),
-      cli(['run', besideSpec, '--results-dir', results(), '--run-id', 'beside']),
-      cli(['run', spec, '--results-dir', results(), '--resume', 'live1']),
+      cli(['restore', 'live1', '--results-dir', results()], 90_000),
+      cli(['run', besideSpec, '--results-dir', results(), '--run-id', 'beside'], 90_000),
+      cli(['run', spec, '--results-dir', results(), '--resume', 'live1'], 90_000),
     ]);
     expect(restore.exitCode, String(restore.all)).toBe(3);
     expect(restore.stderr).toMatch(live);

@@ -101,7 +101,7 @@ describe('run, interrupted and resumed', () => {
     expect((await k8s.getIngress('shop', 'web')).metadata?.annotations?.['alb.ingress.kubernetes.io/target-group-attributes']).toBeUndefined();
     for (const node of await k8s.listNodes()) expect(node.spec?.unschedulable ?? false, node.metadata?.name).toBe(false);
     const record = runJson();
-    expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop and terminationGracePeriodSeconds restored']));
+    expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop restored']));
     // The first cell is on disk; the interrupted one will run again.
     const firstCell = path.join(dir, 'results', 'x', 'cells', `${record.cells[0].id}.json`);
     expect(existsSync(firstCell)).toBe(true);
