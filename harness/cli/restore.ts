@@ -40,7 +40,7 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
       console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
       return ExitCode.environment;
     }
-    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record.`);
+    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
     if (kept.length) console.log(`Changed since the run set them, and left as they are:\n${kept.map((k) => `  - ${k}`).join('\n')}`);
     return ExitCode.ok;
   } finally {
