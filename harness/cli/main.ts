@@ -91,7 +91,7 @@ program
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
       '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
-      'restore could not verify a setting); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
+      'another run still running, restore could not verify a setting, a results file could not be written); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
       'With --baseline, the worse of that and compare\'s (1 a cell regressed beyond noise; 4 a cell INVALID in either run),\n' +
       'in the order 0 < 4 < 1 < 130 < 3 < 2.',
   )
@@ -111,7 +111,7 @@ program
 
 program
   .command('restore')
-  .description('put back every original setting a run recorded (after a kill, or a restore that failed), read them back, and remove its markers')
+  .description('put back every original setting a run recorded (after a kill, or a restore that failed) that still has a value the run set, read them back, and remove its markers; refused while the run is still running')
   .argument('<run>', 'run id under --results-dir, or a run directory')
   .option('--results-dir <dir>', 'where runs are', 'results')
   .action(async (run: string, opts) => {

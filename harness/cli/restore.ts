@@ -20,14 +20,19 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     return ExitCode.ok;
   }
   const { connectTarget } = await import('./connect.ts');
-  const { restoreSettings } = await import('../orchestrator/settings.ts');
+  const { findMarkers, restoreSettings } = await import('../orchestrator/settings.ts');
+  const { refuseLive, thisProcess } = await import('../orchestrator/lease.ts');
   // The region the run used, whatever the environment says now.
   const region = record.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded by the run` } : undefined;
   const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {}, region });
   try {
+    // A run that still renews its lease is running: restoring under it would measure a config it no longer has.
+    refuseLive((await findMarkers(target)).filter((m) => m.runId === record.runId), scaledClock(1).now(), thisProcess());
     const original = record.original as Parameters<typeof restoreSettings>[1];
-    const { done, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line));
+    const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec: record.spec as Spec });
     record.restored = done;
+    if (kept.length) record.restoreKept = kept;
+    else delete record.restoreKept;
     if (differences.length) record.restoreDifferences = differences;
     else delete record.restoreDifferences;
     record.endedAt ??= new Date(scaledClock(1).now()).toISOString();
@@ -37,7 +42,8 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
       console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${retryCommand(path.basename(path.resolve(dir)), path.dirname(path.resolve(dir)))}`);
       return ExitCode.environment;
     }
-    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record.`);
+    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
+    if (kept.length) console.log(`Changed since the run set them, and left as they are:\n${kept.map((k) => `  - ${k}`).join('\n')}`);
     return ExitCode.ok;
   } finally {
     await target.close();

@@ -4,6 +4,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
+import { WriteFailedError, type WriteFs } from '../core/files.ts';
 import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
@@ -31,8 +32,8 @@ export interface RunCommandOptions {
   columns?: TableColumn[];
 }
 
-/** Runs the matrix, prints the table, returns the exit code (see `--help`). */
-export async function runCommand(specFile: string, opts: RunCommandOptions): Promise<number> {
+/** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk). */
+export async function runCommand(specFile: string, opts: RunCommandOptions, deps: { fs?: WriteFs } = {}): Promise<number> {
   if (opts.runId !== undefined) checkRunId(opts.runId, '--run-id');
   if (opts.resume !== undefined) checkRunId(opts.resume, '--resume');
   if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
@@ -76,7 +77,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
     progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
     const [{ runMatrix }, { connectTarget }] = await Promise.all([import('../orchestrator/run.ts'), import('./connect.ts')]);
-    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}) });
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}), fs: deps.fs });
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.resolve(outcome.runDir)}`);
@@ -92,7 +93,11 @@ export async function runCommand(specFile: string, opts: RunCommandOptions): Pro
 /** The exit code of a finished (or stopped) run, with the lines that say why on stderr. */
 function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): number {
   let code: number | undefined;
-  if (outcome.failure) {
+  if (outcome.failure instanceof WriteFailedError) {
+    // Not the cluster's failure: the cells above were measured and the settings restored; only the files are missing.
+    code = ExitCode.environment;
+    console.error(`rollout-harness: ${outcome.failure.message}; the table above is what was measured`);
+  } else if (outcome.failure) {
     code = exitCodeFor(outcome.failure);
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);

@@ -2,19 +2,47 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from './errors.ts';
+import { ConfigError, EnvironmentError } from './errors.ts';
 
-/** Writes `text` to `file` through a temp file and a rename. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+/** The file operations results are written with: the real filesystem, or (in tests) one that fails as a full disk does. */
+export interface WriteFs {
+  mkdir(dir: string, options: { recursive: true }): Promise<unknown>;
+  writeFile(file: string, text: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+}
+
+/** The real filesystem. */
+export const nodeFs: WriteFs = { mkdir, writeFile, rename, unlink };
+
+/** A results file that could not be written (ENOSPC, EIO, …): the environment's failure, said in one line, with the cause kept. */
+export class WriteFailedError extends EnvironmentError {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    super(`Could not write ${file}: expected a writable file system, got ${code ?? (cause as Error)?.message ?? String(cause)}${code === 'ENOSPC' ? ' (no space left on device)' : code === 'EIO' ? ' (I/O error)' : ''}`, { cause });
+  }
+}
+
+/** Writes `text` to `file` through a temp file and a rename; on failure, removes the temp file and throws a WriteFailedError. */
+export async function writeFileAtomic(file: string, text: string, fs: WriteFs = nodeFs): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(tmp, text);
+    await fs.rename(tmp, file);
+  } catch (error) {
+    // A half-written temp file must not be left behind (a full disk leaves one).
+    await fs.unlink(tmp).catch(() => {});
+    throw new WriteFailedError(file, error);
+  }
 }
 
 /** Writes JSON (2-space indented) atomically. */
-export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+export function writeJsonAtomic(file: string, value: unknown, fs: WriteFs = nodeFs): Promise<void> {
+  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, fs);
 }
 
 /** Reads a JSON file. */

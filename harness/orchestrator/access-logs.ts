@@ -101,6 +101,13 @@ export async function restoreAccessLogs(t: Target, original: OriginalAccessLogs,
   return done;
 }
 
+/** The access-log attributes and the Ingress annotation as they are now (shaped as the originals, for comparing). */
+export async function readAccessLogs(t: Target, original: OriginalAccessLogs): Promise<{ attributes: Record<string, string>; annotation: string | null }> {
+  const attributes = pick(await t.elbv2.describeLoadBalancerAttributes(original.loadBalancerArn));
+  const annotation = t.ingress ? ((await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[LB_ATTRIBUTES_ANNOTATION] ?? null) : original.annotation;
+  return { attributes, annotation };
+}
+
 /** What still differs from the originals. */
 export async function verifyAccessLogs(t: Target, original: OriginalAccessLogs): Promise<string[]> {
   const differences: string[] = [];

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
-import { ensureWritableDir, readJson, writeFileAtomic, writeJsonAtomic } from '../core/files.ts';
+import { ensureWritableDir, nodeFs, readJson, writeFileAtomic, writeJsonAtomic, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { metaOfRun, renderHtml } from '../report/html/render.ts';
@@ -29,6 +29,7 @@ import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
+import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
 
 /** Progress callbacks (the CLI renders them). */
@@ -54,10 +55,14 @@ export interface RunOptions {
   lookup?: ConnectOptions['lookup'];
   /** Connects to the target (the composition root's `connectTarget`). */
   connect: Connect;
-  /** Wall-clock time for the record's timestamps (default: real time). */
+  /** Wall-clock time for the record's timestamps and the run's lease (default: real time). */
   realClock?: Clock;
   /** The table's columns per disruption (default: failed). */
   columns?: TableColumn[];
+  /** This process, as its lease names it (default: the real host and pid). */
+  here?: Here;
+  /** How results are written (default: the real filesystem; tests inject one that fills up). */
+  fs?: WriteFs;
 }
 
 /** What a run produced. */
@@ -69,7 +74,7 @@ export interface RunOutcome {
   unmeasured: UnmeasuredCell[];
   failedExpectations: string[];
   interrupted: boolean;
-  /** The environment failure that stopped the run, if one did (the cells so far are kept). */
+  /** The environment failure that stopped the run, or the results write that failed (the cells so far are kept). */
   failure?: Error;
   /** What still differed from the originals after restore (empty: every setting verified back). */
   restoreDifferences: string[];
@@ -80,6 +85,8 @@ export interface RunOutcome {
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const { loaded, progress, signal } = opts;
   const realClock = opts.realClock ?? scaledClock(1);
+  const here = opts.here ?? thisProcess();
+  const fs = opts.fs ?? nodeFs;
   const wallTime = () => new Date(realClock.now()).toISOString();
   const spec = loaded.spec;
   const cells = expandCells(spec);
@@ -111,7 +118,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     for (let i = 0; i < results.length; i++) {
       if (results[i].explain || results[i].modelOrigin === undefined) continue;
       results[i] = await explain(results[i]);
-      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i]).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
+      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i], fs).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
     }
   };
   const logsOnlyForTheRun = spec.explain.enableAccessLogs !== undefined;
@@ -119,7 +126,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
     const text = `${JSON.stringify(record, null, 2)}\n`;
-    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text));
+    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text, fs));
     return saving;
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
@@ -128,7 +135,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const recorded = record?.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded when the run started` } : undefined;
   const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env, region: recorded });
   try {
-    await settleLeftovers(target, runId, opts, record, log);
+    await settleLeftovers(target, runId, opts, record, log, realClock.now(), here);
     await checkPreconditions(target, spec);
   } catch (error) {
     await target.close();
@@ -142,6 +149,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let original: OriginalSettings;
   let failure: Error | undefined;
   let restoreDifferences: string[] = [];
+  let lease: HeldLease | undefined;
   try {
     original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
@@ -173,7 +181,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // The original settings are on disk before anything changes, and every object about to change
     // carries the run's marker, so a run killed at any point can be found and restored.
     await save();
-    await markObjects(target, runId);
+    // The marker carries the lease from its first write; renewed in wall time until restore unmarks.
+    await markObjects(target, runId, leaseFor(runId, realClock.now(), here));
+    lease = holdLease(target.k8s, target.namespace, runId, realClock, here, log);
     if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
     for (const cell of cells) {
@@ -203,37 +213,38 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
           },
           onTraffic: (p) => progress.traffic(p),
           recordChange: async (change) => {
-            await markNodeChange(target, runId, change);
+            await lease!.exclusive(() => markNodeChange(target, runId, change));
             original.changes.push(change);
             await save();
           },
           undoChanges: async () => {
-            for (const line of await undoClusterChanges(target, original.changes, runId)) log(line);
+            for (const line of await lease!.exclusive(() => undoClusterChanges(target, original.changes, runId))) log(line);
             await save();
           },
         });
       } catch (error) {
         if (!(error instanceof CellFailedError)) throw error;
         // The environment failed mid-cell: keep the half-measured cell (INVALID, with why) and stop.
-        await writeJsonAtomic(cellFile, error.result);
         results.push(error.result);
         entry.status = 'failed';
         progress.cellDone(error.result);
         failure = error.cause instanceof Error ? error.cause : error;
+        await writeJsonAtomic(cellFile, error.result, fs).catch((writeError) => log((writeError as Error).message));
         break;
       }
       if (signal.aborted) {
         // Keep what was measured, but the cell runs again on resume.
-        await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result);
+        await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result, fs).catch((writeError) => log((writeError as Error).message));
         entry.status = 'pending';
         break;
       }
       if (explain && spec.explain.when === 'cell') result = await explain(result);
-      await writeJsonAtomic(cellFile, result);
-      entry.status = 'done';
-      delete entry.stage;
+      // Measured, so in the table even if its file cannot be written (the run stops then, a write failure).
       results.push(result);
       progress.cellDone(result);
+      await writeJsonAtomic(cellFile, result, fs);
+      entry.status = 'done';
+      delete entry.stage;
       await save();
     }
   } catch (error) {
@@ -244,8 +255,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
         record.restored = restored.done;
+        if (restored.kept.length) record.restoreKept = restored.kept;
+        else delete record.restoreKept;
         restoreDifferences = restored.differences;
         if (restoreDifferences.length) record.restoreDifferences = restoreDifferences;
         else delete record.restoreDifferences;
@@ -255,11 +268,14 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         record.restoreDifferences = restoreDifferences;
         progress.info(`Restoring failed: ${(error as Error).message}; the original settings are in ${runFile}; retry with: ${restoreCommand(runId, opts.resultsDir)}`);
       }
+      await lease?.stop();
       record.endedAt = wallTime();
       if (signal.aborted) record.stoppedBy = String(signal.reason ?? 'interrupted');
       else if (failure) record.stoppedBy = `failed: ${failure.message}`;
       else delete record.stoppedBy;
-      await save();
+      await save().catch((error) => {
+        failure ??= error as Error;
+      });
     }
     // After restore, before the target closes: one wait for the logs of every cell measured now.
     if (!logsOnlyForTheRun) await explainAll();
@@ -286,9 +302,14 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     stoppedBy: record.stoppedBy,
     ...(opts.columns ? { columns: opts.columns } : {}),
   });
-  await writeFileAtomic(path.join(runDir, 'report.md'), report);
-  await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy));
-  await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)));
+  try {
+    await writeFileAtomic(path.join(runDir, 'report.md'), report, fs);
+    await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy), fs);
+    await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)), fs);
+  } catch (error) {
+    // The table is still returned (and printed); the write failure decides the exit code.
+    failure ??= error as Error;
+  }
   return { runId, runDir, results, unmeasured, failedExpectations, interrupted: signal.aborted, failure, restoreDifferences, report };
 }
 
@@ -297,8 +318,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
  * run with the command that restores them; the run being resumed gets its own leftovers undone
  * first, so no cell is measured on a cluster the stopped run left changed.
  */
-async function settleLeftovers(target: Target, runId: string, opts: RunOptions, record: RunRecord | undefined, log: (line: string) => void): Promise<void> {
+async function settleLeftovers(target: Target, runId: string, opts: RunOptions, record: RunRecord | undefined, log: (line: string) => void, nowMs: number, here: Here): Promise<void> {
   const markers = await findMarkers(target);
+  // A run that still renews its lease is running, whether it is another one or the one to resume.
+  refuseLive(markers, nowMs, here);
   const foreign = markers.filter((m) => !(opts.resume && m.runId === runId));
   if (foreign.length) {
     const runs = [...new Set(foreign.map((m) => m.runId))];
@@ -311,7 +334,7 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   }
   if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
-    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log);
+    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
 }

@@ -4,10 +4,12 @@
  * the end (or on abort) from the record.
  */
 import { parseAttributeList } from '../core/attributes.ts';
-import { RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
+import { LEASE_ANNOTATION, RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
+import { parseLease, type Lease } from './lease.ts';
 import type { Target } from './target.ts';
-import { restoreAccessLogs, verifyAccessLogs, type OriginalAccessLogs } from './access-logs.ts';
+import { accessLogAttributes, readAccessLogs, restoreAccessLogs, withAttributes, type AccessLogsSetting, type OriginalAccessLogs } from './access-logs.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
+import { expandConfigs } from '../matrix/expand.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
@@ -89,15 +91,16 @@ function markedObjects(t: Target): ObjectRef[] {
   ];
 }
 
-/** Marks the objects the run will change with its id, before it changes any of them. */
-export async function markObjects(t: Target, runId: string): Promise<void> {
-  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId });
+/** Marks the objects the run will change with its id (and the namespace with its lease), before it changes any of them. */
+export async function markObjects(t: Target, runId: string, lease?: Lease): Promise<void> {
+  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId, ...(lease && ref.kind === 'Namespace' ? { [LEASE_ANNOTATION]: JSON.stringify(lease) } : {}) });
 }
 
-/** A marker found on the cluster: which object carries which run's id. */
+/** A marker found on the cluster: which object carries which run's id, and the run's lease there if any. */
 export interface FoundMarker {
   runId: string;
   object: string;
+  lease?: Lease;
 }
 
 /** Every run marker on the target's objects and on the nodes. */
@@ -105,13 +108,18 @@ export async function findMarkers(t: Target): Promise<FoundMarker[]> {
   const found: FoundMarker[] = [];
   const read = async (ref: ObjectRef): Promise<KObject> =>
     ref.kind === 'Namespace' ? t.k8s.getNamespace(ref.name) : ref.kind === 'Deployment' ? t.k8s.getDeployment(ref.namespace!, ref.name) : t.k8s.getIngress(ref.namespace!, ref.name);
+  const marker = (o: KObject, object: string): FoundMarker | undefined => {
+    const runId = o.metadata?.annotations?.[RUN_MARKER];
+    const lease = parseLease(o.metadata?.annotations?.[LEASE_ANNOTATION]);
+    return runId ? { runId, object, ...(lease?.holderIdentity === runId ? { lease } : {}) } : undefined;
+  };
   for (const ref of markedObjects(t)) {
-    const runId = (await read(ref)).metadata?.annotations?.[RUN_MARKER];
-    if (runId) found.push({ runId, object: `${ref.kind.toLowerCase()} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}` });
+    const m = marker(await read(ref), `${ref.kind.toLowerCase()} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`);
+    if (m) found.push(m);
   }
   for (const n of await t.k8s.listNodes()) {
-    const runId = n.metadata?.annotations?.[RUN_MARKER];
-    if (runId) found.push({ runId, object: `node ${n.metadata?.name}` });
+    const m = marker(n, `node ${n.metadata?.name}`);
+    if (m) found.push(m);
   }
   return found;
 }
@@ -237,50 +245,189 @@ export function waitSteady(t: Target, boundMs: number, signal: AbortSignal): Pro
   return pollUntil(t.clock, boundMs, signal, () => isSteady(t));
 }
 
-/** What restore did, and what still differs from the originals after it read everything back. */
+/** What restore did, what it left as the user changed it since, and what still differs from the originals after it read everything back. */
 export interface RestoreReport {
   done: string[];
+  /** Settings changed since the run set them (not to a value the run sets): left as they are. */
+  kept: string[];
   differences: string[];
+}
+
+/** What restore needs besides the record. */
+export interface RestoreScope {
+  /** The spec the run ran: the values its cells set are the only ones restore takes for the run's. */
+  spec: Spec;
+  signal?: AbortSignal;
+  /** Called just before the run's markers are removed (the run stops renewing its lease there). */
+  beforeUnmark?: () => Promise<void>;
 }
 
 /** Model ms restore waits for the controller to apply a restored annotation to the target group. */
 const CONTROLLER_APPLY_MS = 30_000;
 
+/** The values a run may have left on the cluster, per setting (empty: none of the run's values is there any more). */
+export interface RunValues {
+  preStop: unknown[];
+  grace: Array<number | null>;
+  gateLabel: Array<string | null>;
+  /** The target-group-attributes annotation, when the run sets the delay through it. */
+  ingressAttributes: Array<string | null>;
+  delay: string[];
+  /** Where the run sends the access logs, when it turns them on. */
+  accessLogs?: AccessLogsSetting;
+}
+
+/** Nothing of the run's is on the cluster: every difference from the originals is someone else's. */
+const NO_RUN_VALUES: RunValues = { preStop: [], grace: [], gateLabel: [], ingressAttributes: [], delay: [] };
+
+/** Every value the spec's cells set, per setting (pure). */
+export function valuesTheRunSets(spec: Spec, original: OriginalSettings): RunValues {
+  const configs = expandConfigs(spec.matrix);
+  return {
+    preStop: configs.map((c) => preStopFor(c.preStopSeconds, spec.configure.preStop)),
+    grace: configs.map((c) => c.terminationGracePeriodSeconds),
+    gateLabel: configs.map((c) => (c.readinessGate ? 'enabled' : null)),
+    ingressAttributes: original.delayVia === 'ingress' ? configs.map((c) => withDelay(original.ingressAttributes, c.deregistrationDelaySeconds)) : [],
+    delay: configs.map((c) => String(c.deregistrationDelaySeconds)),
+    ...(spec.explain.enableAccessLogs ? { accessLogs: spec.explain.enableAccessLogs } : {}),
+  };
+}
+
+/** A setting as restore finds it: at its original value, at one the run sets, or neither (changed since by someone else). */
+interface SettingState {
+  atOriginal: boolean;
+  ours: boolean;
+  now: string;
+  was: string;
+}
+
 /**
- * Puts back every original setting, undoes the run's cordons and taints (from the record and from
- * the nodes' markers), removes the run's markers, then reads everything back and fixes or reports
- * any difference. The user's own cordons and taints were never recorded, so they stay.
+ * One entry per setting restore puts back, walked in this order (the Ingress annotation before the
+ * delay the controller applies from it): how to read its state and how to put it back.
  */
-export async function restoreSettings(t: Target, original: OriginalSettings, runId: string, log: (line: string) => void, signal: AbortSignal = new AbortController().signal): Promise<RestoreReport> {
+interface RestorableSetting {
+  name(t: Target): string;
+  /** Undefined when the run does not touch it on this target. */
+  state(t: Target, o: OriginalSettings, values: RunValues): Promise<SettingState | undefined>;
+  restore(t: Target, o: OriginalSettings, signal: AbortSignal): Promise<string[]>;
+}
+
+const show = (v: unknown) => (v === null || v === undefined ? '(unset)' : typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const among = (v: unknown, values: readonly unknown[]) => values.some((x) => same(x, v));
+
+const SETTINGS: RestorableSetting[] = [
+  {
+    name: (t) => `deployment ${t.namespace}/${t.deployment}: preStop`,
+    async state(t, o, values) {
+      const c = container(await t.k8s.getDeployment(t.namespace, t.deployment));
+      const preStop = c.lifecycle?.preStop ?? null;
+      // The whole lifecycle, so that restore leaves no empty object behind.
+      const atOriginal = (o.lifecycle === undefined || same(c.lifecycle, o.lifecycle)) && same(preStop, o.preStop);
+      return { atOriginal, ours: among(preStop, values.preStop), now: show(preStop), was: show(o.preStop) };
+    },
+    async restore(t, o) {
+      const lifecycle = o.lifecycle === null ? null : { ...(o.lifecycle as object | undefined), preStop: o.preStop };
+      await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { spec: { containers: [{ name: o.container, lifecycle }] } } } });
+      return [`deployment ${t.namespace}/${t.deployment}: preStop restored`];
+    },
+  },
+  {
+    name: (t) => `deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds`,
+    async state(t, o, values) {
+      const grace = (await t.k8s.getDeployment(t.namespace, t.deployment)).spec?.template?.spec?.terminationGracePeriodSeconds ?? null;
+      return { atOriginal: grace === o.terminationGracePeriodSeconds, ours: values.grace.includes(grace), now: show(grace), was: show(o.terminationGracePeriodSeconds) };
+    },
+    async restore(t, o) {
+      await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { spec: { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds } } } });
+      return [`deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds restored`];
+    },
+  },
+  {
+    name: (t) => `namespace ${t.namespace}: ${GATE_LABEL}`,
+    async state(t, o, values) {
+      const label = (await t.k8s.getNamespace(t.namespace)).metadata?.labels?.[GATE_LABEL] ?? null;
+      return { atOriginal: label === o.gateLabel, ours: values.gateLabel.includes(label), now: show(label), was: show(o.gateLabel) };
+    },
+    async restore(t, o) {
+      await t.k8s.setNamespaceLabels(t.namespace, { [GATE_LABEL]: o.gateLabel });
+      return [`namespace ${t.namespace}: ${GATE_LABEL} restored`];
+    },
+  },
+  {
+    name: (t) => `ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION}`,
+    async state(t, o, values) {
+      if (!t.ingress || o.ingressAttributes === undefined) return undefined;
+      const now = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
+      return { atOriginal: now === o.ingressAttributes, ours: values.ingressAttributes.includes(now), now: show(now), was: show(o.ingressAttributes) };
+    },
+    async restore(t, o) {
+      await t.k8s.setIngressAnnotations(t.namespace, t.ingress!, { [TG_ATTRIBUTES_ANNOTATION]: o.ingressAttributes ?? null });
+      return [`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} restored`];
+    },
+  },
+  {
+    name: () => `target group: ${DELAY_KEY}`,
+    async state(t, o, values) {
+      const delay = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
+      return { atOriginal: delay === o.deregistrationDelaySeconds, ours: values.delay.includes(delay), now: show(delay), was: show(o.deregistrationDelaySeconds) };
+    },
+    restore: (t, o, signal) => restoreDelay(t, o, signal),
+  },
+  {
+    name: () => 'access logs',
+    async state(t, o, values) {
+      if (!o.accessLogs || !t.ingress) return undefined;
+      const now = await readAccessLogs(t, o.accessLogs);
+      const was = { attributes: o.accessLogs.attributes, annotation: o.accessLogs.annotation };
+      const ours = values.accessLogs ? { attributes: accessLogAttributes(values.accessLogs), annotation: withAttributes(o.accessLogs.annotation, accessLogAttributes(values.accessLogs)) } : undefined;
+      return { atOriginal: same(now, was), ours: ours !== undefined && same(now, ours), now: show(now), was: show(was) };
+    },
+    restore: (t, o, signal) => restoreAccessLogs(t, o.accessLogs!, signal),
+  },
+];
+
+/**
+ * Puts back every setting that still has a value the run sets (its spec's cells' values; none once
+ * the run's markers are gone, i.e. after a restore that verified everything), undoes the run's
+ * cordons and taints the same way, and leaves — and reports — every setting changed since by
+ * someone else. Then reads everything back: when it is all as it should be, removes the run's
+ * markers; when not, keeps them (the run still has changes on the cluster) and reports what differs.
+ */
+export async function restoreSettings(t: Target, original: OriginalSettings, runId: string, log: (line: string) => void, scope: RestoreScope): Promise<RestoreReport> {
+  const signal = scope.signal ?? new AbortController().signal;
+  const held = original.changes.length > 0 || (await findMarkers(t)).some((m) => m.runId === runId);
+  const values = held ? valuesTheRunSets(scope.spec, original) : NO_RUN_VALUES;
   const done: string[] = [];
-  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-  if (!deploymentMatches(d, original)) {
-    const lifecycle = original.lifecycle === null ? null : { ...(original.lifecycle as object | undefined), preStop: original.preStop };
-    await t.k8s.patchDeployment(t.namespace, t.deployment, {
-      spec: { template: { spec: { terminationGracePeriodSeconds: original.terminationGracePeriodSeconds, containers: [{ name: original.container, lifecycle }] } } },
-    });
-    done.push(`deployment ${t.namespace}/${t.deployment}: preStop and terminationGracePeriodSeconds restored`);
-  }
-  const ns = await t.k8s.getNamespace(t.namespace);
-  if ((ns.metadata?.labels?.[GATE_LABEL] ?? null) !== original.gateLabel) {
-    await t.k8s.setNamespaceLabels(t.namespace, { [GATE_LABEL]: original.gateLabel });
-    done.push(`namespace ${t.namespace}: ${GATE_LABEL} restored`);
-  }
-  if (t.ingress && original.ingressAttributes !== undefined) {
-    const ing = await t.k8s.getIngress(t.namespace, t.ingress);
-    if ((ing.metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null) !== original.ingressAttributes) {
-      await t.k8s.setIngressAnnotations(t.namespace, t.ingress, { [TG_ATTRIBUTES_ANNOTATION]: original.ingressAttributes });
-      done.push(`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} restored`);
+  const kept: string[] = [];
+  const leftAlone = new Set<RestorableSetting>();
+  for (const setting of SETTINGS) {
+    const state = await setting.state(t, original, values);
+    if (!state || state.atOriginal) continue;
+    if (state.ours) done.push(...(await setting.restore(t, original, signal)));
+    else {
+      leftAlone.add(setting);
+      kept.push(`${setting.name(t)} is ${state.now} (changed since the run set it; ${state.was} before the run): left as it is`);
     }
   }
-  done.push(...(await restoreDelay(t, original, signal)));
-  if (original.accessLogs) done.push(...(await restoreAccessLogs(t, original.accessLogs, signal)));
-  done.push(...(await undoClusterChanges(t, original.changes, runId)));
-  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: null });
+  done.push(...(await undoClusterChanges(t, original.changes, runId, kept)));
   for (const line of done) log(line);
-  const differences = await verifyRestored(t, original, runId);
+  for (const line of kept) log(line);
+  const differences: string[] = [];
+  for (const setting of SETTINGS) {
+    if (leftAlone.has(setting)) continue;
+    const state = await setting.state(t, original, values);
+    if (state && !state.atOriginal) differences.push(`${setting.name(t)} is ${state.now}, was ${state.was}`);
+  }
+  if (differences.length) {
+    log(`the run's markers stay on the cluster: it still has changes there (${differences.length})`);
+  } else {
+    await scope.beforeUnmark?.();
+    for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: null, ...(ref.kind === 'Namespace' ? { [LEASE_ANNOTATION]: null } : {}) });
+    for (const m of await findMarkers(t)) if (m.runId === runId) differences.push(`${m.object}: still carries the run's marker`);
+  }
   for (const line of differences) log(`still differs after restore: ${line}`);
-  return { done, differences };
+  return { done, kept, differences };
 }
 
 /**
@@ -300,37 +447,16 @@ async function restoreDelay(t: Target, original: OriginalSettings, signal: Abort
   return [`target group: ${DELAY_KEY} set back to ${original.deregistrationDelaySeconds} through ModifyTargetGroupAttributes${controllerOwns ? ' (the controller had not applied the annotation)' : ''}`];
 }
 
-function deploymentMatches(d: KObject, original: OriginalSettings): boolean {
-  const c = container(d);
-  const lifecycleOk = original.lifecycle === undefined || JSON.stringify(c.lifecycle ?? null) === JSON.stringify(original.lifecycle);
-  return lifecycleOk && JSON.stringify(c.lifecycle?.preStop ?? null) === JSON.stringify(original.preStop) && (d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null) === original.terminationGracePeriodSeconds;
-}
-
-/** Reads every setting back and lists what still differs from the originals (empty: restored). */
-export async function verifyRestored(t: Target, original: OriginalSettings, runId: string): Promise<string[]> {
-  const differences: string[] = [];
-  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-  if (!deploymentMatches(d, original)) differences.push(`deployment ${t.namespace}/${t.deployment}: preStop or terminationGracePeriodSeconds is not the original`);
-  const ns = await t.k8s.getNamespace(t.namespace);
-  const label = ns.metadata?.labels?.[GATE_LABEL] ?? null;
-  if (label !== original.gateLabel) differences.push(`namespace ${t.namespace}: ${GATE_LABEL} is ${label ?? '(unset)'}, was ${original.gateLabel ?? '(unset)'}`);
-  if (t.ingress && original.ingressAttributes !== undefined) {
-    const now = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
-    if (now !== original.ingressAttributes) differences.push(`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} is ${now ?? '(unset)'}, was ${original.ingressAttributes ?? '(unset)'}`);
-  }
-  const delay = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
-  if (delay !== original.deregistrationDelaySeconds) differences.push(`target group: ${DELAY_KEY} is ${delay}, was ${original.deregistrationDelaySeconds}`);
-  if (original.accessLogs) differences.push(...(await verifyAccessLogs(t, original.accessLogs)));
-  for (const m of await findMarkers(t)) if (m.runId === runId) differences.push(`${m.object}: still carries the run's marker`);
-  return differences;
-}
+/** The taint the spot disruption sets (harness/disruptions/spot.ts): one with another value or effect was changed since. */
+const RUN_TAINT = { value: 'true', effect: 'NoSchedule' };
 
 /**
  * Uncordons and untaints what disruptions changed — the changes in `changes` and those the nodes'
  * markers of this run name (a harness killed before its checkpoint still left those) — and removes
- * the markers. Nodes that are gone are skipped. Empties `changes`.
+ * the markers. A node uncordoned or untainted since, or whose taint was changed, is left as it is
+ * (said in `kept`); nodes that are gone are skipped. Empties `changes`.
  */
-export async function undoClusterChanges(t: Target, changes: ClusterChange[], runId: string): Promise<string[]> {
+export async function undoClusterChanges(t: Target, changes: ClusterChange[], runId: string, kept: string[] = []): Promise<string[]> {
   const done: string[] = [];
   const nodes = new Map((await t.k8s.listNodes()).map((n) => [n.metadata?.name ?? '', n]));
   const todo = new Map<string, Set<string>>();
@@ -340,17 +466,27 @@ export async function undoClusterChanges(t: Target, changes: ClusterChange[], ru
     for (const key of parseUndo(n.metadata?.annotations?.[UNDO_MARKER])) todo.set(name, (todo.get(name) ?? new Set()).add(key));
   }
   for (const [name, keys] of todo) {
-    if (!nodes.has(name)) continue; // the instance is gone (spot): nothing to undo
+    const n = nodes.get(name);
+    if (!n) continue; // the instance is gone (spot): nothing to undo
     for (const key of keys) {
       if (key === 'cordon') {
-        await t.k8s.setNodeUnschedulable(name, false);
-        done.push(`node ${name}: uncordoned`);
+        if (n.spec?.unschedulable) {
+          await t.k8s.setNodeUnschedulable(name, false);
+          done.push(`node ${name}: uncordoned`);
+        } else kept.push(`node ${name}: uncordoned since the run cordoned it: left as it is`);
       } else if (key.startsWith('taint:')) {
-        await t.k8s.setNodeTaint(name, key.slice('taint:'.length), null);
-        done.push(`node ${name}: taint ${key.slice('taint:'.length)} removed`);
+        const taintKey = key.slice('taint:'.length);
+        const taint = (n.spec?.taints ?? []).find((x: { key: string }) => x.key === taintKey) as { value?: string; effect?: string } | undefined;
+        if (!taint) kept.push(`node ${name}: taint ${taintKey} removed since the run set it: left as it is`);
+        else if ((taint.value ?? '') !== RUN_TAINT.value || taint.effect !== RUN_TAINT.effect) {
+          kept.push(`node ${name}: taint ${taintKey} is ${taint.value ?? ''}:${taint.effect} (changed since the run set ${RUN_TAINT.value}:${RUN_TAINT.effect}): left as it is`);
+        } else {
+          await t.k8s.setNodeTaint(name, taintKey, null);
+          done.push(`node ${name}: taint ${taintKey} removed`);
+        }
       }
     }
-    await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null });
+    await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null, [LEASE_ANNOTATION]: null });
   }
   return done;
 }

@@ -260,6 +260,7 @@ export const runRecordSchema = z
     original: z.unknown().optional().describe('settings as found before the run; restored at its end'),
     restored: z.array(z.string()).optional(),
     restoreDifferences: z.array(z.string()).optional().describe('what still differed from the originals after restore read everything back'),
+    restoreKept: z.array(z.string()).optional().describe('settings changed since the run set them (by someone else): left as they were, not restored'),
     stoppedBy: z.string().optional(),
     recommendation: recommendationSchema.optional().describe('the recommended settings from the measured lags, with their evidence and the cells that confirm or contradict them'),
   })

@@ -59,11 +59,11 @@ async function specFile(name: string, over: Record<string, unknown> = {}): Promi
   return file;
 }
 
-function cli(args: string[]): ResultPromise {
+function cli(args: string[], timeout = 240_000): ResultPromise {
   return execa(process.execPath, [BIN, ...args], {
     reject: false,
     all: true,
-    timeout: 240_000,
+    timeout,
     // Credentials for the endpoint overrides come from the default chain (env), as in staging.
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
   });
@@ -240,6 +240,46 @@ describe('leftovers of a killed run', () => {
     expect(await markers()).toEqual([]);
     expect(await delay()).toBe('300');
   }, 180_000);
+});
+
+describe('a run that is still running', () => {
+  it('holds a lease: restore, --resume and a run beside it are refused (exit 3) and told it is live, its settings untouched', async () => {
+    // A long warm-up (100 real s at this time scale) keeps it running while the others try; it is stopped after.
+    const spec = await specFile('live1', { traffic: { warmupSeconds: 2000 } });
+    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'live1']);
+    await waitForCheckpoint('live1', (r) => r.cells[0]?.stage === 'warmup');
+    const preStop = (await k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop;
+    expect(preStop).toEqual({ exec: { command: ['sleep', '20'] } });
+    const live = /The run live1 is still running \(process \d+ on [^)]+\): its lease on namespace shop was renewed at \S+ and holds until \S+\. Wait for it to finish, or stop it/;
+
+    // Each is refused within seconds; one that is not would run for minutes: cut short, it fails below.
+    const besideSpec = await specFile('beside');
+    const [restore, beside, resume] = await Promise.all([
+      cli(['restore', 'live1', '--results-dir', results()], 90_000),
+      cli(['run', besideSpec, '--results-dir', results(), '--run-id', 'beside'], 90_000),
+      cli(['run', spec, '--results-dir', results(), '--resume', 'live1'], 90_000),
+    ]);
+    expect(restore.exitCode, String(restore.all)).toBe(3);
+    expect(restore.stderr).toMatch(live);
+    expect(restore.stdout).not.toContain('Restored');
+    expect((await k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop).toEqual(preStop);
+
+    expect(beside.exitCode, String(beside.all)).toBe(3);
+    expect(beside.stderr).toMatch(live);
+    expect(beside.stderr).not.toContain('restore live1');
+    expect(existsSync(path.join(results(), 'beside', 'run.json'))).toBe(false);
+
+    expect(resume.exitCode, String(resume.all)).toBe(3);
+    expect(resume.stderr).toMatch(live);
+
+    // The live run never lost its settings: its lease was fresh throughout, and it ends cleanly.
+    expect(run.exitCode).toBeNull();
+    run.kill('SIGINT');
+    const ended = await run;
+    expect(ended.exitCode, String(ended.all)).toBe(130);
+    expect(await markers()).toEqual([]);
+    expect((await k8s.getNamespace('shop')).metadata?.annotations?.['rollout-harness.io/lease']).toBeUndefined();
+  }, 240_000);
 });
 
 describe('preconditions fail fast, before any change', () => {

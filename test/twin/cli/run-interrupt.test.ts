@@ -108,7 +108,7 @@ describe('run, interrupted and resumed', () => {
     const record = runJson('out');
     expect(record.target).toMatchObject({ region: 'us-east-1', regionSource: 'AWS_REGION' });
     expect(interrupted.stderr).toContain('AWS region us-east-1 (AWS_REGION)\n');
-    expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop and terminationGracePeriodSeconds restored']));
+    expect(record.restored).toEqual(expect.arrayContaining(['deployment shop/web: preStop restored']));
     // The first cell is on disk; the interrupted one will run again.
     const firstCell = path.join(dir, 'out', 'x', 'cells', `${record.cells[0].id}.json`);
     expect(existsSync(firstCell)).toBe(true);

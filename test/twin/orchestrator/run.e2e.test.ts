@@ -128,7 +128,7 @@ describe('a small matrix on the twin', () => {
     const record = await readJson<{ restored: string[] }>(path.join(dir, 'e2e', 'run.json'));
     expect(record.restored).toEqual(
       expect.arrayContaining([
-        'deployment shop/web: preStop and terminationGracePeriodSeconds restored',
+        'deployment shop/web: terminationGracePeriodSeconds restored',
         'ingress shop/web: alb.ingress.kubernetes.io/target-group-attributes restored',
       ]),
     );

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
 import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/orchestrator/access-logs.ts';
 import { restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
+import { RUN_MARKER } from '../../../harness/core/labels.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
 import type { Target } from '../../../harness/orchestrator/target.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
 
@@ -97,15 +99,20 @@ describe('enableAccessLogs', () => {
     await expect(snapshotAccessLogs({ ...w.target, ingress: undefined } as Target)).rejects.toThrow(/expected an Ingress/);
   });
 
-  it('is kept with the original settings and restored by restoreSettings', async () => {
+  /** A world with the rest of what restoreSettings reads (unchanged by the run), the run's marker on the namespace, and the logs turned on by the run. */
+  async function enabledByRun() {
     const w = world('idle_timeout.timeout_seconds=120');
-    // The rest of the world restoreSettings reads, unchanged by the run.
     const dep: KObject = { metadata: { name: 'web' }, spec: { template: { spec: { terminationGracePeriodSeconds: 30, containers: [{ name: 'app' }] } } } };
+    const ns: KObject = { metadata: { name: 'shop', labels: {}, annotations: { [RUN_MARKER]: 'r1' } } };
     Object.assign(w.target.k8s, {
       getDeployment: async () => structuredClone(dep),
-      getNamespace: async () => ({ metadata: { name: 'shop', labels: {} } }),
+      getNamespace: async () => structuredClone(ns),
       listNodes: async () => [],
-      annotate: async () => ({}),
+      annotate: async (ref: { kind: string }, a: Record<string, string | null>) => {
+        if (ref.kind !== 'Namespace') return {};
+        for (const [k, v] of Object.entries(a)) if (v === null) delete ns.metadata!.annotations![k];
+        return ns;
+      },
     });
     Object.assign(w.target.elbv2, { getAttributes: async () => ({ 'deregistration_delay.timeout_seconds': '300' }) });
     Object.assign(w.target, { delayVia: 'api' });
@@ -114,10 +121,30 @@ describe('enableAccessLogs', () => {
     expect(TG_ATTRIBUTES_ANNOTATION).not.toBe(LB_ATTRIBUTES_ANNOTATION);
     original.accessLogs = await snapshotAccessLogs(w.target);
     await enableAccessLogs(w.target, original.accessLogs, setting, signal, () => {});
-    const restored = JSON.parse(JSON.stringify(original)) as typeof original;
-    const { done, differences } = await restoreSettings(w.target, restored, 'r1', () => {});
+    const { spec } = parseSpec({
+      matrix: { preStopSeconds: [5], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [300] },
+      disruptions: ['rollout'],
+      explain: { enableAccessLogs: setting },
+    });
+    return { w, original: JSON.parse(JSON.stringify(original)) as typeof original, spec };
+  }
+
+  it('is kept with the original settings and restored by restoreSettings', async () => {
+    const { w, original, spec } = await enabledByRun();
+    const { done, kept, differences } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
     expect(differences).toEqual([]);
+    expect(kept).toEqual([]);
     expect(done.some((l) => l.startsWith('load balancer: access_logs.s3.enabled=false'))).toBe(true);
     expect(w.lb['access_logs.s3.enabled']).toBe('false');
+  });
+
+  it('is left as it is, and reported, when someone sent the logs elsewhere since the run turned them on', async () => {
+    const { w, original, spec } = await enabledByRun();
+    await w.target.k8s.setIngressAnnotations('shop', 'web', { [LB_ATTRIBUTES_ANNOTATION]: 'access_logs.s3.enabled=true,access_logs.s3.bucket=audit,access_logs.s3.prefix=x' });
+    const { done, kept, differences } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
+    expect(done).toEqual([]);
+    expect(kept).toEqual([expect.stringMatching(/^access logs is .*audit.* \(changed since the run set it; .* before the run\): left as it is$/)]);
+    expect(differences).toEqual([]);
+    expect(w.lb['access_logs.s3.bucket']).toBe('audit');
   });
 });
