@@ -96,7 +96,9 @@ async function waitForCheckpoint(id: string, ok: (record: { cells: Array<{ statu
 describe('traffic goes where the ALB is, and restore is proven', () => {
   it('finds the listener through DescribeLoadBalancers, keeps a user cordon, and puts the delay back though the Ingress had no annotation', async () => {
     expect(await delay()).toBe('300');
-    await k8s.setNodeUnschedulable('node-a1', true); // the user's own cordon, before the run
+    // The user's own cordon, before the run, of a node the drain does not touch (a drain of a node
+    // cordoned before the run evicts nothing once the rollout moved the pods away: INVALID).
+    await k8s.setNodeUnschedulable('node-b1', true);
     try {
       const spec = await specFile('where', { disruptions: ['rollout', { drain: { node: 'node:node-a1' } }] });
       run = cli(['run', spec, '--results-dir', results(), '--run-id', 'where']);
@@ -115,10 +117,11 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       // attribute, so restore set it back through the API, and read it back.
       expect(await delay()).toBe('300');
       expect(record.restored).toContain('target group: deregistration_delay.timeout_seconds set back to 300 through ModifyTargetGroupAttributes');
-      expect((await k8s.getNode('node-a1')).spec?.unschedulable).toBe(true);
+      expect((await k8s.getNode('node-b1')).spec?.unschedulable).toBe(true);
+      expect((await k8s.getNode('node-a1')).spec?.unschedulable ?? false).toBe(false);
       expect(await markers()).toEqual([]);
     } finally {
-      await k8s.setNodeUnschedulable('node-a1', false);
+      await k8s.setNodeUnschedulable('node-b1', false);
     }
   }, 240_000);
 });
