@@ -15,6 +15,7 @@ import { renderJunit } from '../report/junit.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend, recommendationSchema } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
+import { reportJsonCommand } from '../orchestrator/run-id.ts';
 import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
 import { formatIssues } from '../core/errors.ts';
 
@@ -92,7 +93,8 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
       stoppedBy: record.stoppedBy,
       ...(opts.columns ? { columns: opts.columns } : {}),
     },
-    { ...opts, recommendation },
+    // The run's own directory: a run outside ./results needs --results-dir to be found again.
+    { ...opts, recommendation, everything: reportJsonCommand(record.runId, path.dirname(path.resolve(run.dir))) },
   );
 }
 

@@ -43,6 +43,11 @@ function command(args: string[]): string {
   return ['rollout-harness', ...args].map(shellQuote).join(' ');
 }
 
+/** The command that prints a run's whole report again, as JSON. */
+export function reportJsonCommand(runId: string, resultsDir: string): string {
+  return command(['report', runId, ...resultsDirArgs(resultsDir), '--format', 'json']);
+}
+
 /** The command that restores a run's leftovers. */
 export function restoreCommand(runId: string, resultsDir: string): string {
   return command(['restore', runId, ...resultsDirArgs(resultsDir)]);

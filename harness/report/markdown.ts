@@ -200,6 +200,8 @@ export interface ReviewOptions {
   recommendation?: string;
   /** At most this many characters (default: GitHub's comment limit). */
   limit?: number;
+  /** The command that prints everything (`reportJsonCommand`); default: `report RUN --format json`, for a run under ./results. */
+  everything?: string;
 }
 
 function escHtml(s: string): string {
@@ -256,7 +258,8 @@ function cutLines(text: string, room: number): { text: string; cut: boolean } {
 export function renderReviewMarkdown(results: CellResult[], meta: ReportMeta, opts: ReviewOptions = {}): string {
   const limit = opts.limit ?? COMMENT_LIMIT;
   // Room kept for the closing note, so the note itself never pushes the text over the limit.
-  const reserve = 400 + meta.runId.length + (opts.htmlUrl?.length ?? 0);
+  const everything = opts.everything ?? `rollout-harness report ${meta.runId} --format json`;
+  const reserve = 400 + everything.length + (opts.htmlUrl?.length ?? 0);
   const budget = limit - reserve;
   let out = '';
   const notes: string[] = [];
@@ -286,7 +289,7 @@ export function renderReviewMarkdown(results: CellResult[], meta: ReportMeta, op
   }
   if (notes.length) {
     const where = opts.htmlUrl ? `the [full report](${opts.htmlUrl}) or ` : '';
-    out += `\n> **Truncated** to stay under ${limit.toLocaleString('en-US')} characters: ${notes.join('; ')}. See ${where}\`rollout-harness report ${meta.runId} --format json\` for everything.\n`;
+    out += `\n> **Truncated** to stay under ${limit.toLocaleString('en-US')} characters: ${notes.join('; ')}. See ${where}\`${everything}\` for everything.\n`;
   }
   return out;
 }

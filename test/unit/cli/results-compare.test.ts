@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { compareCommand, finishRun, readRun, reportCommand, worseExitCode } from '../../../harness/cli/results.ts';
+import { compareCommand, finishRun, readRun, reportCommand, reviewMarkdown, worseExitCode } from '../../../harness/cli/results.ts';
 import { ConfigError } from '../../../harness/core/errors.ts';
 import { specSchema } from '../../../harness/matrix/schema.ts';
 import { recommend } from '../../../harness/report/recommend.ts';
@@ -80,6 +80,15 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const flags = (over: object = {}) => ({ resultsDir: path.join(dir, 'results'), ...over });
 const md = (over: object = {}) => ({ format: 'md' as const, ...flags(over) });
+
+describe('the review comment of a run outside ./results', () => {
+  it('names a complete command for everything when it is truncated: --results-dir included', async () => {
+    const run = await readRun('quiet', path.join(dir, 'results'));
+    const many = Array.from({ length: 2000 }, (_, i) => ({ ...run.cells[i % 2], id: `${run.cells[i % 2].id}.x${i}` }));
+    const text = reviewMarkdown({ ...run, cells: many }, {});
+    expect(text).toContain(`See \`rollout-harness report quiet --results-dir ${path.join(dir, 'results')} --format json\` for everything.`);
+  });
+});
 
 describe('compare', () => {
   it('exits 0 on noise, 1 on a regression, 4 on a cell INVALID in either run', async () => {
