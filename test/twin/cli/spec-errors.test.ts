@@ -93,7 +93,7 @@ describe('rollout-harness with a bad spec', () => {
     const r = await cli(['plan', spec]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('warning: matrix: terminationGracePeriodSeconds 30 < preStopSeconds 40');
-    expect(r.stdout).toContain('1. drain.gate-on.prestop-40.grace-30.dereg-300.r1: cordon the node (most-pods)');
+    expect(r.stdout).toContain('1. drain.gate-on.prestop-40.grace-30.dereg-300.r1: first make sure the chosen node runs pods of the Deployment (a restart rollout re-places them when it runs none; INVALID when no pod can go there); cordon the node (most-pods)');
     expect(r.stdout).toContain('Nothing was changed by this command.');
   });
 });

@@ -31,5 +31,8 @@ describe('plan --format json', () => {
       for (const line of cell.changes) expect(text.out).toContain(`    ${line}`);
       expect(text.out).toContain(`  ${cell.index + 1}. ${cell.id}: ${cell.disruption}`);
     }
+    // A drain may first re-place the pods (every repetition starts with pods on its node); a rollout does not.
+    expect(plan.cells[1].disruption).toMatch(/^first make sure the chosen node runs pods of the Deployment \(a restart rollout re-places them when it runs none; INVALID when no pod can go there\); cordon the node/);
+    expect(plan.cells[0].disruption).not.toContain('first make sure');
   });
 });
