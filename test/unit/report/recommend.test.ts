@@ -476,6 +476,9 @@ describe('recommend: the other axes that changed the failures', () => {
     const [a] = otherAxes([axisCell({ preStopAction: 'exec' }, { fiveXX: 7 }), axisCell({ preStopAction: 'sleep' })]);
     expect(a.pairs).toMatchObject([{ lostMore: 'a', verdict: 'inconclusive', decide: { repeats: 2 } }]);
     expect(a.pairs[0].pValue).toBeCloseTo(1 / 64, 12);
+    // Pooled repeats: 3 + 3 with exec vs 0 + 0 with sleep is 6 vs 0 (p = 1/32); twice the counts decide, so 2 × 2 repeats of each cell.
+    const pooled = [1, 2].flatMap((r) => [axisCell({ preStopAction: 'exec' }, { r, fiveXX: 3 }), axisCell({ preStopAction: 'sleep' }, { r })]);
+    expect(otherAxes(pooled)[0].pairs).toMatchObject([{ a: { failed: 6 }, b: { failed: 0 }, verdict: 'inconclusive', decide: { repeats: 4 } }]);
   });
 
   it('says no difference when every pair lost the same per repeat, pooling repeats', () => {
