@@ -469,10 +469,10 @@ export function otherAxes(cells: readonly RecommendCell[]): OtherAxis[] {
       }
       if (changed.length) {
         const rest = open.length ? `; ${count(open.length, 'more pair')} within noise` : '';
-        return { axis, values, state: 'value' as const, changed: true, pairs, why: `changed the failures beyond noise in ${of} (${test}): ${list(changed, axisPairText)}${rest}` };
+        return { axis, values, state: 'value' as const, changed: true, pairs, why: `changed the failures beyond noise in ${of} (${test}): ${list(changed, (p) => axisPairText(axis, p))}${rest}` };
       }
-      if (open.length) return { axis, values, state: 'inconclusive' as const, changed: null, pairs, why: `one value lost more, within noise, in ${of} (${test}): ${list(open, (p) => `${axisPairText(p)}; ${axisDecideText(p)}`)}` };
-      return { axis, values, state: 'value' as const, changed: false, pairs, why: `no difference: ${pairs.length === 1 ? 'the pair' : `each of the ${pairs.length} pairs`} lost the same per repeat (${list(pairs, axisPairText)})` };
+      if (open.length) return { axis, values, state: 'inconclusive' as const, changed: null, pairs, why: `one value lost more, within noise, in ${of} (${test}): ${list(open, (p) => `${axisPairText(axis, p)}; ${axisDecideText(p)}`)}` };
+      return { axis, values, state: 'value' as const, changed: false, pairs, why: `no difference: ${pairs.length === 1 ? 'the pair' : `each of the ${pairs.length} pairs`} lost the same per repeat (${list(pairs, (p) => axisPairText(axis, p))})` };
     });
 }
 
@@ -486,13 +486,14 @@ export const alikeText = (alike: Readonly<Record<string, AxisValue>>): string =>
     .join(', ');
 const pairWhere = (p: GatePair) =>
   `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s${p.alike && Object.keys(p.alike).length ? `, ${alikeText(p.alike)}` : ''}`;
-/** "rollout at healthCheckIntervalSeconds 5: 100% lost 40 vs 12 with 25% (p = 0.0001)". */
-function axisPairText(p: AxisPair): string {
+/** "rollout at healthCheckIntervalSeconds 5: maxSurge 100% lost 40 vs 12 with 25% (p = 0.0001)". */
+function axisPairText(axis: string, p: AxisPair): string {
   const where = Object.keys(p.alike).length ? `${p.disruption} at ${alikeText(p.alike)}` : p.disruption;
   const [more, less] = p.lostMore === 'b' ? [p.b, p.a] : [p.a, p.b];
+  const same = p.a.cells.length === p.b.cells.length;
   const n = (s: AxisPair['a']) => (p.a.cells.length === 1 && p.b.cells.length === 1 ? '' : ` in ${count(s.cells.length, 'repeat')}`);
-  if (!p.lostMore) return `${where}: ${valueText(p.a.value)} and ${valueText(p.b.value)} lost ${p.a.failed}${n(p.a)} and ${p.b.failed}${n(p.b)} (${pValueText(p.pValue)})`;
-  return `${where}: ${valueText(more.value)} lost ${more.failed}${n(more)} vs ${less.failed}${n(less)} with ${valueText(less.value)} (${pValueText(p.pValue)})`;
+  if (!p.lostMore) return `${where}: ${axis} ${valueText(p.a.value)} and ${valueText(p.b.value)} lost ${same ? `${p.a.failed}${n(p.a)} each` : `${p.a.failed}${n(p.a)} and ${p.b.failed}${n(p.b)}`} (${pValueText(p.pValue)})`;
+  return `${where}: ${axis} ${valueText(more.value)} lost ${more.failed}${n(more)} vs ${less.failed}${n(less)} with ${valueText(less.value)} (${pValueText(p.pValue)})`;
 }
 const axisDecideText = (p: AxisPair) =>
   p.decide?.repeats

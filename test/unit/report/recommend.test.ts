@@ -453,7 +453,7 @@ describe('recommend: the other axes that changed the failures', () => {
     expect(surge.pairs[1].pValue).toBeCloseTo(2.4709e-4, 7);
     expect(surge.pairs[0].pValue).toBeCloseTo(2 * comparePoissonCounts(12, 1, 40, 1).pValue, 12);
     expect(surge.why).toBe(
-      'changed the failures beyond noise in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at healthCheckIntervalSeconds 5: 100% lost 40 vs 12 with 25% (p = 0.00013); rollout at healthCheckIntervalSeconds 15: 100% lost 35 vs 10 with 25% (p = 0.00025)',
+      'changed the failures beyond noise in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at healthCheckIntervalSeconds 5: maxSurge 100% lost 40 vs 12 with 25% (p = 0.00013); rollout at healthCheckIntervalSeconds 15: maxSurge 100% lost 35 vs 10 with 25% (p = 0.00025)',
     );
   });
 
@@ -468,7 +468,7 @@ describe('recommend: the other axes that changed the failures', () => {
     expect(hc.pairs[0].pValue).toBeCloseTo(0.83181, 4);
     expect(hc.pairs[0].decide!.pValue).toBeCloseTo(0.0094477, 6);
     expect(hc.pairs[1].decide!.pValue).toBeCloseTo(0.0087578, 6);
-    expect(hc.why).toContain('one value lost more, within noise, in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at maxSurge 25%: 5 lost 12 vs 10 with 15 (p = 0.83); 38 repeats of each cell would decide it if each repeat lost as these did (p = 0.0094; 1 repeat ran)');
+    expect(hc.why).toContain('one value lost more, within noise, in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at maxSurge 25%: healthCheckIntervalSeconds 5 lost 12 vs 10 with 15 (p = 0.83); 38 repeats of each cell would decide it if each repeat lost as these did (p = 0.0094; 1 repeat ran)');
   });
 
   it('is two-sided: 7 vs 0 decides for the gate (one-sided p = 1/128) but not for an axis (p = 1/64)', () => {
@@ -486,7 +486,7 @@ describe('recommend: the other axes that changed the failures', () => {
     const [a] = otherAxes(action);
     expect(a).toMatchObject({ axis: 'preStopAction', state: 'value', changed: false, pairs: [{ a: { value: 'exec', failed: 6, cells: [action[0].id, action[2].id] }, b: { value: 'sleep', failed: 6 }, lostMore: null, verdict: 'no-difference', pValue: 1 }] });
     expect(a.pairs[0].decide).toBeUndefined();
-    expect(a.why).toBe('no difference: the pair lost the same per repeat (rollout: exec and sleep lost 6 in 2 repeats and 6 in 2 repeats (p = 1))');
+    expect(a.why).toBe('no difference: the pair lost the same per repeat (rollout: preStopAction exec and sleep lost 6 in 2 repeats each (p = 1))');
   });
 
   it('makes a pair only of cells equal in every other key (an absent key counts); an axis varying with no such pair is not tested', () => {
@@ -557,7 +557,7 @@ describe('recommend: the other axes that changed the failures', () => {
     expect(md).toContain('Other axes (beside the recommendation): cells alike but for one axis (same disruption, every other setting equal, repeats pooled), per pair of its values; the exact test of the readiness gate\'s pairs, two-sided, at 0.01 and at least 5 more, each pair on its own.');
     expect(md).toContain('| axis | values | failures | evidence |');
     expect(md).toContain('| maxSurge | 25%, 100% | changed | changed the failures beyond noise in 2 of 2 pairs');
-    expect(md).toContain('| preStopAction | exec, sleep | no difference | no difference: the pair lost the same per repeat (rollout at maxSurge 25%, healthCheckIntervalSeconds 5: exec and sleep lost 12 and 12 (p = 1)) |');
+    expect(md).toContain('| preStopAction | exec, sleep | no difference | no difference: the pair lost the same per repeat (rollout at maxSurge 25%, healthCheckIntervalSeconds 5: preStopAction exec and sleep lost 12 each (p = 1)) |');
     expect(renderRecommendationMarkdown(recommend([A, B, C]))).not.toContain('Other axes');
   });
 });

@@ -44,7 +44,7 @@ describe('renderHtml', () => {
     const rec = recommend([withAxis('25%', 40), withAxis('100%', 0)]);
     const section = /<h2>Recommended settings<\/h2>([\s\S]*?)<h2>/.exec(renderHtml([base], { ...meta, recommendation: rec }))?.[1] ?? '';
     expect(section).toContain('<table class="kv other-axes"><tr><th>axis</th><th>values</th><th>failures</th><th>evidence</th></tr><tr><th>maxSurge</th><td>25%, 100%</td><td><b>changed</b></td><td>changed the failures beyond noise in 1 of 1 pair');
-    expect(section).toContain('rollout: 25% lost 40 vs 0 with 100%');
+    expect(section).toContain('rollout: maxSurge 25% lost 40 vs 0 with 100%');
     // A generic axis's name and values come from the spec: escaped.
     const named = (v: string): RecommendCell => ({ ...base, id: `rollout.${v}`, config: configWith({ axes: { '<b>x</b>': v } }) });
     const escaped = renderHtml([base], { ...meta, recommendation: recommend([named('"a"&'), named('<i>')]) });
