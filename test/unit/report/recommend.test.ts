@@ -1,7 +1,11 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
+import { readRun } from '../../../harness/cli/results.ts';
 import type { CellConfig } from '../../../harness/matrix/schema.ts';
 import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, otherAxes, recommend, recommendationSchema, scaleToDecide, type RecommendCell } from '../../../harness/report/recommend.ts';
 import { checkLines, otherAxisRows, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
@@ -543,6 +547,23 @@ describe('recommend: the other axes that changed the failures', () => {
     const { otherAxes: _, ...old } = rec;
     expect(recommendationSchema.parse(JSON.parse(JSON.stringify(old)))).toEqual(old);
     expect(renderRecommendationMarkdown(old)).not.toContain('Other axes');
+  });
+
+  it('keeps the recommendation of a run.json written before the other axes (readRun), and writes them into a new one', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rh-axes-'));
+    try {
+      await cp('fixtures/results/report-fixture', dir, { recursive: true });
+      const fixture = await readRun(dir);
+      const { otherAxes: _, ...old } = recommend(fixture.cells);
+      const raw = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8'));
+      await writeFile(path.join(dir, 'run.json'), JSON.stringify({ ...raw, recommendation: old }));
+      expect((await readRun(dir)).record.recommendation).toEqual(old);
+      const now = recommend(cells);
+      await writeFile(path.join(dir, 'run.json'), JSON.stringify({ ...raw, recommendation: now }));
+      expect((await readRun(dir)).record.recommendation?.otherAxes?.map((a) => a.axis)).toEqual(['maxSurge', 'healthCheckIntervalSeconds']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('renders the other axes beside the settings, one row each, and nothing when no other axis varies', () => {
