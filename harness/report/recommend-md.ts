@@ -2,7 +2,7 @@
  * The recommendation as a compact Markdown section (for report.md and a review comment), and the
  * same content as plain rows and lines for the HTML report. Rendering is pure.
  */
-import { count, type Evidence, type Recommendation, type RecommendationSet } from './recommend.ts';
+import { AXIS_PAIR_ALPHA, count, GATE_PAIR_MIN_CHANGE, valueText, type Evidence, type OtherAxis, type Recommendation, type RecommendationSet } from './recommend.ts';
 
 /** One row of the settings table. */
 export interface RecommendationRow {
@@ -78,6 +78,25 @@ export function checkLines(set: RecommendationSet): string[] {
   return lines;
 }
 
+/** The failures column of an other axis: changed, no difference, not tested or inconclusive. */
+export const axisText = (a: OtherAxis): string => stateText(a.state, a.changed ? 'changed' : 'no difference');
+
+/** One row of the other axes' table. */
+export interface OtherAxisRow {
+  axis: string;
+  values: string;
+  failures: string;
+  evidence: string;
+}
+
+/** The other axes' table: axis | values | failures | evidence; empty when no other axis varies (or the run predates it). */
+export function otherAxisRows(rec: Recommendation): OtherAxisRow[] {
+  return (rec.otherAxes ?? []).map((a) => ({ axis: a.axis, values: a.values.map(valueText).join(', '), failures: axisText(a), evidence: a.why }));
+}
+
+/** The line above the other axes' table: what a pair is and the test. */
+export const OTHER_AXES_INTRO = `Other axes (beside the recommendation): cells alike but for one axis (same disruption, every other setting equal, repeats pooled), per pair of its values; the exact test of the readiness gate's pairs, two-sided, at ${AXIS_PAIR_ALPHA} and at least ${GATE_PAIR_MIN_CHANGE} more, each pair on its own.`;
+
 const table = (header: string[], rows: string[][]) => {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
@@ -90,13 +109,18 @@ const short = (s: RecommendationSet) => {
   return [s.scope, v(s.preStopSeconds), v(s.terminationGracePeriodSeconds), v(s.deregistrationDelaySeconds), gate, check];
 };
 
-/** The "Recommended settings" section: the table over all disruptions, its check, then one line per disruption. */
+/** The "Recommended settings" section: the table over all disruptions, its check, the other axes that vary, then one line per disruption. */
 export function renderRecommendationMarkdown(rec: Recommendation, heading = '## Recommended settings'): string {
   const o = rec.overall;
   const out = [heading, ''];
   out.push(`From the measured lags of ${o.withLags} of ${count(o.cells, 'valid cell')}${o.excluded.length ? ` (${count(o.excluded.length, 'invalid cell')} not used)` : ''}; margin: ${rec.margin.rule}.`, '');
   out.push(...table(['setting', 'recommended', 'evidence'], recommendationRows(o).map((r) => [r.setting, r.recommended, r.evidence])), '');
   out.push(...checkLines(o), '');
+  const axes = otherAxisRows(rec);
+  if (axes.length) {
+    out.push(OTHER_AXES_INTRO, '');
+    out.push(...table(['axis', 'values', 'failures', 'evidence'], axes.map((r) => [r.axis, r.values, r.failures, r.evidence])), '');
+  }
   if (rec.byDisruption.length > 1) {
     out.push('Per disruption:', '');
     out.push(...table(['disruption', 'preStop', 'grace', 'dereg delay', 'gate', 'check'], rec.byDisruption.map(short)), '');

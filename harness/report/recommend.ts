@@ -4,7 +4,9 @@
  * readiness gate is needed, and which matrix cells confirm or contradict them. Every setting is in
  * one of three states: a value with its evidence; not tested (no cell could show it); inconclusive
  * (the cells that could show it do not decide it: the counts, the p-value, and the repeats that
- * would). Pure: cells in, a `Recommendation` (plain data, valid against `recommendationSchema`) out.
+ * would). Beside it, which other axes of the matrix changed the failures beyond noise (cells alike
+ * but for one axis, the same exact test). Pure: cells in, a `Recommendation` (plain data, valid
+ * against `recommendationSchema`) out.
  */
 import { z } from 'zod';
 import { disruptionLabel } from '../matrix/expand.ts';
@@ -77,6 +79,11 @@ const evidenceSchema = z
   })
   .strict();
 
+/** A config value as run.json stores it (the config is a record of JSON values); null: the key is absent from the cells' config. */
+const axisValueSchema = z.json();
+/** The other axes' values a group of cells shares: only the keys that vary among the valid cells of the run. */
+const alikeSchema = z.record(z.string(), axisValueSchema);
+
 /** value: recommended, with its evidence; not-tested: no cell could show it; inconclusive: the cells that could do not decide it. */
 const stateSchema = z.enum(['value', 'not-tested', 'inconclusive']);
 
@@ -105,6 +112,7 @@ const gateSchema = z
             preStopSeconds: z.number(),
             terminationGracePeriodSeconds: z.number(),
             deregistrationDelaySeconds: z.number(),
+            alike: alikeSchema.optional().describe('the other axes (beyond the four) these cells share, when any varies in the run'),
             off: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
             on: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
             pValue: z.number().min(0).max(1),
@@ -161,12 +169,43 @@ const setSchema = z
   })
   .strict();
 
+const axisSideSchema = z.object({ value: axisValueSchema, cells: z.array(z.string()), failed: z.number().int().min(0) }).strict();
+
+const axisPairSchema = z
+  .object({
+    disruption: z.string(),
+    alike: alikeSchema.describe('the other varying settings, as every cell of the pair has them'),
+    a: axisSideSchema.describe('the value seen first'),
+    b: axisSideSchema,
+    lostMore: z.enum(['a', 'b']).nullable().describe('the side that lost more per repeat; null: the same'),
+    pValue: z.number().min(0).max(1).describe('two-sided: twice the exact test\'s one-sided p-value in the direction seen, at most 1'),
+    verdict: z.enum(['changed', 'inconclusive', 'no-difference']).describe('changed: one value lost more beyond noise; inconclusive: one lost more, within noise; no-difference: both lost the same per repeat'),
+    decide: z
+      .object({ repeats: z.number().int().min(1).nullable().describe('null: not even at MAX_DECIDING_SCALE times the repeats'), pValue: z.number().min(0).max(1) })
+      .strict()
+      .optional()
+      .describe('inconclusive only: the repeats of each cell at which the same test decides, if the difference per repeat stays as observed'),
+  })
+  .strict();
+
+const otherAxisSchema = z
+  .object({
+    axis: z.string().describe('a config key beyond the four, or axes.NAME for a generic axis'),
+    values: z.array(axisValueSchema).describe('every value the valid cells had, in the order first seen'),
+    state: stateSchema.describe('value: decided (changed says how); not-tested: no two cells are alike but for this axis; inconclusive: a pair lost more, within noise, and none beyond it'),
+    changed: z.boolean().nullable().describe('true: a pair changed the failures beyond noise; false: every pair lost the same per repeat; null: not tested or inconclusive'),
+    pairs: z.array(axisPairSchema).describe('per group of cells alike but for this axis (same disruption, every other key equal, repeats pooled), per pair of its values'),
+    why: z.string(),
+  })
+  .strict();
+
 /** The recommendation of a run (`recommendation` in run.json). */
 export const recommendationSchema = z
   .object({
     margin: z.object({ seconds: z.number().min(0), share: z.number().min(0), rule: z.string() }).strict(),
     overall: setSchema,
     byDisruption: z.array(setSchema),
+    otherAxes: z.array(otherAxisSchema).optional().describe('the axes beyond preStop, grace, delay and gate that vary among the valid cells, and whether they changed the failures (absent in runs before it was computed)'),
   })
   .strict();
 
@@ -176,6 +215,12 @@ export type Recommendation = z.infer<typeof recommendationSchema>;
 export type RecommendationSet = z.infer<typeof recommendationSchema>['overall'];
 /** One evidence item. */
 export type Evidence = z.infer<typeof evidenceSchema>;
+/** What the cells alike but for one other axis say about it. */
+export type OtherAxis = z.infer<typeof otherAxisSchema>;
+/** One pair of values of an other axis, within one group of cells alike but for it. */
+export type AxisPair = OtherAxis['pairs'][number];
+/** A config value as stored in the recommendation. */
+export type AxisValue = z.infer<typeof axisValueSchema>;
 
 /** To the millisecond, so that 25 × 1.2 = 30.000000000000004 rounds up to 30, not 31. */
 const ms = (x: number) => Math.round(x * 1000) / 1000;
@@ -228,10 +273,10 @@ export const MAX_DECIDING_SCALE = 1000;
 
 type GatePair = NonNullable<RecommendationSet['readinessGate']['pairs']>[number];
 
-/** Whether the exact test decides for the gate: p below GATE_PAIR_ALPHA and at least GATE_PAIR_MIN_CHANGE more with it off. */
-const decides = (failedOn: number, on: number, failedOff: number, off: number) => {
+/** Whether the exact test decides that the second side lost more: p below alpha (default GATE_PAIR_ALPHA) and at least GATE_PAIR_MIN_CHANGE more. */
+const decides = (failedOn: number, on: number, failedOff: number, off: number, alpha = GATE_PAIR_ALPHA) => {
   const { pValue, excess } = comparePoissonCounts(failedOn, on, failedOff, off);
-  return { pValue, excess, decided: excess >= GATE_PAIR_MIN_CHANGE && pValue < GATE_PAIR_ALPHA };
+  return { pValue, excess, decided: excess >= GATE_PAIR_MIN_CHANGE && pValue < alpha };
 };
 
 /**
@@ -240,8 +285,8 @@ const decides = (failedOn: number, on: number, failedOff: number, off: number) =
  * MAX_DECIDING_SCALE does not. The tail falls as k grows at a fixed positive difference, so the k
  * is found by doubling and then halving the interval (a few dozen tests, not thousands).
  */
-export function scaleToDecide(failedOn: number, on: number, failedOff: number, off: number): { k: number; pValue: number } | null {
-  const at = (k: number) => decides(failedOn * k, on * k, failedOff * k, off * k);
+export function scaleToDecide(failedOn: number, on: number, failedOff: number, off: number, alpha = GATE_PAIR_ALPHA): { k: number; pValue: number } | null {
+  const at = (k: number) => decides(failedOn * k, on * k, failedOff * k, off * k, alpha);
   if (failedOff * on <= failedOn * off) return null;
   let hi = 1;
   while (!at(hi).decided) {
@@ -258,22 +303,83 @@ export function scaleToDecide(failedOn: number, on: number, failedOff: number, o
   return { k: hi, pValue: at(hi).pValue };
 }
 
+/** The four settings the recommendation is about; every other config key, and each `axes.NAME`, is an other axis. */
+export const RECOMMENDED_SETTINGS: readonly string[] = ['preStopSeconds', 'terminationGracePeriodSeconds', 'readinessGate', 'deregistrationDelaySeconds'];
+/** The config key of the generic axes (axis name → value name): each entry is an axis of its own, `axes.NAME`. */
+const GENERIC_AXES = 'axes';
+
+const isRecord = (x: unknown): x is Readonly<Record<string, unknown>> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** A config value as JSON with object keys sorted, so that equal values compare equal; an absent key is null. */
+function jsonOf(x: unknown): AxisValue {
+  if (x === undefined || x === null) return null;
+  if (typeof x === 'string' || typeof x === 'boolean') return x;
+  if (typeof x === 'number') return Number.isFinite(x) ? x : String(x);
+  if (Array.isArray(x)) return x.map(jsonOf);
+  if (isRecord(x)) return Object.fromEntries(Object.keys(x).sort().map((k) => [k, jsonOf(x[k])]));
+  return String(x);
+}
+
+/** A cell's config as axis → value: each key, and each entry of the generic `axes` record as `axes.NAME`. */
+export function axesOf(config: CellConfig): Map<string, AxisValue> {
+  // Whatever keys the config schema grows, the config is a record of JSON values.
+  const record: Readonly<Record<string, unknown>> = config;
+  const out = new Map<string, AxisValue>();
+  for (const [key, value] of Object.entries(record)) {
+    if (key === GENERIC_AXES && isRecord(value)) for (const [name, v] of Object.entries(value)) out.set(`${GENERIC_AXES}.${name}`, jsonOf(v));
+    else if (value !== undefined) out.set(key, jsonOf(value));
+  }
+  return out;
+}
+
+const valueKey = (v: AxisValue | undefined) => JSON.stringify(v ?? null);
+
+/** The axes whose value differs between the cells (an absent key is a value of its own), in the order first seen. */
+export function varyingAxes(cells: readonly RecommendCell[]): string[] {
+  const flat = cells.map((c) => axesOf(c.config));
+  const names = [...new Set(flat.flatMap((a) => [...a.keys()]))];
+  return names.filter((n) => new Set(flat.map((a) => valueKey(a.get(n)))).size > 1);
+}
+
+/** Cells alike in everything but one axis, by that axis's value. */
+interface AlikeGroup {
+  disruption: string;
+  /** The `shown` axes (but the one grouped by) as these cells share them. */
+  alike: Record<string, AxisValue>;
+  /** By the value of the axis, in the order first seen. */
+  sides: { value: AxisValue; cells: RecommendCell[] }[];
+}
+
+/** The cells grouped by disruption and by every axis but `axis` (an absent key is a value of its own); repeats fall in the same group. */
+function alikeGroups(cells: readonly RecommendCell[], axis: string, shown: readonly string[]): AlikeGroup[] {
+  const flat = cells.map((c) => ({ c, axes: axesOf(c.config) }));
+  const names = [...new Set(flat.flatMap((f) => [...f.axes.keys()]))].filter((n) => n !== axis);
+  const groups = new Map<string, AlikeGroup>();
+  for (const { c, axes } of flat) {
+    const disruption = disruptionLabel(c.disruption);
+    const key = JSON.stringify([disruption, ...names.map((n) => axes.get(n) ?? null)]);
+    const g = groups.get(key) ?? { disruption, alike: Object.fromEntries(shown.filter((n) => n !== axis).map((n) => [n, axes.get(n) ?? null])), sides: [] };
+    const value = axes.get(axis) ?? null;
+    const side = g.sides.find((s) => valueKey(s.value) === valueKey(value));
+    if (side) side.cells.push(c);
+    else g.sides.push({ value, cells: [c] });
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
 /**
- * Every group of cells alike but for the gate (same disruption, preStop, grace, delay; repeats
+ * Every group of cells alike but for the gate (same disruption and every other setting; repeats
  * pooled), with the exact test of two Poisson counts on equal traffic per cell: gate-helps when the
  * gate-off cells lost more at GATE_PAIR_ALPHA and by at least GATE_PAIR_MIN_CHANGE; undecided when
  * they lost more but not beyond noise (with the repeats that would decide); else no-increase.
  */
 export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
-  const groups = new Map<string, { on: RecommendCell[]; off: RecommendCell[] }>();
-  for (const c of cells) {
-    const key = `${disruptionLabel(c.disruption)}|${configKey({ ...c.config, readinessGate: false })}`;
-    const g = groups.get(key) ?? { on: [], off: [] };
-    (c.config.readinessGate ? g.on : g.off).push(c);
-    groups.set(key, g);
-  }
+  const others = varyingAxes(cells).filter((n) => !RECOMMENDED_SETTINGS.includes(n));
   const pairs: GatePair[] = [];
-  for (const { on, off } of groups.values()) {
+  for (const g of alikeGroups(cells, 'readinessGate', others)) {
+    const on = g.sides.find((s) => s.value === true)?.cells ?? [];
+    const off = g.sides.find((s) => s.value === false)?.cells ?? [];
     if (!on.length || !off.length) continue;
     const failedOn = on.reduce((s, c) => s + failedOf(c), 0);
     const failedOff = off.reduce((s, c) => s + failedOf(c), 0);
@@ -281,10 +387,11 @@ export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
     const verdict = decided ? 'gate-helps' : excess > 0 ? 'undecided' : 'no-increase';
     const c = off[0].config;
     const pair: GatePair = {
-      disruption: disruptionLabel(off[0].disruption),
+      disruption: g.disruption,
       preStopSeconds: c.preStopSeconds,
       terminationGracePeriodSeconds: c.terminationGracePeriodSeconds,
       deregistrationDelaySeconds: c.deregistrationDelaySeconds,
+      ...(others.length ? { alike: g.alike } : {}),
       off: { cells: off.map((x) => x.id), failed: failedOff },
       on: { cells: on.map((x) => x.id), failed: failedOn },
       pValue,
@@ -299,8 +406,99 @@ export function gatePairs(cells: readonly RecommendCell[]): GatePair[] {
   return pairs;
 }
 
+/**
+ * The level of the other axes' pairs, two-sided: no value of an axis is expected to lose more, so
+ * the gate pairs' one-sided test runs in the direction seen at half of it, and its p-value is doubled.
+ */
+export const AXIS_PAIR_ALPHA = GATE_PAIR_ALPHA;
+
+/** One pair of values within a group alike but for the axis: changed, inconclusive (with the repeats that would decide) or no difference. */
+function axisPair(g: AlikeGroup, a: AlikeGroup['sides'][number], b: AlikeGroup['sides'][number]): AxisPair {
+  const side = (s: AlikeGroup['sides'][number]) => ({ value: s.value, cells: s.cells.map((c) => c.id), failed: s.cells.reduce((n, c) => n + failedOf(c), 0) });
+  const A = side(a);
+  const B = side(b);
+  // Per repeat: A.failed / a.cells.length against B.failed / b.cells.length, in whole numbers.
+  const order = A.failed * b.cells.length - B.failed * a.cells.length;
+  const lostMore = order > 0 ? ('a' as const) : order < 0 ? ('b' as const) : null;
+  const [more, less] = lostMore === 'b' ? [b, a] : [a, b];
+  const [failedMore, failedLess] = lostMore === 'b' ? [B.failed, A.failed] : [A.failed, B.failed];
+  const { pValue, decided } = decides(failedLess, less.cells.length, failedMore, more.cells.length, AXIS_PAIR_ALPHA / 2);
+  const twoSided = (p: number) => Math.min(1, 2 * p);
+  const verdict = decided ? 'changed' : lostMore ? 'inconclusive' : 'no-difference';
+  const pair: AxisPair = { disruption: g.disruption, alike: g.alike, a: A, b: B, lostMore, pValue: twoSided(pValue), verdict };
+  if (verdict === 'inconclusive') {
+    const scale = scaleToDecide(failedLess, less.cells.length, failedMore, more.cells.length, AXIS_PAIR_ALPHA / 2);
+    pair.decide = scale ? { repeats: scale.k * Math.max(a.cells.length, b.cells.length), pValue: twoSided(scale.pValue) } : { repeats: null, pValue: pair.pValue };
+  }
+  return pair;
+}
+
+/** At most this many pairs are written out in an axis's `why` (run.json holds them all). */
+const PAIRS_IN_WHY = 5;
+
+/**
+ * The axes beyond the four that vary among the valid cells, each with every group of cells alike
+ * but for it (same disruption, every other key equal, repeats pooled) and, per pair of its values,
+ * the gate pairs' exact test made two-sided: changed (beyond noise: which lost more), inconclusive
+ * (the repeats that would decide), or no difference. An axis that never varies is not listed.
+ */
+export function otherAxes(cells: readonly RecommendCell[]): OtherAxis[] {
+  const valid = cells.filter((c) => c.valid);
+  const varying = varyingAxes(valid);
+  return varying
+    .filter((axis) => !RECOMMENDED_SETTINGS.includes(axis))
+    .map((axis) => {
+      const values: AxisValue[] = [];
+      for (const c of valid) {
+        const v = axesOf(c.config).get(axis) ?? null;
+        if (!values.some((x) => valueKey(x) === valueKey(v))) values.push(v);
+      }
+      const rank = (v: AxisValue) => values.findIndex((x) => valueKey(x) === valueKey(v));
+      const pairs = alikeGroups(valid, axis, varying).flatMap((g) => {
+        const sides = [...g.sides].sort((x, y) => rank(x.value) - rank(y.value));
+        return sides.flatMap((a, i) => sides.slice(i + 1).map((b) => axisPair(g, a, b)));
+      });
+      const changed = pairs.filter((p) => p.verdict === 'changed');
+      const open = pairs.filter((p) => p.verdict === 'inconclusive');
+      const list = (ps: readonly AxisPair[], text: (p: AxisPair) => string) => ps.slice(0, PAIRS_IN_WHY).map(text).join('; ') + (ps.length > PAIRS_IN_WHY ? `; ${ps.length - PAIRS_IN_WHY} more in run.json` : '');
+      const test = `exact test, two-sided, ${AXIS_PAIR_ALPHA}, at least ${GATE_PAIR_MIN_CHANGE} more`;
+      const of = `${changed.length || open.length} of ${count(pairs.length, 'pair')}`;
+      if (!pairs.length) {
+        const why = `it varies (${values.map(valueText).join(', ')}), but no two valid cells are alike but for it (same disruption, every other setting equal): nothing shows what it changes`;
+        return { axis, values, state: 'not-tested' as const, changed: null, pairs, why };
+      }
+      if (changed.length) {
+        const rest = open.length ? `; ${count(open.length, 'more pair')} within noise` : '';
+        return { axis, values, state: 'value' as const, changed: true, pairs, why: `changed the failures beyond noise in ${of} (${test}): ${list(changed, (p) => axisPairText(axis, p))}${rest}` };
+      }
+      if (open.length) return { axis, values, state: 'inconclusive' as const, changed: null, pairs, why: `one value lost more, within noise, in ${of} (${test}): ${list(open, (p) => `${axisPairText(axis, p)}; ${axisDecideText(p)}`)}` };
+      return { axis, values, state: 'value' as const, changed: false, pairs, why: `no difference: ${pairs.length === 1 ? 'the pair' : `each of the ${pairs.length} pairs`} lost the same per repeat (${list(pairs, (p) => axisPairText(axis, p))})` };
+    });
+}
+
 const pValueText = (p: number) => (p < 0.0001 ? 'p < 0.0001' : `p = ${Number(p.toPrecision(2))}`);
-const pairWhere = (p: GatePair) => `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s`;
+/** A config value as the text shows it: strings bare, an absent key as "unset". */
+export const valueText = (v: AxisValue): string => (v === null ? 'unset' : typeof v === 'string' ? v : JSON.stringify(v));
+/** "maxSurge 25%, axes.keepalive above-alb". */
+export const alikeText = (alike: Readonly<Record<string, AxisValue>>): string =>
+  Object.entries(alike)
+    .map(([k, v]) => `${k} ${valueText(v)}`)
+    .join(', ');
+const pairWhere = (p: GatePair) =>
+  `${p.disruption} at preStop ${p.preStopSeconds} s, grace ${p.terminationGracePeriodSeconds} s, delay ${p.deregistrationDelaySeconds} s${p.alike && Object.keys(p.alike).length ? `, ${alikeText(p.alike)}` : ''}`;
+/** "rollout at healthCheckIntervalSeconds 5: maxSurge 100% lost 40 vs 12 with 25% (p = 0.0001)". */
+function axisPairText(axis: string, p: AxisPair): string {
+  const where = Object.keys(p.alike).length ? `${p.disruption} at ${alikeText(p.alike)}` : p.disruption;
+  const [more, less] = p.lostMore === 'b' ? [p.b, p.a] : [p.a, p.b];
+  const same = p.a.cells.length === p.b.cells.length;
+  const n = (s: AxisPair['a']) => (p.a.cells.length === 1 && p.b.cells.length === 1 ? '' : ` in ${count(s.cells.length, 'repeat')}`);
+  if (!p.lostMore) return `${where}: ${axis} ${valueText(p.a.value)} and ${valueText(p.b.value)} lost ${same ? `${p.a.failed}${n(p.a)} each` : `${p.a.failed}${n(p.a)} and ${p.b.failed}${n(p.b)}`} (${pValueText(p.pValue)})`;
+  return `${where}: ${axis} ${valueText(more.value)} lost ${more.failed}${n(more)} vs ${less.failed}${n(less)} with ${valueText(less.value)} (${pValueText(p.pValue)})`;
+}
+const axisDecideText = (p: AxisPair) =>
+  p.decide?.repeats
+    ? `${count(p.decide.repeats, 'repeat')} of each cell would decide it if each repeat lost as these did (${pValueText(p.decide.pValue)}; ${count(Math.max(p.a.cells.length, p.b.cells.length), 'repeat')} ran)`
+    : `not even ${MAX_DECIDING_SCALE} × the repeats would decide it at this difference`;
 const pairCounts = (p: GatePair) => `${p.off.failed} off vs ${p.on.failed} on (${pValueText(p.pValue)})`;
 const repeatsOf = (p: GatePair) => Math.max(p.off.cells.length, p.on.cells.length);
 const decideText = (p: GatePair) =>
@@ -411,7 +609,8 @@ function checkOf(all: readonly RecommendCell[], rec: { preStopSeconds: number; t
     const ok = meets(config, rec);
     if (nearest && (distance > nearest.distance || (distance === nearest.distance && (nearest.meets || !ok)))) continue;
     const list = cells.map(checked);
-    nearest = { config: { ...config }, distance, meets: ok, cells: list, verdict: ok ? verdictOf(list) : belowVerdictOf(list) };
+    const four = { preStopSeconds: config.preStopSeconds, terminationGracePeriodSeconds: config.terminationGracePeriodSeconds, readinessGate: config.readinessGate, deregistrationDelaySeconds: config.deregistrationDelaySeconds };
+    nearest = { config: four, distance, meets: ok, cells: list, verdict: ok ? verdictOf(list) : belowVerdictOf(list) };
   }
   const below = all.filter((c) => c.valid && !meets(c.config, rec));
   return { meeting, verdict: verdictOf(meeting), nearest, below: { cells: below.length, lost: below.filter((c) => failedOf(c) > 0).length } };
@@ -489,7 +688,7 @@ function recommendScope(scope: string, all: readonly RecommendCell[], margin: { 
   };
 }
 
-/** The recommended settings from the valid cells' measured lags: over all cells, and per disruption. */
+/** The recommended settings from the valid cells' measured lags, over all cells and per disruption; beside them, the other axes that changed the failures. */
 export function recommend(cells: readonly RecommendCell[], options: RecommendOptions = {}): Recommendation {
   const seconds = options.marginSeconds ?? DEFAULT_MARGIN_SECONDS;
   const share = options.marginShare ?? DEFAULT_MARGIN_SHARE;
@@ -501,5 +700,6 @@ export function recommend(cells: readonly RecommendCell[], options: RecommendOpt
     margin: { seconds, share, rule: `each measured value + ${marginText(seconds, share)} of it, then rounded up to whole seconds` },
     overall: recommendScope('all disruptions', cells, margin),
     byDisruption: labels.map((l) => recommendScope(l, cells.filter((c) => disruptionLabel(c.disruption) === l), margin)),
+    otherAxes: otherAxes(cells),
   };
 }

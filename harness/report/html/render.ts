@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { UnmeasuredCell } from '../expect.ts';
 import type { ReportMeta as MarkdownMeta } from '../markdown.ts';
 import type { Recommendation } from '../recommend.ts';
-import { checkLines, recommendationRows } from '../recommend-md.ts';
+import { checkLines, OTHER_AXES_INTRO, otherAxisRows, recommendationRows } from '../recommend-md.ts';
 import type { RunRecord } from '../types.ts';
 /** The page's header: report.md's, with the recommendation as data. */
 export type ReportMeta = Omit<MarkdownMeta, 'recommendation'> & { recommendation?: Recommendation };
@@ -165,14 +165,18 @@ function heatmap(view: ReportView, ids: Map<GroupView, string>): string {
   return `<table class="heatmap">${head}${rows.join('')}</table>${legend}<p class="hint">Each cell counts the failed requests during that disruption (5xx and network errors) of the requests sent, summed over repeats, and their share; the colour follows the share.</p>`;
 }
 
-/** The recommended settings over all disruptions: setting, value, evidence, and what the cells say. */
+/** The recommended settings over all disruptions: setting, value, evidence, what the cells say, and the other axes that vary. */
 function recommendationSection(rec: Recommendation | undefined): string {
   if (!rec) return '';
   const rows = recommendationRows(rec.overall)
     .map((r) => `<tr><th>${esc(r.setting)}</th><td><b>${esc(r.recommended)}</b></td><td>${esc(r.evidence)}</td></tr>`)
     .join('');
   const lines = checkLines(rec.overall).map((l) => `<li>${esc(l)}</li>`).join('');
-  return `<h2>Recommended settings</h2><p class="hint">Margin: ${esc(rec.margin.rule)}.</p><table class="kv recommendation">${rows}</table><ul>${lines}</ul>`;
+  const axes = otherAxisRows(rec)
+    .map((r) => `<tr><th>${esc(r.axis)}</th><td>${esc(r.values)}</td><td><b>${esc(r.failures)}</b></td><td>${esc(r.evidence)}</td></tr>`)
+    .join('');
+  const other = axes ? `<p class="hint">${esc(OTHER_AXES_INTRO)}</p><table class="kv other-axes"><tr><th>axis</th><th>values</th><th>failures</th><th>evidence</th></tr>${axes}</table>` : '';
+  return `<h2>Recommended settings</h2><p class="hint">Margin: ${esc(rec.margin.rule)}.</p><table class="kv recommendation">${rows}</table><ul>${lines}</ul>${other}`;
 }
 
 function expectations(meta: ReportMeta): string {

@@ -1,9 +1,15 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
-import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, recommend, recommendationSchema, scaleToDecide, type RecommendCell } from '../../../harness/report/recommend.ts';
-import { checkLines, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
+import { readRun } from '../../../harness/cli/results.ts';
+import type { CellConfig } from '../../../harness/matrix/schema.ts';
+import { distanceOf, gatePairs, GATE_PAIR_MIN_CHANGE, marginOf, otherAxes, recommend, recommendationSchema, scaleToDecide, type RecommendCell } from '../../../harness/report/recommend.ts';
+import { checkLines, otherAxisRows, recommendationRows, renderRecommendationMarkdown } from '../../../harness/report/recommend-md.ts';
+import { comparePoissonCounts } from '../../../harness/report/stats.ts';
 
 interface CellInput {
   kind?: 'rollout' | 'drain';
@@ -419,5 +425,160 @@ describe('recommend: a value with its evidence, not tested, or inconclusive', ()
     expect(scaleToDecide(5000, 1, 5001, 1)).toBeNull();
     // Pooled repeats: 30 + 34 over two cells against 20 over one is 32 vs 20 per repeat.
     expect(scaleToDecide(20, 1, 64, 2)).toMatchObject({ k: 2 });
+  });
+});
+
+describe('recommend: the other axes that changed the failures', () => {
+  /** A cell whose config carries keys beyond the four (as the settings registry adds them), with the keys in its id. */
+  function axisCell(extra: Record<string, unknown>, o: CellInput & { r?: number } = {}): RecommendCell {
+    const base = cell(o);
+    const config: CellConfig & Record<string, unknown> = { ...base.config, ...extra };
+    const tag = (v: unknown) => (typeof v === 'object' && v ? Object.values(v).join('-') : String(v));
+    return { ...base, id: [base.id.replace(/\.r\d+$/, ''), ...Object.entries(extra).map(([k, v]) => `${k}-${tag(v)}`), `r${o.r ?? 1}`].join('.'), config };
+  }
+  // maxSurge × healthCheckIntervalSeconds under a rollout; replicas and the preStop action never vary.
+  const grid = (failed: (surge: string, interval: number) => number, more: Record<string, unknown> = {}) =>
+    ['25%', '100%'].flatMap((maxSurge) => [5, 15].map((hc) => axisCell({ maxSurge, healthCheckIntervalSeconds: hc, replicas: 3, preStopAction: 'exec', ...more }, { fiveXX: failed(maxSurge, hc), noExplain: true })));
+  const counts: Record<string, number> = { '25%|5': 12, '100%|5': 40, '25%|15': 10, '100%|15': 35 };
+  const cells = grid((s, hc) => counts[`${s}|${hc}`]);
+
+  it('says an axis changed the failures when a value lost more beyond noise, which one, with the counts and the two-sided p', () => {
+    const axes = otherAxes(cells);
+    // replicas and preStopAction are the same in every cell: not listed; the four settings never are.
+    expect(axes.map((a) => a.axis)).toEqual(['maxSurge', 'healthCheckIntervalSeconds']);
+    const surge = axes[0];
+    expect(surge).toMatchObject({ values: ['25%', '100%'], state: 'value', changed: true });
+    expect(surge.pairs.map((p) => [p.alike, p.a.value, p.a.failed, p.b.value, p.b.failed, p.lostMore, p.verdict])).toEqual([
+      [{ healthCheckIntervalSeconds: 5 }, '25%', 12, '100%', 40, 'b', 'changed'],
+      [{ healthCheckIntervalSeconds: 15 }, '25%', 10, '100%', 35, 'b', 'changed'],
+    ]);
+    // P(X ≥ 40 | X ~ Binomial(52, 1/2)) = 6.377e-5 (exact sum in Python), doubled: 1.275e-4; 35 of 45: 2.471e-4.
+    expect(surge.pairs[0].pValue).toBeCloseTo(1.2754e-4, 7);
+    expect(surge.pairs[1].pValue).toBeCloseTo(2.4709e-4, 7);
+    expect(surge.pairs[0].pValue).toBeCloseTo(2 * comparePoissonCounts(12, 1, 40, 1).pValue, 12);
+    expect(surge.why).toBe(
+      'changed the failures beyond noise in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at healthCheckIntervalSeconds 5: maxSurge 100% lost 40 vs 12 with 25% (p = 0.00013); rollout at healthCheckIntervalSeconds 15: maxSurge 100% lost 35 vs 10 with 25% (p = 0.00025)',
+    );
+  });
+
+  it('says inconclusive within noise, with the counts, the p and the repeats that would decide', () => {
+    const hc = otherAxes(cells)[1];
+    expect(hc).toMatchObject({ axis: 'healthCheckIntervalSeconds', values: [5, 15], state: 'inconclusive', changed: null });
+    // 12 vs 10: P(X ≥ 12 | n = 22) = 0.4159, doubled 0.8318; both counts × 38 is the first that decides (Python: p = 0.00945).
+    expect(hc.pairs.map((p) => [p.alike, p.a.failed, p.b.failed, p.lostMore, p.verdict, p.decide?.repeats])).toEqual([
+      [{ maxSurge: '25%' }, 12, 10, 'a', 'inconclusive', 38],
+      [{ maxSurge: '100%' }, 40, 35, 'a', 'inconclusive', 21],
+    ]);
+    expect(hc.pairs[0].pValue).toBeCloseTo(0.83181, 4);
+    expect(hc.pairs[0].decide!.pValue).toBeCloseTo(0.0094477, 6);
+    expect(hc.pairs[1].decide!.pValue).toBeCloseTo(0.0087578, 6);
+    expect(hc.why).toContain('one value lost more, within noise, in 2 of 2 pairs (exact test, two-sided, 0.01, at least 5 more): rollout at maxSurge 25%: healthCheckIntervalSeconds 5 lost 12 vs 10 with 15 (p = 0.83); 38 repeats of each cell would decide it if each repeat lost as these did (p = 0.0094; 1 repeat ran)');
+  });
+
+  it('is two-sided: 7 vs 0 decides for the gate (one-sided p = 1/128) but not for an axis (p = 1/64)', () => {
+    expect(gatePairs([cell({ fiveXX: 7, noExplain: true }), cell({ gate: true, noExplain: true })])).toMatchObject([{ verdict: 'gate-helps' }]);
+    const [a] = otherAxes([axisCell({ preStopAction: 'exec' }, { fiveXX: 7 }), axisCell({ preStopAction: 'sleep' })]);
+    expect(a.pairs).toMatchObject([{ lostMore: 'a', verdict: 'inconclusive', decide: { repeats: 2 } }]);
+    expect(a.pairs[0].pValue).toBeCloseTo(1 / 64, 12);
+    // Pooled repeats: 3 + 3 with exec vs 0 + 0 with sleep is 6 vs 0 (p = 1/32); twice the counts decide, so 2 × 2 repeats of each cell.
+    const pooled = [1, 2].flatMap((r) => [axisCell({ preStopAction: 'exec' }, { r, fiveXX: 3 }), axisCell({ preStopAction: 'sleep' }, { r })]);
+    expect(otherAxes(pooled)[0].pairs).toMatchObject([{ a: { failed: 6 }, b: { failed: 0 }, verdict: 'inconclusive', decide: { repeats: 4 } }]);
+  });
+
+  it('says no difference when every pair lost the same per repeat, pooling repeats', () => {
+    const action = [1, 2].flatMap((r) => ['exec', 'sleep'].map((preStopAction) => axisCell({ preStopAction }, { r, fiveXX: 3 })));
+    const [a] = otherAxes(action);
+    expect(a).toMatchObject({ axis: 'preStopAction', state: 'value', changed: false, pairs: [{ a: { value: 'exec', failed: 6, cells: [action[0].id, action[2].id] }, b: { value: 'sleep', failed: 6 }, lostMore: null, verdict: 'no-difference', pValue: 1 }] });
+    expect(a.pairs[0].decide).toBeUndefined();
+    expect(a.why).toBe('no difference: the pair lost the same per repeat (rollout: preStopAction exec and sleep lost 6 in 2 repeats each (p = 1))');
+  });
+
+  it('makes a pair only of cells equal in every other key (an absent key counts); an axis varying with no such pair is not tested', () => {
+    // maxSurge and slowStartSeconds change together; minReadySeconds is absent from one cell.
+    const together = [axisCell({ maxSurge: '25%', slowStartSeconds: 0 }, { fiveXX: 50 }), axisCell({ maxSurge: '100%', slowStartSeconds: 30 })];
+    const absent = [axisCell({ loadBalancingAlgorithm: 'round_robin' }, { kind: 'drain', fiveXX: 50 }), axisCell({ loadBalancingAlgorithm: 'least_outstanding_requests', minReadySeconds: 10 }, { kind: 'drain' })];
+    const axes = otherAxes([...together, ...absent]);
+    expect(axes.map((a) => [a.axis, a.state, a.pairs.length])).toEqual([
+      ['maxSurge', 'not-tested', 0],
+      ['slowStartSeconds', 'not-tested', 0],
+      ['loadBalancingAlgorithm', 'not-tested', 0],
+      ['minReadySeconds', 'not-tested', 0],
+    ]);
+    expect(axes[3]).toMatchObject({ values: [null, 10], changed: null });
+    // The drain cells have no maxSurge at all: "unset" is a value of its own.
+    expect(axes[0].why).toBe('it varies (25%, 100%, unset), but no two valid cells are alike but for it (same disruption, every other setting equal): nothing shows what it changes');
+    // Cells of another disruption are never paired: the same config under a drain lost nothing.
+    const across = otherAxes([axisCell({ maxSurge: '25%' }, { fiveXX: 50 }), axisCell({ maxSurge: '100%' }, { kind: 'drain' })]);
+    expect(across).toMatchObject([{ axis: 'maxSurge', state: 'not-tested', pairs: [] }]);
+    // No other axis varies: nothing listed; an invalid cell's value does not make an axis vary.
+    expect(otherAxes([A, B, C])).toEqual([]);
+    expect(otherAxes([axisCell({ maxSurge: '25%' }), axisCell({ maxSurge: '100%' }, { valid: false, preStop: 5 })])).toEqual([]);
+  });
+
+  it('takes each entry of the generic axes record as an axis of its own', () => {
+    const keepalive = ['node-default', 'above-alb'].flatMap((v, i) => [5, 15].map((hc) => axisCell({ healthCheckIntervalSeconds: hc, axes: { keepalive: v, gc: 'default' } }, { fiveXX: i ? 0 : 30 })));
+    const axes = otherAxes(keepalive);
+    expect(axes.map((a) => [a.axis, a.state, a.changed])).toEqual([
+      ['healthCheckIntervalSeconds', 'value', false],
+      ['axes.keepalive', 'value', true],
+    ]);
+    expect(axes[1].pairs[0]).toMatchObject({ alike: { healthCheckIntervalSeconds: 5 }, a: { value: 'node-default', failed: 30 }, b: { value: 'above-alb', failed: 0 }, lostMore: 'a' });
+  });
+
+  it('pairs cells for the gate only when every other key is equal, and names the other axes of each pair', () => {
+    // Gate off at maxSurge 25% lost 50, gate on at 100% nothing: not alike but for the gate.
+    expect(gatePairs([axisCell({ maxSurge: '25%' }, { fiveXX: 50 }), axisCell({ maxSurge: '100%' }, { gate: true })])).toEqual([]);
+    const both = ['25%', '100%'].flatMap((maxSurge) => [false, true].map((gate) => axisCell({ maxSurge }, { gate, fiveXX: gate || maxSurge === '100%' ? 0 : 50 })));
+    const pairs = gatePairs(both);
+    expect(pairs.map((p) => [p.alike, p.off.failed, p.on.failed, p.verdict])).toEqual([
+      [{ maxSurge: '25%' }, 50, 0, 'gate-helps'],
+      [{ maxSurge: '100%' }, 0, 0, 'no-increase'],
+    ]);
+    expect(recommend(both).overall.readinessGate.why).toContain('rollout at preStop 0 s, grace 30 s, delay 300 s, maxSurge 25%: 50 off vs 0 on');
+  });
+
+  it('writes run.json that its schema accepts with extra config keys, and reads a recommendation written before the other axes', () => {
+    const withLags = cells.map((c) => ({ ...c, explain: { logs: 'complete' as const, causes: {}, lags: { deregistration: dist([4]), longestRequest: dist([0.5]) } } }));
+    const rec = recommend(withLags);
+    expect(rec.otherAxes).toHaveLength(2);
+    // The nearest config holds the four settings only, whatever else the cells' config carries.
+    expect(rec.overall.check!.nearest!.config).toEqual({ preStopSeconds: 0, terminationGracePeriodSeconds: 30, readinessGate: false, deregistrationDelaySeconds: 300 });
+    expect(recommendationSchema.parse(JSON.parse(JSON.stringify(rec)))).toEqual(rec);
+    const { otherAxes: _, ...old } = rec;
+    expect(recommendationSchema.parse(JSON.parse(JSON.stringify(old)))).toEqual(old);
+    expect(renderRecommendationMarkdown(old)).not.toContain('Other axes');
+  });
+
+  it('keeps the recommendation of a run.json written before the other axes (readRun), and writes them into a new one', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rh-axes-'));
+    try {
+      await cp('fixtures/results/report-fixture', dir, { recursive: true });
+      const fixture = await readRun(dir);
+      const { otherAxes: _, ...old } = recommend(fixture.cells);
+      const raw = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8'));
+      await writeFile(path.join(dir, 'run.json'), JSON.stringify({ ...raw, recommendation: old }));
+      expect((await readRun(dir)).record.recommendation).toEqual(old);
+      const now = recommend(cells);
+      await writeFile(path.join(dir, 'run.json'), JSON.stringify({ ...raw, recommendation: now }));
+      expect((await readRun(dir)).record.recommendation?.otherAxes?.map((a) => a.axis)).toEqual(['maxSurge', 'healthCheckIntervalSeconds']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('renders the other axes beside the settings, one row each, and nothing when no other axis varies', () => {
+    const all = [...cells, axisCell({ maxSurge: '25%', healthCheckIntervalSeconds: 5, replicas: 3, preStopAction: 'sleep' }, { fiveXX: 12, noExplain: true })];
+    const rec = recommend(all);
+    expect(otherAxisRows(rec).map((r) => [r.axis, r.values, r.failures])).toEqual([
+      ['maxSurge', '25%, 100%', 'changed'],
+      ['healthCheckIntervalSeconds', '5, 15', 'inconclusive'],
+      ['preStopAction', 'exec, sleep', 'no difference'],
+    ]);
+    const md = renderRecommendationMarkdown(rec);
+    expect(md).toContain('Other axes (beside the recommendation): cells alike but for one axis (same disruption, every other setting equal, repeats pooled), per pair of its values; the exact test of the readiness gate\'s pairs, two-sided, at 0.01 and at least 5 more, each pair on its own.');
+    expect(md).toContain('| axis | values | failures | evidence |');
+    expect(md).toContain('| maxSurge | 25%, 100% | changed | changed the failures beyond noise in 2 of 2 pairs');
+    expect(md).toContain('| preStopAction | exec, sleep | no difference | no difference: the pair lost the same per repeat (rollout at maxSurge 25%, healthCheckIntervalSeconds 5: preStopAction exec and sleep lost 12 each (p = 1)) |');
+    expect(renderRecommendationMarkdown(recommend([A, B, C]))).not.toContain('Other axes');
   });
 });

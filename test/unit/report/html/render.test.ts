@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { esc, renderHtml, renderValue, type ReportMeta } from '../../../../harness/report/html/render.ts';
-import { recommend } from '../../../../harness/report/recommend.ts';
+import type { CellConfig } from '../../../../harness/matrix/schema.ts';
+import { recommend, type RecommendCell } from '../../../../harness/report/recommend.ts';
 import { readRun } from '../../../../harness/cli/results.ts';
 import { cellResult, dist, explainOf } from '../../../helpers/results.ts';
 
@@ -33,6 +34,24 @@ describe('renderHtml', () => {
     const on = cellResult({ gate: true, kind: 'rollout', fiveXX: 67, explain: explainOf({ lags }) });
     const open = section(renderHtml([off, on], { ...meta, recommendation: recommend([off, on]) }));
     expect(open).toContain('<th>readiness gate</th><td><b>inconclusive</b></td><td>cells alike but for the gate lost more with it off, within noise');
+  });
+
+  it('shows the other axes that vary beside the recommendation, escaped, and none for a run without them', () => {
+    const base = cellResult({ gate: false, kind: 'rollout' });
+    // Cells whose config carries keys beyond the four, as the settings registry adds them.
+    const configWith = (extra: Record<string, unknown>): CellConfig & Record<string, unknown> => ({ ...base.config, ...extra });
+    const withAxis = (maxSurge: string, fiveXX: number): RecommendCell => ({ ...base, id: `rollout.${maxSurge}`, fiveXX, config: configWith({ maxSurge }) });
+    const rec = recommend([withAxis('25%', 40), withAxis('100%', 0)]);
+    const section = /<h2>Recommended settings<\/h2>([\s\S]*?)<h2>/.exec(renderHtml([base], { ...meta, recommendation: rec }))?.[1] ?? '';
+    expect(section).toContain('<table class="kv other-axes"><tr><th>axis</th><th>values</th><th>failures</th><th>evidence</th></tr><tr><th>maxSurge</th><td>25%, 100%</td><td><b>changed</b></td><td>changed the failures beyond noise in 1 of 1 pair');
+    expect(section).toContain('rollout: maxSurge 25% lost 40 vs 0 with 100%');
+    // A generic axis's name and values come from the spec: escaped.
+    const named = (v: string): RecommendCell => ({ ...base, id: `rollout.${v}`, config: configWith({ axes: { '<b>x</b>': v } }) });
+    const escaped = renderHtml([base], { ...meta, recommendation: recommend([named('"a"&'), named('<i>')]) });
+    expect(escaped).toContain('<tr><th>axes.&lt;b&gt;x&lt;/b&gt;</th><td>&quot;a&quot;&amp;, &lt;i&gt;</td><td><b>no difference</b></td>');
+    expect(escaped).not.toContain('<i>');
+    const { otherAxes: _, ...old } = rec;
+    expect(renderHtml([base], { ...meta, recommendation: old })).not.toContain('other-axes');
   });
 
   it('is one page that allows nothing but its own style: a CSP with the style hash, no script, no external reference', () => {
