@@ -15,7 +15,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** One field error, as `field.Error` renders it. */
 interface FieldError {
-  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden';
+  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueDuplicate';
   field: string;
   /** The rendered error without the field: `Invalid value: 40: must be ...`. */
   message: string;
@@ -33,7 +33,7 @@ function render(value: unknown): string {
 }
 
 const invalid = (field: string, value: unknown, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, message: `Invalid value: ${render(value)}: ${detail}` });
-const required = (field: string, detail: string): FieldError => ({ type: 'FieldValueRequired', field, message: `Required value: ${detail}` });
+const required = (field: string, detail: string): FieldError => ({ type: 'FieldValueRequired', field, message: detail ? `Required value: ${detail}` : 'Required value' });
 const forbidden = (field: string, detail: string): FieldError => ({ type: 'FieldValueForbidden', field, message: `Forbidden: ${detail}` });
 
 const HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'sleep'] as const;
@@ -91,15 +91,27 @@ function handlerErrors(handler: Record<string, unknown>, grace: number, at: stri
 /** A pod spec's lifecycle handlers, after dropping the fields a disabled gate drops. */
 function podSpecErrors(podSpec: unknown, at: string, minor: number): FieldError[] {
   if (!isObject(podSpec)) return [];
+  const template = at !== 'spec';
   dropDisabledSleep(podSpec, minor);
   const graceValue = podSpec.terminationGracePeriodSeconds;
   const grace = typeof graceValue === 'number' ? graceValue : 30;
   const errors: FieldError[] = [];
+  const names = new Set<unknown>();
   for (const list of ['containers', 'initContainers']) {
     const containers = podSpec[list];
     if (!Array.isArray(containers)) continue;
     containers.forEach((c, i) => {
-      if (!isObject(c) || !isObject(c.lifecycle)) return;
+      if (!isObject(c)) return;
+      // A strategic-merge patch naming a container that is not there adds one: without an image
+      // it is refused here, as the API server refuses it (a typo in a container name fails
+      // loudly). Checked in templates only: bare pods are the controllers' and tests' business.
+      if (template) {
+        if (typeof c.name !== 'string' || c.name === '') errors.push(required(`${at}.${list}[${i}].name`, ''));
+        else if (names.has(c.name)) errors.push({ type: 'FieldValueDuplicate', field: `${at}.${list}[${i}].name`, message: `Duplicate value: ${render(c.name)}` });
+        names.add(c.name);
+        if (typeof c.image !== 'string' || c.image === '') errors.push(required(`${at}.${list}[${i}].image`, ''));
+      }
+      if (!isObject(c.lifecycle)) return;
       for (const hook of ['postStart', 'preStop']) {
         const handler = c.lifecycle[hook];
         if (isObject(handler)) errors.push(...handlerErrors(handler, grace, `${at}.${list}[${i}].lifecycle.${hook}`, minor));

@@ -75,6 +75,12 @@ describe('field validation of writes (the API server’s rules and texts)', () =
     expect(errorOf({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { replicas: -1 } }, '1.31', 'services')).toBeNull();
   });
 
+  it('a template container needs a name and an image, and names are unique (a patch naming a missing container adds one without an image)', () => {
+    const d = deployment({}, { containers: [{ name: 'app', image: 'x' }, { name: 'ap', env: [{ name: 'K', value: '1' }] }, { name: 'app', image: 'y' }] });
+    const error = errorOf(d);
+    expect(error?.message).toBe('Deployment.apps "web" is invalid: [spec.template.spec.containers[1].image: Required value, spec.template.spec.containers[2].name: Duplicate value: "app"]');
+  });
+
   it('reads 1.N versions only', () => {
     expect(minorOf('1.29')).toBe(29);
     expect(() => minorOf('v1.29.3')).toThrow(/Expected a Kubernetes version like 1.31, got "v1.29.3"/);
