@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loadTwinConfig, parseTwinConfig } from '../../../../harness/twin/config.ts';
+import { versionInfo } from '../../../../harness/twin/kube/discovery.ts';
 import { resources } from '../../../../harness/twin/kube/resources.ts';
 import { ApiError } from '../../../../harness/twin/kube/store.ts';
 import type { KubeObject } from '../../../../harness/twin/kube/types.ts';
@@ -79,6 +81,13 @@ describe('field validation of writes (the API server’s rules and texts)', () =
     const d = deployment({}, { containers: [{ name: 'app', image: 'x' }, { name: 'ap', env: [{ name: 'K', value: '1' }] }, { name: 'app', image: 'y' }] });
     const error = errorOf(d);
     expect(error?.message).toBe('Deployment.apps "web" is invalid: [spec.template.spec.containers[1].image: Required value, spec.template.spec.containers[2].name: Duplicate value: "app"]');
+  });
+
+  it('takes the version from the twin config (default 1.31, the default world says so too) and answers it on /version', async () => {
+    expect(parseTwinConfig({}).cluster.kubernetesVersion).toBe('1.31');
+    expect((await loadTwinConfig()).cluster.kubernetesVersion).toBe('1.31');
+    expect(() => parseTwinConfig({ cluster: { kubernetesVersion: 'v1.29' } })).toThrow(/Invalid twin config/);
+    expect(versionInfo('1.29')).toMatchObject({ major: '1', minor: '29', gitVersion: 'v1.29.0-twin' });
   });
 
   it('reads 1.N versions only', () => {
