@@ -351,14 +351,16 @@ export class TargetGroupModel {
    * The ELB guide, "Slow start mode": a target enters slow start when the group considers it
    * healthy, and only when at least one other healthy target is not in slow start; targets
    * registered by one call into an empty group do not (so a peer from the same call does not
-   * count), nor do targets already healthy when slow start is turned on. Round robin only: the guide rules it out for the other two algorithms,
-   * and `modifyTargetGroupAttributes` refuses the combination.
+   * count), nor do targets already healthy when slow start is turned on. Round robin only: the
+   * guide rules it out for the other two algorithms, and `modifyTargetGroupAttributes` refuses
+   * the combination.
    */
   #maybeEnterSlowStart(entry: TargetEntry): void {
     const durationMs = Number(this.attributes['slow_start.duration_seconds']) * 1000;
     if (!(durationMs > 0) || this.algorithm !== 'round_robin') return;
     const now = this.ctx.clock.now();
-    const warmPeer = [...this.targets.values()].some((t) => t !== entry && t.registration !== entry.registration && t.inGroup && t.state === 'healthy' && (!t.slowStart || now >= t.slowStart.until));
+    const warm = (t: TargetEntry) => t.inGroup && t.state === 'healthy' && (!t.slowStart || now >= t.slowStart.until);
+    const warmPeer = [...this.targets.values()].some((t) => t !== entry && t.registration !== entry.registration && warm(t));
     if (warmPeer) entry.slowStart = { from: now, until: now + durationMs };
   }
 
