@@ -133,16 +133,16 @@ const ATTRIBUTE_RULES: Record<string, (value: string) => string | null> = {
 /**
  * The combinations the ELB guide rules out ("Edit target group attributes": slow start is not
  * available with least outstanding requests or weighted random; anomaly mitigation is weighted
- * random's), or null. The guide gives no error text: the message is the twin's.
+ * random's), as ELBv2's message, or null. The weighted random text is ELBv2's (quoted in
+ * aws-load-balancer-controller #3686); the other two are written after it.
  */
 export function attributeConflict(attributes: Record<string, string>): string | null {
   const algorithm = attributes['load_balancing.algorithm.type'];
   const slowStart = Number(attributes['slow_start.duration_seconds'] ?? '0');
-  if (slowStart > 0 && algorithm !== 'round_robin') {
-    return `slow start (slow_start.duration_seconds=${slowStart}) needs the round_robin routing algorithm, got '${algorithm}'`;
-  }
+  if (slowStart > 0 && algorithm === 'weighted_random') return 'You cannot enable both slow start and weighted random algorithm on a target group';
+  if (slowStart > 0 && algorithm === 'least_outstanding_requests') return 'You cannot enable both slow start and least outstanding requests algorithm on a target group';
   if (attributes['load_balancing.algorithm.anomaly_mitigation'] === 'on' && algorithm !== 'weighted_random') {
-    return `anomaly mitigation needs the weighted_random routing algorithm, got '${algorithm}'`;
+    return `You cannot enable anomaly mitigation with the ${algorithm} algorithm on a target group (weighted random only)`;
   }
   return null;
 }
@@ -421,7 +421,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         if (problem) throw new AlbError('ValidationError', `Target group attribute '${key}': ${problem}`);
       }
       const conflict = attributeConflict({ ...group.attributes, ...attributes });
-      if (conflict) throw new AlbError('InvalidConfigurationRequest', `Target group ${group.info.name}: ${conflict}`);
+      if (conflict) throw new AlbError('InvalidConfigurationRequest', conflict);
       Object.assign(group.attributes, attributes);
       return { ...group.attributes };
     },

@@ -74,6 +74,7 @@ describe('ALB twin control plane', () => {
       expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.type': algorithm })), algorithm).toBe('InvalidConfigurationRequest');
     }
     expect(t.getTargetGroupAttributes(tg.arn)['load_balancing.algorithm.type']).toBe('round_robin');
+    expect(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.type': 'weighted_random' })).toThrow('You cannot enable both slow start and weighted random algorithm on a target group');
     // Both in one call: slow start off, then the algorithm.
     const both = t.modifyTargetGroupAttributes(tg.arn, { 'slow_start.duration_seconds': '0', 'load_balancing.algorithm.type': 'weighted_random' });
     expect(both['load_balancing.algorithm.type']).toBe('weighted_random');
