@@ -76,4 +76,17 @@ describe('ALB twin data plane: routing algorithms and slow start', () => {
     expect(new Set(viaB)).toEqual(new Set(['127.0.36.4', '127.0.36.5', '127.0.36.6']));
     expect((await slow).body).toBe(`slow ${slowHost}`);
   });
+
+  it('weighted random: an even share over the targets, in a random order (never a fixed cycle)', async () => {
+    scene = await startAlbScene({ hosts: ['127.0.36.7', '127.0.36.8', '127.0.36.9'] });
+    const s = scene;
+    s.twin.modifyTargetGroupAttributes(s.tg.arn, { 'load_balancing.algorithm.type': 'weighted_random' });
+    const bodies: string[] = [];
+    for (let i = 0; i < 300; i++) bodies.push((await s.get('/', 'us-east-1a')).body);
+    const counts = ['127.0.36.7', '127.0.36.8', '127.0.36.9'].map((h) => bodies.filter((b) => b === h).length);
+    // 100 each on average; the seeded draw stays within 4 standard deviations (≈ 8 each).
+    for (const c of counts) expect(Math.abs(c - 100)).toBeLessThan(33);
+    // Round robin never sends two requests of one node in a row to the same target; random does.
+    expect(bodies.some((b, i) => i > 0 && b === bodies[i - 1])).toBe(true);
+  });
 });

@@ -133,6 +133,27 @@ describe('dryRun=All over raw HTTP', () => {
     expect(unsupported).toMatchObject({ status: 400, body: { message: 'dryRun: Unsupported value: "Some": supported values: "All"' } });
   });
 
+  it('strategic merge on containers by name: a patch naming one container changes it and keeps the other; env merges by name', async () => {
+    const a = await startApi();
+    a.store.modify('deployments', 'default', 'web', (d) => {
+      d.spec.template.spec.containers.push({ name: 'sidecar', image: 'side:1', env: [{ name: 'S', value: 's' }] });
+    });
+    const patch = { spec: { template: { spec: { containers: [{ name: 'app', env: [{ name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }] }] } } } };
+    const res = await call(a, 'PATCH', `${DEPLOY}/web`, patch, SMP);
+    expect(res.status).toBe(200);
+    const containers = a.store.require('deployments', 'default', 'web').spec.template.spec.containers;
+    expect(containers).toEqual([
+      { name: 'app', image: 'fixtures/app', env: [{ name: 'A', value: '1' }, { name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }] },
+      { name: 'sidecar', image: 'side:1', env: [{ name: 'S', value: 's' }] },
+    ]);
+    // A typo in the container name adds an image-less container: refused, as by a real API server.
+    const typo = await call(a, 'PATCH', `${DEPLOY}/web`, { spec: { template: { spec: { containers: [{ name: 'ap', env: [{ name: 'K', value: '1' }] }] } } } }, SMP);
+    expect(typo.status).toBe(422);
+    expect(typo.body.message).toBe('Deployment.apps "web" is invalid: spec.template.spec.containers[2].image: Required value');
+    const removed = await call(a, 'PATCH', `${DEPLOY}/web`, { spec: { template: { spec: { containers: [{ name: 'sidecar', $patch: 'delete' }] } } } }, SMP);
+    expect(removed.body.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['app']);
+  });
+
   it('preStop sleep: a 1.29 server refuses it with the API server’s own error; a 1.31 one stores it', async () => {
     const sleepPatch = { spec: { template: { spec: { containers: [{ name: 'app', lifecycle: { preStop: { sleep: { seconds: 10 } } } }] } } } };
     const old = await startApi('1.29');
