@@ -98,7 +98,7 @@ describe('dryRun=All over raw HTTP', () => {
     expect(a.events).toEqual([]);
   });
 
-  it('create, delete, scale and eviction: answered as real writes, nothing changes', async () => {
+  it('create, replace, delete, scale and eviction: answered as real writes, nothing changes', async () => {
     const a = await startApi();
     const rv = a.store.resourceVersion;
     const created = await call(a, 'POST', `${DEPLOY}?dryRun=All`, {
@@ -119,6 +119,13 @@ describe('dryRun=All over raw HTTP', () => {
     const deletedDeploy = await call(a, 'DELETE', `${DEPLOY}/web`, { kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'] });
     expect(deletedDeploy.status).toBe(200);
     expect(deletedDeploy.body).toMatchObject({ kind: 'Status', status: 'Success', details: { name: 'web' } });
+    const replaced = a.store.require('deployments', 'default', 'web');
+    replaced.spec.minReadySeconds = 7;
+    const put = await call(a, 'PUT', `${DEPLOY}/web?dryRun=All`, replaced);
+    expect(put.status).toBe(200);
+    expect(put.body.spec.minReadySeconds).toBe(7);
+    replaced.spec.minReadySeconds = -1;
+    expect((await call(a, 'PUT', `${DEPLOY}/web?dryRun=All`, replaced)).body.message).toContain('spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0');
     const scaled = await call(a, 'PATCH', `${DEPLOY}/web/scale?dryRun=All`, { spec: { replicas: 9 } }, 'application/merge-patch+json');
     expect(scaled.body.spec.replicas).toBe(9);
     const evicted = await call(a, 'POST', '/api/v1/namespaces/default/pods/web-2/eviction?dryRun=All', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'web-2' } });
@@ -127,7 +134,8 @@ describe('dryRun=All over raw HTTP', () => {
     expect(a.store.resourceVersion).toBe(rv);
     expect(a.store.require('pods', 'default', 'web-1').metadata.deletionTimestamp).toBeUndefined();
     expect(a.store.require('pods', 'default', 'web-2').metadata.deletionTimestamp).toBeUndefined();
-    expect(a.store.require('deployments', 'default', 'web').spec.replicas).toBe(2);
+    expect(a.store.require('deployments', 'default', 'web').spec).toMatchObject({ replicas: 2 });
+    expect(a.store.require('deployments', 'default', 'web').spec.minReadySeconds).toBeUndefined();
     expect(a.events).toEqual([]);
     const unsupported = await call(a, 'PATCH', `${DEPLOY}/web?dryRun=Some`, { spec: { replicas: 3 } }, SMP);
     expect(unsupported).toMatchObject({ status: 400, body: { message: 'dryRun: Unsupported value: "Some": supported values: "All"' } });
