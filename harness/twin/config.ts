@@ -66,6 +66,11 @@ export const twinConfigSchema = z
         nodeLaunchSeconds: seconds.default(60),
         /** Seconds until a node whose instance is gone is marked NotReady (node-monitor-grace-period). */
         nodeNotReadySeconds: seconds.default(40),
+        /**
+         * The Kubernetes version the API server serves (/version) and validates as: below 1.30 the
+         * PodLifecycleSleepAction gate is off and a preStop that only sleeps is refused.
+         */
+        kubernetesVersion: z.string().regex(/^1\.\d+$/, 'expected a Kubernetes version like 1.31').default('1.31'),
         /** Images the kubelet knows, mapped to the command it runs for them. */
         images: z.record(z.string(), z.array(z.string()).min(1)).default({}),
       })

@@ -164,6 +164,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       store,
       clock,
       hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body) },
+      kubernetesVersion: config.cluster.kubernetesVersion,
     });
     stops.push(() => kubeApi.close());
     const awsApi = await startAwsApiServer({

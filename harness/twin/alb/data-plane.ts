@@ -335,13 +335,17 @@ export class DataPlane {
     const timers: { connect?: Timer; idle?: Timer } = {};
     let controller: Dispatcher.DispatchController | undefined;
     const upstreamAbort = () => controller?.abort(new Error('aborted by the ALB twin'));
+    // The node that routed counts the request too: least outstanding requests is per LB node.
+    const view = node.view;
     group.requestStarted(entry);
+    view?.requestStarted(entry);
 
     const release = () => {
       timers.connect?.cancel();
       timers.idle?.cancel();
       entry.inFlightAborts.delete(abort);
       group.requestFinished(entry);
+      view?.requestFinished(entry);
     };
     const fail = (status: number, reason: FailureReason, detail?: string) => {
       if (done) return;

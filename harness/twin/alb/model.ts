@@ -41,6 +41,24 @@ export interface TargetEntry {
   leftBy?: 'delay' | 'drained' | 'unused';
   /** Bumped on every (re)registration and state change that stops checks, so late results are ignored. */
   epoch: number;
+  /** Model ms the target entered slow start mode and the ms it leaves it (set only while in slow start). */
+  slowStart?: { from: number; until: number };
+  /** The RegisterTargets call that (re)registered the target: targets registered together do not warm each other. */
+  registration?: number;
+}
+
+/** The routing algorithms of an ALB target group (`load_balancing.algorithm.type`). */
+export type RoutingAlgorithm = 'round_robin' | 'least_outstanding_requests' | 'weighted_random';
+
+/**
+ * A target's share of requests relative to a target not in slow start, at model ms `now`: 1, or
+ * the fraction of its slow start window that has passed (the ELB guide: the load balancer
+ * "linearly increases the number of requests that it can send to a target in slow start mode").
+ */
+export function slowStartWeight(entry: TargetEntry, now: number): number {
+  const s = entry.slowStart;
+  if (!s || now >= s.until) return 1;
+  return Math.max(0, (now - s.from) / (s.until - s.from));
 }
 
 /** What a target group needs from the twin around it. */
@@ -66,6 +84,7 @@ export function defaultTargetGroupAttributes(alb: TwinConfig['alb']): Record<str
     'stickiness.lb_cookie.duration_seconds': '86400',
     'slow_start.duration_seconds': String(alb.slowStartSeconds),
     'load_balancing.algorithm.type': 'round_robin',
+    'load_balancing.algorithm.anomaly_mitigation': 'off',
     'load_balancing.cross_zone.enabled': 'use_load_balancer_configuration',
   };
 }
@@ -79,6 +98,7 @@ export class TargetGroupModel {
   attributes: Record<string, string>;
   #matches: (status: number) => boolean;
   #closed = false;
+  #registrations = 0;
 
   constructor(
     readonly info: TargetGroupInfo,
@@ -97,6 +117,7 @@ export class TargetGroupModel {
 
   /** Registers targets: new ones (and draining ones again) start in initial/Elb.RegistrationInProgress. */
   register(targets: Array<TargetRef & { availabilityZone?: string }>): void {
+    const registration = ++this.#registrations;
     for (const ref of targets) {
       const key = `${ref.id}:${ref.port}`;
       const existing = this.targets.get(key);
@@ -120,6 +141,7 @@ export class TargetGroupModel {
         epoch: 0,
       };
       if (ref.availabilityZone) entry.availabilityZone = ref.availabilityZone;
+      entry.registration = registration;
       entry.drainTimer?.cancel();
       entry.drainTimer = undefined;
       this.targets.set(key, entry);
@@ -320,6 +342,28 @@ export class TargetGroupModel {
     this.#setState(entry, next.state, next.reason, next.description);
   }
 
+  /** The group's routing algorithm. */
+  get algorithm(): RoutingAlgorithm {
+    return this.attributes['load_balancing.algorithm.type'] as RoutingAlgorithm;
+  }
+
+  /**
+   * The ELB guide, "Slow start mode": a target enters slow start when the group considers it
+   * healthy, and only when at least one other healthy target is not in slow start; targets
+   * registered by one call into an empty group do not (so a peer from the same call does not
+   * count), nor do targets already healthy when slow start is turned on. Round robin only: the
+   * guide rules it out for the other two algorithms, and `modifyTargetGroupAttributes` refuses
+   * the combination.
+   */
+  #maybeEnterSlowStart(entry: TargetEntry): void {
+    const durationMs = Number(this.attributes['slow_start.duration_seconds']) * 1000;
+    if (!(durationMs > 0) || this.algorithm !== 'round_robin') return;
+    const now = this.ctx.clock.now();
+    const warm = (t: TargetEntry) => t.inGroup && t.state === 'healthy' && (!t.slowStart || now >= t.slowStart.until);
+    const warmPeer = [...this.targets.values()].some((t) => t !== entry && t.registration !== entry.registration && warm(t));
+    if (warmPeer) entry.slowStart = { from: now, until: now + durationMs };
+  }
+
   #maybeFinishDrain(entry: TargetEntry): void {
     if (entry.state === 'draining' && entry.inGroup && entry.inFlight <= 0 && entry.openConnections <= 0) this.#leave(entry, 'drained');
   }
@@ -343,6 +387,9 @@ export class TargetGroupModel {
     entry.reason = reason;
     entry.description = description ?? (reason ? reasonDescriptions[reason] : undefined);
     if (from === to) return;
+    // A target leaves slow start when it turns unhealthy or is deregistered, and enters it (again) when it turns healthy.
+    entry.slowStart = undefined;
+    if (to === 'healthy') this.#maybeEnterSlowStart(entry);
     this.ctx.emit({
       type: 'target-state',
       time: this.ctx.clock.now() / 1000,
@@ -394,12 +441,20 @@ export class NodeView {
   #routable: TargetEntry[] = [];
   #failOpen: TargetEntry[] = [];
   #rr = 0;
+  /** Requests this node has in progress per target (least outstanding requests). */
+  readonly #outstanding = new Map<TargetEntry, number>();
+  /** Credits of the smooth weighted round robin, while a target is in slow start. */
+  readonly #credits = new Map<TargetEntry, number>();
+  /** Weighted random's draws, apart from the lags' so choosing the algorithm does not change them. */
+  readonly #routingRandom: Random;
 
   constructor(
     readonly lbNode: string,
     readonly targetGroupArn: string,
     private readonly ctx: ViewContext,
-  ) {}
+  ) {
+    this.#routingRandom = ctx.random.fork('routing');
+  }
 
   /** Takes the group's current targets as they are, without lag (the view starts now). */
   sync(entries: Iterable<TargetEntry>): void {
@@ -461,7 +516,10 @@ export class NodeView {
     }, lagMs);
   }
 
-  /** Round robin over the routable targets; fail open over unhealthy ones; none → the caller answers 503. */
+  /**
+   * Picks a target by the group's algorithm over the routable targets; fail open over unhealthy
+   * ones; none → the caller answers 503. Round robin weighs targets in slow start by their ramp.
+   */
   pick(): RouteChoice {
     let list = this.#routable;
     let failOpen = false;
@@ -470,9 +528,71 @@ export class NodeView {
       failOpen = true;
       if (list.length === 0) return { kind: 'none' };
     }
-    if (this.#rr >= list.length) this.#rr = 0;
-    const entry = list[this.#rr++];
+    const entry = this.#choose(list, list[0].group.algorithm);
     return { kind: 'target', entry, viewState: this.#entries.get(entry)!.state, failOpen };
+  }
+
+  /** This node sent a request to `entry` (least outstanding requests counts them per node). */
+  requestStarted(entry: TargetEntry): void {
+    this.#outstanding.set(entry, (this.#outstanding.get(entry) ?? 0) + 1);
+  }
+
+  /** A request this node sent to `entry` finished. */
+  requestFinished(entry: TargetEntry): void {
+    const n = (this.#outstanding.get(entry) ?? 0) - 1;
+    if (n > 0) this.#outstanding.set(entry, n);
+    else this.#outstanding.delete(entry);
+  }
+
+  /** Requests this node has outstanding at `entry`. */
+  outstanding(entry: TargetEntry): number {
+    return this.#outstanding.get(entry) ?? 0;
+  }
+
+  #choose(list: TargetEntry[], algorithm: RoutingAlgorithm): TargetEntry {
+    if (algorithm === 'weighted_random') {
+      // "Routes requests evenly across healthy targets in the target group, in a random order."
+      return list[Math.min(list.length - 1, Math.floor(this.#routingRandom.next() * list.length))];
+    }
+    if (this.#rr >= list.length) this.#rr = 0;
+    if (algorithm === 'least_outstanding_requests') {
+      // The fewest requests this node has in progress at the target; ties (undocumented) go round
+      // robin, starting after the last pick, so idle targets share the load evenly.
+      let best = -1;
+      for (let i = 0; i < list.length; i++) {
+        const at = (this.#rr + i) % list.length;
+        if (best < 0 || this.outstanding(list[at]) < this.outstanding(list[best])) best = at;
+      }
+      this.#rr = best + 1;
+      return list[best];
+    }
+    const now = this.ctx.clock.now();
+    if (list.some((e) => slowStartWeight(e, now) < 1)) return this.#chooseWeighted(list, now);
+    this.#credits.clear();
+    return list[this.#rr++];
+  }
+
+  /**
+   * Smooth weighted round robin (each pick adds every target's weight to its credit and takes the
+   * target with the most, which then pays the total): a target's share follows its weight exactly,
+   * so a target in slow start gets a share that grows linearly with its window.
+   */
+  #chooseWeighted(list: TargetEntry[], now: number): TargetEntry {
+    let total = 0;
+    let best = list[0];
+    let bestCredit = -Infinity;
+    for (const e of list) {
+      const w = slowStartWeight(e, now);
+      total += w;
+      const credit = (this.#credits.get(e) ?? 0) + w;
+      this.#credits.set(e, credit);
+      if (credit > bestCredit) {
+        best = e;
+        bestCredit = credit;
+      }
+    }
+    this.#credits.set(best, bestCredit - total);
+    return best;
   }
 
   /** True when this node routes new requests to `entry` (not counting fail-open). */
@@ -501,6 +621,7 @@ export class NodeView {
       else if (v.state !== 'draining') others++;
     }
     this.#routable = routable;
+    for (const e of this.#credits.keys()) if (!routable.includes(e)) this.#credits.delete(e);
     // Fail open only when every registered, non-draining target is unhealthy (ELBv2: "only unhealthy targets").
     this.#failOpen = routable.length === 0 && others === 0 ? unhealthy : [];
   }

@@ -125,9 +125,27 @@ const ATTRIBUTE_RULES: Record<string, (value: string) => string | null> = {
     /^\d+$/.test(v) && (Number(v) === 0 || (Number(v) >= 30 && Number(v) <= 900)) ? null : `expected 0 or an integer from 30 to 900, got '${v}'`,
   'load_balancing.algorithm.type': (v) =>
     ['round_robin', 'least_outstanding_requests', 'weighted_random'].includes(v) ? null : `expected round_robin, least_outstanding_requests or weighted_random, got '${v}'`,
+  'load_balancing.algorithm.anomaly_mitigation': (v) => (v === 'on' || v === 'off' ? null : `expected 'on' or 'off', got '${v}'`),
   'load_balancing.cross_zone.enabled': (v) =>
     ['true', 'false', 'use_load_balancer_configuration'].includes(v) ? null : `expected true, false or use_load_balancer_configuration, got '${v}'`,
 };
+
+/**
+ * The combinations the ELB guide rules out ("Edit target group attributes": slow start is not
+ * available with least outstanding requests or weighted random; anomaly mitigation is weighted
+ * random's), as ELBv2's message, or null. The weighted random text is ELBv2's (quoted in
+ * aws-load-balancer-controller #3686); the other two are written after it.
+ */
+export function attributeConflict(attributes: Record<string, string>): string | null {
+  const algorithm = attributes['load_balancing.algorithm.type'];
+  const slowStart = Number(attributes['slow_start.duration_seconds'] ?? '0');
+  if (slowStart > 0 && algorithm === 'weighted_random') return 'You cannot enable both slow start and weighted random algorithm on a target group';
+  if (slowStart > 0 && algorithm === 'least_outstanding_requests') return 'You cannot enable both slow start and least outstanding requests algorithm on a target group';
+  if (attributes['load_balancing.algorithm.anomaly_mitigation'] === 'on' && algorithm !== 'weighted_random') {
+    return `You cannot enable anomaly mitigation with the ${algorithm} algorithm on a target group (weighted random only)`;
+  }
+  return null;
+}
 
 /** Starts an ALB twin: no load balancer yet; `createLoadBalancer` starts each one's listener. */
 export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
@@ -402,6 +420,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         const problem = rule(value);
         if (problem) throw new AlbError('ValidationError', `Target group attribute '${key}': ${problem}`);
       }
+      const conflict = attributeConflict({ ...group.attributes, ...attributes });
+      if (conflict) throw new AlbError('InvalidConfigurationRequest', conflict);
       Object.assign(group.attributes, attributes);
       return { ...group.attributes };
     },

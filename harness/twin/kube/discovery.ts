@@ -6,7 +6,13 @@
 import { resources } from './resources.ts';
 import type { ResourceInfo } from './types.ts';
 
-/** What /version answers. */
+/** What /version answers for a `1.N` Kubernetes version (the twin config's `cluster.kubernetesVersion`). */
+export function versionInfo(version: string) {
+  const [major, minor] = version.split('.');
+  return { ...twinVersion, major, minor, gitVersion: `v${major}.${minor}.0-twin` };
+}
+
+/** What /version answers by default (1.31). */
 export const twinVersion = {
   major: '1',
   minor: '31',

@@ -8,13 +8,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Clock, Timer } from '../../core/clock.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Document, openApiV3Index, twinVersion } from './discovery.ts';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Document, openApiV3Index, versionInfo } from './discovery.ts';
 import { applyPatch, patchTypeOf, type PatchType } from './patch.ts';
 import { apiVersionOf, resources } from './resources.ts';
 import { parseSelector } from './selectors.ts';
 import { ApiError, type ListOptions, type ObjectStore } from './store.ts';
 import { selectorText, toTable, type IncludeObject } from './table.ts';
 import type { KubeObject, ResourceInfo } from './types.ts';
+import { validateWrite } from './validation.ts';
 
 /** What an eviction hook answers: the HTTP status and body of the eviction response. */
 export interface EvictionResponse {
@@ -37,6 +38,8 @@ export interface KubeApiServerDeps {
   bookmarkSeconds?: number;
   /** Called once per finished request with a line like `GET /api/v1/pods 200`. */
   log?: (line: string) => void;
+  /** The Kubernetes version served and validated as (`1.N`, default 1.31): gates fields as that version's API server does. */
+  kubernetesVersion?: string;
 }
 
 /** A running API server. */
@@ -269,8 +272,20 @@ function checkSelectors(opts: ListOptions): void {
   }
 }
 
-function rejectDryRun(q: URLSearchParams): void {
-  if (q.has('dryRun')) throw new RequestFailure(400, 'BadRequest', `dryRun is not supported by the twin (got dryRun=${q.get('dryRun')})`);
+/**
+ * True for `dryRun=All` (query or DeleteOptions): the request is validated and admitted as a real
+ * one, and answered with the object that would result, but nothing is stored and no watch event
+ * fires. Any other value is refused as the API server does.
+ */
+function isDryRun(values: unknown[]): boolean {
+  for (const v of values) {
+    if (v !== 'All') throw new RequestFailure(400, 'BadRequest', `dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`);
+  }
+  return values.length > 0;
+}
+
+function dryRunOf(q: URLSearchParams): boolean {
+  return isDryRun(q.getAll('dryRun'));
 }
 
 function optionalSeconds(value: unknown, what: string): number | undefined {
@@ -347,6 +362,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   const host = deps.host ?? '127.0.0.1';
   if (host !== '127.0.0.1') throw new RangeError(`Expected host 127.0.0.1, got ${JSON.stringify(host)}`);
   const bookmarkMs = (deps.bookmarkSeconds ?? 60) * 1000;
+  const kubernetesVersion = deps.kubernetesVersion ?? '1.31';
   const watches = new Set<() => void>();
   let address = '';
 
@@ -422,7 +438,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
         if (method === 'PATCH') return patch(req, res, route, q, true);
         throw methodNotAllowed(method);
       case 'eviction':
-        if (method === 'POST') return evict(req, res, route);
+        if (method === 'POST') return evict(req, res, route, q);
         throw methodNotAllowed(method);
       case 'scale':
         return scale(req, res, route, q, method);
@@ -434,7 +450,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   function discovery(route: ApiRoute): unknown {
     switch (route.kind) {
       case 'version':
-        return twinVersion;
+        return versionInfo(kubernetesVersion);
       case 'apiVersions':
         return apiVersions(address);
       case 'apiGroupList':
@@ -471,12 +487,12 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   async function create(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): Promise<void> {
     const { info } = route;
     if (info.namespaced && route.namespace === undefined) throw methodNotAllowed('POST');
-    rejectDryRun(q);
+    const dryRun = dryRunOf(q);
     const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
     checkKind(body, info);
     checkIdentity(metadataOf(body), route);
     prepareForCreate(info, body);
-    const created = store.create(info.plural, body as KubeObject);
+    const created = store.create(info.plural, body as KubeObject, { dryRun, validate: (obj) => validateWrite(info, obj, kubernetesVersion) });
     sendJson(res, 201, created);
   }
 
@@ -489,7 +505,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   ): Promise<void> {
     const { info, namespace } = route;
     const name = route.name!;
-    rejectDryRun(q);
+    const dryRun = dryRunOf(q);
     const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
     checkKind(body, info);
     const meta = metadataOf(body);
@@ -497,7 +513,8 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     const current = store.require(info.plural, namespace, name);
     const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
     const next = mergeForWrite(info, current, body as KubeObject, statusOnly);
-    sendJson(res, 200, store.update(info.plural, next, { expectRv }));
+    if (!statusOnly) validateWrite(info, next, kubernetesVersion);
+    sendJson(res, 200, store.update(info.plural, next, { expectRv, dryRun }));
   }
 
   async function patch(
@@ -509,7 +526,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   ): Promise<void> {
     const { info, namespace } = route;
     const name = route.name!;
-    rejectDryRun(q);
+    const dryRun = dryRunOf(q);
     const type = patchTypeOf(req.headers['content-type']);
     const raw = await readBody(req);
     if (!type) {
@@ -528,7 +545,8 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     checkIdentity(meta, route);
     const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
     const next = mergeForWrite(info, current, patched as KubeObject, statusOnly);
-    sendJson(res, 200, store.update(info.plural, next, { expectRv }));
+    if (!statusOnly) validateWrite(info, next, kubernetesVersion);
+    sendJson(res, 200, store.update(info.plural, next, { expectRv, dryRun }));
   }
 
   function applyPatchOrFail(type: PatchType, doc: unknown, patchBody: unknown): Record<string, unknown> {
@@ -559,10 +577,9 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   async function remove(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): Promise<void> {
     const { info, namespace } = route;
     const name = route.name!;
-    rejectDryRun(q);
     const body = parseBody(await readBody(req), 'application/json');
     const options = body === undefined ? {} : requireObjectBody(body, 'DeleteOptions');
-    if (Array.isArray(options.dryRun) && options.dryRun.length) throw new RequestFailure(400, 'BadRequest', `dryRun is not supported by the twin (got ${JSON.stringify(options.dryRun)})`);
+    const dryRun = dryRunOf(q) || isDryRun(Array.isArray(options.dryRun) ? options.dryRun : []);
     const gracePeriodSeconds = optionalSeconds(q.get('gracePeriodSeconds') ?? options.gracePeriodSeconds, 'gracePeriodSeconds');
     const current = store.require(info.plural, namespace, name);
     const pre = isObject(options.preconditions) ? options.preconditions : {};
@@ -572,8 +589,9 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
       throw new RequestFailure(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
-    const result = store.delete(info.plural, namespace, name, { gracePeriodSeconds });
-    const stillThere = store.get(info.plural, namespace, name) !== undefined;
+    const result = store.delete(info.plural, namespace, name, { gracePeriodSeconds, dryRun });
+    // A dry run leaves the object in place: answer as if it had been deleted (or marked).
+    const stillThere = dryRun ? Boolean(result.metadata.deletionTimestamp) : store.get(info.plural, namespace, name) !== undefined;
     if (info.plural === 'pods' || stillThere) {
       sendJson(res, stillThere && info.plural !== 'pods' ? 202 : 200, result);
       return;
@@ -581,10 +599,12 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     sendJson(res, 200, statusObject(200, '', '', { name, group: info.group, kind: info.plural, uid: current.metadata.uid }));
   }
 
-  async function evict(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>): Promise<void> {
+  async function evict(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): Promise<void> {
     const namespace = route.namespace!;
     const name = route.name!;
     const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), 'Eviction');
+    // ?dryRun=All on the eviction counts as the Eviction's own deleteOptions.dryRun.
+    if (dryRunOf(q)) body.deleteOptions = { ...(isObject(body.deleteOptions) ? body.deleteOptions : {}), dryRun: ['All'] };
     if (body.kind !== undefined && body.kind !== 'Eviction') throw new RequestFailure(400, 'BadRequest', `expected kind Eviction, got ${JSON.stringify(body.kind)}`);
     const meta = isObject(body.metadata) ? body.metadata : {};
     if (meta.name !== undefined && meta.name !== name) {
@@ -598,7 +618,8 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     }
     const deleteOptions = isObject(body.deleteOptions) ? body.deleteOptions : {};
     const gracePeriodSeconds = optionalSeconds(deleteOptions.gracePeriodSeconds, 'deleteOptions.gracePeriodSeconds');
-    store.delete('pods', namespace, name, { gracePeriodSeconds });
+    const dryRun = isDryRun(Array.isArray(deleteOptions.dryRun) ? deleteOptions.dryRun : []);
+    store.delete('pods', namespace, name, { gracePeriodSeconds, dryRun });
     sendJson(res, 201, statusObject(201, '', ''));
   }
 
@@ -610,7 +631,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
       return;
     }
     if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed(method);
-    rejectDryRun(q);
+    const dryRun = dryRunOf(q);
     const raw = await readBody(req);
     const current = store.require(info.plural, namespace, name);
     let wanted: Record<string, unknown>;
@@ -627,7 +648,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     const meta = isObject(wanted.metadata) ? wanted.metadata : {};
     const expectRv = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
     current.spec = { ...(current.spec ?? {}), replicas };
-    sendJson(res, 200, toScale(store.update(info.plural, current, { expectRv })));
+    sendJson(res, 200, toScale(store.update(info.plural, current, { expectRv, dryRun })));
   }
 
   function serveWatch(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, rep: Representation): void {

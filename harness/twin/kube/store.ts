@@ -131,8 +131,12 @@ export class ObjectStore {
     return { items, resourceVersion: this.resourceVersion };
   }
 
-  /** Creates an object; fills uid, resourceVersion, creationTimestamp, generation, generateName. */
-  create(plural: string, input: KubeObject): KubeObject {
+  /**
+   * Creates an object; fills uid, resourceVersion, creationTimestamp, generation, generateName.
+   * `validate` runs after admission (the API server's order); a dry run stops before storing:
+   * no resourceVersion, no event.
+   */
+  create(plural: string, input: KubeObject, opts: { dryRun?: boolean; validate?: (obj: KubeObject) => void } = {}): KubeObject {
     const info = resources[plural];
     const table = this.#table(plural);
     const obj = copy(input);
@@ -150,12 +154,14 @@ export class ObjectStore {
       }
     } else delete obj.metadata.namespace;
     for (const mutate of this.#admission.get(plural) ?? []) mutate(obj);
+    opts.validate?.(obj);
     const k = key(obj.metadata.namespace, obj.metadata.name);
     if (table.has(k)) throw new ApiError(409, 'AlreadyExists', `${plural} "${obj.metadata.name}" already exists`);
     obj.metadata.uid = randomUUID();
     obj.metadata.creationTimestamp = timestamp(this.clock.now());
     if (obj.spec !== undefined) obj.metadata.generation = 1;
     delete obj.metadata.deletionTimestamp;
+    if (opts.dryRun) return obj;
     obj.metadata.resourceVersion = String(++this.#rv);
     table.set(k, obj);
     this.#emit(plural, 'ADDED', obj);
@@ -164,9 +170,10 @@ export class ObjectStore {
 
   /**
    * Replaces an object. With `expectRv`, fails with 409 Conflict when the stored
-   * resourceVersion differs. Bumps generation when spec changed.
+   * resourceVersion differs. Bumps generation when spec changed. A dry run answers the object
+   * that would be stored (with the stored resourceVersion) and stores nothing.
    */
-  update(plural: string, input: KubeObject, opts: { expectRv?: string } = {}): KubeObject {
+  update(plural: string, input: KubeObject, opts: { expectRv?: string; dryRun?: boolean } = {}): KubeObject {
     const table = this.#table(plural);
     const k = key(input.metadata.namespace, input.metadata.name);
     const current = table.get(k);
@@ -191,6 +198,10 @@ export class ObjectStore {
       obj.metadata.generation = (current.metadata.generation ?? 0) + 1;
     }
     if (JSON.stringify(stripRv(obj)) === JSON.stringify(stripRv(current))) return copy(current);
+    if (opts.dryRun) {
+      obj.metadata.resourceVersion = current.metadata.resourceVersion;
+      return obj;
+    }
     obj.metadata.resourceVersion = String(++this.#rv);
     // An object being deleted whose last finalizer is gone is removed.
     if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers?.length ?? 0) === 0 && plural !== 'pods') {
@@ -216,9 +227,10 @@ export class ObjectStore {
 
   /**
    * Deletes as the API does: a pod bound to a node, or an object with finalizers, gets a
-   * deletionTimestamp (its kubelet or owner removes it later); anything else goes at once.
+   * deletionTimestamp (its kubelet or owner removes it later); anything else goes at once. A dry
+   * run answers the same object and changes nothing.
    */
-  delete(plural: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number } = {}): KubeObject {
+  delete(plural: string, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; dryRun?: boolean } = {}): KubeObject {
     const current = this.require(plural, namespace, name);
     const isBoundPod = plural === 'pods' && Boolean(current.spec?.nodeName) && !['Succeeded', 'Failed'].includes(current.status?.phase);
     const grace = plural === 'pods' ? (opts.gracePeriodSeconds ?? current.spec?.terminationGracePeriodSeconds ?? 30) : 0;
@@ -228,15 +240,16 @@ export class ObjectStore {
         if (isBoundPod && grace < (current.metadata.deletionGracePeriodSeconds ?? Infinity)) {
           return this.#forceUpdate(plural, current, (o) => {
             o.metadata.deletionGracePeriodSeconds = grace;
-          });
+          }, opts.dryRun);
         }
         return current;
       }
       return this.#forceUpdate(plural, current, (o) => {
         o.metadata.deletionTimestamp = timestamp(this.clock.now());
         o.metadata.deletionGracePeriodSeconds = isBoundPod ? grace : 0;
-      });
+      }, opts.dryRun);
     }
+    if (opts.dryRun) return current;
     return this.remove(plural, namespace, name) ?? current;
   }
 
@@ -274,9 +287,10 @@ export class ObjectStore {
     return () => void this.#watchers.delete(watcher);
   }
 
-  #forceUpdate(plural: string, current: KubeObject, fn: (o: KubeObject) => void): KubeObject {
+  #forceUpdate(plural: string, current: KubeObject, fn: (o: KubeObject) => void, dryRun = false): KubeObject {
     const obj = copy(current);
     fn(obj);
+    if (dryRun) return obj;
     obj.metadata.resourceVersion = String(++this.#rv);
     this.#table(plural).set(key(obj.metadata.namespace, obj.metadata.name), obj);
     this.#emit(plural, 'MODIFIED', obj);

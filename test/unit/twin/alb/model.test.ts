@@ -412,3 +412,115 @@ describe('health-check settings', () => {
     expect(s.state('127.0.9.1').state).toBe('healthy');
   });
 });
+
+describe('slow start (ELB guide, "Slow start mode")', () => {
+  const slow = (s: Setup, seconds: number) => (s.group.attributes['slow_start.duration_seconds'] = String(seconds));
+  const share = (picks: Array<string | null>, id: string) => picks.filter((p) => p === id).length;
+
+  it('a target that turns healthy next to a warm one ramps its share linearly over the window, then gets a full share', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    slow(s, 30);
+    s.group.register([{ id: '127.0.9.3', port: 8080 }]);
+    await s.clock.advance(9500);
+    const enteredAt = s.clock.now();
+    expect(s.entry('127.0.9.3').slowStart).toEqual({ from: enteredAt, until: enteredAt + 30_000 });
+    // Routed 1 s later (the node's lag), with 1/30 of a share: weight w next to two at 1 → w / (2 + w).
+    await s.clock.advance(1000);
+    expect(share(s.picks(s.a, 610), '127.0.9.3')).toBeLessThanOrEqual(11); // 610 × (1/30) / (2 + 1/30) = 10
+    await s.clock.advance(14_000); // half way: 0.5 / 2.5 = 20 %
+    expect(share(s.picks(s.a, 500), '127.0.9.3')).toBe(100);
+    await s.clock.advance(9000); // 80 %: 0.8 / 2.8
+    expect(share(s.picks(s.a, 280), '127.0.9.3')).toBe(80);
+    await s.clock.advance(6000); // the window ended: plain round robin, a full share
+    expect(share(s.picks(s.a, 300), '127.0.9.3')).toBe(100);
+  });
+
+  it('targets registered together into an empty group do not enter slow start, nor do targets already healthy when it is turned on', async () => {
+    const s = setup();
+    slow(s, 30);
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2']);
+    expect(s.entry('127.0.9.1').slowStart).toBeUndefined();
+    expect(s.entry('127.0.9.2').slowStart).toBeUndefined();
+    expect(s.picks(s.a, 4)).toEqual(['127.0.9.1', '127.0.9.2', '127.0.9.1', '127.0.9.2']);
+  });
+
+  it('a new target next to only targets in slow start does not enter it', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1']);
+    slow(s, 30);
+    s.answers.set('127.0.9.1', { kind: 'status', status: 500 });
+    await s.clock.advance(30_000); // two failed checks: 127.0.9.1 is unhealthy
+    expect(s.state('127.0.9.1').state).toBe('unhealthy');
+    await registerHealthy(s, ['127.0.9.2']);
+    expect(s.state('127.0.9.2').state).toBe('healthy');
+    expect(s.entry('127.0.9.2').slowStart).toBeUndefined();
+  });
+
+  it('leaves slow start when it turns unhealthy, and enters it again when healthy; deregistration ends it', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1']);
+    slow(s, 900);
+    await registerHealthy(s, ['127.0.9.2']);
+    const first = s.entry('127.0.9.2').slowStart;
+    expect(first).toBeDefined();
+    s.answers.set('127.0.9.2', { kind: 'status', status: 500 });
+    await s.clock.advance(30_000);
+    expect(s.state('127.0.9.2').state).toBe('unhealthy');
+    expect(s.entry('127.0.9.2').slowStart).toBeUndefined();
+    s.answers.delete('127.0.9.2');
+    await s.clock.advance(30_000);
+    expect(s.state('127.0.9.2').state).toBe('healthy');
+    expect(s.entry('127.0.9.2').slowStart!.from).toBeGreaterThan(first!.from);
+    s.group.deregister([{ id: '127.0.9.2', port: 8080 }]);
+    expect(s.entry('127.0.9.2')?.slowStart).toBeUndefined();
+  });
+
+  it('is not used with the other algorithms', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1']);
+    s.group.attributes['load_balancing.algorithm.type'] = 'least_outstanding_requests';
+    slow(s, 30);
+    await registerHealthy(s, ['127.0.9.2']);
+    expect(s.entry('127.0.9.2').slowStart).toBeUndefined();
+  });
+});
+
+describe('least outstanding requests and weighted random', () => {
+  it('least outstanding requests: each node picks the target it has the fewest requests outstanding at; ties go round robin', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2', '127.0.9.3']);
+    s.group.attributes['load_balancing.algorithm.type'] = 'least_outstanding_requests';
+    expect(s.picks(s.a, 3)).toEqual(['127.0.9.1', '127.0.9.2', '127.0.9.3']);
+    s.a.requestStarted(s.entry('127.0.9.1'));
+    s.a.requestStarted(s.entry('127.0.9.1'));
+    s.a.requestStarted(s.entry('127.0.9.2'));
+    expect(s.picks(s.a, 3)).toEqual(['127.0.9.3', '127.0.9.3', '127.0.9.3']);
+    s.a.requestStarted(s.entry('127.0.9.3'));
+    expect(s.picks(s.a, 2)).toEqual(['127.0.9.2', '127.0.9.3']);
+    // Node b has nothing outstanding: node a's requests do not count there.
+    expect(s.picks(s.b, 3)).toEqual(['127.0.9.1', '127.0.9.2', '127.0.9.3']);
+    s.a.requestFinished(s.entry('127.0.9.1'));
+    s.a.requestFinished(s.entry('127.0.9.1'));
+    expect(s.a.outstanding(s.entry('127.0.9.1'))).toBe(0);
+    expect(s.picks(s.a, 2)).toEqual(['127.0.9.1', '127.0.9.1']);
+  });
+
+  it('weighted random: an even share in a random, seeded order', async () => {
+    const s = setup();
+    await registerHealthy(s, ['127.0.9.1', '127.0.9.2', '127.0.9.3']);
+    s.group.attributes['load_balancing.algorithm.type'] = 'weighted_random';
+    const picks = s.picks(s.a, 3000);
+    const counts = ['127.0.9.1', '127.0.9.2', '127.0.9.3'].map((id) => picks.filter((p) => p === id).length);
+    for (const c of counts) expect(c).toBeGreaterThan(900);
+    // Not a fixed cycle: some target is picked twice in a row.
+    expect(picks.some((p, i) => i > 0 && p === picks[i - 1])).toBe(true);
+    expect(setupPicks()).toEqual(setupPicks());
+    async function setupPicks() {
+      const t = setup();
+      await registerHealthy(t, ['127.0.9.1', '127.0.9.2', '127.0.9.3']);
+      t.group.attributes['load_balancing.algorithm.type'] = 'weighted_random';
+      return t.picks(t.a, 20);
+    }
+  });
+});

@@ -66,6 +66,24 @@ describe('ALB twin control plane', () => {
     expect(t.getTargetGroupAttributes(tg.arn)['deregistration_delay.timeout_seconds']).toBe('0');
   });
 
+  it('refuses slow start with least outstanding requests or weighted random, and anomaly mitigation without weighted random (ELB guide)', () => {
+    const t = make();
+    const tg = t.createTargetGroup({ name: 'web-tg', port: 8080 });
+    expect(t.modifyTargetGroupAttributes(tg.arn, { 'slow_start.duration_seconds': '30' })['slow_start.duration_seconds']).toBe('30');
+    for (const algorithm of ['least_outstanding_requests', 'weighted_random']) {
+      expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.type': algorithm })), algorithm).toBe('InvalidConfigurationRequest');
+    }
+    expect(t.getTargetGroupAttributes(tg.arn)['load_balancing.algorithm.type']).toBe('round_robin');
+    expect(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.type': 'weighted_random' })).toThrow('You cannot enable both slow start and weighted random algorithm on a target group');
+    // Both in one call: slow start off, then the algorithm.
+    const both = t.modifyTargetGroupAttributes(tg.arn, { 'slow_start.duration_seconds': '0', 'load_balancing.algorithm.type': 'weighted_random' });
+    expect(both['load_balancing.algorithm.type']).toBe('weighted_random');
+    expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'slow_start.duration_seconds': '60' }))).toBe('InvalidConfigurationRequest');
+    expect(t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.anomaly_mitigation': 'on' })['load_balancing.algorithm.anomaly_mitigation']).toBe('on');
+    expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.type': 'round_robin' }))).toBe('InvalidConfigurationRequest');
+    expect(codeOf(() => t.modifyTargetGroupAttributes(tg.arn, { 'load_balancing.algorithm.anomaly_mitigation': 'maybe' }))).toBe('ValidationError');
+  });
+
   it('names unknown ARNs and bad targets with the ELBv2 error codes', () => {
     const t = make();
     const tg = t.createTargetGroup({ name: 'web-tg', port: 8080 });

@@ -175,6 +175,47 @@ describe('deployment controller', () => {
     expect(bounds.lowestAvailable).toBe(8);
   });
 
+  // Percent bounds round as the Kubernetes docs say: maxSurge up, maxUnavailable down. Each case
+  // reaches its bounds exactly (so a wrong rounding shows), and minReadySeconds holds back the
+  // count of available pods during the rollout.
+  for (const c of [
+    { replicas: 5, maxSurge: '30%', maxUnavailable: '30%', surge: 2, unavailable: 1, minReadySeconds: 0 },
+    { replicas: 3, maxSurge: '50%', maxUnavailable: '50%', surge: 2, unavailable: 1, minReadySeconds: 3 },
+    { replicas: 4, maxSurge: 2, maxUnavailable: '10%', surge: 2, unavailable: 0, minReadySeconds: 2 },
+  ]) {
+    it(`keeps a rollout of ${c.replicas} within maxSurge=${c.maxSurge} (${c.surge}) / maxUnavailable=${c.maxUnavailable} (${c.unavailable}), minReadySeconds ${c.minReadySeconds}`, async () => {
+      const { clock, store } = cluster({ readyAfterMs: 2_000, terminateAfterMs: 3_000 });
+      const strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: c.maxSurge, maxUnavailable: c.maxUnavailable } };
+      store.create('deployments', deploymentObject('web', { replicas: c.replicas, strategy, minReadySeconds: c.minReadySeconds }));
+      expect(await advanceUntil(clock, () => rolloutComplete(deployment(store)), 60_000)).toBe(true);
+      await clock.advance(c.minReadySeconds * 1000 + 1000);
+      const bounds = watchBounds(store, clock, 'web', c);
+      restart(store, 'web', 'r1');
+      expect(await advanceUntil(clock, () => rolloutComplete(deployment(store)) && podsOf(store, 'web').length === c.replicas, 180_000)).toBe(true);
+      expect(bounds.violations).toEqual([]);
+      expect(bounds.peakPods).toBe(c.replicas + c.surge);
+      expect(bounds.lowestAvailable).toBe(c.replicas - c.unavailable);
+    });
+  }
+
+  it('a replicas change during a rollout scales both ReplicaSets and the rollout ends with the new count, all new pods', async () => {
+    const { clock, store } = cluster({ readyAfterMs: 3_000, terminateAfterMs: 2_000 });
+    const strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+    store.create('deployments', deploymentObject('web', { replicas: 4, strategy }));
+    expect(await advanceUntil(clock, () => rolloutComplete(deployment(store)), 30_000)).toBe(true);
+    const oldHash = replicaSets(store)[0].metadata.labels!['pod-template-hash'];
+    restart(store, 'web', 'r1');
+    await clock.advance(4_000);
+    expect(rolloutComplete(deployment(store))).toBe(false);
+    const bounds = watchBounds(store, clock, 'web', { replicas: 6, surge: 1, unavailable: 0, minReadySeconds: 0 });
+    store.modify('deployments', 'default', 'web', (d) => void (d.spec.replicas = 6));
+    expect(await advanceUntil(clock, () => rolloutComplete(deployment(store)) && podsOf(store, 'web').length === 6, 120_000)).toBe(true);
+    expect(bounds.peakPods).toBeLessThanOrEqual(7);
+    expect(bounds.violations.filter((v) => v.includes('pods >') || v.includes('want'))).toEqual([]);
+    expect(podsOf(store, 'web').every((p) => p.metadata.labels!['pod-template-hash'] !== oldHash)).toBe(true);
+    expect(deployment(store).status).toMatchObject({ replicas: 6, updatedReplicas: 6, availableReplicas: 6 });
+  });
+
   it('waits minReadySeconds before counting a Ready pod as available', async () => {
     const { clock, store } = cluster({ readyAfterMs: 1_000 });
     store.create('deployments', deploymentObject('web', { replicas: 2, minReadySeconds: 10 }));
