@@ -10,7 +10,7 @@ import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestr
 import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
-import { describeEnable } from '../orchestrator/access-logs.ts';
+import { describeEnable } from '../settings/access-logs.ts';
 import { expandCells, expandConfigs } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
 import { ingressOf } from '../matrix/schema.ts';

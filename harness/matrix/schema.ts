@@ -4,6 +4,7 @@
  * Durations are model seconds (on the twin they run on its scaled clock); traffic rates are real.
  */
 import { z } from 'zod';
+import { OPTIONAL_AXES, OPTIONAL_AXIS_NAMES } from './axes.ts';
 
 /** Upper bound of a modelled duration (model seconds): an hour is far beyond any sane setting. */
 export const MAX_SECONDS = 3600;
@@ -22,8 +23,26 @@ export const cellConfigSchema = z
     readinessGate: z.boolean(),
     // The ELBv2 range of deregistration_delay.timeout_seconds.
     deregistrationDelaySeconds: seconds(3600, true),
+    // Optional axes (harness/matrix/axes.ts): absent = not varied, the cluster's value left alone.
+    preStopAction: OPTIONAL_AXES.preStopAction.schema.optional(),
+    maxSurge: OPTIONAL_AXES.maxSurge.schema.optional(),
+    maxUnavailable: OPTIONAL_AXES.maxUnavailable.schema.optional(),
+    minReadySeconds: OPTIONAL_AXES.minReadySeconds.schema.optional(),
+    replicas: OPTIONAL_AXES.replicas.schema.optional(),
+    healthCheckIntervalSeconds: OPTIONAL_AXES.healthCheckIntervalSeconds.schema.optional(),
+    healthCheckTimeoutSeconds: OPTIONAL_AXES.healthCheckTimeoutSeconds.schema.optional(),
+    healthyThresholdCount: OPTIONAL_AXES.healthyThresholdCount.schema.optional(),
+    unhealthyThresholdCount: OPTIONAL_AXES.unhealthyThresholdCount.schema.optional(),
+    healthCheckPath: OPTIONAL_AXES.healthCheckPath.schema.optional(),
+    slowStartSeconds: OPTIONAL_AXES.slowStartSeconds.schema.optional(),
+    loadBalancingAlgorithm: OPTIONAL_AXES.loadBalancingAlgorithm.schema.optional(),
   })
   .strict();
+
+/** The matrix's optional axes: each a list of values, absent when not varied. */
+const optionalAxes = Object.fromEntries(OPTIONAL_AXIS_NAMES.map((name) => [name, axis(OPTIONAL_AXES[name].schema).optional()])) as {
+  [K in keyof typeof OPTIONAL_AXES]: z.ZodOptional<z.ZodArray<(typeof OPTIONAL_AXES)[K]['schema']>>;
+};
 
 const partialCell = cellConfigSchema.partial().strict();
 
@@ -127,6 +146,7 @@ export const specSchema = z
         terminationGracePeriodSeconds: axis(cellConfigSchema.shape.terminationGracePeriodSeconds),
         readinessGate: axis(z.boolean()),
         deregistrationDelaySeconds: axis(cellConfigSchema.shape.deregistrationDelaySeconds),
+        ...optionalAxes,
         include: z.array(partialCell).default([]),
         exclude: z.array(partialCell).default([]),
       })

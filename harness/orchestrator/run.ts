@@ -26,7 +26,7 @@ import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
-import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
+import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
@@ -151,7 +151,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
+    original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target, spec));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {

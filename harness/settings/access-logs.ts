@@ -8,7 +8,7 @@
  */
 import { parseAttributeList } from '../core/attributes.ts';
 import { pollUntil } from '../disruptions/wait.ts';
-import type { Target } from './target.ts';
+import type { SettingTarget as Target } from './types.ts';
 
 /** The Ingress annotation holding load-balancer attributes. */
 export const LB_ATTRIBUTES_ANNOTATION = 'alb.ingress.kubernetes.io/load-balancer-attributes';
