@@ -123,13 +123,11 @@ function readScope(t: Target, d: KObject, config: CellConfig): OriginalSettings 
 }
 
 /**
- * Applies a cell's config by walking the registry, rolls out when a setting needs new pods,
- * verifies pods, gate conditions and each setting read back (target-group attributes as the API
- * shows them), and waits until steady (every target healthy).
+ * Applies a cell's config by walking the registry: the namespace's, the Ingress's and the target
+ * group's settings one by one, the Deployment's as one strategic-merge patch (one rollout).
+ * Returns whether the Deployment was patched.
  */
-export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void): Promise<ConfigureOutcome> {
-  const bound = spec.configure.steadyTimeoutSeconds * 1000;
-  const preStop = SETTINGS.find((e) => e.key === 'preStop')!.wants(config, spec, {} as OriginalSettings);
+export async function applySettings(t: Target, spec: Spec, config: CellConfig, log: (line: string) => void): Promise<{ patched: boolean }> {
   const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config);
   const { patch, changed } = await deploymentPatch(t, spec, config, o);
   for (const entry of SETTINGS) {
@@ -140,12 +138,37 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
     await t.k8s.patchDeployment(t.namespace, t.deployment, patch);
     log(`deployment ${t.namespace}/${t.deployment}: ${changed.join(', ')}`);
   }
+  return { patched: patch !== undefined };
+}
+
+/** Each setting the config sets that the cluster does not show yet, read back through the APIs (empty: all there). */
+export async function settingsDiffering(t: Target, spec: Spec, config: CellConfig): Promise<string[]> {
+  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config);
+  const differing: string[] = [];
+  for (const entry of SETTINGS) {
+    const want = readBackWant(entry, config, spec, o);
+    if (want === undefined) continue;
+    const now = (await entry.read(t, o)) ?? null;
+    if (JSON.stringify(now) !== JSON.stringify(want)) differing.push(`${entry.name(t)} is ${typeof now === 'string' ? now : JSON.stringify(now)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+  }
+  return differing;
+}
+
+/**
+ * Applies a cell's config, rolls out when a setting needs new pods, verifies pods, gate conditions
+ * and each setting read back (target-group attributes as the API shows them), and waits until
+ * steady (every target healthy).
+ */
+export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void): Promise<ConfigureOutcome> {
+  const bound = spec.configure.steadyTimeoutSeconds * 1000;
+  const preStop = SETTINGS.find((e) => e.key === 'preStop')!.wants(config, spec, {} as OriginalSettings);
+  const { patched } = await applySettings(t, spec, config, log);
   const gate = t.bindingName ? `target-health.elbv2.k8s.aws/${t.bindingName}` : undefined;
   const podsMatch = async () => {
     const pods = (await t.k8s.listPods(t.namespace, t.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
     return pods.length > 0 && pods.every((p) => podMatches(p, config, preStop, gate));
   };
-  if (!patch && !(await podsMatch())) {
+  if (!patched && !(await podsMatch())) {
     // Only the gate label changed: the webhook injects gates at pod creation, so new pods are needed.
     await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date(t.clock.now()).toISOString() } } } } });
     log(`deployment ${t.namespace}/${t.deployment}: restarted so that pods pick up the readiness gate setting`);
@@ -153,12 +176,9 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
   const rolled = await pollUntil(t.clock, bound, signal, async () => rolloutComplete(await t.k8s.getDeployment(t.namespace, t.deployment)) && (await podsMatch()));
   if (!rolled) return { ok: false, reason: signal.aborted ? 'interrupted' : `pods did not carry the config within ${bound / 1000} s` };
   // Read back every setting the config sets (the controller applies annotations in its own time).
-  for (const entry of SETTINGS) {
-    const want = readBackWant(entry, config, spec, o);
-    if (want === undefined) continue;
-    const ok = await pollUntil(t.clock, bound, signal, async () => JSON.stringify((await entry.read(t, o)) ?? null) === JSON.stringify(want));
-    if (!ok) return { ok: false, reason: signal.aborted ? 'interrupted' : `${entry.name(t)} did not become ${typeof want === 'string' ? want : JSON.stringify(want)} within ${bound / 1000} s` };
-  }
+  let differing: string[] = [];
+  const applied = await pollUntil(t.clock, bound, signal, async () => (differing = await settingsDiffering(t, spec, config)).length === 0);
+  if (!applied) return { ok: false, reason: signal.aborted ? 'interrupted' : `not applied within ${bound / 1000} s: ${differing.join('; ')}` };
   const steady = await waitSteady(t, bound, signal);
   if (!steady) return { ok: false, reason: signal.aborted ? 'interrupted' : `targets were not all healthy within ${bound / 1000} s` };
   return { ok: true, detail: 'configured, verified and steady' };

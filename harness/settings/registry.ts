@@ -118,6 +118,8 @@ export function container(d: KObject): { name: string; lifecycle?: { preStop?: u
   return c;
 }
 
+/** A strategic-merge value that replaces the object there instead of merging into it (null removes it). */
+const replacing = (v: unknown) => (v && typeof v === 'object' ? { $patch: 'replace', ...v } : null);
 const show = (v: unknown) => (v === null || v === undefined ? '(unset)' : typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const among = (v: unknown, values: readonly unknown[] | undefined) => (values ?? []).some((x) => same(x, v));
@@ -260,7 +262,8 @@ export const SETTINGS: readonly SettingEntry[] = [
     describe: (want) => `preStop=${want ? JSON.stringify(want) : 'none'}`,
     read: async (t) => container(await getDeployment(t)).lifecycle?.preStop ?? null,
     was: (o) => o.preStop,
-    patch: (want, o) => ({ spec: { template: { spec: { containers: [{ name: o.container, lifecycle: { preStop: want } }] } } } }),
+    // `$patch: replace`: an exec handler must not merge with a sleep one (a handler has exactly one action).
+    patch: (want, o) => ({ spec: { template: { spec: { containers: [{ name: o.container, lifecycle: { preStop: replacing(want) } }] } } } }),
     async state(t, o, values) {
       const c = container(await getDeployment(t));
       const preStop = c.lifecycle?.preStop ?? null;
@@ -269,7 +272,7 @@ export const SETTINGS: readonly SettingEntry[] = [
       return { atOriginal, ours: among(preStop, values.preStop), now: show(preStop), was: show(o.preStop) };
     },
     async restore(t, o) {
-      const lifecycle = o.lifecycle === null ? null : { ...(o.lifecycle as object | undefined), preStop: o.preStop };
+      const lifecycle = o.lifecycle === null ? null : { ...(o.lifecycle as object | undefined), preStop: replacing(o.preStop) };
       await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { spec: { containers: [{ name: o.container, lifecycle }] } } } });
       return [`${deploymentName(t)}: preStop restored`];
     },
