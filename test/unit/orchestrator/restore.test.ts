@@ -1,16 +1,13 @@
 /**
- * Restore against small in-memory stand-ins for the two ports: what it sets back, through which
+ * Restore against small in-memory stand-ins for the two ports (test/helpers/settings-world.ts): what it sets back, through which
  * channel, what it leaves alone, and what it reports when a setting will not come back.
  */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../harness/core/clock.ts';
 import { RUN_MARKER, UNDO_MARKER } from '../../../harness/core/labels.ts';
 import { GATE_LABEL, markNodeChange, markObjects, restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, type OriginalSettings } from '../../../harness/orchestrator/settings.ts';
 import { DELAY, world } from '../../helpers/settings-world.ts';
 import type { DelayChannel } from '../../../harness/settings/types.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
-import type { Target } from '../../../harness/orchestrator/target.ts';
-import type { Elbv2Port, KObject, KubernetesPort, ObjectRef } from '../../../harness/platform/ports.ts';
 
 /** The spec of a run whose one cell sets these values (others at their defaults). */
 function specOf(matrix: { preStopSeconds?: number; grace?: number; gate?: boolean; delay?: number } = {}) {
