@@ -137,7 +137,7 @@ export async function planOf(specFile: string) {
     ...(region ? { region } : {}),
     traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
-    counts: { configs: expandConfigs(spec.matrix).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
+    counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
     cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: describeDisruption(cell.disruption, at) })),
   };
 }

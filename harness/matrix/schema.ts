@@ -36,8 +36,37 @@ export const cellConfigSchema = z
     healthCheckPath: OPTIONAL_AXES.healthCheckPath.schema.optional(),
     slowStartSeconds: OPTIONAL_AXES.slowStartSeconds.schema.optional(),
     loadBalancingAlgorithm: OPTIONAL_AXES.loadBalancingAlgorithm.schema.optional(),
+    /** The value chosen on each generic axis (the spec's `axes:`), by name. */
+    axes: z.record(z.string(), z.string()).optional(),
   })
   .strict();
+
+/** A generic axis's value name (it names cells). */
+const valueName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected 1–40 lowercase letters, digits or "-" (it names cells)');
+
+/**
+ * A generic axis: each value a patch of one object — a Deployment strategic-merge patch, Ingress
+ * annotations (a null removes one), or target-group attributes (set through the API).
+ */
+const genericAxisSchema = z
+  .object({
+    object: z.enum(['deployment', 'ingress', 'targetGroup'], { error: (issue) => `expected "deployment", "ingress" or "targetGroup", got ${JSON.stringify(issue.input)}` }),
+    values: z.record(valueName, z.record(z.string(), z.unknown())),
+  })
+  .strict()
+  .superRefine((axis, ctx) => {
+    const entries = Object.entries(axis.values);
+    if (!entries.length) ctx.addIssue({ code: 'custom', path: ['values'], message: 'expected at least one value' });
+    for (const [name, value] of entries) {
+      for (const [k, v] of Object.entries(value)) {
+        const ok = axis.object === 'deployment' ? true : axis.object === 'ingress' ? typeof v === 'string' || v === null : typeof v === 'string';
+        if (!ok) ctx.addIssue({ code: 'custom', path: ['values', name, k], message: `expected ${axis.object === 'ingress' ? 'an annotation value (a string, or null to remove it)' : 'an attribute value (a string)'}, got ${JSON.stringify(v)}` });
+      }
+      if (axis.object === 'deployment' && Object.keys(value).some((k) => k !== 'spec' && k !== 'metadata')) {
+        ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected a strategic-merge patch of the Deployment (spec, metadata), got keys ${Object.keys(value).join(', ')}` });
+      }
+    }
+  });
 
 /** The matrix's optional axes: each a list of values, absent when not varied. */
 const optionalAxes = Object.fromEntries(OPTIONAL_AXIS_NAMES.map((name) => [name, axis(OPTIONAL_AXES[name].schema).optional()])) as {
@@ -151,6 +180,11 @@ export const specSchema = z
         exclude: z.array(partialCell).default([]),
       })
       .strict(),
+    /** Generic axes: name → the object and each value's patch; every combination is a config. */
+    axes: z
+      .record(z.string().regex(/^[a-z][a-zA-Z0-9]{0,39}$/, 'expected an axis name of 1–40 letters and digits, starting with a lowercase letter'), genericAxisSchema)
+      .refine((axes) => Object.keys(axes).every((k) => !(k in cellConfigSchema.shape)), 'an axis name must differ from the built-in axes')
+      .default({}),
     disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption').max(20),
     /** Bound on observing one disruption until settled, model seconds. */
     settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(900),

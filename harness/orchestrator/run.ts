@@ -201,6 +201,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         result = await runCell(cell, {
           target,
           spec,
+          original,
           driver: driver.name,
           signal,
           env: opts.env,

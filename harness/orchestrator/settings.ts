@@ -14,7 +14,7 @@ import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject, ObjectRef } from '../platform/ports.ts';
-import { SETTINGS, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
+import { SETTINGS, settingsOf, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
 
 export { delayChannel, describeConfig, GATE_LABEL, preStopFor, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, withDelay, type OriginalSettings } from '../settings/registry.ts';
 export type { DelayChannel } from '../settings/types.ts';
@@ -117,9 +117,9 @@ async function deploymentPatch(t: Target, spec: Spec, config: CellConfig, o: Ori
 }
 
 /** The originals `read` needs to answer for the config's axes while configuring (the run's record has them; these are for the read only). */
-function readScope(t: Target, d: KObject, config: CellConfig): OriginalSettings {
+function readScope(t: Target, d: KObject, config: CellConfig, original?: OriginalSettings): OriginalSettings {
   const axes = Object.fromEntries(Object.keys(config).map((k) => [k, null]));
-  return { container: d.spec?.template?.spec?.containers?.[0]?.name ?? '', preStop: null, terminationGracePeriodSeconds: null, gateLabel: null, delayVia: t.delayVia, deregistrationDelaySeconds: '', changes: [], axes, ingressAttributes: t.ingress ? null : undefined };
+  return { container: d.spec?.template?.spec?.containers?.[0]?.name ?? '', preStop: null, terminationGracePeriodSeconds: null, gateLabel: null, delayVia: t.delayVia, deregistrationDelaySeconds: '', changes: [], axes, ingressAttributes: t.ingress ? null : undefined, ...(original?.generic ? { generic: original.generic } : {}) };
 }
 
 /**
@@ -127,25 +127,27 @@ function readScope(t: Target, d: KObject, config: CellConfig): OriginalSettings 
  * group's settings one by one, the Deployment's as one strategic-merge patch (one rollout).
  * Returns whether the Deployment was patched.
  */
-export async function applySettings(t: Target, spec: Spec, config: CellConfig, log: (line: string) => void): Promise<{ patched: boolean }> {
-  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config);
+export async function applySettings(t: Target, spec: Spec, config: CellConfig, log: (line: string) => void, original?: OriginalSettings): Promise<{ patched: boolean }> {
+  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config, original);
   const { patch, changed } = await deploymentPatch(t, spec, config, o);
-  for (const entry of SETTINGS) {
-    const line = await entry.apply?.(t, config, spec);
+  let patched = false;
+  for (const entry of settingsOf(spec)) {
+    const line = await entry.apply?.(t, config, spec, o);
     if (line) log(line);
+    if (line && entry.object === 'deployment') patched = true;
   }
   if (patch) {
     await t.k8s.patchDeployment(t.namespace, t.deployment, patch);
     log(`deployment ${t.namespace}/${t.deployment}: ${changed.join(', ')}`);
   }
-  return { patched: patch !== undefined };
+  return { patched: patched || patch !== undefined };
 }
 
 /** Each setting the config sets that the cluster does not show yet, read back through the APIs (empty: all there). */
-export async function settingsDiffering(t: Target, spec: Spec, config: CellConfig): Promise<string[]> {
-  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config);
+export async function settingsDiffering(t: Target, spec: Spec, config: CellConfig, original?: OriginalSettings): Promise<string[]> {
+  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config, original);
   const differing: string[] = [];
-  for (const entry of SETTINGS) {
+  for (const entry of settingsOf(spec)) {
     const want = readBackWant(entry, config, spec, o);
     if (want === undefined) continue;
     const now = (await entry.read(t, o)) ?? null;
@@ -159,10 +161,10 @@ export async function settingsDiffering(t: Target, spec: Spec, config: CellConfi
  * and each setting read back (target-group attributes as the API shows them), and waits until
  * steady (every target healthy).
  */
-export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void): Promise<ConfigureOutcome> {
+export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void, original?: OriginalSettings): Promise<ConfigureOutcome> {
   const bound = spec.configure.steadyTimeoutSeconds * 1000;
   const preStop = SETTINGS.find((e) => e.key === 'preStop')!.wants(config, spec, {} as OriginalSettings);
-  const { patched } = await applySettings(t, spec, config, log);
+  const { patched } = await applySettings(t, spec, config, log, original);
   const gate = t.bindingName ? `target-health.elbv2.k8s.aws/${t.bindingName}` : undefined;
   const podsMatch = async () => {
     const pods = (await t.k8s.listPods(t.namespace, t.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
@@ -177,7 +179,7 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
   if (!rolled) return { ok: false, reason: signal.aborted ? 'interrupted' : `pods did not carry the config within ${bound / 1000} s` };
   // Read back every setting the config sets (the controller applies annotations in its own time).
   let differing: string[] = [];
-  const applied = await pollUntil(t.clock, bound, signal, async () => (differing = await settingsDiffering(t, spec, config)).length === 0);
+  const applied = await pollUntil(t.clock, bound, signal, async () => (differing = await settingsDiffering(t, spec, config, original)).length === 0);
   if (!applied) return { ok: false, reason: signal.aborted ? 'interrupted' : `not applied within ${bound / 1000} s: ${differing.join('; ')}` };
   const steady = await waitSteady(t, bound, signal);
   if (!steady) return { ok: false, reason: signal.aborted ? 'interrupted' : `targets were not all healthy within ${bound / 1000} s` };
@@ -187,7 +189,7 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
 /** The value configure reads back for an entry: every setting the config sets but the annotation of target-group attributes (checked through the attributes themselves) and the access logs (enabled once per run). */
 function readBackWant(entry: SettingEntry, config: CellConfig, spec: Spec, o: OriginalSettings): unknown {
   if (entry.key === 'ingressAttributes' || entry.key === 'accessLogs') return undefined;
-  if (entry.object === 'targetGroup') return targetGroupAttributesOf(config)[(entry as SettingEntry & { attribute: string }).attribute];
+  if ('attribute' in entry && typeof entry.attribute === 'string') return targetGroupAttributesOf(config)[entry.attribute];
   return entry.wants(config, spec, o);
 }
 
@@ -225,8 +227,8 @@ export interface RestoreScope {
 
 /** Every value the spec's cells set, per registry entry (pure). */
 export function valuesTheRunSets(spec: Spec, original: OriginalSettings): RunValues {
-  const configs = expandConfigs(spec.matrix);
-  return Object.fromEntries(SETTINGS.map((e) => [e.key, configs.map((c) => e.wants(c, spec, original)).filter((v) => v !== undefined)]));
+  const configs = expandConfigs(spec.matrix, spec.axes);
+  return Object.fromEntries(settingsOf(spec).map((e) => [e.key, configs.map((c) => e.wants(c, spec, original)).filter((v) => v !== undefined)]));
 }
 
 /** Nothing of the run's is on the cluster: every difference from the originals is someone else's. */
@@ -247,7 +249,7 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   const done: string[] = [];
   const kept: string[] = [];
   const leftAlone = new Set<SettingEntry>();
-  for (const setting of SETTINGS) {
+  for (const setting of settingsOf(scope.spec)) {
     const state = await stateOf(setting, t, original, values);
     if (!state || state.atOriginal) continue;
     if (state.ours) done.push(...(await setting.restore(t, original, signal)));
@@ -260,7 +262,7 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   for (const line of done) log(line);
   for (const line of kept) log(line);
   const differences: string[] = [];
-  for (const setting of SETTINGS) {
+  for (const setting of settingsOf(scope.spec)) {
     if (leftAlone.has(setting)) continue;
     const state = await stateOf(setting, t, original, values);
     if (state && !state.atOriginal) differences.push(`${setting.name(t)} is ${state.now}, was ${state.was}`);

@@ -2,7 +2,7 @@
  * The table users paste into reviews: one row per config, one column per disruption, each cell the
  * 5xx count (summed over repeats) with its codes, or INVALID with why. Rendering is pure.
  */
-import { disruptionLabel, varyingAxes } from '../matrix/expand.ts';
+import { disruptionLabel, varyingAxes, varyingGenericAxes } from '../matrix/expand.ts';
 import { AXIS_HEADINGS, OPTIONAL_AXIS_NAMES } from '../matrix/axes.ts';
 import type { UnmeasuredCell } from './expect.ts';
 import type { CellResult } from './types.ts';
@@ -10,12 +10,16 @@ import type { CellResult } from './types.ts';
 /** The row key of a config (optional axes only when the config sets them, so the built-in keys stay as they were). */
 export function configKey(c: CellResult['config']): string {
   const optional = OPTIONAL_AXIS_NAMES.filter((a) => c[a] !== undefined).map((a) => `|${a}=${c[a]}`);
-  return `${c.readinessGate ? 'on' : 'off'}|${c.preStopSeconds}|${c.terminationGracePeriodSeconds}|${c.deregistrationDelaySeconds}${optional.join('')}`;
+  const generic = Object.entries(c.axes ?? {}).map(([n, v]) => `|axes.${n}=${v}`);
+  return `${c.readinessGate ? 'on' : 'off'}|${c.preStopSeconds}|${c.terminationGracePeriodSeconds}|${c.deregistrationDelaySeconds}${optional.join('')}${generic.join('')}`;
 }
 
 /** The optional axes shown as table columns (those that vary among the results), with their headings and each config's value. */
 export function axisColumns(configs: ReadonlyArray<CellResult['config']>): Array<{ heading: string; value: (c: CellResult['config']) => string }> {
-  return varyingAxes(configs).map((a) => ({ heading: AXIS_HEADINGS[a], value: (c) => (c[a] === undefined ? '–' : String(c[a])) }));
+  return [
+    ...varyingAxes(configs).map((a) => ({ heading: AXIS_HEADINGS[a], value: (c: CellResult['config']) => (c[a] === undefined ? '–' : String(c[a])) })),
+    ...varyingGenericAxes(configs).map((n) => ({ heading: n, value: (c: CellResult['config']) => c.axes?.[n] ?? '–' })),
+  ];
 }
 
 /** Sums counts of several repeats. */

@@ -10,9 +10,9 @@ import type { CellConfig, Spec } from '../matrix/schema.ts';
 import { optionalAxesOf } from '../matrix/expand.ts';
 import type { OptionalAxis } from '../matrix/axes.ts';
 import type { KObject } from '../platform/ports.ts';
-import type { ClusterChange } from '../disruptions/types.ts';
-import { accessLogAttributes, readAccessLogs, restoreAccessLogs, withAttributes, type OriginalAccessLogs } from './access-logs.ts';
-import type { DelayChannel, SettingObject, SettingTarget } from './types.ts';
+import { accessLogAttributes, readAccessLogs, restoreAccessLogs, withAttributes } from './access-logs.ts';
+import type { DelayChannel, OriginalSettings, PlanTarget, RunValues, SettingEntry, SettingState, SettingTarget } from './types.ts';
+import { genericEntries, snapshotGeneric } from './generic.ts';
 
 /** The namespace label that turns on readiness-gate injection. */
 export const GATE_LABEL = 'elbv2.k8s.aws/pod-readiness-gate-inject';
@@ -23,76 +23,7 @@ export const DELAY_KEY = 'deregistration_delay.timeout_seconds';
 /** Model ms restore waits for the controller to apply a restored annotation to the target group. */
 export const CONTROLLER_APPLY_MS = 30_000;
 
-/** The original values, as found before the run changed anything (JSON-serializable). */
-export interface OriginalSettings {
-  container: string;
-  /** The container's lifecycle.preStop (null when none). */
-  preStop: unknown;
-  /** The container's whole lifecycle (null when none), so that restore leaves no empty object behind. */
-  lifecycle?: unknown;
-  terminationGracePeriodSeconds: number | null;
-  /** The namespace's gate label value (null when unset). */
-  gateLabel: string | null;
-  /** The Ingress annotation (null when unset; undefined when no Ingress is used). */
-  ingressAttributes?: string | null;
-  /** How this run sets the delay (decided once, at connect). */
-  delayVia: DelayChannel;
-  /** The target group's effective delay, read through DescribeTargetGroupAttributes. */
-  deregistrationDelaySeconds: string;
-  /** Changes disruptions made and not yet undone (cordons, taints). */
-  changes: ClusterChange[];
-  /** The load balancer's access-log attributes and the Ingress annotation, when the run enables the logs (`explain.enableAccessLogs`). */
-  accessLogs?: OriginalAccessLogs;
-  /** The original of each optional axis the spec sets (null: unset), keyed by axis; absent axes are left alone. */
-  axes?: Partial<Record<OptionalAxis, string | number | null>>;
-}
-
-/** A setting as restore finds it: at its original value, at one the run sets, or neither (changed since by someone else). */
-export interface SettingState {
-  atOriginal: boolean;
-  ours: boolean;
-  now: string;
-  was: string;
-}
-
-/** The values the run may have left on the cluster, per entry key (an empty list: none of the run's values is there any more). */
-export type RunValues = Record<string, unknown[]>;
-
-/** One setting: where it lives and its whole lifecycle. */
-export interface SettingEntry {
-  /** Names it in records and in the values the run sets. */
-  key: string;
-  object: SettingObject;
-  /** True when pods must be replaced before they carry the change. */
-  rollout: boolean;
-  /** The matrix axes that decide its value. */
-  axes: ReadonlyArray<keyof CellConfig>;
-  name(t: SettingTarget): string;
-  /** The value a config sets, as `read` shows it (undefined: the config leaves it alone). */
-  wants(config: CellConfig, spec: Spec, o: OriginalSettings): unknown;
-  /** What `plan` prints for the value a config sets. */
-  describe(want: unknown, t: PlanTarget): string;
-  /** Its value now (undefined: the run does not touch it on this target). */
-  read(t: SettingTarget, o: OriginalSettings): Promise<unknown>;
-  /** Its original value, as `read` shows it (undefined: not recorded, so left alone). */
-  was(o: OriginalSettings): unknown;
-  /** A Deployment setting: the strategic-merge fragment that sets `want`. */
-  patch?(want: unknown, o: OriginalSettings): Record<string, unknown>;
-  /** Any other setting: sets the config's value (the `wants` computed from the current cluster). */
-  apply?(t: SettingTarget, config: CellConfig, spec: Spec): Promise<string | undefined>;
-  /** Puts the original back; returns what it did. */
-  restore(t: SettingTarget, o: OriginalSettings, signal: AbortSignal): Promise<string[]>;
-  /** How restore compares (default: `read` against `was`, and against the run's values). */
-  state?(t: SettingTarget, o: OriginalSettings, values: RunValues): Promise<SettingState | undefined>;
-}
-
-/** What `plan` knows of the target without connecting. */
-export interface PlanTarget {
-  namespace: string;
-  deployment: string;
-  ingress?: string;
-  delayVia: DelayChannel;
-}
+export type { OriginalSettings, PlanTarget, RunValues, SettingEntry, SettingState } from './types.ts';
 
 /** The channel: the Ingress annotation when asked for and there is an Ingress, else ModifyTargetGroupAttributes. */
 export function delayChannel(spec: Spec, ingress: string | undefined): DelayChannel {
@@ -401,28 +332,39 @@ export async function snapshotSettings(t: SettingTarget, spec?: Spec): Promise<O
     for (const { axis } of own) original.axes[axis] = null;
     for (const { axis, entry } of own) original.axes[axis] = ((await entry.read(t, original)) ?? null) as string | number | null;
   }
+  const generic = spec ? await snapshotGeneric(t, spec) : undefined;
+  if (generic) original.generic = generic;
   return original;
 }
 
 /** What `plan` prints for a config: each change, without touching anything. */
 export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: string; deployment: string; ingress?: string }): string[] {
   const target: PlanTarget = { ...t, delayVia: delayChannel(spec, t.ingress) };
+  const entries = settingsOf(spec);
   // `wants` of the annotation entries needs originals plan does not have: describe from the config alone.
   const o = { delayVia: target.delayVia } as OriginalSettings;
   const lines: string[] = [];
   const deployment: string[] = [];
-  for (const entry of SETTINGS) {
-    const want = entry.wants(config, spec, o);
+  for (const entry of entries) {
+    // A generic axis's full value needs the originals: plan shows the value's own patch.
+    const choice = entry.key.startsWith('axes.') ? config.axes?.[entry.key.slice('axes.'.length)] : undefined;
+    const want = choice !== undefined ? spec.axes[entry.key.slice('axes.'.length)].values[choice] : entry.wants(config, spec, o);
     if (want === undefined) continue;
     const line = entry.describe(want, target);
     if (!line) continue;
-    if (entry.object === 'deployment') deployment.push(line);
+    if (entry.object === 'deployment' && !entry.key.startsWith('axes.')) deployment.push(line);
     else lines.push(line);
   }
-  const rollout = SETTINGS.some((e) => e.rollout && e.wants(config, spec, o) !== undefined);
+  const rollout = entries.some((e) => e.rollout && (e.key.startsWith('axes.') || e.wants(config, spec, o) !== undefined));
   return [
     `${deploymentName(t)}: ${deployment.join(', ')}`,
     ...lines,
     ...(rollout ? ['roll out so every pod carries these settings, then wait until every target is healthy'] : []),
   ];
+}
+
+/** The registry for a spec: the built-in entries, then one per generic axis (`axes:`). */
+export function settingsOf(spec: Pick<Spec, 'axes'> | undefined): readonly SettingEntry[] {
+  const generic = genericEntries(spec);
+  return generic.length ? [...SETTINGS, ...generic] : SETTINGS;
 }
