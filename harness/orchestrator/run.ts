@@ -28,6 +28,7 @@ import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { parseOriginal } from '../settings/original.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
@@ -99,6 +100,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       throw new ConfigError(`Cannot resume ${runId}: ${runFile} does not exist (a run that stopped before writing it changed nothing; start it again with --run-id ${runId})`);
     }
     record = await readJson<RunRecord>(runFile);
+    // The originals restore works from: validated, never taken on trust.
+    if (record.original !== undefined) record.original = parseOriginal(record.original, runFile);
     if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
@@ -151,7 +154,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target, spec));
+    original = (record?.original === undefined ? undefined : parseOriginal(record.original, runFile)) ?? (await snapshotSettings(target, spec));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {
@@ -256,7 +259,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
+        const restored = await restoreSettings(target, parseOriginal(record.original, runFile), runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
         record.restored = restored.done;
         if (restored.kept.length) record.restoreKept = restored.kept;
         else delete record.restoreKept;
@@ -333,9 +336,10 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
         (resumes.length ? ` (or continue ${runs.length > 1 ? 'them' : 'it'} with: ${resumes.join(' ; ')})` : ''),
     );
   }
-  if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
+  const recorded = opts.resume && record?.original !== undefined ? parseOriginal(record.original, `run ${runId}'s run.json`) : undefined;
+  if (recorded && (markers.length || recorded.changes.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
-    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec: opts.loaded.spec });
+    const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
 }
