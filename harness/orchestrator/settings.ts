@@ -106,12 +106,12 @@ function mergePatch(into: Record<string, unknown>, from: Record<string, unknown>
 async function deploymentPatch(t: Target, spec: Spec, config: CellConfig, o: OriginalSettings): Promise<{ patch?: Record<string, unknown>; changed: string[] }> {
   const patch: Record<string, unknown> = {};
   const changed: string[] = [];
-  for (const entry of SETTINGS) {
+  for (const entry of settingsOf(spec)) {
     if (!entry.patch) continue;
     const want = entry.wants(config, spec, o);
     if (want === undefined || JSON.stringify((await entry.read(t, o)) ?? null) === JSON.stringify(want)) continue;
     mergePatch(patch, entry.patch(want, o));
-    changed.push(entry.describe(want, t));
+    changed.push(entry.describe(want, t).replace(`deployment ${t.namespace}/${t.deployment}: `, ''));
   }
   return Object.keys(patch).length ? { patch, changed } : { changed };
 }

@@ -99,7 +99,10 @@ export function genericEntry(name: string, axis: GenericAxis): SettingEntry {
     describe: (want, t) => `${label(t)}: axis ${name} ${show(want)}`,
     read: async (t, o) => (recorded(o) === undefined ? undefined : readNow(t)),
     was: recorded,
+    // A Deployment value joins the cell's one Deployment patch (one rollout); others are written here.
+    ...(axis.object === 'deployment' ? { patch: (want: unknown) => (isObject(want) ? want : {}) } : {}),
     async apply(t, config, _spec, o) {
+      if (axis.object === 'deployment') return undefined;
       const want = o ? wants(config, o) : undefined;
       if (want === undefined || same(await readNow(t), want)) return undefined;
       await write(t, want);

@@ -37,6 +37,20 @@ describe('a generic deployment axis (the issue\'s keep-alive example)', () => {
   });
 });
 
+describe('a generic deployment axis and the built-in Deployment settings', () => {
+  it('go out as one patch (one rollout)', async () => {
+    const { spec } = parseSpec({ matrix: { ...base, preStopSeconds: [7] }, axes: { keepalive: { object: 'deployment', values: { 'above-alb': env('65000') } } }, disruptions: ['rollout'] });
+    const w = world({ via: 'api' });
+    const original = await snapshotSettings(w.target, spec);
+    const patches: unknown[] = [];
+    const patch = w.target.k8s.patchDeployment.bind(w.target.k8s);
+    w.target.k8s.patchDeployment = async (ns, name, p, kind) => (patches.push(p), patch(ns, name, p, kind));
+    await applySettings(w.target, spec, expandConfigs(spec.matrix, spec.axes)[0], () => {}, original);
+    expect(patches).toHaveLength(1);
+    expect(w.dep.spec.template.spec.containers[0]).toEqual({ name: 'app', lifecycle: { preStop: { exec: { command: ['sleep', '7'] } } }, env: [{ name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }] });
+  });
+});
+
 describe('a generic axis never inherits what another value left', () => {
   it('sets original-then-value at every path the axis names', async () => {
     const { spec } = parseSpec({
