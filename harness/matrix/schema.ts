@@ -45,12 +45,13 @@ export const cellConfigSchema = z
 const valueName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected 1–40 lowercase letters, digits or "-" (it names cells)');
 
 /**
- * A generic axis: each value a patch of one object — a Deployment strategic-merge patch, Ingress
- * annotations (a null removes one), or target-group attributes (set through the API).
+ * A generic axis: each value a patch of one object — a Deployment strategic-merge patch, the
+ * namespace's labels and annotations, Ingress annotations (a null removes one), or target-group
+ * attributes (set through the API).
  */
 const genericAxisSchema = z
   .object({
-    object: z.enum(['deployment', 'ingress', 'targetGroup'], { error: (issue) => `expected "deployment", "ingress" or "targetGroup", got ${JSON.stringify(issue.input)}` }),
+    object: z.enum(['deployment', 'namespace', 'ingress', 'targetGroup'], { error: (issue) => `expected "deployment", "namespace", "ingress" or "targetGroup", got ${JSON.stringify(issue.input)}` }),
     values: z.record(valueName, z.record(z.string(), z.unknown())),
   })
   .strict()
@@ -59,8 +60,15 @@ const genericAxisSchema = z
     if (!entries.length) ctx.addIssue({ code: 'custom', path: ['values'], message: 'expected at least one value' });
     for (const [name, value] of entries) {
       for (const [k, v] of Object.entries(value)) {
+        if (axis.object === 'namespace') continue;
         const ok = axis.object === 'deployment' ? true : axis.object === 'ingress' ? typeof v === 'string' || v === null : typeof v === 'string';
         if (!ok) ctx.addIssue({ code: 'custom', path: ['values', name, k], message: `expected ${axis.object === 'ingress' ? 'an annotation value (a string, or null to remove it)' : 'an attribute value (a string)'}, got ${JSON.stringify(v)}` });
+      }
+      // The namespace: its labels and annotations, the part of it a run may change.
+      const meta = value.metadata as Record<string, unknown> | undefined;
+      const strings = (m: unknown) => typeof m === 'object' && m !== null && Object.values(m).every((x) => typeof x === 'string' || x === null);
+      if (axis.object === 'namespace' && (Object.keys(value).some((k) => k !== 'metadata') || !meta || Object.keys(meta).some((k) => k !== 'labels' && k !== 'annotations') || !Object.values(meta).every(strings))) {
+        ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected { metadata: { labels: {…}, annotations: {…} } } with string values (null removes one), got ${JSON.stringify(value)}` });
       }
       if (axis.object === 'deployment' && Object.keys(value).some((k) => k !== 'spec' && k !== 'metadata')) {
         ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected a strategic-merge patch of the Deployment (spec, metadata), got keys ${Object.keys(value).join(', ')}` });

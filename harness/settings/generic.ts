@@ -1,6 +1,7 @@
 /**
  * Generic axes (the spec's top-level `axes:`): each value a patch of one object — a Deployment
- * strategic-merge patch, Ingress annotations, or target-group attributes. They get the built-in
+ * strategic-merge patch, the namespace's labels and annotations, Ingress annotations, or
+ * target-group attributes. They get the built-in
  * axes' guarantees by recording, before the run, the object's values at every path any of the
  * axis's patches names (its "projection"); a cell sets original-then-its-value at those paths (so
  * a value never inherits what another cell's value left), restore writes the projection back, and
@@ -64,6 +65,7 @@ export type GenericAxis = Spec['axes'][string];
 /** The axis's object's values now, at the axis's paths. */
 async function readProjection(t: SettingTarget, name: string, axis: GenericAxis, paths: Json = pathsOf(axis.values)): Promise<Json> {
   if (axis.object === 'deployment') return project(await t.k8s.getDeployment(t.namespace, t.deployment), paths);
+  if (axis.object === 'namespace') return project(await t.k8s.getNamespace(t.namespace), paths);
   if (axis.object === 'ingress') {
     if (!t.ingress) throw new Error(`axes.${name}: expected an Ingress (target.ingress) to annotate, got none`);
     return project((await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations ?? {}, paths);
@@ -81,10 +83,15 @@ export function genericEntry(name: string, axis: GenericAxis): SettingEntry {
     return choice === undefined || base === undefined ? undefined : overlay(base, axis.values[choice]);
   };
   const label = (t: { namespace: string; deployment: string; ingress?: string }) =>
-    axis.object === 'deployment' ? `deployment ${t.namespace}/${t.deployment}` : axis.object === 'ingress' ? `ingress ${t.namespace}/${t.ingress}` : 'target group';
+    axis.object === 'deployment' ? `deployment ${t.namespace}/${t.deployment}` : axis.object === 'namespace' ? `namespace ${t.namespace}` : axis.object === 'ingress' ? `ingress ${t.namespace}/${t.ingress}` : 'target group';
   const readNow = (t: SettingTarget) => readProjection(t, name, axis, paths);
   const write = async (t: SettingTarget, value: Json) => {
     if (axis.object === 'deployment') await t.k8s.patchDeployment(t.namespace, t.deployment, value);
+    else if (axis.object === 'namespace') {
+      const meta = (value.metadata ?? {}) as { labels?: Record<string, string | null>; annotations?: Record<string, string | null> };
+      if (meta.labels) await t.k8s.setNamespaceLabels(t.namespace, meta.labels);
+      if (meta.annotations) await t.k8s.annotate({ kind: 'Namespace', name: t.namespace }, meta.annotations);
+    }
     else if (axis.object === 'ingress') await t.k8s.setIngressAnnotations(t.namespace, t.ingress!, value as Record<string, string | null>);
     else await t.elbv2.modifyAttributes(t.targetGroupArn, value as Record<string, string>);
   };

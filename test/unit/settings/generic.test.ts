@@ -93,6 +93,20 @@ describe('generic ingress and targetGroup axes', () => {
     expect(differences).toEqual([]);
   });
 
+  it('a namespace axis labels the namespace, and restore removes the label', async () => {
+    const { spec } = parseSpec({ matrix: base, axes: { team: { object: 'namespace', values: { a: { metadata: { labels: { team: 'a' } } }, b: { metadata: { labels: { team: 'b' } } } } } }, disruptions: ['rollout'] });
+    const w = world({ via: 'api' });
+    const original = await snapshotSettings(w.target, spec);
+    await markObjects(w.target, 'r1');
+    const b = expandConfigs(spec.matrix, spec.axes).find((c) => c.axes?.team === 'b')!;
+    await applySettings(w.target, spec, b, () => {}, original);
+    expect(w.ns.metadata?.labels?.team).toBe('b');
+    expect(await settingsDiffering(w.target, spec, b, original)).toEqual([]);
+    const { differences } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
+    expect(w.ns.metadata?.labels?.team).toBeUndefined();
+    expect(differences).toEqual([]);
+  });
+
   it('reject a value of the wrong shape with its path', () => {
     let issues: string[] = [];
     try {
@@ -101,7 +115,7 @@ describe('generic ingress and targetGroup axes', () => {
       issues = [...(error as ConfigError).issues];
     }
     expect(issues).toEqual(
-      expect.arrayContaining(['axes.stick.values.on.stickiness.enabled: expected an attribute value (a string), got true', 'axes.x.object: expected "deployment", "ingress" or "targetGroup", got "pdb"']),
+      expect.arrayContaining(['axes.stick.values.on.stickiness.enabled: expected an attribute value (a string), got true', 'axes.x.object: expected "deployment", "namespace", "ingress" or "targetGroup", got "pdb"']),
     );
   });
 });
