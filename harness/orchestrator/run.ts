@@ -13,8 +13,7 @@ import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, nodeFs, readJson, writeFileAtomic, writeJsonAtomic, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
-import { metaOfRun, renderHtml } from '../report/html/render.ts';
-import { renderJunit } from '../report/junit.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
 import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
@@ -308,8 +307,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   });
   try {
     await writeFileAtomic(path.join(runDir, 'report.md'), report, fs);
-    await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy), fs);
-    await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)), fs);
+    for (const format of Object.values(REPORT_FORMATS) as ReportFormat[]) {
+      if (format.file) await writeFileAtomic(path.join(runDir, format.file), format.render({ record, cells: results, failedExpectations, unmeasured }), fs);
+    }
   } catch (error) {
     // The table is still returned (and printed); the write failure decides the exit code.
     failure ??= error as Error;
