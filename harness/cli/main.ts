@@ -104,6 +104,7 @@ program
   .description('print the cells of a spec and exactly what each would change, touching nothing')
   .argument('<spec>', 'matrix spec (YAML)')
   .option('--format <format>', 'text, or json (the same plan as data: target, traffic, and per cell its id, config, changes and disruption)', 'text')
+  .option('--server-dry-run', "also send every cell's changes to the cluster with dryRun=All (validated and admitted, never stored); exit 2 naming the cells a write was refused for")
   .action(async (spec: string, opts) => {
     if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
     process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);
@@ -131,7 +132,8 @@ program
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
-    if (!['md', 'junit', 'json', 'html'].includes(opts.format)) throw new ConfigError(`--format: expected md, junit, json or html, got "${opts.format}"`);
+    const { REPORT_FORMAT_NAMES: names } = await import('../report/formats.ts');
+    if (!(names as readonly string[]).includes(opts.format)) throw new ConfigError(`--format: expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got "${opts.format}"`);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 

@@ -6,6 +6,7 @@ import { writeJsonAtomic } from '../core/files.ts';
 import { checkRunId, restoreCommand as retryCommand } from '../orchestrator/run-id.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { readRun } from './results.ts';
+import { parseOriginal } from '../settings/original.ts';
 
 /** Restores the run's original settings, removes its markers, reads everything back; 0 when verified, 3 when not. */
 export async function restoreCommand(run: string, opts: { resultsDir: string }): Promise<number> {
@@ -28,7 +29,7 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
   try {
     // A run that still renews its lease is running: restoring under it would measure a config it no longer has.
     refuseLive((await findMarkers(target)).filter((m) => m.runId === record.runId), scaledClock(1).now(), thisProcess());
-    const original = record.original as Parameters<typeof restoreSettings>[1];
+    const original = parseOriginal(record.original, path.join(dir, 'run.json'));
     const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec: record.spec as Spec });
     record.restored = done;
     if (kept.length) record.restoreKept = kept;

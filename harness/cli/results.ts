@@ -10,8 +10,7 @@ import { readJson, writeFileAtomic } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
 import { compareRuns, comparisonExitCode, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
-import { metaOfRun, renderHtml } from '../report/html/render.ts';
-import { renderJunit } from '../report/junit.ts';
+import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend, recommendationSchema } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
@@ -120,15 +119,13 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
   let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
   let text: string;
-  if (opts.format === 'html') text = renderHtml(cells, metaOfRun(record, failed));
-  else if (opts.format === 'json') text = JSON.stringify({ runId: record.runId, cells, failedExpectations: failed, recommendation: record.recommendation ?? recommend(cells) }, null, 2);
-  else if (opts.format === 'junit') text = renderJunit(record.spec.name, cells, failed, unmeasured, record.stoppedBy);
+  if (opts.format !== 'md') text = REPORT_FORMATS[opts.format].render({ record, cells, failedExpectations: failed, unmeasured });
   else {
     const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
     if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
     text = reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) });
   }
-  await emit(text, opts.output, opts.format === 'md' || opts.format === 'json');
+  await emit(text, opts.output, opts.format === 'md' || REPORT_FORMATS[opts.format].line);
   return code;
 }
 

@@ -10,7 +10,7 @@ import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestr
 import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
-import { describeEnable } from '../orchestrator/access-logs.ts';
+import { describeEnable } from '../settings/access-logs.ts';
 import { expandCells, expandConfigs } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
 import { ingressOf } from '../matrix/schema.ts';
@@ -137,17 +137,18 @@ export async function planOf(specFile: string) {
     ...(region ? { region } : {}),
     traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
-    counts: { configs: expandConfigs(spec.matrix).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
+    counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
     cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: describeDisruption(cell.disruption, at) })),
   };
 }
 
 /** Prints the cells and exactly what would be changed (as text, or `--format json`); touches nothing. */
-export async function planCommand(specFile: string, opts: { format?: 'text' | 'json' } = {}): Promise<number> {
+export async function planCommand(specFile: string, opts: { format?: 'text' | 'json'; serverDryRun?: boolean; resultsDir?: string } = {}): Promise<number> {
   const plan = await planOf(specFile);
+  const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
-    console.log(JSON.stringify(plan, null, 2));
-    return ExitCode.ok;
+    console.log(JSON.stringify(dryRun ? { ...plan, serverDryRun: dryRun } : plan, null, 2));
+    return dryRun?.length ? ExitCode.usage : ExitCode.ok;
   }
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
@@ -167,5 +168,23 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
     console.log(`  ${cell.index + 1}. ${cell.id}: ${cell.disruption}`);
   }
   console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
-  return ExitCode.ok;
+  if (!dryRun) return ExitCode.ok;
+  if (!dryRun.length) {
+    console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
+    return ExitCode.ok;
+  }
+  for (const f of dryRun) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
+  return ExitCode.usage;
+}
+
+/** Connects to the spec's target and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
+async function planDryRun(specFile: string, resultsDir: string) {
+  const { spec } = await loadSpec(specFile);
+  const [{ connectTarget }, { serverDryRun }] = await Promise.all([import('./connect.ts'), import('../orchestrator/dry-run.ts')]);
+  const target = await connectTarget(spec, { resultsDir, log: (line) => console.error(line) });
+  try {
+    return await serverDryRun(target, spec);
+  } finally {
+    await target.close();
+  }
 }

@@ -1,5 +1,6 @@
 /** Expansion of a spec into cells: pure, no I/O. */
 import type { CellConfig, Disruption, Spec } from './schema.ts';
+import { axisIdPart, OPTIONAL_AXIS_NAMES, type OptionalAxis } from './axes.ts';
 
 /** One cell: one combination of matrix values × one disruption × one repetition. */
 export interface Cell {
@@ -15,7 +16,7 @@ const AXES = ['readinessGate', 'preStopSeconds', 'terminationGracePeriodSeconds'
 
 /** True when every key set in `partial` equals the config's value. */
 export function matchesPartial(config: Partial<CellConfig>, partial: Partial<CellConfig>): boolean {
-  return Object.entries(partial).every(([k, v]) => config[k as keyof CellConfig] === v);
+  return Object.entries(partial).every(([k, v]) => (k === 'axes' ? Object.entries(v as Record<string, string>).every(([n, x]) => config.axes?.[n] === x) : config[k as keyof CellConfig] === v));
 }
 
 /** A name part from free text: lower case, `[a-z0-9-]` only. */
@@ -37,31 +38,53 @@ export function disruptionLabel(d: Disruption): string {
   return parts.join('-');
 }
 
-/** The readable id of a config × disruption × repeat. */
-export function cellId(config: CellConfig, disruption: Disruption, repeat: number): string {
+/**
+ * The readable id of a config × disruption × repeat. The four built-in axes always name it; an
+ * optional axis only when it is in `varying` (it takes more than one value in the run).
+ */
+export function cellId(config: CellConfig, disruption: Disruption, repeat: number, varying: readonly string[] = []): string {
   const d = disruptionLabel(disruption);
-  return [d, config.readinessGate ? 'gate-on' : 'gate-off', `prestop-${config.preStopSeconds}`, `grace-${config.terminationGracePeriodSeconds}`, `dereg-${config.deregistrationDelaySeconds}`, `r${repeat}`].join('.');
+  const optional = OPTIONAL_AXIS_NAMES.filter((a) => varying.includes(a) && config[a] !== undefined).map((a) => axisIdPart(a, config[a]));
+  // A generic axis: its name and the value's name (`keepalive-above-alb`).
+  const generic = Object.entries(config.axes ?? {}).filter(([name]) => varying.includes(`axes.${name}`)).map(([name, value]) => `${slug(name)}-${value}`);
+  return [d, config.readinessGate ? 'gate-on' : 'gate-off', `prestop-${config.preStopSeconds}`, `grace-${config.terminationGracePeriodSeconds}`, `dereg-${config.deregistrationDelaySeconds}`, ...optional, ...generic, `r${repeat}`].join('.');
+}
+
+/** The optional axes present in the matrix (varied or set to one value for every cell). */
+export function optionalAxesOf(matrix: Spec['matrix']): OptionalAxis[] {
+  return OPTIONAL_AXIS_NAMES.filter((a) => matrix[a] !== undefined);
+}
+
+/** The optional axes that take more than one value among the configs: those shown in cell ids and tables. */
+export function varyingAxes(configs: readonly Partial<CellConfig>[]): OptionalAxis[] {
+  return OPTIONAL_AXIS_NAMES.filter((a) => new Set(configs.map((c) => JSON.stringify(c[a] ?? null))).size > 1);
+}
+
+/** The generic axes (by name) that take more than one value among the configs. */
+export function varyingGenericAxes(configs: readonly Partial<CellConfig>[]): string[] {
+  const names = [...new Set(configs.flatMap((c) => Object.keys(c.axes ?? {})))];
+  return names.filter((n) => new Set(configs.map((c) => c.axes?.[n] ?? '')).size > 1);
 }
 
 /** The distinct configs of the matrix: the product of the axes, plus includes, minus excludes. */
-export function expandConfigs(matrix: Spec['matrix']): CellConfig[] {
+export function expandConfigs(matrix: Spec['matrix'], generic: Spec['axes'] = {}): CellConfig[] {
+  const axes = [...AXES, ...optionalAxesOf(matrix)];
   let configs: CellConfig[] = [{} as CellConfig];
-  for (const axis of AXES) {
+  for (const axis of axes) {
     const values = matrix[axis] as Array<CellConfig[typeof axis]>;
     configs = configs.flatMap((c) => values.map((v) => ({ ...c, [axis]: v })));
   }
+  for (const [name, axis] of Object.entries(generic)) {
+    configs = configs.flatMap((c) => Object.keys(axis.values).map((v) => ({ ...c, axes: { ...c.axes, [name]: v } })));
+  }
+  const firstGeneric = Object.keys(generic).length ? { axes: Object.fromEntries(Object.entries(generic).map(([name, axis]) => [name, Object.keys(axis.values)[0]])) } : {};
   for (const partial of matrix.include) {
-    const base: CellConfig = {
-      preStopSeconds: matrix.preStopSeconds[0],
-      terminationGracePeriodSeconds: matrix.terminationGracePeriodSeconds[0],
-      readinessGate: matrix.readinessGate[0],
-      deregistrationDelaySeconds: matrix.deregistrationDelaySeconds[0],
-    };
+    const base = { ...Object.fromEntries(axes.map((a) => [a, (matrix[a] as unknown[])[0]])), ...firstGeneric } as CellConfig;
     configs.push({ ...base, ...partial });
   }
   const seen = new Set<string>();
   return configs.filter((c) => {
-    const key = JSON.stringify(AXES.map((a) => c[a]));
+    const key = JSON.stringify([...axes.map((a) => c[a] ?? null), c.axes ?? null]);
     if (seen.has(key) || matrix.exclude.some((x) => matchesPartial(c, x))) return false;
     seen.add(key);
     return true;
@@ -71,10 +94,12 @@ export function expandConfigs(matrix: Spec['matrix']): CellConfig[] {
 /** Every cell of the spec, in run order: config-major, then disruption, then repetition. */
 export function expandCells(spec: Spec): Cell[] {
   const cells: Cell[] = [];
-  for (const config of expandConfigs(spec.matrix)) {
+  const configs = expandConfigs(spec.matrix, spec.axes);
+  const varying = [...varyingAxes(configs), ...varyingGenericAxes(configs).map((n) => `axes.${n}`)];
+  for (const config of configs) {
     for (const disruption of spec.disruptions) {
       for (let r = 1; r <= spec.repeat; r++) {
-        cells.push({ id: cellId(config, disruption, r), index: cells.length, config, disruption, repeat: r });
+        cells.push({ id: cellId(config, disruption, r, varying), index: cells.length, config, disruption, repeat: r });
       }
     }
   }

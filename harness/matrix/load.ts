@@ -37,7 +37,7 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
   if (spec.configure.deregistrationDelayVia === 'api' && t.ingress && !t.targetGroupBinding) {
     warnings.push('configure.deregistrationDelayVia: the controller reconciles an Ingress-managed target group and may revert ModifyTargetGroupAttributes');
   }
-  const configs = expandConfigs(spec.matrix);
+  const configs = expandConfigs(spec.matrix, spec.axes);
   if (configs.length === 0) errors.push('matrix: no cell is left after `exclude`');
   for (const [i, partial] of spec.matrix.exclude.entries()) {
     if (!configs.length) break;

@@ -4,6 +4,7 @@
  * Durations are model seconds (on the twin they run on its scaled clock); traffic rates are real.
  */
 import { z } from 'zod';
+import { OPTIONAL_AXES, OPTIONAL_AXIS_NAMES } from './axes.ts';
 
 /** Upper bound of a modelled duration (model seconds): an hour is far beyond any sane setting. */
 export const MAX_SECONDS = 3600;
@@ -22,8 +23,63 @@ export const cellConfigSchema = z
     readinessGate: z.boolean(),
     // The ELBv2 range of deregistration_delay.timeout_seconds.
     deregistrationDelaySeconds: seconds(3600, true),
+    // Optional axes (harness/matrix/axes.ts): absent = not varied, the cluster's value left alone.
+    preStopAction: OPTIONAL_AXES.preStopAction.schema.optional(),
+    maxSurge: OPTIONAL_AXES.maxSurge.schema.optional(),
+    maxUnavailable: OPTIONAL_AXES.maxUnavailable.schema.optional(),
+    minReadySeconds: OPTIONAL_AXES.minReadySeconds.schema.optional(),
+    replicas: OPTIONAL_AXES.replicas.schema.optional(),
+    healthCheckIntervalSeconds: OPTIONAL_AXES.healthCheckIntervalSeconds.schema.optional(),
+    healthCheckTimeoutSeconds: OPTIONAL_AXES.healthCheckTimeoutSeconds.schema.optional(),
+    healthyThresholdCount: OPTIONAL_AXES.healthyThresholdCount.schema.optional(),
+    unhealthyThresholdCount: OPTIONAL_AXES.unhealthyThresholdCount.schema.optional(),
+    healthCheckPath: OPTIONAL_AXES.healthCheckPath.schema.optional(),
+    slowStartSeconds: OPTIONAL_AXES.slowStartSeconds.schema.optional(),
+    loadBalancingAlgorithm: OPTIONAL_AXES.loadBalancingAlgorithm.schema.optional(),
+    /** The value chosen on each generic axis (the spec's `axes:`), by name. */
+    axes: z.record(z.string(), z.string()).optional(),
   })
   .strict();
+
+/** A generic axis's value name (it names cells). */
+const valueName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected 1–40 lowercase letters, digits or "-" (it names cells)');
+
+/**
+ * A generic axis: each value a patch of one object — a Deployment strategic-merge patch, the
+ * namespace's labels and annotations, Ingress annotations (a null removes one), or target-group
+ * attributes (set through the API).
+ */
+const genericAxisSchema = z
+  .object({
+    object: z.enum(['deployment', 'namespace', 'ingress', 'targetGroup'], { error: (issue) => `expected "deployment", "namespace", "ingress" or "targetGroup", got ${JSON.stringify(issue.input)}` }),
+    values: z.record(valueName, z.record(z.string(), z.unknown())),
+  })
+  .strict()
+  .superRefine((axis, ctx) => {
+    const entries = Object.entries(axis.values);
+    if (!entries.length) ctx.addIssue({ code: 'custom', path: ['values'], message: 'expected at least one value' });
+    for (const [name, value] of entries) {
+      for (const [k, v] of Object.entries(value)) {
+        if (axis.object === 'namespace') continue;
+        const ok = axis.object === 'deployment' ? true : axis.object === 'ingress' ? typeof v === 'string' || v === null : typeof v === 'string';
+        if (!ok) ctx.addIssue({ code: 'custom', path: ['values', name, k], message: `expected ${axis.object === 'ingress' ? 'an annotation value (a string, or null to remove it)' : 'an attribute value (a string)'}, got ${JSON.stringify(v)}` });
+      }
+      // The namespace: its labels and annotations, the part of it a run may change.
+      const meta = value.metadata as Record<string, unknown> | undefined;
+      const strings = (m: unknown) => typeof m === 'object' && m !== null && Object.values(m).every((x) => typeof x === 'string' || x === null);
+      if (axis.object === 'namespace' && (Object.keys(value).some((k) => k !== 'metadata') || !meta || Object.keys(meta).some((k) => k !== 'labels' && k !== 'annotations') || !Object.values(meta).every(strings))) {
+        ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected { metadata: { labels: {…}, annotations: {…} } } with string values (null removes one), got ${JSON.stringify(value)}` });
+      }
+      if (axis.object === 'deployment' && Object.keys(value).some((k) => k !== 'spec' && k !== 'metadata')) {
+        ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected a strategic-merge patch of the Deployment (spec, metadata), got keys ${Object.keys(value).join(', ')}` });
+      }
+    }
+  });
+
+/** The matrix's optional axes: each a list of values, absent when not varied. */
+const optionalAxes = Object.fromEntries(OPTIONAL_AXIS_NAMES.map((name) => [name, axis(OPTIONAL_AXES[name].schema).optional()])) as {
+  [K in keyof typeof OPTIONAL_AXES]: z.ZodOptional<z.ZodArray<(typeof OPTIONAL_AXES)[K]['schema']>>;
+};
 
 const partialCell = cellConfigSchema.partial().strict();
 
@@ -127,10 +183,16 @@ export const specSchema = z
         terminationGracePeriodSeconds: axis(cellConfigSchema.shape.terminationGracePeriodSeconds),
         readinessGate: axis(z.boolean()),
         deregistrationDelaySeconds: axis(cellConfigSchema.shape.deregistrationDelaySeconds),
+        ...optionalAxes,
         include: z.array(partialCell).default([]),
         exclude: z.array(partialCell).default([]),
       })
       .strict(),
+    /** Generic axes: name → the object and each value's patch; every combination is a config. */
+    axes: z
+      .record(z.string().regex(/^[a-z][a-zA-Z0-9]{0,39}$/, 'expected an axis name of 1–40 letters and digits, starting with a lowercase letter'), genericAxisSchema)
+      .refine((axes) => Object.keys(axes).every((k) => !(k in cellConfigSchema.shape)), 'an axis name must differ from the built-in axes')
+      .default({}),
     disruptions: z.array(disruptionSchema).min(1, 'expected at least one disruption').max(20),
     /** Bound on observing one disruption until settled, model seconds. */
     settleTimeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(900),

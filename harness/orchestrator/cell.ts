@@ -18,7 +18,7 @@ import { packageVersion } from '../core/paths.ts';
 import { bucketMsFor, latencyIn, rateBuckets, scheduleOf } from '../traffic/timing.ts';
 import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { ensurePlacement } from './placement.ts';
-import { configureCell, waitSteady } from './settings.ts';
+import { configureCell, waitSteady, type OriginalSettings } from './settings.ts';
 import type { Target } from './target.ts';
 import { baselineBefore, verdictReasons, type Baseline } from './verdict.ts';
 
@@ -34,6 +34,8 @@ const MAX_FAILURES_KEPT = 500;
 export interface CellDeps {
   target: Target;
   spec: Spec;
+  /** The run's recorded originals: a generic axis sets original-then-its-value (harness/settings/generic.ts). */
+  original?: OriginalSettings;
   driver: TrafficDriverName;
   signal: AbortSignal;
   onStage(stage: Stage): void;
@@ -110,7 +112,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   stage('configure');
   let configured;
   try {
-    configured = await configureCell(target, spec, cell.config, signal, deps.log);
+    configured = await configureCell(target, spec, cell.config, signal, deps.log, deps.original);
     // A drain or spot cell starts with pods on the node it disrupts, as every repetition of it does.
     if (configured.ok) configured = await ensurePlacement(target, cell.disruption, spec, signal, deps.log);
   } catch (error) {

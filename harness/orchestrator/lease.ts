@@ -17,7 +17,6 @@ import type { Clock, Timer } from '../core/clock.ts';
 import { LEASE_ANNOTATION, RUN_MARKER } from '../core/labels.ts';
 import { SafetyError } from '../core/errors.ts';
 import type { KubernetesPort } from '../platform/ports.ts';
-import type { FoundMarker } from './settings.ts';
 
 /**
  * Wall seconds a lease stays fresh after its last renewal. Longer than client-go's 15 s: taking over
@@ -178,4 +177,11 @@ export function holdLease(k8s: KubernetesPort, namespace: string, runId: string,
       await inFlight.catch(() => {});
     },
   };
+}
+
+/** A marker found on the cluster: which object carries which run's id, and the run's lease there if any. */
+export interface FoundMarker {
+  runId: string;
+  object: string;
+  lease?: Lease;
 }

@@ -13,8 +13,7 @@ import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, nodeFs, readJson, writeFileAtomic, writeJsonAtomic, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
-import { metaOfRun, renderHtml } from '../report/html/render.ts';
-import { renderJunit } from '../report/junit.ts';
+import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
 import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
@@ -26,8 +25,9 @@ import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
-import { enableAccessLogs, snapshotAccessLogs } from './access-logs.ts';
+import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { parseOriginal } from '../settings/original.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
@@ -99,6 +99,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       throw new ConfigError(`Cannot resume ${runId}: ${runFile} does not exist (a run that stopped before writing it changed nothing; start it again with --run-id ${runId})`);
     }
     record = await readJson<RunRecord>(runFile);
+    // The originals restore works from: validated, never taken on trust.
+    if (record.original !== undefined) record.original = parseOriginal(record.original, runFile);
     if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
@@ -151,7 +153,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = (record?.original as OriginalSettings | undefined) ?? (await snapshotSettings(target));
+    original = (record?.original === undefined ? undefined : parseOriginal(record.original, runFile)) ?? (await snapshotSettings(target, spec));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {
@@ -201,6 +203,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         result = await runCell(cell, {
           target,
           spec,
+          original,
           driver: driver.name,
           signal,
           env: opts.env,
@@ -255,7 +258,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        const restored = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
+        const restored = await restoreSettings(target, parseOriginal(record.original, runFile), runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
         record.restored = restored.done;
         if (restored.kept.length) record.restoreKept = restored.kept;
         else delete record.restoreKept;
@@ -304,8 +307,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   });
   try {
     await writeFileAtomic(path.join(runDir, 'report.md'), report, fs);
-    await writeFileAtomic(path.join(runDir, 'junit.xml'), renderJunit(spec.name, results, failedExpectations, unmeasured, record.stoppedBy), fs);
-    await writeFileAtomic(path.join(runDir, 'report.html'), renderHtml(results, metaOfRun(record, failedExpectations, unmeasured)), fs);
+    for (const format of Object.values(REPORT_FORMATS) as ReportFormat[]) {
+      if (format.file) await writeFileAtomic(path.join(runDir, format.file), format.render({ record, cells: results, failedExpectations, unmeasured }), fs);
+    }
   } catch (error) {
     // The table is still returned (and printed); the write failure decides the exit code.
     failure ??= error as Error;
@@ -332,9 +336,10 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
         (resumes.length ? ` (or continue ${runs.length > 1 ? 'them' : 'it'} with: ${resumes.join(' ; ')})` : ''),
     );
   }
-  if (opts.resume && record?.original && (markers.length || (record.original as OriginalSettings).changes?.length)) {
+  const recorded = opts.resume && record?.original !== undefined ? parseOriginal(record.original, `run ${runId}'s run.json`) : undefined;
+  if (recorded && (markers.length || recorded.changes.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
-    const { differences } = await restoreSettings(target, record.original as OriginalSettings, runId, log, { spec: opts.loaded.spec });
+    const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
 }

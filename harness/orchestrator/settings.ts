@@ -1,86 +1,23 @@
 /**
- * The settings a cell changes — on the Deployment, the namespace, the Ingress or the target group —
- * recorded before the first change, applied per cell, verified through the APIs, and restored at
- * the end (or on abort) from the record.
+ * The run's side of the settings: marking the objects a run changes, configuring a cell by walking
+ * the settings registry (harness/settings/registry.ts), the steadiness check, restoring and reading
+ * back every setting (again by walking the registry), and undoing node changes.
  */
-import { parseAttributeList } from '../core/attributes.ts';
 import { LEASE_ANNOTATION, RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
-import { parseLease, type Lease } from './lease.ts';
+import { parseLease, type FoundMarker, type Lease } from './lease.ts';
+
+export type { FoundMarker } from './lease.ts';
 import type { Target } from './target.ts';
-import { accessLogAttributes, readAccessLogs, restoreAccessLogs, withAttributes, type AccessLogsSetting, type OriginalAccessLogs } from './access-logs.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import { expandConfigs } from '../matrix/expand.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject, ObjectRef } from '../platform/ports.ts';
+import { SETTINGS, settingsOf, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
 
-/** The namespace label that turns on readiness-gate injection. */
-export const GATE_LABEL = 'elbv2.k8s.aws/pod-readiness-gate-inject';
-/** The Ingress annotation holding target-group attributes. */
-export const TG_ATTRIBUTES_ANNOTATION = 'alb.ingress.kubernetes.io/target-group-attributes';
-const DELAY_KEY = 'deregistration_delay.timeout_seconds';
-
-/** How the deregistration delay is set: decided once, when connecting, and stored with the originals. */
-export type DelayChannel = 'ingress' | 'api';
-
-/** The channel: the Ingress annotation when asked for and there is an Ingress, else ModifyTargetGroupAttributes. */
-export function delayChannel(spec: Spec, ingress: string | undefined): DelayChannel {
-  return spec.configure.deregistrationDelayVia === 'ingress' && ingress ? 'ingress' : 'api';
-}
-
-/** The original values, as found before the run changed anything (JSON-serializable). */
-export interface OriginalSettings {
-  container: string;
-  /** The container's lifecycle.preStop (null when none). */
-  preStop: unknown;
-  /** The container's whole lifecycle (null when none), so that restore leaves no empty object behind. */
-  lifecycle?: unknown;
-  terminationGracePeriodSeconds: number | null;
-  /** The namespace's gate label value (null when unset). */
-  gateLabel: string | null;
-  /** The Ingress annotation (null when unset; undefined when no Ingress is used). */
-  ingressAttributes?: string | null;
-  /** How this run sets the delay (decided once, at connect). */
-  delayVia: DelayChannel;
-  /** The target group's effective delay, read through DescribeTargetGroupAttributes. */
-  deregistrationDelaySeconds: string;
-  /** Changes disruptions made and not yet undone (cordons, taints). */
-  changes: ClusterChange[];
-  /** The load balancer's access-log attributes and the Ingress annotation, when the run enables the logs (`explain.enableAccessLogs`). */
-  accessLogs?: OriginalAccessLogs;
-}
-
-/** The annotation with the deregistration delay set to `seconds`, other attributes kept in order. */
-export function withDelay(annotation: string | null | undefined, seconds: number): string {
-  const entries = parseAttributeList(annotation).filter(([k]) => k !== DELAY_KEY);
-  return [...entries, [DELAY_KEY, String(seconds)]].map(([k, v]) => `${k}=${v}`).join(',');
-}
-
-function container(d: KObject): { name: string; lifecycle?: { preStop?: unknown } } {
-  const c = d.spec?.template?.spec?.containers?.[0];
-  if (!c) throw new Error(`deployment ${d.metadata?.name} has no container`);
-  return c;
-}
-
-/** Reads the settings the run may change. */
-export async function snapshotSettings(t: Target): Promise<OriginalSettings> {
-  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-  const ns = await t.k8s.getNamespace(t.namespace);
-  const c = container(d);
-  const original: OriginalSettings = {
-    container: c.name,
-    preStop: c.lifecycle?.preStop ?? null,
-    lifecycle: c.lifecycle ?? null,
-    terminationGracePeriodSeconds: d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null,
-    gateLabel: ns.metadata?.labels?.[GATE_LABEL] ?? null,
-    delayVia: t.delayVia,
-    deregistrationDelaySeconds: (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY] ?? '300',
-    changes: [],
-  };
-  if (t.ingress) original.ingressAttributes = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
-  return original;
-}
+export { delayChannel, describeConfig, GATE_LABEL, preStopFor, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, withDelay, type OriginalSettings } from '../settings/registry.ts';
+export type { DelayChannel } from '../settings/types.ts';
 
 /** The objects a run changes (nodes aside): each carries the run's marker while the run has it changed. */
 function markedObjects(t: Target): ObjectRef[] {
@@ -96,12 +33,6 @@ export async function markObjects(t: Target, runId: string, lease?: Lease): Prom
   for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId, ...(lease && ref.kind === 'Namespace' ? { [LEASE_ANNOTATION]: JSON.stringify(lease) } : {}) });
 }
 
-/** A marker found on the cluster: which object carries which run's id, and the run's lease there if any. */
-export interface FoundMarker {
-  runId: string;
-  object: string;
-  lease?: Lease;
-}
 
 /** Every run marker on the target's objects and on the nodes. */
 export async function findMarkers(t: Target): Promise<FoundMarker[]> {
@@ -143,39 +74,7 @@ function parseUndo(text: string | undefined): string[] {
   }
 }
 
-/** The preStop a cell asks for (null = none). */
-export function preStopFor(seconds: number, style: Spec['configure']['preStop']): unknown {
-  if (seconds <= 0) return null;
-  return style === 'native' ? { sleep: { seconds } } : { exec: { command: ['sleep', String(seconds)] } };
-}
-
-/** What `plan` prints for a config: each change, without touching anything. */
-export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: string; deployment: string; ingress?: string }): string[] {
-  const via = delayChannel(spec, t.ingress);
-  const preStop = preStopFor(config.preStopSeconds, spec.configure.preStop);
-  return [
-    `deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds=${config.terminationGracePeriodSeconds}, preStop=${preStop ? JSON.stringify(preStop) : 'none'}`,
-    `namespace ${t.namespace}: label ${GATE_LABEL}=${config.readinessGate ? 'enabled' : '(removed)'}`,
-    via === 'ingress'
-      ? `ingress ${t.namespace}/${t.ingress}: annotation ${TG_ATTRIBUTES_ANNOTATION} with ${DELAY_KEY}=${config.deregistrationDelaySeconds}`
-      : `target group: ModifyTargetGroupAttributes ${DELAY_KEY}=${config.deregistrationDelaySeconds}`,
-    'roll out so every pod carries these settings, then wait until every target is healthy',
-  ];
-}
-
-/** Sets the delay through the channel decided at connect: the Ingress annotation or the ELBv2 API. */
-async function setDelay(t: Target, seconds: number): Promise<void> {
-  if (t.delayVia === 'ingress' && t.ingress) {
-    const ing = await t.k8s.getIngress(t.namespace, t.ingress);
-    const current = ing.metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION];
-    const next = withDelay(current, seconds);
-    if (next !== current) await t.k8s.setIngressAnnotations(t.namespace, t.ingress, { [TG_ATTRIBUTES_ANNOTATION]: next });
-  } else {
-    await t.elbv2.modifyAttributes(t.targetGroupArn, { [DELAY_KEY]: String(seconds) });
-  }
-}
-
-/** True when a pod carries the config. */
+/** True when a pod carries the config's pod-level settings (grace, preStop, gate). */
 function podMatches(pod: KObject, config: CellConfig, wantPreStop: unknown, gate: string | undefined): boolean {
   const c = pod.spec?.containers?.[0];
   const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
@@ -187,47 +86,111 @@ function podMatches(pod: KObject, config: CellConfig, wantPreStop: unknown, gate
 /** Result of configuring a cell: values, not exceptions. */
 export type ConfigureOutcome = { ok: true; detail: string } | { ok: false; reason: string };
 
-/**
- * Applies a cell's config, rolls out so every pod carries it, verifies pods, gate conditions and
- * the effective target-group attribute, and waits until steady (every target healthy).
- */
-export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void): Promise<ConfigureOutcome> {
-  const bound = spec.configure.steadyTimeoutSeconds * 1000;
-  const preStop = preStopFor(config.preStopSeconds, spec.configure.preStop);
-  const d = await t.k8s.getDeployment(t.namespace, t.deployment);
-  const c = container(d);
+/** Deep merge of strategic-merge fragments (containers merged by name, as the API server does). */
+function mergePatch(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(from)) {
+    const have = into[k];
+    if (k === 'containers' && Array.isArray(have) && Array.isArray(v)) {
+      for (const c of v as Array<{ name: string }>) {
+        const same = (have as Array<{ name: string }>).find((x) => x.name === c.name);
+        if (same) mergePatch(same as Record<string, unknown>, c as Record<string, unknown>);
+        else have.push(c);
+      }
+    } else if (have && v && typeof have === 'object' && typeof v === 'object' && !Array.isArray(v)) mergePatch(have as Record<string, unknown>, v as Record<string, unknown>);
+    else into[k] = v;
+  }
+  return into;
+}
+
+/** The config's Deployment changes, as one strategic-merge patch (undefined: the Deployment already carries them). */
+async function deploymentPatch(t: Target, spec: Spec, config: CellConfig, o: OriginalSettings): Promise<{ patch?: Record<string, unknown>; changed: string[] }> {
   const patch: Record<string, unknown> = {};
-  if (JSON.stringify(c.lifecycle?.preStop ?? null) !== JSON.stringify(preStop) || d.spec?.template?.spec?.terminationGracePeriodSeconds !== config.terminationGracePeriodSeconds) {
-    Object.assign(patch, { spec: { template: { spec: { terminationGracePeriodSeconds: config.terminationGracePeriodSeconds, containers: [{ name: c.name, lifecycle: { preStop } }] } } } });
+  const changed: string[] = [];
+  for (const entry of settingsOf(spec)) {
+    if (!entry.patch) continue;
+    const want = entry.wants(config, spec, o);
+    if (want === undefined || JSON.stringify((await entry.read(t, o)) ?? null) === JSON.stringify(want)) continue;
+    mergePatch(patch, entry.patch(want, o));
+    changed.push(entry.describe(want, t).replace(`deployment ${t.namespace}/${t.deployment}: `, ''));
   }
-  const ns = await t.k8s.getNamespace(t.namespace);
-  const wantLabel = config.readinessGate ? 'enabled' : null;
-  if ((ns.metadata?.labels?.[GATE_LABEL] ?? null) !== wantLabel) {
-    await t.k8s.setNamespaceLabels(t.namespace, { [GATE_LABEL]: wantLabel });
-    log(`namespace ${t.namespace}: ${GATE_LABEL}=${wantLabel ?? '(removed)'}`);
+  return Object.keys(patch).length ? { patch, changed } : { changed };
+}
+
+/** The originals `read` needs to answer for the config's axes while configuring (the run's record has them; these are for the read only). */
+function readScope(t: Target, d: KObject, config: CellConfig, original?: OriginalSettings): OriginalSettings {
+  const axes = Object.fromEntries(Object.keys(config).map((k) => [k, null]));
+  return { container: d.spec?.template?.spec?.containers?.[0]?.name ?? '', preStop: null, terminationGracePeriodSeconds: null, gateLabel: null, delayVia: t.delayVia, deregistrationDelaySeconds: '', changes: [], axes, ingressAttributes: t.ingress ? null : undefined, ...(original?.generic ? { generic: original.generic } : {}) };
+}
+
+/**
+ * Applies a cell's config by walking the registry: the namespace's, the Ingress's and the target
+ * group's settings one by one, the Deployment's as one strategic-merge patch (one rollout).
+ * Returns whether the Deployment was patched.
+ */
+export async function applySettings(t: Target, spec: Spec, config: CellConfig, log: (line: string) => void, original?: OriginalSettings): Promise<{ patched: boolean }> {
+  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config, original);
+  const { patch, changed } = await deploymentPatch(t, spec, config, o);
+  let patched = false;
+  for (const entry of settingsOf(spec)) {
+    const line = await entry.apply?.(t, config, spec, o);
+    if (line) log(line);
+    if (line && entry.object === 'deployment') patched = true;
   }
-  await setDelay(t, config.deregistrationDelaySeconds);
-  if (Object.keys(patch).length) {
+  if (patch) {
     await t.k8s.patchDeployment(t.namespace, t.deployment, patch);
-    log(`deployment ${t.namespace}/${t.deployment}: preStop ${config.preStopSeconds} s, grace ${config.terminationGracePeriodSeconds} s`);
+    log(`deployment ${t.namespace}/${t.deployment}: ${changed.join(', ')}`);
   }
+  return { patched: patched || patch !== undefined };
+}
+
+/** Each setting the config sets that the cluster does not show yet, read back through the APIs (empty: all there). */
+export async function settingsDiffering(t: Target, spec: Spec, config: CellConfig, original?: OriginalSettings): Promise<string[]> {
+  const o = readScope(t, await t.k8s.getDeployment(t.namespace, t.deployment), config, original);
+  const differing: string[] = [];
+  for (const entry of settingsOf(spec)) {
+    const want = readBackWant(entry, config, spec, o);
+    if (want === undefined) continue;
+    const now = (await entry.read(t, o)) ?? null;
+    if (JSON.stringify(now) !== JSON.stringify(want)) differing.push(`${entry.name(t)} is ${typeof now === 'string' ? now : JSON.stringify(now)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+  }
+  return differing;
+}
+
+/**
+ * Applies a cell's config, rolls out when a setting needs new pods, verifies pods, gate conditions
+ * and each setting read back (target-group attributes as the API shows them), and waits until
+ * steady (every target healthy).
+ */
+export async function configureCell(t: Target, spec: Spec, config: CellConfig, signal: AbortSignal, log: (line: string) => void, original?: OriginalSettings): Promise<ConfigureOutcome> {
+  const bound = spec.configure.steadyTimeoutSeconds * 1000;
+  const preStop = SETTINGS.find((e) => e.key === 'preStop')!.wants(config, spec, {} as OriginalSettings);
+  const { patched } = await applySettings(t, spec, config, log, original);
   const gate = t.bindingName ? `target-health.elbv2.k8s.aws/${t.bindingName}` : undefined;
   const podsMatch = async () => {
     const pods = (await t.k8s.listPods(t.namespace, t.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
     return pods.length > 0 && pods.every((p) => podMatches(p, config, preStop, gate));
   };
-  if (!Object.keys(patch).length && !(await podsMatch())) {
+  if (!patched && !(await podsMatch())) {
     // Only the gate label changed: the webhook injects gates at pod creation, so new pods are needed.
     await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date(t.clock.now()).toISOString() } } } } });
     log(`deployment ${t.namespace}/${t.deployment}: restarted so that pods pick up the readiness gate setting`);
   }
   const rolled = await pollUntil(t.clock, bound, signal, async () => rolloutComplete(await t.k8s.getDeployment(t.namespace, t.deployment)) && (await podsMatch()));
   if (!rolled) return { ok: false, reason: signal.aborted ? 'interrupted' : `pods did not carry the config within ${bound / 1000} s` };
-  const delayOk = await pollUntil(t.clock, bound, signal, async () => (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY] === String(config.deregistrationDelaySeconds));
-  if (!delayOk) return { ok: false, reason: `the target group's ${DELAY_KEY} did not become ${config.deregistrationDelaySeconds} within ${bound / 1000} s` };
+  // Read back every setting the config sets (the controller applies annotations in its own time).
+  let differing: string[] = [];
+  const applied = await pollUntil(t.clock, bound, signal, async () => (differing = await settingsDiffering(t, spec, config, original)).length === 0);
+  if (!applied) return { ok: false, reason: signal.aborted ? 'interrupted' : `not applied within ${bound / 1000} s: ${differing.join('; ')}` };
   const steady = await waitSteady(t, bound, signal);
   if (!steady) return { ok: false, reason: signal.aborted ? 'interrupted' : `targets were not all healthy within ${bound / 1000} s` };
   return { ok: true, detail: 'configured, verified and steady' };
+}
+
+/** The value configure reads back for an entry: every setting the config sets but the annotation of target-group attributes (checked through the attributes themselves) and the access logs (enabled once per run). */
+function readBackWant(entry: SettingEntry, config: CellConfig, spec: Spec, o: OriginalSettings): unknown {
+  if (entry.key === 'ingressAttributes' || entry.key === 'accessLogs') return undefined;
+  if ('attribute' in entry && typeof entry.attribute === 'string') return targetGroupAttributesOf(config)[entry.attribute];
+  return entry.wants(config, spec, o);
 }
 
 /** True when the Deployment is complete, none of its pods is terminating, and each pod is a healthy target (none initial or draining). */
@@ -262,131 +225,16 @@ export interface RestoreScope {
   beforeUnmark?: () => Promise<void>;
 }
 
-/** Model ms restore waits for the controller to apply a restored annotation to the target group. */
-const CONTROLLER_APPLY_MS = 30_000;
-
-/** The values a run may have left on the cluster, per setting (empty: none of the run's values is there any more). */
-export interface RunValues {
-  preStop: unknown[];
-  grace: Array<number | null>;
-  gateLabel: Array<string | null>;
-  /** The target-group-attributes annotation, when the run sets the delay through it. */
-  ingressAttributes: Array<string | null>;
-  delay: string[];
-  /** Where the run sends the access logs, when it turns them on. */
-  accessLogs?: AccessLogsSetting;
+/** Every value the spec's cells set, per registry entry (pure). */
+export function valuesTheRunSets(spec: Spec, original: OriginalSettings): RunValues {
+  const configs = expandConfigs(spec.matrix, spec.axes);
+  return Object.fromEntries(settingsOf(spec).map((e) => [e.key, configs.map((c) => e.wants(c, spec, original)).filter((v) => v !== undefined)]));
 }
 
 /** Nothing of the run's is on the cluster: every difference from the originals is someone else's. */
-const NO_RUN_VALUES: RunValues = { preStop: [], grace: [], gateLabel: [], ingressAttributes: [], delay: [] };
-
-/** Every value the spec's cells set, per setting (pure). */
-export function valuesTheRunSets(spec: Spec, original: OriginalSettings): RunValues {
-  const configs = expandConfigs(spec.matrix);
-  return {
-    preStop: configs.map((c) => preStopFor(c.preStopSeconds, spec.configure.preStop)),
-    grace: configs.map((c) => c.terminationGracePeriodSeconds),
-    gateLabel: configs.map((c) => (c.readinessGate ? 'enabled' : null)),
-    ingressAttributes: original.delayVia === 'ingress' ? configs.map((c) => withDelay(original.ingressAttributes, c.deregistrationDelaySeconds)) : [],
-    delay: configs.map((c) => String(c.deregistrationDelaySeconds)),
-    ...(spec.explain.enableAccessLogs ? { accessLogs: spec.explain.enableAccessLogs } : {}),
-  };
-}
-
-/** A setting as restore finds it: at its original value, at one the run sets, or neither (changed since by someone else). */
-interface SettingState {
-  atOriginal: boolean;
-  ours: boolean;
-  now: string;
-  was: string;
-}
+const NO_RUN_VALUES: RunValues = {};
 
 /**
- * One entry per setting restore puts back, walked in this order (the Ingress annotation before the
- * delay the controller applies from it): how to read its state and how to put it back.
- */
-interface RestorableSetting {
-  name(t: Target): string;
-  /** Undefined when the run does not touch it on this target. */
-  state(t: Target, o: OriginalSettings, values: RunValues): Promise<SettingState | undefined>;
-  restore(t: Target, o: OriginalSettings, signal: AbortSignal): Promise<string[]>;
-}
-
-const show = (v: unknown) => (v === null || v === undefined ? '(unset)' : typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-const among = (v: unknown, values: readonly unknown[]) => values.some((x) => same(x, v));
-
-const SETTINGS: RestorableSetting[] = [
-  {
-    name: (t) => `deployment ${t.namespace}/${t.deployment}: preStop`,
-    async state(t, o, values) {
-      const c = container(await t.k8s.getDeployment(t.namespace, t.deployment));
-      const preStop = c.lifecycle?.preStop ?? null;
-      // The whole lifecycle, so that restore leaves no empty object behind.
-      const atOriginal = (o.lifecycle === undefined || same(c.lifecycle, o.lifecycle)) && same(preStop, o.preStop);
-      return { atOriginal, ours: among(preStop, values.preStop), now: show(preStop), was: show(o.preStop) };
-    },
-    async restore(t, o) {
-      const lifecycle = o.lifecycle === null ? null : { ...(o.lifecycle as object | undefined), preStop: o.preStop };
-      await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { spec: { containers: [{ name: o.container, lifecycle }] } } } });
-      return [`deployment ${t.namespace}/${t.deployment}: preStop restored`];
-    },
-  },
-  {
-    name: (t) => `deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds`,
-    async state(t, o, values) {
-      const grace = (await t.k8s.getDeployment(t.namespace, t.deployment)).spec?.template?.spec?.terminationGracePeriodSeconds ?? null;
-      return { atOriginal: grace === o.terminationGracePeriodSeconds, ours: values.grace.includes(grace), now: show(grace), was: show(o.terminationGracePeriodSeconds) };
-    },
-    async restore(t, o) {
-      await t.k8s.patchDeployment(t.namespace, t.deployment, { spec: { template: { spec: { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds } } } });
-      return [`deployment ${t.namespace}/${t.deployment}: terminationGracePeriodSeconds restored`];
-    },
-  },
-  {
-    name: (t) => `namespace ${t.namespace}: ${GATE_LABEL}`,
-    async state(t, o, values) {
-      const label = (await t.k8s.getNamespace(t.namespace)).metadata?.labels?.[GATE_LABEL] ?? null;
-      return { atOriginal: label === o.gateLabel, ours: values.gateLabel.includes(label), now: show(label), was: show(o.gateLabel) };
-    },
-    async restore(t, o) {
-      await t.k8s.setNamespaceLabels(t.namespace, { [GATE_LABEL]: o.gateLabel });
-      return [`namespace ${t.namespace}: ${GATE_LABEL} restored`];
-    },
-  },
-  {
-    name: (t) => `ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION}`,
-    async state(t, o, values) {
-      if (!t.ingress || o.ingressAttributes === undefined) return undefined;
-      const now = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
-      return { atOriginal: now === o.ingressAttributes, ours: values.ingressAttributes.includes(now), now: show(now), was: show(o.ingressAttributes) };
-    },
-    async restore(t, o) {
-      await t.k8s.setIngressAnnotations(t.namespace, t.ingress!, { [TG_ATTRIBUTES_ANNOTATION]: o.ingressAttributes ?? null });
-      return [`ingress ${t.namespace}/${t.ingress}: ${TG_ATTRIBUTES_ANNOTATION} restored`];
-    },
-  },
-  {
-    name: () => `target group: ${DELAY_KEY}`,
-    async state(t, o, values) {
-      const delay = (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
-      return { atOriginal: delay === o.deregistrationDelaySeconds, ours: values.delay.includes(delay), now: show(delay), was: show(o.deregistrationDelaySeconds) };
-    },
-    restore: (t, o, signal) => restoreDelay(t, o, signal),
-  },
-  {
-    name: () => 'access logs',
-    async state(t, o, values) {
-      if (!o.accessLogs || !t.ingress) return undefined;
-      const now = await readAccessLogs(t, o.accessLogs);
-      const was = { attributes: o.accessLogs.attributes, annotation: o.accessLogs.annotation };
-      const ours = values.accessLogs ? { attributes: accessLogAttributes(values.accessLogs), annotation: withAttributes(o.accessLogs.annotation, accessLogAttributes(values.accessLogs)) } : undefined;
-      return { atOriginal: same(now, was), ours: ours !== undefined && same(now, ours), now: show(now), was: show(was) };
-    },
-    restore: (t, o, signal) => restoreAccessLogs(t, o.accessLogs!, signal),
-  },
-];
-
 /**
  * Puts back every setting that still has a value the run sets (its spec's cells' values; none once
  * the run's markers are gone, i.e. after a restore that verified everything), undoes the run's
@@ -400,9 +248,9 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   const values = held ? valuesTheRunSets(scope.spec, original) : NO_RUN_VALUES;
   const done: string[] = [];
   const kept: string[] = [];
-  const leftAlone = new Set<RestorableSetting>();
-  for (const setting of SETTINGS) {
-    const state = await setting.state(t, original, values);
+  const leftAlone = new Set<SettingEntry>();
+  for (const setting of settingsOf(scope.spec)) {
+    const state = await stateOf(setting, t, original, values);
     if (!state || state.atOriginal) continue;
     if (state.ours) done.push(...(await setting.restore(t, original, signal)));
     else {
@@ -414,9 +262,9 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   for (const line of done) log(line);
   for (const line of kept) log(line);
   const differences: string[] = [];
-  for (const setting of SETTINGS) {
+  for (const setting of settingsOf(scope.spec)) {
     if (leftAlone.has(setting)) continue;
-    const state = await setting.state(t, original, values);
+    const state = await stateOf(setting, t, original, values);
     if (state && !state.atOriginal) differences.push(`${setting.name(t)} is ${state.now}, was ${state.was}`);
   }
   if (differences.length) {
@@ -428,23 +276,6 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   }
   for (const line of differences) log(`still differs after restore: ${line}`);
   return { done, kept, differences };
-}
-
-/**
- * The target group's delay back to its original value. An Ingress annotation that names the delay
- * is applied by the controller (waited for, bounded); one that does not leaves the attribute at the
- * last value the controller set (it does not revert removed attributes), so it is set back through
- * ModifyTargetGroupAttributes — as it is when the run used the API.
- */
-async function restoreDelay(t: Target, original: OriginalSettings, signal: AbortSignal): Promise<string[]> {
-  const current = async () => (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY];
-  if ((await current()) === original.deregistrationDelaySeconds) return [];
-  const controllerOwns = original.delayVia === 'ingress' && parseAttributeList(original.ingressAttributes).some(([k]) => k === DELAY_KEY);
-  if (controllerOwns && (await pollUntil(t.clock, CONTROLLER_APPLY_MS, signal, async () => (await current()) === original.deregistrationDelaySeconds))) {
-    return [`target group: ${DELAY_KEY} back to ${original.deregistrationDelaySeconds} (applied by the controller)`];
-  }
-  await t.elbv2.modifyAttributes(t.targetGroupArn, { [DELAY_KEY]: original.deregistrationDelaySeconds });
-  return [`target group: ${DELAY_KEY} set back to ${original.deregistrationDelaySeconds} through ModifyTargetGroupAttributes${controllerOwns ? ' (the controller had not applied the annotation)' : ''}`];
 }
 
 /** The taint the spot disruption sets (harness/disruptions/spot.ts): one with another value or effect was changed since. */

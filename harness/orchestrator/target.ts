@@ -5,7 +5,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
-import type { DelayChannel } from './settings.ts';
+import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
 
 /** A connected target: ports, names, and (on the twin) what the twin says of itself. */

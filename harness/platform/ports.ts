@@ -56,6 +56,8 @@ export interface KubernetesPort {
   evictPod(namespace: string, name: string): Promise<EvictionOutcome>;
   /** Sets (string) or removes (null) annotations on a namespace, Deployment, Ingress or node (merge patch). */
   annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KObject>;
+  /** The same port with every write sent as a server-side dry run (`dryRun=All`: validated and admitted, never stored). */
+  dryRun?(): KubernetesPort;
   /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */
   watchPods(namespace: string, labelSelector: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
 }

@@ -2,13 +2,24 @@
  * The table users paste into reviews: one row per config, one column per disruption, each cell the
  * 5xx count (summed over repeats) with its codes, or INVALID with why. Rendering is pure.
  */
-import { disruptionLabel } from '../matrix/expand.ts';
+import { disruptionLabel, varyingAxes, varyingGenericAxes } from '../matrix/expand.ts';
+import { AXIS_HEADINGS, OPTIONAL_AXIS_NAMES } from '../matrix/axes.ts';
 import type { UnmeasuredCell } from './expect.ts';
 import type { CellResult } from './types.ts';
 
-/** The row key of a config. */
+/** The row key of a config (optional axes only when the config sets them, so the built-in keys stay as they were). */
 export function configKey(c: CellResult['config']): string {
-  return `${c.readinessGate ? 'on' : 'off'}|${c.preStopSeconds}|${c.terminationGracePeriodSeconds}|${c.deregistrationDelaySeconds}`;
+  const optional = OPTIONAL_AXIS_NAMES.filter((a) => c[a] !== undefined).map((a) => `|${a}=${c[a]}`);
+  const generic = Object.entries(c.axes ?? {}).map(([n, v]) => `|axes.${n}=${v}`);
+  return `${c.readinessGate ? 'on' : 'off'}|${c.preStopSeconds}|${c.terminationGracePeriodSeconds}|${c.deregistrationDelaySeconds}${optional.join('')}${generic.join('')}`;
+}
+
+/** The optional axes shown as table columns (those that vary among the results), with their headings and each config's value. */
+export function axisColumns(configs: ReadonlyArray<CellResult['config']>): Array<{ heading: string; value: (c: CellResult['config']) => string }> {
+  return [
+    ...varyingAxes(configs).map((a) => ({ heading: AXIS_HEADINGS[a], value: (c: CellResult['config']) => (c[a] === undefined ? '–' : String(c[a])) })),
+    ...varyingGenericAxes(configs).map((n) => ({ heading: n, value: (c: CellResult['config']) => c.axes?.[n] ?? '–' })),
+  ];
 }
 
 /** Sums counts of several repeats. */
@@ -92,7 +103,8 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
   for (const r of results) rows.set(configKey(r.config), [...(rows.get(configKey(r.config)) ?? []), r]);
   const footnotes: string[] = [];
   const shown = meta.columns?.length ? meta.columns : (['failed'] as TableColumn[]);
-  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...columns.flatMap((d) => shown.map((k) => (k === 'failed' ? `${d} failed` : `${d} ${k} ms`)))];
+  const axes = axisColumns(results.map((r) => r.config));
+  const header = ['gate', 'preStop s', 'grace s', 'dereg delay s', ...axes.map((a) => a.heading), ...columns.flatMap((d) => shown.map((k) => (k === 'failed' ? `${d} failed` : `${d} ${k} ms`)))];
   const body = [...rows.values()].map((cells) => {
     const c = cells[0].config;
     const values = columns.flatMap((d) => {
@@ -101,7 +113,7 @@ export function renderMarkdown(results: CellResult[], meta: ReportMeta): string 
       const failed = cellText(group, footnotes);
       return shown.map((k) => (k === 'failed' || failed.startsWith('INVALID') || failed === '–' ? failed : latencyText(group, k)));
     });
-    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...values];
+    return [c.readinessGate ? 'on' : 'off', String(c.preStopSeconds), String(c.terminationGracePeriodSeconds), String(c.deregistrationDelaySeconds), ...axes.map((a) => a.value(c)), ...values];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

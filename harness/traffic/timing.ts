@@ -5,7 +5,6 @@
  * latency percentiles of a window, how did rate and latency go over time. Exact percentiles need
  * every duration of a window, so the durations are kept; nothing else per request is.
  */
-import type { TrafficResult } from './types.ts';
 
 /** Send time, duration and status of every request that finished (answered or failed), in completion order. */
 export class RequestTimings {
@@ -210,12 +209,21 @@ export function rateBuckets(timings: RequestTimings, origin: number, bucketMs: n
   return buckets;
 }
 
+/** The part of a traffic result (harness/traffic/types.ts `TrafficResult`) the schedule check reads; spelled out here so the two modules do not import each other. */
+export interface ScheduledResult {
+  timings?: RequestTimings;
+  scheduleOrigin?: number;
+  startedAt: number;
+  planned: number;
+  cutAtStop: { count: number; sentAt: number[] };
+}
+
 /**
  * The schedule check of a traffic result over [from, to) (epoch ms): every send time (finished
  * requests and those cut at the stop) against the open model's due times. Undefined when the
  * driver recorded no timings.
  */
-export function scheduleOf(result: Pick<TrafficResult, 'timings' | 'scheduleOrigin' | 'startedAt' | 'planned' | 'cutAtStop'>, rate: number, from: number, to: number): ScheduleCheck | undefined {
+export function scheduleOf(result: ScheduledResult, rate: number, from: number, to: number): ScheduleCheck | undefined {
   if (!result.timings || !(rate > 0)) return undefined;
   const sent = result.timings.sentAt;
   const all = new Float64Array(sent.length + result.cutAtStop.sentAt.length);

@@ -68,8 +68,9 @@ function safeJson(text: string): { message?: string } | undefined {
   }
 }
 
-/** Builds the Kubernetes adapter. */
-export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): KubernetesPort {
+/** Builds the Kubernetes adapter; with `dryRun`, every write is sent with `dryRun=All` (the API server validates, admits and answers, and stores nothing). */
+export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dryRun?: boolean } = {}): KubernetesPort {
+  const dryRun = opts.dryRun ? 'All' : undefined;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const net = kc.makeApiClient(NetworkingV1Api);
@@ -83,19 +84,19 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
       return plain(await apps.readNamespacedDeployment({ namespace, name }));
     },
     async patchDeployment(namespace, name, body, kind = 'strategic') {
-      return plain(await apps.patchNamespacedDeployment({ namespace, name, body }, setHeaderOptions('Content-Type', contentType[kind])));
+      return plain(await apps.patchNamespacedDeployment({ namespace, name, body, dryRun }, setHeaderOptions('Content-Type', contentType[kind])));
     },
     async getNamespace(name) {
       return plain(await core.readNamespace({ name }));
     },
     async setNamespaceLabels(name, labels) {
-      return plain(await core.patchNamespace({ name, body: { metadata: { labels } } }, merge));
+      return plain(await core.patchNamespace({ name, body: { metadata: { labels } }, dryRun }, merge));
     },
     async getIngress(namespace, name) {
       return plain(await net.readNamespacedIngress({ namespace, name }));
     },
     async setIngressAnnotations(namespace, name, annotations) {
-      return plain(await net.patchNamespacedIngress({ namespace, name, body: { metadata: { annotations } } }, merge));
+      return plain(await net.patchNamespacedIngress({ namespace, name, body: { metadata: { annotations } }, dryRun }, merge));
     },
     async getTargetGroupBinding(namespace, name) {
       return plain(await custom.getNamespacedCustomObject({ group: 'elbv2.k8s.aws', version: 'v1beta1', namespace, plural: 'targetgroupbindings', name }));
@@ -120,17 +121,17 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
       return plain(await core.readNode({ name }));
     },
     async setNodeUnschedulable(name, unschedulable) {
-      return plain(await core.patchNode({ name, body: { spec: { unschedulable: unschedulable || null } } }, strategic));
+      return plain(await core.patchNode({ name, body: { spec: { unschedulable: unschedulable || null } }, dryRun }, strategic));
     },
     async setNodeTaint(name, key, taint) {
       const node = plain(await core.readNode({ name }));
       const others = ((node.spec?.taints ?? []) as Array<{ key: string }>).filter((t) => t.key !== key);
       const taints = taint ? [...others, { key, ...taint }] : others;
-      return plain(await core.patchNode({ name, body: { spec: { taints: taints.length ? taints : null } } }, merge));
+      return plain(await core.patchNode({ name, body: { spec: { taints: taints.length ? taints : null } }, dryRun }, merge));
     },
     async evictPod(namespace, name): Promise<EvictionOutcome> {
       try {
-        await core.createNamespacedPodEviction({ namespace, name, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } } });
+        await core.createNamespacedPodEviction({ namespace, name, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } }, dryRun });
         return { kind: 'evicted' };
       } catch (error) {
         const code = statusOf(error);
@@ -144,10 +145,10 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
     async annotate(ref: ObjectRef, annotations) {
       const body = { metadata: { annotations } };
       const ns = ref.namespace ?? '';
-      if (ref.kind === 'Namespace') return plain(await core.patchNamespace({ name: ref.name, body }, merge));
-      if (ref.kind === 'Node') return plain(await core.patchNode({ name: ref.name, body }, merge));
-      if (ref.kind === 'Deployment') return plain(await apps.patchNamespacedDeployment({ namespace: ns, name: ref.name, body }, merge));
-      return plain(await net.patchNamespacedIngress({ namespace: ns, name: ref.name, body }, merge));
+      if (ref.kind === 'Namespace') return plain(await core.patchNamespace({ name: ref.name, body, dryRun }, merge));
+      if (ref.kind === 'Node') return plain(await core.patchNode({ name: ref.name, body, dryRun }, merge));
+      if (ref.kind === 'Deployment') return plain(await apps.patchNamespacedDeployment({ namespace: ns, name: ref.name, body, dryRun }, merge));
+      return plain(await net.patchNamespacedIngress({ namespace: ns, name: ref.name, body, dryRun }, merge));
     },
     async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
       const watch = new Watch(kc);
@@ -182,5 +183,8 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock): Kubernete
       }
     },
   };
-  return withApiErrors(`Kubernetes API (context ${kc.getCurrentContext()})`, kc.getCurrentCluster()?.server, port, kubeErrorText);
+  const wrapped = withApiErrors(`Kubernetes API (context ${kc.getCurrentContext()}${opts.dryRun ? ', dry run' : ''})`, kc.getCurrentCluster()?.server, port, kubeErrorText);
+  // Synchronous, so set after wrapping (the wrapper makes every method async).
+  if (!opts.dryRun) wrapped.dryRun = () => createKubernetesAdapter(kc, clock, { dryRun: true });
+  return wrapped;
 }

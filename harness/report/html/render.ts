@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { UnmeasuredCell } from '../expect.ts';
-import type { ReportMeta as MarkdownMeta } from '../markdown.ts';
+import { axisColumns, type ReportMeta as MarkdownMeta } from '../markdown.ts';
 import type { Recommendation } from '../recommend.ts';
 import { checkLines, OTHER_AXES_INTRO, otherAxisRows, recommendationRows } from '../recommend-md.ts';
 import type { RunRecord } from '../types.ts';
@@ -147,7 +147,8 @@ function share(failed: number, sent: number): string {
 
 function heatmap(view: ReportView, ids: Map<GroupView, string>): string {
   if (!view.rows.length) return '<p>No cell was measured.</p>';
-  const head = `<tr><th>gate</th><th>preStop s</th><th>grace s</th><th>dereg delay s</th>${view.columns.map((c) => `<th>${esc(c)} failed of sent</th>`).join('')}</tr>`;
+  const axes = axisColumns(view.rows.map((r) => r.config));
+  const head = `<tr><th>gate</th><th>preStop s</th><th>grace s</th><th>dereg delay s</th>${axes.map((a) => `<th>${esc(a.heading)}</th>`).join('')}${view.columns.map((c) => `<th>${esc(c)} failed of sent</th>`).join('')}</tr>`;
   const rows = view.rows.map((row) => {
     const c = row.config;
     const cells = view.columns.map((column) => {
@@ -159,7 +160,7 @@ function heatmap(view: ReportView, ids: Map<GroupView, string>): string {
       const text = g.failed === null ? 'INVALID' : `${g.failed} of ${g.sent}<small>${share(g.failed, g.sent)}</small>`;
       return `<td class="${cls}"><a href="#${id}" data-group="${id}" data-failed="${g.failed ?? 'invalid'}" data-sent="${g.sent}" title="${esc(title)}">${text}</a></td>`;
     });
-    return `<tr><th>${c.readinessGate ? 'on' : 'off'}</th><th>${c.preStopSeconds}</th><th>${c.terminationGracePeriodSeconds}</th><th>${c.deregistrationDelaySeconds}</th>${cells.join('')}</tr>`;
+    return `<tr><th>${c.readinessGate ? 'on' : 'off'}</th><th>${c.preStopSeconds}</th><th>${c.terminationGracePeriodSeconds}</th><th>${c.deregistrationDelaySeconds}</th>${axes.map((a) => `<th>${esc(a.value(c))}</th>`).join('')}${cells.join('')}</tr>`;
   });
   const legend = `<div class="legend"><span class="c-edf8e9">0 failed</span><span class="c-${BUCKETS[0].slice(1)}">few</span><span class="c-${BUCKETS.at(-1)?.slice(1)}">largest share (${share(view.maxRate, 1)})</span><span class="c-e0e0e0">INVALID (hatched; never read as 0)</span></div>`;
   return `<table class="heatmap">${head}${rows.join('')}</table>${legend}<p class="hint">Each cell counts the failed requests during that disruption (5xx and network errors) of the requests sent, summed over repeats, and their share; the colour follows the share.</p>`;

@@ -1,86 +1,13 @@
 /**
- * Restore against small in-memory stand-ins for the two ports: what it sets back, through which
+ * Restore against small in-memory stand-ins for the two ports (test/helpers/settings-world.ts): what it sets back, through which
  * channel, what it leaves alone, and what it reports when a setting will not come back.
  */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../harness/core/clock.ts';
 import { RUN_MARKER, UNDO_MARKER } from '../../../harness/core/labels.ts';
-import { GATE_LABEL, markNodeChange, markObjects, restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, type DelayChannel, type OriginalSettings } from '../../../harness/orchestrator/settings.ts';
+import { GATE_LABEL, markNodeChange, markObjects, restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, type OriginalSettings } from '../../../harness/orchestrator/settings.ts';
+import { DELAY, world } from '../../helpers/settings-world.ts';
+import type { DelayChannel } from '../../../harness/settings/types.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
-import type { Target } from '../../../harness/orchestrator/target.ts';
-import type { Elbv2Port, KObject, KubernetesPort, ObjectRef } from '../../../harness/platform/ports.ts';
-
-const DELAY = 'deregistration_delay.timeout_seconds';
-
-/** A cluster of one namespace, Deployment, Ingress, target group and two nodes; `controller` applies the annotation to the group as the LBC does. */
-function world(opts: { via: DelayChannel; annotation?: string; controller?: boolean; stuckDelay?: boolean; stuckDeployment?: boolean; stuckLabel?: boolean }) {
-  const ns: KObject = { metadata: { name: 'shop', labels: {}, annotations: {} } };
-  const dep: KObject = { metadata: { name: 'web', namespace: 'shop', annotations: {} }, spec: { template: { spec: { terminationGracePeriodSeconds: 30, containers: [{ name: 'app' }] } } } };
-  const ing: KObject = { metadata: { name: 'web', namespace: 'shop', annotations: opts.annotation ? { [TG_ATTRIBUTES_ANNOTATION]: opts.annotation } : {} } };
-  const nodes = new Map<string, KObject>(['node-a1', 'node-b1'].map((n) => [n, { metadata: { name: n, annotations: {} }, spec: {} }]));
-  const attributes: Record<string, string> = { [DELAY]: '300' };
-  const set = (o: KObject, field: 'labels' | 'annotations', values: Record<string, string | null>) => {
-    const into = (o.metadata![field] ??= {});
-    for (const [k, v] of Object.entries(values)) {
-      if (v === null) delete into[k];
-      else into[k] = v;
-    }
-    return o;
-  };
-  const objectOf = (ref: ObjectRef) => (ref.kind === 'Namespace' ? ns : ref.kind === 'Deployment' ? dep : ref.kind === 'Ingress' ? ing : nodes.get(ref.name)!);
-  const k8s = {
-    context: 'test',
-    getDeployment: async () => structuredClone(dep),
-    // A strategic merge of the fields restore and configure patch: only those the patch names change;
-    // the lifecycle's keys merge into the present ones, a null removes.
-    patchDeployment: async (_ns: string, _n: string, patch: { spec: { template: { spec: { terminationGracePeriodSeconds?: number | null; containers?: Array<{ lifecycle: unknown }> } } } }) => {
-      if (opts.stuckDeployment) return dep;
-      const t = patch.spec.template.spec;
-      if ('terminationGracePeriodSeconds' in t) dep.spec.template.spec.terminationGracePeriodSeconds = t.terminationGracePeriodSeconds ?? undefined;
-      if (t.containers) {
-        const lifecycle = t.containers[0].lifecycle as Record<string, unknown> | null;
-        const c = dep.spec.template.spec.containers[0];
-        if (lifecycle === null) delete c.lifecycle;
-        else {
-          c.lifecycle = { ...c.lifecycle, ...lifecycle };
-          for (const [k, v] of Object.entries(lifecycle)) if (v === null) delete c.lifecycle[k];
-        }
-      }
-      return dep;
-    },
-    getNamespace: async () => structuredClone(ns),
-    setNamespaceLabels: async (_n: string, labels: Record<string, string | null>) => (opts.stuckLabel ? ns : set(ns, 'labels', labels)),
-    getIngress: async () => structuredClone(ing),
-    setIngressAnnotations: async (_ns: string, _n: string, a: Record<string, string | null>) => {
-      set(ing, 'annotations', a);
-      const delay = /deregistration_delay\.timeout_seconds=(\d+)/.exec(ing.metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? '')?.[1];
-      if (opts.controller && delay) attributes[DELAY] = delay;
-      return ing;
-    },
-    listNodes: async () => [...nodes.values()].map((n) => structuredClone(n)),
-    getNode: async (name: string) => structuredClone(nodes.get(name)!),
-    setNodeUnschedulable: async (name: string, u: boolean) => {
-      nodes.get(name)!.spec.unschedulable = u || undefined;
-      return nodes.get(name)!;
-    },
-    setNodeTaint: async (name: string, key: string, taint: object | null) => {
-      const n = nodes.get(name)!;
-      n.spec.taints = [...(n.spec.taints ?? []).filter((t: { key: string }) => t.key !== key), ...(taint ? [{ key, ...taint }] : [])];
-      if (!n.spec.taints.length) delete n.spec.taints;
-      return n;
-    },
-    annotate: async (ref: ObjectRef, a: Record<string, string | null>) => set(objectOf(ref), 'annotations', a),
-  } as unknown as KubernetesPort;
-  const elbv2 = {
-    getAttributes: async () => ({ ...attributes }),
-    modifyAttributes: async (_arn: string, a: Record<string, string>) => {
-      if (!opts.stuckDelay) Object.assign(attributes, a);
-      return { ...attributes };
-    },
-  } as unknown as Elbv2Port;
-  const target = { k8s, elbv2, clock: new ManualClock(), namespace: 'shop', deployment: 'web', ingress: 'web', targetGroupArn: 'arn:tg', delayVia: opts.via } as unknown as Target;
-  return { target, ns, dep, ing, nodes, attributes };
-}
 
 /** The spec of a run whose one cell sets these values (others at their defaults). */
 function specOf(matrix: { preStopSeconds?: number; grace?: number; gate?: boolean; delay?: number } = {}) {

@@ -17,7 +17,7 @@ describe('settings helpers', () => {
   it('describes exactly what a config changes', () => {
     const { spec } = parseSpec({ matrix: { preStopSeconds: [5], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [20] }, disruptions: ['rollout'] });
     expect(describeConfig({ preStopSeconds: 5, terminationGracePeriodSeconds: 30, readinessGate: true, deregistrationDelaySeconds: 20 }, spec, { namespace: 'shop', deployment: 'web', ingress: 'web' })).toEqual([
-      'deployment shop/web: terminationGracePeriodSeconds=30, preStop={"exec":{"command":["sleep","5"]}}',
+      'deployment shop/web: preStop={"exec":{"command":["sleep","5"]}}, terminationGracePeriodSeconds=30',
       'namespace shop: label elbv2.k8s.aws/pod-readiness-gate-inject=enabled',
       'ingress shop/web: annotation alb.ingress.kubernetes.io/target-group-attributes with deregistration_delay.timeout_seconds=20',
       'roll out so every pod carries these settings, then wait until every target is healthy',

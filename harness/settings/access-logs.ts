@@ -8,7 +8,7 @@
  */
 import { parseAttributeList } from '../core/attributes.ts';
 import { pollUntil } from '../disruptions/wait.ts';
-import type { Target } from './target.ts';
+import type { AccessLogsSetting, OriginalAccessLogs, SettingTarget as Target } from './types.ts';
 
 /** The Ingress annotation holding load-balancer attributes. */
 export const LB_ATTRIBUTES_ANNOTATION = 'alb.ingress.kubernetes.io/load-balancer-attributes';
@@ -17,20 +17,7 @@ export const ACCESS_LOG_KEYS = ['access_logs.s3.enabled', 'access_logs.s3.bucket
 /** Model ms to wait for the controller to apply the annotation to the load balancer. */
 export const ACCESS_LOGS_APPLY_MS = 60_000;
 
-/** Where the run sends the logs. */
-export interface AccessLogsSetting {
-  bucket: string;
-  prefix: string;
-}
-
-/** What the run found before enabling (JSON-serializable, kept in the run record's originals). */
-export interface OriginalAccessLogs {
-  loadBalancerArn: string;
-  /** The three access_logs.s3.* attributes as DescribeLoadBalancerAttributes showed them. */
-  attributes: Record<string, string>;
-  /** The Ingress annotation (null when unset). */
-  annotation: string | null;
-}
+export type { AccessLogsSetting, OriginalAccessLogs } from './types.ts';
 
 /** The access-log attributes asked for. */
 export function accessLogAttributes(s: AccessLogsSetting): Record<string, string> {

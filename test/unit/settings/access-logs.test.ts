@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
-import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/orchestrator/access-logs.ts';
+import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/settings/access-logs.ts';
 import { restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
 import { RUN_MARKER } from '../../../harness/core/labels.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';

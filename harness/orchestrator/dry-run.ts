@@ -1,0 +1,48 @@
+/**
+ * `plan --server-dry-run`: every change of every config sent to the cluster with `dryRun=All`, so
+ * that an admission webhook, a quota or a bad patch is found before the night. The API server
+ * validates and admits each write and stores nothing; ELBv2 has no dry run, so target-group
+ * attributes set through the API are only checked against the spec's ranges (their Ingress
+ * annotation, when that is the channel, is dry-run like any write). Afterwards every setting is
+ * read back: a server that stored a dry-run write is reported, not trusted, and the setting put back.
+ */
+import { expandCells } from '../matrix/expand.ts';
+import type { Spec } from '../matrix/schema.ts';
+import { settingsOf, snapshotSettings, stateOf } from '../settings/registry.ts';
+import { applySettings } from './settings.ts';
+import type { Target } from './target.ts';
+
+/** What the dry run found: a write the cluster refused (per config, naming its cells), or a dry-run write it stored. */
+export type DryRunFinding = { kind: 'refused'; cells: string[]; message: string } | { kind: 'stored'; message: string };
+
+/** Sends each config's changes with dryRun=All; returns what was refused, and any setting found changed afterwards. */
+export async function serverDryRun(t: Target, spec: Spec): Promise<DryRunFinding[]> {
+  if (!t.k8s.dryRun) throw new Error('the Kubernetes port has no dry run (expected the API adapter)');
+  const k8s = t.k8s.dryRun();
+  // ELBv2 has no dry run: attribute writes are left out (the spec's schema checked their ranges).
+  const elbv2 = { ...t.elbv2, modifyAttributes: async () => t.elbv2.getAttributes(t.targetGroupArn) };
+  const dry: Target = { ...t, k8s, elbv2 };
+  const original = await snapshotSettings(t, spec);
+  const byConfig = new Map<string, { config: (typeof cells)[number]['config']; ids: string[] }>();
+  const cells = expandCells(spec);
+  for (const cell of cells) {
+    const key = JSON.stringify(cell.config);
+    byConfig.set(key, { config: cell.config, ids: [...(byConfig.get(key)?.ids ?? []), cell.id] });
+  }
+  const findings: DryRunFinding[] = [];
+  for (const { config, ids } of byConfig.values()) {
+    try {
+      await applySettings(dry, spec, config, () => {}, original);
+    } catch (error) {
+      findings.push({ kind: 'refused', cells: ids, message: (error as Error).message });
+    }
+  }
+  for (const entry of settingsOf(spec)) {
+    const state = await stateOf(entry, t, original, {});
+    if (!state || state.atOriginal) continue;
+    // Put back what such a server kept (this command promises to change nothing).
+    const done = await entry.restore(t, original, new AbortController().signal);
+    findings.push({ kind: 'stored', message: `${entry.name(t)} is ${state.now} after the dry run, was ${state.was}: the API server stored a dry-run write${done.length ? ` (${done.join('; ')})` : ''}` });
+  }
+  return findings;
+}
