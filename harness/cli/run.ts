@@ -5,6 +5,7 @@ import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
 import { WriteFailedError, type WriteFs } from '../core/files.ts';
+import { PLACEMENT_FIRST } from '../disruptions/drain.ts';
 import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
@@ -138,7 +139,7 @@ export async function planOf(specFile: string) {
     traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
-    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: describeDisruption(cell.disruption, at) })),
+    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, at)}` })),
   };
 }
 

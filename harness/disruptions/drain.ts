@@ -9,7 +9,7 @@ import { pollUntil } from './wait.ts';
 
 /** Seconds between eviction retries after a 429 (kubectl drain's). */
 
-/** What configure does first in a drain or spot cell (harness/orchestrator/placement.ts), as `plan` says it. */
+/** What configure does first in a drain or spot cell (harness/orchestrator/placement.ts), as `plan` says it before the disruption. */
 export const PLACEMENT_FIRST = 'first make sure the chosen node runs pods of the Deployment (a restart rollout re-places them when it runs none; INVALID when no pod can go there)';
 export const EVICTION_RETRY_SECONDS = 5;
 
@@ -121,7 +121,7 @@ export async function cordon(ctx: DisruptionContext, node: string): Promise<void
 /** Drains one node. */
 export const drain: DisruptionRunner<{ kind: 'drain'; node: string }> = {
   kind: 'drain',
-  describe: (d) => `${PLACEMENT_FIRST}; cordon the node (${d.node}) and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s); uncordon when the cell ends`,
+  describe: (d) => `cordon the node (${d.node}) and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s); uncordon when the cell ends`,
   async run(d, ctx) {
     const placed = await placement(ctx, d.node);
     if (!placed.ok) return { completed: false, reason: placed.reason };

@@ -4,7 +4,7 @@
  * deadline (`noticeSeconds` after the notice), whatever the drain achieved by then.
  */
 import { instanceIdOf } from '../platform/ports.ts';
-import { cordon, evictAll, PLACEMENT_FIRST, placement, podsOf } from './drain.ts';
+import { cordon, evictAll, placement, podsOf } from './drain.ts';
 import type { DisruptionRunner } from './types.ts';
 
 /** The taint aws-node-termination-handler puts on a node with a spot interruption notice. */
@@ -13,7 +13,7 @@ export const SPOT_TAINT = 'aws-node-termination-handler/spot-itn';
 /** Interrupts one spot node. */
 export const spot: DisruptionRunner<{ kind: 'spot'; node: string; noticeSeconds: number }> = {
   kind: 'spot',
-  describe: (d) => `${PLACEMENT_FIRST}; spot interruption of a node (${d.node}): taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
+  describe: (d) => `spot interruption of a node (${d.node}): taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
   async run(d, ctx) {
     const placed = await placement(ctx, d.node);
     if (!placed.ok) return { completed: false, reason: placed.reason };
