@@ -73,6 +73,36 @@ describe('run against a cluster', () => {
   }, 60_000);
 });
 
+describe('plan --server-dry-run against a cluster', () => {
+  it('sends every change with dryRun=All: a patch the API server refuses exits 2 naming the cell and the field, and nothing changes', async () => {
+    const spec = path.join(dir, 'dry-run.yaml');
+    await writeFile(
+      spec,
+      stringify({
+        name: 'dry-run',
+        target: twinUpTarget(env),
+        // maxSurge 0 with maxUnavailable 0 is an invalid Deployment; maxSurge 1 is fine.
+        matrix: { readinessGate: [true], preStopSeconds: [5], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30], maxSurge: [0, 1], maxUnavailable: [0] },
+        disruptions: ['rollout'],
+      }),
+    );
+    const before = { dep: await k8s.getDeployment('shop', 'web'), ns: await k8s.getNamespace('shop'), ing: await k8s.getIngress('shop', 'web') };
+    run = execa(process.execPath, [BIN, 'plan', spec, '--server-dry-run'], { reject: false, all: true, env: harnessEnv() });
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(2);
+    expect(r.all).toMatch(/rollout\.gate-on\.prestop-5\.grace-30\.dereg-30\.surge-0\.r1: .*spec\.strategy\.rollingUpdate\.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0/);
+    expect(r.all).not.toMatch(/surge-1\.r1: .*Invalid/);
+    const after = { dep: await k8s.getDeployment('shop', 'web'), ns: await k8s.getNamespace('shop'), ing: await k8s.getIngress('shop', 'web') };
+    // Never written: the namespace and the Ingress keep their resource versions; the Deployment its
+    // generation and spec (its status moves on by itself: the controllers keep running).
+    for (const k of ['ns', 'ing'] as const) expect(after[k].metadata?.resourceVersion, k).toBe(before[k].metadata?.resourceVersion);
+    for (const k of ['dep', 'ns', 'ing'] as const) expect(after[k].metadata?.annotations, k).toEqual(before[k].metadata?.annotations);
+    expect(after.dep.metadata?.generation).toBe(before.dep.metadata?.generation);
+    expect(after.dep.spec).toEqual(before.dep.spec);
+    expect(after.ns.metadata?.labels).toEqual(before.ns.metadata?.labels);
+  }, 60_000);
+});
+
 describe('run, interrupted and resumed', () => {
   it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest with the command it printed', async () => {
     const before = await k8s.getDeployment('shop', 'web');
