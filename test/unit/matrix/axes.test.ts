@@ -1,22 +1,12 @@
 /** The optional axes: validated with their path, in cell ids and table columns only when they vary, absent by default. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../harness/core/errors.ts';
+import { errorsOf } from '../../helpers/spec-errors.ts';
 import { expandCells, expandConfigs } from '../../../harness/matrix/expand.ts';
 import { loadSpec, parseSpec } from '../../../harness/matrix/load.ts';
 import { renderMarkdown } from '../../../harness/report/markdown.ts';
 import type { CellResult } from '../../../harness/report/types.ts';
 
 const base = { preStopSeconds: [5], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [30] };
-
-function errorsOf(input: unknown): string[] {
-  try {
-    parseSpec(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).issues];
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 describe('optional axes', () => {
   it('reports a bad value with its path, what was expected and what came', () => {

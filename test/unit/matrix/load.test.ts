@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../harness/core/errors.ts';
+import { errorsOf } from '../../helpers/spec-errors.ts';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const matrix = { preStopSeconds: [0, 15], terminationGracePeriodSeconds: [30], readinessGate: [false, true], deregistrationDelaySeconds: [300] };
-
-function errorsOf(input: unknown): string[] {
-  try {
-    parseSpec(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).issues];
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 describe('parseSpec', () => {
   it('fills defaults and normalizes disruptions', () => {
