@@ -82,6 +82,11 @@ const evidenceSchema = z
 /** A config value as run.json stores it (the config is a record of JSON values); null: the key is absent from the cells' config. */
 const axisValueSchema = z.json();
 /** The other axes' values a group of cells shares: only the keys that vary among the valid cells of the run. */
+/** The repeats at which an undecided pair's test would decide (shared by the gate pairs and the axis pairs). */
+const decideSchema = z
+  .object({ repeats: z.number().int().min(1).nullable().describe('null: not even at MAX_DECIDING_SCALE times the repeats'), pValue: z.number().min(0).max(1) })
+  .strict();
+
 const alikeSchema = z.record(z.string(), axisValueSchema);
 
 /** value: recommended, with its evidence; not-tested: no cell could show it; inconclusive: the cells that could do not decide it. */
@@ -117,9 +122,7 @@ const gateSchema = z
             on: z.object({ cells: z.array(z.string()), failed: z.number().int().min(0) }).strict(),
             pValue: z.number().min(0).max(1),
             verdict: z.enum(['gate-helps', 'undecided', 'no-increase']).describe('gate-helps: off lost more beyond noise; undecided: off lost more, within noise; no-increase: off lost no more'),
-            decide: z
-              .object({ repeats: z.number().int().min(1).nullable().describe('null: not even at MAX_DECIDING_SCALE times the repeats'), pValue: z.number().min(0).max(1) })
-              .strict()
+            decide: decideSchema
               .optional()
               .describe('undecided only: the repeats of each cell at which the same test decides, if the difference per repeat stays as observed'),
           })
@@ -180,9 +183,7 @@ const axisPairSchema = z
     lostMore: z.enum(['a', 'b']).nullable().describe('the side that lost more per repeat; null: the same'),
     pValue: z.number().min(0).max(1).describe('two-sided: twice the exact test\'s one-sided p-value in the direction seen, at most 1'),
     verdict: z.enum(['changed', 'inconclusive', 'no-difference']).describe('changed: one value lost more beyond noise; inconclusive: one lost more, within noise; no-difference: both lost the same per repeat'),
-    decide: z
-      .object({ repeats: z.number().int().min(1).nullable().describe('null: not even at MAX_DECIDING_SCALE times the repeats'), pValue: z.number().min(0).max(1) })
-      .strict()
+    decide: decideSchema
       .optional()
       .describe('inconclusive only: the repeats of each cell at which the same test decides, if the difference per repeat stays as observed'),
   })
