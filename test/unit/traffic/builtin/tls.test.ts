@@ -20,7 +20,7 @@ const HOST = 'shop.example.test';
 let dir: string;
 let server: https.Server;
 let port: number;
-const seen: Array<{ host?: string; servername?: string | false }> = [];
+const seen: Array<{ host?: string; servername?: string | false | null }> = [];
 
 /** Runs openssl in the test's directory; throws with its stderr on failure. */
 function openssl(...args: string[]): void {
