@@ -40,6 +40,8 @@ export interface KubernetesPort {
   /** Sets (string) or removes (null) namespace labels. */
   setNamespaceLabels(name: string, labels: Record<string, string | null>): Promise<KObject>;
   getIngress(namespace: string, name: string): Promise<KObject>;
+  /** The namespace's Ingresses (the members of an IngressGroup that live beside the target's). */
+  listIngresses(namespace: string): Promise<KObject[]>;
   /** Sets (string) or removes (null) Ingress annotations. */
   setIngressAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<KObject>;
   getTargetGroupBinding(namespace: string, name: string): Promise<KObject>;
