@@ -18,6 +18,7 @@
  * enabling fails within its bound, naming the controller's events.
  */
 import { parseAttributeList } from '../core/attributes.ts';
+import { EnvironmentError } from '../core/errors.ts';
 import type { KObject } from '../platform/ports.ts';
 import { pollUntil } from '../disruptions/wait.ts';
 import type { AccessLogsSetting, OriginalAccessLogs, SettingTarget as Target } from './types.ts';
@@ -125,7 +126,8 @@ export async function enableAccessLogs(t: Target, original: OriginalAccessLogs, 
   const applied = await pollUntil(t.clock, ACCESS_LOGS_APPLY_MS, signal, async () => matches(await t.elbv2.describeLoadBalancerAttributes(original.loadBalancerArn), want));
   if (!applied) {
     const now = pick(await t.elbv2.describeLoadBalancerAttributes(original.loadBalancerArn));
-    throw new Error(`explain.enableAccessLogs: the load balancer's attributes did not become ${describe(want)} within ${ACCESS_LOGS_APPLY_MS / 1000} s (they are ${describe(now)}; is the bucket writable by ELB? see the controller's events on the Ingress)`);
+    // The controller refusing the group (conflicting attributes) or the bucket policy: the environment, exit 3.
+    throw new EnvironmentError(`explain.enableAccessLogs: the load balancer's attributes did not become ${describe(want)} within ${ACCESS_LOGS_APPLY_MS / 1000} s (they are ${describe(now)}; is the bucket writable by ELB? see the controller's events on the Ingress)`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
+import { EnvironmentError } from '../../../harness/core/errors.ts';
 import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/settings/access-logs.ts';
 import { restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
 import { RUN_MARKER } from '../../../harness/core/labels.ts';
@@ -92,6 +93,7 @@ describe('enableAccessLogs', () => {
       }
     };
     await Promise.all([expect(pending).rejects.toThrow(/did not become access_logs.s3.enabled=true.*they are access_logs.s3.enabled=false/), advance()]);
+    await expect(pending).rejects.toBeInstanceOf(EnvironmentError);
   });
 
   it('is refused without an Ingress', async () => {
