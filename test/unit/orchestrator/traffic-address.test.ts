@@ -1,6 +1,8 @@
 /** The traffic address read from listeners and rules, as a real ALB routes (harness/orchestrator/traffic-address.ts). */
 import { describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../../harness/core/errors.ts';
+import type { Spec } from '../../../harness/matrix/schema.ts';
+import { routeOf } from '../../../harness/orchestrator/cell.ts';
 import { chooseTrafficAddress, readRouting, ruleFor, type Routing } from '../../../harness/orchestrator/traffic-address.ts';
 import type { Elbv2Port, ListenerInfo, ListenerRule, RuleAction } from '../../../harness/platform/ports.ts';
 
@@ -130,5 +132,18 @@ describe('readRouting', () => {
     expect(asked).toEqual(['arn:listener/443']);
     expect(Object.keys(r.rules)).toEqual(['arn:listener/443']);
     expect(r.listeners).toHaveLength(2);
+  });
+});
+
+describe('routeOf (what a cell hands the driver)', () => {
+  const spec = (insecure: boolean) => ({ traffic: { insecureSkipTLSVerify: insecure } }) as Spec;
+  it('passes the Host header, and TLS only for an https URL', () => {
+    expect(routeOf({ url: 'http://lb.example.test', hostHeader: 'shop.example.test' }, spec(false))).toEqual({ hostHeader: 'shop.example.test' });
+    expect(routeOf({ url: 'https://127.0.0.1:41234', hostHeader: 'shop.example.test', servername: 'shop.example.test', caFile: '/twin/ca.pem' }, spec(false))).toEqual({
+      hostHeader: 'shop.example.test',
+      tls: { servername: 'shop.example.test', caFile: '/twin/ca.pem' },
+    });
+    expect(routeOf({ url: 'https://web.staging.example.test' }, spec(true))).toEqual({ tls: { insecureSkipVerify: true } });
+    expect(routeOf({ url: 'http://127.0.0.1:1' }, spec(true))).toEqual({});
   });
 });
