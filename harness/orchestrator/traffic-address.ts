@@ -165,6 +165,7 @@ export function chooseTrafficAddress(routing: Routing, targetGroupArn: string, m
   const parts = [`load balancer ${best.lb.name}, ${best.listener.protocol} listener on port ${best.listener.port}: ${best.via}`];
   if (best.host) parts.push(`Host${proto === 'https' ? ' and TLS server name' : ''} ${best.host}`);
   if (best.prefix) parts.push(`path prefix ${best.prefix} (the rule's paths do not match ${paths.join(', ')} as they are)`);
+  if (proto === 'https' && !best.host) parts.push(`no rule host: the certificate is checked against ${best.lb.dnsName} (set traffic.insecureSkipTLSVerify, or target.url to a name it carries)`);
   if (best.share < 1) parts.push(`only ${Math.round(best.share * 100)} % of its requests reach the target group (weighted forward)`);
   return { url, ...(best.host ? { hostHeader: best.host } : {}), ...(best.host && proto === 'https' ? { servername: best.host } : {}), reason: parts.join('; ') };
 }

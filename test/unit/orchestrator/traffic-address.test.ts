@@ -27,6 +27,13 @@ describe('chooseTrafficAddress', () => {
     expect(r).toEqual({ url: `http://${LB.dnsName}`, reason: `load balancer k8s-shared, HTTP listener on port 80: its default action forwards to the target group` });
   });
 
+  it('says when an HTTPS listener is the only one and no rule host names the certificate', () => {
+    const r = chooseTrafficAddress(routing([listener(443, 'HTTPS', forward(TG))]), TG, ['/']);
+    expect(r.url).toBe(`https://${LB.dnsName}`);
+    expect(r.servername).toBeUndefined();
+    expect(r.reason).toContain(`no rule host: the certificate is checked against ${LB.dnsName}`);
+  });
+
   it('finds a host rule behind a 404 default: Host header is the rule host, the address is the load balancer\'s', () => {
     const r = chooseTrafficAddress(routing([listener(80, 'HTTP')], { 80: [rule(1, { hosts: ['shop.example.test'], actions: [forward(TG)] }), defaultRule(notFound)] }), TG, ['/', '/api?x=1']);
     expect(r.url).toBe(`http://${LB.dnsName}`);
