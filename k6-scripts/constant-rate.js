@@ -13,6 +13,12 @@
  *                      the harness sets `rollout-harness/<version> <run-id>/<cell-id>`, which the
  *                      ALB access log records, through the `userAgent` option (k6 v0.45 – v2.x)
  *   THRESHOLDS         optional JSON object of k6 thresholds; none by default
+ *   HOSTS              optional JSON object for k6's `hosts` option, e.g. {"shop.example.test":"127.0.0.1"}:
+ *                      TARGET names a listener rule's host, which k6 connects to at the load balancer's
+ *                      IP and sends as Host and TLS server name (the name is never resolved)
+ *   HOST_HEADER        optional Host header of every request (a rule's host, when the load balancer is
+ *                      reached by its DNS name: k6 still sends the URL's host as TLS server name)
+ *   INSECURE_SKIP_TLS_VERIFY  "true": accept any certificate (k6's `insecureSkipTLSVerify` option)
  *
  * Open model: iteration n starts at n / RATE whether or not earlier requests have answered, so a
  * hanging backend shows up as timeouts (or dropped_iterations when MAX_VUS runs out), never as a
@@ -59,6 +65,9 @@ const CELL = __ENV.CELL || 'none';
 const USER_AGENT = __ENV.USER_AGENT || '';
 const MIX = json('MIX', [{ path: '/', weight: 1 }]);
 const THRESHOLDS = json('THRESHOLDS', undefined);
+const HOSTS = json('HOSTS', undefined);
+const HOST_HEADER = __ENV.HOST_HEADER || '';
+const INSECURE_SKIP_TLS_VERIFY = __ENV.INSECURE_SKIP_TLS_VERIFY === 'true';
 
 if (!Array.isArray(MIX) || !MIX.length || MIX.some((m) => typeof m.path !== 'string' || !(m.weight > 0))) {
   throw new Error(`Expected MIX to be a non-empty array of {path, weight > 0}, got ${JSON.stringify(MIX)}`);
@@ -106,10 +115,16 @@ export const options = {
 // No object spread: k6 before its ES2020 runtime (< ~v0.52) compiles ES2015 only (see the header).
 if (THRESHOLDS) options.thresholds = THRESHOLDS;
 if (USER_AGENT) options.userAgent = USER_AGENT;
+if (HOSTS) options.hosts = HOSTS;
+if (INSECURE_SKIP_TLS_VERIFY) options.insecureSkipTLSVerify = true;
+
+// The same params object for every request; headers only when a Host header is asked for.
+const PARAMS = { timeout: `${TIMEOUT}s`, tags: { cell: CELL } };
+if (HOST_HEADER) PARAMS.headers = { Host: HOST_HEADER };
 
 /** One iteration = one GET of the next path in the mix. */
 export default function () {
   const path = SEQUENCE[exec.scenario.iterationInTest % SEQUENCE.length];
   exec.vu.metrics.metadata.sent_ms = String(Date.now());
-  http.get(`${TARGET}${path}`, { timeout: `${TIMEOUT}s`, tags: { cell: CELL } });
+  http.get(`${TARGET}${path}`, PARAMS);
 }

@@ -12,7 +12,8 @@ import { scaledClock } from '../core/clock.ts';
 import { ApiError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ALLOWED_LABEL } from '../core/labels.ts';
 import { delayChannel } from '../orchestrator/settings.ts';
-import type { Connect } from '../orchestrator/target.ts';
+import type { Connect, Target } from '../orchestrator/target.ts';
+import { chooseTrafficAddress, readRouting } from '../orchestrator/traffic-address.ts';
 import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createS3Adapter } from '../platform/s3/adapter.ts';
@@ -32,22 +33,75 @@ function labelSelectorOf(d: KObject): string {
     .join(',');
 }
 
-/** Finds the binding (and its target group) for the Deployment's pods. */
-async function findBinding(k8s: KubernetesPort, spec: Spec['target'], d: KObject): Promise<{ name: string; arn: string }> {
+/** The Ingress annotation that puts it in an explicit IngressGroup (one ALB shared by its members). */
+export const GROUP_NAME_ANNOTATION = 'alb.ingress.kubernetes.io/group.name';
+
+/** A service port as an Ingress backend or a TargetGroupBinding names it. */
+interface ServiceRef {
+  name: string;
+  port?: string;
+}
+
+/** The services an Ingress sends to: its default backend and every rule path's backend. */
+export function ingressBackends(ingress: KObject): ServiceRef[] {
+  const refOf = (b: { service?: { name?: string; port?: { number?: number; name?: string } } } | undefined): ServiceRef[] => {
+    const s = b?.service;
+    if (!s?.name) return [];
+    const port = s.port?.number ?? s.port?.name;
+    return [{ name: s.name, ...(port !== undefined ? { port: String(port) } : {}) }];
+  };
+  const rules: Array<{ http?: { paths?: Array<{ backend?: Parameters<typeof refOf>[0] }> } }> = ingress.spec?.rules ?? [];
+  return [...refOf(ingress.spec?.defaultBackend), ...rules.flatMap((r) => (r.http?.paths ?? []).flatMap((p) => refOf(p.backend)))];
+}
+
+/**
+ * The labels the load balancer controller puts on an Ingress's TargetGroupBindings
+ * (aws-load-balancer-controller pkg/deploy/tracking/provider.go, StackLabels): an explicit group
+ * (`group.name`) is labelled `ingress.k8s.aws/stack: <group>`; an implicit one (the Ingress alone)
+ * `ingress.k8s.aws/stack-namespace` and `ingress.k8s.aws/stack-name`.
+ */
+export function stackLabelsOf(ingress: KObject): Record<string, string> {
+  const group = ingress.metadata?.annotations?.[GROUP_NAME_ANNOTATION];
+  if (group) return { 'ingress.k8s.aws/stack': group };
+  return { 'ingress.k8s.aws/stack-namespace': ingress.metadata?.namespace ?? '', 'ingress.k8s.aws/stack-name': ingress.metadata?.name ?? '' };
+}
+
+/**
+ * Finds the binding (and its target group) for the Deployment's pods: the one named in the spec, or
+ * the Ingress's (by the controller's stack labels; in a group, the binding of the Ingress's own
+ * backend service, since every member's bindings carry the group label), whose service selects the pods.
+ */
+export async function findBinding(k8s: KubernetesPort, spec: Pick<Spec['target'], 'namespace' | 'deployment' | 'ingress' | 'targetGroupBinding'>, d: KObject): Promise<{ name: string; arn: string }> {
   const bindings = await k8s.listTargetGroupBindings(spec.namespace);
   let candidates = bindings;
+  let labelled = '';
+  let backends: ServiceRef[] | undefined;
   if (spec.targetGroupBinding) candidates = bindings.filter((b) => b.metadata?.name === spec.targetGroupBinding);
-  else if (spec.ingress) candidates = bindings.filter((b) => b.metadata?.labels?.['ingress.k8s.aws/stack-name'] === spec.ingress || b.metadata?.labels?.['ingress.k8s.aws/stack'] === `${spec.namespace}.${spec.ingress}`);
-  const podLabels: Record<string, string> = d.spec?.template?.metadata?.labels ?? {};
-  for (const b of candidates) {
-    const svc = await k8s.getService(spec.namespace, b.spec?.serviceRef?.name).catch(() => undefined);
-    const selector: Record<string, string> = svc?.spec?.selector ?? {};
-    if (Object.keys(selector).length && Object.entries(selector).every(([k, v]) => podLabels[k] === v)) {
-      return { name: b.metadata?.name ?? '', arn: b.spec?.targetGroupARN };
-    }
+  else if (spec.ingress) {
+    const ingress = await need(`ingress ${spec.namespace}/${spec.ingress}`, k8s.getIngress(spec.namespace, spec.ingress));
+    const labels = stackLabelsOf(ingress);
+    labelled = ` labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    candidates = bindings.filter((b) => Object.entries(labels).every(([k, v]) => b.metadata?.labels?.[k] === v));
+    backends = ingressBackends(ingress);
   }
-  const what = spec.targetGroupBinding ? `TargetGroupBinding ${spec.targetGroupBinding}` : `a TargetGroupBinding of ingress ${spec.ingress}`;
-  throw new EnvironmentError(`Found no ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}`);
+  const podLabels: Record<string, string> = d.spec?.template?.metadata?.labels ?? {};
+  const found: KObject[] = [];
+  for (const b of candidates) {
+    const ref = b.spec?.serviceRef ?? {};
+    // A group member's bindings are only those of services its own rules name.
+    if (backends && !backends.some((s) => s.name === ref.name && (s.port === undefined || ref.port === undefined || s.port === String(ref.port)))) continue;
+    const svc = await k8s.getService(spec.namespace, ref.name).catch(() => undefined);
+    const selector: Record<string, string> = svc?.spec?.selector ?? {};
+    if (Object.keys(selector).length && Object.entries(selector).every(([k, v]) => podLabels[k] === v)) found.push(b);
+  }
+  if (found.length === 1) return { name: found[0].metadata?.name ?? '', arn: found[0].spec?.targetGroupARN };
+  const what = spec.targetGroupBinding ? `TargetGroupBinding ${spec.targetGroupBinding}` : spec.ingress ? `TargetGroupBinding of ingress ${spec.ingress}${labelled}` : 'TargetGroupBinding';
+  if (found.length > 1) {
+    const names = found.map((b) => `${b.metadata?.name} (service ${b.spec?.serviceRef?.name}:${b.spec?.serviceRef?.port ?? '?'}, ${b.spec?.targetGroupARN})`);
+    throw new EnvironmentError(`Expected one ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}, got ${found.length}: ${names.join('; ')}; name one in target.targetGroupBinding`);
+  }
+  const seen = candidates.length ? ` (${candidates.length} candidate${candidates.length === 1 ? '' : 's'}: ${candidates.map((b) => `${b.metadata?.name} → service ${b.spec?.serviceRef?.name}`).join(', ')})` : ` (${bindings.length} in the namespace${bindings.length ? `: ${bindings.map((b) => b.metadata?.name).join(', ')}` : ''})`;
+  throw new EnvironmentError(`Found no ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}${seen}`);
 }
 
 /** Reads what the run needs; a missing object is an environment error saying what was expected and what came. */
@@ -60,31 +114,44 @@ async function need<T>(what: string, read: Promise<T>): Promise<T> {
   }
 }
 
+/** Where traffic goes and why (see harness/orchestrator/traffic-address.ts). */
+export interface TrafficRoute {
+  url: string;
+  source: string;
+  /** The Host header (a listener rule's host), when the load balancer routes by host. */
+  hostHeader?: string;
+  /** The TLS server name to send and verify (HTTPS with a rule's host). */
+  servername?: string;
+}
+
 /**
  * Where traffic goes: `target.url` when the spec gives one, else the load balancer of the target
- * group itself (DescribeLoadBalancers DNSName with the port and protocol of the listener that
- * forwards to it). Its host must resolve before anything is changed.
+ * group itself, through the listener and rule that forward to it (`chooseTrafficAddress`). The
+ * load balancer's address must resolve before anything is changed; a rule's host is never resolved
+ * (it is sent as the Host header and TLS server name).
  */
-export async function trafficUrl(t: Spec['target'], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<{ url: string; source: string }> {
-  let url = t.url;
-  let source = 'target.url';
-  if (!url) {
-    const listener = await elbv2.listenerOf(targetGroupArn);
-    if (!listener) throw new EnvironmentError(`Expected a load balancer listener that forwards to ${targetGroupArn}, got none; set target.url to send traffic elsewhere`);
-    const proto = listener.protocol.toLowerCase() === 'https' ? 'https' : 'http';
-    const defaultPort = proto === 'https' ? 443 : 80;
-    url = `${proto}://${listener.dnsName}${listener.port === defaultPort ? '' : `:${listener.port}`}`;
-    source = `load balancer ${listener.loadBalancerName}, ${listener.protocol} listener on port ${listener.port}`;
+export async function trafficUrl(t: Spec['target'], mixPaths: string[], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<TrafficRoute> {
+  let route: TrafficRoute = { url: t.url ?? '', source: 'target.url' };
+  if (!t.url) {
+    const chosen = chooseTrafficAddress(await readRouting(elbv2, targetGroupArn), targetGroupArn, mixPaths);
+    route = { url: chosen.url, source: chosen.reason, ...(chosen.hostHeader ? { hostHeader: chosen.hostHeader } : {}), ...(chosen.servername ? { servername: chosen.servername } : {}) };
   }
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const host = new URL(route.url).hostname.replace(/^\[|\]$/g, '');
   if (!net.isIP(host)) {
     try {
       await lookup(host);
     } catch (cause) {
-      throw new EnvironmentError(`Expected the traffic address ${host} (${source}) to resolve, got ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}; nothing was changed`, { cause });
+      throw new EnvironmentError(`Expected the traffic address ${host} (${route.source}) to resolve, got ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}; nothing was changed`, { cause });
     }
   }
-  return { url, source };
+  return route;
+}
+
+/** The environment variable naming the twin's CA certificate (PEM), trusted besides the system roots. */
+export const TWIN_CA_ENV = 'ROLLOUT_HARNESS_TWIN_CA';
+
+function routeTls(route: TrafficRoute, caFile: string | undefined): Pick<Target, 'hostHeader' | 'servername' | 'caFile'> {
+  return { ...(route.hostHeader ? { hostHeader: route.hostHeader } : {}), ...(route.servername ? { servername: route.servername } : {}), ...(caFile ? { caFile } : {}) };
 }
 
 /** Connects to the spec's target (for the twin, starts it first); changes nothing. */
@@ -113,7 +180,9 @@ export const connectTarget: Connect = async (spec, opts) => {
       const ingress = ingressOf(t);
       const d = await need(`deployment ${t.namespace}/${t.deployment} on the twin`, k8s.getDeployment(t.namespace, t.deployment));
       const binding = await findBinding(k8s, { ...t, ingress }, d);
-      const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
+      const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
+      // The twin names its CA when it serves HTTPS listeners (a generated self-signed certificate).
+      const caFile = (twin as { caFile?: string }).caFile;
       return {
         kind: 'twin',
         k8s,
@@ -127,8 +196,9 @@ export const connectTarget: Connect = async (spec, opts) => {
         targetGroupArn: binding.arn,
         labelSelector: labelSelectorOf(d),
         delayVia: delayChannel(spec, ingress),
-        url,
-        urlSource: source,
+        url: route.url,
+        urlSource: route.source,
+        ...routeTls(route, caFile),
         region: twin.endpoints.region,
         regionSource: 'the local twin',
         twin: { timeScale: twin.config.timeScale, seed: twin.config.seed, stateDir: path.dirname(twin.endpoints.envFile), accessLogFile: twin.endpoints.accessLogFile },
@@ -156,7 +226,9 @@ export const connectTarget: Connect = async (spec, opts) => {
   const binding = await findBinding(k8s, t, d);
   const { region, source: regionSource } = opts.region ?? (await resolveRegion(t.region, opts.env ?? process.env));
   const elbv2 = createElbv2Adapter({ region, endpoint: t.endpoints.elbv2 });
-  const { url, source } = await trafficUrl(t, elbv2, binding.arn, lookup);
+  const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
+  // A twin started apart (`twin up`) names its CA in its env file; in staging the system roots do.
+  const caFile = (opts.env ?? process.env)[TWIN_CA_ENV] || undefined;
   return {
     kind: 'cluster',
     k8s,
@@ -170,8 +242,9 @@ export const connectTarget: Connect = async (spec, opts) => {
     targetGroupArn: binding.arn,
     labelSelector: labelSelectorOf(d),
     delayVia: delayChannel(spec, t.ingress),
-    url,
-    urlSource: source,
+    url: route.url,
+    urlSource: route.source,
+    ...routeTls(route, caFile),
     region,
     regionSource,
     explain: {

@@ -122,6 +122,10 @@ function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): 
   return ExitCode.ok;
 }
 
+/** What `plan` says of the traffic address when the spec gives no `target.url`. */
+export const TRAFFIC_FROM_LOAD_BALANCER =
+  'the load balancer that forwards to the target group, read when connecting: a listener whose default action forwards to it, else the listener rule that does (HTTPS preferred, never a redirect), with the rule\'s host as Host header and TLS server name (plan --server-dry-run reads it now)';
+
 /** What `plan` prints: the target, the traffic, and per cell what would be changed; plain data for `--format json`. */
 export async function planOf(specFile: string) {
   const loaded = await loadSpec(specFile);
@@ -136,7 +140,15 @@ export async function planOf(specFile: string) {
     warnings: loaded.warnings,
     target: { where: t.context ? `context ${t.context}` : 'the local twin (started in-process)', ...(t.context ? { context: t.context } : {}), namespace: t.namespace, deployment: t.deployment, ...(ingress ? { ingress } : {}), ...(t.targetGroupBinding ? { targetGroupBinding: t.targetGroupBinding } : {}) },
     ...(region ? { region } : {}),
-    traffic: { rate: spec.traffic.rate, driver: spec.traffic.driver, warmupSeconds: spec.traffic.warmupSeconds, cooldownSeconds: spec.traffic.cooldownSeconds },
+    traffic: {
+      rate: spec.traffic.rate,
+      driver: spec.traffic.driver,
+      warmupSeconds: spec.traffic.warmupSeconds,
+      cooldownSeconds: spec.traffic.cooldownSeconds,
+      // Where traffic goes, and why: the spec's URL, or what the load balancer shows when connecting (plan --server-dry-run reads it).
+      to: t.url ? `${t.url} (target.url)` : TRAFFIC_FROM_LOAD_BALANCER,
+      ...(spec.traffic.insecureSkipTLSVerify ? { insecureSkipTLSVerify: true } : {}),
+    },
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
     cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, at)}` })),
@@ -148,14 +160,15 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   const plan = await planOf(specFile);
   const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
-    console.log(JSON.stringify(dryRun ? { ...plan, serverDryRun: dryRun } : plan, null, 2));
-    return dryRun?.length ? ExitCode.usage : ExitCode.ok;
+    console.log(JSON.stringify(dryRun ? { ...plan, traffic: { ...plan.traffic, to: describeRoute(dryRun.route), route: dryRun.route }, serverDryRun: dryRun.findings } : plan, null, 2));
+    return dryRun?.findings.length ? ExitCode.usage : ExitCode.ok;
   }
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
   console.log(`Target: ${t.where}, deployment ${t.namespace}/${t.deployment}${t.ingress ? `, ingress ${t.ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
   if (plan.region) console.log(`AWS region: ${plan.region.region} (${plan.region.source})`);
   console.log(`Traffic: ${plan.traffic.rate} req/s (driver ${plan.traffic.driver}), warm-up ${plan.traffic.warmupSeconds} s, cool-down ${plan.traffic.cooldownSeconds} s`);
+  console.log(`Traffic to: ${dryRun ? describeRoute(dryRun.route) : plan.traffic.to}${plan.traffic.insecureSkipTLSVerify ? ' (certificates not verified: traffic.insecureSkipTLSVerify)' : ''}`);
   if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
   console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
   let lastConfig = '';
@@ -170,21 +183,28 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   }
   console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
   if (!dryRun) return ExitCode.ok;
-  if (!dryRun.length) {
+  if (!dryRun.findings.length) {
     console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
     return ExitCode.ok;
   }
-  for (const f of dryRun) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
+  for (const f of dryRun.findings) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
   return ExitCode.usage;
 }
 
-/** Connects to the spec's target and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
+/** A traffic address in one line: the URL, the Host header and server name when a rule's, and why. */
+export function describeRoute(route: { url: string; source: string; hostHeader?: string; servername?: string }): string {
+  const host = route.hostHeader ? `, Host ${route.hostHeader}${route.servername ? ' (and TLS server name)' : ''}` : '';
+  return `${route.url}${host} (${route.source})`;
+}
+
+/** Connects to the spec's target, reads where traffic would go, and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
 async function planDryRun(specFile: string, resultsDir: string) {
   const { spec } = await loadSpec(specFile);
   const [{ connectTarget }, { serverDryRun }] = await Promise.all([import('./connect.ts'), import('../orchestrator/dry-run.ts')]);
   const target = await connectTarget(spec, { resultsDir, log: (line) => console.error(line) });
   try {
-    return await serverDryRun(target, spec);
+    const route = { url: target.url, source: target.urlSource, ...(target.hostHeader ? { hostHeader: target.hostHeader } : {}), ...(target.servername ? { servername: target.servername } : {}) };
+    return { route, findings: await serverDryRun(target, spec) };
   } finally {
     await target.close();
   }

@@ -11,6 +11,7 @@ import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { parseSpec } from '../matrix/load.ts';
 import { runBuiltinTraffic } from '../traffic/builtin/driver.ts';
+import { routeOf } from '../orchestrator/cell.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { connectTarget } from './connect.ts';
 import { readTruth } from '../explain/truth.ts';
@@ -77,7 +78,7 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     const fromModelS = clock.now() / 1000;
     const realClock = scaledClock(1);
     const traffic = runBuiltinTraffic(
-      { url: target.url, rate: opts.rate, durationSeconds: 12, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] },
+      { url: target.url, rate: opts.rate, durationSeconds: 12, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }], ...routeOf(target, spec) },
       { clock: realClock },
     );
     await realClock.sleep(2000);

@@ -125,6 +125,12 @@ const trafficSchema = z
     warmupSeconds: seconds().default(10),
     cooldownSeconds: seconds().default(10),
     script: z.string().optional(),
+    /**
+     * Accept any certificate from an HTTPS listener (a self-signed staging certificate), as k6's
+     * option of the same name does. Default false: the certificate is verified against the rule's
+     * host (the TLS server name) with the system roots, plus the twin's CA on the twin.
+     */
+    insecureSkipTLSVerify: z.boolean().default(false),
   })
   .strict();
 

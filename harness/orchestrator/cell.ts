@@ -16,11 +16,18 @@ import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
 import { userAgentFor } from '../traffic/user-agent.ts';
 import { packageVersion } from '../core/paths.ts';
 import { bucketMsFor, latencyIn, rateBuckets, scheduleOf } from '../traffic/timing.ts';
-import type { TrafficProgress, TrafficResult } from '../traffic/types.ts';
+import type { TrafficPlan, TrafficProgress, TrafficResult } from '../traffic/types.ts';
 import { ensurePlacement } from './placement.ts';
 import { configureCell, waitSteady, type OriginalSettings } from './settings.ts';
 import type { Target } from './target.ts';
 import { baselineBefore, verdictReasons, type Baseline } from './verdict.ts';
+
+/** The Host header and TLS of the target's traffic address (a listener rule's host, the twin's CA, `traffic.insecureSkipTLSVerify`). */
+export function routeOf(target: Pick<Target, 'url' | 'hostHeader' | 'servername' | 'caFile'>, spec: Spec): Pick<TrafficPlan, 'hostHeader' | 'tls'> {
+  const https = target.url.startsWith('https:');
+  const tls = { ...(target.servername ? { servername: target.servername } : {}), ...(target.caFile ? { caFile: target.caFile } : {}), ...(spec.traffic.insecureSkipTLSVerify ? { insecureSkipVerify: true } : {}) };
+  return { ...(target.hostHeader ? { hostHeader: target.hostHeader } : {}), ...(https && Object.keys(tls).length ? { tls } : {}) };
+}
 
 /** Stages, in order. */
 export const STAGES = ['configure', 'traffic', 'warmup', 'disrupt', 'settle', 'cooldown', 'collect', 'done'] as const;
@@ -143,7 +150,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     marks.trafficStart = timeline.now();
     timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
     traffic = trafficDrivers[deps.driver].run(
-      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}) },
+      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}), ...routeOf(target, spec) },
       { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
     );
     traffic.then(

@@ -143,7 +143,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     await target.close();
     throw error;
   }
-  progress.info(`traffic to ${target.url} (${target.urlSource})`);
+  progress.info(`traffic to ${target.url}${target.hostHeader ? `, Host ${target.hostHeader}${target.servername ? ' (and TLS server name)' : ''}` : ''} (${target.urlSource})`);
   if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];

@@ -28,6 +28,12 @@ export interface Target {
   /** Where traffic goes, and where that came from. */
   url: string;
   urlSource: string;
+  /** The Host header traffic carries (a listener rule's host), when the load balancer routes by host. */
+  hostHeader?: string;
+  /** The TLS server name traffic sends and verifies the certificate against (HTTPS with a rule's host). */
+  servername?: string;
+  /** A CA certificate file (PEM) trusted besides the system roots: the twin's, for its HTTPS listeners. */
+  caFile?: string;
   /** The AWS region the clients use, and where it came from (see `resolveRegion`). */
   region: string;
   regionSource: string;

@@ -40,6 +40,8 @@ export interface KubernetesPort {
   /** Sets (string) or removes (null) namespace labels. */
   setNamespaceLabels(name: string, labels: Record<string, string | null>): Promise<KObject>;
   getIngress(namespace: string, name: string): Promise<KObject>;
+  /** The namespace's Ingresses (the members of an IngressGroup that live beside the target's). */
+  listIngresses(namespace: string): Promise<KObject[]>;
   /** Sets (string) or removes (null) Ingress annotations. */
   setIngressAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<KObject>;
   getTargetGroupBinding(namespace: string, name: string): Promise<KObject>;
@@ -77,23 +79,62 @@ export interface Elbv2Port {
   describeTargetHealth(targetGroupArn: string): Promise<TargetHealthRow[]>;
   getAttributes(targetGroupArn: string): Promise<Record<string, string>>;
   modifyAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<Record<string, string>>;
-  /**
-   * Where clients reach the target group: its load balancer's DNS name with the port and protocol of
-   * the listener that forwards to it (undefined when no load balancer or listener does).
-   */
-  listenerOf(targetGroupArn: string): Promise<ListenerEndpoint | undefined>;
+  /** The load balancers with these ARNs (DescribeLoadBalancers). */
+  describeLoadBalancers(loadBalancerArns: string[]): Promise<LoadBalancerInfo[]>;
+  /** A load balancer's listeners with their default actions (DescribeListeners, all pages). */
+  describeListeners(loadBalancerArn: string): Promise<ListenerInfo[]>;
+  /** A listener's rules, the default rule included (DescribeRules, all pages). */
+  describeRules(listenerArn: string): Promise<ListenerRule[]>;
   /** The load balancers that forward to the target group (DescribeTargetGroups LoadBalancerArns). */
   loadBalancersOf(targetGroupArn: string): Promise<string[]>;
   /** A load balancer's attributes, e.g. `access_logs.s3.enabled`, `access_logs.s3.bucket`, `access_logs.s3.prefix`. */
   describeLoadBalancerAttributes(loadBalancerArn: string): Promise<Record<string, string>>;
 }
 
-/** A load balancer listener as clients reach it. */
-export interface ListenerEndpoint {
-  loadBalancerName: string;
+/** A load balancer as DescribeLoadBalancers shows it. */
+export interface LoadBalancerInfo {
+  arn: string;
+  name: string;
+  /** Where clients connect: the DNS name in AWS, a loopback address on the twin. */
   dnsName: string;
+}
+
+/** A listener as DescribeListeners shows it. */
+export interface ListenerInfo {
+  arn: string;
+  loadBalancerArn: string;
   port: number;
+  /** HTTP or HTTPS. */
   protocol: string;
+  defaultActions: RuleAction[];
+}
+
+/** One action of a listener or rule (ELBv2 Action), reduced to what decides where a request goes. */
+export interface RuleAction {
+  /** forward, redirect, fixed-response, authenticate-oidc, authenticate-cognito, … */
+  type: string;
+  order?: number;
+  /** forward: the target groups and their weights (TargetGroupArn alone is one group of weight 1). */
+  targetGroups?: Array<{ arn: string; weight?: number }>;
+  /** redirect: the status code, e.g. HTTP_301. */
+  redirectStatus?: string;
+  /** fixed-response: the status code, e.g. 404. */
+  fixedStatus?: string;
+}
+
+/** A listener rule as DescribeRules shows it. */
+export interface ListenerRule {
+  arn: string;
+  /** A number as a string, or "default" for the default rule. */
+  priority: string;
+  isDefault: boolean;
+  /** host-header values (HostHeaderConfig.Values or the legacy Values); empty: any host. */
+  hosts: string[];
+  /** path-pattern values; empty: any path. */
+  paths: string[];
+  /** The fields of the other conditions (http-header, query-string, http-request-method, source-ip), which the harness cannot count on meeting. */
+  otherConditions: string[];
+  actions: RuleAction[];
 }
 
 /** One object of a bucket, as a listing returns it. */

@@ -115,5 +115,10 @@ export interface OriginalAccessLogs {
   attributes: Record<string, string>;
   /** The Ingress annotation (null when unset). */
   annotation: string | null;
+  /**
+   * Other members of the target's IngressGroup that name access-log keys in their annotation, by
+   * name, with their original annotation: the run writes the same values on them (see access-logs.ts).
+   */
+  members?: Record<string, string | null>;
 }
 

@@ -22,6 +22,20 @@ export interface TrafficPlan {
    * logs it, so a cell's entries can be picked out of a busy load balancer's access log.
    */
   userAgent?: string;
+  /** The Host header every request carries (a listener rule's host), when it differs from the URL's host. */
+  hostHeader?: string;
+  /** TLS for an https URL: the server name sent and verified, an extra CA, or no verification at all. */
+  tls?: TrafficTls;
+}
+
+/** How an HTTPS connection is made and checked. */
+export interface TrafficTls {
+  /** The name sent as SNI and checked against the certificate (default: the URL's host). */
+  servername?: string;
+  /** A PEM file of a CA trusted besides the system roots (the twin's). */
+  caFile?: string;
+  /** Accept any certificate (`traffic.insecureSkipTLSVerify`). */
+  insecureSkipVerify?: boolean;
 }
 
 /** Counts of one second of traffic, by status ("200", "502", ...) and network error code. */

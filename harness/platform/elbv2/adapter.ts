@@ -1,6 +1,5 @@
 /** Elbv2Port over the AWS SDK v3 (default credential chain; endpoint override when configured). */
 import {
-  DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
@@ -9,10 +8,14 @@ import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
+  paginateDescribeListeners,
+  paginateDescribeRules,
   paginateDescribeTargetGroups,
+  type Action,
+  type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { awsErrorText, withApiErrors } from '../api-errors.ts';
-import type { Elbv2Port, TargetHealthRow } from '../ports.ts';
+import type { Elbv2Port, ListenerInfo, ListenerRule, RuleAction, TargetHealthRow } from '../ports.ts';
 
 /** Where and how to reach ELBv2. */
 export interface AwsClientOptions {
@@ -21,6 +24,32 @@ export interface AwsClientOptions {
   endpoint?: string;
   /** Explicit credentials (the twin's dummies); else the default credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** An SDK action, reduced to where it sends a request. */
+function actionOf(a: Action): RuleAction {
+  const groups = a.ForwardConfig?.TargetGroups?.length
+    ? a.ForwardConfig.TargetGroups.map((t) => ({ arn: t.TargetGroupArn ?? '', ...(t.Weight !== undefined ? { weight: t.Weight } : {}) }))
+    : a.TargetGroupArn
+      ? [{ arn: a.TargetGroupArn }]
+      : undefined;
+  return {
+    type: a.Type ?? 'unknown',
+    ...(a.Order !== undefined ? { order: a.Order } : {}),
+    ...(groups ? { targetGroups: groups } : {}),
+    ...(a.RedirectConfig?.StatusCode ? { redirectStatus: a.RedirectConfig.StatusCode } : {}),
+    ...(a.FixedResponseConfig?.StatusCode ? { fixedStatus: a.FixedResponseConfig.StatusCode } : {}),
+  };
+}
+
+/** A condition's values: its Config's, else the legacy `Values` (set only with a single-value condition). */
+function valuesOf(conditions: RuleCondition[], field: string, config: (c: RuleCondition) => string[] | undefined): string[] {
+  return conditions.filter((c) => c.Field === field).flatMap((c) => config(c) ?? c.Values ?? []);
+}
+
+/** An http-request-method condition that GET (the harness's only method) meets. */
+function sendsGet(c: RuleCondition): boolean {
+  return c.Field === 'http-request-method' && (c.HttpRequestMethodConfig?.Values ?? []).includes('GET');
 }
 
 /** Builds the ELBv2 adapter. */
@@ -61,19 +90,37 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
       );
       return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
     },
-    async listenerOf(targetGroupArn) {
-      const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
-      for (const lbArn of tg?.LoadBalancerArns ?? []) {
-        const lb = (await client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] }))).LoadBalancers?.[0];
-        const listeners = (await client.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }))).Listeners ?? [];
-        const forwards = (l: (typeof listeners)[number]) =>
-          (l.DefaultActions ?? []).some((a) => a.TargetGroupArn === targetGroupArn || (a.ForwardConfig?.TargetGroups ?? []).some((t) => t.TargetGroupArn === targetGroupArn));
-        // Plain HTTP first: the harness's own traffic needs no certificate for the ALB's DNS name.
-        const ranked = [...listeners.filter(forwards)].sort((a, b) => (a.Protocol === 'HTTP' ? 0 : 1) - (b.Protocol === 'HTTP' ? 0 : 1));
-        const l = ranked[0];
-        if (lb?.DNSName && l?.Port) return { loadBalancerName: lb.LoadBalancerName ?? lbArn, dnsName: lb.DNSName, port: l.Port, protocol: l.Protocol ?? 'HTTP' };
+    async describeLoadBalancers(loadBalancerArns) {
+      if (!loadBalancerArns.length) return [];
+      const out = await client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: loadBalancerArns }));
+      return (out.LoadBalancers ?? []).map((lb) => ({ arn: lb.LoadBalancerArn ?? '', name: lb.LoadBalancerName ?? '', dnsName: lb.DNSName ?? '' }));
+    },
+    async describeListeners(loadBalancerArn): Promise<ListenerInfo[]> {
+      const listeners: ListenerInfo[] = [];
+      for await (const page of paginateDescribeListeners({ client }, { LoadBalancerArn: loadBalancerArn })) {
+        for (const l of page.Listeners ?? []) {
+          listeners.push({ arn: l.ListenerArn ?? '', loadBalancerArn: l.LoadBalancerArn ?? loadBalancerArn, port: l.Port ?? 0, protocol: l.Protocol ?? 'HTTP', defaultActions: (l.DefaultActions ?? []).map(actionOf) });
+        }
       }
-      return undefined;
+      return listeners;
+    },
+    async describeRules(listenerArn): Promise<ListenerRule[]> {
+      const rules: ListenerRule[] = [];
+      for await (const page of paginateDescribeRules({ client }, { ListenerArn: listenerArn })) {
+        for (const r of page.Rules ?? []) {
+          const conditions = r.Conditions ?? [];
+          rules.push({
+            arn: r.RuleArn ?? '',
+            priority: r.Priority ?? '',
+            isDefault: r.IsDefault ?? r.Priority === 'default',
+            hosts: valuesOf(conditions, 'host-header', (c) => c.HostHeaderConfig?.Values),
+            paths: valuesOf(conditions, 'path-pattern', (c) => c.PathPatternConfig?.Values),
+            otherConditions: conditions.filter((c) => !['host-header', 'path-pattern'].includes(c.Field ?? '') && !sendsGet(c)).map((c) => c.Field ?? 'unknown'),
+            actions: (r.Actions ?? []).map(actionOf),
+          });
+        }
+      }
+      return rules;
     },
     async loadBalancersOf(targetGroupArn) {
       const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];

@@ -95,6 +95,9 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
     async getIngress(namespace, name) {
       return plain(await net.readNamespacedIngress({ namespace, name }));
     },
+    async listIngresses(namespace) {
+      return (await net.listNamespacedIngress({ namespace })).items.map(plain);
+    },
     async setIngressAnnotations(namespace, name, annotations) {
       return plain(await net.patchNamespacedIngress({ namespace, name, body: { metadata: { annotations } }, dryRun }, merge));
     },

@@ -8,6 +8,7 @@
 import { Agent, request } from 'undici';
 import type { Clock } from '../../core/clock.ts';
 import { RequestTimings } from '../timing.ts';
+import { tlsConnectOptions } from '../tls.ts';
 import type { CutAtStop, FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 
 /** What the driver needs besides the plan. */
@@ -48,9 +49,10 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
   let planned = Math.round(plan.rate * plan.durationSeconds);
-  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000 } });
+  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) } });
   const pick = mixPicker(plan.mix);
-  const headers = plan.userAgent ? { 'user-agent': plan.userAgent } : undefined;
+  // A rule's host: undici also sends it as the TLS server name unless `tls.servername` says otherwise.
+  const headers = plan.userAgent || plan.hostHeader ? { ...(plan.userAgent ? { 'user-agent': plan.userAgent } : {}), ...(plan.hostHeader ? { host: plan.hostHeader } : {}) } : undefined;
   const base = plan.url.replace(/\/$/, '');
   const byStatus: Record<string, number> = {};
   const networkErrors: Record<string, number> = {};

@@ -3,6 +3,7 @@
  * `findK6`, which looks at the filesystem to resolve the binary.
  */
 import { accessSync, constants, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, EnvironmentError } from '../../core/errors.ts';
@@ -130,8 +131,9 @@ export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocatio
   // In an open model the VUs busy at once are rate × latency; the worst latency is the timeout.
   const preAllocated = opts.preAllocatedVUs ?? Math.min(1000, Math.max(5, Math.ceil(plan.rate / 4)));
   const maxVUs = Math.max(preAllocated, opts.maxVUs ?? Math.min(10_000, Math.ceil(plan.rate * plan.timeoutSeconds) + 10));
+  const route = k6Route(plan);
   const vars: Record<string, string> = {
-    TARGET: plan.url,
+    TARGET: route.target,
     RATE: String(plan.rate),
     DURATION: String(plan.durationSeconds),
     TIMEOUT: String(plan.timeoutSeconds),
@@ -140,6 +142,9 @@ export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocatio
     MAX_VUS: String(maxVUs),
     ...(opts.cell !== undefined ? { CELL: opts.cell } : {}),
     ...(plan.userAgent ? { USER_AGENT: plan.userAgent } : {}),
+    ...(route.hosts ? { HOSTS: JSON.stringify(route.hosts) } : {}),
+    ...(route.hostHeader ? { HOST_HEADER: route.hostHeader } : {}),
+    ...(plan.tls?.insecureSkipVerify ? { INSECURE_SKIP_TLS_VERIFY: 'true' } : {}),
   };
   const args = [
     'run',
@@ -147,7 +152,35 @@ export function buildK6Args(plan: TrafficPlan, opts: K6ArgsOptions): K6Invocatio
     ...Object.entries(vars).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     opts.script,
   ];
-  return { file: opts.k6Path ?? 'k6', args, env: { K6_NO_USAGE_REPORT: 'true' } };
+  // Go reads its roots from SSL_CERT_FILE (Unix): the twin's CA then is the one k6 trusts, which is all its traffic needs.
+  return { file: opts.k6Path ?? 'k6', args, env: { K6_NO_USAGE_REPORT: 'true', ...(plan.tls?.caFile && !plan.tls.insecureSkipVerify ? { SSL_CERT_FILE: plan.tls.caFile } : {}) } };
+}
+
+/**
+ * How k6 reaches a rule's host. k6 (Go's transport) takes the TLS server name from the URL, never
+ * from a Host header, so when the load balancer's address is an IP (the twin) the URL names the
+ * rule's host and k6's `hosts` option maps it to that IP: Host and server name are the rule's, and
+ * nothing resolves the name. With a DNS name (staging) `hosts` cannot map to it (k6 documents IPs),
+ * so the URL keeps the load balancer's name and a Host header carries the rule's host; over HTTPS
+ * that sends the wrong server name, so it needs `traffic.insecureSkipTLSVerify` (or driver: builtin).
+ */
+export function k6Route(plan: TrafficPlan): { target: string; hosts?: Record<string, string>; hostHeader?: string } {
+  const servername = plan.tls?.servername ?? plan.hostHeader;
+  const host = plan.hostHeader ?? servername;
+  if (!host) return { target: plan.url };
+  const url = new URL(plan.url);
+  const address = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(address)) {
+    // The rest of the URL (port, path prefix) as it was: no trailing slash added to a bare origin.
+    const rest = plan.url.slice(plan.url.indexOf(url.host) + url.host.length);
+    return { target: `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}${rest}`, hosts: { [host]: address } };
+  }
+  if (url.protocol === 'https:' && servername && servername !== url.hostname && !plan.tls?.insecureSkipVerify) {
+    throw new ConfigError(
+      `Expected k6 to reach ${host} at the load balancer ${url.hostname} with a verified certificate, but k6 sends the URL's host (${url.hostname}) as the TLS server name, not the Host header's; set traffic.insecureSkipTLSVerify: true, use driver: builtin, or set target.url to an address whose name the certificate carries`,
+    );
+  }
+  return { target: plan.url, hostHeader: host };
 }
 
 function isExecutable(file: string): boolean {

@@ -104,7 +104,7 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       run = cli(['run', spec, '--results-dir', results(), '--run-id', 'where']);
       const r = await run;
       expect(r.exitCode, String(r.all)).toBe(0);
-      expect(r.stderr).toMatch(/traffic to http:\/\/127\.0\.0\.1:\d+ \(load balancer [\w-]+, HTTP listener on port \d+\)/);
+      expect(r.stderr).toMatch(/traffic to http:\/\/127\.0\.0\.1:\d+ \(load balancer [\w-]+, HTTP listener on port \d+: its default action forwards to the target group\)/);
       const record = runJson('where');
       expect(record.target.url).toBe(env.ROLLOUT_HARNESS_ALB_URL);
       expect(record.restoreDifferences).toBeUndefined();

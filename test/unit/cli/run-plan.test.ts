@@ -1,6 +1,6 @@
 /** `plan SPEC --format json`: the same plan as the text, as data. */
 import { describe, expect, it, vi } from 'vitest';
-import { planCommand } from '../../../harness/cli/run.ts';
+import { describeRoute, planCommand, TRAFFIC_FROM_LOAD_BALANCER } from '../../../harness/cli/run.ts';
 
 async function printed(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
@@ -34,5 +34,17 @@ describe('plan --format json', () => {
     // A drain may first re-place the pods (every repetition starts with pods on its node); a rollout does not.
     expect(plan.cells[1].disruption).toMatch(/^first make sure the chosen node runs pods of the Deployment \(a restart rollout re-places them when it runs none; INVALID when no pod can go there\); cordon the node/);
     expect(plan.cells[0].disruption).not.toContain('first make sure');
+    // Where traffic goes, and why: with no target.url, read from the load balancer when connecting.
+    expect(plan.traffic.to).toBe(TRAFFIC_FROM_LOAD_BALANCER);
+    expect(text.out).toContain(`Traffic to: ${TRAFFIC_FROM_LOAD_BALANCER}`);
+  });
+});
+
+describe('describeRoute', () => {
+  it('says the URL, the rule\'s host as Host and server name, and why', () => {
+    expect(describeRoute({ url: 'https://127.0.0.1:41234', hostHeader: 'shop.example.test', servername: 'shop.example.test', source: 'load balancer k8s-shop, HTTPS listener on port 41234: rule 1 (host shop.example.test): forward to arn:tg' })).toBe(
+      'https://127.0.0.1:41234, Host shop.example.test (and TLS server name) (load balancer k8s-shop, HTTPS listener on port 41234: rule 1 (host shop.example.test): forward to arn:tg)',
+    );
+    expect(describeRoute({ url: 'http://lb.example.test', source: 'target.url' })).toBe('http://lb.example.test (target.url)');
   });
 });

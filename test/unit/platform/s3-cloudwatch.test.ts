@@ -1,6 +1,6 @@
 /** The S3, CloudWatch and new ELBv2 adapter calls against a real moto_server on loopback. */
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateLoadBalancerCommand, CreateTargetGroupCommand, CreateListenerCommand, ElasticLoadBalancingV2Client, ModifyLoadBalancerAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateLoadBalancerCommand, CreateTargetGroupCommand, CreateListenerCommand, CreateRuleCommand, ElasticLoadBalancingV2Client, ModifyLoadBalancerAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EC2Client, CreateVpcCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { gzipSync, gunzipSync } from 'node:zlib';
@@ -12,6 +12,7 @@ import { parseLoadBalancerArn } from '../../../harness/platform/ports.ts';
 import { createS3Adapter } from '../../../harness/platform/s3/adapter.ts';
 import { isAlive } from '../../helpers/processes.ts';
 import { MOTO_CREDENTIALS, startMoto, type Moto } from './moto.ts';
+import { chooseTrafficAddress, readRouting } from '../../../harness/orchestrator/traffic-address.ts';
 
 let moto: Moto;
 const region = 'us-east-1';
@@ -89,5 +90,42 @@ describe('ELBv2: the load balancer of a target group and its access-log attribut
     expect(await elbv2.loadBalancersOf(tg)).toEqual([lb]);
     expect(await elbv2.describeLoadBalancerAttributes(lb)).toMatchObject({ 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'alb-logs', 'access_logs.s3.prefix': 'logs' });
     expect(parseLoadBalancerArn(lb)).toMatchObject({ region, name: 'my-alb', resource: expect.stringMatching(/^app\/my-alb\/[0-9a-f]+$/) });
+  });
+
+  it('reads listeners and rules (DescribeListeners, DescribeRules) into the shapes the traffic address is chosen from', async () => {
+    const ec2 = new EC2Client({ region, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.1.0.0/16' }))).Vpc!.VpcId!;
+    const subnets = await Promise.all(['a', 'b'].map(async (z, i) => (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.1.${i}.0/24`, AvailabilityZone: `us-east-1${z}` }))).Subnet!.SubnetId!));
+    ec2.destroy();
+    const raw = new ElasticLoadBalancingV2Client({ region, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
+    const lb = (await raw.send(new CreateLoadBalancerCommand({ Name: 'k8s-shared', Subnets: subnets, Type: 'application' }))).LoadBalancers![0];
+    const tg = (await raw.send(new CreateTargetGroupCommand({ Name: 'k8s-shop-web', Protocol: 'HTTP', Port: 8080, VpcId: vpc, TargetType: 'ip' }))).TargetGroups![0].TargetGroupArn!;
+    const other = (await raw.send(new CreateTargetGroupCommand({ Name: 'k8s-shop-grpc', Protocol: 'HTTP', Port: 8080, VpcId: vpc, TargetType: 'ip' }))).TargetGroups![0].TargetGroupArn!;
+    await raw.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn, Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }] }));
+    const l8080 = (await raw.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn, Protocol: 'HTTP', Port: 8080, DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain' } }] }))).Listeners![0].ListenerArn!;
+    await raw.send(
+      new CreateRuleCommand({
+        ListenerArn: l8080,
+        Priority: 5,
+        Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['shop.example.test'] } }, { Field: 'path-pattern', PathPatternConfig: { Values: ['/api/*'] } }],
+        Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: tg, Weight: 3 }, { TargetGroupArn: other, Weight: 1 }] } }],
+      }),
+    );
+    raw.destroy();
+
+    const elbv2 = createElbv2Adapter({ region, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
+    const rules = await elbv2.describeRules(l8080);
+    expect(rules.find((r) => r.priority === '5')).toMatchObject({
+      isDefault: false,
+      hosts: ['shop.example.test'],
+      paths: ['/api/*'],
+      otherConditions: [],
+      actions: [{ type: 'forward', targetGroups: [{ arn: tg, weight: 3 }, { arn: other, weight: 1 }] }],
+    });
+    expect(rules.find((r) => r.isDefault)).toMatchObject({ priority: 'default', actions: [{ type: 'fixed-response', fixedStatus: '404' }] });
+    const routing = await readRouting(elbv2, tg);
+    expect(routing.listeners.map((l) => `${l.protocol}:${l.port}:${l.defaultActions[0].type}`).sort()).toEqual(['HTTP:8080:fixed-response', 'HTTP:80:redirect']);
+    expect(routing.listeners.find((l) => l.port === 80)?.defaultActions[0].redirectStatus).toBe('HTTP_301');
+    expect(chooseTrafficAddress(routing, tg, ['/'])).toMatchObject({ url: `http://${lb.DNSName}:8080/api`, hostHeader: 'shop.example.test' });
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
+import { EnvironmentError } from '../../../harness/core/errors.ts';
 import { enableAccessLogs, LB_ATTRIBUTES_ANNOTATION, restoreAccessLogs, snapshotAccessLogs, verifyAccessLogs, withAttributes } from '../../../harness/settings/access-logs.ts';
 import { restoreSettings, snapshotSettings, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
 import { RUN_MARKER } from '../../../harness/core/labels.ts';
@@ -92,6 +93,7 @@ describe('enableAccessLogs', () => {
       }
     };
     await Promise.all([expect(pending).rejects.toThrow(/did not become access_logs.s3.enabled=true.*they are access_logs.s3.enabled=false/), advance()]);
+    await expect(pending).rejects.toBeInstanceOf(EnvironmentError);
   });
 
   it('is refused without an Ingress', async () => {
@@ -146,5 +148,85 @@ describe('enableAccessLogs', () => {
     expect(kept).toEqual([expect.stringMatching(/^access logs is .*audit.* \(changed since the run set it; .* before the run\): left as it is$/)]);
     expect(differences).toEqual([]);
     expect(w.lb['access_logs.s3.bucket']).toBe('audit');
+  });
+});
+
+/**
+ * An IngressGroup: three members on one load balancer and a controller that merges their
+ * annotations key by key as the LBC does, refusing the group when two members name a key with
+ * different values (and then changing nothing).
+ */
+function groupWorld() {
+  const group = { 'alb.ingress.kubernetes.io/group.name': 'shop-public' };
+  const ingresses: Record<string, KObject> = {
+    web: { metadata: { name: 'web', namespace: 'shop', annotations: { ...group } } },
+    grpc: { metadata: { name: 'grpc', namespace: 'shop', annotations: { ...group, [LB_ATTRIBUTES_ANNOTATION]: 'access_logs.s3.enabled=false,idle_timeout.timeout_seconds=120' } } },
+    admin: { metadata: { name: 'admin', namespace: 'shop', annotations: { ...group, [LB_ATTRIBUTES_ANNOTATION]: 'idle_timeout.timeout_seconds=120' } } },
+    other: { metadata: { name: 'other', namespace: 'shop', annotations: { [LB_ATTRIBUTES_ANNOTATION]: 'access_logs.s3.enabled=false' } } },
+  };
+  const lb: Record<string, string> = { 'access_logs.s3.enabled': 'false', 'access_logs.s3.bucket': '', 'access_logs.s3.prefix': '', 'idle_timeout.timeout_seconds': '120' };
+  const conflicts: string[] = [];
+  const reconcile = () => {
+    const merged: Record<string, string> = {};
+    for (const ing of Object.values(ingresses)) {
+      if (ing.metadata!.annotations!['alb.ingress.kubernetes.io/group.name'] !== 'shop-public') continue;
+      for (const part of (ing.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION] ?? '').split(',').filter(Boolean)) {
+        const [k, ...rest] = part.split('=');
+        const v = rest.join('=');
+        if (k in merged && merged[k] !== v) {
+          conflicts.push(`conflicting load balancer attributes ${k}: ${merged[k]} | ${v}`);
+          return;
+        }
+        merged[k] = v;
+      }
+    }
+    Object.assign(lb, merged);
+  };
+  const k8s = {
+    getIngress: async (_ns: string, name: string) => structuredClone(ingresses[name]),
+    listIngresses: async () => Object.values(ingresses).map((i) => structuredClone(i)),
+    setIngressAnnotations: async (_ns: string, name: string, a: Record<string, string | null>) => {
+      for (const [k, v] of Object.entries(a)) {
+        if (v === null) delete ingresses[name].metadata!.annotations![k];
+        else ingresses[name].metadata!.annotations![k] = v;
+      }
+      reconcile();
+      return ingresses[name];
+    },
+  } as unknown as KubernetesPort;
+  const elbv2 = { loadBalancersOf: async () => [LB], describeLoadBalancerAttributes: async () => ({ ...lb }) } as unknown as Elbv2Port;
+  const target = { k8s, elbv2, clock: new ManualClock(), namespace: 'shop', deployment: 'web', ingress: 'web', targetGroupArn: 'arn:tg' } as unknown as Target;
+  return { target, ingresses, lb, conflicts };
+}
+
+describe('enableAccessLogs in an IngressGroup', () => {
+  it('writes the same values on every member that names an access-log key, so the controller sees no conflict, and restores each', async () => {
+    const w = groupWorld();
+    const original = await snapshotAccessLogs(w.target);
+    expect(original.members).toEqual({ grpc: 'access_logs.s3.enabled=false,idle_timeout.timeout_seconds=120' });
+    const lines: string[] = [];
+    await enableAccessLogs(w.target, original, setting, signal, (l) => lines.push(l));
+    expect(w.conflicts).toEqual([]);
+    expect(w.lb).toMatchObject({ 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'my-alb-logs' });
+    expect(w.ingresses.grpc.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('idle_timeout.timeout_seconds=120,access_logs.s3.enabled=true,access_logs.s3.bucket=my-alb-logs,access_logs.s3.prefix=staging');
+    // A member that names none of the keys, and an Ingress outside the group, are left alone.
+    expect(w.ingresses.admin.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('idle_timeout.timeout_seconds=120');
+    expect(w.ingresses.other.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('access_logs.s3.enabled=false');
+    expect(lines.some((l) => l.startsWith('ingress shop/grpc (same IngressGroup)'))).toBe(true);
+    expect(await verifyAccessLogs(w.target, original)).toHaveLength(3);
+
+    await restoreAccessLogs(w.target, original, signal);
+    expect(w.conflicts).toEqual([]);
+    expect(w.lb).toMatchObject({ 'access_logs.s3.enabled': 'false', 'access_logs.s3.bucket': '', 'access_logs.s3.prefix': '' });
+    expect(w.ingresses.grpc.metadata!.annotations![LB_ATTRIBUTES_ANNOTATION]).toBe('access_logs.s3.enabled=false,idle_timeout.timeout_seconds=120');
+    expect(w.ingresses.web.metadata!.annotations).not.toHaveProperty(LB_ATTRIBUTES_ANNOTATION);
+    expect(await verifyAccessLogs(w.target, original)).toEqual([]);
+  });
+
+  it('(the stand-in controller) refuses the group when only the target\'s Ingress names the new values', async () => {
+    const w = groupWorld();
+    await w.target.k8s.setIngressAnnotations('shop', 'web', { [LB_ATTRIBUTES_ANNOTATION]: 'access_logs.s3.enabled=true' });
+    expect(w.conflicts).toEqual(['conflicting load balancer attributes access_logs.s3.enabled: true | false']);
+    expect(w.lb['access_logs.s3.enabled']).toBe('false');
   });
 });

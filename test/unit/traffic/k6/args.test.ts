@@ -147,3 +147,38 @@ describe('buildK6Args', () => {
     expect(existsSync(defaultK6Script)).toBe(true);
   });
 });
+
+describe('buildK6Args for a listener rule\'s host', () => {
+  it('names the rule host in the URL and maps it to the load balancer\'s IP with k6\'s hosts option (Host and server name are the rule\'s)', () => {
+    const inv = buildK6Args({ ...plan, url: 'https://127.0.0.1:41234/api', hostHeader: 'shop.example.test', tls: { servername: 'shop.example.test', caFile: '/tmp/twin/ca.pem' } }, { script: 'x.js', version: V048 });
+    const v = vars(inv.args);
+    expect(v.TARGET).toBe('https://shop.example.test:41234/api');
+    expect(JSON.parse(v.HOSTS)).toEqual({ 'shop.example.test': '127.0.0.1' });
+    expect(v.HOST_HEADER).toBeUndefined();
+    expect(v.INSECURE_SKIP_TLS_VERIFY).toBeUndefined();
+    // Go's roots file: the twin's CA.
+    expect(inv.env.SSL_CERT_FILE).toBe('/tmp/twin/ca.pem');
+  });
+
+  it('sends a Host header to a load balancer reached by its DNS name over plain HTTP', () => {
+    const v = vars(buildK6Args({ ...plan, url: 'http://k8s-shared-1.elb.example.test', hostHeader: 'shop.example.test' }, { script: 'x.js', version: V048 }).args);
+    expect(v.TARGET).toBe('http://k8s-shared-1.elb.example.test');
+    expect(v.HOST_HEADER).toBe('shop.example.test');
+    expect(v.HOSTS).toBeUndefined();
+  });
+
+  it('refuses HTTPS by DNS name with verification (k6 would send the load balancer\'s name as server name), and takes it with insecureSkipTLSVerify', () => {
+    const https = { ...plan, url: 'https://k8s-shared-1.elb.example.test', hostHeader: 'shop.example.test', tls: { servername: 'shop.example.test' } };
+    expect(() => buildK6Args(https, { script: 'x.js', version: V048 })).toThrow(/k6 sends the URL's host \(k8s-shared-1.elb.example.test\) as the TLS server name.*set traffic.insecureSkipTLSVerify: true, use driver: builtin/);
+    const inv = buildK6Args({ ...https, tls: { ...https.tls, insecureSkipVerify: true } }, { script: 'x.js', version: V048 });
+    expect(vars(inv.args)).toMatchObject({ TARGET: 'https://k8s-shared-1.elb.example.test', HOST_HEADER: 'shop.example.test', INSECURE_SKIP_TLS_VERIFY: 'true' });
+    expect(inv.env.SSL_CERT_FILE).toBeUndefined();
+  });
+
+  it('passes nothing more without a rule host', () => {
+    const inv = buildK6Args(plan, { script: 'x.js', version: V048 });
+    expect(Object.keys(vars(inv.args))).not.toContain('HOSTS');
+    expect(Object.keys(vars(inv.args))).not.toContain('HOST_HEADER');
+    expect(inv.env).toEqual({ K6_NO_USAGE_REPORT: 'true' });
+  });
+});

@@ -14,7 +14,7 @@ const V048 = parseK6Version('k6 v0.48.0 (go1.21.4, linux/amd64)');
 
 interface Call {
   url: string;
-  params: { timeout: string; tags: Record<string, string> };
+  params: { timeout: string; tags: Record<string, string>; headers?: Record<string, string> };
   metadata: Record<string, string>;
 }
 interface ScriptModule {
@@ -117,6 +117,21 @@ describe('k6-scripts/constant-rate.js', () => {
     expect(script.options.userAgent).toBe(ua);
     const plain = await load(envFor(plan, { version: V048, script: 'x', cell: 'cell-7' }));
     expect(plain.options.userAgent).toBeUndefined();
+  });
+
+  it('sets k6\'s hosts and insecureSkipTLSVerify options and the Host header from the variables buildK6Args passes', async () => {
+    const byIp = await load(envFor({ ...plan, url: 'https://127.0.0.1:5000', hostHeader: 'shop.example.test', tls: { servername: 'shop.example.test', insecureSkipVerify: true } }, { version: V048, script: 'x', cell: 'c' }));
+    expect(byIp.options.hosts).toEqual({ 'shop.example.test': '127.0.0.1' });
+    expect(byIp.options.insecureSkipTLSVerify).toBe(true);
+    byIp.default();
+    expect(g.__k6calls[0].url).toBe('https://shop.example.test:5000/a');
+    expect(g.__k6calls[0].params).toEqual({ timeout: '4s', tags: { cell: 'c' } });
+
+    const byName = await load(envFor({ ...plan, url: 'http://lb.elb.example.test', hostHeader: 'shop.example.test' }, { version: V048, script: 'x', cell: 'c' }));
+    expect(byName.options.hosts).toBeUndefined();
+    expect(byName.options.insecureSkipTLSVerify).toBeUndefined();
+    byName.default();
+    expect(g.__k6calls[0]).toMatchObject({ url: 'http://lb.elb.example.test/a', params: { timeout: '4s', tags: { cell: 'c' }, headers: { Host: 'shop.example.test' } } });
   });
 
   it('runs a fractional rate as an integer per 1000 s, and takes thresholds when given', async () => {
