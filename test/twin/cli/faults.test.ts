@@ -1,104 +1,38 @@
 /**
  * Trying to break a run, through the real CLI against a standalone `twin up` reached like staging
- * (kubeconfig context, endpoint overrides, no `target.url`): false zeros, settings left changed,
- * leftovers of a killed run, preconditions, and the exit codes the README promises.
+ * (kubeconfig context, endpoint overrides, no `target.url`): where traffic goes and restore proven,
+ * false zeros, a frozen target, and a target that dies mid-run. Leftovers of killed runs, leases,
+ * preconditions and flags are in faults-leftovers.test.ts (a twin of its own, so the two run side by side).
  */
-import { execa, type ResultPromise } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import type { ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { scaledClock } from '../../../harness/core/clock.ts';
-import { RUN_MARKER } from '../../../harness/core/labels.ts';
-import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
-import { createKubernetesAdapter, loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
-import type { Elbv2Port, KubernetesPort } from '../../../harness/platform/ports.ts';
-import { endAndRemove } from '../../helpers/processes.ts';
-import { BIN, startTwinUp, twinUpTarget, writeQuietWorld } from '../../helpers/twin-up.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultsTwin, type FaultsTwin } from '../../helpers/cli-faults.ts';
 
-let dir: string;
-let twin: ResultPromise | undefined;
+let f: FaultsTwin;
 let run: ResultPromise | undefined;
-let env: Record<string, string>;
-let k8s: KubernetesPort;
-let elbv2: Elbv2Port;
-let tgArn: string;
-
-const DELAY = 'deregistration_delay.timeout_seconds';
-const results = () => path.join(dir, 'results');
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'rh-faults-'));
-  const world = await writeQuietWorld(path.join(dir, 'world.yaml'));
-  ({ child: twin, env } = await startTwinUp(path.join(dir, 'twin'), 0.05, ['--config', world]));
-  k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
-  elbv2 = createElbv2Adapter({ region: 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } });
-  tgArn = (await k8s.listTargetGroupBindings('shop'))[0].spec.targetGroupARN;
+  f = await startFaultsTwin('rh-faults-');
 }, 60_000);
 
-afterAll(() => endAndRemove([run, twin], dir), 60_000);
+afterAll(() => f?.stop(), 60_000);
 
-/** A spec against the standalone twin, as against staging: no `url`, so traffic goes where the ALB is. */
-async function specFile(name: string, over: Record<string, unknown> = {}): Promise<string> {
-  const file = path.join(dir, `${name}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      name,
-      target: { ...twinUpTarget(env), ...((over.target as object) ?? {}) },
-      traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
-      matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
-      disruptions: over.disruptions ?? ['rollout'],
-      ...(over.expect ? { expect: over.expect } : {}),
-      // These tests are about faults and restore; explaining 5xx over `twin up` has its own test (test/twin/explain/).
-      explain: over.explain ?? { enabled: false },
-    }),
-  );
-  return file;
-}
-
-function cli(args: string[], timeout = 240_000): ResultPromise {
-  return execa(process.execPath, [BIN, ...args], {
-    reject: false,
-    all: true,
-    timeout,
-    // Credentials for the endpoint overrides come from the default chain (env), as in staging.
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
-  });
-}
-
-const runJson = (id: string) => JSON.parse(readFileSync(path.join(results(), id, 'run.json'), 'utf8'));
-const delay = async () => (await elbv2.getAttributes(tgArn))[DELAY];
-const markers = async () => {
-  const objects = [await k8s.getNamespace('shop'), await k8s.getDeployment('shop', 'web'), await k8s.getIngress('shop', 'web'), ...(await k8s.listNodes())];
-  return objects.filter((o) => o.metadata?.annotations?.[RUN_MARKER]).map((o) => `${o.metadata?.name}=${o.metadata?.annotations?.[RUN_MARKER]}`);
-};
-
-/** Waits (bounded) until the run's checkpoint shows `ok(record)`, then returns. */
-async function waitForCheckpoint(id: string, ok: (record: { cells: Array<{ status: string; stage?: string }> }) => boolean): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const file = path.join(results(), id, 'run.json');
-    if (existsSync(file)) {
-      try {
-        if (ok(runJson(id))) return;
-      } catch {
-        // a checkpoint being replaced: read it again
-      }
-    }
-    if (Date.now() > deadline || run?.exitCode !== null) throw new Error(`the run never reached the point:\n${(await run)?.all}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const results = () => f.results();
+const specFile = (name: string, over?: Record<string, unknown>) => f.specFile(name, over);
+const cli = (args: string[], timeout?: number) => f.cli(args, timeout);
+const runJson = (id: string) => f.runJson(id);
+const delay = () => f.delay();
+const markers = () => f.markers();
+const waitForCheckpoint: FaultsTwin['waitForCheckpoint'] = (id, ok) => f.waitForCheckpoint(id, ok);
 
 describe('traffic goes where the ALB is, and restore is proven', () => {
   it('finds the listener through DescribeLoadBalancers, keeps a user cordon, and puts the delay back though the Ingress had no annotation', async () => {
     expect(await delay()).toBe('300');
     // The user's own cordon, before the run, of a node the drain does not touch (a drain of a node
     // cordoned before the run evicts nothing once the rollout moved the pods away: INVALID).
-    await k8s.setNodeUnschedulable('node-b1', true);
+    await f.k8s.setNodeUnschedulable('node-b1', true);
     try {
       const spec = await specFile('where', { disruptions: ['rollout', { drain: { node: 'node:node-a1' } }] });
       run = cli(['run', spec, '--results-dir', results(), '--run-id', 'where']);
@@ -106,7 +40,7 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       expect(r.exitCode, String(r.all)).toBe(0);
       expect(r.stderr).toMatch(/traffic to http:\/\/127\.0\.0\.1:\d+ \(load balancer [\w-]+, HTTP listener on port \d+: its default action forwards to the target group\)/);
       const record = runJson('where');
-      expect(record.target.url).toBe(env.ROLLOUT_HARNESS_ALB_URL);
+      expect(record.target.url).toBe(f.env.ROLLOUT_HARNESS_ALB_URL);
       expect(record.restoreDifferences).toBeUndefined();
       for (const c of record.cells) {
         const cell = JSON.parse(readFileSync(path.join(results(), 'where', 'cells', `${c.id}.json`), 'utf8'));
@@ -117,11 +51,11 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       // attribute, so restore set it back through the API, and read it back.
       expect(await delay()).toBe('300');
       expect(record.restored).toContain('target group: deregistration_delay.timeout_seconds set back to 300 through ModifyTargetGroupAttributes');
-      expect((await k8s.getNode('node-b1')).spec?.unschedulable).toBe(true);
-      expect((await k8s.getNode('node-a1')).spec?.unschedulable ?? false).toBe(false);
+      expect((await f.k8s.getNode('node-b1')).spec?.unschedulable).toBe(true);
+      expect((await f.k8s.getNode('node-a1')).spec?.unschedulable ?? false).toBe(false);
       expect(await markers()).toEqual([]);
     } finally {
-      await k8s.setNodeUnschedulable('node-b1', false);
+      await f.k8s.setNodeUnschedulable('node-b1', false);
     }
   }, 240_000);
 });
@@ -153,9 +87,9 @@ describe('a target that stops answering for a while', () => {
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'frozen']);
     await waitForCheckpoint('frozen', (r) => ['disrupt', 'settle'].includes(r.cells[0]?.stage ?? ''));
     // Freeze the whole twin (API and ALB) for 3 real seconds.
-    process.kill(twin!.pid!, 'SIGSTOP');
+    process.kill(f.twin.pid!, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 3000));
-    process.kill(twin!.pid!, 'SIGCONT');
+    process.kill(f.twin.pid!, 'SIGCONT');
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(1);
     const row = String(r.stdout).split('\n').find((l) => l.startsWith('| on'));
@@ -165,238 +99,13 @@ describe('a target that stops answering for a while', () => {
   }, 180_000);
 });
 
-describe('leftovers of a killed run', () => {
-  afterEach(async () => {
-    // Whatever a failed assertion left behind must not stop the next test.
-    if (!(await markers()).length) return;
-    for (const id of ['killed', 'configure-kill']) if (existsSync(path.join(results(), id, 'run.json'))) await cli(['restore', id, '--results-dir', results()]);
-  }, 120_000);
-
-  it('refuses a new run, names the restore command, and --resume undoes them before it measures', async () => {
-    const spec = await specFile('killed', { disruptions: ['rollout', 'drain'] });
-    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'killed']);
-    await waitForCheckpoint('killed', (r) => r.cells[0]?.status === 'done' && ['disrupt', 'settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
-    // Kill it once the drain has cordoned its node.
-    const deadline = Date.now() + 60_000;
-    while (!(await k8s.listNodes()).some((n) => n.spec?.unschedulable)) {
-      if (Date.now() > deadline) throw new Error('the drain never cordoned a node');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    run.kill('SIGKILL');
-    await run;
-    const cordoned = (await k8s.listNodes()).filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name);
-    expect(cordoned).toHaveLength(1);
-    expect(await markers()).toEqual(expect.arrayContaining(['shop=killed', 'web=killed', `${cordoned[0]}=killed`]));
-
-    const fresh = await specFile('fresh', { disruptions: ['rollout'] });
-    run = cli(['run', fresh, '--results-dir', results(), '--run-id', 'fresh']);
-    const refused = await run;
-    expect(refused.exitCode, String(refused.all)).toBe(3);
-    expect(refused.stderr).toContain(`The run killed did not finish: its changes are still on`);
-    expect(refused.stderr).toContain(`rollout-harness restore killed --results-dir ${results()}`);
-    // The other way out, complete: the killed run's spec (from its record), the results directory, the id.
-    expect(refused.stderr).toContain(`(or continue it with: rollout-harness run ${spec} --results-dir ${results()} --resume killed)`);
-    expect(existsSync(path.join(results(), 'fresh', 'run.json'))).toBe(false);
-
-    run = cli(['run', spec, '--results-dir', results(), '--resume', 'killed']);
-    const resumed = await run;
-    expect(resumed.exitCode, String(resumed.all)).toBe(0);
-    const log = String(resumed.stderr);
-    expect(log.indexOf('Undoing what the stopped run killed left changed')).toBeGreaterThan(-1);
-    expect(log.indexOf(`node ${cordoned[0]}: uncordoned`)).toBeLessThan(log.indexOf('[2/2]'));
-    const record = runJson('killed');
-    expect(record.cells.map((c: { status: string }) => c.status)).toEqual(['done', 'done']);
-    expect(record.restoreDifferences).toBeUndefined();
-    expect(await markers()).toEqual([]);
-    for (const n of await k8s.listNodes()) expect(n.spec?.unschedulable ?? false, n.metadata?.name).toBe(false);
-    expect(await delay()).toBe('300');
-
-    // A finished run is not resumed: that would re-apply its old originals over whatever came since.
-    run = cli(['run', spec, '--results-dir', results(), '--resume', 'killed']);
-    const again = await run;
-    expect(again.exitCode).toBe(2);
-    expect(again.stderr).toContain('Cannot resume killed: it finished at');
-  }, 300_000);
-
-  it('`restore` puts back what a run killed mid-configure left, and removes its markers', async () => {
-    const before = await k8s.getDeployment('shop', 'web');
-    const gateBefore = (await k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject'];
-    const spec = await specFile('configure-kill', { matrix: { readinessGate: [false], preStopSeconds: [7], terminationGracePeriodSeconds: [33], deregistrationDelaySeconds: [45] } });
-    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'configure-kill']);
-    await waitForCheckpoint('configure-kill', (r) => r.cells[0]?.stage === 'configure');
-    // Wait until the Deployment carries the cell's settings, then kill.
-    const deadline = Date.now() + 60_000;
-    while ((await k8s.getDeployment('shop', 'web')).spec.template.spec.terminationGracePeriodSeconds !== 33) {
-      if (Date.now() > deadline) throw new Error('the cell never configured the Deployment');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    run.kill('SIGKILL');
-    await run;
-    run = cli(['restore', 'configure-kill', '--results-dir', results()]);
-    const restored = await run;
-    expect(restored.exitCode, String(restored.all)).toBe(0);
-    expect(restored.stdout).toContain('every setting verified against the record');
-    const after = await k8s.getDeployment('shop', 'web');
-    expect(after.spec.template.spec.terminationGracePeriodSeconds).toBe(before.spec.template.spec.terminationGracePeriodSeconds);
-    expect(after.spec.template.spec.containers[0].lifecycle ?? null).toEqual(before.spec.template.spec.containers[0].lifecycle ?? null);
-    expect((await k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject']).toBe(gateBefore);
-    expect(await markers()).toEqual([]);
-    expect(await delay()).toBe('300');
-  }, 180_000);
-});
-
-describe('a run that is still running', () => {
-  it('holds a lease: restore, --resume and a run beside it are refused (exit 3) and told it is live, its settings untouched', async () => {
-    // A long warm-up (100 real s at this time scale) keeps it running while the others try; it is stopped after.
-    const spec = await specFile('live1', { traffic: { warmupSeconds: 2000 } });
-    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'live1']);
-    await waitForCheckpoint('live1', (r) => r.cells[0]?.stage === 'warmup');
-    const preStop = (await k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop;
-    expect(preStop).toEqual({ exec: { command: ['sleep', '20'] } });
-    const live = /The run live1 is still running \(process \d+ on [^)]+\): its lease on namespace shop was renewed at \S+ and holds until \S+\. Wait for it to finish, or stop it/;
-
-    // Each is refused within seconds; one that is not would run for minutes: cut short, it fails below.
-    const besideSpec = await specFile('beside');
-    const [restore, beside, resume] = await Promise.all([
-      cli(['restore', 'live1', '--results-dir', results()], 90_000),
-      cli(['run', besideSpec, '--results-dir', results(), '--run-id', 'beside'], 90_000),
-      cli(['run', spec, '--results-dir', results(), '--resume', 'live1'], 90_000),
-    ]);
-    expect(restore.exitCode, String(restore.all)).toBe(3);
-    expect(restore.stderr).toMatch(live);
-    expect(restore.stdout).not.toContain('Restored');
-    expect((await k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop).toEqual(preStop);
-
-    expect(beside.exitCode, String(beside.all)).toBe(3);
-    expect(beside.stderr).toMatch(live);
-    expect(beside.stderr).not.toContain('restore live1');
-    expect(existsSync(path.join(results(), 'beside', 'run.json'))).toBe(false);
-
-    expect(resume.exitCode, String(resume.all)).toBe(3);
-    expect(resume.stderr).toMatch(live);
-
-    // The live run never lost its settings: its lease was fresh throughout, and it ends cleanly.
-    expect(run.exitCode).toBeNull();
-    run.kill('SIGINT');
-    const ended = await run;
-    expect(ended.exitCode, String(ended.all)).toBe(130);
-    expect(await markers()).toEqual([]);
-    expect((await k8s.getNamespace('shop')).metadata?.annotations?.['rollout-harness.io/lease']).toBeUndefined();
-  }, 240_000);
-});
-
-describe('preconditions fail fast, before any change', () => {
-  it('a drain of a node that does not exist, every node cordoned, a missing Deployment: exit 3 at once', async () => {
-    const ghost = await specFile('ghost', { disruptions: [{ drain: { node: 'node:ghost' } }] });
-    run = cli(['run', ghost, '--results-dir', results(), '--run-id', 'ghost']);
-    const g = await run;
-    expect(g.exitCode, String(g.all)).toBe(3);
-    expect(g.stderr).toContain('disruptions[0] (drain node:ghost): expected a node named ghost, got only node-a1, node-b1, node-b2');
-    expect(g.stderr).not.toMatch(/at \w+ \(/); // no stack trace
-    expect(existsSync(path.join(results(), 'ghost', 'run.json'))).toBe(false);
-    expect(await markers()).toEqual([]);
-
-    const names = (await k8s.listNodes()).map((n) => n.metadata?.name ?? '');
-    for (const n of names) await k8s.setNodeUnschedulable(n, true);
-    try {
-      const plain = await specFile('cordoned');
-      run = cli(['run', plain, '--results-dir', results(), '--run-id', 'cordoned']);
-      const c = await run;
-      expect(c.exitCode, String(c.all)).toBe(3);
-      expect(c.stderr).toContain('nodes: expected at least one schedulable node');
-    } finally {
-      for (const n of names) await k8s.setNodeUnschedulable(n, false);
-    }
-
-    const missing = await specFile('missing', { target: { deployment: 'nope' } });
-    run = cli(['run', missing, '--results-dir', results(), '--run-id', 'missing']);
-    const m = await run;
-    expect(m.exitCode, String(m.all)).toBe(3);
-    expect(m.stderr).toMatch(/Expected deployment shop\/nope in context twin, got: it does not exist \(404\)/);
-  }, 120_000);
-});
-
-describe('bad flags and arguments exit 2, promptly and clearly', () => {
-  it('unknown flags and commands, bad values, run ids outside the results directory, an unusable results directory', async () => {
-    const spec = await specFile('flags');
-    const cases: Array<[string[], RegExp]> = [
-      [['run', spec, '--no-such-flag'], /unknown option '--no-such-flag'/],
-      [['frobnicate'], /unknown command 'frobnicate'/],
-      [['twin', 'up', '--time-scale', 'fast'], /Expected a positive number, got "fast"/],
-      [['run', spec, '--run-id', '../../x'], /--run-id: expected a run id/],
-      [['report', 'x', '--format', 'pdf'], /--format: expected md, junit, json or html, got "pdf"/],
-      [['compare', 'x', 'y', '--format', 'html'], /--format: expected md or json, got "html"/],
-      [['plan', spec, '--format', 'yaml'], /--format: expected text or json, got "yaml"/],
-      [['report', 'fixtures/results/report-fixture', '--format', 'html', '-o', '/proc/rollout-harness-test/r.html'], /-o \/proc\/rollout-harness-test\/r.html: expected a file that can be written, got ENOENT/],
-      [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
-    ];
-    for (const [args, message] of cases) {
-      const started = Date.now();
-      const r = await cli(args);
-      expect(r.exitCode, `${args.join(' ')}:\n${r.all}`).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(Date.now() - started).toBeLessThan(20_000);
-    }
-  }, 120_000);
-});
-
-describe('the twin env keeps every AWS call on loopback', () => {
-  it('answers services it does not serve with an error naming them; kubectl defaults to the opted-in namespace', async () => {
-    const sourced = { ...process.env, ...env, AWS_MAX_ATTEMPTS: '1' };
-    const sts = await execa('aws', ['sts', 'get-caller-identity'], { env: sourced, reject: false, timeout: 30_000 });
-    expect(sts.exitCode).not.toBe(0);
-    expect(sts.stderr).toContain('this request is for "sts"');
-    const sns = await execa('aws', ['sns', 'list-topics', '--endpoint-url', String(env.AWS_ENDPOINT_URL)], { env: sourced, reject: false, timeout: 30_000 });
-    expect(sns.exitCode).not.toBe(0);
-    expect(sns.stderr).toContain('this request is for "sns"');
-    // CloudWatch is served, but only its two read calls.
-    const cw = await execa('aws', ['cloudwatch', 'list-metrics'], { env: sourced, reject: false, timeout: 30_000 });
-    expect(cw.exitCode).not.toBe(0);
-    expect(cw.stderr).toContain('serves GetMetricStatistics and GetMetricData, not ListMetrics');
-    const pods = await execa('kubectl', ['get', 'pods', '-o', 'name'], { env: sourced, reject: false, timeout: 30_000 });
-    expect(pods.stdout).toMatch(/^pod\/web-/m);
-  }, 60_000);
-});
-
-describe('an interrupt before any cell was measured', () => {
-  it('reports the cells as not measured, never "Every expectation held", and JUnit errors', async () => {
-    const spec = await specFile('early', { expect: [{ where: {}, max5xx: 0 }] });
-    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'early']);
-    await waitForCheckpoint('early', (r) => r.cells[0]?.stage === 'configure');
-    run.kill('SIGINT');
-    const r = await run;
-    expect(r.exitCode, String(r.all)).toBe(130);
-    expect(r.stdout).toContain('No cell was measured.');
-    expect(r.stdout).toContain('was not measured, so at most 0 5xx cannot be confirmed');
-    expect(r.stdout).not.toContain('Every expectation held');
-    expect(readFileSync(path.join(results(), 'early', 'junit.xml'), 'utf8')).toContain('tests="1" failures="0" errors="1"');
-  }, 120_000);
-});
-
-describe('a second Ctrl-C', () => {
-  it('quits at once and says how to restore', async () => {
-    const spec = await specFile('twice');
-    run = cli(['run', spec, '--results-dir', results(), '--run-id', 'twice']);
-    await waitForCheckpoint('twice', (r) => r.cells[0]?.stage === 'configure');
-    run.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 50));
-    run.kill('SIGINT');
-    const r = await run;
-    expect(r.exitCode, String(r.all)).toBe(130);
-    expect(r.stderr).toContain(`SIGINT again: quitting at once, without finishing the restore. Put the original settings back with:\n  rollout-harness restore twice --results-dir ${results()}`);
-    const restored = await cli(['restore', 'twice', '--results-dir', results()]);
-    expect(restored.exitCode, String(restored.all)).toBe(0);
-    expect(await markers()).toEqual([]);
-  }, 120_000);
-});
-
 describe('the target dies mid-run', () => {
   it('keeps the half-measured cell as INVALID with why, writes report and JUnit, exits 3 promptly', async () => {
     const spec = await specFile('dies', { disruptions: ['rollout', 'drain'] });
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'dies']);
     await waitForCheckpoint('dies', (r) => r.cells[0]?.status === 'done' && ['settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
-    twin!.kill('SIGKILL');
-    await twin;
+    f.twin.kill('SIGKILL');
+    await f.twin;
     const started = Date.now();
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(3);
