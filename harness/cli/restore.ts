@@ -1,7 +1,7 @@
 /** `rollout-harness restore RUN`: put back what a run changed, from its record, and prove it. */
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
-import { ExitCode } from '../core/errors.ts';
+import { exitCodeOf } from '../core/errors.ts';
 import { writeJsonAtomic } from '../core/files.ts';
 import { checkRunId, restoreCommand as retryCommand } from '../orchestrator/run-id.ts';
 import type { Spec } from '../matrix/schema.ts';
@@ -14,11 +14,11 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
   const { dir, record } = await readRun(run, opts.resultsDir);
   if (record.target.kind === 'twin') {
     console.log(`Run ${record.runId} ran on the in-process twin, which ended with it: nothing is left to restore.`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: 0 });
   }
   if (!record.original) {
     console.log(`Run ${record.runId} recorded no original settings: it changed nothing.`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: 0 });
   }
   const { connectTarget } = await import('./connect.ts');
   const { findMarkers, restoreSettings } = await import('../orchestrator/settings.ts');
@@ -41,11 +41,10 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     await writeJsonAtomic(path.join(dir, 'run.json'), record);
     if (differences.length) {
       console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${retryCommand(path.basename(path.resolve(dir)), path.dirname(path.resolve(dir)))}`);
-      return ExitCode.environment;
     }
-    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
+    else console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
     if (kept.length) console.log(`Changed since the run set them, and left as they are:\n${kept.map((k) => `  - ${k}`).join('\n')}`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: differences.length });
   } finally {
     await target.close();
   }

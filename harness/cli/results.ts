@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, ExitCode } from '../core/errors.ts';
+import { ConfigError, exitCodeOf, worseExitCode, type ComparisonCounts } from '../core/errors.ts';
 import { readJson, writeFileAtomic } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
-import { compareRuns, comparisonExitCode, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
+import { compareRuns, comparisonCounts, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
@@ -117,26 +117,19 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   const { record, cells } = loaded;
   const unmeasured = unmeasuredOf(loaded);
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
-  let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+  let comparison: ComparisonCounts | undefined;
   let text: string;
   if (opts.format !== 'md') text = REPORT_FORMATS[opts.format].render({ record, cells, failedExpectations: failed, unmeasured });
   else {
     const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
-    if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
+    if (compared) comparison = comparisonCounts(compared.comparison);
     text = reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) });
   }
   await emit(text, opts.output, opts.format === 'md' || REPORT_FORMATS[opts.format].line);
-  return code;
+  return exitCodeOf({ command: 'report', failedExpectations: failed.length, ...(comparison ? { comparison } : {}) });
 }
 
-/** Severity of each exit code, least first: the README's table, in the order `run` decides them. */
-const SEVERITY: number[] = [ExitCode.ok, ExitCode.invalidCells, ExitCode.expectationFailed, ExitCode.interrupted, ExitCode.environment, ExitCode.usage, ExitCode.internal];
-
-/** The worse of two exit codes (a code not in the table counts as the worst). */
-export function worseExitCode(a: number, b: number): number {
-  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length);
-  return rank(b) > rank(a) ? b : a;
-}
+export { worseExitCode } from '../core/errors.ts';
 
 /** Checks up front that `--summary-file` can be appended to, so a run does not fail at its end for it. */
 export async function checkSummaryFile(file: string): Promise<void> {
@@ -167,7 +160,7 @@ export async function finishRun(runDir: string, runCode: number, opts: CompareFl
     comparison = { baseline: opts.baseline.record.runId, markdown: compared.markdown };
     console.log(`Compared with ${opts.baseline.record.runId}:\n\n${compared.markdown}`);
     await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
-    code = worseExitCode(code, comparisonExitCode(compared.comparison));
+    code = worseExitCode(code, exitCodeOf({ command: 'compare', comparison: comparisonCounts(compared.comparison) }));
   }
   if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl, columns: opts.columns }));
   return code;
@@ -210,5 +203,5 @@ export async function compareCommand(before: string, after: string, opts: Compar
   console.log(opts.format === 'json' ? JSON.stringify(json, null, 2) : markdown);
   if (comparison.shared === 0) console.error(`rollout-harness: ${a.record.runId} and ${b.record.runId} share no cell: nothing was compared (exit 4)`);
   if (opts.summaryFile) await appendSummary(opts.summaryFile, `## ${b.record.runId} compared with ${a.record.runId}\n\n${markdown}`);
-  return comparisonExitCode(comparison);
+  return exitCodeOf({ command: 'compare', comparison: comparisonCounts(comparison) });
 }

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
-import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
+import { ConfigError, ExitCode, InterruptedError, exitCodeOf } from '../core/errors.ts';
 import { WriteFailedError, type WriteFs } from '../core/files.ts';
 import { PLACEMENT_FIRST } from '../disruptions/drain.ts';
 import { describeDisruption } from '../disruptions/index.ts';
@@ -82,7 +82,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.resolve(outcome.runDir)}`);
-    const code = exitCodeOf(outcome, specFile, opts.resultsDir);
+    const code = runExitCode(outcome, specFile, opts.resultsDir);
     return after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
   } finally {
     progress.end();
@@ -91,35 +91,24 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
   }
 }
 
-/** The exit code of a finished (or stopped) run, with the lines that say why on stderr. */
-function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): number {
-  let code: number | undefined;
+/** The exit code of a finished (or stopped) run (decided by `exitCodeOf`), with the lines that say why on stderr. */
+function runExitCode(outcome: RunOutcome, specFile: string, resultsDir: string): number {
+  const invalid = outcome.results.filter((r) => !r.valid).length;
+  const code = exitCodeOf({ command: 'run', failure: outcome.failure, restoreDifferences: outcome.restoreDifferences.length, interrupted: outcome.interrupted, failedExpectations: outcome.failedExpectations.length, invalidCells: invalid });
   if (outcome.failure instanceof WriteFailedError) {
     // Not the cluster's failure: the cells above were measured and the settings restored; only the files are missing.
-    code = ExitCode.environment;
     console.error(`rollout-harness: ${outcome.failure.message}; the table above is what was measured`);
   } else if (outcome.failure) {
-    code = exitCodeFor(outcome.failure);
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);
     console.error(`The cells measured so far are kept; continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
   }
   if (outcome.restoreDifferences.length) {
     console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
-    code ??= ExitCode.environment;
   }
-  if (code !== undefined) return code;
-  if (outcome.interrupted) {
-    console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
-    return ExitCode.interrupted;
-  }
-  if (outcome.failedExpectations.length) return ExitCode.expectationFailed;
-  const invalid = outcome.results.filter((r) => !r.valid).length;
-  if (invalid) {
-    console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
-    return ExitCode.invalidCells;
-  }
-  return ExitCode.ok;
+  if (code === ExitCode.interrupted && !outcome.failure) console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
+  if (code === ExitCode.invalidCells) console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
+  return code;
 }
 
 /** What `plan` prints: the target, the traffic, and per cell what would be changed; plain data for `--format json`. */
@@ -149,7 +138,7 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
     console.log(JSON.stringify(dryRun ? { ...plan, serverDryRun: dryRun } : plan, null, 2));
-    return dryRun?.length ? ExitCode.usage : ExitCode.ok;
+    return exitCodeOf({ command: 'plan', findings: dryRun?.length ?? 0 });
   }
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
@@ -169,13 +158,9 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
     console.log(`  ${cell.index + 1}. ${cell.id}: ${cell.disruption}`);
   }
   console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
-  if (!dryRun) return ExitCode.ok;
-  if (!dryRun.length) {
-    console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
-    return ExitCode.ok;
-  }
-  for (const f of dryRun) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
-  return ExitCode.usage;
+  if (dryRun && !dryRun.length) console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
+  for (const f of dryRun ?? []) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
+  return exitCodeOf({ command: 'plan', findings: dryRun?.length ?? 0 });
 }
 
 /** Connects to the spec's target and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
