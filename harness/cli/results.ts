@@ -2,50 +2,21 @@
  * `rollout-harness report RUN_DIR` and `rollout-harness compare RUN_A RUN_B`, and what `run
  * --baseline/--summary-file` does after the run: read results, no cluster.
  */
-import { existsSync } from 'node:fs';
-import { appendFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, exitCodeOf, worseExitCode, type ComparisonCounts } from '../core/errors.ts';
-import { readJson, writeFileAtomic } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
 import { compareRuns, comparisonCounts, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
-import { recommend, recommendationSchema } from '../report/recommend.ts';
+import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { reportJsonCommand } from '../orchestrator/run-id.ts';
-import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
-import { formatIssues } from '../core/errors.ts';
+import type { RunRecord } from '../report/types.ts';
+import { readRun, writeReportFile, type LoadedRun } from '../orchestrator/run-dir.ts';
 
-/** A run read back from its directory. */
-export interface LoadedRun {
-  dir: string;
-  record: RunRecord;
-  cells: CellResult[];
-}
-
-/** Reads a run directory (or `results/<id>`): its record and its finished cells, validated. */
-export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
-  const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
-  if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
-  const raw = await readJson<Record<string, unknown>>(path.join(dir, 'run.json'));
-  // The recommendation is derived from the cells: one written by an older release (before each
-  // setting had its state) is left out and computed again from the cells where it is shown.
-  if (raw && typeof raw === 'object' && raw.recommendation !== undefined && !recommendationSchema.safeParse(raw.recommendation).success) delete raw.recommendation;
-  const parsed = runRecordSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`Invalid ${path.join(dir, 'run.json')}`, formatIssues(parsed.error));
-  const cells: CellResult[] = [];
-  const cellsDir = path.join(dir, 'cells');
-  const files = existsSync(cellsDir) ? (await readdir(cellsDir)).filter((f) => f.endsWith('.json') && !f.endsWith('.interrupted.json')) : [];
-  for (const f of files.sort()) {
-    const cell = cellResultSchema.safeParse(await readJson(path.join(cellsDir, f)));
-    if (!cell.success) throw new ConfigError(`Invalid ${path.join(cellsDir, f)}`, formatIssues(cell.error));
-    cells.push(cell.data);
-  }
-  cells.sort((a, b) => a.index - b.index);
-  return { dir, record: parsed.data as RunRecord, cells };
-}
+export { readRun, type LoadedRun } from '../orchestrator/run-dir.ts';
 
 /** Flags of `report`. */
 export interface ReportFlags extends Omit<CompareFlags, 'format'> {
@@ -159,7 +130,7 @@ export async function finishRun(runDir: string, runCode: number, opts: CompareFl
     const compared = compareLoaded(opts.baseline, run, opts);
     comparison = { baseline: opts.baseline.record.runId, markdown: compared.markdown };
     console.log(`Compared with ${opts.baseline.record.runId}:\n\n${compared.markdown}`);
-    await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
+    await writeReportFile(run.dir, 'comparison.md', `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
     code = worseExitCode(code, exitCodeOf({ command: 'compare', comparison: comparisonCounts(compared.comparison) }));
   }
   if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl, columns: opts.columns }));
