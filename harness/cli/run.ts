@@ -1,6 +1,6 @@
 /** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { constants, createWriteStream, type WriteStream } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, ExitCode, InterruptedError, exitCodeOf } from '../core/errors.ts';
@@ -163,14 +163,29 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   return exitCodeOf({ command: 'plan', findings: dryRun?.length ?? 0 });
 }
 
-/** Connects to the spec's target and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
+/**
+ * Connects to the spec's target and sends every cell's changes with dryRun=All (see
+ * harness/orchestrator/dry-run.ts). An in-process twin's controllers log to the twin's own file
+ * (`<results>/twin/twin.log`, beside its kubeconfig), not to the user's stderr, which is the plan's.
+ */
 async function planDryRun(specFile: string, resultsDir: string) {
   const { spec } = await loadSpec(specFile);
   const [{ connectTarget }, { serverDryRun }] = await Promise.all([import('./connect.ts'), import('../orchestrator/dry-run.ts')]);
-  const target = await connectTarget(spec, { resultsDir, log: (line) => console.error(line) });
+  const twinLog = spec.target.context ? undefined : await openTwinLog(path.join(resultsDir, 'twin', 'twin.log'));
   try {
-    return await serverDryRun(target, spec);
+    const target = await connectTarget(spec, { resultsDir, log: (line) => twinLog?.write(`${line}\n`) });
+    try {
+      return await serverDryRun(target, spec);
+    } finally {
+      await target.close();
+    }
   } finally {
-    await target.close();
+    await new Promise<void>((resolve) => (twinLog ? twinLog.end(resolve) : resolve()));
   }
+}
+
+/** Opens the twin's log file for appending (its directory created). */
+async function openTwinLog(file: string): Promise<WriteStream> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return createWriteStream(file, { flags: 'a' });
 }
