@@ -5,7 +5,7 @@
  * `parseArgv()` only parses, for checking command lines written elsewhere.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, ExitCode, exitCodeFor } from '../core/errors.ts';
+import { ConfigError, ExitCode, exitCodeOf } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
 import { parseColumns, type TableColumn } from '../report/markdown.ts';
@@ -223,7 +223,7 @@ export async function main(): Promise<void> {
       // --help and --version end here with 0; every other commander error is bad usage.
       code = error.exitCode === 0 ? 0 : ExitCode.usage;
     } else {
-      code = exitCodeFor(error);
+      code = exitCodeOf({ command: 'error', error });
       if (code !== ExitCode.internal) console.error(`rollout-harness: ${(error as Error).message}`);
       else console.error(error);
     }

@@ -1,36 +1,35 @@
 /** `rollout-harness restore RUN`: put back what a run changed, from its record, and prove it. */
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
-import { ExitCode } from '../core/errors.ts';
-import { writeJsonAtomic } from '../core/files.ts';
+import { exitCodeOf } from '../core/errors.ts';
 import { checkRunId, restoreCommand as retryCommand } from '../orchestrator/run-id.ts';
-import type { Spec } from '../matrix/schema.ts';
-import { readRun } from './results.ts';
-import { parseOriginal } from '../settings/original.ts';
+import { findRunDir, readRunRecord, runFileOf, writeRunRecord } from '../orchestrator/run-dir.ts';
 
 /** Restores the run's original settings, removes its markers, reads everything back; 0 when verified, 3 when not. */
 export async function restoreCommand(run: string, opts: { resultsDir: string }): Promise<number> {
   if (!run.includes(path.sep)) checkRunId(run, 'restore');
-  const { dir, record } = await readRun(run, opts.resultsDir);
+  // Validated: the record, its spec and its originals (a corrupt run.json is refused with the path of what is wrong).
+  const dir = findRunDir(run, opts.resultsDir);
+  const record = await readRunRecord(runFileOf(dir));
+  const original = record.original;
   if (record.target.kind === 'twin') {
     console.log(`Run ${record.runId} ran on the in-process twin, which ended with it: nothing is left to restore.`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: 0 });
   }
-  if (!record.original) {
+  if (!original) {
     console.log(`Run ${record.runId} recorded no original settings: it changed nothing.`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: 0 });
   }
   const { connectTarget } = await import('./connect.ts');
   const { findMarkers, restoreSettings } = await import('../orchestrator/settings.ts');
   const { refuseLive, thisProcess } = await import('../orchestrator/lease.ts');
   // The region the run used, whatever the environment says now.
   const region = record.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded by the run` } : undefined;
-  const target = await connectTarget(record.spec as Spec, { resultsDir: dir, log: () => {}, region });
+  const target = await connectTarget(record.spec, { resultsDir: dir, log: () => {}, region });
   try {
     // A run that still renews its lease is running: restoring under it would measure a config it no longer has.
     refuseLive((await findMarkers(target)).filter((m) => m.runId === record.runId), scaledClock(1).now(), thisProcess());
-    const original = parseOriginal(record.original, path.join(dir, 'run.json'));
-    const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec: record.spec as Spec });
+    const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec: record.spec });
     record.restored = done;
     if (kept.length) record.restoreKept = kept;
     else delete record.restoreKept;
@@ -38,14 +37,13 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
     else delete record.restoreDifferences;
     record.endedAt ??= new Date(scaledClock(1).now()).toISOString();
     record.stoppedBy ??= 'stopped without restoring; restored later by `rollout-harness restore`';
-    await writeJsonAtomic(path.join(dir, 'run.json'), record);
+    await writeRunRecord(dir, record);
     if (differences.length) {
       console.error(`Still different from the originals:\n${differences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${retryCommand(path.basename(path.resolve(dir)), path.dirname(path.resolve(dir)))}`);
-      return ExitCode.environment;
     }
-    console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
+    else console.log(`Restored run ${record.runId}: ${done.length ? done.join('; ') : 'nothing had to change'}; every setting verified against the record${kept.length ? ', but those changed since' : ''}.`);
     if (kept.length) console.log(`Changed since the run set them, and left as they are:\n${kept.map((k) => `  - ${k}`).join('\n')}`);
-    return ExitCode.ok;
+    return exitCodeOf({ command: 'restore', differences: differences.length });
   } finally {
     await target.close();
   }

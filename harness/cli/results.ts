@@ -2,50 +2,21 @@
  * `rollout-harness report RUN_DIR` and `rollout-harness compare RUN_A RUN_B`, and what `run
  * --baseline/--summary-file` does after the run: read results, no cluster.
  */
-import { existsSync } from 'node:fs';
-import { appendFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, ExitCode } from '../core/errors.ts';
-import { readJson, writeFileAtomic } from '../core/files.ts';
+import { ConfigError, exitCodeOf, worseExitCode, type ComparisonCounts } from '../core/errors.ts';
 import { expandCells } from '../matrix/expand.ts';
-import { compareRuns, comparisonExitCode, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
+import { compareRuns, comparisonCounts, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
-import { recommend, recommendationSchema } from '../report/recommend.ts';
+import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { reportJsonCommand } from '../orchestrator/run-id.ts';
-import { cellResultSchema, runRecordSchema, type CellResult, type RunRecord } from '../report/types.ts';
-import { formatIssues } from '../core/errors.ts';
+import type { RunRecord } from '../report/types.ts';
+import { readRun, writeReportFile, type LoadedRun } from '../orchestrator/run-dir.ts';
 
-/** A run read back from its directory. */
-export interface LoadedRun {
-  dir: string;
-  record: RunRecord;
-  cells: CellResult[];
-}
-
-/** Reads a run directory (or `results/<id>`): its record and its finished cells, validated. */
-export async function readRun(dirOrId: string, resultsDir = 'results'): Promise<LoadedRun> {
-  const dir = existsSync(path.join(dirOrId, 'run.json')) ? dirOrId : path.join(resultsDir, dirOrId);
-  if (!existsSync(path.join(dir, 'run.json'))) throw new ConfigError(`Expected a run directory with run.json, got ${dirOrId}`);
-  const raw = await readJson<Record<string, unknown>>(path.join(dir, 'run.json'));
-  // The recommendation is derived from the cells: one written by an older release (before each
-  // setting had its state) is left out and computed again from the cells where it is shown.
-  if (raw && typeof raw === 'object' && raw.recommendation !== undefined && !recommendationSchema.safeParse(raw.recommendation).success) delete raw.recommendation;
-  const parsed = runRecordSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`Invalid ${path.join(dir, 'run.json')}`, formatIssues(parsed.error));
-  const cells: CellResult[] = [];
-  const cellsDir = path.join(dir, 'cells');
-  const files = existsSync(cellsDir) ? (await readdir(cellsDir)).filter((f) => f.endsWith('.json') && !f.endsWith('.interrupted.json')) : [];
-  for (const f of files.sort()) {
-    const cell = cellResultSchema.safeParse(await readJson(path.join(cellsDir, f)));
-    if (!cell.success) throw new ConfigError(`Invalid ${path.join(cellsDir, f)}`, formatIssues(cell.error));
-    cells.push(cell.data);
-  }
-  cells.sort((a, b) => a.index - b.index);
-  return { dir, record: parsed.data as RunRecord, cells };
-}
+export { readRun, type LoadedRun } from '../orchestrator/run-dir.ts';
 
 /** Flags of `report`. */
 export interface ReportFlags extends Omit<CompareFlags, 'format'> {
@@ -117,26 +88,19 @@ export async function reportCommand(run: string, opts: ReportFlags): Promise<num
   const { record, cells } = loaded;
   const unmeasured = unmeasuredOf(loaded);
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
-  let code: number = failed.length ? ExitCode.expectationFailed : ExitCode.ok;
+  let comparison: ComparisonCounts | undefined;
   let text: string;
   if (opts.format !== 'md') text = REPORT_FORMATS[opts.format].render({ record, cells, failedExpectations: failed, unmeasured });
   else {
     const compared = baseline ? compareLoaded(baseline, loaded, opts) : undefined;
-    if (compared) code = worseExitCode(code, comparisonExitCode(compared.comparison));
+    if (compared) comparison = comparisonCounts(compared.comparison);
     text = reviewMarkdown(loaded, { htmlUrl: opts.htmlUrl, columns: opts.columns, ...(compared ? { comparison: { baseline: baseline!.record.runId, markdown: compared.markdown } } : {}) });
   }
   await emit(text, opts.output, opts.format === 'md' || REPORT_FORMATS[opts.format].line);
-  return code;
+  return exitCodeOf({ command: 'report', failedExpectations: failed.length, ...(comparison ? { comparison } : {}) });
 }
 
-/** Severity of each exit code, least first: the README's table, in the order `run` decides them. */
-const SEVERITY: number[] = [ExitCode.ok, ExitCode.invalidCells, ExitCode.expectationFailed, ExitCode.interrupted, ExitCode.environment, ExitCode.usage, ExitCode.internal];
-
-/** The worse of two exit codes (a code not in the table counts as the worst). */
-export function worseExitCode(a: number, b: number): number {
-  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length);
-  return rank(b) > rank(a) ? b : a;
-}
+export { worseExitCode } from '../core/errors.ts';
 
 /** Checks up front that `--summary-file` can be appended to, so a run does not fail at its end for it. */
 export async function checkSummaryFile(file: string): Promise<void> {
@@ -166,8 +130,8 @@ export async function finishRun(runDir: string, runCode: number, opts: CompareFl
     const compared = compareLoaded(opts.baseline, run, opts);
     comparison = { baseline: opts.baseline.record.runId, markdown: compared.markdown };
     console.log(`Compared with ${opts.baseline.record.runId}:\n\n${compared.markdown}`);
-    await writeFileAtomic(path.join(run.dir, 'comparison.md'), `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
-    code = worseExitCode(code, comparisonExitCode(compared.comparison));
+    await writeReportFile(run.dir, 'comparison.md', `# ${run.record.runId} compared with ${opts.baseline.record.runId}\n\n${compared.markdown}`);
+    code = worseExitCode(code, exitCodeOf({ command: 'compare', comparison: comparisonCounts(compared.comparison) }));
   }
   if (opts.summaryFile) await appendSummary(opts.summaryFile, reviewMarkdown(run, { comparison, htmlUrl: opts.htmlUrl, columns: opts.columns }));
   return code;
@@ -210,5 +174,5 @@ export async function compareCommand(before: string, after: string, opts: Compar
   console.log(opts.format === 'json' ? JSON.stringify(json, null, 2) : markdown);
   if (comparison.shared === 0) console.error(`rollout-harness: ${a.record.runId} and ${b.record.runId} share no cell: nothing was compared (exit 4)`);
   if (opts.summaryFile) await appendSummary(opts.summaryFile, `## ${b.record.runId} compared with ${a.record.runId}\n\n${markdown}`);
-  return comparisonExitCode(comparison);
+  return exitCodeOf({ command: 'compare', comparison: comparisonCounts(comparison) });
 }

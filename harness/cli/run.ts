@@ -1,9 +1,9 @@
 /** `rollout-harness run SPEC` and `rollout-harness plan SPEC`. */
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { constants, createWriteStream, type WriteStream } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
-import { ConfigError, ExitCode, InterruptedError, exitCodeFor } from '../core/errors.ts';
+import { ConfigError, ExitCode, InterruptedError, exitCodeOf } from '../core/errors.ts';
 import { WriteFailedError, type WriteFs } from '../core/files.ts';
 import { PLACEMENT_FIRST } from '../disruptions/drain.ts';
 import { describeDisruption } from '../disruptions/index.ts';
@@ -82,7 +82,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.resolve(outcome.runDir)}`);
-    const code = exitCodeOf(outcome, specFile, opts.resultsDir);
+    const code = runExitCode(outcome, specFile, opts.resultsDir);
     return after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
   } finally {
     progress.end();
@@ -91,35 +91,24 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
   }
 }
 
-/** The exit code of a finished (or stopped) run, with the lines that say why on stderr. */
-function exitCodeOf(outcome: RunOutcome, specFile: string, resultsDir: string): number {
-  let code: number | undefined;
+/** The exit code of a finished (or stopped) run (decided by `exitCodeOf`), with the lines that say why on stderr. */
+function runExitCode(outcome: RunOutcome, specFile: string, resultsDir: string): number {
+  const invalid = outcome.results.filter((r) => !r.valid).length;
+  const code = exitCodeOf({ command: 'run', failure: outcome.failure, restoreDifferences: outcome.restoreDifferences.length, interrupted: outcome.interrupted, failedExpectations: outcome.failedExpectations.length, invalidCells: invalid });
   if (outcome.failure instanceof WriteFailedError) {
     // Not the cluster's failure: the cells above were measured and the settings restored; only the files are missing.
-    code = ExitCode.environment;
     console.error(`rollout-harness: ${outcome.failure.message}; the table above is what was measured`);
   } else if (outcome.failure) {
-    code = exitCodeFor(outcome.failure);
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);
     console.error(`The cells measured so far are kept; continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
   }
   if (outcome.restoreDifferences.length) {
     console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
-    code ??= ExitCode.environment;
   }
-  if (code !== undefined) return code;
-  if (outcome.interrupted) {
-    console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
-    return ExitCode.interrupted;
-  }
-  if (outcome.failedExpectations.length) return ExitCode.expectationFailed;
-  const invalid = outcome.results.filter((r) => !r.valid).length;
-  if (invalid) {
-    console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
-    return ExitCode.invalidCells;
-  }
-  return ExitCode.ok;
+  if (code === ExitCode.interrupted && !outcome.failure) console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
+  if (code === ExitCode.invalidCells) console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
+  return code;
 }
 
 /** What `plan` says of the traffic address when the spec gives no `target.url`. */
@@ -161,7 +150,7 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
     console.log(JSON.stringify(dryRun ? { ...plan, traffic: { ...plan.traffic, to: describeRoute(dryRun.route), route: dryRun.route }, serverDryRun: dryRun.findings } : plan, null, 2));
-    return dryRun?.findings.length ? ExitCode.usage : ExitCode.ok;
+    return exitCodeOf({ command: 'plan', findings: dryRun?.findings.length ?? 0 });
   }
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
@@ -182,13 +171,9 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
     console.log(`  ${cell.index + 1}. ${cell.id}: ${cell.disruption}`);
   }
   console.log('\nAt the end (or on interrupt) every original setting is restored and cordons are undone. Nothing was changed by this command.');
-  if (!dryRun) return ExitCode.ok;
-  if (!dryRun.findings.length) {
-    console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
-    return ExitCode.ok;
-  }
-  for (const f of dryRun.findings) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
-  return ExitCode.usage;
+  if (dryRun && !dryRun.findings.length) console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
+  for (const f of dryRun?.findings ?? []) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
+  return exitCodeOf({ command: 'plan', findings: dryRun?.findings.length ?? 0 });
 }
 
 /** A traffic address in one line: the URL, the Host header and server name when a rule's, and why. */
@@ -197,15 +182,30 @@ export function describeRoute(route: { url: string; source: string; hostHeader?:
   return `${route.url}${host} (${route.source})`;
 }
 
-/** Connects to the spec's target, reads where traffic would go, and sends every cell's changes with dryRun=All (see harness/orchestrator/dry-run.ts). */
+/**
+ * Connects to the spec's target, reads where traffic would go, and sends every cell's changes with
+ * dryRun=All (see harness/orchestrator/dry-run.ts). An in-process twin's controllers log to the
+ * twin's own file (`<results>/twin/twin.log`, beside its kubeconfig), not to the user's stderr, which is the plan's.
+ */
 async function planDryRun(specFile: string, resultsDir: string) {
   const { spec } = await loadSpec(specFile);
   const [{ connectTarget }, { serverDryRun }] = await Promise.all([import('./connect.ts'), import('../orchestrator/dry-run.ts')]);
-  const target = await connectTarget(spec, { resultsDir, log: (line) => console.error(line) });
+  const twinLog = spec.target.context ? undefined : await openTwinLog(path.join(resultsDir, 'twin', 'twin.log'));
   try {
-    const route = { url: target.url, source: target.urlSource, ...(target.hostHeader ? { hostHeader: target.hostHeader } : {}), ...(target.servername ? { servername: target.servername } : {}) };
-    return { route, findings: await serverDryRun(target, spec) };
+    const target = await connectTarget(spec, { resultsDir, log: (line) => twinLog?.write(`${line}\n`) });
+    try {
+      const route = { url: target.url, source: target.urlSource, ...(target.hostHeader ? { hostHeader: target.hostHeader } : {}), ...(target.servername ? { servername: target.servername } : {}) };
+      return { route, findings: await serverDryRun(target, spec) };
+    } finally {
+      await target.close();
+    }
   } finally {
-    await target.close();
+    await new Promise<void>((resolve) => (twinLog ? twinLog.end(resolve) : resolve()));
   }
+}
+
+/** Opens the twin's log file for appending (its directory created). */
+async function openTwinLog(file: string): Promise<WriteStream> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return createWriteStream(file, { flags: 'a' });
 }

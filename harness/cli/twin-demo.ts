@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { scaledClock } from '../core/clock.ts';
-import { EnvironmentError } from '../core/errors.ts';
+import { EnvironmentError, ExitCode } from '../core/errors.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { parseSpec } from '../matrix/load.ts';
@@ -41,7 +41,7 @@ export async function twinDemo(opts: TwinDemoOptions): Promise<number> {
     disruptions: ['rollout'],
   });
   const target = await connectTarget(spec, { resultsDir: path.resolve(opts.stateDir), log: () => {} });
-  const onSignal = () => void target.close().then(() => process.exit(130));
+  const onSignal = () => void target.close().then(() => process.exit(ExitCode.interrupted));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {

@@ -75,6 +75,81 @@ export function exitCodeFor(error: unknown): number {
   return ExitCode.internal;
 }
 
+/** A comparison's counts, as `compare` (and `run`/`report --baseline`) judge them. */
+export interface ComparisonCounts {
+  regressions: number;
+  /** Cells INVALID in either run (not judged). */
+  invalid: number;
+  /** Cells both runs have. */
+  shared: number;
+}
+
+/** How a command ended, as plain facts: the one input of `exitCodeOf`. */
+export type CommandOutcome =
+  | { command: 'error'; error: unknown }
+  | {
+      command: 'run';
+      /** What stopped the run, if anything did (an error out of a stage). */
+      failure?: unknown;
+      /** Settings restore could not verify back. */
+      restoreDifferences: number;
+      interrupted: boolean;
+      failedExpectations: number;
+      invalidCells: number;
+    }
+  | { command: 'report'; failedExpectations: number; comparison?: ComparisonCounts }
+  | { command: 'compare'; comparison: ComparisonCounts }
+  /** `plan`; `findings`: what `--server-dry-run` found (a refused or a stored write). */
+  | { command: 'plan'; findings: number }
+  | { command: 'restore'; differences: number };
+
+/** Severity of each exit code, least first: the README's table, in the order `run` decides them. */
+const SEVERITY: number[] = [ExitCode.ok, ExitCode.invalidCells, ExitCode.expectationFailed, ExitCode.interrupted, ExitCode.environment, ExitCode.usage, ExitCode.internal];
+
+/** The worse of two exit codes (a code not in the table counts as the worst). */
+export function worseExitCode(a: number, b: number): number {
+  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length);
+  return rank(b) > rank(a) ? b : a;
+}
+
+/** A comparison's code: 1 on a regression, 4 when a cell was not judged (INVALID) or nothing was shared, else 0. */
+function comparisonCode(c: ComparisonCounts): number {
+  if (c.regressions) return ExitCode.expectationFailed;
+  if (c.invalid || c.shared === 0) return ExitCode.invalidCells;
+  return ExitCode.ok;
+}
+
+/** The exit code of every command's outcome (the README's table); two outcomes of one command give the worse. */
+export function exitCodeOf(outcome: CommandOutcome): number {
+  switch (outcome.command) {
+    case 'error':
+      return exitCodeFor(outcome.error);
+    case 'run':
+      return outcome.failure !== undefined
+        ? exitCodeFor(outcome.failure)
+        : outcome.restoreDifferences
+          ? ExitCode.environment
+          : outcome.interrupted
+            ? ExitCode.interrupted
+            : outcome.failedExpectations
+              ? ExitCode.expectationFailed
+              : outcome.invalidCells
+                ? ExitCode.invalidCells
+                : ExitCode.ok;
+    case 'report': {
+      const own = outcome.failedExpectations ? ExitCode.expectationFailed : ExitCode.ok;
+      return outcome.comparison ? worseExitCode(own, comparisonCode(outcome.comparison)) : own;
+    }
+    case 'compare':
+      return comparisonCode(outcome.comparison);
+    case 'plan':
+      // The cluster refused a change: the spec is what must change.
+      return outcome.findings ? ExitCode.usage : ExitCode.ok;
+    case 'restore':
+      return outcome.differences ? ExitCode.environment : ExitCode.ok;
+  }
+}
+
 /** Formats zod issues as `dot.path: message`. */
 export function formatIssues(error: z.ZodError): string[] {
   return error.issues.flatMap((issue) => formatIssue(issue, []));

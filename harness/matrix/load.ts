@@ -76,6 +76,24 @@ export function parseSpec(input: unknown, source = 'spec'): LoadedSpec {
   return { spec: result.data, warnings, source };
 }
 
+/**
+ * The spec as a run records it (run.json `spec`: after defaults, each disruption as `{ kind, ... }`),
+ * validated: the disruptions put back in their written form and the whole parsed again by the spec
+ * schema and its rules. `where` names the record; every error has its path under `spec`.
+ */
+export function parseRecordedSpec(value: unknown, where: string): Spec {
+  const written = (d: unknown) => {
+    if (typeof d !== 'object' || d === null || typeof (d as { kind?: unknown }).kind !== 'string') return d;
+    const { kind, ...rest } = d as { kind: string };
+    return { [kind]: rest };
+  };
+  const input = typeof value === 'object' && value !== null && Array.isArray((value as { disruptions?: unknown }).disruptions) ? { ...value, disruptions: (value as { disruptions: unknown[] }).disruptions.map(written) } : value;
+  const parsed = specSchema.safeParse(input);
+  const issues = parsed.success ? checkRules(parsed.data).errors : formatIssues(parsed.error);
+  if (!parsed.success || issues.length) throw new ConfigError(`${where}: the recorded spec is not valid`, issues.map((line) => `spec.${line}`));
+  return parsed.data;
+}
+
 /** Reads and validates a spec file. */
 export async function loadSpec(file: string): Promise<LoadedSpec> {
   let bytes: Buffer;

@@ -46,12 +46,13 @@ const valueName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected 1–40
 
 /**
  * A generic axis: each value a patch of one object — a Deployment strategic-merge patch, the
- * namespace's labels and annotations, Ingress annotations (a null removes one), or target-group
- * attributes (set through the API).
+ * namespace's labels and annotations, Ingress annotations (a null removes one), target-group
+ * attributes (set through the API), or a patch of the spec of the PodDisruptionBudget that selects
+ * the Deployment's pods.
  */
 const genericAxisSchema = z
   .object({
-    object: z.enum(['deployment', 'namespace', 'ingress', 'targetGroup'], { error: (issue) => `expected "deployment", "namespace", "ingress" or "targetGroup", got ${JSON.stringify(issue.input)}` }),
+    object: z.enum(['deployment', 'namespace', 'ingress', 'targetGroup', 'pdb'], { error: (issue) => `expected "deployment", "namespace", "ingress", "targetGroup" or "pdb", got ${JSON.stringify(issue.input)}` }),
     values: z.record(valueName, z.record(z.string(), z.unknown())),
   })
   .strict()
@@ -60,7 +61,7 @@ const genericAxisSchema = z
     if (!entries.length) ctx.addIssue({ code: 'custom', path: ['values'], message: 'expected at least one value' });
     for (const [name, value] of entries) {
       for (const [k, v] of Object.entries(value)) {
-        if (axis.object === 'namespace') continue;
+        if (axis.object === 'namespace' || axis.object === 'pdb') continue;
         const ok = axis.object === 'deployment' ? true : axis.object === 'ingress' ? typeof v === 'string' || v === null : typeof v === 'string';
         if (!ok) ctx.addIssue({ code: 'custom', path: ['values', name, k], message: `expected ${axis.object === 'ingress' ? 'an annotation value (a string, or null to remove it)' : 'an attribute value (a string)'}, got ${JSON.stringify(v)}` });
       }
@@ -69,6 +70,10 @@ const genericAxisSchema = z
       const strings = (m: unknown) => typeof m === 'object' && m !== null && Object.values(m).every((x) => typeof x === 'string' || x === null);
       if (axis.object === 'namespace' && (Object.keys(value).some((k) => k !== 'metadata') || !meta || Object.keys(meta).some((k) => k !== 'labels' && k !== 'annotations') || !Object.values(meta).every(strings))) {
         ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected { metadata: { labels: {…}, annotations: {…} } } with string values (null removes one), got ${JSON.stringify(value)}` });
+      }
+      // The PDB is found by its selector, so an axis may not change the selector.
+      if (axis.object === 'pdb' && (Object.keys(value).some((k) => k !== 'spec') || typeof value.spec !== 'object' || value.spec === null || 'selector' in value.spec)) {
+        ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected a strategic-merge patch of the PodDisruptionBudget's spec without its selector (e.g. { spec: { maxUnavailable: 1 } }), got ${JSON.stringify(value)}` });
       }
       if (axis.object === 'deployment' && Object.keys(value).some((k) => k !== 'spec' && k !== 'metadata')) {
         ctx.addIssue({ code: 'custom', path: ['values', name], message: `expected a strategic-merge patch of the Deployment (spec, metadata), got keys ${Object.keys(value).join(', ')}` });

@@ -6,11 +6,11 @@
  * checkpoint: it first undoes whatever the stopped run left changed, keeps the cells already
  * done, and runs the rest.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
-import { ensureWritableDir, nodeFs, readJson, writeFileAtomic, writeJsonAtomic, type WriteFs } from '../core/files.ts';
+import { ensureWritableDir, nodeFs, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
@@ -27,7 +27,7 @@ import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
-import { parseOriginal } from '../settings/original.ts';
+import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
@@ -91,16 +91,15 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const spec = loaded.spec;
   const cells = expandCells(spec);
   const runId = opts.resume ?? opts.runId ?? newRunId(spec.name, new Date(realClock.now()));
-  const runDir = path.resolve(opts.resultsDir, runId);
-  const runFile = path.join(runDir, 'run.json');
+  const runDir = runDirOf(opts.resultsDir, runId);
+  const runFile = runFileOf(runDir);
   let record: RunRecord | undefined;
   if (opts.resume) {
     if (!existsSync(runFile)) {
       throw new ConfigError(`Cannot resume ${runId}: ${runFile} does not exist (a run that stopped before writing it changed nothing; start it again with --run-id ${runId})`);
     }
-    record = await readJson<RunRecord>(runFile);
-    // The originals restore works from: validated, never taken on trust.
-    if (record.original !== undefined) record.original = parseOriginal(record.original, runFile);
+    // Validated, its originals (what restore works from) included: never taken on trust.
+    record = await readRunRecord(runFile);
     if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
@@ -120,7 +119,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     for (let i = 0; i < results.length; i++) {
       if (results[i].explain || results[i].modelOrigin === undefined) continue;
       results[i] = await explain(results[i]);
-      await writeJsonAtomic(path.join(runDir, 'cells', `${results[i].id}.json`), results[i], fs).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
+      await writeCell(runDir, results[i], fs).catch((error) => log(`could not write ${results[i].id}'s explanation: ${(error as Error).message}`));
     }
   };
   const logsOnlyForTheRun = spec.explain.enableAccessLogs !== undefined;
@@ -128,7 +127,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
     const text = `${JSON.stringify(record, null, 2)}\n`;
-    saving = saving.catch(() => {}).then(() => writeFileAtomic(runFile, text, fs));
+    saving = saving.catch(() => {}).then(() => writeReportFile(runDir, RUN_FILE, text, fs));
     return saving;
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
@@ -153,7 +152,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = (record?.original === undefined ? undefined : parseOriginal(record.original, runFile)) ?? (await snapshotSettings(target, spec));
+    original = record?.original ?? (await snapshotSettings(target, spec));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {
@@ -190,9 +189,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
 
     for (const cell of cells) {
       const entry = record.cells[cell.index];
-      const cellFile = path.join(runDir, 'cells', `${cell.id}.json`);
+      const cellFile = cellFileOf(runDir, cell.id);
       if (entry.status === 'done' && existsSync(cellFile)) {
-        results.push(await readJson<CellResult>(cellFile));
+        results.push(await readCell(cellFile));
         continue;
       }
       if (signal.aborted) break;
@@ -232,12 +231,12 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         entry.status = 'failed';
         progress.cellDone(error.result);
         failure = error.cause instanceof Error ? error.cause : error;
-        await writeJsonAtomic(cellFile, error.result, fs).catch((writeError) => log((writeError as Error).message));
+        await writeCell(runDir, error.result, fs).catch((writeError) => log((writeError as Error).message));
         break;
       }
       if (signal.aborted) {
         // Keep what was measured, but the cell runs again on resume.
-        await writeJsonAtomic(path.join(runDir, 'cells', `${cell.id}.interrupted.json`), result, fs).catch((writeError) => log((writeError as Error).message));
+        await writeInterruptedCell(runDir, result, fs).catch((writeError) => log((writeError as Error).message));
         entry.status = 'pending';
         break;
       }
@@ -245,7 +244,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       // Measured, so in the table even if its file cannot be written (the run stops then, a write failure).
       results.push(result);
       progress.cellDone(result);
-      await writeJsonAtomic(cellFile, result, fs);
+      await writeCell(runDir, result, fs);
       entry.status = 'done';
       delete entry.stage;
       await save();
@@ -258,7 +257,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (record) {
       try {
         progress.info('Restoring the original settings …');
-        const restored = await restoreSettings(target, parseOriginal(record.original, runFile), runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
+        const restored = await restoreSettings(target, recordedOriginal(record, runFile), runId, log, { spec, beforeUnmark: () => lease?.stop() ?? Promise.resolve() });
         record.restored = restored.done;
         if (restored.kept.length) record.restoreKept = restored.kept;
         else delete record.restoreKept;
@@ -306,9 +305,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     ...(opts.columns ? { columns: opts.columns } : {}),
   });
   try {
-    await writeFileAtomic(path.join(runDir, 'report.md'), report, fs);
+    await writeReportFile(runDir, 'report.md', report, fs);
     for (const format of Object.values(REPORT_FORMATS) as ReportFormat[]) {
-      if (format.file) await writeFileAtomic(path.join(runDir, format.file), format.render({ record, cells: results, failedExpectations, unmeasured }), fs);
+      if (format.file) await writeReportFile(runDir, format.file, format.render({ record, cells: results, failedExpectations, unmeasured }), fs);
     }
   } catch (error) {
     // The table is still returned (and printed); the write failure decides the exit code.
@@ -329,14 +328,14 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   const foreign = markers.filter((m) => !(opts.resume && m.runId === runId));
   if (foreign.length) {
     const runs = [...new Set(foreign.map((m) => m.runId))];
-    const resumes = runs.map((r) => resumeOf(r, opts.resultsDir)).filter((c) => c !== undefined);
+    const resumes = (await Promise.all(runs.map((r) => resumeOf(r, opts.resultsDir)))).filter((c) => c !== undefined);
     throw new SafetyError(
       `The run ${runs.join(', ')} did not finish: its changes are still on ${foreign.map((m) => m.object).join(', ')}. ` +
         `Restore them first with: ${runs.map((r) => restoreCommand(r, opts.resultsDir)).join(' ; ')}` +
         (resumes.length ? ` (or continue ${runs.length > 1 ? 'them' : 'it'} with: ${resumes.join(' ; ')})` : ''),
     );
   }
-  const recorded = opts.resume && record?.original !== undefined ? parseOriginal(record.original, `run ${runId}'s run.json`) : undefined;
+  const recorded = opts.resume ? record?.original : undefined;
   if (recorded && (markers.length || recorded.changes.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
     const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
@@ -344,12 +343,17 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   }
 }
 
-/** The command that continues another run, when its record is in the same results directory (its spec from there). */
-function resumeOf(runId: string, resultsDir: string): string | undefined {
+/** The originals a run's record holds (every record past the snapshot has them). */
+function recordedOriginal(record: RunRecord, runFile: string): OriginalSettings {
+  if (!record.original) throw new ConfigError(`${runFile}: expected the original settings to restore from, got none`);
+  return record.original;
+}
+
+/** The command that continues another run, when its (valid) record is in the same results directory (its spec from there). */
+async function resumeOf(runId: string, resultsDir: string): Promise<string | undefined> {
   try {
     checkRunId(runId, 'the run marker');
-    const record = JSON.parse(readFileSync(path.join(path.resolve(resultsDir), runId, 'run.json'), 'utf8')) as Partial<RunRecord>;
-    return typeof record.specFile === 'string' ? resumeCommand(record.specFile, runId, resultsDir) : undefined;
+    return resumeCommand((await readRunRecord(runFileOf(runDirOf(resultsDir, runId)))).specFile, runId, resultsDir);
   } catch {
     return undefined;
   }

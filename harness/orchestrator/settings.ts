@@ -152,6 +152,11 @@ export async function settingsDiffering(t: Target, spec: Spec, config: CellConfi
     if (want === undefined) continue;
     const now = (await entry.read(t, o)) ?? null;
     if (JSON.stringify(now) !== JSON.stringify(want)) differing.push(`${entry.name(t)} is ${typeof now === 'string' ? now : JSON.stringify(now)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+    // Where it takes effect (the target group's own health check), once the controller applied it.
+    else if (entry.effective) {
+      const effective = await entry.effective(t);
+      if (JSON.stringify(effective) !== JSON.stringify(want)) differing.push(`${entry.name(t)}: the target group shows ${typeof effective === 'string' ? effective : JSON.stringify(effective)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+    }
   }
   return differing;
 }

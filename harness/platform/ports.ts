@@ -44,6 +44,10 @@ export interface KubernetesPort {
   listIngresses(namespace: string): Promise<KObject[]>;
   /** Sets (string) or removes (null) Ingress annotations. */
   setIngressAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<KObject>;
+  /** The namespace's PodDisruptionBudgets (policy/v1). */
+  listPodDisruptionBudgets(namespace: string): Promise<KObject[]>;
+  getPodDisruptionBudget(namespace: string, name: string): Promise<KObject>;
+  patchPodDisruptionBudget(namespace: string, name: string, patch: unknown, kind?: PatchKind): Promise<KObject>;
   getTargetGroupBinding(namespace: string, name: string): Promise<KObject>;
   listTargetGroupBindings(namespace: string): Promise<KObject[]>;
   getService(namespace: string, name: string): Promise<KObject>;
@@ -78,6 +82,8 @@ export interface Elbv2Port {
   findTargetGroupByTags(tags: Record<string, string>): Promise<string | undefined>;
   describeTargetHealth(targetGroupArn: string): Promise<TargetHealthRow[]>;
   getAttributes(targetGroupArn: string): Promise<Record<string, string>>;
+  /** The target group's own health check, as DescribeTargetGroups shows it (what the ALB probes with). */
+  getHealthCheck(targetGroupArn: string): Promise<TargetGroupHealthCheck>;
   modifyAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<Record<string, string>>;
   /** The load balancers with these ARNs (DescribeLoadBalancers). */
   describeLoadBalancers(loadBalancerArns: string[]): Promise<LoadBalancerInfo[]>;
@@ -89,6 +95,15 @@ export interface Elbv2Port {
   loadBalancersOf(targetGroupArn: string): Promise<string[]>;
   /** A load balancer's attributes, e.g. `access_logs.s3.enabled`, `access_logs.s3.bucket`, `access_logs.s3.prefix`. */
   describeLoadBalancerAttributes(loadBalancerArn: string): Promise<Record<string, string>>;
+}
+
+/** A target group's health check: the fields the health-check axes set. */
+export interface TargetGroupHealthCheck {
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  healthyThresholdCount: number;
+  unhealthyThresholdCount: number;
+  path: string;
 }
 
 /** A load balancer as DescribeLoadBalancers shows it. */

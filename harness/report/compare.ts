@@ -7,6 +7,7 @@
  * `minChange` more failed requests than last night's rate predicts. A cell INVALID in either run
  * is not judged: it is its own outcome. Pure: takes results, returns rows and Markdown.
  */
+import { exitCodeOf, type ComparisonCounts } from '../core/errors.ts';
 import { failedRequests } from './expect.ts';
 import { formatMs } from './markdown.ts';
 import { comparePoissonCounts, type PoissonComparison } from './stats.ts';
@@ -134,10 +135,13 @@ export function compareRuns(before: CellResult[], after: CellResult[], options: 
  * INVALID in either run or the runs share no cell (nothing judged), else 0. Cells in only one run
  * are listed, not judged.
  */
-export function comparisonExitCode(c: Comparison): 0 | 1 | 4 {
-  if (c.regressions.length) return 1;
-  if (c.invalid.length || c.shared === 0) return 4;
-  return 0;
+export function comparisonExitCode(c: Comparison): number {
+  return exitCodeOf({ command: 'compare', comparison: comparisonCounts(c) });
+}
+
+/** The counts the exit code of a comparison is decided on. */
+export function comparisonCounts(c: Comparison): ComparisonCounts {
+  return { regressions: c.regressions.length, invalid: c.invalid.length, shared: c.shared };
 }
 
 /** The comparison as plain data for `compare --format json`: sides named, every row, the exit code. */

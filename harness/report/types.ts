@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { cellConfigSchema, specSchema } from '../matrix/schema.ts';
 import { recommendationSchema } from './recommend.ts';
+import type { OriginalSettings } from '../settings/types.ts';
 
 /** Version of the result files' format. */
 export const RESULTS_SCHEMA_VERSION = 1 as const;
@@ -271,7 +272,7 @@ export type Explain = z.infer<typeof explainSchema>;
 /** One cell's measurement. */
 export type CellResult = z.infer<typeof cellResultSchema>;
 /** The run record. */
-export type RunRecord = Omit<z.infer<typeof runRecordSchema>, 'spec'> & { spec: z.output<typeof specSchema> };
+export type RunRecord = Omit<z.infer<typeof runRecordSchema>, 'spec' | 'original'> & { spec: z.output<typeof specSchema>; original?: OriginalSettings };
 
 /** JSON Schemas of the result files, for `schemas/`. */
 export function resultJsonSchemas(): Record<string, unknown> {

@@ -1,7 +1,8 @@
 /**
  * Generic axes (the spec's top-level `axes:`): each value a patch of one object — a Deployment
- * strategic-merge patch, the namespace's labels and annotations, Ingress annotations, or
- * target-group attributes. They get the built-in
+ * strategic-merge patch, the namespace's labels and annotations, Ingress annotations,
+ * target-group attributes, or a strategic-merge patch of the PodDisruptionBudget that selects the
+ * Deployment's pods. They get the built-in
  * axes' guarantees by recording, before the run, the object's values at every path any of the
  * axis's patches names (its "projection"); a cell sets original-then-its-value at those paths (so
  * a value never inherits what another cell's value left), restore writes the projection back, and
@@ -9,6 +10,8 @@
  * matched by name as strategic merge does; an item absent before the run is recorded as
  * `{ name, $patch: delete }`, so restore removes it.
  */
+import { ConfigError } from '../core/errors.ts';
+import { selectorMatches } from '../core/labels.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import type { OriginalSettings, SettingEntry, SettingTarget } from './types.ts';
 
@@ -62,6 +65,18 @@ const show = (v: unknown) => JSON.stringify(v);
 /** A generic axis as the spec declares it. */
 export type GenericAxis = Spec['axes'][string];
 
+/**
+ * The name of the PodDisruptionBudget that selects the Deployment's pods (its template's labels).
+ * None, or more than one (the eviction API refuses to evict such pods), is a config error naming the axis.
+ */
+export async function pdbOf(t: SettingTarget, axisName: string): Promise<string> {
+  const labels = (await t.k8s.getDeployment(t.namespace, t.deployment)).spec?.template?.metadata?.labels as Record<string, string> | undefined;
+  const matching = (await t.k8s.listPodDisruptionBudgets(t.namespace)).filter((p) => selectorMatches(p.spec?.selector, labels)).map((p) => p.metadata?.name ?? '');
+  if (matching.length === 1) return matching[0];
+  const pods = `the pods of deployment ${t.namespace}/${t.deployment} (labels ${JSON.stringify(labels ?? {})})`;
+  throw new ConfigError(`axes.${axisName}: expected one PodDisruptionBudget in namespace ${t.namespace} whose selector matches ${pods}, got ${matching.length ? matching.join(', ') : 'none'}`);
+}
+
 /** The axis's object's values now, at the axis's paths. */
 async function readProjection(t: SettingTarget, name: string, axis: GenericAxis, paths: Json = pathsOf(axis.values)): Promise<Json> {
   if (axis.object === 'deployment') return project(await t.k8s.getDeployment(t.namespace, t.deployment), paths);
@@ -70,6 +85,7 @@ async function readProjection(t: SettingTarget, name: string, axis: GenericAxis,
     if (!t.ingress) throw new Error(`axes.${name}: expected an Ingress (target.ingress) to annotate, got none`);
     return project((await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations ?? {}, paths);
   }
+  if (axis.object === 'pdb') return project(await t.k8s.getPodDisruptionBudget(t.namespace, await pdbOf(t, name)), paths);
   return project(await t.elbv2.getAttributes(t.targetGroupArn), paths);
 }
 
@@ -82,8 +98,14 @@ export function genericEntry(name: string, axis: GenericAxis): SettingEntry {
     const base = recorded(o);
     return choice === undefined || base === undefined ? undefined : overlay(base, axis.values[choice]);
   };
-  const label = (t: { namespace: string; deployment: string; ingress?: string }) =>
-    axis.object === 'deployment' ? `deployment ${t.namespace}/${t.deployment}` : axis.object === 'namespace' ? `namespace ${t.namespace}` : axis.object === 'ingress' ? `ingress ${t.namespace}/${t.ingress}` : 'target group';
+  const LABELS = {
+    deployment: (t: { namespace: string; deployment: string }) => `deployment ${t.namespace}/${t.deployment}`,
+    namespace: (t: { namespace: string }) => `namespace ${t.namespace}`,
+    ingress: (t: { namespace: string; ingress?: string }) => `ingress ${t.namespace}/${t.ingress}`,
+    targetGroup: () => 'target group',
+    pdb: (t: { namespace: string; deployment: string }) => `the PodDisruptionBudget of deployment ${t.namespace}/${t.deployment}`,
+  };
+  const label = (t: { namespace: string; deployment: string; ingress?: string }) => LABELS[axis.object](t);
   const readNow = (t: SettingTarget) => readProjection(t, name, axis, paths);
   const write = async (t: SettingTarget, value: Json) => {
     if (axis.object === 'deployment') await t.k8s.patchDeployment(t.namespace, t.deployment, value);
@@ -93,6 +115,7 @@ export function genericEntry(name: string, axis: GenericAxis): SettingEntry {
       if (meta.annotations) await t.k8s.annotate({ kind: 'Namespace', name: t.namespace }, meta.annotations);
     }
     else if (axis.object === 'ingress') await t.k8s.setIngressAnnotations(t.namespace, t.ingress!, value as Record<string, string | null>);
+    else if (axis.object === 'pdb') await t.k8s.patchPodDisruptionBudget(t.namespace, await pdbOf(t, name), value);
     else await t.elbv2.modifyAttributes(t.targetGroupArn, value as Record<string, string>);
   };
   return {

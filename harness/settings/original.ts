@@ -24,6 +24,10 @@ export const originalSettingsSchema = z
     changes: z.array(clusterChange),
     accessLogs: z.object({ loadBalancerArn: z.string(), attributes: z.record(z.string(), z.string()), annotation: z.string().nullable() }).strict().optional(),
     axes: z.partialRecord(z.enum(OPTIONAL_AXIS_NAMES as [OptionalAxis, ...OptionalAxis[]]), z.union([z.string(), z.number(), z.null()])).optional(),
+    targetGroupHealthCheck: z
+      .object({ intervalSeconds: z.number().int(), timeoutSeconds: z.number().int(), healthyThresholdCount: z.number().int(), unhealthyThresholdCount: z.number().int(), path: z.string() })
+      .strict()
+      .optional(),
     generic: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
   })
   .strict();

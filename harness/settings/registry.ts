@@ -9,7 +9,7 @@ import { pollUntil } from '../disruptions/wait.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import { optionalAxesOf } from '../matrix/expand.ts';
 import type { OptionalAxis } from '../matrix/axes.ts';
-import type { KObject } from '../platform/ports.ts';
+import type { KObject, TargetGroupHealthCheck } from '../platform/ports.ts';
 import { accessLogAttributes, readAccessLogs, restoreAccessLogs, withAttributes } from './access-logs.ts';
 import type { DelayChannel, OriginalSettings, PlanTarget, RunValues, SettingEntry, SettingState, SettingTarget } from './types.ts';
 import { genericEntries, snapshotGeneric } from './generic.ts';
@@ -139,8 +139,15 @@ function deploymentField(axis: OptionalAxis, path: string[], rollout = false): S
   };
 }
 
-/** An Ingress annotation set by an optional axis (the controller applies it to the target group). */
-function ingressAnnotation(axis: OptionalAxis, annotation: string): SettingEntry {
+/**
+ * An Ingress annotation of the target group's health check, set by an optional axis. The controller
+ * applies it to the target group in its own time: configure reads the target group back (bounded by
+ * the steady wait), restore waits for it (bounded) and compares it with the recorded one.
+ */
+function healthCheckAnnotation(axis: OptionalAxis, annotation: string, field: keyof TargetGroupHealthCheck): SettingEntry {
+  const was = (o: OriginalSettings) => o.axes?.[axis];
+  const effective = async (t: SettingTarget) => String((await t.elbv2.getHealthCheck(t.targetGroupArn))[field]);
+  const recordedEffective = (o: OriginalSettings) => (o.targetGroupHealthCheck ? String(o.targetGroupHealthCheck[field]) : undefined);
   return {
     key: axis,
     object: 'ingress',
@@ -149,8 +156,9 @@ function ingressAnnotation(axis: OptionalAxis, annotation: string): SettingEntry
     name: (t) => `ingress ${t.namespace}/${t.ingress}: ${annotation}`,
     wants: (config) => (config[axis] === undefined ? undefined : String(config[axis])),
     describe: (want, t) => `ingress ${t.namespace}/${t.ingress ?? '(none)'}: annotation ${annotation}=${show(want)}`,
-    read: async (t, o) => (o.axes?.[axis] === undefined ? undefined : annotationOf(t, annotation)),
-    was: (o) => o.axes?.[axis],
+    read: async (t, o) => (was(o) === undefined ? undefined : annotationOf(t, annotation)),
+    was,
+    effective,
     async apply(t, config) {
       if (config[axis] === undefined) return undefined;
       if (!t.ingress) throw new Error(`matrix.${axis}: expected an Ingress (target.ingress) whose ${annotation} annotation the controller applies, got none`);
@@ -159,9 +167,28 @@ function ingressAnnotation(axis: OptionalAxis, annotation: string): SettingEntry
       await t.k8s.setIngressAnnotations(t.namespace, t.ingress, { [annotation]: want });
       return `ingress ${t.namespace}/${t.ingress}: ${annotation}=${want}`;
     },
-    async restore(t, o) {
+    async state(t, o, values) {
+      const annotationWas = was(o);
+      if (annotationWas === undefined) return undefined;
+      const now = await annotationOf(t, annotation);
+      if (now === undefined) return undefined;
+      const groupWas = recordedEffective(o);
+      const groupNow = groupWas === undefined ? undefined : await effective(t);
+      const annotationBack = same(now, annotationWas);
+      return {
+        atOriginal: annotationBack && groupNow === groupWas,
+        // The annotation is back but the group still shows the run's value: the controller has not applied it yet.
+        ours: among(now, values[axis]) || (annotationBack && among(groupNow, values[axis])),
+        now: groupWas === undefined ? show(now) : `${show(now)} (target group ${field} ${groupNow})`,
+        was: groupWas === undefined ? show(annotationWas) : `${show(annotationWas)} (target group ${field} ${groupWas})`,
+      };
+    },
+    async restore(t, o, signal) {
       if (!t.ingress) return [];
-      await t.k8s.setIngressAnnotations(t.namespace, t.ingress, { [annotation]: (o.axes?.[axis] as string | null | undefined) ?? null });
+      await t.k8s.setIngressAnnotations(t.namespace, t.ingress, { [annotation]: (was(o) as string | null | undefined) ?? null });
+      const groupWas = recordedEffective(o);
+      // The controller applies the annotation in its own time; restore's read-back reports it when it did not.
+      if (groupWas !== undefined) await pollUntil(t.clock, CONTROLLER_APPLY_MS, signal, async () => (await effective(t)) === groupWas);
       return [`ingress ${t.namespace}/${t.ingress}: ${annotation} restored`];
     },
   };
@@ -251,11 +278,11 @@ export const SETTINGS: readonly SettingEntry[] = [
     },
   },
   // The controller's annotations (aws-load-balancer-controller, "Ingress annotations": health check).
-  ingressAnnotation('healthCheckIntervalSeconds', `${ALB}healthcheck-interval-seconds`),
-  ingressAnnotation('healthCheckTimeoutSeconds', `${ALB}healthcheck-timeout-seconds`),
-  ingressAnnotation('healthyThresholdCount', `${ALB}healthy-threshold-count`),
-  ingressAnnotation('unhealthyThresholdCount', `${ALB}unhealthy-threshold-count`),
-  ingressAnnotation('healthCheckPath', `${ALB}healthcheck-path`),
+  healthCheckAnnotation('healthCheckIntervalSeconds', `${ALB}healthcheck-interval-seconds`, 'intervalSeconds'),
+  healthCheckAnnotation('healthCheckTimeoutSeconds', `${ALB}healthcheck-timeout-seconds`, 'timeoutSeconds'),
+  healthCheckAnnotation('healthyThresholdCount', `${ALB}healthy-threshold-count`, 'healthyThresholdCount'),
+  healthCheckAnnotation('unhealthyThresholdCount', `${ALB}unhealthy-threshold-count`, 'unhealthyThresholdCount'),
+  healthCheckAnnotation('healthCheckPath', `${ALB}healthcheck-path`, 'path'),
   {
     key: 'ingressAttributes',
     object: 'ingress',
@@ -332,6 +359,8 @@ export async function snapshotSettings(t: SettingTarget, spec?: Spec): Promise<O
     for (const { axis } of own) original.axes[axis] = null;
     for (const { axis, entry } of own) original.axes[axis] = ((await entry.read(t, original)) ?? null) as string | number | null;
   }
+  // The target group's own health check, read back by restore beside the annotations that set it.
+  if (SETTINGS.some((e) => e.effective && original.axes?.[e.key as OptionalAxis] !== undefined)) original.targetGroupHealthCheck = await t.elbv2.getHealthCheck(t.targetGroupArn);
   const generic = spec ? await snapshotGeneric(t, spec) : undefined;
   if (generic) original.generic = generic;
   return original;

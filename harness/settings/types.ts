@@ -4,7 +4,7 @@
  * the settings and the target do not import each other.
  */
 import type { Clock } from '../core/clock.ts';
-import type { Elbv2Port, KubernetesPort } from '../platform/ports.ts';
+import type { Elbv2Port, KubernetesPort, TargetGroupHealthCheck } from '../platform/ports.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import type { OptionalAxis } from '../matrix/axes.ts';
 import type { ClusterChange } from '../disruptions/types.ts';
@@ -50,6 +50,8 @@ export interface OriginalSettings {
   accessLogs?: OriginalAccessLogs;
   /** The original of each optional axis the spec sets (null: unset), keyed by axis; absent axes are left alone. */
   axes?: Partial<Record<OptionalAxis, string | number | null>>;
+  /** The target group's own health check (DescribeTargetGroups) before the run, recorded when a health-check axis is in the matrix. */
+  targetGroupHealthCheck?: TargetGroupHealthCheck;
   /** Each generic axis's object's values at the paths its patches name (harness/settings/generic.ts), keyed by axis name. */
   generic?: Record<string, Record<string, unknown>>;
 }
@@ -83,6 +85,12 @@ export interface SettingEntry {
   read(t: SettingTarget, o: OriginalSettings): Promise<unknown>;
   /** Its original value, as `read` shows it (undefined: not recorded, so left alone). */
   was(o: OriginalSettings): unknown;
+  /**
+   * The value where it takes effect, when another object carries it out (a health-check annotation:
+   * the target group's own health check, applied by the controller in its own time). Configure and
+   * restore read it back besides `read`.
+   */
+  effective?(t: SettingTarget): Promise<unknown>;
   /** A Deployment setting: the strategic-merge fragment that sets `want`. */
   patch?(want: unknown, o: OriginalSettings): Record<string, unknown>;
   /** Any other setting: sets the config's value (the `wants` computed from the current cluster). */

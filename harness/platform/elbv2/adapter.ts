@@ -15,6 +15,7 @@ import {
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { awsErrorText, withApiErrors } from '../api-errors.ts';
+import { ApiError } from '../../core/errors.ts';
 import type { Elbv2Port, ListenerInfo, ListenerRule, RuleAction, TargetHealthRow } from '../ports.ts';
 
 /** Where and how to reach ELBv2. */
@@ -83,6 +84,17 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
     async getAttributes(targetGroupArn) {
       const out = await client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }));
       return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
+    },
+    async getHealthCheck(targetGroupArn) {
+      const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
+      if (!tg) throw new ApiError(`ELBv2 DescribeTargetGroups: expected the target group ${targetGroupArn}, got none`);
+      return {
+        intervalSeconds: tg.HealthCheckIntervalSeconds ?? 0,
+        timeoutSeconds: tg.HealthCheckTimeoutSeconds ?? 0,
+        healthyThresholdCount: tg.HealthyThresholdCount ?? 0,
+        unhealthyThresholdCount: tg.UnhealthyThresholdCount ?? 0,
+        path: tg.HealthCheckPath ?? '',
+      };
     },
     async modifyAttributes(targetGroupArn, attributes) {
       const out = await client.send(

@@ -7,6 +7,7 @@ import {
   KubeConfig,
   NetworkingV1Api,
   PatchStrategy,
+  PolicyV1Api,
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
@@ -75,6 +76,7 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
   const apps = kc.makeApiClient(AppsV1Api);
   const net = kc.makeApiClient(NetworkingV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const policy = kc.makeApiClient(PolicyV1Api);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
@@ -100,6 +102,15 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
     },
     async setIngressAnnotations(namespace, name, annotations) {
       return plain(await net.patchNamespacedIngress({ namespace, name, body: { metadata: { annotations } }, dryRun }, merge));
+    },
+    async listPodDisruptionBudgets(namespace) {
+      return (await policy.listNamespacedPodDisruptionBudget({ namespace })).items.map(plain);
+    },
+    async getPodDisruptionBudget(namespace, name) {
+      return plain(await policy.readNamespacedPodDisruptionBudget({ namespace, name }));
+    },
+    async patchPodDisruptionBudget(namespace, name, body, kind = 'strategic') {
+      return plain(await policy.patchNamespacedPodDisruptionBudget({ namespace, name, body, dryRun }, setHeaderOptions('Content-Type', contentType[kind])));
     },
     async getTargetGroupBinding(namespace, name) {
       return plain(await custom.getNamespacedCustomObject({ group: 'elbv2.k8s.aws', version: 'v1beta1', namespace, plural: 'targetgroupbindings', name }));

@@ -108,6 +108,8 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
   const pending = new Map<string, Timer>();
   const requeues = new Map<string, Timer>();
   const unsubscribers: Array<() => void> = [];
+  /** Each target group's health check as created: what a health-check annotation's removal returns to. */
+  const healthCheckDefaults = new Map<string, Record<string, unknown>>();
   let stopped = false;
 
   /** Runs `fn` once, `delayMs` from now, unless already scheduled under `key`. */
@@ -174,6 +176,7 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
           tags: { 'elbv2.k8s.aws/cluster': 'twin', 'ingress.k8s.aws/stack': key, 'ingress.k8s.aws/resource': `${ns}/${name}-${backend.name}:${backend.port}` },
         });
         tgArn = tg.arn;
+        healthCheckDefaults.set(tgArn, { ...tg.healthCheck });
         state.targetGroups.set(backend.name, tgArn);
         if (state.targetGroups.size === 1) {
           alb.createListener({ loadBalancerArn: state.loadBalancerArn, port: 80, defaultTargetGroupArn: tgArn });
@@ -188,7 +191,9 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
         }
       }
       // The controller owns these settings: it writes them on every reconcile, reverting direct edits.
-      const hc = healthCheckFromAnnotations(annotations);
+      // Its desired health check is its defaults (here: the group's as created) with the annotations laid
+      // over, so a removed annotation puts the default back (the controller's ingress model builder).
+      const hc = { ...healthCheckDefaults.get(tgArn), ...healthCheckFromAnnotations(annotations) };
       if (Object.keys(hc).length) alb.modifyHealthCheck(tgArn, hc);
       const attributes = parseAttributes(annotations[ANN + 'target-group-attributes']);
       if (Object.keys(attributes).length) alb.modifyTargetGroupAttributes(tgArn, attributes);

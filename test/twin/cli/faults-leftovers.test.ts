@@ -5,8 +5,11 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scaledClock } from '../../../harness/core/clock.ts';
+import { pollUntil } from '../../../harness/disruptions/wait.ts';
 import { startFaultsTwin, type FaultsTwin } from '../../helpers/cli-faults.ts';
 
 let f: FaultsTwin;
@@ -190,6 +193,8 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       [['plan', spec, '--format', 'yaml'], /--format: expected text or json, got "yaml"/],
       [['report', 'fixtures/results/report-fixture', '--format', 'html', '-o', '/proc/rollout-harness-test/r.html'], /-o \/proc\/rollout-harness-test\/r.html: expected a file that can be written, got ENOENT/],
       [['run', spec, '--results-dir', '/proc/rollout-harness-test'], /--results-dir \/proc\/rollout-harness-test: expected a writable directory/],
+      // A truncated run.json: refused before anything connects, naming the file.
+      [['restore', await truncatedRun()], /truncated\/run\.json: expected JSON, got /],
     ];
     for (const [args, message] of cases) {
       const started = Date.now();
@@ -199,6 +204,31 @@ describe('bad flags and arguments exit 2, promptly and clearly', () => {
       expect(Date.now() - started).toBeLessThan(20_000);
     }
   }, 120_000);
+});
+
+/** A run directory whose run.json was cut short (a disk that filled, a hand edit). */
+async function truncatedRun(): Promise<string> {
+  const runDir = path.join(results(), 'truncated');
+  await mkdir(runDir, { recursive: true });
+  await writeFile(path.join(runDir, 'run.json'), '{"schemaVersion": 1, "runId": "truncated", "spec": {"na');
+  return runDir;
+}
+
+describe("the target group's own health check, as the harness reads it back", () => {
+  it('follows the Ingress annotation (DescribeTargetGroups) and goes back to its default when the annotation is removed', async () => {
+    const clock = scaledClock(1);
+    const interval = async () => (await f.elbv2.getHealthCheck(f.tgArn)).intervalSeconds;
+    const before = await interval();
+    expect(before).not.toBe(5);
+    const annotation = 'alb.ingress.kubernetes.io/healthcheck-interval-seconds';
+    try {
+      await f.k8s.setIngressAnnotations('shop', 'web', { [annotation]: '5' });
+      expect(await pollUntil(clock, 20_000, new AbortController().signal, async () => (await interval()) === 5, 200)).toBe(true);
+    } finally {
+      await f.k8s.setIngressAnnotations('shop', 'web', { [annotation]: null });
+    }
+    expect(await pollUntil(clock, 20_000, new AbortController().signal, async () => (await interval()) === before, 200)).toBe(true);
+  }, 60_000);
 });
 
 describe('the twin env keeps every AWS call on loopback', () => {

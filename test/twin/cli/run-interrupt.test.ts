@@ -103,6 +103,28 @@ describe('plan --server-dry-run against a cluster', () => {
   }, 60_000);
 });
 
+describe('plan --server-dry-run against an in-process twin', () => {
+  it("keeps the twin's controller lines in the twin's own log, off the user's stderr", async () => {
+    const cwd = path.join(dir, 'in-process');
+    await mkdir(cwd);
+    await writeFile(
+      path.join(cwd, 'spec.yaml'),
+      stringify({
+        name: 'dry-run-twin',
+        target: { twin: { config: await writeQuietWorld(path.join(cwd, 'world.yaml')), timeScale: 0.05 }, namespace: 'shop', deployment: 'web' },
+        matrix: { readinessGate: [true], preStopSeconds: [5], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
+        disruptions: ['rollout'],
+      }),
+    );
+    run = execa(process.execPath, [BIN, 'plan', 'spec.yaml', '--server-dry-run'], { cwd, reject: false, all: true, env: harnessEnv() });
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(0);
+    expect(r.stdout).toContain('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
+    expect(r.stderr).toBe('');
+    expect(readFileSync(path.join(cwd, 'results', 'twin', 'twin.log'), 'utf8')).toMatch(/^load balancer controller: created /m);
+  }, 60_000);
+});
+
 describe('run, interrupted and resumed', () => {
   it('restores every setting on SIGINT mid-cell, keeps the cells done, and resumes the rest with the command it printed', async () => {
     const before = await k8s.getDeployment('shop', 'web');

@@ -1,4 +1,4 @@
-/** The API server as @kubernetes/client-node 1.4 sees it: the client the harness uses in staging. */
+/** The API server as @kubernetes/client-node 1.4 sees it: the client the harness uses in staging (and, for PDBs, the harness's own adapter). */
 import {
   ApiException,
   AppsV1Api,
@@ -14,6 +14,12 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EvictionResponse } from '../../../harness/twin/kube/server.ts';
 import { runningPod, startApiFixture, type ApiFixture } from './fixture.ts';
+import { createKubernetesAdapter } from '../../../harness/platform/kubernetes/adapter.ts';
+import { genericEntries, snapshotGeneric } from '../../../harness/settings/generic.ts';
+import type { OriginalSettings, SettingTarget } from '../../../harness/settings/types.ts';
+import type { Elbv2Port } from '../../../harness/platform/ports.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
+import { expandConfigs } from '../../../harness/matrix/expand.ts';
 
 let fx: ApiFixture;
 let kc: KubeConfig;
@@ -213,5 +219,37 @@ describe('CustomObjectsApi on targetgroupbindings', () => {
     expect(got.spec.serviceRef).toEqual({ name: 'web', port: 8080 });
     await custom.deleteNamespacedCustomObject({ ...target, name: 'k8s-default-web' });
     expect(fx.store.get('targetgroupbindings', 'default', 'k8s-default-web')).toBeUndefined();
+  });
+});
+
+describe('PolicyV1Api through the harness adapter: the generic pdb axis', () => {
+  const pdb = (name: string, app: string) => ({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, namespace: 'default' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app } } } });
+
+  it('finds the PDB selecting the pods, patches it (strategic merge, merge, dry run), and restores it', async () => {
+    fx.store.create('poddisruptionbudgets', pdb('api', 'api'));
+    fx.store.create('poddisruptionbudgets', pdb('web', 'web'));
+    const k8s = createKubernetesAdapter(kc, fx.clock);
+    expect(names(await k8s.listPodDisruptionBudgets('default'))).toEqual(['api', 'web']);
+    // Merge patch and a dry run that stores nothing.
+    await k8s.patchPodDisruptionBudget('default', 'api', { spec: { maxUnavailable: 2 } }, 'merge');
+    await k8s.dryRun!().patchPodDisruptionBudget('default', 'api', { spec: { maxUnavailable: 5 } });
+    expect((await k8s.getPodDisruptionBudget('default', 'api')).spec.maxUnavailable).toBe(2);
+    const { spec } = parseSpec({
+      matrix: { preStopSeconds: [5], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [30] },
+      axes: { budget: { object: 'pdb', values: { half: { spec: { maxUnavailable: null, minAvailable: '50%' } } } } },
+      disruptions: ['rollout'],
+    });
+    const t: SettingTarget = { k8s, elbv2: {} as Elbv2Port, clock: fx.clock, namespace: 'default', deployment: 'web', targetGroupArn: '', delayVia: 'api' };
+    const generic = await snapshotGeneric(t, spec);
+    const o = { generic } as OriginalSettings;
+    const [entry] = genericEntries(spec);
+    const config = expandConfigs(spec.matrix, spec.axes)[0];
+    expect(await entry.apply!(t, config, spec, o)).toBe('the PodDisruptionBudget of deployment default/web: axis budget=half');
+    expect(fx.store.get('poddisruptionbudgets', 'default', 'web')?.spec).toEqual({ minAvailable: '50%', selector: { matchLabels: { app: 'web' } } });
+    expect(await entry.read(t, o)).toEqual(entry.wants(config, spec, o));
+    await entry.restore(t, o, new AbortController().signal);
+    expect(fx.store.get('poddisruptionbudgets', 'default', 'web')?.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } });
+    expect(await entry.read(t, o)).toEqual(entry.was(o));
+    expect(fx.store.get('poddisruptionbudgets', 'default', 'api')?.spec.maxUnavailable).toBe(2);
   });
 });

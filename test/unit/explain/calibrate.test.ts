@@ -12,6 +12,10 @@ import { sampleLagMs } from '../../../harness/twin/alb/lag.ts';
 import { parseTwinConfig } from '../../../harness/twin/config.ts';
 import { CAUSE_CLASSES } from '../../../harness/report/types.ts';
 import { cellResult } from '../../helpers/results.ts';
+import { parseSpec } from '../../../harness/matrix/load.ts';
+
+/** The spec the runs' records hold (run.json is read back validated). */
+const SPEC = parseSpec({ matrix: { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [true, false], deregistrationDelaySeconds: [300] }, disruptions: ['rollout', 'drain'] }).spec;
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -54,7 +58,7 @@ describe('twin calibrate', () => {
     dirs.push(dir);
     const runDir = path.join(dir, name);
     mkdirSync(path.join(runDir, 'cells'), { recursive: true });
-    writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ schemaVersion: 1, runId: name, specFile: 's.yaml', spec: {}, target: { kind: 'cluster', namespace: 'shop', deployment: 'web', targetGroupArn: 'arn' }, driver: { name: 'builtin', reason: 'r' }, versions: { rolloutHarness: '0', node: 'v20', platform: 'linux' }, startedAt: 'x', cells: cells.map((c) => ({ id: c.id, status: 'done' })) }));
+    writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ schemaVersion: 1, runId: name, specFile: 's.yaml', spec: SPEC, target: { kind: 'cluster', namespace: 'shop', deployment: 'web', targetGroupArn: 'arn' }, driver: { name: 'builtin', reason: 'r' }, versions: { rolloutHarness: '0', node: 'v20', platform: 'linux' }, startedAt: 'x', cells: cells.map((c) => ({ id: c.id, status: 'done' })) }));
     for (const c of cells) writeFileSync(path.join(runDir, 'cells', `${c.id}.json`), JSON.stringify(c));
     return runDir;
   };

@@ -64,7 +64,7 @@ async function apiServer() {
     currentContext: 'stand-in',
   });
   const attributes: Record<string, string> = { 'deregistration_delay.timeout_seconds': '300' };
-  const elbv2 = { getAttributes: async () => ({ ...attributes }), modifyAttributes: async (_: string, a: Record<string, string>) => Object.assign(attributes, a) } as unknown as Elbv2Port;
+  const elbv2 = { getAttributes: async () => ({ ...attributes }), getHealthCheck: async () => ({ intervalSeconds: 15, timeoutSeconds: 5, healthyThresholdCount: 2, unhealthyThresholdCount: 2, path: '/' }), modifyAttributes: async (_: string, a: Record<string, string>) => Object.assign(attributes, a) } as unknown as Elbv2Port;
   const target = { k8s: createKubernetesAdapter(kc, new ManualClock()), elbv2, clock: new ManualClock(), namespace: 'shop', deployment: 'web', ingress: 'web', targetGroupArn: 'arn:tg', delayVia: 'ingress' } as unknown as Target;
   return { target, objects, writes, attributes };
 }

@@ -3,7 +3,7 @@
  * read back, and restored — each restore expectation fails when restore skips the axis.
  */
 import { describe, expect, it } from 'vitest';
-import { applySettings, markObjects, restoreSettings, settingsDiffering, snapshotSettings } from '../../../harness/orchestrator/settings.ts';
+import { applySettings, describeConfig, markObjects, restoreSettings, settingsDiffering, snapshotSettings } from '../../../harness/orchestrator/settings.ts';
 import { expandCells, expandConfigs } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import { ConfigError } from '../../../harness/core/errors.ts';
@@ -110,12 +110,70 @@ describe('generic ingress and targetGroup axes', () => {
   it('reject a value of the wrong shape with its path', () => {
     let issues: string[] = [];
     try {
-      parseSpec({ matrix: base, axes: { stick: { object: 'targetGroup', values: { on: { 'stickiness.enabled': true } } }, x: { object: 'pdb', values: { a: {} } } }, disruptions: ['rollout'] });
+      parseSpec({
+        matrix: base,
+        axes: {
+          stick: { object: 'targetGroup', values: { on: { 'stickiness.enabled': true } } },
+          x: { object: 'service', values: { a: {} } },
+          budget: { object: 'pdb', values: { other: { spec: { selector: { matchLabels: { app: 'api' } } } } } },
+        },
+        disruptions: ['rollout'],
+      });
     } catch (error) {
       issues = [...(error as ConfigError).issues];
     }
     expect(issues).toEqual(
-      expect.arrayContaining(['axes.stick.values.on.stickiness.enabled: expected an attribute value (a string), got true', 'axes.x.object: expected "deployment", "namespace", "ingress" or "targetGroup", got "pdb"']),
+      expect.arrayContaining([
+        'axes.stick.values.on.stickiness.enabled: expected an attribute value (a string), got true',
+        'axes.x.object: expected "deployment", "namespace", "ingress", "targetGroup" or "pdb", got "service"',
+        'axes.budget.values.other: expected a strategic-merge patch of the PodDisruptionBudget\'s spec without its selector (e.g. { spec: { maxUnavailable: 1 } }), got {"spec":{"selector":{"matchLabels":{"app":"api"}}}}',
+      ]),
     );
+  });
+});
+
+describe('a generic pdb axis (the PodDisruptionBudget that selects the Deployment\'s pods)', () => {
+  const axes = { budget: { object: 'pdb', values: { strict: { spec: { maxUnavailable: 0 } }, half: { spec: { maxUnavailable: null, minAvailable: '50%' } } } } };
+  const { spec } = parseSpec({ matrix: base, axes, disruptions: ['rollout'] });
+  const other = { metadata: { name: 'api', namespace: 'shop' }, spec: { maxUnavailable: 2, selector: { matchLabels: { app: 'api' } } } };
+
+  it('patches the matching PDB (not another one), reads it back, and restores it as it was', async () => {
+    const w = world({ via: 'api', pdbs: [other, { metadata: { name: 'web', namespace: 'shop' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } } }] });
+    const original = await snapshotSettings(w.target, spec);
+    expect(original.generic).toEqual({ budget: { spec: { maxUnavailable: 1, minAvailable: null } } });
+    await markObjects(w.target, 'r1');
+    const [strict, half] = expandConfigs(spec.matrix, spec.axes);
+    await applySettings(w.target, spec, half, () => {}, original);
+    expect(w.pdbs.get('web')?.spec).toEqual({ minAvailable: '50%', selector: { matchLabels: { app: 'web' } } });
+    expect(await settingsDiffering(w.target, spec, half, original)).toEqual([]);
+    await applySettings(w.target, spec, strict, () => {}, original);
+    expect(w.pdbs.get('web')?.spec).toEqual({ maxUnavailable: 0, selector: { matchLabels: { app: 'web' } } });
+    w.pdbs.get('web')!.spec.maxUnavailable = 3;
+    expect(await settingsDiffering(w.target, spec, strict, original)).toEqual(['the PodDisruptionBudget of deployment shop/web: axis budget is {"spec":{"maxUnavailable":3,"minAvailable":null}}, expected {"spec":{"maxUnavailable":0,"minAvailable":null}}']);
+    await applySettings(w.target, spec, strict, () => {}, original);
+    const { differences, kept } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
+    expect(w.pdbs.get('web')?.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } });
+    expect(w.pdbs.get('api')).toEqual(other);
+    expect({ differences, kept }).toEqual({ differences: [], kept: [] });
+  });
+
+  it('is a config error naming the axis when no PDB selects the pods', async () => {
+    const w = world({ via: 'api', pdbs: [other] });
+    const error = await snapshotSettings(w.target, spec).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe('axes.budget: expected one PodDisruptionBudget in namespace shop whose selector matches the pods of deployment shop/web (labels {"app":"web"}), got none');
+  });
+
+  it('is a config error naming both when two PDBs select the pods', async () => {
+    const twin = (name: string) => ({ metadata: { name, namespace: 'shop' }, spec: { maxUnavailable: 1, selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] } } });
+    const w = world({ via: 'api', pdbs: [twin('a'), twin('b')] });
+    await expect(snapshotSettings(w.target, spec)).rejects.toThrow('axes.budget: expected one PodDisruptionBudget in namespace shop whose selector matches the pods of deployment shop/web (labels {"app":"web"}), got a, b');
+  });
+
+  it('shows the value\'s patch in plan, on the PDB', () => {
+    expect(describeConfig(expandConfigs(spec.matrix, spec.axes)[0], spec, { namespace: 'shop', deployment: 'web', ingress: 'web' })).toContain('the PodDisruptionBudget of deployment shop/web: axis budget {"spec":{"maxUnavailable":0}}');
   });
 });

@@ -10,6 +10,7 @@ import { expandConfigs } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import type { CellConfig } from '../../../harness/matrix/schema.ts';
 import { RUN_MARKER } from '../../../harness/core/labels.ts';
+import type { ManualClock } from '../../../harness/core/clock.ts';
 import { SETTINGS, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/settings/registry.ts';
 import type { DelayChannel } from '../../../harness/settings/types.ts';
 import { DELAY, world } from '../../helpers/settings-world.ts';
@@ -97,6 +98,50 @@ describe('each optional axis: snapshot → apply → read back → restore → r
     expect(kept).toEqual(['deployment shop/web: spec.strategy.rollingUpdate.maxSurge is 3 (changed since the run set it; 25% before the run): left as it is']);
     expect(strategy(w, 'maxSurge')).toBe(3);
     expect(strategy(w, 'maxUnavailable')).toBe('25%');
+  });
+});
+
+describe('a health-check axis: restore reads the target group\'s own health check back', () => {
+  const { spec } = parseSpec({ matrix: { ...base, healthCheckIntervalSeconds: [5] }, disruptions: ['rollout'] });
+
+  /** Records, applies (the controller applies the annotation), then restores with the controller as `after`; moves the manual clock meanwhile. */
+  async function run(after: { stuck: boolean }) {
+    const w = world({ via: 'ingress', controller: true });
+    const original = await snapshotSettings(w.target, spec);
+    expect(original.targetGroupHealthCheck).toEqual({ intervalSeconds: 15, timeoutSeconds: 5, healthyThresholdCount: 2, unhealthyThresholdCount: 2, path: '/' });
+    await markObjects(w.target, 'r1');
+    await applySettings(w.target, spec, expandConfigs(spec.matrix)[0], () => {});
+    expect(w.healthCheck.intervalSeconds).toBe(5);
+    if (after.stuck) {
+      // From here on the controller applies nothing: the annotation goes back, the target group does not.
+      const set = w.target.k8s.setIngressAnnotations.bind(w.target.k8s);
+      w.target.k8s.setIngressAnnotations = async (ns, name, a) => {
+        const interval = w.healthCheck.intervalSeconds;
+        const out = await set(ns, name, a);
+        w.healthCheck.intervalSeconds = interval;
+        return out;
+      };
+    }
+    const clock = w.target.clock as ManualClock;
+    let report: Awaited<ReturnType<typeof restoreSettings>> | undefined;
+    const done = restoreSettings(w.target, original, 'r1', () => {}, { spec }).then((r) => (report = r));
+    for (let i = 0; i < 100 && !report; i++) await clock.advance(1000);
+    await done;
+    return { w, report: report! };
+  }
+
+  it('verifies when the controller put the target group back', async () => {
+    const { w, report } = await run({ stuck: false });
+    expect(w.healthCheck.intervalSeconds).toBe(15);
+    expect({ differences: report.differences, kept: report.kept }).toEqual({ differences: [], kept: [] });
+    expect(w.ns.metadata?.annotations?.[RUN_MARKER]).toBeUndefined();
+  });
+
+  it('reports the target group, expected against got, when it stays at the run\'s value (the markers stay)', async () => {
+    const { w, report } = await run({ stuck: true });
+    expect(w.ing.metadata?.annotations?.[`${ALB}healthcheck-interval-seconds`]).toBeUndefined();
+    expect(report.differences).toEqual(['ingress shop/web: alb.ingress.kubernetes.io/healthcheck-interval-seconds is (unset) (target group intervalSeconds 5), was (unset) (target group intervalSeconds 15)']);
+    expect(w.ns.metadata?.annotations?.[RUN_MARKER]).toBe('r1');
   });
 });
 
