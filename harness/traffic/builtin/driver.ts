@@ -4,11 +4,22 @@
  * hanging backend shows up as timeouts instead of a silently lower rate. Every request is counted
  * exactly once: by status, by network error, or as cut at the stop (in flight when the run was
  * stopped or aborted: cancelled then, as k6 does on SIGINT, and kept with its send time).
+ *
+ * Cheap per request, so that the driver is not what limits a run: undici's callback API
+ * (`dispatch`) instead of a promise, a body stream and an AbortController per request; one
+ * interval on the clock both sends what is due and times out what is overdue (no timer per
+ * request); the per-second series and the status counts are derived from the compact timings at
+ * the end instead of being counted into objects per request.
  */
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.ts';
 import { RequestTimings } from '../timing.ts';
 import type { CutAtStop, FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
+
+// Only undici's Agent: `import 'undici'` also loads fetch, WebSocket, the caches and the mocks,
+// ~8 MB more RSS for a process that runs just the driver. undici is pinned; this path is its own.
+const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
 /** What the driver needs besides the plan. */
 export interface BuiltinDriverDeps {
@@ -44,6 +55,74 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
   return (n) => sequence[n % sequence.length];
 }
 
+/**
+ * Each second of the run from `startedAt` (epoch ms) by send time: the finished requests' statuses
+ * and network errors (status 0), from their timings. Seconds up to the last one with a finished
+ * request are all there, empty ones included; requests cut at the stop are in none.
+ */
+export function seriesOf(timings: RequestTimings, startedAt: number): SecondBucket[] {
+  const sent = timings.sentAt;
+  const statuses = timings.statuses;
+  const series: SecondBucket[] = [];
+  for (let i = 0; i < sent.length; i++) {
+    const second = Math.max(0, Math.floor((sent[i] - startedAt) / 1000));
+    while (series.length <= second) series.push({ second: series.length, byStatus: {}, networkErrors: 0 });
+    const b = series[second];
+    const status = statuses[i];
+    if (status === 0) b.networkErrors++;
+    else b.byStatus[status] = (b.byStatus[status] ?? 0) + 1;
+  }
+  return series;
+}
+
+/** Why the driver ended a request itself. */
+type Ending = 'timeout' | 'cut';
+
+/**
+ * One request in flight, as undici's callback handler: what the driver needs to know of it and
+ * nothing more (the body is read and dropped; a response cut mid-body ends in `onError`).
+ */
+class InFlight implements Dispatcher.DispatchHandler {
+  status = 0;
+  done = false;
+  ended: Ending | undefined = undefined;
+  abort: ((reason?: Error) => void) | undefined = undefined;
+
+  constructor(
+    readonly sentAt: number,
+    readonly path: string,
+    readonly finish: (request: InFlight, status: number | undefined, error: string | undefined) => void,
+  ) {}
+
+  /** Ends it from the driver's side: at once when it is on a connection, else as soon as undici gives it one. */
+  end(why: Ending): void {
+    this.ended = why;
+    this.abort?.(new Error(why === 'cut' ? 'cut at the stop' : 'timeout'));
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.ended) abort(new Error(this.ended === 'cut' ? 'cut at the stop' : 'timeout'));
+    else this.abort = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.finish(this, this.status, undefined);
+  }
+
+  onError(error: Error & { code?: string }): void {
+    this.finish(this, undefined, this.ended ? 'timeout' : (error.code ?? error.name ?? 'error'));
+  }
+}
+
 /** Runs the plan and resolves with exact counts when every request has finished. */
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
@@ -52,124 +131,142 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const pick = mixPicker(plan.mix);
   const headers = plan.userAgent ? { 'user-agent': plan.userAgent } : undefined;
   const base = plan.url.replace(/\/$/, '');
-  const byStatus: Record<string, number> = {};
+  const target = requestTargets(base);
   const networkErrors: Record<string, number> = {};
-  const series: SecondBucket[] = [];
   const failures: FailedRequest[] = [];
   const maxFailures = deps.maxFailureRecords ?? 100_000;
   const maxCuts = deps.maxCutRecords ?? 10_000;
   const cutAtStop: CutAtStop = { count: 0, sentAt: [] };
   const timings = new RequestTimings();
-  // Requests sent and not finished, to cut at the stop: each one's send time and its canceller.
-  const pending = new Set<{ sentAt: number; cut: () => void }>();
+  const timeoutMs = plan.timeoutSeconds * 1000;
+  // Requests sent, in send order (so also in timeout order), from `head` on; finished ones are
+  // skipped when they reach the head. Timed out and not yet finished (still waiting for a connection): `expired`.
+  let pending: InFlight[] = [];
+  let head = 0;
+  const expired = new Set<InFlight>();
   const progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
   const startedAt = clock.now();
   let sent = 0;
   let inFlight = 0;
   let incomplete: string | undefined;
-
-  const bucket = (at: number) => {
-    const second = Math.max(0, Math.floor((at - startedAt) / 1000));
-    while (series.length <= second) series.push({ second: series.length, byStatus: {}, networkErrors: 0 });
-    return series[second];
-  };
-
+  let scheduleDone = false;
   let drained: () => void = () => {};
   const allDone = new Promise<void>((resolve) => (drained = resolve));
 
+  const finish = (request: InFlight, status: number | undefined, error: string | undefined) => {
+    if (request.done) return;
+    request.done = true;
+    if (request.ended) expired.delete(request);
+    inFlight--;
+    const { sentAt } = request;
+    if (request.ended === 'cut') {
+      // Neither an answer nor a failure of the target: the run ended under it.
+      cutAtStop.count++;
+      if (cutAtStop.sentAt.length < maxCuts) cutAtStop.sentAt.push(sentAt);
+    } else {
+      const endedAt = clock.now();
+      timings.add(sentAt, endedAt - sentAt, status ?? 0);
+      if (status === undefined) {
+        const code = error ?? 'unknown';
+        networkErrors[code] = (networkErrors[code] ?? 0) + 1;
+        progress.networkErrors++;
+      } else if (status >= 500) progress.fiveXX++;
+      if ((status === undefined || status < 200 || status >= 300) && failures.length < maxFailures) {
+        failures.push({ sentAt, endedAt, path: request.path, ...(status !== undefined ? { status } : { error }) });
+      }
+    }
+    if (inFlight === 0 && scheduleDone) drained();
+  };
+
   const fire = (n: number) => {
-    const sentAt = clock.now();
     const path = pick(n);
+    const request = new InFlight(clock.now(), path, finish);
     sent++;
     inFlight++;
     progress.sent = sent;
-    const abort = new AbortController();
-    const timer = clock.setTimeout(() => abort.abort(new Error('timeout')), plan.timeoutSeconds * 1000);
-    let wasCut = false;
-    const entry = {
-      sentAt,
-      cut: () => {
-        wasCut = true;
-        abort.abort(new Error('cut at the stop'));
-      },
-    };
-    pending.add(entry);
-    const finish = (status: number | undefined, error: string | undefined) => {
-      timer.cancel();
-      pending.delete(entry);
-      if (wasCut) {
-        // Neither an answer nor a failure of the target: the run ended under it.
-        cutAtStop.count++;
-        if (cutAtStop.sentAt.length < maxCuts) cutAtStop.sentAt.push(sentAt);
-        inFlight--;
-        if (inFlight === 0 && scheduleDone) drained();
-        return;
-      }
-      const b = bucket(sentAt);
-      const endedAt = clock.now();
-      timings.add(sentAt, endedAt - sentAt, status ?? 0);
-      if (status !== undefined) {
-        const key = String(status);
-        byStatus[key] = (byStatus[key] ?? 0) + 1;
-        b.byStatus[key] = (b.byStatus[key] ?? 0) + 1;
-        if (status >= 500) progress.fiveXX++;
-      } else {
-        const code = error ?? 'unknown';
-        networkErrors[code] = (networkErrors[code] ?? 0) + 1;
-        b.networkErrors++;
-        progress.networkErrors++;
-      }
-      if ((status === undefined || status < 200 || status >= 300) && failures.length < maxFailures) {
-        failures.push({ sentAt, endedAt, path, ...(status !== undefined ? { status } : { error }) });
-      }
-      inFlight--;
-      if (inFlight === 0 && scheduleDone) drained();
-    };
-    request(base + path, { method: 'GET', dispatcher, signal: abort.signal, ...(headers ? { headers } : {}) })
-      .then(async (res) => {
-        // Read the whole body: a response cut mid-body is a network error, not a success.
-        // With the signal, a timeout or a cut while the body is still coming rejects here.
-        await res.body.dump({ limit: Infinity, signal: abort.signal });
-        finish(res.statusCode, undefined);
-      })
-      .catch((error: Error & { code?: string }) => {
-        const code = abort.signal.aborted ? 'timeout' : (error.code ?? error.name ?? 'error');
-        finish(undefined, code);
-      });
+    pending.push(request);
+    const to = target(path);
+    dispatcher.dispatch({ origin: to.origin, path: to.path, method: 'GET', ...(headers ? { headers } : {}) }, request);
   };
 
-  let scheduleDone = false;
+  // Times out what is overdue: the oldest requests are at the head.
+  const sweep = (now: number) => {
+    while (head < pending.length) {
+      const request = pending[head];
+      if (!request.done) {
+        if (request.sentAt + timeoutMs > now) break;
+        request.end('timeout');
+        if (!request.done) expired.add(request);
+      }
+      head++;
+    }
+    if (head > 4096 && head * 2 > pending.length) {
+      pending = pending.slice(head);
+      head = 0;
+    }
+  };
+
+  let ticker: { cancel(): void } | undefined;
   await new Promise<void>((resolve) => {
     let next = 0;
     const tick = () => {
-      if (deps.signal?.aborted) {
-        incomplete = `aborted after ${next} of ${planned} requests`;
-        ticker.cancel();
-        return resolve();
+      const now = clock.now();
+      if (!scheduleDone) {
+        if (deps.signal?.aborted) {
+          incomplete = `aborted after ${next} of ${planned} requests`;
+          scheduleDone = true;
+          return resolve();
+        }
+        if (deps.stop?.aborted) {
+          // Stopped on purpose: what was due until the last tick (at most 5 ms ago) is the plan.
+          planned = next;
+          scheduleDone = true;
+          return resolve();
+        }
+        const due = Math.min(planned, Math.floor(((now - startedAt) / 1000) * plan.rate) + 1);
+        while (next < due) fire(next++);
+        deps.onProgress?.(progress);
+        if (next >= planned) {
+          scheduleDone = true;
+          resolve();
+        }
       }
-      if (deps.stop?.aborted) {
-        // Stopped on purpose: what was due until the last tick (at most 5 ms ago) is the plan.
-        planned = next;
-        ticker.cancel();
-        return resolve();
-      }
-      const due = Math.min(planned, Math.floor(((clock.now() - startedAt) / 1000) * plan.rate) + 1);
-      while (next < due) fire(next++);
-      deps.onProgress?.(progress);
-      if (next >= planned) {
-        ticker.cancel();
-        resolve();
-      }
+      sweep(now);
+      if (scheduleDone && inFlight === 0) ticker?.cancel();
     };
-    const ticker = clock.setInterval(tick, 5);
+    // One interval sends what is due and times out what is overdue, until the last request ends.
+    ticker = clock.setInterval(tick, 5);
     tick();
   });
-  scheduleDone = true;
   // Stopped or aborted: what is still in flight is cut now, not waited for (up to the timeout).
-  if (deps.stop?.aborted || deps.signal?.aborted) for (const entry of [...pending]) entry.cut();
+  if (deps.stop?.aborted || deps.signal?.aborted) {
+    for (const request of [...pending.slice(head), ...expired]) if (!request.done) request.end('cut');
+  }
   if (inFlight > 0) await allDone;
+  ticker?.cancel();
   cutAtStop.sentAt.sort((a, b) => a - b);
   await dispatcher.close().catch(() => {});
   deps.onProgress?.(progress);
+  const series = seriesOf(timings, startedAt);
+  const byStatus: Record<string, number> = {};
+  for (const b of series) for (const [status, n] of Object.entries(b.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + n;
   return { driver: 'builtin', planned, sent, byStatus, networkErrors, cutAtStop, series, failures, startedAt, endedAt: clock.now(), timings, scheduleOrigin: startedAt, ...(incomplete ? { incomplete } : {}) };
+}
+
+/**
+ * Where each mix path goes, worked out once per path (as undici's `request` would from
+ * `base + path`): an origin and a path with its query, for `dispatch`.
+ */
+function requestTargets(base: string): (path: string) => { origin: string; path: string } {
+  const known = new Map<string, { origin: string; path: string }>();
+  return (path) => {
+    let to = known.get(path);
+    if (!to) {
+      const url = URL.canParse(base + path) ? new URL(base + path) : undefined;
+      // Not a URL: undici refuses it and the request counts as a network error, as before.
+      to = url ? { origin: url.origin, path: url.pathname + url.search } : { origin: base, path };
+      known.set(path, to);
+    }
+    return to;
+  };
 }
