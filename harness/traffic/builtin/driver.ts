@@ -12,10 +12,10 @@
  * the end instead of being counted into objects per request.
  */
 import { createRequire } from 'node:module';
-import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { Clock } from '../../core/clock.ts';
-import { RequestTimings } from '../timing.ts';
-import type { CutAtStop, FailedRequest, SecondBucket, TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
+import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
+import { InFlight, RequestLedger } from './ledger.ts';
 
 // Only undici's Agent: `import 'undici'` also loads fetch, WebSocket, the caches and the mocks,
 // ~8 MB more RSS for a process that runs just the driver. undici is pinned; this path is its own.
@@ -55,74 +55,6 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
   return (n) => sequence[n % sequence.length];
 }
 
-/**
- * Each second of the run from `startedAt` (epoch ms) by send time: the finished requests' statuses
- * and network errors (status 0), from their timings. Seconds up to the last one with a finished
- * request are all there, empty ones included; requests cut at the stop are in none.
- */
-export function seriesOf(timings: RequestTimings, startedAt: number): SecondBucket[] {
-  const sent = timings.sentAt;
-  const statuses = timings.statuses;
-  const series: SecondBucket[] = [];
-  for (let i = 0; i < sent.length; i++) {
-    const second = Math.max(0, Math.floor((sent[i] - startedAt) / 1000));
-    while (series.length <= second) series.push({ second: series.length, byStatus: {}, networkErrors: 0 });
-    const b = series[second];
-    const status = statuses[i];
-    if (status === 0) b.networkErrors++;
-    else b.byStatus[status] = (b.byStatus[status] ?? 0) + 1;
-  }
-  return series;
-}
-
-/** Why the driver ended a request itself. */
-type Ending = 'timeout' | 'cut';
-
-/**
- * One request in flight, as undici's callback handler: what the driver needs to know of it and
- * nothing more (the body is read and dropped; a response cut mid-body ends in `onError`).
- */
-class InFlight implements Dispatcher.DispatchHandler {
-  status = 0;
-  done = false;
-  ended: Ending | undefined = undefined;
-  abort: ((reason?: Error) => void) | undefined = undefined;
-
-  constructor(
-    readonly sentAt: number,
-    readonly path: string,
-    readonly finish: (request: InFlight, status: number | undefined, error: string | undefined) => void,
-  ) {}
-
-  /** Ends it from the driver's side: at once when it is on a connection, else as soon as undici gives it one. */
-  end(why: Ending): void {
-    this.ended = why;
-    this.abort?.(new Error(why === 'cut' ? 'cut at the stop' : 'timeout'));
-  }
-
-  onConnect(abort: (reason?: Error) => void): void {
-    if (this.ended) abort(new Error(this.ended === 'cut' ? 'cut at the stop' : 'timeout'));
-    else this.abort = abort;
-  }
-
-  onHeaders(statusCode: number): boolean {
-    this.status = statusCode;
-    return true;
-  }
-
-  onData(): boolean {
-    return true;
-  }
-
-  onComplete(): void {
-    this.finish(this, this.status, undefined);
-  }
-
-  onError(error: Error & { code?: string }): void {
-    this.finish(this, undefined, this.ended ? 'timeout' : (error.code ?? error.name ?? 'error'));
-  }
-}
-
 /** Runs the plan and resolves with exact counts when every request has finished. */
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
@@ -131,20 +63,15 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const pick = mixPicker(plan.mix);
   const headers = plan.userAgent ? { 'user-agent': plan.userAgent } : undefined;
   const base = plan.url.replace(/\/$/, '');
-  const target = requestTargets(base);
-  const networkErrors: Record<string, number> = {};
-  const failures: FailedRequest[] = [];
-  const maxFailures = deps.maxFailureRecords ?? 100_000;
-  const maxCuts = deps.maxCutRecords ?? 10_000;
-  const cutAtStop: CutAtStop = { count: 0, sentAt: [] };
-  const timings = new RequestTimings();
+  const target = requestTargets(base, headers);
+  const ledger = new RequestLedger(deps.maxFailureRecords, deps.maxCutRecords);
+  const { progress } = ledger;
   const timeoutMs = plan.timeoutSeconds * 1000;
   // Requests sent, in send order (so also in timeout order), from `head` on; finished ones are
   // skipped when they reach the head. Timed out and not yet finished (still waiting for a connection): `expired`.
   let pending: InFlight[] = [];
   let head = 0;
   const expired = new Set<InFlight>();
-  const progress: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
   const startedAt = clock.now();
   let sent = 0;
   let inFlight = 0;
@@ -154,27 +81,9 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const allDone = new Promise<void>((resolve) => (drained = resolve));
 
   const finish = (request: InFlight, status: number | undefined, error: string | undefined) => {
-    if (request.done) return;
-    request.done = true;
     if (request.ended) expired.delete(request);
     inFlight--;
-    const { sentAt } = request;
-    if (request.ended === 'cut') {
-      // Neither an answer nor a failure of the target: the run ended under it.
-      cutAtStop.count++;
-      if (cutAtStop.sentAt.length < maxCuts) cutAtStop.sentAt.push(sentAt);
-    } else {
-      const endedAt = clock.now();
-      timings.add(sentAt, endedAt - sentAt, status ?? 0);
-      if (status === undefined) {
-        const code = error ?? 'unknown';
-        networkErrors[code] = (networkErrors[code] ?? 0) + 1;
-        progress.networkErrors++;
-      } else if (status >= 500) progress.fiveXX++;
-      if ((status === undefined || status < 200 || status >= 300) && failures.length < maxFailures) {
-        failures.push({ sentAt, endedAt, path: request.path, ...(status !== undefined ? { status } : { error }) });
-      }
-    }
+    ledger.record(request, clock.now(), status, error);
     if (inFlight === 0 && scheduleDone) drained();
   };
 
@@ -185,8 +94,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
     inFlight++;
     progress.sent = sent;
     pending.push(request);
-    const to = target(path);
-    dispatcher.dispatch({ origin: to.origin, path: to.path, method: 'GET', ...(headers ? { headers } : {}) }, request);
+    dispatcher.dispatch(target(path), request);
   };
 
   // Times out what is overdue: the oldest requests are at the head.
@@ -244,29 +152,26 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   }
   if (inFlight > 0) await allDone;
   ticker?.cancel();
-  cutAtStop.sentAt.sort((a, b) => a - b);
   await dispatcher.close().catch(() => {});
   deps.onProgress?.(progress);
-  const series = seriesOf(timings, startedAt);
-  const byStatus: Record<string, number> = {};
-  for (const b of series) for (const [status, n] of Object.entries(b.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + n;
-  return { driver: 'builtin', planned, sent, byStatus, networkErrors, cutAtStop, series, failures, startedAt, endedAt: clock.now(), timings, scheduleOrigin: startedAt, ...(incomplete ? { incomplete } : {}) };
+  return { driver: 'builtin', planned, sent, ...ledger.counts(startedAt), startedAt, endedAt: clock.now(), scheduleOrigin: startedAt, ...(incomplete ? { incomplete } : {}) };
 }
 
 /**
- * Where each mix path goes, worked out once per path (as undici's `request` would from
- * `base + path`): an origin and a path with its query, for `dispatch`.
+ * The request each mix path makes, worked out once per path (origin, path and query as undici's
+ * `request` gets them from `base + path`) and shared by its requests: undici only reads it.
  */
-function requestTargets(base: string): (path: string) => { origin: string; path: string } {
-  const known = new Map<string, { origin: string; path: string }>();
+function requestTargets(base: string, headers: Record<string, string> | undefined): (path: string) => Dispatcher.DispatchOptions {
+  const known = new Map<string, Dispatcher.DispatchOptions>();
   return (path) => {
-    let to = known.get(path);
-    if (!to) {
+    let options = known.get(path);
+    if (!options) {
       const url = URL.canParse(base + path) ? new URL(base + path) : undefined;
       // Not a URL: undici refuses it and the request counts as a network error, as before.
-      to = url ? { origin: url.origin, path: url.pathname + url.search } : { origin: base, path };
-      known.set(path, to);
+      const to = url ? { origin: url.origin, path: url.pathname + url.search } : { origin: base, path };
+      options = { ...to, method: 'GET', ...(headers ? { headers } : {}) };
+      known.set(path, options);
     }
-    return to;
+    return options;
   };
 }
