@@ -20,6 +20,8 @@ export interface ChildReport {
   /** CPU seconds of the whole process (user, system), modules and start-up included. */
   userSeconds: number;
   systemSeconds: number;
+  /** CPU seconds from the first request to the last answer (start-up and module loading left out). */
+  runCpuSeconds: number;
   /** Peak RSS of the process, bytes. */
   peakRss: number;
   /** RSS and V8 heap once the modules are loaded, before the first request, bytes. */
@@ -34,7 +36,8 @@ const loaded = process.memoryUsage();
 const arg = process.argv[2] ?? 'idle';
 const clock = scaledClock(1);
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-let report: Omit<ChildReport, 'userSeconds' | 'systemSeconds' | 'peakRss' | 'loadedRss' | 'loadedHeapUsed' | 'heapTotal' | 'heapUsed'> = {
+let runCpuSeconds = 0;
+let report: Omit<ChildReport, 'userSeconds' | 'systemSeconds' | 'runCpuSeconds' | 'peakRss' | 'loadedRss' | 'loadedHeapUsed' | 'heapTotal' | 'heapUsed'> = {
   sent: 0,
   planned: 0,
   answered: 0,
@@ -48,7 +51,10 @@ if (arg !== 'idle') {
   // The clock's timers do not hold the process open (in the harness other work does); this sleep does until the run ends.
   const done = new AbortController();
   const alive = clock.sleep((plan.durationSeconds + plan.timeoutSeconds + 60) * 1000, done.signal).catch(() => {});
+  const before = process.cpuUsage();
   const result = await runBuiltinTraffic(plan, { clock });
+  const cpu = process.cpuUsage(before);
+  runCpuSeconds = (cpu.user + cpu.system) / 1e6;
   done.abort();
   await alive;
   const answered = sum(result.byStatus);
@@ -68,6 +74,7 @@ const out: ChildReport = {
   ...report,
   userSeconds: usage.userCPUTime / 1e6,
   systemSeconds: usage.systemCPUTime / 1e6,
+  runCpuSeconds,
   peakRss: usage.maxRSS * 1024,
   loadedRss: loaded.rss,
   loadedHeapUsed: loaded.heapUsed,

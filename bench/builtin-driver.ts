@@ -6,7 +6,8 @@
  *    plain JavaScript (esbuild, as a driver process would ship) and once through tsx (the harness's
  *    TypeScript loader); each row gives requests per CPU-second of the whole process (getrusage:
  *    user + system, every thread, start-up included) and its peak RSS, beside the goal and k6
- *    v0.48's figures. k6 is not installed here, so its figures are the ones recorded in issue 17
+ *    v0.48's figures (and, for comparison with figures taken inside a running process, per
+ *    CPU-second from the first request to the last answer alone). k6 is not installed here, so its figures are the ones recorded in issue 17
  *    (k6 v0.48 with --out json on the same kind of machine), not measured by this run. An idle
  *    process of each kind (modules loaded, nothing sent) shows what module loading costs.
  * 2. The highest open-model rate it sustains against one pod with ≥ 99 % of requests sent on time
@@ -84,26 +85,33 @@ console.log(`k6 is not installed on this machine: its column holds k6 v0.48's fi
 console.log('| rate | process | sent / planned | not 200 or failed | wall s | CPU s (user + sys) | requests per CPU-second | goal | k6 v0.48 | peak RSS | goal | k6 v0.48 |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 const idle = new Map<string, ChildReport>();
+const busiest = new Map<string, ChildReport>();
 for (const kind of kinds) idle.set(kind.name, await runChild(kind.args));
 for (const rate of [2000, 4000]) {
   for (let r = 0; r < repeats; r++) {
     for (const kind of kinds) {
       const plan = { url, rate, durationSeconds: seconds, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] };
       const c = await runChild(kind.args, plan);
+      if (c.peakRss > (busiest.get(kind.name)?.peakRss ?? 0)) busiest.set(kind.name, c);
       const cpu = c.userSeconds + c.systemSeconds;
       const perCpu = c.sent / cpu;
       const goal = GOALS[rate];
       const rss = mib(c.peakRss);
       console.log(
-        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${perCpu >= goal.perCpuSecond ? '(met)' : '(NOT met)'} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | **${rss.toFixed(0)} MiB** ${rss <= GOAL_RSS_MIB ? '(met)' : '(NOT met)'} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
+        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${perCpu >= goal.perCpuSecond ? '(met)' : '(NOT met)'} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${rss <= GOAL_RSS_MIB ? '(met)' : '(NOT met)'} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
       );
     }
   }
 }
 console.log('\nWhat the memory is, per process kind: an idle process (the driver\'s modules loaded, nothing sent), and what a run adds to it.\n');
-console.log('| process | idle: peak RSS | idle: V8 heap used | CPU s to start |');
-console.log('|---|---|---|---|');
-for (const [name, c] of idle) console.log(`| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} |`);
+console.log('| process | idle: peak RSS | idle: V8 heap used | idle: CPU s to start | highest peak RSS of a run | added by the run | V8 heap at that run\'s end: reserved / used |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, c] of idle) {
+  const b = busiest.get(name)!;
+  console.log(
+    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(b.peakRss - c.peakRss).toFixed(0)} MiB | ${mib(b.heapTotal).toFixed(0)} / ${mib(b.heapUsed).toFixed(0)} MiB |`,
+  );
+}
 if (efficiencyOnly) {
   stop();
   process.exit(0);
