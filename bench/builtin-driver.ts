@@ -82,8 +82,8 @@ async function runChild(args: string[], plan?: object): Promise<ChildReport> {
 console.log(`Built-in driver against one test-app process at ${url} (node ${process.version}, ${seconds} s per run).\n`);
 console.log('## Cost per request: the driver alone in its own process\n');
 console.log(`k6 is not installed on this machine: its column holds k6 v0.48's figures recorded in issue 17, not figures of this run.\n`);
-console.log('| rate | process | sent / planned | not 200 or failed | wall s | CPU s (user + sys) | requests per CPU-second | goal | k6 v0.48 | peak RSS | goal | k6 v0.48 |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| rate | process | sent / planned | not 200 or failed | wall s | CPU s (user + sys) | requests per CPU-second | goal | k6 v0.48 | per CPU-second of the run alone | peak RSS | goal | k6 v0.48 |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const idle = new Map<string, ChildReport>();
 const busiest = new Map<string, ChildReport>();
 for (const kind of kinds) idle.set(kind.name, await runChild(kind.args));
