@@ -1,18 +1,32 @@
 /**
- * The built-in traffic driver: the highest open-model rate it sustains against one pod (the test
- * app on loopback) with ≥ 99 % of requests sent on time and exact accounting, compared with wrk's
- * closed-model maximum on the same endpoint; then its memory over a long run at 1000 req/s.
+ * The built-in traffic driver, in three parts:
  *
- *   node --import tsx bench/builtin-driver.ts [--rates 1000,2000,3000,4000] [--seconds 10] [--soak-minutes 10]
+ * 1. Its cost per request: at 2,000 and 4,000 req/s for --seconds against one test-app process, the
+ *    driver runs alone in a process of its own (bench/builtin-driver-child.ts), once compiled to
+ *    plain JavaScript (esbuild, as a driver process would ship) and once through tsx (the harness's
+ *    TypeScript loader); each row gives requests per CPU-second of the whole process (getrusage:
+ *    user + system, every thread, start-up included) and its peak RSS, beside the goal and k6
+ *    v0.48's figures (and, for comparison with figures taken inside a running process, per
+ *    CPU-second from the first request to the last answer alone). k6 is not installed here, so its figures are the ones recorded in issue 17
+ *    (k6 v0.48 with --out json on the same kind of machine), not measured by this run. An idle
+ *    process of each kind (modules loaded, nothing sent) shows what module loading costs.
+ * 2. The highest open-model rate it sustains against one pod with ≥ 99 % of requests sent on time
+ *    and exact accounting (in this process), compared with wrk's closed-model maximum.
+ * 3. Its memory over a long run at 1000 req/s.
+ *
+ *   node --import tsx bench/builtin-driver.ts [--seconds 10] [--repeats 1] [--rates 1000,2000,3000,4000] [--soak-minutes 10] [--efficiency-only]
  *
  * Prints Markdown tables. Traffic goes to 127.0.0.1 only; every loop is bounded.
  */
+import { build } from 'esbuild';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { scaledClock } from '../harness/core/clock.ts';
 import { runBuiltinTraffic } from '../harness/traffic/builtin/driver.ts';
 import { projectRoot } from '../harness/core/paths.ts';
+import type { ChildReport } from './builtin-driver-child.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,23 +34,91 @@ const arg = (name: string, fallback: string) => {
 };
 const rates = arg('rates', '1000,2000,3000,4000,5000').split(',').map(Number);
 const seconds = Number(arg('seconds', '10'));
+const repeats = Number(arg('repeats', '1'));
 const soakMinutes = Number(arg('soak-minutes', '10'));
+const efficiencyOnly = process.argv.includes('--efficiency-only');
 const port = 18600 + (process.pid % 1000);
 const url = `http://127.0.0.1:${port}`;
 
+/** Issue 17's goals and k6 v0.48's recorded figures (10 s, open model, one test-app process), by rate. */
+const GOALS: Record<number, { perCpuSecond: number; k6PerCpuSecond: number }> = {
+  2000: { perCpuSecond: 11_000, k6PerCpuSecond: 3_600 },
+  4000: { perCpuSecond: 14_000, k6PerCpuSecond: 4_600 },
+};
+const GOAL_RSS_MIB = 110;
+const K6_RSS = '89–100 MB';
+
 const app = spawn(process.execPath, [path.join(projectRoot, 'fixtures/app/server.mjs')], {
-  env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), KEEPALIVE_TIMEOUT_MS: '65000', POD_NAME: 'bench' },
+  env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), KEEPALIVE_TIMEOUT_MS: '65000', POD_NAME: 'bench', EXIT_WITH_PARENT: '1' },
   stdio: ['pipe', 'pipe', 'inherit'],
 });
-const stop = () => app.kill('SIGKILL');
+const stop = () => app.exitCode === null && app.kill('SIGKILL');
 process.on('exit', stop);
 await new Promise<void>((resolve, reject) => {
-  app.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
-  app.on('exit', () => reject(new Error('the test app exited')));
+  const bound = setTimeout(() => reject(new Error('the test app did not start within 10 s')), 10_000);
+  app.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && (clearTimeout(bound), resolve()));
+  app.on('exit', (code) => reject(new Error(`the test app exited with ${code}`)));
 });
 
+const mib = (bytes: number) => bytes / 2 ** 20;
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+
+// The child compiled to one plain-JavaScript file beside node_modules (so undici resolves from it).
+const outDir = path.join(projectRoot, 'node_modules/.cache/rollout-harness-bench');
+mkdirSync(outDir, { recursive: true });
+const compiled = path.join(outDir, 'builtin-driver-child.mjs');
+await build({ entryPoints: [path.join(projectRoot, 'bench/builtin-driver-child.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: compiled, logLevel: 'error' });
+const kinds = [
+  { name: 'compiled (plain node)', args: [compiled] },
+  { name: 'tsx (the harness loader)', args: ['--import', 'tsx', path.join(projectRoot, 'bench/builtin-driver-child.ts')] },
+];
+
+/** Runs one child to its end (bounded: the plan plus a minute) and returns its report. */
+async function runChild(args: string[], plan?: object): Promise<ChildReport> {
+  const child = await execa(process.execPath, [...args, plan ? JSON.stringify(plan) : 'idle'], { cwd: projectRoot, timeout: (seconds + 90) * 1000 });
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as ChildReport;
+}
+
+console.log(`Built-in driver against one test-app process at ${url} (node ${process.version}, ${seconds} s per run).\n`);
+console.log('## Cost per request: the driver alone in its own process\n');
+console.log(`k6 is not installed on this machine: its column holds k6 v0.48's figures recorded in issue 17, not figures of this run.\n`);
+console.log('| rate | process | sent / planned | not 200 or failed | wall s | CPU s (user + sys) | requests per CPU-second | goal | k6 v0.48 | per CPU-second of the run alone | peak RSS | goal | k6 v0.48 |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+const idle = new Map<string, ChildReport>();
+const busiest = new Map<string, ChildReport>();
+for (const kind of kinds) idle.set(kind.name, await runChild(kind.args));
+for (const rate of [2000, 4000]) {
+  for (let r = 0; r < repeats; r++) {
+    for (const kind of kinds) {
+      const plan = { url, rate, durationSeconds: seconds, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] };
+      const c = await runChild(kind.args, plan);
+      if (c.peakRss > (busiest.get(kind.name)?.peakRss ?? 0)) busiest.set(kind.name, c);
+      const cpu = c.userSeconds + c.systemSeconds;
+      const perCpu = c.sent / cpu;
+      const goal = GOALS[rate];
+      const rss = mib(c.peakRss);
+      console.log(
+        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${perCpu >= goal.perCpuSecond ? '(met)' : '(NOT met)'} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${rss <= GOAL_RSS_MIB ? '(met)' : '(NOT met)'} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
+      );
+    }
+  }
+}
+console.log('\nWhat the memory is, per process kind: an idle process (the driver\'s modules loaded, nothing sent), and what a run adds to it.\n');
+console.log('| process | idle: peak RSS | idle: V8 heap used | idle: CPU s to start | highest peak RSS of a run | added by the run | V8 heap at that run\'s end: reserved / used |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, c] of idle) {
+  const b = busiest.get(name)!;
+  console.log(
+    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(b.peakRss - c.peakRss).toFixed(0)} MiB | ${mib(b.heapTotal).toFixed(0)} / ${mib(b.heapUsed).toFixed(0)} MiB |`,
+  );
+}
+if (efficiencyOnly) {
+  stop();
+  process.exit(0);
+}
+
 const clock = scaledClock(1);
-console.log(`Built-in driver against one test-app process at ${url}, ${seconds} s per rate (node ${process.version}).\n`);
+console.log('\n## Highest on-schedule rate (the driver in this process)\n');
 // Warm up (JIT, connection pool) so the first rate is not measured cold.
 await runBuiltinTraffic({ url, rate: 500, durationSeconds: 2, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] }, { clock });
 console.log('| target rate | sent | planned | achieved rate | sent in their scheduled second | accounted | non-2xx | network errors |');

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { InFlight, RequestLedger, seriesOf } from '../../../../harness/traffic/builtin/ledger.ts';
+import { RequestTimings } from '../../../../harness/traffic/timing.ts';
+
+const T0 = 1_700_000_000_000;
+
+/** A request of `ledger` sent at T0 + `at` ms, recorded when it ends at `endedAt` (T0-relative). */
+function requestOf(ledger: RequestLedger, at: number, endedAt: number, path = '/') {
+  const finishes: { status: number | undefined; error: string | undefined }[] = [];
+  const request = new InFlight(T0 + at, path, (r, status, error) => {
+    finishes.push({ status, error });
+    ledger.record(r, T0 + endedAt, status, error);
+  });
+  return { request, finishes };
+}
+
+/** Stands in for undici giving the request a connection: returns what the driver's aborts were called with. */
+function connect(request: InFlight): (Error | undefined)[] {
+  const aborts: (Error | undefined)[] = [];
+  request.onConnect((reason) => void aborts.push(reason));
+  return aborts;
+}
+
+describe('RequestLedger', () => {
+  it('gives back every fact of every request: send time, duration, status, network error code, cut at the stop', () => {
+    const ledger = new RequestLedger();
+    ledger.answered(T0 + 10, T0 + 15, '/', 200);
+    ledger.answered(T0 + 20, T0 + 60, '/a', 502);
+    ledger.answered(T0 + 1500, T0 + 1502, '/', 404);
+    ledger.failed(T0 + 1600, T0 + 1700, '/b', 'ECONNRESET');
+    ledger.failed(T0 + 3100, T0 + 4100, '/', 'timeout');
+    ledger.cut(T0 + 3900);
+    ledger.cut(T0 + 3800);
+    const counts = ledger.counts(T0);
+    expect([...counts.timings.sentAt]).toEqual([10, 20, 1500, 1600, 3100].map((t) => T0 + t));
+    expect([...counts.timings.durations]).toEqual([5, 40, 2, 100, 1000]);
+    expect([...counts.timings.statuses]).toEqual([200, 502, 404, 0, 0]);
+    expect(counts.byStatus).toEqual({ 200: 1, 404: 1, 502: 1 });
+    expect(counts.networkErrors).toEqual({ ECONNRESET: 1, timeout: 1 });
+    expect(counts.cutAtStop).toEqual({ count: 2, sentAt: [T0 + 3800, T0 + 3900] });
+    expect(counts.failures).toEqual([
+      { sentAt: T0 + 20, endedAt: T0 + 60, path: '/a', status: 502 },
+      { sentAt: T0 + 1500, endedAt: T0 + 1502, path: '/', status: 404 },
+      { sentAt: T0 + 1600, endedAt: T0 + 1700, path: '/b', error: 'ECONNRESET' },
+      { sentAt: T0 + 3100, endedAt: T0 + 4100, path: '/', error: 'timeout' },
+    ]);
+    // Second 2 had no finished request and is there, empty; the cut requests are in no second.
+    expect(counts.series).toEqual([
+      { second: 0, byStatus: { 200: 1, 502: 1 }, networkErrors: 0 },
+      { second: 1, byStatus: { 404: 1 }, networkErrors: 1 },
+      { second: 2, byStatus: {}, networkErrors: 0 },
+      { second: 3, byStatus: {}, networkErrors: 1 },
+    ]);
+    expect(ledger.progress).toEqual({ sent: 0, fiveXX: 1, networkErrors: 2 });
+  });
+
+  it('keeps counts exact past the bounds of the failure and cut lists', () => {
+    const ledger = new RequestLedger(1, 1);
+    ledger.answered(T0, T0 + 1, '/', 503);
+    ledger.failed(T0, T0 + 1, '/', 'ECONNREFUSED');
+    ledger.cut(T0 + 7);
+    ledger.cut(T0 + 5);
+    const counts = ledger.counts(T0);
+    expect(counts.failures).toEqual([{ sentAt: T0, endedAt: T0 + 1, path: '/', status: 503 }]);
+    expect(counts.networkErrors).toEqual({ ECONNREFUSED: 1 });
+    expect(counts.cutAtStop).toEqual({ count: 2, sentAt: [T0 + 7] });
+  });
+});
+
+describe('seriesOf', () => {
+  it('buckets by send second from the start, a send before the start in second 0', () => {
+    const timings = new RequestTimings();
+    timings.add(T0 - 3, 1, 200);
+    timings.add(T0 + 999.9, 1, 0);
+    timings.add(T0 + 1000, 1, 200);
+    expect(seriesOf(timings, T0)).toEqual([
+      { second: 0, byStatus: { 200: 1 }, networkErrors: 1 },
+      { second: 1, byStatus: { 200: 1 }, networkErrors: 0 },
+    ]);
+    expect(seriesOf(new RequestTimings(), T0)).toEqual([]);
+  });
+});
+
+describe('InFlight', () => {
+  it('reports the status once the whole body is in, and never twice', () => {
+    const ledger = new RequestLedger();
+    const { request, finishes } = requestOf(ledger, 0, 30);
+    expect(connect(request)).toEqual([]);
+    expect(request.onHeaders(503)).toBe(true);
+    expect(request.onData()).toBe(true);
+    expect(finishes).toEqual([]);
+    request.onComplete();
+    request.onError(Object.assign(new Error('late'), { code: 'UND_ERR_SOCKET' }));
+    request.end('cut');
+    expect(finishes).toEqual([{ status: 503, error: undefined }]);
+    expect(ledger.counts(T0)).toMatchObject({ byStatus: { 503: 1 }, networkErrors: {}, cutAtStop: { count: 0, sentAt: [] } });
+  });
+
+  it('reports a network error by its code, or its name without one', () => {
+    const ledger = new RequestLedger();
+    const reset = requestOf(ledger, 0, 5);
+    connect(reset.request);
+    reset.request.onHeaders(200);
+    // The body was cut off: an error after the headers is a network error, not a 200.
+    reset.request.onError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+    const named = requestOf(ledger, 1, 6);
+    named.request.onError(new TypeError('bad'));
+    expect(ledger.counts(T0).networkErrors).toEqual({ UND_ERR_SOCKET: 1, TypeError: 1 });
+    expect(ledger.counts(T0).byStatus).toEqual({});
+  });
+
+  it('times out on its connection at once, and one still waiting for a connection as soon as it gets one', () => {
+    const ledger = new RequestLedger();
+    const connected = requestOf(ledger, 0, 1000);
+    const aborts = connect(connected.request);
+    connected.request.end('timeout');
+    expect(aborts.map((e) => e?.message)).toEqual(['timeout']);
+    connected.request.onError(new Error('aborted'));
+    const queued = requestOf(ledger, 1, 1001);
+    queued.request.end('timeout');
+    expect(queued.finishes).toEqual([]);
+    expect(connect(queued.request).map((e) => e?.message)).toEqual(['timeout']);
+    queued.request.onError(new Error('aborted'));
+    const counts = ledger.counts(T0);
+    expect(counts.networkErrors).toEqual({ timeout: 2 });
+    expect([...counts.timings.durations]).toEqual([1000, 1000]);
+    expect(counts.cutAtStop.count).toBe(0);
+  });
+
+  it('counts a request cut at the stop as cut, also when its answer comes after the stop or it had timed out before', () => {
+    const ledger = new RequestLedger();
+    const inFlight = requestOf(ledger, 100, 600);
+    const aborts = connect(inFlight.request);
+    inFlight.request.end('cut');
+    expect(aborts.map((e) => e?.message)).toEqual(['cut at the stop']);
+    // The answer raced the cancel and came in after the stop: still cut, not a 200.
+    inFlight.request.onHeaders(200);
+    inFlight.request.onComplete();
+    const timedOutThenCut = requestOf(ledger, 50, 600);
+    timedOutThenCut.request.end('timeout');
+    timedOutThenCut.request.end('cut');
+    expect(connect(timedOutThenCut.request).map((e) => e?.message)).toEqual(['cut at the stop']);
+    timedOutThenCut.request.onError(new Error('aborted'));
+    const counts = ledger.counts(T0);
+    expect(counts.cutAtStop).toEqual({ count: 2, sentAt: [T0 + 50, T0 + 100] });
+    expect(counts.byStatus).toEqual({});
+    expect(counts.networkErrors).toEqual({});
+    expect(counts.timings.count).toBe(0);
+    expect(counts.series).toEqual([]);
+  });
+});
