@@ -22,5 +22,7 @@ export function idFactory(random: Random, region: string) {
       const lbPath = loadBalancerArn.slice(loadBalancerArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
       return `${prefix}:listener/${lbPath}/${hex(random, 16)}`;
     },
+    /** Rule ARNs extend their listener's path: listener-rule/app/<name>/<lb-id>/<listener-id>/<id>. */
+    ruleArn: (listenerArn: string) => `${listenerArn.replace(':listener/', ':listener-rule/')}/${hex(random, 16)}`,
   };
 }
