@@ -27,7 +27,6 @@ import type {
   LoadBalancerInfo,
   RuleAction,
   RuleInfo,
-  RuleSpec,
   TargetGroupInfo,
   TargetRef,
   TargetState,
@@ -432,7 +431,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
         ...(forward.type === 'forward' ? { defaultTargetGroupArn: forward.targetGroupArn } : {}),
         url: endpoint.url,
       };
-      const listener: ListenerModel = { info, endpoint, rules: [], defaultRuleArn: ids.ruleArn(arn), ...(protocol === 'HTTPS' ? { certificateHosts: '' } : {}) };
+      const listener: ListenerModel = { info, endpoint, rules: [], defaultRuleArn: ids.defaultRuleArn(arn), ...(protocol === 'HTTPS' ? { certificateHosts: '' } : {}) };
       lb.listeners.set(arn, listener);
       attachForwards(lb, actions);
       await refresh(listener);
