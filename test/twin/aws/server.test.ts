@@ -69,7 +69,14 @@ describe('ELBv2 Query API with the AWS SDK v3', () => {
     // The loopback port the data plane listens on, so DNSName:Port reaches it.
     expect(l.Port).toBe(Number(new URL(f.lb.listenerUrl).port));
     expect(l.Protocol).toBe('HTTP');
-    expect(l.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: f.tg.arn, Order: 1 }]);
+    expect(l.DefaultActions).toEqual([
+      {
+        Type: 'forward',
+        TargetGroupArn: f.tg.arn,
+        ForwardConfig: { TargetGroups: [{ TargetGroupArn: f.tg.arn, Weight: 1 }], TargetGroupStickinessConfig: { Enabled: false } },
+        Order: 1,
+      },
+    ]);
   });
 
   it('DescribeTargetGroups filters by ARN, name and load balancer, and reports TargetGroupNotFound', async () => {
