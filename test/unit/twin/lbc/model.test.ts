@@ -1,4 +1,7 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../../harness/core/paths.ts';
+import { loadTwinConfig } from '../../../../harness/twin/config.ts';
 import type { KubeObject } from '../../../../harness/twin/kube/types.ts';
 import { buildGroupModel, groupIdOf, pathPatterns, sortMembers, stackLabels, type GroupId } from '../../../../harness/twin/lbc/model.ts';
 
@@ -121,5 +124,31 @@ describe('group model', () => {
       ok: false,
       error: 'failed to merge listenPort config for port: 8443: conflicting protocol, shop/h: HTTP | shop/s: HTTPS',
     });
+  });
+});
+
+describe('the example worlds', () => {
+  const ingressesOf = async (file: string) =>
+    ((await loadTwinConfig(path.join(projectRoot, 'fixtures/twin', file))).objects as KubeObject[]).filter((o) => o.kind === 'Ingress');
+
+  it('ingress-group.yaml: two members of edge, one load balancer with the api rule first and web as the default', async () => {
+    const members = await ingressesOf('ingress-group.yaml');
+    expect(members.map((m) => groupIdOf(m))).toEqual([
+      { ok: true, value: explicit('edge') },
+      { ok: true, value: explicit('edge') },
+    ]);
+    const sorted = sortMembers(members);
+    const built = buildGroupModel(explicit('edge'), sorted.ok ? sorted.value : []);
+    expect(built.ok && built.value.listeners.map((l) => [l.port, l.protocol, l.defaultAction.type, l.rules.length])).toEqual([[80, 'HTTP', 'forward', 1]]);
+    expect(built.ok && built.value.members.map((m) => m.metadata.name)).toEqual(['api', 'web']);
+  });
+
+  it('https-host-rule.yaml: 80 redirects to 443, which carries the host rule and a fixed 404', async () => {
+    const [web] = await ingressesOf('https-host-rule.yaml');
+    const built = buildGroupModel({ explicit: false, name: 'shop/web' }, [web]);
+    expect(built.ok && built.value.listeners.map((l) => [l.port, l.protocol, l.defaultAction.type, l.rules.map((r) => r.conditions[0].values)])).toEqual([
+      [80, 'HTTP', 'redirect', []],
+      [443, 'HTTPS', 'fixed-response', [['shop.example.com']]],
+    ]);
   });
 });
