@@ -9,6 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
@@ -17,7 +18,7 @@ import type { Network } from '../network.ts';
 import { hashString } from '../../core/random.ts';
 import type { AlbLogEntry } from './alb-log.ts';
 import type { NodeView, TargetEntry } from './model.ts';
-import { hostOf, pathOf, redirectLocation, routeOf, type RouteTable } from './rules.ts';
+import { hostOf, pathOf, redirectLocation, ruleIndexOf, type RouteTable } from './rules.ts';
 import type { AccessLogRecord, FailureReason, RuleAction, TargetState } from './types.ts';
 
 /** Header that forces a request onto one LB node (by zone name), for tests. */
@@ -301,7 +302,8 @@ export class DataPlane {
     const requestLine = `${method} ${endpoint.protocol}://${requestHost}:${forwardedPort}${path.startsWith('/') ? path : `/${path}`} HTTP/${req.httpVersion}`;
     // The listener's rules decide; a listener without rules goes straight to its default action.
     const routes = endpoint.routes;
-    const action: RuleAction | undefined = !routes ? undefined : routes.rules.length === 0 ? routes.defaultAction : routeOf(routes, hostOf(hostHeader), pathOf(path));
+    const matched = !routes || routes.rules.length === 0 ? -1 : ruleIndexOf(routes, hostOf(hostHeader), pathOf(path));
+    const action: RuleAction | undefined = !routes ? undefined : matched < 0 ? routes.defaultAction : routes.rules[matched].action;
     const targetGroupArn = action?.type === 'forward' ? action.targetGroupArn : '';
     const view = action?.type === 'forward' ? node.views.get(action.targetGroupArn) : undefined;
     const choice = view?.pick() ?? { kind: 'none' as const };
@@ -364,6 +366,13 @@ export class DataPlane {
         requestCreationTime: arrived,
         connTraceId,
       };
+      if (endpoint.protocol === 'https') {
+        const tlsSocket = socket as tls.TLSSocket;
+        entry.type = 'https';
+        entry.tls = { domainName: (tlsSocket as { servername?: string | false }).servername || '', cipher: tlsSocket.getCipher?.()?.name ?? '-', protocol: tlsSocket.getProtocol?.() ?? '-' };
+      }
+      if (matched >= 0) entry.matchedRulePriority = routes!.rules[matched].priority;
+      if (action && action.type !== 'forward') entry.actionExecuted = action.type;
       sink({ node, record, entry });
     };
 

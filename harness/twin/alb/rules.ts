@@ -13,7 +13,7 @@ export type CompiledAction = RuleAction;
 /** A listener's rules, compiled: what the data plane consults on every request. */
 export interface RouteTable {
   /** Rules in priority order; each matches (host, path) → true when all its conditions hold. */
-  readonly rules: ReadonlyArray<{ readonly match: (host: string, path: string) => boolean; readonly action: CompiledAction }>;
+  readonly rules: ReadonlyArray<{ readonly priority: number; readonly match: (host: string, path: string) => boolean; readonly action: CompiledAction }>;
   readonly defaultAction: CompiledAction;
 }
 
@@ -60,15 +60,22 @@ export function compileRoutes(rules: ReadonlyArray<{ priority: number; condition
       const predicates = rule.conditions.map(compileCondition);
       const match =
         predicates.length === 1 ? predicates[0] : (host: string, path: string) => predicates.every((p) => p(host, path));
-      return { match, action: rule.actions[rule.actions.length - 1] };
+      return { priority: rule.priority, match, action: rule.actions[rule.actions.length - 1] };
     });
   return { rules: compiled, defaultAction: defaultActions[defaultActions.length - 1] };
 }
 
+/** The index of the first rule that matches a request, -1 for the default action. */
+export function ruleIndexOf(table: RouteTable, host: string, path: string): number {
+  const rules = table.rules;
+  for (let i = 0; i < rules.length; i++) if (rules[i].match(host, path)) return i;
+  return -1;
+}
+
 /** The action for a request: the first matching rule's, else the default action. */
 export function routeOf(table: RouteTable, host: string, path: string): CompiledAction {
-  for (const rule of table.rules) if (rule.match(host, path)) return rule.action;
-  return table.defaultAction;
+  const i = ruleIndexOf(table, host, path);
+  return i < 0 ? table.defaultAction : table.rules[i].action;
 }
 
 /** What the redirect needs from the request: the `#{...}` values. */
