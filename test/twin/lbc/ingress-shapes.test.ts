@@ -9,7 +9,14 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTagsCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeListenersCommand,
+  DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
+  DescribeTagsCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../../harness/disruptions/wait.ts';
@@ -122,6 +129,22 @@ describe('an IngressGroup on the twin', () => {
     const attributes = (await elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerArn: edge }))).Attributes ?? [];
     expect(attributes.find((a) => a.Key === 'access_logs.s3.enabled')?.Value).toBe('true');
     expect((await elb.send(new DescribeListenersCommand({ LoadBalancerArn: edge }))).Listeners).toEqual(before);
+  });
+});
+
+describe('listener rules through the AWS SDK v3', () => {
+  it('DescribeRules gives the group its rules in group order, then the default forward to the default backend', async () => {
+    const [edge] = await loadBalancerOf('edge');
+    const [listener] = (await elb.send(new DescribeListenersCommand({ LoadBalancerArn: edge }))).Listeners ?? [];
+    expect([listener.Protocol, listener.DefaultActions?.[0].Type]).toEqual(['HTTP', 'forward']);
+    const rules = (await elb.send(new DescribeRulesCommand({ ListenerArn: listener.ListenerArn }))).Rules ?? [];
+    expect(rules.map((r) => [r.Priority, r.IsDefault, r.Conditions?.map((c) => [c.Field, c.PathPatternConfig?.Values ?? c.HostHeaderConfig?.Values])])).toEqual([
+      // grpc's Prefix /grpc (order -1); web has only the default backend.
+      ['1', false, [['path-pattern', ['/grpc', '/grpc/*']]]],
+      ['default', true, []],
+    ]);
+    expect(rules[0].Actions?.[0].ForwardConfig?.TargetGroups?.[0].TargetGroupArn).toBe(rules[0].Actions?.[0].TargetGroupArn);
+    expect(rules[1].Actions?.[0].TargetGroupArn).toBe(listener.DefaultActions?.[0].TargetGroupArn);
   });
 });
 
