@@ -136,8 +136,9 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
 
   const reactionMs = deps.config.reactionSeconds * 1000;
 
-  /** The group an Ingress's reconcile concerns: its own now, and the one it was in before (it may have left it). */
+  /** Ingress `namespace/name` → the group it was last reconciled in: an edit may move it out, and that group rebuilds too. */
   const memberOf = new Map<string, string>();
+  /** Group key (the group name, or `namespace/name` of an implicit group) → its id. */
   const groupIds = new Map<string, GroupId>();
   const running = new Map<string, Promise<void>>();
 
