@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     pods.push(...(await Promise.all([1, 2, 3].map((i) => startPod(`127.0.41.${i}`, `bench-${i}`)))));
     const lb = await twin.createLoadBalancer({ name: 'bench', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] });
     const tg = twin.createTargetGroup({ name: 'bench-tg', port: 8080 });
-    twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+    await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
     twin.registerTargets(tg.arn, pods.map((p) => ({ id: p.host, port: p.port })));
     const ready = () => lb.zones.every((z) => twin.nodeView(lb.arn, z).filter((r) => r.routable).length === pods.length);
     for (let i = 0; i < 100 && !ready(); i++) await clock.sleep(100);

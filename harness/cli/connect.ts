@@ -24,6 +24,7 @@ import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../matrix/schema.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin } from '../twin/twin.ts';
+import { TWIN_CA_ENV } from '../twin/tls.ts';
 
 function labelSelectorOf(d: KObject): string {
   const labels: Record<string, string> = d.spec?.selector?.matchLabels ?? {};
@@ -147,9 +148,6 @@ export async function trafficUrl(t: Spec['target'], mixPaths: string[], elbv2: E
   return route;
 }
 
-/** The environment variable naming the twin's CA certificate (PEM), trusted besides the system roots. */
-export const TWIN_CA_ENV = 'ROLLOUT_HARNESS_TWIN_CA';
-
 function routeTls(route: TrafficRoute, caFile: string | undefined): Pick<Target, 'hostHeader' | 'servername' | 'caFile'> {
   return { ...(route.hostHeader ? { hostHeader: route.hostHeader } : {}), ...(route.servername ? { servername: route.servername } : {}), ...(caFile ? { caFile } : {}) };
 }
@@ -181,8 +179,8 @@ export const connectTarget: Connect = async (spec, opts) => {
       const d = await need(`deployment ${t.namespace}/${t.deployment} on the twin`, k8s.getDeployment(t.namespace, t.deployment));
       const binding = await findBinding(k8s, { ...t, ingress }, d);
       const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
-      // The twin names its CA when it serves HTTPS listeners (a generated self-signed certificate).
-      const caFile = (twin as { caFile?: string }).caFile;
+      // The twin's CA signs its HTTPS listeners' certificates (harness/twin/tls.ts).
+      const caFile = twin.caFile;
       return {
         kind: 'twin',
         k8s,

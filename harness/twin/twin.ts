@@ -29,6 +29,7 @@ import { startLoadBalancerController } from './lbc/controller.ts';
 import { Network } from './network.ts';
 import { createAddressAllocator, type AllocatorOptions } from './runtime/addresses.ts';
 import { createProcessSupervisor } from './runtime/processes.ts';
+import { openCertificateAuthority, TWIN_CA_ENV } from './tls.ts';
 
 /** How to start the twin. */
 export interface TwinOptions {
@@ -54,6 +55,8 @@ export interface TwinEndpoints {
   accessLogFile: string;
   /** Where the S3 subset's objects (the delivered ALB access logs) are written: `<dir>/<bucket>/<key>`. */
   s3Dir: string;
+  /** The twin CA's certificate (PEM), which signs every HTTPS listener's certificate. */
+  caFile: string;
 }
 
 /** A running twin. */
@@ -62,6 +65,8 @@ export interface Twin {
   readonly clock: Clock;
   readonly store: ObjectStore;
   readonly config: TwinConfig;
+  /** The twin CA's certificate (PEM): trust it to verify the HTTPS listeners (also `endpoints.caFile`). */
+  readonly caFile: string;
   /** PIDs of the pod processes still running. */
   pids(): number[];
   /** Ends everything the twin started; safe to call twice. */
@@ -84,6 +89,7 @@ export function twinEnv(e: TwinEndpoints): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'twin',
     AWS_SECRET_ACCESS_KEY: 'twin',
     ROLLOUT_HARNESS_ALB_URL: e.albUrl,
+    [TWIN_CA_ENV]: e.caFile,
   };
 }
 
@@ -143,6 +149,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const s3 = new S3Store({ clock, buckets: config.s3.buckets, dir: s3Dir, maxMemoryBytes: config.s3.maxMemoryBytes });
     // Closed after the ALB twin, which delivers its buffered logs when it closes.
     stops.push(() => s3.close());
+    const ca = await openCertificateAuthority(stateDir);
     const alb = createAlbTwin({
       clock,
       random: random.fork('alb'),
@@ -150,6 +157,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       region: config.region,
       network,
       logSink: s3,
+      certificates: (hosts) => ca.issue(hosts),
       accessLog: (record) => {
         accessLog.write(record);
         options.onAccessLog?.(record);
@@ -215,6 +223,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       envFile: path.join(stateDir, 'env'),
       accessLogFile,
       s3Dir,
+      caFile: ca.caFile,
     };
     const env = twinEnv(endpoints);
     await writeFile(
@@ -223,7 +232,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
         .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
         .join('\n')}\n`,
     );
-    return { endpoints, clock, store, config, pids: () => supervisor.pids(), stop };
+    return { endpoints, clock, store, config, caFile: ca.caFile, pids: () => supervisor.pids(), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -58,7 +58,7 @@ export async function startAlbScene(options: {
     const zones = options.zones ?? ['us-east-1a', 'us-east-1b'];
     const lb = await twin.createLoadBalancer({ name: 'scene', zones });
     const tg = twin.createTargetGroup({ name: 'scene-tg', port: 8080 });
-    twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+    await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
     const refs = targets.map((t) => ({ id: t.host, port: t.port }));
     twin.registerTargets(tg.arn, refs);
     const until = async (check: () => boolean, modelMs: number) => {

@@ -55,7 +55,7 @@ export async function startAwsApiFixture(loopbackPrefix: string): Promise<AwsApi
     target = await startTarget(`${loopbackPrefix}.1`);
     const lb = await twin.createLoadBalancer({ name: 'web', zones: ['us-east-1a', 'us-east-1b'], tags: { 'elbv2.k8s.aws/cluster': 'twin' } });
     const tg = twin.createTargetGroup({ name: 'web-tg', port: 8080, healthCheck: { intervalSeconds: 5 }, tags: { 'ingress.k8s.aws/stack': 'default/web' } });
-    twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+    await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
     const healthy = { id: target.host, port: target.port };
     // Nothing listens there: connects are refused.
     const refused = { id: `${loopbackPrefix}.99`, port: target.port };

@@ -67,6 +67,14 @@ export interface AlbLogEntry {
   requestCreationTime: number;
   /** `TID_` and 32 hex digits, one per client connection. */
   connTraceId: string;
+  /** The listener's protocol (the `type` field); http when absent. */
+  type?: 'http' | 'https';
+  /** HTTPS: the SNI server name, the cipher (OpenSSL name) and the protocol of the client connection. */
+  tls?: { domainName: string; cipher: string; protocol: string };
+  /** The priority of the rule that matched; 0 (the default action) when absent. */
+  matchedRulePriority?: number;
+  /** forward (the default), fixed-response or redirect. */
+  actionExecuted?: string;
 }
 
 /** The documented limit of the user_agent field. */
@@ -94,7 +102,7 @@ export function formatAlbLogLine(e: AlbLogEntry): string {
   const userAgent = e.userAgent.length > USER_AGENT_MAX ? e.userAgent.slice(0, USER_AGENT_MAX) : e.userAgent;
   const targetStatus = e.targetStatusCode === null ? '-' : String(e.targetStatusCode);
   return [
-    'http',
+    e.type ?? 'http',
     isoMicros(e.time),
     e.elb,
     e.client,
@@ -108,16 +116,17 @@ export function formatAlbLogLine(e: AlbLogEntry): string {
     String(e.sentBytes),
     quote(e.request),
     quote(userAgent || '-'),
-    '-',
-    '-',
+    e.tls?.cipher ?? '-',
+    e.tls?.protocol ?? '-',
     e.targetGroupArn || '-',
     quote(e.traceId),
+    quote(e.tls?.domainName || '-'),
+    // chosen_cert_arn: the twin's certificate has no ARN of its own.
     quote('-'),
-    quote('-'),
-    // The listener's default action: no rule matched, so 0.
-    '0',
+    // The rule that matched: 0 is the listener's default action.
+    String(e.matchedRulePriority ?? 0),
     isoMicros(e.requestCreationTime),
-    quote('forward'),
+    quote(e.actionExecuted ?? 'forward'),
     quote('-'),
     // Error reason codes are documented for authenticate, Lambda, WAF and weighted target groups only.
     quote('-'),

@@ -1,11 +1,15 @@
 /**
- * The ALB twin's data plane: one HTTP listener per load balancer on 127.0.0.1. Client
- * connections are spread over the LB nodes round robin (a connection sticks to its node, as
- * with DNS); each node routes through its own view and keeps a keep-alive pool per target.
- * Failures get the ALB's status codes and the twin's exact reason in the access log.
+ * The ALB twin's data plane: one server on 127.0.0.1 per listener of a load balancer (HTTP, or
+ * HTTPS with the twin CA's certificate). Each request runs the listener's rules (compiled when
+ * they change): forward, fixed-response or redirect. Client connections are spread over the LB
+ * nodes round robin (a connection sticks to its node, as with DNS); each node routes through its
+ * own view of each target group and keeps a keep-alive pool per target. Failures get the ALB's
+ * status codes and the twin's exact reason in the access log.
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
@@ -14,7 +18,8 @@ import type { Network } from '../network.ts';
 import { hashString } from '../../core/random.ts';
 import type { AlbLogEntry } from './alb-log.ts';
 import type { NodeView, TargetEntry } from './model.ts';
-import type { AccessLogRecord, FailureReason, TargetState } from './types.ts';
+import { hostOf, pathOf, redirectLocation, ruleIndexOf, type RouteTable } from './rules.ts';
+import type { AccessLogRecord, FailureReason, RuleAction, TargetState } from './types.ts';
 
 /** Header that forces a request onto one LB node (by zone name), for tests. */
 export const LB_NODE_HEADER = 'x-twin-lb-node';
@@ -22,6 +27,8 @@ export const LB_NODE_HEADER = 'x-twin-lb-node';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', LB_NODE_HEADER]);
 
 const STATUS_TEXT: Record<number, string> = {
+  301: '301 Moved Permanently',
+  302: '302 Found',
   502: '502 Bad Gateway',
   503: '503 Service Temporarily Unavailable',
   504: '504 Gateway Time-out',
@@ -108,9 +115,12 @@ function requestBytes(req: http.IncomingMessage): number {
   return size + (Number.isFinite(length) && length > 0 ? length : 0);
 }
 
-/** One LB node of a load balancer: its name (zone), its view of the target group and its pools. */
+/** One LB node of a load balancer: its name (zone), its view of each target group and its pools. */
 export class LbNode {
+  /** The view of the first target group a listener forwarded to (what `route` and `nodeView` inspect). */
   view?: NodeView;
+  /** Target group ARN → this node's view of it. */
+  readonly views = new Map<string, NodeView>();
   readonly pools = new Map<TargetEntry, TargetPool>();
 
   constructor(readonly name: string) {}
@@ -154,10 +164,40 @@ export interface DataPlaneDeps {
 
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
-/** The listener of one load balancer. */
+/** A certificate and its key, PEM. */
+export interface TlsIdentity {
+  key: string;
+  cert: string;
+}
+
+/** One listener's server: its protocol, the load balancer port it stands for, and its compiled rules. */
+export class ListenerEndpoint {
+  /** undefined until a listener uses the server: requests get 503 ('no listener'). */
+  routes?: RouteTable;
+  albPort = '80';
+  url = '';
+
+  constructor(
+    readonly server: http.Server,
+    readonly protocol: 'http' | 'https',
+  ) {}
+
+  /** The listener's rules changed: the data plane uses `routes` from the next request on. */
+  setRoutes(albPort: number, routes: RouteTable): void {
+    this.albPort = String(albPort);
+    this.routes = routes;
+  }
+
+  /** Serves another certificate to new connections (HTTPS). */
+  setIdentity(identity: TlsIdentity): void {
+    (this.server as https.Server).setSecureContext({ key: identity.key, cert: identity.cert });
+  }
+}
+
+/** The listeners of one load balancer. */
 export class DataPlane {
   readonly nodes: LbNode[];
-  #server: http.Server;
+  readonly endpoints: ListenerEndpoint[] = [];
   #deps: DataPlaneDeps;
   #nodeOf = new WeakMap<net.Socket, LbNode>();
   #nextNode = 0;
@@ -165,11 +205,8 @@ export class DataPlane {
   #connSeq = 0;
   #connTrace = new WeakMap<net.Socket, string>();
   #salt: string;
-  #forwardedPort = '80';
-  #targetGroupArn = '';
   #idleMs: number;
   #connectMs: number;
-  #url = '';
 
   private constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
@@ -177,54 +214,65 @@ export class DataPlane {
     this.#salt = hex8(hashString(deps.elb));
     this.#idleMs = deps.alb.idleTimeoutSeconds * 1000;
     this.#connectMs = deps.alb.connectTimeoutSeconds * 1000;
-    // Client-side idle connections close after the ALB idle timeout (Node wants whole real ms).
-    const keepAliveTimeout = Math.max(1, Math.round(deps.clock.toRealMs(this.#idleMs)));
-    this.#server = http.createServer({ keepAliveTimeout, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
-    this.#server.on('connection', (socket: net.Socket) => {
-      socket.setNoDelay(true);
-      this.#nodeOf.set(socket, this.nodes[this.#nextNode++ % this.nodes.length]);
-      // conn_trace_id: one per client connection.
-      this.#connTrace.set(socket, `TID_${this.#salt}${hex8(hashString(`${this.#salt}:conn`))}${(this.#connSeq++).toString(16).padStart(16, '0')}`);
-    });
   }
 
-  /** Starts listening on 127.0.0.1:`port` (0 = a free port). */
+  /** Starts the first listener's server, plain HTTP, on 127.0.0.1:`port` (0 = a free port). */
   static async start(deps: DataPlaneDeps, port: number): Promise<DataPlane> {
     const plane = new DataPlane(deps);
-    await new Promise<void>((resolve, reject) => {
-      plane.#server.once('error', (err) =>
-        reject(new EnvironmentError(`Expected to listen on 127.0.0.1:${port} for the ALB twin, got ${err.message}`, { cause: err })),
-      );
-      plane.#server.listen(port, '127.0.0.1', () => resolve());
-    });
-    const address = plane.#server.address() as net.AddressInfo;
-    plane.#url = `http://127.0.0.1:${address.port}`;
+    await plane.listen('http', port);
     return plane;
   }
 
-  /** e.g. http://127.0.0.1:41234 */
-  get url(): string {
-    return this.#url;
+  /** Starts another listener's server on 127.0.0.1:`port` (0 = a free port); HTTPS serves `identity`. */
+  async listen(protocol: 'http' | 'https', port: number, identity?: TlsIdentity): Promise<ListenerEndpoint> {
+    // Client-side idle connections close after the ALB idle timeout (Node wants whole real ms).
+    const keepAliveTimeout = Math.max(1, Math.round(this.#deps.clock.toRealMs(this.#idleMs)));
+    const options = { keepAliveTimeout, requestTimeout: 0 };
+    let endpoint: ListenerEndpoint;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.#handle(req, res, endpoint);
+    if (protocol === 'https') {
+      if (!identity) throw new Error('An HTTPS listener needs a certificate');
+      endpoint = new ListenerEndpoint(https.createServer({ ...options, key: identity.key, cert: identity.cert }, handler), 'https');
+      endpoint.server.on('secureConnection', (socket: net.Socket) => this.#accept(socket));
+    } else {
+      endpoint = new ListenerEndpoint(http.createServer(options, handler), 'http');
+      endpoint.server.on('connection', (socket: net.Socket) => this.#accept(socket));
+    }
+    await new Promise<void>((resolve, reject) => {
+      endpoint.server.once('error', (err) =>
+        reject(new EnvironmentError(`Expected to listen on 127.0.0.1:${port} for the ALB twin, got ${err.message}`, { cause: err })),
+      );
+      endpoint.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    endpoint.url = `${protocol}://127.0.0.1:${(endpoint.server.address() as net.AddressInfo).port}`;
+    this.endpoints.push(endpoint);
+    return endpoint;
   }
 
-  /** A listener now forwards traffic to `targetGroupArn`; `port` is the ALB listener port (X-Forwarded-Port). */
-  setListener(port: number, targetGroupArn: string): void {
-    this.#forwardedPort = String(port);
-    this.#targetGroupArn = targetGroupArn;
+  /** A client connection: it sticks to the next LB node and gets its conn_trace_id. */
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.#nodeOf.set(socket, this.nodes[this.#nextNode++ % this.nodes.length]);
+    this.#connTrace.set(socket, `TID_${this.#salt}${hex8(hashString(`${this.#salt}:conn`))}${(this.#connSeq++).toString(16).padStart(16, '0')}`);
+  }
+
+  /** The first listener's address, e.g. http://127.0.0.1:41234 */
+  get url(): string {
+    return this.endpoints[0]?.url ?? '';
   }
 
   /** The load balancer's idle timeout changed (attribute idle_timeout.timeout_seconds): applies to new requests and pools. */
   setIdleTimeout(seconds: number): void {
     this.#idleMs = seconds * 1000;
-    this.#server.keepAliveTimeout = Math.max(1, Math.round(this.#deps.clock.toRealMs(this.#idleMs)));
+    for (const e of this.endpoints) e.server.keepAliveTimeout = Math.max(1, Math.round(this.#deps.clock.toRealMs(this.#idleMs)));
   }
 
   /** Stops listening and closes every connection, to clients and to targets. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
+    const closed = this.endpoints.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
+    for (const e of this.endpoints) e.server.closeAllConnections();
     for (const node of this.nodes) for (const entry of [...node.pools.keys()]) node.dropPool(entry);
-    await closed;
+    await Promise.all(closed);
   }
 
   #node(req: http.IncomingMessage): LbNode {
@@ -236,11 +284,10 @@ export class DataPlane {
     return this.#nodeOf.get(req.socket) ?? this.nodes[0];
   }
 
-  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #handle(req: http.IncomingMessage, res: http.ServerResponse, endpoint: ListenerEndpoint): void {
     const clock = this.#deps.clock;
     const arrived = clock.now();
     const node = this.#node(req);
-    const choice = node.view?.pick() ?? { kind: 'none' as const };
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const socket = req.socket;
@@ -249,9 +296,17 @@ export class DataPlane {
     const traceId = this.#traceId(req, arrived);
     const writtenAtStart = socket.bytesWritten;
     const receivedBytes = requestBytes(req);
-    const hostHeader = typeof req.headers.host === 'string' && req.headers.host ? req.headers.host : new URL(this.#url).hostname;
+    const hostHeader = typeof req.headers.host === 'string' && req.headers.host ? req.headers.host : '127.0.0.1';
     const requestHost = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0];
-    const requestLine = `${method} http://${requestHost}:${this.#forwardedPort}${path.startsWith('/') ? path : `/${path}`} HTTP/${req.httpVersion}`;
+    const forwardedPort = endpoint.albPort;
+    const requestLine = `${method} ${endpoint.protocol}://${requestHost}:${forwardedPort}${path.startsWith('/') ? path : `/${path}`} HTTP/${req.httpVersion}`;
+    // The listener's rules decide; a listener without rules goes straight to its default action.
+    const routes = endpoint.routes;
+    const matched = !routes || routes.rules.length === 0 ? -1 : ruleIndexOf(routes, hostOf(hostHeader), pathOf(path));
+    const action: RuleAction | undefined = !routes ? undefined : matched < 0 ? routes.defaultAction : routes.rules[matched].action;
+    const targetGroupArn = action?.type === 'forward' ? action.targetGroupArn : '';
+    const view = action?.type === 'forward' ? node.views.get(action.targetGroupArn) : undefined;
+    const choice = view?.pick() ?? { kind: 'none' as const };
     const connTraceId = this.#connTrace.get(socket) ?? `TID_${this.#salt}${'0'.repeat(24)}`;
 
     const log = (
@@ -306,19 +361,35 @@ export class DataPlane {
         sentBytes: Math.max(0, socket.bytesWritten - writtenAtStart),
         request: requestLine,
         userAgent,
-        targetGroupArn: this.#targetGroupArn,
+        targetGroupArn,
         traceId,
         requestCreationTime: arrived,
         connTraceId,
       };
+      if (endpoint.protocol === 'https') {
+        const tlsSocket = socket as tls.TLSSocket;
+        entry.type = 'https';
+        entry.tls = { domainName: (tlsSocket as { servername?: string | false }).servername || '', cipher: tlsSocket.getCipher?.()?.name ?? '-', protocol: tlsSocket.getProtocol?.() ?? '-' };
+      }
+      if (matched >= 0) entry.matchedRulePriority = routes!.rules[matched].priority;
+      if (action && action.type !== 'forward') entry.actionExecuted = action.type;
       sink({ node, record, entry });
     };
+
+    if (action && action.type !== 'forward') {
+      // The load balancer answers itself: not a target's response, and never a 5xx of the twin's making.
+      req.resume();
+      const status = action.type === 'redirect' ? this.#sendRedirect(res, action, endpoint, requestHost, forwardedPort, path) : this.#sendFixed(res, action);
+      const now = clock.now();
+      log(status, null, '-', '-', '-', now, now, -1, undefined, action.type);
+      return;
+    }
 
     if (choice.kind === 'none') {
       req.resume();
       this.#sendError(res, 503);
       const now = clock.now();
-      log(503, null, '-', '-', '-', now, now, -1, 'no-routable-targets', node.view ? 'no routable targets in this node' : 'no listener');
+      log(503, null, '-', '-', '-', now, now, -1, 'no-routable-targets', view ? 'no routable targets in this node' : 'no listener');
       return;
     }
 
@@ -336,7 +407,6 @@ export class DataPlane {
     let controller: Dispatcher.DispatchController | undefined;
     const upstreamAbort = () => controller?.abort(new Error('aborted by the ALB twin'));
     // The node that routed counts the request too: least outstanding requests is per LB node.
-    const view = node.view;
     group.requestStarted(entry);
     view?.requestStarted(entry);
 
@@ -391,7 +461,7 @@ export class DataPlane {
     sentAt = clock.now();
     let status = 0;
     pool.pool.dispatch(
-      { path, method: method as Dispatcher.HttpMethod, headers: this.#forwardHeaders(req, traceId), body: hasBody ? req : null },
+      { path, method: method as Dispatcher.HttpMethod, headers: this.#forwardHeaders(req, traceId, endpoint), body: hasBody ? req : null },
       {
         onRequestStart: (c) => {
           controller = c;
@@ -454,17 +524,37 @@ export class DataPlane {
     return [`Self=${id}`, ...rest].join(';');
   }
 
-  #forwardHeaders(req: http.IncomingMessage, traceId: string): Record<string, string | string[]> {
+  #forwardHeaders(req: http.IncomingMessage, traceId: string, endpoint: ListenerEndpoint): Record<string, string | string[]> {
     const headers: Record<string, string | string[]> = {};
     const src = req.headers;
     for (const name in src) if (!HOP_BY_HOP.has(name)) headers[name] = src[name]!;
     const client = req.socket.remoteAddress ?? '127.0.0.1';
     const xff = src['x-forwarded-for'];
     headers['x-forwarded-for'] = xff ? `${String(xff)}, ${client}` : client;
-    headers['x-forwarded-proto'] = 'http';
-    headers['x-forwarded-port'] = this.#forwardedPort;
+    headers['x-forwarded-proto'] = endpoint.protocol;
+    headers['x-forwarded-port'] = endpoint.albPort;
     headers['x-amzn-trace-id'] = traceId;
     return headers;
+  }
+
+  /** A fixed-response action: its status, content type and body, from the load balancer. */
+  #sendFixed(res: http.ServerResponse, action: Extract<RuleAction, { type: 'fixed-response' }>): number {
+    const status = Number(action.statusCode);
+    const body = action.messageBody ?? '';
+    res.writeHead(status, { server: 'awselb/2.0', 'content-type': action.contentType ?? 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return status;
+  }
+
+  /** A redirect action: 301 or 302 with the Location its config gives, `#{...}` taken from the request. */
+  #sendRedirect(res: http.ServerResponse, action: Extract<RuleAction, { type: 'redirect' }>, endpoint: ListenerEndpoint, host: string, port: string, url: string): number {
+    const status = action.statusCode === 'HTTP_302' ? 302 : 301;
+    const q = url.indexOf('?');
+    const location = redirectLocation(action, { protocol: endpoint.protocol, host, port, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1) });
+    const body = errorPage(status);
+    res.writeHead(status, { server: 'awselb/2.0', location, 'content-type': 'text/html', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return status;
   }
 
   #sendError(res: http.ServerResponse, status: number): void {

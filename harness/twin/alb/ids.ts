@@ -1,5 +1,5 @@
 /** ARNs, ids and DNS names shaped like AWS's, drawn from the seeded random so a run is repeatable. */
-import type { Random } from '../../core/random.ts';
+import { hashString, type Random } from '../../core/random.ts';
 
 /** The account id every twin ARN carries. */
 export const TWIN_ACCOUNT_ID = '123456789012';
@@ -22,5 +22,10 @@ export function idFactory(random: Random, region: string) {
       const lbPath = loadBalancerArn.slice(loadBalancerArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
       return `${prefix}:listener/${lbPath}/${hex(random, 16)}`;
     },
+    /** Rule ARNs extend their listener's path: listener-rule/app/<name>/<lb-id>/<listener-id>/<id>. */
+    ruleArn: (listenerArn: string) => `${listenerArn.replace(':listener/', ':listener-rule/')}/${hex(random, 16)}`,
+    /** The default rule's ARN, derived from the listener's so that making it draws nothing from the seeded random. */
+    defaultRuleArn: (listenerArn: string) =>
+      `${listenerArn.replace(':listener/', ':listener-rule/')}/${hashString(`default:${listenerArn}`).toString(16).padStart(8, '0')}${hashString(`rule:${listenerArn}`).toString(16).padStart(8, '0')}`,
   };
 }

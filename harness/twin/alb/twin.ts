@@ -1,7 +1,7 @@
 /**
- * The ALB twin: control plane (load balancers, target groups, listeners, target state machine)
- * plus one data-plane listener per load balancer, as one object the Load Balancer Controller
- * twin calls in-process and the ELBv2 Query API serves.
+ * The ALB twin: control plane (load balancers, target groups, listeners and their rules, target
+ * state machine) plus one data-plane server per listener, as one object the Load Balancer
+ * Controller twin calls in-process and the ELBv2 Query API serves.
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
@@ -10,7 +10,7 @@ import { healthCheckSchema, type HealthCheckConfig, type TwinConfig } from '../c
 import { hashString } from '../../core/random.ts';
 import type { Network } from '../network.ts';
 import { loadBalancerResourceId, targetGroupResourceId } from './alb-log.ts';
-import { DataPlane, LbNode, type RequestOutcome } from './data-plane.ts';
+import { DataPlane, LbNode, type ListenerEndpoint, type RequestOutcome, type TlsIdentity } from './data-plane.ts';
 import { AlbError } from './errors.ts';
 import { httpProbe, type HealthProbe } from './health.ts';
 import { idFactory, TWIN_ACCOUNT_ID } from './ids.ts';
@@ -18,12 +18,15 @@ import { AccessLogDelivery, type LogObjectSink } from './log-delivery.ts';
 import { AlbMetrics } from './metrics.ts';
 import { parseMatcher } from './matcher.ts';
 import { NodeView, TargetGroupModel, type TargetEntry } from './model.ts';
+import { certificateHosts, compileRoutes, withRedirectDefaults } from './rules.ts';
 import type {
   AccessLogRecord,
   AlbControlPlane,
   AlbEvent,
   ListenerInfo,
   LoadBalancerInfo,
+  RuleAction,
+  RuleInfo,
   TargetGroupInfo,
   TargetRef,
   TargetState,
@@ -41,6 +44,8 @@ export interface AlbTwinDeps {
   logSink?: LogObjectSink;
   /** The health checker; the real HTTP probe unless a test drives the state machine directly. */
   healthProbe?: HealthProbe;
+  /** Issues the certificate an HTTPS listener serves, naming `hosts` (its rules' hosts); without it, HTTPS listeners are refused. */
+  certificates?: (hosts: string[]) => Promise<TlsIdentity>;
 }
 
 /** Where a request from one LB node would go now (for tests and diagnostics). */
@@ -64,10 +69,22 @@ export interface AlbTwin extends AlbControlPlane {
   flushAccessLogs(): void;
 }
 
+interface ListenerModel {
+  info: ListenerInfo;
+  endpoint: ListenerEndpoint;
+  /** Non-default rules, by priority. */
+  rules: RuleInfo[];
+  defaultRuleArn: string;
+  /** The hosts the served certificate names (HTTPS), joined: reissued when the rules' hosts change. */
+  certificateHosts?: string;
+}
+
 interface LoadBalancerModel {
   info: LoadBalancerInfo;
   plane: DataPlane;
-  listener?: ListenerInfo;
+  listeners: Map<string, ListenerModel>;
+  /** The server started with the load balancer, until the first HTTP listener takes it. */
+  spare?: ListenerEndpoint;
   attributes: Record<string, string>;
 }
 
@@ -180,10 +197,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
   // Host counts: each LB node reports once a model minute, as ALB does ("always reported" while there are targets).
   const sampleHosts = () => {
     const time = clock.now();
-    for (const lb of loadBalancers.values()) {
-      if (!lb.listener) continue;
-      const group = groups.get(lb.listener.defaultTargetGroupArn);
-      if (!group) continue;
+    for (const lb of loadBalancers.values()) for (const group of groups.values()) {
+      if (!group.info.loadBalancerArns.includes(lb.info.arn)) continue;
       const rows = group.health();
       if (!rows.length) continue;
       const healthy = rows.filter((r) => r.state === 'healthy');
@@ -253,6 +268,81 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       }
     }
   };
+  const listenerOf = (arn: string): { lb: LoadBalancerModel; listener: ListenerModel } => {
+    for (const lb of loadBalancers.values()) {
+      const listener = lb.listeners.get(arn);
+      if (listener) return { lb, listener };
+    }
+    throw new AlbError('ListenerNotFound', `One or more listeners not found: ${arn}`);
+  };
+  /** Checks actions as ELBv2 does and fills a redirect's unset components. */
+  const validateActions = (actions: RuleAction[], what: string): RuleAction[] => {
+    if (actions.length === 0) throw new AlbError('ValidationError', `Expected at least one action for ${what}, got none`);
+    return actions.map((a) => {
+      if (a.type === 'forward') groupOf(a.targetGroupArn);
+      if (a.type === 'fixed-response' && !/^[2-5]\d\d$/.test(a.statusCode)) {
+        throw new AlbError('ValidationError', `Expected a fixed-response status code 2XX, 4XX or 5XX for ${what}, got '${a.statusCode}'`);
+      }
+      return withRedirectDefaults(a);
+    });
+  };
+  /** The load balancer's nodes start a view of a target group its listeners now forward to. */
+  const attachForwards = (lb: LoadBalancerModel, actions: RuleAction[]) => {
+    for (const a of actions) {
+      if (a.type !== 'forward' || lb.plane.nodes[0]?.views.has(a.targetGroupArn)) continue;
+      const group = groupOf(a.targetGroupArn);
+      const views = lb.plane.nodes.map((node) => {
+        const view = new NodeView(node.name, group.info.arn, {
+          clock,
+          random: deps.random.fork(`lag:${lb.info.name}:${node.name}${node.view ? `:${group.info.name}` : ''}`),
+          registrationLag: config.registrationLag,
+          deregistrationLag: config.deregistrationLag,
+          emit,
+          onUnroutable: (entry) => node.closeIdle(entry),
+        });
+        node.views.set(group.info.arn, view);
+        node.view ??= view;
+        return view;
+      });
+      group.attach(lb.info.arn, views);
+    }
+  };
+  /** Recompiles a listener's routes; an HTTPS listener gets a certificate for its rules' hosts when they changed. */
+  const refresh = async (listener: ListenerModel) => {
+    const info = listener.info;
+    listener.endpoint.setRoutes(
+      info.albPort,
+      compileRoutes(listener.rules.map((r) => ({ priority: r.priority as number, conditions: r.conditions, actions: r.actions })), info.defaultActions),
+    );
+    if (info.protocol !== 'HTTPS') return;
+    const hosts = certificateHosts(listener.rules);
+    if (listener.certificateHosts === hosts.join(',')) return;
+    listener.certificateHosts = hosts.join(',');
+    listener.endpoint.setIdentity(await issue(hosts));
+  };
+  const issue = (hosts: string[]): Promise<TlsIdentity> => {
+    if (!deps.certificates) throw new AlbError('CertificateNotFound', 'Expected the ALB twin to have a certificate source for HTTPS listeners, got none');
+    return deps.certificates(hosts);
+  };
+  const copyListener = (l: ListenerModel): ListenerInfo => ({
+    ...l.info,
+    defaultActions: l.info.defaultActions.map((a) => ({ ...a })),
+    certificateArns: [...l.info.certificateArns],
+  });
+  const copyRule = (r: RuleInfo): RuleInfo => ({
+    ...r,
+    conditions: r.conditions.map((c) => ({ ...c, values: [...c.values] })),
+    actions: r.actions.map((a) => ({ ...a })),
+  });
+  const defaultRule = (l: ListenerModel): RuleInfo => ({
+    arn: l.defaultRuleArn,
+    listenerArn: l.info.arn,
+    priority: 'default',
+    conditions: [],
+    actions: l.info.defaultActions,
+    isDefault: true,
+  });
+
   const copyLb = (info: LoadBalancerInfo): LoadBalancerInfo => ({ ...info, zones: [...info.zones], tags: { ...info.tags }, createdAt: new Date(info.createdAt) });
   const copyGroup = (info: TargetGroupInfo): TargetGroupInfo => ({
     ...info,
@@ -289,7 +379,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       };
       const attributes = Object.fromEntries(Object.entries(LB_ATTRIBUTES).map(([k, a]) => [k, a.default]));
       attributes['idle_timeout.timeout_seconds'] = String(config.idleTimeoutSeconds);
-      loadBalancers.set(arn, { info, plane, attributes });
+      loadBalancers.set(arn, { info, plane, listeners: new Map(), spare: plane.endpoints[0], attributes });
       delivery?.register(arn, elb, new Map(uniqueZones.map((zone) => [zone, nodeIp(name, zone)])));
       return copyLb(info);
     },
@@ -315,27 +405,95 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       return copyGroup(info);
     },
 
-    createListener({ loadBalancerArn, port, defaultTargetGroupArn }) {
+    async createListener({ loadBalancerArn, port, protocol = 'HTTP', defaultTargetGroupArn, defaultActions, certificateArns = [] }) {
       const lb = lbOf(loadBalancerArn);
-      const group = groupOf(defaultTargetGroupArn);
-      if (lb.listener) throw new AlbError('DuplicateListener', `The load balancer ${lb.info.name} already has a listener (the twin serves one)`);
-      // The listener reports the loopback port it really listens on (`port` stays the forwarded port).
-      const listener: ListenerInfo = { arn: ids.listenerArn(loadBalancerArn), loadBalancerArn, port: Number(new URL(lb.plane.url).port), protocol: 'HTTP', defaultTargetGroupArn };
-      lb.listener = listener;
-      const views = lb.plane.nodes.map((node) => {
-        node.view = new NodeView(node.name, group.info.arn, {
-          clock,
-          random: deps.random.fork(`lag:${lb.info.name}:${node.name}`),
-          registrationLag: config.registrationLag,
-          deregistrationLag: config.deregistrationLag,
-          emit,
-          onUnroutable: (entry) => node.closeIdle(entry),
-        });
-        return node.view;
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new AlbError('ValidationError', `Expected a listener port from 1 to 65535, got ${port}`);
+      const actions = validateActions(defaultActions ?? (defaultTargetGroupArn ? [{ type: 'forward', targetGroupArn: defaultTargetGroupArn }] : []), `the listener on port ${port}`);
+      if ([...lb.listeners.values()].some((l) => l.info.albPort === port)) {
+        throw new AlbError('DuplicateListener', `A listener already exists on port ${port} of load balancer ${lb.info.name}`);
+      }
+      if (protocol === 'HTTPS' && certificateArns.length === 0) throw new AlbError('ValidationError', `Expected a certificate for the HTTPS listener on port ${port}, got none`);
+      // The first HTTP listener takes the server started with the load balancer (its listenerUrl); every other gets its own.
+      let endpoint = protocol === 'HTTP' ? lb.spare : undefined;
+      if (endpoint) lb.spare = undefined;
+      else endpoint = await lb.plane.listen(protocol === 'HTTPS' ? 'https' : 'http', 0, protocol === 'HTTPS' ? await issue([]) : undefined);
+      const arn = ids.listenerArn(loadBalancerArn);
+      const forward = actions[actions.length - 1];
+      const info: ListenerInfo = {
+        arn,
+        loadBalancerArn,
+        // The loopback port it really listens on, so DNSName:Port reaches it; `albPort` is the one asked for.
+        port: Number(new URL(endpoint.url).port),
+        albPort: port,
+        protocol,
+        defaultActions: actions,
+        certificateArns: [...certificateArns],
+        ...(forward.type === 'forward' ? { defaultTargetGroupArn: forward.targetGroupArn } : {}),
+        url: endpoint.url,
+      };
+      const listener: ListenerModel = { info, endpoint, rules: [], defaultRuleArn: ids.defaultRuleArn(arn), ...(protocol === 'HTTPS' ? { certificateHosts: '' } : {}) };
+      lb.listeners.set(arn, listener);
+      attachForwards(lb, actions);
+      await refresh(listener);
+      return copyListener(listener);
+    },
+
+    async modifyListener(listenerArn, { defaultActions, certificateArns }) {
+      const { lb, listener } = listenerOf(listenerArn);
+      if (defaultActions) {
+        const actions = validateActions(defaultActions, `listener ${listenerArn}`);
+        const forward = actions[actions.length - 1];
+        listener.info.defaultActions = actions;
+        listener.info.defaultTargetGroupArn = forward.type === 'forward' ? forward.targetGroupArn : undefined;
+        if (!listener.info.defaultTargetGroupArn) delete listener.info.defaultTargetGroupArn;
+        attachForwards(lb, actions);
+      }
+      if (certificateArns) listener.info.certificateArns = [...certificateArns];
+      await refresh(listener);
+      return copyListener(listener);
+    },
+
+    async setRules(listenerArn, specs) {
+      const { lb, listener } = listenerOf(listenerArn);
+      const seen = new Set<number>();
+      const rules = specs.map((spec): RuleInfo => {
+        if (!Number.isInteger(spec.priority) || spec.priority < 1 || spec.priority > 50000) {
+          throw new AlbError('ValidationError', `Expected a rule priority from 1 to 50000, got ${spec.priority}`);
+        }
+        if (seen.has(spec.priority)) throw new AlbError('PriorityInUse', `The specified priority is in use: ${spec.priority}`);
+        seen.add(spec.priority);
+        if (spec.conditions.length === 0 || spec.conditions.some((c) => c.values.length === 0)) {
+          throw new AlbError('ValidationError', `Expected rule ${spec.priority} to have conditions, each with values, got ${JSON.stringify(spec.conditions)}`);
+        }
+        const actions = validateActions(spec.actions, `rule ${spec.priority}`);
+        const kept = listener.rules.find((r) => r.priority === spec.priority);
+        return {
+          arn: kept?.arn ?? ids.ruleArn(listenerArn),
+          listenerArn,
+          priority: spec.priority,
+          conditions: spec.conditions.map((c) => ({ ...c, values: [...c.values] })),
+          actions,
+          isDefault: false,
+        };
       });
-      lb.plane.setListener(port, group.info.arn);
-      group.attach(loadBalancerArn, views);
-      return { ...listener };
+      rules.sort((a, b) => (a.priority as number) - (b.priority as number));
+      for (const r of rules) attachForwards(lb, r.actions);
+      listener.rules = rules;
+      await refresh(listener);
+      return rules.map(copyRule);
+    },
+
+    describeRules({ listenerArn, ruleArns }) {
+      if (listenerArn) {
+        const { listener } = listenerOf(listenerArn);
+        const all = [...listener.rules, defaultRule(listener)];
+        return (ruleArns?.length ? all.filter((r) => ruleArns.includes(r.arn)) : all).map(copyRule);
+      }
+      if (!ruleArns?.length) throw new AlbError('ValidationError', 'Expected a listener ARN or rule ARNs, got neither');
+      const all = [...loadBalancers.values()].flatMap((lb) => [...lb.listeners.values()].flatMap((l) => [...l.rules, defaultRule(l)]));
+      const missing = ruleArns.filter((arn) => !all.some((r) => r.arn === arn));
+      if (missing.length) throw new AlbError('RuleNotFound', `One or more rules not found: ${missing.join(', ')}`);
+      return ruleArns.map((arn) => copyRule(all.find((r) => r.arn === arn)!));
     },
 
     describeLoadBalancers: () => [...loadBalancers.values()].map((lb) => copyLb(lb.info)),
@@ -343,8 +501,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     describeListeners(loadBalancerArn) {
       if (loadBalancerArn) lbOf(loadBalancerArn);
       return [...loadBalancers.values()]
-        .filter((lb) => lb.listener && (!loadBalancerArn || lb.info.arn === loadBalancerArn))
-        .map((lb) => ({ ...lb.listener! }));
+        .filter((lb) => !loadBalancerArn || lb.info.arn === loadBalancerArn)
+        .flatMap((lb) => [...lb.listeners.values()].map(copyListener));
     },
 
     describeTargetGroups(filter = {}) {

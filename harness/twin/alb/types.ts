@@ -47,13 +47,51 @@ export interface LoadBalancerInfo {
   listenerUrl: string;
 }
 
+/** A listener's protocol. */
+export type ListenerProtocol = 'HTTP' | 'HTTPS';
+
+/** A rule condition (ELBv2 RuleCondition): the host-header and path-pattern fields the controller writes. */
+export type RuleCondition = { field: 'host-header'; values: string[] } | { field: 'path-pattern'; values: string[] };
+
+/** A rule or default action (ELBv2 Action): forward, fixed-response or redirect. */
+export type RuleAction =
+  | { type: 'forward'; targetGroupArn: string }
+  | { type: 'fixed-response'; statusCode: string; contentType?: string; messageBody?: string }
+  | { type: 'redirect'; statusCode: 'HTTP_301' | 'HTTP_302'; protocol?: string; port?: string; host?: string; path?: string; query?: string };
+
 /** A listener's description. */
 export interface ListenerInfo {
   arn: string;
   loadBalancerArn: string;
+  /** The loopback port the listener really listens on, so DNSName:Port reaches it (DescribeListeners' Port). */
   port: number;
-  protocol: 'HTTP';
-  defaultTargetGroupArn: string;
+  /** The load balancer port it stands for (80, 443): X-Forwarded-Port, a redirect's #{port}, the access log's request line. */
+  albPort: number;
+  protocol: ListenerProtocol;
+  defaultActions: RuleAction[];
+  /** Certificate ARNs (HTTPS); the twin serves one certificate of its own CA for every rule host. */
+  certificateArns: string[];
+  /** The target group the default action forwards to, when it forwards. */
+  defaultTargetGroupArn?: string;
+  /** e.g. https://127.0.0.1:41235 */
+  url: string;
+}
+
+/** A listener rule's description (DescribeRules); the default rule has priority 'default'. */
+export interface RuleInfo {
+  arn: string;
+  listenerArn: string;
+  priority: number | 'default';
+  conditions: RuleCondition[];
+  actions: RuleAction[];
+  isDefault: boolean;
+}
+
+/** What a rule is made of: the controller's rule model. */
+export interface RuleSpec {
+  priority: number;
+  conditions: RuleCondition[];
+  actions: RuleAction[];
 }
 
 /** The 5xx causes the twin can name, one per access-log record that has a 5xx. */
@@ -124,8 +162,27 @@ export interface AlbControlPlane {
   /** Creates a load balancer with one LB node per zone and starts its data-plane listener. */
   createLoadBalancer(input: { name: string; zones: string[]; tags?: Record<string, string> }): Promise<LoadBalancerInfo>;
   createTargetGroup(input: { name: string; port: number; healthCheck?: Partial<HealthCheckConfig>; tags?: Record<string, string> }): TargetGroupInfo;
-  /** An HTTP listener forwarding to one target group (the twin serves one listener per LB). */
-  createListener(input: { loadBalancerArn: string; port: number; defaultTargetGroupArn: string }): ListenerInfo;
+  /**
+   * A listener on `port` (80, 443, …), served on its own loopback port: forwarding to
+   * `defaultTargetGroupArn`, or running `defaultActions`. HTTPS needs the twin's certificate source.
+   */
+  createListener(input: {
+    loadBalancerArn: string;
+    port: number;
+    protocol?: ListenerProtocol;
+    defaultTargetGroupArn?: string;
+    defaultActions?: RuleAction[];
+    certificateArns?: string[];
+  }): Promise<ListenerInfo>;
+  /** Replaces a listener's default actions and certificates (ModifyListener). */
+  modifyListener(listenerArn: string, input: { defaultActions?: RuleAction[]; certificateArns?: string[] }): Promise<ListenerInfo>;
+  /**
+   * Makes a listener's rules exactly `rules` (what the controller's rule synthesizer reaches with
+   * CreateRule / ModifyRule / DeleteRule): a rule keeps its ARN while its priority does.
+   */
+  setRules(listenerArn: string, rules: RuleSpec[]): Promise<RuleInfo[]>;
+  /** DescribeRules: a listener's rules with its default rule last, or the rules named by ARN. */
+  describeRules(input: { listenerArn?: string; ruleArns?: string[] }): RuleInfo[];
   describeLoadBalancers(): LoadBalancerInfo[];
   describeListeners(loadBalancerArn?: string): ListenerInfo[];
   describeTargetGroups(filter?: { arns?: string[]; names?: string[]; loadBalancerArn?: string }): TargetGroupInfo[];

@@ -4,7 +4,7 @@
  */
 import { hashString } from '../../core/random.ts';
 import { AlbError } from '../alb/errors.ts';
-import type { AlbControlPlane, LoadBalancerInfo, TargetGroupInfo, TargetHealth, TargetRef } from '../alb/types.ts';
+import type { AlbControlPlane, ListenerInfo, LoadBalancerInfo, RuleAction, RuleCondition, RuleInfo, TargetGroupInfo, TargetHealth, TargetRef } from '../alb/types.ts';
 import { el, listParam, structListParam, text, type QueryParams, type QueryResponse } from './query.ts';
 
 /** The ELBv2 API version the twin serves. */
@@ -97,6 +97,76 @@ function targetHealthXml(row: TargetHealth, healthCheckPort: string): string {
   );
 }
 
+/** One Action (DescribeListeners' DefaultActions, DescribeRules' Actions); `order` as ELBv2 numbers them from 1. */
+function actionXml(action: RuleAction, order: number): string {
+  switch (action.type) {
+    case 'forward':
+      return el(
+        'member',
+        text('Type', 'forward'),
+        text('TargetGroupArn', action.targetGroupArn),
+        el(
+          'ForwardConfig',
+          el('TargetGroups', el('member', text('TargetGroupArn', action.targetGroupArn), text('Weight', 1))),
+          el('TargetGroupStickinessConfig', text('Enabled', false)),
+        ),
+        text('Order', order),
+      );
+    case 'fixed-response':
+      return el(
+        'member',
+        text('Type', 'fixed-response'),
+        el('FixedResponseConfig', text('MessageBody', action.messageBody), text('StatusCode', action.statusCode), text('ContentType', action.contentType)),
+        text('Order', order),
+      );
+    case 'redirect':
+      return el(
+        'member',
+        text('Type', 'redirect'),
+        el(
+          'RedirectConfig',
+          text('Protocol', action.protocol),
+          text('Port', action.port),
+          text('Host', action.host),
+          text('Path', action.path),
+          text('Query', action.query),
+          text('StatusCode', action.statusCode),
+        ),
+        text('Order', order),
+      );
+  }
+}
+
+/** One RuleCondition: the legacy Values and the field's own config, as ELBv2 answers both. */
+function conditionXml(condition: RuleCondition): string {
+  const values = el('Values', ...condition.values.map((v) => text('member', v)));
+  const config = condition.field === 'host-header' ? 'HostHeaderConfig' : 'PathPatternConfig';
+  return el('member', text('Field', condition.field), values, el(config, el('Values', ...condition.values.map((v) => text('member', v)))));
+}
+
+function listenerXml(l: ListenerInfo): string {
+  return el(
+    'member',
+    text('ListenerArn', l.arn),
+    text('LoadBalancerArn', l.loadBalancerArn),
+    text('Port', l.port),
+    text('Protocol', l.protocol),
+    ...(l.protocol === 'HTTPS' ? [el('Certificates', ...l.certificateArns.map((arn) => el('member', text('CertificateArn', arn)))), text('SslPolicy', 'ELBSecurityPolicy-2016-08')] : []),
+    el('DefaultActions', ...l.defaultActions.map((a, i) => actionXml(a, i + 1))),
+  );
+}
+
+function ruleXml(r: RuleInfo): string {
+  return el(
+    'member',
+    text('RuleArn', r.arn),
+    text('Priority', String(r.priority)),
+    el('Conditions', ...r.conditions.map(conditionXml)),
+    el('Actions', ...r.actions.map((a, i) => actionXml(a, i + 1))),
+    text('IsDefault', r.isDefault),
+  );
+}
+
 function attributesXml(attributes: Record<string, string>): string {
   return el('Attributes', ...Object.entries(attributes).map(([k, v]) => el('member', text('Key', k), text('Value', v))));
 }
@@ -121,6 +191,7 @@ function targetsParam(params: QueryParams, defaultPort: number): Array<TargetRef
 export const ELBV2_ACTIONS = [
   'DescribeLoadBalancers',
   'DescribeListeners',
+  'DescribeRules',
   'DescribeTargetGroups',
   'DescribeTargetHealth',
   'DescribeTargetGroupAttributes',
@@ -165,17 +236,13 @@ function dispatch(alb: AlbControlPlane, action: string, params: QueryParams, req
         list = list.filter((l) => arns.includes(l.arn));
       }
       if (!lbArn && !arns.length) throw new AlbError('ValidationError', 'Expected a load balancer ARN or listener ARNs, got neither');
-      const xml = list.map((l) =>
-        el(
-          'member',
-          text('ListenerArn', l.arn),
-          text('LoadBalancerArn', l.loadBalancerArn),
-          text('Port', l.port),
-          text('Protocol', l.protocol),
-          el('DefaultActions', el('member', text('Type', 'forward'), text('TargetGroupArn', l.defaultTargetGroupArn), text('Order', 1))),
-        ),
-      );
-      return ok(action, el('Listeners', ...xml), requestId);
+      return ok(action, el('Listeners', ...list.map(listenerXml)), requestId);
+    }
+    case 'DescribeRules': {
+      const listenerArn = params.get('ListenerArn') || undefined;
+      const ruleArns = listParam(params, 'RuleArns.member');
+      const rules = alb.describeRules({ listenerArn, ruleArns });
+      return ok(action, el('Rules', ...rules.map(ruleXml)), requestId);
     }
     case 'DescribeTargetGroups': {
       const list = alb.describeTargetGroups({

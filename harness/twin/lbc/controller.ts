@@ -2,9 +2,13 @@
  * The AWS Load Balancer Controller twin (IP targets). It reads Ingresses, Services, Pods, Nodes and
  * TargetGroupBindings from the store and drives the ALB twin's control plane as the real controller
  * drives ELBv2 (reference, part B):
- * - an ALB Ingress gets a load balancer, a listener, a target group per backend service and a
- *   TargetGroupBinding; its annotations set the health check, the target-group attributes and the
- *   load-balancer attributes (`load-balancer-attributes`, e.g. access_logs.s3.*);
+ * - an IngressGroup (`group.name`, else the Ingress alone) gets one load balancer; its members, in
+ *   `group.order`, build the listeners (`listen-ports`, `certificate-arn`, `ssl-redirect`), the
+ *   rules (host, path, pathType) and default actions (the default backend, else a fixed 404) as
+ *   ./model.ts describes; a target group per member backend and a TargetGroupBinding labelled for
+ *   the group; the members' annotations set the health check, the target-group attributes and the
+ *   load-balancer attributes (merged across members: a disagreement is the controller's
+ *   FailedBuildModel event on every member, and the load balancer is left as it is);
  * - a binding registers its service's endpoints: ready pods, and not-ready pods whose only missing
  *   condition is this binding's readiness gate (ContainersReady, node Ready, not terminating);
  *   everything else is deregistered — each change `reactionSeconds` after the pod event;
@@ -15,11 +19,13 @@
 import type { Clock, Timer } from '../../core/clock.ts';
 import { parseAttributeList } from '../../core/attributes.ts';
 import { hashString } from '../../core/random.ts';
-import type { AlbControlPlane, TargetRef } from '../alb/types.ts';
+import type { AlbControlPlane, ListenerInfo, RuleAction, TargetRef } from '../alb/types.ts';
 import type { TwinConfig } from '../config.ts';
+import { recordEvent } from '../controllers/events.ts';
 import type { ObjectStore } from '../kube/store.ts';
 import { timestamp } from '../kube/store.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { buildGroupModel, groupIdOf, sortMembers, stackLabels, type GroupId, type ModelAction } from './model.ts';
 
 /** The readiness-gate condition type prefix. */
 export const GATE_PREFIX = 'target-health.elbv2.k8s.aws/';
@@ -44,12 +50,18 @@ export interface LoadBalancerControllerTwin {
   stop(): void;
 }
 
-interface IngressState {
+interface GroupState {
   loadBalancerArn: string;
+  /** The address of the listener traffic is best sent to: one that forwards, HTTP before HTTPS. */
   listenerUrl: string;
-  /** service name → target group ARN */
+  /** `namespace/ingress-service:port` (the target group's resource tag) → target group ARN */
   targetGroups: Map<string, string>;
+  /** ALB port → the listener, and what it was last given (default actions, certificates, rules). */
+  listeners: Map<number, { info: ListenerInfo; applied: string; rules: string }>;
 }
+
+/** The reason of the Warning the controller records when it cannot build a group's model. */
+export const FAILED_BUILD_MODEL = 'FailedBuildModel';
 
 function condition(pod: KubeObject, type: string): { status: string } | undefined {
   return (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
@@ -69,15 +81,10 @@ function awsName(namespace: string, name: string, salt: string): string {
   return `k8s-${namespace.slice(0, 8)}-${name.slice(0, 8)}-${hash.slice(0, 10)}`;
 }
 
-/** Backend services of an Ingress with their ports (defaultBackend and every rule path). */
-function backends(ing: KubeObject): Array<{ name: string; port: number | string }> {
-  const out = new Map<string, number | string>();
-  const add = (b: { service?: { name: string; port?: { number?: number; name?: string } } } | undefined) => {
-    if (b?.service?.name) out.set(b.service.name, b.service.port?.number ?? b.service.port?.name ?? 80);
-  };
-  add(ing.spec?.defaultBackend);
-  for (const rule of ing.spec?.rules ?? []) for (const p of rule.http?.paths ?? []) add(p.backend);
-  return [...out].map(([name, port]) => ({ name, port }));
+/** Name like the real controller's for an explicit group: k8s-<group>-<10 hex>. */
+function groupLbName(group: string): string {
+  const hash = hashString(`${group}/lb`).toString(16).padStart(8, '0') + '00';
+  return `k8s-${group.replace(/[^a-zA-Z0-9-]/g, '').slice(0, 17)}-${hash.slice(0, 10)}`.replace(/--+/g, '-');
 }
 
 /** Parses `a=b,c=d` (the target-group-attributes annotation). */
@@ -103,7 +110,7 @@ export function healthCheckFromAnnotations(a: Record<string, string> = {}): Reco
 export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControllerTwin {
   const { store, clock, alb } = deps;
   const log = deps.log ?? (() => {});
-  const ingresses = new Map<string, IngressState>();
+  const groupState = new Map<string, GroupState>();
   const waiters = new Map<string, Array<(url: string) => void>>();
   const pending = new Map<string, Timer>();
   const requeues = new Map<string, Timer>();
@@ -131,62 +138,112 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
 
   const reactionMs = deps.config.reactionSeconds * 1000;
 
-  async function reconcileIngress(ns: string, name: string): Promise<void> {
-    const ing = store.get('ingresses', ns, name);
-    const key = `${ns}/${name}`;
-    if (!ing || !isAlbIngress(ing) || ing.metadata.deletionTimestamp) return;
-    const annotations = ing.metadata.annotations ?? {};
-    let state = ingresses.get(key);
+  /** Ingress `namespace/name` → the group it was last reconciled in: an edit may move it out, and that group rebuilds too. */
+  const memberOf = new Map<string, string>();
+  /** Group key (the group name, or `namespace/name` of an implicit group) → its id. */
+  const groupIds = new Map<string, GroupId>();
+  const running = new Map<string, Promise<void>>();
+
+  function groupKeyOf(ing: KubeObject): string | undefined {
+    if (!isAlbIngress(ing) || ing.metadata.deletionTimestamp) return undefined;
+    const id = groupIdOf(ing);
+    if (!id.ok) {
+      log(`load balancer controller: ingress ${ing.metadata.namespace}/${ing.metadata.name}: ${id.error}`);
+      return undefined;
+    }
+    groupIds.set(id.value.name, id.value);
+    return id.value.name;
+  }
+
+  /** Runs one group's reconciles one after another (each awaits the ALB twin). */
+  function runGroup(key: string): void {
+    const next = (running.get(key) ?? Promise.resolve())
+      .then(() => reconcileGroup(key))
+      .catch((error) => log(`load balancer controller: group ${key}: ${(error as Error).message}`));
+    running.set(key, next);
+  }
+
+  /** The model's action with target group ARNs. */
+  function actionOf(state: GroupState, a: ModelAction): RuleAction {
+    if (a.type !== 'forward') return a;
+    const arn = state.targetGroups.get(`${a.backend.namespace}/${a.backend.ingress}-${a.backend.service}:${a.backend.port}`);
+    if (!arn) throw new Error(`Expected a target group for ${a.backend.namespace}/${a.backend.ingress}-${a.backend.service}:${a.backend.port}, got none`);
+    return { type: 'forward', targetGroupArn: arn };
+  }
+
+  async function reconcileGroup(key: string): Promise<void> {
+    const id = groupIds.get(key);
+    if (!id || stopped) return;
+    const candidates = store.list('ingresses').items.filter((ing) => groupKeyOf(ing) === key);
+    for (const ing of candidates) memberOf.set(`${ing.metadata.namespace}/${ing.metadata.name}`, key);
+    // A group whose members are all gone keeps its load balancer: deletion is not modelled.
+    if (candidates.length === 0) return;
+    const fail = (error: string) => {
+      for (const ing of candidates) recordEvent(store, clock, ing, 'Warning', FAILED_BUILD_MODEL, `Failed build model due to ${error}`, 'ingress');
+      log(`load balancer controller: group ${key}: Failed build model due to ${error}`);
+    };
+    const sorted = sortMembers(candidates);
+    if (!sorted.ok) return fail(sorted.error);
+    const built = buildGroupModel(id, sorted.value);
+    if (!built.ok) return fail(built.error);
+    const model = built.value;
+    for (const b of model.backends) {
+      if (!store.get('services', b.namespace, b.service)) return fail(`ingress: ${b.namespace}/${b.ingress}: services "${b.service}" not found`);
+    }
+
+    let state = groupState.get(key);
     if (!state) {
       const zones = [...new Set(store.list('nodes').items.map((n) => n.metadata.labels?.['topology.kubernetes.io/zone']).filter(Boolean) as string[])].sort();
+      const [ns, name] = id.explicit ? ['', ''] : key.split('/');
       const lb = await alb.createLoadBalancer({
-        name: awsName(ns, name, 'lb'),
+        name: id.explicit ? groupLbName(key) : awsName(ns, name, 'lb'),
         zones,
         tags: { 'elbv2.k8s.aws/cluster': 'twin', 'ingress.k8s.aws/stack': key, 'ingress.k8s.aws/resource': 'LoadBalancer' },
       });
-      state = { loadBalancerArn: lb.arn, listenerUrl: lb.listenerUrl, targetGroups: new Map() };
-      ingresses.set(key, state);
-      log(`load balancer controller: created ${lb.name} for ingress ${key} at ${lb.listenerUrl}`);
+      state = { loadBalancerArn: lb.arn, listenerUrl: lb.listenerUrl, targetGroups: new Map(), listeners: new Map() };
+      groupState.set(key, state);
+      log(`load balancer controller: created ${lb.name} for ingress group ${key} at ${lb.listenerUrl}`);
     }
     // The controller owns these too: written on every reconcile (only the ones that differ).
-    const lbAttributes = parseAttributes(annotations[ANN + 'load-balancer-attributes']);
+    const lbAttributes = model.loadBalancerAttributes;
     if (Object.keys(lbAttributes).length) {
       const current = alb.describeLoadBalancerAttributes(state.loadBalancerArn);
       const changes = Object.fromEntries(Object.entries(lbAttributes).filter(([k, v]) => current[k] !== v));
       if (Object.keys(changes).length) {
         try {
           alb.modifyLoadBalancerAttributes(state.loadBalancerArn, changes);
-          log(`load balancer controller: ingress ${key}: load balancer attributes ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(',')}`);
+          log(`load balancer controller: group ${key}: load balancer attributes ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(',')}`);
         } catch (error) {
           // The real controller reports a failed reconcile as an event and retries; the twin logs it.
-          log(`load balancer controller: ingress ${key}: ModifyLoadBalancerAttributes failed: ${(error as Error).message}`);
+          log(`load balancer controller: group ${key}: ModifyLoadBalancerAttributes failed: ${(error as Error).message}`);
         }
       }
     }
-    for (const backend of backends(ing)) {
-      const svc = store.get('services', ns, backend.name);
-      if (!svc) continue;
+    for (const backend of model.backends) {
+      const ns = backend.namespace;
+      const svc = store.get('services', ns, backend.service)!;
+      const owner = model.members.find((m) => m.metadata.namespace === ns && m.metadata.name === backend.ingress)!;
+      const annotations = owner.metadata.annotations ?? {};
+      const resource = `${ns}/${backend.ingress}-${backend.service}:${backend.port}`;
       const svcPort = (svc.spec?.ports ?? []).find((p: { port: number; name?: string }) => p.port === backend.port || p.name === backend.port) ?? svc.spec?.ports?.[0];
-      let tgArn = state.targetGroups.get(backend.name);
+      let tgArn = state.targetGroups.get(resource);
       if (!tgArn) {
-        const tgName = awsName(ns, backend.name, 'tg');
+        // An implicit group keeps the names it always had; an explicit group's members each get their own.
+        const tgName = id.explicit ? awsName(ns, backend.service, `tg:${backend.ingress}`) : awsName(ns, backend.service, 'tg');
         const tg = alb.createTargetGroup({
           name: tgName,
           port: typeof svcPort?.targetPort === 'number' ? svcPort.targetPort : 8080,
-          tags: { 'elbv2.k8s.aws/cluster': 'twin', 'ingress.k8s.aws/stack': key, 'ingress.k8s.aws/resource': `${ns}/${name}-${backend.name}:${backend.port}` },
+          tags: { 'elbv2.k8s.aws/cluster': 'twin', 'ingress.k8s.aws/stack': key, 'ingress.k8s.aws/resource': resource },
         });
         tgArn = tg.arn;
         healthCheckDefaults.set(tgArn, { ...tg.healthCheck });
-        state.targetGroups.set(backend.name, tgArn);
-        if (state.targetGroups.size === 1) {
-          alb.createListener({ loadBalancerArn: state.loadBalancerArn, port: 80, defaultTargetGroupArn: tgArn });
-        }
+        state.targetGroups.set(resource, tgArn);
         if (!store.get('targetgroupbindings', ns, tgName)) {
           store.create('targetgroupbindings', {
             apiVersion: 'elbv2.k8s.aws/v1beta1',
             kind: 'TargetGroupBinding',
-            metadata: { name: tgName, namespace: ns, labels: { 'ingress.k8s.aws/stack-name': name, 'ingress.k8s.aws/stack-namespace': ns } },
-            spec: { targetGroupARN: tgArn, targetType: 'ip', serviceRef: { name: backend.name, port: backend.port }, ipAddressType: 'ipv4' },
+            metadata: { name: tgName, namespace: ns, labels: stackLabels(id) },
+            spec: { targetGroupARN: tgArn, targetType: 'ip', serviceRef: { name: backend.service, port: backend.port }, ipAddressType: 'ipv4' },
           });
         }
       }
@@ -198,14 +255,44 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
       const attributes = parseAttributes(annotations[ANN + 'target-group-attributes']);
       if (Object.keys(attributes).length) alb.modifyTargetGroupAttributes(tgArn, attributes);
     }
-    const dns = alb.describeLoadBalancers().find((lb) => lb.arn === state.loadBalancerArn)?.dnsName;
-    if (dns && ing.status?.loadBalancer?.ingress?.[0]?.hostname !== dns) {
-      store.modify('ingresses', ns, name, (o) => {
-        o.status = { loadBalancer: { ingress: [{ hostname: dns }] } };
-      });
+    for (const l of model.listeners) {
+      const defaultActions = [actionOf(state, l.defaultAction)];
+      const rules = l.rules.map((r) => ({ priority: r.priority, conditions: r.conditions, actions: [actionOf(state!, r.action)] }));
+      const applied = JSON.stringify([defaultActions, l.certificateArns]);
+      let listener = state.listeners.get(l.port);
+      if (!listener) {
+        const info = await alb.createListener({ loadBalancerArn: state.loadBalancerArn, port: l.port, protocol: l.protocol, defaultActions, certificateArns: l.certificateArns });
+        listener = { info, applied, rules: '[]' };
+        state.listeners.set(l.port, listener);
+      } else if (listener.applied !== applied) {
+        listener.info = await alb.modifyListener(listener.info.arn, { defaultActions, certificateArns: l.certificateArns });
+        listener.applied = applied;
+      }
+      const ruleText = JSON.stringify(rules);
+      if (listener.rules !== ruleText) {
+        await alb.setRules(listener.info.arn, rules);
+        listener.rules = ruleText;
+      }
     }
-    for (const resolve of waiters.get(key) ?? []) resolve(state.listenerUrl);
-    waiters.delete(key);
+    // Listeners no member asks for any more stay: removing them is not modelled.
+    const forwards = (l: ListenerInfo, p: number) =>
+      l.defaultActions.some((a) => a.type === 'forward') || (model.listeners.find((m) => m.port === p)?.rules.length ?? 0) > 0;
+    const ranked = [...state.listeners].sort(
+      ([pa, a], [pb, b]) => Number(!forwards(a.info, pa)) - Number(!forwards(b.info, pb)) || Number(a.info.protocol !== 'HTTP') - Number(b.info.protocol !== 'HTTP') || pa - pb,
+    );
+    if (ranked[0]) state.listenerUrl = ranked[0][1].info.url;
+    const dns = alb.describeLoadBalancers().find((lb) => lb.arn === state.loadBalancerArn)?.dnsName;
+    for (const ing of model.members) {
+      const ns = ing.metadata.namespace!;
+      const name = ing.metadata.name;
+      if (dns && ing.status?.loadBalancer?.ingress?.[0]?.hostname !== dns) {
+        store.modify('ingresses', ns, name, (o) => {
+          o.status = { loadBalancer: { ingress: [{ hostname: dns }] } };
+        });
+      }
+      for (const resolve of waiters.get(`${ns}/${name}`) ?? []) resolve(state.listenerUrl);
+      waiters.delete(`${ns}/${name}`);
+    }
   }
 
   /** The port a pod serves the binding's service port on. */
@@ -301,11 +388,19 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
   };
   const onIngress = (ns: string, name: string) =>
     schedule(`ing:${ns}/${name}`, 0, () => {
-      reconcileIngress(ns, name).catch((error) => log(`load balancer controller: ingress ${ns}/${name}: ${(error as Error).message}`));
+      const ing = store.get('ingresses', ns, name);
+      const keys = new Set([memberOf.get(`${ns}/${name}`), ing ? groupKeyOf(ing) : undefined].filter((k): k is string => k !== undefined));
+      for (const key of keys) runGroup(key);
     });
 
   unsubscribers.push(store.watch('pods', {}, (e) => onPodOrService(e.object.metadata.namespace)));
-  unsubscribers.push(store.watch('services', {}, (e) => onPodOrService(e.object.metadata.namespace)));
+  unsubscribers.push(
+    store.watch('services', {}, (e) => {
+      onPodOrService(e.object.metadata.namespace);
+      // A group that waited for a backend service builds once it exists.
+      if (e.type === 'ADDED') for (const ing of store.list('ingresses', { namespace: e.object.metadata.namespace }).items) onIngress(ing.metadata.namespace!, ing.metadata.name);
+    }),
+  );
   unsubscribers.push(
     store.watch('nodes', {}, () => {
       for (const ns of store.list('namespaces').items) onPodOrService(ns.metadata.name);
@@ -313,17 +408,16 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
   );
   unsubscribers.push(store.watch('targetgroupbindings', {}, (e) => e.type !== 'DELETED' && onPodOrService(e.object.metadata.namespace)));
   unsubscribers.push(
-    store.watch('ingresses', {}, (e) => {
-      if (e.type !== 'DELETED') onIngress(e.object.metadata.namespace!, e.object.metadata.name);
-    }),
+    store.watch('ingresses', {}, (e) => onIngress(e.object.metadata.namespace!, e.object.metadata.name)),
   );
   for (const ing of store.list('ingresses').items) onIngress(ing.metadata.namespace!, ing.metadata.name);
   for (const tgb of store.list('targetgroupbindings').items) onPodOrService(tgb.metadata.namespace);
 
   return {
     listenerUrl(namespace, name) {
-      const state = ingresses.get(`${namespace}/${name}`);
-      if (state) return Promise.resolve(state.listenerUrl);
+      const group = memberOf.get(`${namespace}/${name}`);
+      const state = group === undefined ? undefined : groupState.get(group);
+      if (state?.listeners.size) return Promise.resolve(state.listenerUrl);
       return new Promise((resolve) => {
         const key = `${namespace}/${name}`;
         waiters.set(key, [...(waiters.get(key) ?? []), resolve]);

@@ -2,6 +2,7 @@ import {
   DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
   DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
@@ -69,7 +70,26 @@ describe('ELBv2 Query API with the AWS SDK v3', () => {
     // The loopback port the data plane listens on, so DNSName:Port reaches it.
     expect(l.Port).toBe(Number(new URL(f.lb.listenerUrl).port));
     expect(l.Protocol).toBe('HTTP');
-    expect(l.DefaultActions).toEqual([{ Type: 'forward', TargetGroupArn: f.tg.arn, Order: 1 }]);
+    expect(l.DefaultActions).toEqual([
+      {
+        Type: 'forward',
+        TargetGroupArn: f.tg.arn,
+        ForwardConfig: { TargetGroups: [{ TargetGroupArn: f.tg.arn, Weight: 1 }], TargetGroupStickinessConfig: { Enabled: false } },
+        Order: 1,
+      },
+    ]);
+  });
+
+  it('DescribeRules lists a listener without rules as its default rule, finds rules by ARN, and reports RuleNotFound', async () => {
+    const [l] = (await elb.send(new DescribeListenersCommand({ LoadBalancerArn: f.lb.arn }))).Listeners!;
+    const { Rules } = await elb.send(new DescribeRulesCommand({ ListenerArn: l.ListenerArn }));
+    expect(Rules).toHaveLength(1);
+    expect(Rules![0]).toMatchObject({ Priority: 'default', IsDefault: true, Conditions: [], Actions: [{ Type: 'forward', TargetGroupArn: f.tg.arn, Order: 1 }] });
+    expect(Rules![0].RuleArn).toMatch(new RegExp(`^${l.ListenerArn!.replace(':listener/', ':listener-rule/')}/[0-9a-f]{16}$`));
+    const byArn = await elb.send(new DescribeRulesCommand({ RuleArns: [Rules![0].RuleArn!] }));
+    expect(byArn.Rules?.map((r) => r.RuleArn)).toEqual([Rules![0].RuleArn]);
+    expect(await errorName(elb.send(new DescribeRulesCommand({ RuleArns: [`${Rules![0].RuleArn}0`] })))).toBe('RuleNotFoundException');
+    expect(await errorName(elb.send(new DescribeRulesCommand({ ListenerArn: `${l.ListenerArn}0` })))).toBe('ListenerNotFoundException');
   });
 
   it('DescribeTargetGroups filters by ARN, name and load balancer, and reports TargetGroupNotFound', async () => {

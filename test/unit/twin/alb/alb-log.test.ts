@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseAlbLogLine } from '../../../../harness/explain/alb-log.ts';
 import { albLogObjectKey, endTimeStamp, formatAlbLogLine, isoMicros, loadBalancerResourceId, targetGroupResourceId, type AlbLogEntry } from '../../../../harness/twin/alb/alb-log.ts';
 
 // The HTTP example of the ALB user guide ("Access log entries", Examples), with the fields added
@@ -34,6 +35,22 @@ const guideEntry: AlbLogEntry = {
 describe('ALB access-log entries', () => {
   it("renders the user guide's HTTP example byte for byte", () => {
     expect(formatAlbLogLine(guideEntry)).toBe(GUIDE_LINE);
+  });
+
+  it('writes an HTTPS request matched by a rule, and a load-balancer answer, as the explain parser reads them', () => {
+    const https = parseAlbLogLine(
+      formatAlbLogLine({ ...guideEntry, type: 'https', tls: { domainName: 'shop.example.com', cipher: 'TLS_AES_128_GCM_SHA256', protocol: 'TLSv1.3' }, matchedRulePriority: 3 }),
+    );
+    expect([https.type, https.domainName, https.sslCipher, https.sslProtocol, https.matchedRulePriority, https.actionsExecuted]).toEqual([
+      'https',
+      'shop.example.com',
+      'TLS_AES_128_GCM_SHA256',
+      'TLSv1.3',
+      3,
+      ['forward'],
+    ]);
+    const redirect = parseAlbLogLine(formatAlbLogLine({ ...guideEntry, target: '-', targetStatusCode: null, elbStatusCode: 301, targetGroupArn: '', actionExecuted: 'redirect' }));
+    expect([redirect.elbStatusCode, redirect.actionsExecuted, redirect.matchedRulePriority]).toEqual([301, ['redirect'], 0]);
   });
 
   it('writes -1 for the processing times and - for the target status when no target answered', () => {
