@@ -20,7 +20,7 @@ import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
-import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
+import type { Elbv2Port, KEvent, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../matrix/schema.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin } from '../twin/twin.ts';
@@ -72,7 +72,12 @@ export function stackLabelsOf(ingress: KObject): Record<string, string> {
  * the Ingress's (by the controller's stack labels; in a group, the binding of the Ingress's own
  * backend service, since every member's bindings carry the group label), whose service selects the pods.
  */
-export async function findBinding(k8s: KubernetesPort, spec: Pick<Spec['target'], 'namespace' | 'deployment' | 'ingress' | 'targetGroupBinding'>, d: KObject): Promise<{ name: string; arn: string }> {
+export async function findBinding(
+  k8s: KubernetesPort,
+  spec: Pick<Spec['target'], 'namespace' | 'deployment' | 'ingress' | 'targetGroupBinding'>,
+  d: KObject,
+  tagsOf?: (targetGroupArn: string) => Promise<Record<string, string>>,
+): Promise<{ name: string; arn: string }> {
   const bindings = await k8s.listTargetGroupBindings(spec.namespace);
   let candidates = bindings;
   let labelled = '';
@@ -80,6 +85,7 @@ export async function findBinding(k8s: KubernetesPort, spec: Pick<Spec['target']
   if (spec.targetGroupBinding) candidates = bindings.filter((b) => b.metadata?.name === spec.targetGroupBinding);
   else if (spec.ingress) {
     const ingress = await need(`ingress ${spec.namespace}/${spec.ingress}`, k8s.getIngress(spec.namespace, spec.ingress));
+    await refuseIfControllerRefuses(k8s, spec.namespace, spec.ingress);
     const labels = stackLabelsOf(ingress);
     labelled = ` labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}`;
     candidates = bindings.filter((b) => Object.entries(labels).every(([k, v]) => b.metadata?.labels?.[k] === v));
@@ -95,6 +101,13 @@ export async function findBinding(k8s: KubernetesPort, spec: Pick<Spec['target']
     const selector: Record<string, string> = svc?.spec?.selector ?? {};
     if (Object.keys(selector).length && Object.entries(selector).every(([k, v]) => podLabels[k] === v)) found.push(b);
   }
+  // Members of a group that share a service each get a target group and binding of their own; the
+  // bindings do not name the Ingress, the target group's tag does: ingress.k8s.aws/resource = <ns>/<ingress>-<service>:<port>.
+  if (found.length > 1 && spec.ingress && tagsOf) {
+    const own = [];
+    for (const b of found) if ((await tagsOf(b.spec?.targetGroupARN))[RESOURCE_TAG]?.startsWith(`${spec.namespace}/${spec.ingress}-`)) own.push(b);
+    if (own.length === 1) return { name: own[0].metadata?.name ?? '', arn: own[0].spec?.targetGroupARN };
+  }
   if (found.length === 1) return { name: found[0].metadata?.name ?? '', arn: found[0].spec?.targetGroupARN };
   const what = spec.targetGroupBinding ? `TargetGroupBinding ${spec.targetGroupBinding}` : spec.ingress ? `TargetGroupBinding of ingress ${spec.ingress}${labelled}` : 'TargetGroupBinding';
   if (found.length > 1) {
@@ -104,6 +117,29 @@ export async function findBinding(k8s: KubernetesPort, spec: Pick<Spec['target']
   const seen = candidates.length ? ` (${candidates.length} candidate${candidates.length === 1 ? '' : 's'}: ${candidates.map((b) => `${b.metadata?.name} → service ${b.spec?.serviceRef?.name}`).join(', ')})` : ` (${bindings.length} in the namespace${bindings.length ? `: ${bindings.map((b) => b.metadata?.name).join(', ')}` : ''})`;
   throw new EnvironmentError(`Found no ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}${seen}`);
 }
+
+/**
+ * The AWS Load Balancer Controller says on the Ingress whether its last reconcile worked: a Warning
+ * (FailedBuildModel, FailedDeployModel, e.g. two IngressGroup members that disagree on a
+ * load-balancer attribute) or Normal SuccessfullyReconciled (controllers/ingress/group_controller.go).
+ * While the latest says it failed, the load balancer no longer follows the Ingress, so nothing the
+ * run changes through annotations would take effect: an environment error, in the controller's words.
+ */
+export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listEvents'>, namespace: string, ingress: string): Promise<void> {
+  const events = (await k8s.listEvents(namespace, `involvedObject.kind=Ingress,involvedObject.name=${ingress}`)).filter(
+    (e) => e.reason === 'SuccessfullyReconciled' || (e.type === 'Warning' && /^Failed(Build|Deploy)Model$/.test(e.reason ?? '')),
+  );
+  const at = (e: KEvent) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime() || 0;
+  // The latest wins; a tie (same second) counts as refused, the side that changes nothing.
+  const latest = events.sort((a, b) => at(a) - at(b) || Number(a.type === 'Warning') - Number(b.type === 'Warning')).at(-1);
+  if (latest?.type !== 'Warning') return;
+  throw new EnvironmentError(
+    `Expected the AWS Load Balancer Controller to reconcile ingress ${namespace}/${ingress}, got its Warning ${latest.reason} at ${latest.lastTimestamp ?? latest.eventTime}: ${latest.message} (the load balancer does not follow the Ingress until that is fixed; kubectl describe ingress ${ingress} -n ${namespace})`,
+  );
+}
+
+/** The controller's target-group tag naming the Ingress and service a target group is for. */
+const RESOURCE_TAG = 'ingress.k8s.aws/resource';
 
 /** Reads what the run needs; a missing object is an environment error saying what was expected and what came. */
 async function need<T>(what: string, read: Promise<T>): Promise<T> {
@@ -177,7 +213,7 @@ export const connectTarget: Connect = async (spec, opts) => {
       const elbv2 = createElbv2Adapter(aws);
       const ingress = ingressOf(t);
       const d = await need(`deployment ${t.namespace}/${t.deployment} on the twin`, k8s.getDeployment(t.namespace, t.deployment));
-      const binding = await findBinding(k8s, { ...t, ingress }, d);
+      const binding = await findBinding(k8s, { ...t, ingress }, d, (arn) => elbv2.targetGroupTags(arn));
       const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
       // The twin's CA signs its HTTPS listeners' certificates (harness/twin/tls.ts).
       const caFile = twin.caFile;
@@ -221,9 +257,9 @@ export const connectTarget: Connect = async (spec, opts) => {
   }
   const d = await need(`deployment ${t.namespace}/${t.deployment} in context ${context}`, k8s.getDeployment(t.namespace, t.deployment));
   if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${context}`, k8s.getIngress(t.namespace, t.ingress));
-  const binding = await findBinding(k8s, t, d);
   const { region, source: regionSource } = opts.region ?? (await resolveRegion(t.region, opts.env ?? process.env));
   const elbv2 = createElbv2Adapter({ region, endpoint: t.endpoints.elbv2 });
+  const binding = await findBinding(k8s, t, d, (arn) => elbv2.targetGroupTags(arn));
   const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
   // A twin started apart (`twin up`) names its CA in its env file; in staging the system roots do.
   const caFile = (opts.env ?? process.env)[TWIN_CA_ENV] || undefined;

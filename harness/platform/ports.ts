@@ -8,6 +8,18 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KObject = { metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; deletionTimestamp?: string | Date; creationTimestamp?: string | Date; generation?: number; uid?: string }; spec?: any; status?: any };
 
+/** A core/v1 Event: what happened to an object, and who said so. */
+export type KEvent = KObject & {
+  involvedObject?: { kind?: string; name?: string; namespace?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  source?: { component?: string };
+  reportingComponent?: string;
+};
+
 /** How an eviction ended: expected outcomes are values. */
 export type EvictionOutcome = { kind: 'evicted' } | { kind: 'blocked'; message: string } | { kind: 'gone' } | { kind: 'failed'; code: number; message: string };
 
@@ -40,6 +52,8 @@ export interface KubernetesPort {
   /** Sets (string) or removes (null) namespace labels. */
   setNamespaceLabels(name: string, labels: Record<string, string | null>): Promise<KObject>;
   getIngress(namespace: string, name: string): Promise<KObject>;
+  /** The namespace's Events matching a field selector (e.g. `involvedObject.kind=Ingress,involvedObject.name=web`). */
+  listEvents(namespace: string, fieldSelector: string): Promise<KEvent[]>;
   /** The namespace's Ingresses (the members of an IngressGroup that live beside the target's). */
   listIngresses(namespace: string): Promise<KObject[]>;
   /** Sets (string) or removes (null) Ingress annotations. */
@@ -82,6 +96,8 @@ export interface Elbv2Port {
   findTargetGroupByTags(tags: Record<string, string>): Promise<string | undefined>;
   describeTargetHealth(targetGroupArn: string): Promise<TargetHealthRow[]>;
   getAttributes(targetGroupArn: string): Promise<Record<string, string>>;
+  /** The target group's tags (DescribeTags), e.g. the controller's `ingress.k8s.aws/resource`. */
+  targetGroupTags(targetGroupArn: string): Promise<Record<string, string>>;
   /** The target group's own health check, as DescribeTargetGroups shows it (what the ALB probes with). */
   getHealthCheck(targetGroupArn: string): Promise<TargetGroupHealthCheck>;
   modifyAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<Record<string, string>>;

@@ -15,7 +15,7 @@ import { createElbv2Adapter } from '../../harness/platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../../harness/platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KubernetesPort } from '../../harness/platform/ports.ts';
 import { endAndRemove } from './processes.ts';
-import { BIN, startTwinUp, twinUpTarget, writeQuietWorld } from './twin-up.ts';
+import { BIN, startTwinUp, twinUpTarget, writeQuietWorld, type World } from './twin-up.ts';
 
 /** The target group attribute the runs set and restore. */
 export const DELAY = 'deregistration_delay.timeout_seconds';
@@ -34,7 +34,7 @@ export interface FaultsTwin {
   /** A spec against the standalone twin, as against staging: no `url`, so traffic goes where the ALB is. */
   specFile(name: string, over?: Record<string, unknown>): Promise<string>;
   /** The CLI, as a user runs it; sets `run` to the started command. */
-  cli(args: string[], timeout?: number): ResultPromise;
+  cli(args: string[], timeout?: number, extraEnv?: Record<string, string>): ResultPromise;
   /** The run's record, as JSON (a test reads any field of it). */
   runJson(id: string): ReturnType<typeof JSON.parse>;
   delay(): Promise<string | undefined>;
@@ -45,10 +45,10 @@ export interface FaultsTwin {
   stop(): Promise<void>;
 }
 
-/** Starts a quiet `twin up` at time scale 0.05 under a new temporary directory (`prefix`). */
-export async function startFaultsTwin(prefix: string): Promise<FaultsTwin> {
+/** Starts a quiet `twin up` at time scale 0.05 under a new temporary directory (`prefix`); `edit` changes its world first. */
+export async function startFaultsTwin(prefix: string, edit?: (world: World) => void): Promise<FaultsTwin> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  const world = await writeQuietWorld(path.join(dir, 'world.yaml'));
+  const world = await writeQuietWorld(path.join(dir, 'world.yaml'), edit);
   const { child, env } = await startTwinUp(path.join(dir, 'twin'), 0.05, ['--config', world]);
   const k8s = createKubernetesAdapter(loadKubeConfig(env.KUBECONFIG, 'twin'), scaledClock(1));
   const elbv2 = createElbv2Adapter({ region: 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } });
@@ -80,13 +80,13 @@ export async function startFaultsTwin(prefix: string): Promise<FaultsTwin> {
       );
       return file;
     },
-    cli(args, timeout = 240_000) {
+    cli(args, timeout = 240_000, extraEnv = {}) {
       t.run = execa(process.execPath, [BIN, ...args], {
         reject: false,
         all: true,
         timeout,
         // Credentials for the endpoint overrides come from the default chain (env), as in staging.
-        env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1' },
+        env: { ...process.env, AWS_ACCESS_KEY_ID: 'twin', AWS_SECRET_ACCESS_KEY: 'twin', AWS_REGION: 'us-east-1', ...extraEnv },
       });
       return t.run;
     },

@@ -85,6 +85,10 @@ export function createElbv2Adapter(options: AwsClientOptions): Elbv2Port {
       const out = await client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }));
       return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
     },
+    async targetGroupTags(targetGroupArn) {
+      const out = await client.send(new DescribeTagsCommand({ ResourceArns: [targetGroupArn] }));
+      return Object.fromEntries((out.TagDescriptions?.[0]?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    },
     async getHealthCheck(targetGroupArn) {
       const tg = (await client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
       if (!tg) throw new ApiError(`ELBv2 DescribeTargetGroups: expected the target group ${targetGroupArn}, got none`);

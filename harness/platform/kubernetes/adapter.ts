@@ -97,6 +97,9 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
     async getIngress(namespace, name) {
       return plain(await net.readNamespacedIngress({ namespace, name }));
     },
+    async listEvents(namespace, fieldSelector) {
+      return (await core.listNamespacedEvent({ namespace, fieldSelector })).items.map(plain);
+    },
     async listIngresses(namespace) {
       return (await net.listNamespacedIngress({ namespace })).items.map(plain);
     },

@@ -62,6 +62,8 @@ interface GroupState {
 
 /** The reason of the Warning the controller records when it cannot build a group's model. */
 export const FAILED_BUILD_MODEL = 'FailedBuildModel';
+/** The Event reason of a successful group reconcile, on every member. */
+export const SUCCESSFULLY_RECONCILED = 'SuccessfullyReconciled';
 
 function condition(pod: KubeObject, type: string): { status: string } | undefined {
   return (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
@@ -292,6 +294,8 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
       }
       for (const resolve of waiters.get(`${ns}/${name}`) ?? []) resolve(state.listenerUrl);
       waiters.delete(`${ns}/${name}`);
+      // As the group reconciler does after every successful reconcile (controllers/ingress/group_controller.go).
+      recordEvent(store, clock, ing, 'Normal', SUCCESSFULLY_RECONCILED, 'Successfully reconciled', 'ingress');
     }
   }
 
