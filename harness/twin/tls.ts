@@ -41,7 +41,8 @@ const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-node
 
 /** Opens (or makes) the CA under `<stateDir>/tls`. */
 export async function openCertificateAuthority(stateDir: string): Promise<TwinCertificateAuthority> {
-  const dir = path.join(stateDir, 'tls');
+  // Absolute: openssl runs in this directory, so a relative state dir would be resolved twice.
+  const dir = path.resolve(stateDir, 'tls');
   await mkdir(dir, { recursive: true });
   const caFile = path.join(dir, 'ca.pem');
   const caKey = path.join(dir, 'ca-key.pem');
