@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The twin tests whose counts depend on the twin keeping its model time under load (access-log
- * windows, ground-truth agreement, slow requests against the grace period): they run first, three at a
+ * windows, ground-truth agreement, slow requests against the grace period): they run first, two at a
  * time, before the rest. With three workers for everything they failed now and then on two cores.
  */
 const timingSensitive = ['test/twin/explain/explain.e2e.test.ts', 'test/twin/explain/staging-path.test.ts', 'test/twin/twin.behaviours.test.ts', 'test/twin/orchestrator/run.e2e.test.ts'];
@@ -12,9 +12,7 @@ const shared = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_00
 export default defineConfig({
   test: {
     projects: [
-      // Three at a time: staging-path runs the twin at time scale 1 and mostly waits, so the other two
-      // keep the CPU they had with two workers (the phase took ~220 s with two, its longest file ~175 s).
-      { test: { ...shared, name: 'timing', include: timingSensitive, maxWorkers: 3, sequence: { groupOrder: 0 } } },
+      { test: { ...shared, name: 'timing', include: timingSensitive, maxWorkers: 2, sequence: { groupOrder: 0 } } },
       // The rest mostly waits on the model clock: three workers keep two cores busy (the suite took
       // 724 s with two workers for everything, 524 s with three).
       { test: { ...shared, name: 'rest', include: ['test/**/*.test.ts'], exclude: timingSensitive, maxWorkers: 3, sequence: { groupOrder: 1 } } },
