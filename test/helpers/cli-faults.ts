@@ -70,7 +70,7 @@ export async function startFaultsTwin(prefix: string, edit?: (world: World) => v
         stringify({
           name,
           target: { ...twinUpTarget(env), ...((over.target as object) ?? {}) },
-          traffic: { driver: 'builtin', rate: 100, warmupSeconds: 10, cooldownSeconds: 5, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
+          traffic: { driver: 'builtin', rate: 100, warmupSeconds: 6, cooldownSeconds: 3, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
           matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
           disruptions: over.disruptions ?? ['rollout'],
           ...(over.expect ? { expect: over.expect } : {}),
