@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { afterAll, beforeAll } from 'vitest';
 import { scaledClock } from '../../harness/core/clock.ts';
 import { RUN_MARKER } from '../../harness/core/labels.ts';
 import { createElbv2Adapter } from '../../harness/platform/elbv2/adapter.ts';
@@ -114,4 +115,30 @@ export async function startFaultsTwin(prefix: string, edit?: (world: World) => v
     stop: () => endAndRemove([t.run, t.twin], dir),
   };
   return t;
+}
+
+/**
+ * Starts the file's twin before its tests and ends it after them; returns the twin (once started)
+ * and the short forms the tests call.
+ */
+export function faultsTwinOfFile(prefix: string, edit?: (world: World) => void) {
+  let twin: FaultsTwin | undefined;
+  beforeAll(async () => {
+    twin = await startFaultsTwin(prefix, edit);
+  }, 60_000);
+  afterAll(() => twin?.stop(), 60_000);
+  const f = (): FaultsTwin => {
+    if (!twin) throw new Error('the twin of this file did not start (see beforeAll)');
+    return twin;
+  };
+  return {
+    f,
+    results: () => f().results(),
+    specFile: (name: string, over?: Record<string, unknown>) => f().specFile(name, over),
+    cli: (args: string[], timeout?: number) => f().cli(args, timeout),
+    runJson: (id: string) => f().runJson(id),
+    delay: () => f().delay(),
+    markers: () => f().markers(),
+    waitForCheckpoint: ((id, ok) => f().waitForCheckpoint(id, ok)) as FaultsTwin['waitForCheckpoint'],
+  };
 }

@@ -7,27 +7,14 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { pollUntil } from '../../../harness/disruptions/wait.ts';
-import { startFaultsTwin, type FaultsTwin } from '../../helpers/cli-faults.ts';
+import { faultsTwinOfFile } from '../../helpers/cli-faults.ts';
 
-let f: FaultsTwin;
 let run: ResultPromise | undefined;
-
-beforeAll(async () => {
-  f = await startFaultsTwin('rh-faults-left-');
-}, 60_000);
-
-afterAll(() => f?.stop(), 60_000);
-
-const results = () => f.results();
-const specFile = (name: string, over?: Record<string, unknown>) => f.specFile(name, over);
-const cli = (args: string[], timeout?: number) => f.cli(args, timeout);
-const runJson = (id: string) => f.runJson(id);
-const delay = () => f.delay();
-const markers = () => f.markers();
-const waitForCheckpoint: FaultsTwin['waitForCheckpoint'] = (id, ok) => f.waitForCheckpoint(id, ok);
+const twin = faultsTwinOfFile('rh-faults-left-');
+const { results, specFile, cli, runJson, delay, markers, waitForCheckpoint } = twin;
 
 describe('leftovers of a killed run', () => {
   afterEach(async () => {
@@ -42,13 +29,13 @@ describe('leftovers of a killed run', () => {
     await waitForCheckpoint('killed', (r) => r.cells[0]?.status === 'done' && ['disrupt', 'settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
     // Kill it once the drain has cordoned its node.
     const deadline = Date.now() + 60_000;
-    while (!(await f.k8s.listNodes()).some((n) => n.spec?.unschedulable)) {
+    while (!(await twin.f().k8s.listNodes()).some((n) => n.spec?.unschedulable)) {
       if (Date.now() > deadline) throw new Error('the drain never cordoned a node');
       await new Promise((r) => setTimeout(r, 20));
     }
     run.kill('SIGKILL');
     await run;
-    const cordoned = (await f.k8s.listNodes()).filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name);
+    const cordoned = (await twin.f().k8s.listNodes()).filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name);
     expect(cordoned).toHaveLength(1);
     expect(await markers()).toEqual(expect.arrayContaining(['shop=killed', 'web=killed', `${cordoned[0]}=killed`]));
 
@@ -72,7 +59,7 @@ describe('leftovers of a killed run', () => {
     expect(record.cells.map((c: { status: string }) => c.status)).toEqual(['done', 'done']);
     expect(record.restoreDifferences).toBeUndefined();
     expect(await markers()).toEqual([]);
-    for (const n of await f.k8s.listNodes()) expect(n.spec?.unschedulable ?? false, n.metadata?.name).toBe(false);
+    for (const n of await twin.f().k8s.listNodes()) expect(n.spec?.unschedulable ?? false, n.metadata?.name).toBe(false);
     expect(await delay()).toBe('300');
 
     // A finished run is not resumed: that would re-apply its old originals over whatever came since.
@@ -83,14 +70,14 @@ describe('leftovers of a killed run', () => {
   }, 300_000);
 
   it('`restore` puts back what a run killed mid-configure left, and removes its markers', async () => {
-    const before = await f.k8s.getDeployment('shop', 'web');
-    const gateBefore = (await f.k8s.getNamespace('shop')).metadata?.labels?.['elbv2.f.k8s.aws/pod-readiness-gate-inject'];
+    const before = await twin.f().k8s.getDeployment('shop', 'web');
+    const gateBefore = (await twin.f().k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject'];
     const spec = await specFile('configure-kill', { matrix: { readinessGate: [false], preStopSeconds: [7], terminationGracePeriodSeconds: [33], deregistrationDelaySeconds: [45] } });
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'configure-kill']);
     await waitForCheckpoint('configure-kill', (r) => r.cells[0]?.stage === 'configure');
     // Wait until the Deployment carries the cell's settings, then kill.
     const deadline = Date.now() + 60_000;
-    while ((await f.k8s.getDeployment('shop', 'web')).spec.template.spec.terminationGracePeriodSeconds !== 33) {
+    while ((await twin.f().k8s.getDeployment('shop', 'web')).spec.template.spec.terminationGracePeriodSeconds !== 33) {
       if (Date.now() > deadline) throw new Error('the cell never configured the Deployment');
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -100,10 +87,10 @@ describe('leftovers of a killed run', () => {
     const restored = await run;
     expect(restored.exitCode, String(restored.all)).toBe(0);
     expect(restored.stdout).toContain('every setting verified against the record');
-    const after = await f.k8s.getDeployment('shop', 'web');
+    const after = await twin.f().k8s.getDeployment('shop', 'web');
     expect(after.spec.template.spec.terminationGracePeriodSeconds).toBe(before.spec.template.spec.terminationGracePeriodSeconds);
     expect(after.spec.template.spec.containers[0].lifecycle ?? null).toEqual(before.spec.template.spec.containers[0].lifecycle ?? null);
-    expect((await f.k8s.getNamespace('shop')).metadata?.labels?.['elbv2.f.k8s.aws/pod-readiness-gate-inject']).toBe(gateBefore);
+    expect((await twin.f().k8s.getNamespace('shop')).metadata?.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject']).toBe(gateBefore);
     expect(await markers()).toEqual([]);
     expect(await delay()).toBe('300');
   }, 180_000);
@@ -115,7 +102,7 @@ describe('a run that is still running', () => {
     const spec = await specFile('live1', { traffic: { warmupSeconds: 2000 } });
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'live1']);
     await waitForCheckpoint('live1', (r) => r.cells[0]?.stage === 'warmup');
-    const preStop = (await f.k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop;
+    const preStop = (await twin.f().k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop;
     expect(preStop).toEqual({ exec: { command: ['sleep', '20'] } });
     const live = /The run live1 is still running \(process \d+ on [^)]+\): its lease on namespace shop was renewed at \S+ and holds until \S+\. Wait for it to finish, or stop it/;
 
@@ -129,7 +116,7 @@ describe('a run that is still running', () => {
     expect(restore.exitCode, String(restore.all)).toBe(3);
     expect(restore.stderr).toMatch(live);
     expect(restore.stdout).not.toContain('Restored');
-    expect((await f.k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop).toEqual(preStop);
+    expect((await twin.f().k8s.getDeployment('shop', 'web')).spec.template.spec.containers[0].lifecycle?.preStop).toEqual(preStop);
 
     expect(beside.exitCode, String(beside.all)).toBe(3);
     expect(beside.stderr).toMatch(live);
@@ -145,7 +132,7 @@ describe('a run that is still running', () => {
     const ended = await run;
     expect(ended.exitCode, String(ended.all)).toBe(130);
     expect(await markers()).toEqual([]);
-    expect((await f.k8s.getNamespace('shop')).metadata?.annotations?.['rollout-harness.io/lease']).toBeUndefined();
+    expect((await twin.f().k8s.getNamespace('shop')).metadata?.annotations?.['rollout-harness.io/lease']).toBeUndefined();
   }, 240_000);
 });
 
@@ -160,8 +147,8 @@ describe('preconditions fail fast, before any change', () => {
     expect(existsSync(path.join(results(), 'ghost', 'run.json'))).toBe(false);
     expect(await markers()).toEqual([]);
 
-    const names = (await f.k8s.listNodes()).map((n) => n.metadata?.name ?? '');
-    for (const n of names) await f.k8s.setNodeUnschedulable(n, true);
+    const names = (await twin.f().k8s.listNodes()).map((n) => n.metadata?.name ?? '');
+    for (const n of names) await twin.f().k8s.setNodeUnschedulable(n, true);
     try {
       const plain = await specFile('cordoned');
       run = cli(['run', plain, '--results-dir', results(), '--run-id', 'cordoned']);
@@ -169,7 +156,7 @@ describe('preconditions fail fast, before any change', () => {
       expect(c.exitCode, String(c.all)).toBe(3);
       expect(c.stderr).toContain('nodes: expected at least one schedulable node');
     } finally {
-      for (const n of names) await f.k8s.setNodeUnschedulable(n, false);
+      for (const n of names) await twin.f().k8s.setNodeUnschedulable(n, false);
     }
 
     const missing = await specFile('missing', { target: { deployment: 'nope' } });
@@ -217,15 +204,15 @@ async function truncatedRun(): Promise<string> {
 describe("the target group's own health check, as the harness reads it back", () => {
   it('follows the Ingress annotation (DescribeTargetGroups) and goes back to its default when the annotation is removed', async () => {
     const clock = scaledClock(1);
-    const interval = async () => (await f.elbv2.getHealthCheck(f.tgArn)).intervalSeconds;
+    const interval = async () => (await twin.f().elbv2.getHealthCheck(twin.f().tgArn)).intervalSeconds;
     const before = await interval();
     expect(before).not.toBe(5);
     const annotation = 'alb.ingress.kubernetes.io/healthcheck-interval-seconds';
     try {
-      await f.k8s.setIngressAnnotations('shop', 'web', { [annotation]: '5' });
+      await twin.f().k8s.setIngressAnnotations('shop', 'web', { [annotation]: '5' });
       expect(await pollUntil(clock, 20_000, new AbortController().signal, async () => (await interval()) === 5, 200)).toBe(true);
     } finally {
-      await f.k8s.setIngressAnnotations('shop', 'web', { [annotation]: null });
+      await twin.f().k8s.setIngressAnnotations('shop', 'web', { [annotation]: null });
     }
     expect(await pollUntil(clock, 20_000, new AbortController().signal, async () => (await interval()) === before, 200)).toBe(true);
   }, 60_000);
@@ -233,11 +220,11 @@ describe("the target group's own health check, as the harness reads it back", ()
 
 describe('the twin env keeps every AWS call on loopback', () => {
   it('answers services it does not serve with an error naming them; kubectl defaults to the opted-in namespace', async () => {
-    const sourced = { ...process.env, ...f.env, AWS_MAX_ATTEMPTS: '1' };
+    const sourced = { ...process.env, ...twin.f().env, AWS_MAX_ATTEMPTS: '1' };
     const sts = await execa('aws', ['sts', 'get-caller-identity'], { env: sourced, reject: false, timeout: 30_000 });
     expect(sts.exitCode).not.toBe(0);
     expect(sts.stderr).toContain('this request is for "sts"');
-    const sns = await execa('aws', ['sns', 'list-topics', '--endpoint-url', String(f.env.AWS_ENDPOINT_URL)], { env: sourced, reject: false, timeout: 30_000 });
+    const sns = await execa('aws', ['sns', 'list-topics', '--endpoint-url', String(twin.f().env.AWS_ENDPOINT_URL)], { env: sourced, reject: false, timeout: 30_000 });
     expect(sns.exitCode).not.toBe(0);
     expect(sns.stderr).toContain('this request is for "sns"');
     // CloudWatch is served, but only its two read calls.

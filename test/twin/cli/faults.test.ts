@@ -7,32 +7,19 @@
 import type { ResultPromise } from 'execa';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultsTwin, type FaultsTwin } from '../../helpers/cli-faults.ts';
+import { describe, expect, it } from 'vitest';
+import { faultsTwinOfFile } from '../../helpers/cli-faults.ts';
 
-let f: FaultsTwin;
 let run: ResultPromise | undefined;
-
-beforeAll(async () => {
-  f = await startFaultsTwin('rh-faults-');
-}, 60_000);
-
-afterAll(() => f?.stop(), 60_000);
-
-const results = () => f.results();
-const specFile = (name: string, over?: Record<string, unknown>) => f.specFile(name, over);
-const cli = (args: string[], timeout?: number) => f.cli(args, timeout);
-const runJson = (id: string) => f.runJson(id);
-const delay = () => f.delay();
-const markers = () => f.markers();
-const waitForCheckpoint: FaultsTwin['waitForCheckpoint'] = (id, ok) => f.waitForCheckpoint(id, ok);
+const twin = faultsTwinOfFile('rh-faults-');
+const { results, specFile, cli, runJson, delay, markers, waitForCheckpoint } = twin;
 
 describe('traffic goes where the ALB is, and restore is proven', () => {
   it('finds the listener through DescribeLoadBalancers, keeps a user cordon, and puts the delay back though the Ingress had no annotation', async () => {
     expect(await delay()).toBe('300');
     // The user's own cordon, before the run, of a node the drain does not touch (a drain of a node
     // cordoned before the run evicts nothing once the rollout moved the pods away: INVALID).
-    await f.k8s.setNodeUnschedulable('node-b1', true);
+    await twin.f().k8s.setNodeUnschedulable('node-b1', true);
     try {
       const spec = await specFile('where', { disruptions: ['rollout', { drain: { node: 'node:node-a1' } }] });
       run = cli(['run', spec, '--results-dir', results(), '--run-id', 'where']);
@@ -40,7 +27,7 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       expect(r.exitCode, String(r.all)).toBe(0);
       expect(r.stderr).toMatch(/traffic to http:\/\/127\.0\.0\.1:\d+ \(load balancer [\w-]+, HTTP listener on port \d+: its default action forwards to the target group\)/);
       const record = runJson('where');
-      expect(record.target.url).toBe(f.env.ROLLOUT_HARNESS_ALB_URL);
+      expect(record.target.url).toBe(twin.f().env.ROLLOUT_HARNESS_ALB_URL);
       expect(record.restoreDifferences).toBeUndefined();
       for (const c of record.cells) {
         const cell = JSON.parse(readFileSync(path.join(results(), 'where', 'cells', `${c.id}.json`), 'utf8'));
@@ -51,11 +38,11 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
       // attribute, so restore set it back through the API, and read it back.
       expect(await delay()).toBe('300');
       expect(record.restored).toContain('target group: deregistration_delay.timeout_seconds set back to 300 through ModifyTargetGroupAttributes');
-      expect((await f.k8s.getNode('node-b1')).spec?.unschedulable).toBe(true);
-      expect((await f.k8s.getNode('node-a1')).spec?.unschedulable ?? false).toBe(false);
+      expect((await twin.f().k8s.getNode('node-b1')).spec?.unschedulable).toBe(true);
+      expect((await twin.f().k8s.getNode('node-a1')).spec?.unschedulable ?? false).toBe(false);
       expect(await markers()).toEqual([]);
     } finally {
-      await f.k8s.setNodeUnschedulable('node-b1', false);
+      await twin.f().k8s.setNodeUnschedulable('node-b1', false);
     }
   }, 240_000);
 });
@@ -87,9 +74,9 @@ describe('a target that stops answering for a while', () => {
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'frozen']);
     await waitForCheckpoint('frozen', (r) => ['disrupt', 'settle'].includes(r.cells[0]?.stage ?? ''));
     // Freeze the whole twin (API and ALB) for 3 real seconds.
-    process.kill(f.twin.pid!, 'SIGSTOP');
+    process.kill(twin.f().twin.pid!, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 3000));
-    process.kill(f.twin.pid!, 'SIGCONT');
+    process.kill(twin.f().twin.pid!, 'SIGCONT');
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(1);
     const row = String(r.stdout).split('\n').find((l) => l.startsWith('| on'));
@@ -104,8 +91,8 @@ describe('the target dies mid-run', () => {
     const spec = await specFile('dies', { disruptions: ['rollout', 'drain'] });
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'dies']);
     await waitForCheckpoint('dies', (r) => r.cells[0]?.status === 'done' && ['settle', 'cooldown'].includes(r.cells[1]?.stage ?? ''));
-    f.twin.kill('SIGKILL');
-    await f.twin;
+    twin.f().twin.kill('SIGKILL');
+    await twin.f().twin;
     const started = Date.now();
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(3);
