@@ -20,7 +20,7 @@ import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
-import type { Elbv2Port, KEvent, KObject, KubernetesPort } from '../platform/ports.ts';
+import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../matrix/schema.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwin } from '../twin/twin.ts';
@@ -85,7 +85,6 @@ export async function findBinding(
   if (spec.targetGroupBinding) candidates = bindings.filter((b) => b.metadata?.name === spec.targetGroupBinding);
   else if (spec.ingress) {
     const ingress = await need(`ingress ${spec.namespace}/${spec.ingress}`, k8s.getIngress(spec.namespace, spec.ingress));
-    await refuseIfControllerRefuses(k8s, spec.namespace, spec.ingress);
     const labels = stackLabelsOf(ingress);
     labelled = ` labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}`;
     candidates = bindings.filter((b) => Object.entries(labels).every(([k, v]) => b.metadata?.labels?.[k] === v));
@@ -116,26 +115,6 @@ export async function findBinding(
   }
   const seen = candidates.length ? ` (${candidates.length} candidate${candidates.length === 1 ? '' : 's'}: ${candidates.map((b) => `${b.metadata?.name} → service ${b.spec?.serviceRef?.name}`).join(', ')})` : ` (${bindings.length} in the namespace${bindings.length ? `: ${bindings.map((b) => b.metadata?.name).join(', ')}` : ''})`;
   throw new EnvironmentError(`Found no ${what} in namespace ${spec.namespace} whose service selects the pods of deployment ${spec.deployment}${seen}`);
-}
-
-/**
- * The AWS Load Balancer Controller says on the Ingress whether its last reconcile worked: a Warning
- * (FailedBuildModel, FailedDeployModel, e.g. two IngressGroup members that disagree on a
- * load-balancer attribute) or Normal SuccessfullyReconciled (controllers/ingress/group_controller.go).
- * While the latest says it failed, the load balancer no longer follows the Ingress, so nothing the
- * run changes through annotations would take effect: an environment error, in the controller's words.
- */
-export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listEvents'>, namespace: string, ingress: string): Promise<void> {
-  const events = (await k8s.listEvents(namespace, `involvedObject.kind=Ingress,involvedObject.name=${ingress}`)).filter(
-    (e) => e.reason === 'SuccessfullyReconciled' || (e.type === 'Warning' && /^Failed(Build|Deploy)Model$/.test(e.reason ?? '')),
-  );
-  const at = (e: KEvent) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime() || 0;
-  // The latest wins; a tie (same second) counts as refused, the side that changes nothing.
-  const latest = events.sort((a, b) => at(a) - at(b) || Number(a.type === 'Warning') - Number(b.type === 'Warning')).at(-1);
-  if (latest?.type !== 'Warning') return;
-  throw new EnvironmentError(
-    `Expected the AWS Load Balancer Controller to reconcile ingress ${namespace}/${ingress}, got its Warning ${latest.reason} at ${latest.lastTimestamp ?? latest.eventTime}: ${latest.message} (the load balancer does not follow the Ingress until that is fixed; kubectl describe ingress ${ingress} -n ${namespace})`,
-  );
 }
 
 /** The controller's target-group tag naming the Ingress and service a target group is for. */

@@ -1,12 +1,12 @@
 /**
- * What must hold before a run changes anything, checked once when connecting: the Deployment has
- * pods to roll, there is somewhere to schedule them, and every drain or spot selector names a node
+ * What must hold before a run changes anything, checked once when connecting: the load balancer
+ * controller has not refused the Ingress, the Deployment has pods to roll, there is somewhere to schedule them, and every drain or spot selector names a node
  * that exists (a spot one, with an EC2 instance, for `spot`). Each failure says what was expected
  * and what the cluster has, so a bad night fails in seconds instead of after a 900 s wait.
  */
 import { EnvironmentError } from '../core/errors.ts';
 import { isSpotNode } from '../disruptions/drain.ts';
-import { instanceIdOf, type KObject } from '../platform/ports.ts';
+import { instanceIdOf, type KEvent, type KObject, type KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { Target } from './target.ts';
 
@@ -51,8 +51,30 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
   return problems;
 }
 
+/**
+ * The AWS Load Balancer Controller says on the Ingress whether its last reconcile worked: a Warning
+ * (FailedBuildModel, FailedDeployModel, e.g. two IngressGroup members that disagree on a
+ * load-balancer attribute) or Normal SuccessfullyReconciled (controllers/ingress/group_controller.go).
+ * While the latest says it failed, the load balancer no longer follows the Ingress, so nothing the
+ * run changes through annotations would take effect: an environment error, in the controller's words.
+ */
+export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listEvents'>, namespace: string, ingress: string): Promise<void> {
+  const events = (await k8s.listEvents(namespace, `involvedObject.kind=Ingress,involvedObject.name=${ingress}`)).filter(
+    (e) => e.reason === 'SuccessfullyReconciled' || (e.type === 'Warning' && /^Failed(Build|Deploy)Model$/.test(e.reason ?? '')),
+  );
+  const at = (e: KEvent) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime() || 0;
+  // The latest wins; a tie (same second) counts as refused, the side that changes nothing.
+  const latest = events.sort((a, b) => at(a) - at(b) || Number(a.type === 'Warning') - Number(b.type === 'Warning')).at(-1);
+  if (latest?.type !== 'Warning') return;
+  throw new EnvironmentError(
+    `Expected the AWS Load Balancer Controller to reconcile ingress ${namespace}/${ingress}, got its Warning ${latest.reason} at ${latest.lastTimestamp ?? latest.eventTime}: ${latest.message} (the load balancer does not follow the Ingress until that is fixed; kubectl describe ingress ${ingress} -n ${namespace})`,
+  );
+}
+
 /** Throws an environment error listing every problem; returns when the spec can run here. */
 export async function checkPreconditions(t: Target, spec: Spec): Promise<void> {
+  // Not when connecting: `restore` connects too, and must put things back whatever the controller says.
+  if (t.ingress) await refuseIfControllerRefuses(t.k8s, t.namespace, t.ingress);
   const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes());
   if (problems.length) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }

@@ -42,9 +42,9 @@ beforeAll(async () => {
 
 afterAll(() => f?.stop(), 60_000);
 
-/** The aws CLI with the twin's env file sourced. */
+/** The aws CLI with the twin's env file sourced, and its endpoint named too: never real AWS. */
 const aws = async (args: string[]) => {
-  const r = await execa('aws', [...args, '--output', 'json'], { env: { ...process.env, ...f.env, AWS_MAX_ATTEMPTS: '1' }, reject: false, timeout: 30_000 });
+  const r = await execa('aws', [...args, '--endpoint-url', f.env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: { ...process.env, ...f.env, AWS_MAX_ATTEMPTS: '1' }, reject: false, timeout: 30_000 });
   expect(r.exitCode, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 };

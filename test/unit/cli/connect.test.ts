@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findBinding, GROUP_NAME_ANNOTATION, trafficUrl } from '../../../harness/cli/connect.ts';
 import { EnvironmentError } from '../../../harness/core/errors.ts';
-import type { Elbv2Port, KEvent, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
+import type { Elbv2Port, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const target = (over: Record<string, unknown> = {}) =>
@@ -79,11 +79,10 @@ describe('findBinding', () => {
     metadata: { name, namespace: 'shop', annotations: group ? { [GROUP_NAME_ANNOTATION]: group } : {} },
     spec: { rules: [{ host: `${name}.example.test`, http: { paths: backends.map((svc) => ({ path: '/', pathType: 'Prefix', backend: { service: { name: svc, port: { number: 80 } } } })) } }] },
   });
-  function k8s(bindings: KObject[], ingresses: KObject[], events: KEvent[] = []): KubernetesPort {
+  function k8s(bindings: KObject[], ingresses: KObject[]): KubernetesPort {
     const services: Record<string, KObject> = { web: { spec: { selector: podLabels } }, grpc: { spec: { selector: { app: 'grpc' } } }, 'web-canary': { spec: { selector: podLabels } } };
     return {
       listTargetGroupBindings: async () => bindings,
-      listEvents: async (_ns: string, fieldSelector: string) => events.filter((e) => fieldSelector.includes(`involvedObject.name=${e.involvedObject?.name}`)),
       getIngress: async (_ns: string, name: string) => {
         const found = ingresses.find((i) => i.metadata?.name === name);
         if (!found) throw new Error(`ingress ${name} not found`);
@@ -137,20 +136,6 @@ describe('findBinding', () => {
     expect(await findBinding(port, spec('web'), deployment, async (arn) => tags[arn] ?? {})).toEqual({ name: 'k8s-shop-web-1', arn: 'arn:tg/k8s-shop-web-1' });
     // Without the tags it cannot tell: it lists both rather than guess.
     await expect(findBinding(port, spec('web'), deployment)).rejects.toThrow(/got 2: k8s-shop-web-api .*k8s-shop-web-1/);
-  });
-
-  it('refuses, in the controller\'s words, an Ingress whose latest reconcile failed; passes once a later one succeeded', async () => {
-    const event = (type: string, reason: string, at: string, message: string): KEvent => ({ metadata: { name: `web.${at}` }, involvedObject: { kind: 'Ingress', name: 'web' }, type, reason, message, lastTimestamp: at });
-    const refused = event('Warning', 'FailedBuildModel', '2026-12-03T08:00:10Z', 'Failed build model due to conflicting attributes idle_timeout.timeout_seconds: 60 | 30');
-    const ok = event('Normal', 'SuccessfullyReconciled', '2026-12-03T08:00:05Z', 'Successfully reconciled');
-    const port = k8s([binding('k8s-shop-web-1', 'web', {})], [ingress('web', ['web'])], [ok, refused, event('Warning', 'FailedBuildModel', '2026-12-03T08:00:00Z', 'older')]);
-    await expect(findBinding(port, spec('web'), deployment)).rejects.toThrow(
-      new EnvironmentError(
-        'Expected the AWS Load Balancer Controller to reconcile ingress shop/web, got its Warning FailedBuildModel at 2026-12-03T08:00:10Z: Failed build model due to conflicting attributes idle_timeout.timeout_seconds: 60 | 30 (the load balancer does not follow the Ingress until that is fixed; kubectl describe ingress web -n shop)',
-      ),
-    );
-    const fixed = k8s([binding('k8s-shop-web-1', 'web', { 'ingress.k8s.aws/stack-namespace': 'shop', 'ingress.k8s.aws/stack-name': 'web' })], [ingress('web', ['web'])], [refused, { ...ok, lastTimestamp: '2026-12-03T08:00:20Z' }]);
-    expect((await findBinding(fixed, spec('web'), deployment)).name).toBe('k8s-shop-web-1');
   });
 
   it('takes the binding the spec names, whatever its labels', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { preconditionProblems } from '../../../harness/orchestrator/preconditions.ts';
-import type { KObject } from '../../../harness/platform/ports.ts';
+import { EnvironmentError } from '../../../harness/core/errors.ts';
+import { preconditionProblems, refuseIfControllerRefuses } from '../../../harness/orchestrator/preconditions.ts';
+import type { KEvent, KObject } from '../../../harness/platform/ports.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const matrix = { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [300] };
@@ -36,5 +37,21 @@ describe('preconditionProblems', () => {
   it('needs somewhere for the drained pods to go', () => {
     expect(problems([{ drain: { node: 'node:a' } }], deployment(3), [node('a'), node('b', { cordoned: true })])[0]).toMatch(/expected a schedulable node besides the one drained/);
     expect(problems(['drain'], deployment(3), [node('a')])[0]).toMatch(/expected a schedulable node besides the one drained/);
+  });
+});
+
+describe("the load balancer controller's verdict on the Ingress", () => {
+  const events = (list: KEvent[]) => ({ listEvents: async (_ns: string, fieldSelector: string) => list.filter((e) => fieldSelector.includes(`involvedObject.name=${e.involvedObject?.name}`)) });
+
+  it('refuses, in the controller\'s words, an Ingress whose latest reconcile failed; passes once a later one succeeded', async () => {
+    const event = (type: string, reason: string, at: string, message: string): KEvent => ({ metadata: { name: `web.${at}` }, involvedObject: { kind: 'Ingress', name: 'web' }, type, reason, message, lastTimestamp: at });
+    const refused = event('Warning', 'FailedBuildModel', '2026-12-03T08:00:10Z', 'Failed build model due to conflicting attributes idle_timeout.timeout_seconds: 60 | 30');
+    const ok = event('Normal', 'SuccessfullyReconciled', '2026-12-03T08:00:05Z', 'Successfully reconciled');
+    await expect(refuseIfControllerRefuses(events([ok, refused, event('Warning', 'FailedBuildModel', '2026-12-03T08:00:00Z', 'older')]), 'shop', 'web')).rejects.toThrow(
+      new EnvironmentError(
+        'Expected the AWS Load Balancer Controller to reconcile ingress shop/web, got its Warning FailedBuildModel at 2026-12-03T08:00:10Z: Failed build model due to conflicting attributes idle_timeout.timeout_seconds: 60 | 30 (the load balancer does not follow the Ingress until that is fixed; kubectl describe ingress web -n shop)',
+      ),
+    );
+    await expect(refuseIfControllerRefuses(events([refused, { ...ok, lastTimestamp: '2026-12-03T08:00:20Z' }]), 'shop', 'web')).resolves.toBeUndefined();
   });
 });
