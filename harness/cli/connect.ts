@@ -23,7 +23,7 @@ import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { ingressOf, type Spec } from '../matrix/schema.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
-import { startTwin } from '../twin/twin.ts';
+import { startTwinThread } from '../twin/thread/host.ts';
 import { TWIN_CA_ENV } from '../twin/tls.ts';
 
 function labelSelectorOf(d: KObject): string {
@@ -184,7 +184,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         c.env = [...env, ...Object.entries(twinSpec.app.env).map(([name, value]) => ({ name, value }))];
       }
     }
-    const twin = await startTwin({ config, stateDir: path.join(opts.resultsDir, 'twin'), log: opts.log });
+    // Its own thread: the driver and the orchestrator in this one do not delay its data plane.
+    const twin = await startTwinThread({ config, stateDir: path.join(opts.resultsDir, 'twin'), log: opts.log });
     try {
       const kc = loadKubeConfig(twin.endpoints.kubeconfig);
       const aws: AwsClientOptions = { region: twin.endpoints.region, endpoint: twin.endpoints.awsApiUrl, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' } };
@@ -215,8 +216,9 @@ export const connectTarget: Connect = async (spec, opts) => {
         region: twin.endpoints.region,
         regionSource: 'the local twin',
         twin: { timeScale: twin.config.timeScale, seed: twin.config.seed, stateDir: path.dirname(twin.endpoints.envFile), accessLogFile: twin.endpoints.accessLogFile },
+        twinStalls: (from, to) => twin.stalls(from, to),
         // The twin serves S3 and CloudWatch on its AWS endpoint, like ELBv2 and EC2.
-        explain: { store: createS3Adapter({ ...aws, forcePathStyle: true }), metrics: createCloudWatchAdapter(aws) },
+        explain: { store: createS3Adapter({ ...aws, forcePathStyle: true }), metrics: createCloudWatchAdapter(aws), logIntervalSeconds: twin.config.alb.accessLogs.intervalSeconds },
         close: () => twin.stop(),
       };
     } catch (error) {

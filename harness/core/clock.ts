@@ -32,12 +32,29 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-/** Model time that runs at `scale` real seconds per model second, starting at `origin` (real epoch ms). */
-export function scaledClock(scale = 1, origin = Date.now()): Clock {
+/** Where a scaled clock's model time starts: `origin` (model epoch ms) at the real instant `anchor`. */
+export interface ClockAnchor {
+  scale: number;
+  origin: number;
+  /** Real epoch ms, high resolution (`performance.timeOrigin + performance.now()`), the same in every thread. */
+  anchor: number;
+}
+
+/** A new anchor for a scaled clock starting now. */
+export function clockAnchorNow(scale: number): ClockAnchor {
+  return { scale, origin: Date.now(), anchor: performance.timeOrigin + performance.now() };
+}
+
+/**
+ * Model time that runs at `scale` real seconds per model second, starting at `origin` (real epoch
+ * ms). Two clocks made from one `ClockAnchor` (in two threads, say) read the same model time.
+ */
+export function scaledClock(scale = 1, origin = Date.now(), anchor?: number): Clock {
   if (!(scale > 0) || !Number.isFinite(scale)) {
     throw new RangeError(`Expected the time scale to be a positive number, got ${String(scale)}`);
   }
-  const start = performance.now();
+  // performance.now() counts from this thread's own time origin; the anchor is in epoch terms.
+  const start = anchor === undefined ? performance.now() : anchor - performance.timeOrigin;
   const toRealMs = (modelMs: number) => Math.max(0, modelMs * scale);
   const clock: Clock = {
     scale,

@@ -61,10 +61,23 @@ export interface LogObjects {
   nodes: Map<string, number>;
 }
 
-const INTERVAL_MS = 5 * 60_000;
+/** ALB's delivery interval: every 5 minutes (user guide, "Access log files"). */
+export const ALB_LOG_INTERVAL_MS = 5 * 60_000;
 
-/** Lists the candidate objects for a window (one listing per delivery day). */
-export async function listLogObjects(store: AccessLogStore, at: LogLocation, startMs: number, endMs: number, untilMs: number): Promise<LogObjects> {
+/**
+ * How far an object shows its LB node has delivered: its interval's end, from the key — but a key
+ * names its end to the minute, so with intervals shorter than a minute (a twin's) several objects
+ * carry one end-time, and only the delivery time (LastModified) says which of them came last.
+ */
+function deliveredUpTo(endTimeMs: number, lastModified: string | undefined): number {
+  const at = lastModified ? Date.parse(lastModified) : Number.NaN;
+  return Number.isFinite(at) ? Math.min(endTimeMs, at) : endTimeMs;
+}
+
+/** Lists the candidate objects for a window (one listing per delivery day); `intervalMs` is the delivery interval. */
+export async function listLogObjects(store: AccessLogStore, at: LogLocation, startMs: number, endMs: number, untilMs: number, intervalMs = ALB_LOG_INTERVAL_MS): Promise<LogObjects> {
+  // An object holds (end − interval, end]; a key's minute resolution widens that to a minute at least.
+  const span = Math.max(intervalMs, 60_000);
   const objects: LogObjects['objects'] = [];
   const nodes = new Map<string, number>();
   const days = new Set<string>();
@@ -75,13 +88,14 @@ export async function listLogObjects(store: AccessLogStore, at: LogLocation, sta
     for (const o of await store.listObjects(at.bucket, prefix)) {
       const parsed = parseAlbLogKey(o.key);
       if (!parsed || parsed.loadBalancerName !== at.loadBalancerName || parsed.loadBalancerId !== at.loadBalancerId) continue;
-      // An object holds the interval (end − 5 min, end]; it may be late, and a node may deliver more than one.
-      if (parsed.endTimeMs < startMs || parsed.endTimeMs - INTERVAL_MS > endMs) {
-        if (parsed.endTimeMs > endMs) nodes.set(parsed.nodeIp, Math.max(nodes.get(parsed.nodeIp) ?? 0, parsed.endTimeMs));
+      // It may be late, and a node may deliver more than one per interval.
+      const upTo = deliveredUpTo(parsed.endTimeMs, o.lastModified);
+      if (parsed.endTimeMs < startMs || parsed.endTimeMs - span > endMs) {
+        if (parsed.endTimeMs > endMs) nodes.set(parsed.nodeIp, Math.max(nodes.get(parsed.nodeIp) ?? 0, upTo));
         continue;
       }
       objects.push({ ...o, parsed });
-      nodes.set(parsed.nodeIp, Math.max(nodes.get(parsed.nodeIp) ?? 0, parsed.endTimeMs));
+      nodes.set(parsed.nodeIp, Math.max(nodes.get(parsed.nodeIp) ?? 0, upTo));
     }
   }
   return { objects, nodes };
@@ -108,6 +122,8 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Names the cell in progress lines. */
   label: string;
+  /** The load balancer's delivery interval (default ALB's 5 minutes; a twin's may be shorter). */
+  intervalMs?: number;
 }
 
 const clockText = (ms: number) => new Date(ms).toISOString().slice(11, 19);
@@ -129,7 +145,7 @@ function networkCode(error: unknown): string | undefined {
  * one whole interval after the delivery that covers `endMs`. A node that got no request after its
  * last object writes no further object, so waiting for one past `endMs` would never end.
  */
-export function quietAfterMs(endMs: number, intervalMs = INTERVAL_MS): number {
+export function quietAfterMs(endMs: number, intervalMs = ALB_LOG_INTERVAL_MS): number {
   return Math.ceil(endMs / intervalMs) * intervalMs + intervalMs;
 }
 
@@ -139,7 +155,7 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
   let listError: string | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      last = await listLogObjects(o.store, o.location, o.startMs, o.endMs, Math.max(o.clock.now(), o.endMs));
+      last = await listLogObjects(o.store, o.location, o.startMs, o.endMs, Math.max(o.clock.now(), o.endMs), o.intervalMs);
       listError = undefined;
     } catch (error) {
       listError = (error as Error).message;
@@ -154,7 +170,7 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
       }
     }
     // A node behind the window's end that has been quiet for a whole interval more has nothing left to deliver.
-    const quiet = o.clock.now() >= quietAfterMs(o.endMs);
+    const quiet = o.clock.now() >= quietAfterMs(o.endMs, o.intervalMs);
     const behind = [...last.nodes].filter(([, upTo]) => upTo < o.endMs && !quiet);
     if (!listError && last.nodes.size > 0 && behind.length === 0) return { ...last, status: 'complete' };
     const left = o.deadlineMs - o.clock.now();
@@ -169,7 +185,7 @@ export async function waitForLogs(o: WaitOptions): Promise<WaitOutcome> {
       return { ...last, status: last.objects.length ? 'partial' : 'missing', why };
     }
     o.log(
-      `${o.label}: waiting for access logs past ${clockText(o.endMs)} — ${last.nodes.size ? `${last.nodes.size - behind.length} of ${last.nodes.size} LB node(s) delivered` : 'no object yet'}${listError ? ` (listing failed: ${listError})` : ''}, ${Math.ceil(left / 1000)} s left${attempt === 0 ? ' (ALBs deliver every 5 minutes)' : ''}`,
+      `${o.label}: waiting for access logs past ${clockText(o.endMs)} — ${last.nodes.size ? `${last.nodes.size - behind.length} of ${last.nodes.size} LB node(s) delivered` : 'no object yet'}${listError ? ` (listing failed: ${listError})` : ''}, ${Math.ceil(left / 1000)} s left${attempt === 0 && (o.intervalMs ?? ALB_LOG_INTERVAL_MS) === ALB_LOG_INTERVAL_MS ? ' (ALBs deliver every 5 minutes)' : ''}`,
     );
     await o.clock.sleep(Math.min(o.pollMs, left), o.signal).catch(() => {});
   }

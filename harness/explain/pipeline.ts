@@ -18,6 +18,8 @@ import { fiveXXByReason, readTruth, score } from './truth.ts';
 export interface ExplainPorts {
   store: AccessLogStore;
   metrics: Metrics;
+  /** The load balancer's log delivery interval when the target knows it (the embedded twin's), seconds. */
+  logIntervalSeconds?: number;
 }
 
 /** What explaining a cell needs besides the cell. */
@@ -29,7 +31,7 @@ export interface ExplainDeps extends ExplainPorts {
   log: (line: string) => void;
   signal?: AbortSignal;
   /** The spec's `explain` options. */
-  options: { accessLogs?: { bucket: string; prefix: string }; waitSeconds: number; pollSeconds: number };
+  options: { accessLogs?: { bucket: string; prefix: string }; waitSeconds: number; pollSeconds: number; logIntervalSeconds?: number };
   /** Twin only: the ground-truth access.log. */
   truthFile?: string;
   /** The location looked up once per run (else looked up here). */
@@ -86,6 +88,7 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
     // The bound counts from the window's end: after a run, the early cells' logs are long due.
     deadlineMs: window.endMs + deps.options.waitSeconds * 1000,
     pollMs: deps.options.pollSeconds * 1000,
+    intervalMs: (deps.logIntervalSeconds ?? deps.options.logIntervalSeconds ?? 300) * 1000,
     log: deps.log,
     signal: deps.signal,
     label: cell.id,

@@ -231,6 +231,12 @@ export const specSchema = z
         when: z.enum(['cell', 'run']).default('run'),
         /** Bound on waiting for a cell's log objects after its traffic stopped, model seconds (ALBs deliver every 5 min). */
         waitSeconds: z.number().positive().max(MAX_WAIT_SECONDS, `expected at most ${MAX_WAIT_SECONDS} seconds`).default(600),
+        /**
+         * How often the load balancer delivers its log files, seconds: ALB's 5 minutes. Only a
+         * standalone twin reached by `target.context` with a shorter `accessLogs.intervalSeconds`
+         * needs another value (the embedded twin says its own).
+         */
+        logIntervalSeconds: z.number().positive().max(3600).default(300),
         /** How often to list the log objects while waiting, model seconds. */
         pollSeconds: z.number().positive().max(600).default(30),
       })

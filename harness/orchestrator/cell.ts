@@ -258,6 +258,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
     const timing = timingOf(result, toModel);
+    // The disruption window is what the cell measures (as for the driver's schedule): the warm-up has its own baseline check.
+    const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(timeline.origin + (marks.disruptionStart ?? 0) * 1000, clock.now()) ?? []);
+    const longest = stalls.reduce<{ at: number; modelMs: number } | undefined>((a, b) => (!a || b.modelMs > a.modelMs ? b : a), undefined);
     const reasons = verdictReasons({
       interrupted: signal.aborted,
       trafficProblem: result.incomplete ? `traffic incomplete: ${result.incomplete}` : trafficEnded,
@@ -273,6 +276,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       settled: isSettled,
       settleTimeoutSeconds: spec.settleTimeoutSeconds,
       behindSeconds: timing.schedule?.behindSeconds,
+      ...(longest ? { twinStall: { seconds: longest.modelMs / 1000, t: Math.round(longest.at - longest.modelMs - timeline.origin) / 1000 } } : {}),
     });
     if (failure) reasons.unshift(failure);
     return {

@@ -39,6 +39,8 @@ export interface Target {
   regionSource: string;
   /** On the twin: its time scale and seed, and where its state (kubeconfig, env file, ground-truth access log) is. */
   twin?: { timeScale: number; seed: number; stateDir: string; accessLogFile: string };
+  /** On the twin: the stalls of its event loop that overlap [fromMs, toMs] (model ms; harness/twin/thread/stall.ts). */
+  twinStalls?(fromMs: number, toMs: number): Array<{ at: number; modelMs: number }>;
   /** The load balancer's access logs (S3) and metrics (CloudWatch), for explaining each 5xx. */
   explain?: ExplainPorts;
   close(): Promise<void>;

@@ -16,6 +16,13 @@ export const MIN_ACHIEVED = 0.95;
  */
 export const MIN_BASELINE_2XX = 0.99;
 
+/**
+ * The longest stall of the twin's event loop (model s) a valid cell may have had: 2 s is the
+ * shortest timeout an ALB can be given (HealthCheckTimeoutSeconds 2–120), so a shorter stall cannot
+ * by itself expire one of the twin's timers early.
+ */
+export const MAX_TWIN_STALL_SECONDS = 2;
+
 /** Pods of the Deployment a disruption must act on, at the least, for its cell to be valid: evidence that it disrupted something. */
 export const MIN_PODS_ACTED_ON = 1;
 
@@ -61,6 +68,8 @@ export interface VerdictInput {
   settleTimeoutSeconds: number;
   /** Seconds of the disruption window in which the driver sent under 90 % of the due requests within 1 s (see `checkSchedule`). */
   behindSeconds?: number;
+  /** The twin's longest event-loop stall in the disruption window: how long (model s) and when (the cell's t). */
+  twinStall?: { seconds: number; t: number };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -91,6 +100,11 @@ export function verdictReasons(v: VerdictInput): string[] {
   else if (answered > 0 && v.twoXX === 0) reasons.push(`traffic failed wholesale: none of the ${answered} requests got a 2xx`);
   // Traffic not sent on schedule did not observe the disruption, whatever stalled it.
   if (v.behindSeconds) reasons.push(`the driver fell behind for ${v.behindSeconds} s of the disruption window (under ${MIN_ON_TIME * 100} % of a second's due requests sent within ${ON_TIME_TOLERANCE_MS / 1000} s)`);
+  if (v.twinStall && v.twinStall.seconds >= MAX_TWIN_STALL_SECONDS) {
+    reasons.push(
+      `the local twin stalled for ${v.twinStall.seconds} model s at t=${v.twinStall.t} (≥ ${MAX_TWIN_STALL_SECONDS} s, the shortest timeout an ALB has): its timers fired late, so its timings in this cell are not faithful; run on an idle machine or at a slower time scale`,
+    );
+  }
   if (!v.disruption.completed) reasons.push(`disruption did not complete: ${v.disruption.reason}`);
   else if (!v.settled) reasons.push(`not settled within ${v.settleTimeoutSeconds} s`);
   // A disruption that touched no pod of the Deployment (or a rollout that left old pods running) measured nothing.

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { scaledClock, type Clock } from '../core/clock.ts';
+import { scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
 import { seededRandom } from '../core/random.ts';
 import { createAccessLogWriter } from './alb/access-log.ts';
@@ -42,6 +42,8 @@ export interface TwinOptions {
   onAccessLog?: (record: AccessLogRecord) => void;
   /** How pod addresses are handed out (default: one loopback IP per pod where the host allows it). */
   addresses?: AllocatorOptions;
+  /** Where model time starts (default: now): a twin in another thread shares its host's clock. */
+  clockAnchor?: ClockAnchor;
 }
 
 /** Endpoints of a running twin, as written to `<stateDir>/env`. */
@@ -103,7 +105,9 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   const { config, stateDir } = options;
   const log = options.log ?? (() => {});
   await mkdir(stateDir, { recursive: true });
-  const clock = scaledClock(config.timeScale);
+  const at = options.clockAnchor;
+  if (at && at.scale !== config.timeScale) throw new RangeError(`Expected the clock anchor's scale to be the config's ${config.timeScale}, got ${at.scale}`);
+  const clock = at ? scaledClock(at.scale, at.origin, at.anchor) : scaledClock(config.timeScale);
   const random = seededRandom(config.seed);
   const store = new ObjectStore(clock);
   const network = new Network();

@@ -60,7 +60,11 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
   let planned = Math.round(plan.rate * plan.durationSeconds);
-  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) } });
+  // undici closes a connection after one response when the server's Keep-Alive timeout is within
+  // `keepAliveTimeoutThreshold` (2 s by default) — as the twin's ALB says at fast time scales (its 60 s
+  // idle timeout is 2.4 real s at 0.04): a new connection per request. k6 (Go) keeps connections until
+  // the server closes them; 250 ms is margin enough against the server's own close.
+  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 250, connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) } });
   const pick = mixPicker(plan.mix);
   // A rule's host: undici also sends it as the TLS server name unless `tls.servername` says otherwise.
   const headers = plan.userAgent || plan.hostHeader ? { ...(plan.userAgent ? { 'user-agent': plan.userAgent } : {}), ...(plan.hostHeader ? { host: plan.hostHeader } : {}) } : undefined;

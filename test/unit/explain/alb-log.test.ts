@@ -115,6 +115,17 @@ describe('parseAlbLogLines / parseAlbLogObject', () => {
     await expect(read()).rejects.toThrow(/^plain\.log\.gz:0: expected a gzip file of log lines/);
   });
 
+  it('refuses a truncated object rather than reading fewer entries from it', async () => {
+    const whole = gzipSync(Buffer.from(Array.from({ length: 200 }, () => `${REFUSED}\n`).join('')));
+    const truncated = whole.subarray(0, Math.floor(whole.length * 0.6));
+    let read = 0;
+    const all = async () => {
+      for await (const _ of parseAlbLogObject(truncated, 'cut.log.gz')) read++;
+    };
+    await expect(all()).rejects.toThrow(/^cut\.log\.gz:0: expected a gzip file of log lines, got: unexpected end of file/);
+    expect(read).toBeLessThan(200);
+  });
+
   it('parses lines from any iterable', async () => {
     const out = [];
     for await (const e of parseAlbLogLines([GUIDE_HTTP], 'x')) out.push(e.traceId);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
-import { quietAfterMs, waitForLogs, type LogLocation } from '../../../harness/explain/fetch.ts';
+import { listLogObjects, quietAfterMs, waitForLogs, type LogLocation } from '../../../harness/explain/fetch.ts';
 import type { AccessLogStore } from '../../../harness/platform/ports.ts';
 
 const at: LogLocation = {
@@ -23,10 +23,18 @@ const keyOf = (node: string, endMs: number) => {
   return `logs/AWSLogs/${at.account}/elasticloadbalancing/${at.region}/${d.slice(0, 10).replace(/-/g, '/')}/${at.account}_elasticloadbalancing_${at.region}_app.${at.loadBalancerName}.${at.loadBalancerId}_${stamp}_${node}_abcdefgh.log.gz`;
 };
 
-/** Lists what `objects()` returns at the time of the call. */
-function store(objects: () => string[]): AccessLogStore {
+/** Lists what `objects()` returns at the time of the call; each object was delivered (LastModified) at its `at`, else at its key's end. */
+function store(objects: () => Array<string | { key: string; at: number }>): AccessLogStore {
+  const endOf = (key: string) => {
+    const m = /_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z_/.exec(key)!;
+    return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  };
   return {
-    listObjects: async (_bucket, prefix) => objects().filter((k) => k.startsWith(prefix)).map((key) => ({ key, size: 1, lastModified: '2026-12-02T10:00:00Z' })),
+    listObjects: async (_bucket, prefix) =>
+      objects()
+        .map((o) => (typeof o === 'string' ? { key: o, at: endOf(o) + 20_000 } : o))
+        .filter((o) => o.key.startsWith(prefix))
+        .map((o) => ({ key: o.key, size: 1, lastModified: new Date(o.at).toISOString() })),
     getObject: async () => new Uint8Array(),
   };
 }
@@ -62,6 +70,24 @@ describe('waiting for the access logs of a window', () => {
     expect(quietAfterMs(end)).toBe(T0 + 10 * MIN);
     expect(doneAt).toBeGreaterThanOrEqual(T0 + 10 * MIN);
     expect(doneAt).toBeLessThan(T0 + 11 * MIN);
+  });
+
+  it('with intervals under a minute, goes by the delivery time: one end-time names several objects', async () => {
+    // A twin delivering every 10 s names the objects of 10:05:10 … 10:06:00 all "T1006Z". The
+    // window ends 10:06:00; the node's object delivered at 10:05:40 does not hold 10:05:40–10:06:00.
+    const clock = new ManualClock(T0 + 5 * MIN + 45_000);
+    const start = T0 + 5 * MIN;
+    const end = T0 + 6 * MIN;
+    const delivered = [{ key: keyOf('10.0.0.1', T0 + 6 * MIN).replace('abcdefgh', 'aaaaaaaa'), at: T0 + 5 * MIN + 40_000 }];
+    const objects = () => [...delivered, ...(clock.now() >= T0 + 6 * MIN + 10_000 ? [{ key: keyOf('10.0.0.1', T0 + 6 * MIN), at: T0 + 6 * MIN + 10 }] : [])];
+    const early = await listLogObjects(store(objects), at, start, end, clock.now(), 10_000);
+    expect(early.nodes.get('10.0.0.1')).toBe(T0 + 5 * MIN + 40_000);
+    const { outcome, at: doneAt } = await waitOn(clock, { store: store(objects), startMs: start, endMs: end, deadlineMs: T0 + 60 * MIN, intervalMs: 10_000 });
+    expect(outcome.status).toBe('complete');
+    expect(outcome.objects).toHaveLength(2);
+    expect(doneAt).toBeGreaterThanOrEqual(T0 + 6 * MIN + 10_000);
+    // A node that got nothing after 10:05:40 is done one 10 s interval after the window, not 5 minutes.
+    expect(quietAfterMs(end, 10_000)).toBe(T0 + 6 * MIN + 10_000);
   });
 
   it('ends at once, missing, when the S3 endpoint does not resolve', async () => {

@@ -21,6 +21,13 @@ describe('verdictReasons', () => {
     expect(verdictReasons(healthy)).toEqual([]);
   });
 
+  it('makes a cell in which the twin stalled for the shortest ALB timeout INVALID, and a shorter stall not', () => {
+    expect(verdictReasons({ ...healthy, twinStall: { seconds: 1.999, t: 40.5 } })).toEqual([]);
+    expect(verdictReasons({ ...healthy, twinStall: { seconds: 2, t: 40.5 } })).toEqual([
+      'the local twin stalled for 2 model s at t=40.5 (≥ 2 s, the shortest timeout an ALB has): its timers fired late, so its timings in this cell are not faithful; run on an idle machine or at a slower time scale',
+    ]);
+  });
+
   it('makes a cell whose every request was refused INVALID, never 0', () => {
     // target.url http://127.0.0.1:9: 263 of 263 requests ECONNREFUSED.
     const reasons = verdictReasons({ ...healthy, planned: 263, sent: 263, answeredByStatus: 0, twoXX: 0, fiveXX: 0, networkErrors: 263, baseline: { sent: 50, not2xx: 50 } });
