@@ -72,7 +72,8 @@ export async function startFaultsTwin(prefix: string, edit?: (world: World) => v
           name,
           target: { ...twinUpTarget(env), ...((over.target as object) ?? {}) },
           traffic: { driver: 'builtin', rate: 100, warmupSeconds: 6, cooldownSeconds: 3, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
-          matrix: over.matrix ?? { readinessGate: [true], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
+          // Gate off: the gate is not what these tests are about, and a gated rollout waits on ALB health checks.
+          matrix: over.matrix ?? { readinessGate: [false], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
           disruptions: over.disruptions ?? ['rollout'],
           ...(over.expect ? { expect: over.expect } : {}),
           // These tests are about faults and restore; explaining 5xx over `twin up` has its own test (test/twin/explain/).

@@ -54,8 +54,8 @@ describe('no zero without evidence', () => {
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'refused']);
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(4);
-    expect(r.stdout).toMatch(/\| on +\| 20 +\| 40 +\| 30 +\| INVALID \[1\] +\|/);
-    expect(r.stdout).toMatch(/\[1\] rollout\.gate-on\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: \d+ of \d+ warm-up requests got a 2xx/);
+    expect(r.stdout).toMatch(/\| off +\| 20 +\| 40 +\| 30 +\| INVALID \[1\] +\|/);
+    expect(r.stdout).toMatch(/\[1\] rollout\.gate-off\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: \d+ of \d+ warm-up requests got a 2xx/);
     expect(r.stdout).toMatch(/traffic failed wholesale: none of the \d+ requests got an HTTP answer/);
     expect(readFileSync(path.join(results(), 'refused', 'junit.xml'), 'utf8')).toContain('tests="1" failures="1"');
 
@@ -79,10 +79,10 @@ describe('a target that stops answering for a while', () => {
     process.kill(twin.f().twin.pid!, 'SIGCONT');
     const r = await run;
     expect(r.exitCode, String(r.all)).toBe(1);
-    const row = String(r.stdout).split('\n').find((l) => l.startsWith('| on'));
+    const row = String(r.stdout).split('\n').find((l) => l.startsWith('| off'));
     expect(row).not.toMatch(/\| 0 +\|$/);
     expect(r.stdout).toMatch(/net×\d+|INVALID/);
-    expect(r.stdout).toContain('expect[0]: rollout.gate-on.prestop-20.grace-40.dereg-30.r1');
+    expect(r.stdout).toContain('expect[0]: rollout.gate-off.prestop-20.grace-40.dereg-30.r1');
   }, 180_000);
 });
 

@@ -81,7 +81,7 @@ describe('a cell whose traffic is killed', () => {
 });
 
 describe('a cell whose driver stalls in the disruption window', () => {
-  it('is invalid: "the driver fell behind", though every request was sent', async () => {
+  it('is invalid: "the driver fell behind", though every request was sent; and a twin stall of 2 model s there is named too', async () => {
     const stallDir = await mkdtemp(path.join(os.tmpdir(), 'rh-stall-'));
     try {
       await writeFile(path.join(stallDir, 'twin.yaml'), stringify(await testTwinConfig({ noPdb: true })));
@@ -108,9 +108,23 @@ describe('a cell whose driver stalls in the disruption window', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
         stalled = performance.now() - from;
       };
+      // The twin's own thread reports what it measured, and one stall of 2.5 model s, 1 s into the
+      // disruption, as its watch would (harness/twin/thread/stall.ts tests the watch itself).
+      let twinStall: { at: number; modelMs: number } | undefined;
+      const connect: typeof connectTarget = async (spec, opts) => {
+        const target = await connectTarget(spec, opts);
+        const measured = target.twinStalls!;
+        return {
+          ...target,
+          twinStalls: (from, to) => {
+            twinStall ??= { at: from + 3500, modelMs: 2500 };
+            return [...measured(from, to), ...(twinStall.at <= to ? [twinStall] : [])];
+          },
+        };
+      };
       const outcome = await runMatrix({
         loaded: await loadSpec(path.join(stallDir, 'spec.yaml')),
-        connect: connectTarget,
+        connect,
         resultsDir: stallDir,
         runId: 'stall',
         signal: new AbortController().signal,
@@ -122,6 +136,8 @@ describe('a cell whose driver stalls in the disruption window', () => {
       expect(cell.requests.achieved).toBeGreaterThanOrEqual(0.95);
       expect(cell.valid).toBe(false);
       expect(cell.invalidReason).toMatch(/the driver fell behind for \d+ s of the disruption window/);
+      expect(cell.invalidReason).toMatch(/the local twin stalled for 2\.5 model s at t=\d+(\.\d+)? \(≥ 2 s, the shortest timeout an ALB has\)/);
+      expect(twinStall!.at - twinStall!.modelMs - outcome.results[0].modelOrigin!).toBeGreaterThanOrEqual(cell.marks.disruptionStart! * 1000);
       expect(cell.schedule?.behindSeconds).toBeGreaterThanOrEqual(1);
       expect(cell.schedule?.maxLateSeconds).toBeGreaterThan(1.4);
       expect(outcome.report).toContain('INVALID [1]');
