@@ -9,7 +9,7 @@ const timingSensitive = ['test/twin/explain/explain.e2e.test.ts', 'test/twin/exp
 
 const shared = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_000 };
 
-/** Pure unit tests: no process, no port, no twin. */
+/** The unit tier: no twin, each test in a second or two. */
 const unit = ['test/unit/**/*.test.ts'];
 
 export default defineConfig({

@@ -45,9 +45,29 @@ export function clockAnchorNow(scale: number): ClockAnchor {
   return { scale, origin: Date.now(), anchor: performance.timeOrigin + performance.now() };
 }
 
+/** Real ms a timer may fire late before it first lets the I/O that came meanwhile be read. */
+export const LATE_TIMER_REAL_MS = 10;
+
+/**
+ * Runs `fn` now, or — when the timer fired more than LATE_TIMER_REAL_MS after `dueAt` (the thread
+ * did not run: a busy machine) — after the event loop has read the I/O that is already waiting.
+ * Node runs due timers before it polls sockets, so without this a response or a connect that came
+ * in time, during the pause, would lose to its timeout.
+ */
+function fireAfterPendingIo(dueAt: number, fn: () => void, slot: { immediate?: NodeJS.Immediate }, unref: boolean): void {
+  if (performance.now() - dueAt <= LATE_TIMER_REAL_MS) return fn();
+  if (slot.immediate) return;
+  slot.immediate = setImmediate(() => {
+    slot.immediate = undefined;
+    fn();
+  });
+  if (unref) slot.immediate.unref();
+}
+
 /**
  * Model time that runs at `scale` real seconds per model second, starting at `origin` (real epoch
- * ms). Two clocks made from one `ClockAnchor` (in two threads, say) read the same model time.
+ * ms). Two clocks made from one `ClockAnchor` (in two threads, say) read the same model time. A
+ * timer that fires late lets the I/O that came in the meantime be read first (`fireAfterPendingIo`).
  */
 export function scaledClock(scale = 1, origin = Date.now(), anchor?: number): Clock {
   if (!(scale > 0) || !Number.isFinite(scale)) {
@@ -62,27 +82,61 @@ export function scaledClock(scale = 1, origin = Date.now(), anchor?: number): Cl
     toRealMs,
     toModelMs: (realMs) => realMs / scale,
     setTimeout(fn, ms) {
-      const handle = setTimeout(fn, toRealMs(ms));
+      const realMs = toRealMs(ms);
+      const due = performance.now() + realMs;
+      const slot: { immediate?: NodeJS.Immediate } = {};
+      const handle = setTimeout(() => fireAfterPendingIo(due, fn, slot, true), realMs);
       handle.unref?.();
-      return { cancel: () => clearTimeout(handle) };
+      return {
+        cancel: () => {
+          clearTimeout(handle);
+          if (slot.immediate) clearImmediate(slot.immediate);
+        },
+      };
     },
     setInterval(fn, ms) {
-      const handle = setInterval(fn, Math.max(1, toRealMs(ms)));
+      const period = Math.max(1, toRealMs(ms));
+      let due = performance.now() + period;
+      const slot: { immediate?: NodeJS.Immediate } = {};
+      const handle = setInterval(() => {
+        const at = due;
+        // Node schedules the next run from this one's start.
+        due = performance.now() + period;
+        fireAfterPendingIo(at, fn, slot, true);
+      }, period);
       handle.unref?.();
-      return { cancel: () => clearInterval(handle) };
+      return {
+        cancel: () => {
+          clearInterval(handle);
+          if (slot.immediate) clearImmediate(slot.immediate);
+        },
+      };
     },
     sleep(ms, signal) {
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(abortReason(signal));
+        const slot: { immediate?: NodeJS.Immediate } = {};
         const onAbort = () => {
           clearTimeout(handle);
+          if (slot.immediate) clearImmediate(slot.immediate);
           reject(abortReason(signal!));
         };
+        const realMs = toRealMs(ms);
+        const due = performance.now() + realMs;
         // Sleeps keep the process alive: something is awaiting them.
-        const handle = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, toRealMs(ms));
+        const handle = setTimeout(
+          () =>
+            fireAfterPendingIo(
+              due,
+              () => {
+                signal?.removeEventListener('abort', onAbort);
+                resolve();
+              },
+              slot,
+              false,
+            ),
+          realMs,
+        );
         signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
