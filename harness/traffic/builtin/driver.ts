@@ -12,6 +12,7 @@
  * the end instead of being counted into objects per request.
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { Clock } from '../../core/clock.ts';
 import { tlsConnectOptions } from '../tls.ts';
@@ -21,6 +22,22 @@ import { InFlight, RequestLedger, SendOrder } from './ledger.ts';
 // Only undici's Agent: `import 'undici'` also loads fetch, WebSocket, the caches and the mocks,
 // ~8 MB more RSS for a process that runs just the driver. undici is pinned; this path is its own.
 const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+
+/**
+ * Keeps undici's HTTP parser on V8's baseline WebAssembly compiler (Liftoff) in this process.
+ * undici parses with llhttp compiled to WebAssembly; once it is hot, V8 compiles it again with
+ * TurboFan on a background thread, and that compile of llhttp's one large function takes ~0.25
+ * CPU-s and ~35 MB of compiler memory at once: an eighth of the CPU and a third of the peak RSS of
+ * a 10 s run at 2,000 req/s alone in a process, for no measurable gain in requests per CPU-second
+ * afterwards (bench/builtin-driver.ts). V8 flags are per process and this one counts only for
+ * WebAssembly compiled after it is set: it holds for the driver when its run makes the process's
+ * first undici connection (a driver process of its own), and then for any later undici client of
+ * that process too; where another undici client connected first, the parser was already compiled and
+ * tiers up as before.
+ */
+function keepHttpParserOnBaselineCompiler(): void {
+  setFlagsFromString('--liftoff-only');
+}
 
 /** What the driver needs besides the plan. */
 export interface BuiltinDriverDeps {
@@ -59,8 +76,19 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
 /** Runs the plan and resolves with exact counts when every request has finished. */
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
+  keepHttpParserOnBaselineCompiler();
   let planned = Math.round(plan.rate * plan.durationSeconds);
-  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) } });
+  // The driver times requests out itself (the sweep below), so undici's own headers and body
+  // timeouts are off: they would otherwise start and clear two timers per request, and end a
+  // request whose timeout is above their 300 s with their error code instead of `timeout`.
+  const dispatcher = new Agent({
+    connections: 512,
+    pipelining: 1,
+    keepAliveTimeout: 4000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) },
+  });
   const pick = mixPicker(plan.mix);
   // A rule's host: undici also sends it as the TLS server name unless `tls.servername` says otherwise.
   const headers = plan.userAgent || plan.hostHeader ? { ...(plan.userAgent ? { 'user-agent': plan.userAgent } : {}), ...(plan.hostHeader ? { host: plan.hostHeader } : {}) } : undefined;
