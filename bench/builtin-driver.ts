@@ -143,7 +143,7 @@ for (const [name, c] of idle) {
   const old = b.oldGeneration - c.oldGeneration;
   const other = added - young - old - (b.external - c.external);
   console.log(
-    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.peakRss - bare.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(added).toFixed(0)} MiB | +${mib(young).toFixed(0)} MiB | +${mib(old).toFixed(0)} MiB | ${mib(b.recordsBytes).toFixed(1)} MiB | ${b.seriesSeconds} s: < 0.1 MiB | ${mib(b.peakMalloced).toFixed(0)} MiB | ${mib(other).toFixed(0)} MiB |`,
+    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.peakRss - bare.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(added).toFixed(0)} MiB | +${mib(young).toFixed(0)} MiB | +${mib(old).toFixed(0)} MiB | ${mib(b.recordsBytes).toFixed(1)} MiB | ${b.seriesSeconds} s: < 0.1 MiB | ${mib(b.peakMalloced).toFixed(0)} MiB | ${Math.abs(mib(other)) < 0.5 ? '0' : mib(other).toFixed(0)} MiB |`,
   );
 }
 if (efficiencyOnly) {
