@@ -153,7 +153,7 @@ describe('InFlight', () => {
 });
 
 describe('InFlight and undici\'s abort', () => {
-  it('lets go of undici\'s abort once it has finished, however it finished', () => {
+  it('lets go of undici\'s abort once it has finished, however it finished: answered, network error, timeout (on a connection or waiting for one), cut, answered after the stop', () => {
     const ledger = new RequestLedger();
     const answered = requestOf(ledger, 0, 5);
     connect(answered.request);
@@ -174,7 +174,28 @@ describe('InFlight and undici\'s abort', () => {
     // Finished: a later end is a no-op, not a call of a released abort.
     cut.request.end('timeout');
     expect(aborts).toHaveLength(1);
-    expect([answered, failed, cut].map((r) => r.finishes.length)).toEqual([1, 1, 1]);
+    const timedOut = requestOf(ledger, 3, 1003);
+    connect(timedOut.request);
+    timedOut.request.end('timeout');
+    timedOut.request.onError(new Error('aborted'));
+    expect(timedOut.request.abort).toBeUndefined();
+    // Timed out while waiting for a connection: aborted as it gets one, and never holds undici's abort.
+    const queued = requestOf(ledger, 4, 1004);
+    queued.request.end('timeout');
+    expect(connect(queued.request)).toHaveLength(1);
+    expect(queued.request.abort).toBeUndefined();
+    queued.request.onError(new Error('aborted'));
+    const answeredAfterStop = requestOf(ledger, 5, 8);
+    connect(answeredAfterStop.request);
+    answeredAfterStop.request.end('cut');
+    answeredAfterStop.request.onHeaders(200);
+    answeredAfterStop.request.onComplete();
+    expect(answeredAfterStop.request.abort).toBeUndefined();
+    expect([answered, failed, cut, timedOut, queued, answeredAfterStop].map((r) => r.finishes.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    const counts = ledger.counts(T0);
+    expect(counts.byStatus).toEqual({ 200: 1 });
+    expect(counts.networkErrors).toEqual({ ECONNRESET: 1, timeout: 2 });
+    expect(counts.cutAtStop).toEqual({ count: 2, sentAt: [T0 + 2, T0 + 5] });
   });
 });
 
