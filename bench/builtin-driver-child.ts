@@ -4,6 +4,7 @@
  * the cost of the process and its modules alone), and prints one JSON line with the result's
  * counts and this process's CPU time and peak RSS (getrusage: every thread, from the start).
  */
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { scaledClock } from '../harness/core/clock.ts';
 import { runBuiltinTraffic } from '../harness/traffic/builtin/driver.ts';
 import type { TrafficPlan } from '../harness/traffic/types.ts';
@@ -30,6 +31,15 @@ export interface ChildReport {
   /** V8 heap at the end, bytes. */
   heapTotal: number;
   heapUsed: number;
+  /** At the end, bytes: V8's young generation (new space), its old generation (old, code and large-object spaces), and memory outside the heap (buffers, typed arrays). */
+  youngGeneration: number;
+  oldGeneration: number;
+  external: number;
+  /** The most V8 had allocated outside its heap at once (compilers' working memory), bytes. */
+  peakMalloced: number;
+  /** Bytes of the per-request records (send time, duration, status of every finished request) and seconds in the series. */
+  recordsBytes: number;
+  seriesSeconds: number;
 }
 
 const loaded = process.memoryUsage();
@@ -37,7 +47,9 @@ const arg = process.argv[2] ?? 'idle';
 const clock = scaledClock(1);
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 let runCpuSeconds = 0;
-let report: Omit<ChildReport, 'userSeconds' | 'systemSeconds' | 'runCpuSeconds' | 'peakRss' | 'loadedRss' | 'loadedHeapUsed' | 'heapTotal' | 'heapUsed'> = {
+let recordsBytes = 0;
+let seriesSeconds = 0;
+let report: Pick<ChildReport, 'sent' | 'planned' | 'answered' | 'non2xx' | 'networkErrors' | 'cut' | 'wallSeconds'> = {
   sent: 0,
   planned: 0,
   answered: 0,
@@ -58,6 +70,9 @@ if (arg !== 'idle') {
   done.abort();
   await alive;
   const answered = sum(result.byStatus);
+  const t = result.timings!;
+  recordsBytes = t.sentAt.buffer.byteLength + t.durations.buffer.byteLength + t.statuses.buffer.byteLength;
+  seriesSeconds = result.series.length;
   report = {
     sent: result.sent,
     planned: result.planned,
@@ -70,6 +85,7 @@ if (arg !== 'idle') {
 }
 const usage = process.resourceUsage();
 const end = process.memoryUsage();
+const space = (name: string) => getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size ?? 0;
 const out: ChildReport = {
   ...report,
   userSeconds: usage.userCPUTime / 1e6,
@@ -80,5 +96,11 @@ const out: ChildReport = {
   loadedHeapUsed: loaded.heapUsed,
   heapTotal: end.heapTotal,
   heapUsed: end.heapUsed,
+  youngGeneration: space('new_space') + space('new_large_object_space'),
+  oldGeneration: space('old_space') + space('code_space') + space('large_object_space') + space('code_large_object_space'),
+  external: end.external,
+  peakMalloced: getHeapStatistics().peak_malloced_memory,
+  recordsBytes,
+  seriesSeconds,
 };
 console.log(JSON.stringify(out));

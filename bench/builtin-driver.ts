@@ -6,10 +6,13 @@
  *    plain JavaScript (esbuild, as a driver process would ship) and once through tsx (the harness's
  *    TypeScript loader); each row gives requests per CPU-second of the whole process (getrusage:
  *    user + system, every thread, start-up included) and its peak RSS, beside the goal and k6
- *    v0.48's figures (and, for comparison with figures taken inside a running process, per
- *    CPU-second from the first request to the last answer alone). k6 is not installed here, so its figures are the ones recorded in issue 17
- *    (k6 v0.48 with --out json on the same kind of machine), not measured by this run. An idle
- *    process of each kind (modules loaded, nothing sent) shows what module loading costs.
+ *    v0.48's figures (and per CPU-second from the first request to the last answer alone, the
+ *    steady state without start-up), then the medians of the --repeats runs. k6 is not installed
+ *    here, so its figures are the ones recorded in issue 17 (k6 v0.48 with --out json on the same
+ *    kind of machine), not measured by this run.
+ *    What the memory is: a bare Node process, an idle driver process of each kind (modules loaded,
+ *    nothing sent) and what a run adds, split into V8's young and old generations, the
+ *    per-request records, the series and the compilers' peak.
  * 2. The highest open-model rate it sustains against one pod with ≥ 99 % of requests sent on time
  *    and exact accounting (in this process), compared with wrk's closed-model maximum.
  * 3. Its memory over a long run at 1000 req/s.
@@ -22,6 +25,7 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { scaledClock } from '../harness/core/clock.ts';
 import { runBuiltinTraffic } from '../harness/traffic/builtin/driver.ts';
@@ -79,37 +83,67 @@ async function runChild(args: string[], plan?: object): Promise<ChildReport> {
   return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as ChildReport;
 }
 
-console.log(`Built-in driver against one test-app process at ${url} (node ${process.version}, ${seconds} s per run).\n`);
+/** Runs `node -e` alone: the peak RSS and CPU of a Node process that loads nothing. */
+async function bareNode(): Promise<{ peakRss: number; cpuSeconds: number }> {
+  const child = await execa(process.execPath, ['-e', 'const u = process.resourceUsage(); console.log(JSON.stringify({ peakRss: u.maxRSS * 1024, cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6 }))'], { timeout: 30_000 });
+  return JSON.parse(child.stdout) as { peakRss: number; cpuSeconds: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const met = (ok: boolean) => (ok ? '(met)' : '(NOT met)');
+
+console.log(`Built-in driver against one test-app process at ${url} (node ${process.version}, ${seconds} s per run, ${repeats} run(s) of each, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start).\n`);
 console.log('## Cost per request: the driver alone in its own process\n');
+console.log('CPU is the whole driver process\'s (getrusage of the process itself: user + system, every thread, start-up included; not the test app, not child processes such as the esbuild that tsx runs on a cache miss); peak RSS is that process\'s. The goals are the driver\'s, so they are judged on the compiled rows; the tsx rows are the same code through the harness\'s TypeScript loader, whose start-up is in the table after this one. "Run alone" is per CPU-second from the first request to the last answer (start-up and module loading left out, JIT warm-up in).\n');
 console.log(`k6 is not installed on this machine: its column holds k6 v0.48's figures recorded in issue 17, not figures of this run.\n`);
 console.log('| rate | process | sent / planned | not 200 or failed | wall s | CPU s (user + sys) | requests per CPU-second | goal | k6 v0.48 | per CPU-second of the run alone | peak RSS | goal | k6 v0.48 |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+const bare = await bareNode();
 const idle = new Map<string, ChildReport>();
 const busiest = new Map<string, ChildReport>();
+const medians: string[] = [];
 for (const kind of kinds) idle.set(kind.name, await runChild(kind.args));
 for (const rate of [2000, 4000]) {
+  const goal = GOALS[rate];
+  const runs = new Map<string, ChildReport[]>(kinds.map((k) => [k.name, []]));
   for (let r = 0; r < repeats; r++) {
     for (const kind of kinds) {
       const plan = { url, rate, durationSeconds: seconds, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }] };
       const c = await runChild(kind.args, plan);
+      runs.get(kind.name)!.push(c);
       if (c.peakRss > (busiest.get(kind.name)?.peakRss ?? 0)) busiest.set(kind.name, c);
       const cpu = c.userSeconds + c.systemSeconds;
       const perCpu = c.sent / cpu;
-      const goal = GOALS[rate];
       const rss = mib(c.peakRss);
       console.log(
-        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${perCpu >= goal.perCpuSecond ? '(met)' : '(NOT met)'} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${rss <= GOAL_RSS_MIB ? '(met)' : '(NOT met)'} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
+        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
       );
     }
   }
+  for (const kind of kinds) {
+    const cs = runs.get(kind.name)!;
+    const perCpu = median(cs.map((c) => c.sent / (c.userSeconds + c.systemSeconds)));
+    const rss = mib(median(cs.map((c) => c.peakRss)));
+    medians.push(`| ${rate} | ${kind.name} | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} (${(perCpu / goal.k6PerCpuSecond).toFixed(1)}×) | ${fmt(median(cs.map((c) => c.sent / c.runCpuSeconds)))} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`);
+  }
 }
-console.log('\nWhat the memory is, per process kind: an idle process (the driver\'s modules loaded, nothing sent), and what a run adds to it.\n');
-console.log('| process | idle: peak RSS | idle: V8 heap used | idle: CPU s to start | highest peak RSS of a run | added by the run | V8 heap at that run\'s end: reserved / used |');
-console.log('|---|---|---|---|---|---|---|');
+console.log(`\nMedians of the ${repeats} run(s) above:\n`);
+console.log('| rate | process | requests per CPU-second | goal | k6 v0.48 | per CPU-second of the run alone | peak RSS | goal | k6 v0.48 |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const row of medians) console.log(row);
+
+console.log('\n## What the memory is\n');
+console.log(`A bare Node process (\`node -e\`): ${mib(bare.peakRss).toFixed(0)} MiB peak RSS, ${bare.cpuSeconds.toFixed(2)} CPU s. An idle driver process loads the driver's modules and sends nothing; the run is the one with the highest peak RSS of its kind. The run's parts are taken at its end (the peak may come earlier); "other" is the rest of what the run added: sockets and their buffers, native memory, pages the heap touched and gave back.\n`);
+console.log('| process | idle: peak RSS | of it, modules (idle − bare) | idle: V8 heap used | idle: CPU s to start | run: peak RSS | added by the run | young generation | old generation | per-request records | series | compilers\' peak | other |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const [name, c] of idle) {
   const b = busiest.get(name)!;
+  const added = b.peakRss - c.peakRss;
+  const young = b.youngGeneration - c.youngGeneration;
+  const old = b.oldGeneration - c.oldGeneration;
+  const other = added - young - old - (b.external - c.external);
   console.log(
-    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(b.peakRss - c.peakRss).toFixed(0)} MiB | ${mib(b.heapTotal).toFixed(0)} / ${mib(b.heapUsed).toFixed(0)} MiB |`,
+    `| ${name} | ${mib(c.peakRss).toFixed(0)} MiB | ${mib(c.peakRss - bare.peakRss).toFixed(0)} MiB | ${mib(c.loadedHeapUsed).toFixed(1)} MiB | ${(c.userSeconds + c.systemSeconds).toFixed(2)} | ${mib(b.peakRss).toFixed(0)} MiB | ${mib(added).toFixed(0)} MiB | +${mib(young).toFixed(0)} MiB | +${mib(old).toFixed(0)} MiB | ${mib(b.recordsBytes).toFixed(1)} MiB | ${b.seriesSeconds} s: < 0.1 MiB | ${mib(b.peakMalloced).toFixed(0)} MiB | ${Math.abs(mib(other)) < 0.5 ? '0' : mib(other).toFixed(0)} MiB |`,
   );
 }
 if (efficiencyOnly) {

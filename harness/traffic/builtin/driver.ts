@@ -16,7 +16,7 @@ import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { Clock } from '../../core/clock.ts';
 import { tlsConnectOptions } from '../tls.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
-import { InFlight, RequestLedger } from './ledger.ts';
+import { InFlight, RequestLedger, SendOrder } from './ledger.ts';
 
 // Only undici's Agent: `import 'undici'` also loads fetch, WebSocket, the caches and the mocks,
 // ~8 MB more RSS for a process that runs just the driver. undici is pinned; this path is its own.
@@ -60,11 +60,22 @@ export function mixPicker(mix: TrafficPlan['mix']): (n: number) => string {
 export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDeps): Promise<TrafficResult> {
   const { clock } = deps;
   let planned = Math.round(plan.rate * plan.durationSeconds);
+  // The driver times requests out itself (the sweep below), so undici's own headers and body
+  // timeouts are off: they would otherwise start and clear two timers per request, and end a
+  // request whose timeout is above their 300 s with their error code instead of `timeout`.
   // undici closes a connection after one response when the server's Keep-Alive timeout is within
   // `keepAliveTimeoutThreshold` (2 s by default) — as the twin's ALB says at fast time scales (its 60 s
   // idle timeout is 2.4 real s at 0.04): a new connection per request. k6 (Go) keeps connections until
   // the server closes them; 250 ms is margin enough against the server's own close.
-  const dispatcher = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 250, connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) } });
+  const dispatcher = new Agent({
+    connections: 512,
+    pipelining: 1,
+    keepAliveTimeout: 4000,
+    keepAliveTimeoutThreshold: 250,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: plan.timeoutSeconds * 1000, ...tlsConnectOptions(plan.tls) },
+  });
   const pick = mixPicker(plan.mix);
   // A rule's host: undici also sends it as the TLS server name unless `tls.servername` says otherwise.
   const headers = plan.userAgent || plan.hostHeader ? { ...(plan.userAgent ? { 'user-agent': plan.userAgent } : {}), ...(plan.hostHeader ? { host: plan.hostHeader } : {}) } : undefined;
@@ -73,10 +84,9 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   const ledger = new RequestLedger(deps.maxFailureRecords, deps.maxCutRecords);
   const { progress } = ledger;
   const timeoutMs = plan.timeoutSeconds * 1000;
-  // Requests sent, in send order (so also in timeout order), from `head` on; finished ones are
-  // skipped when they reach the head. Timed out and not yet finished (still waiting for a connection): `expired`.
-  let pending: InFlight[] = [];
-  let head = 0;
+  // Requests sent, in send order (so also in timeout order); finished ones leave when they reach
+  // the head. Timed out and not yet finished (still waiting for a connection): `expired`.
+  const pending = new SendOrder();
   const expired = new Set<InFlight>();
   const startedAt = clock.now();
   let sent = 0;
@@ -105,18 +115,13 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
 
   // Times out what is overdue: the oldest requests are at the head.
   const sweep = (now: number) => {
-    while (head < pending.length) {
-      const request = pending[head];
+    for (let request = pending.oldest(); request; request = pending.oldest()) {
       if (!request.done) {
         if (request.sentAt + timeoutMs > now) break;
         request.end('timeout');
         if (!request.done) expired.add(request);
       }
-      head++;
-    }
-    if (head > 4096 && head * 2 > pending.length) {
-      pending = pending.slice(head);
-      head = 0;
+      pending.shift();
     }
   };
 
@@ -154,7 +159,7 @@ export async function runBuiltinTraffic(plan: TrafficPlan, deps: BuiltinDriverDe
   });
   // Stopped or aborted: what is still in flight is cut now, not waited for (up to the timeout).
   if (deps.stop?.aborted || deps.signal?.aborted) {
-    for (const request of [...pending.slice(head), ...expired]) if (!request.done) request.end('cut');
+    for (const request of [...pending.toArray(), ...expired]) if (!request.done) request.end('cut');
   }
   if (inFlight > 0) await allDone;
   ticker?.cancel();

@@ -147,6 +147,58 @@ export class InFlight implements Dispatcher.DispatchHandler {
   #finish(status: number | undefined, error: string | undefined): void {
     if (this.done) return;
     this.done = true;
+    // undici's abort closure holds its request and connection: a finished request must not keep them alive.
+    this.abort = undefined;
     this.finish(this, status, error);
+  }
+}
+
+/**
+ * The requests in flight in send order (so also in timeout order, the timeout being one for all):
+ * a ring that doubles when full and clears each slot as its request leaves, so that neither a
+ * finished request nor undici's objects behind it stay reachable from here (kept, they would
+ * outlive the young generation and cost old-generation garbage collections).
+ */
+export class SendOrder {
+  #slots: (InFlight | undefined)[] = new Array<InFlight | undefined>(1024).fill(undefined);
+  #head = 0;
+  #size = 0;
+
+  /** Requests in the ring. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adds the request sent last. */
+  push(request: InFlight): void {
+    if (this.#size === this.#slots.length) {
+      // Unrolled so that the oldest is at 0 again.
+      const slots = new Array<InFlight | undefined>(this.#slots.length * 2).fill(undefined);
+      for (let i = 0; i < this.#size; i++) slots[i] = this.#slots[(this.#head + i) % this.#slots.length];
+      this.#slots = slots;
+      this.#head = 0;
+    }
+    this.#slots[(this.#head + this.#size) % this.#slots.length] = request;
+    this.#size++;
+  }
+
+  /** The request sent first of those in the ring, or undefined when it is empty. */
+  oldest(): InFlight | undefined {
+    return this.#size ? this.#slots[this.#head] : undefined;
+  }
+
+  /** Takes the oldest request out (nothing when empty). */
+  shift(): void {
+    if (!this.#size) return;
+    this.#slots[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#slots.length;
+    this.#size--;
+  }
+
+  /** The requests in the ring, oldest first (a copy). */
+  toArray(): InFlight[] {
+    const out: InFlight[] = [];
+    for (let i = 0; i < this.#size; i++) out.push(this.#slots[(this.#head + i) % this.#slots.length]!);
+    return out;
   }
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InFlight, RequestLedger, seriesOf } from '../../../../harness/traffic/builtin/ledger.ts';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { InFlight, RequestLedger, SendOrder, seriesOf } from '../../../../harness/traffic/builtin/ledger.ts';
 import { RequestTimings } from '../../../../harness/traffic/timing.ts';
 
 const T0 = 1_700_000_000_000;
@@ -147,5 +149,119 @@ describe('InFlight', () => {
     expect(counts.networkErrors).toEqual({});
     expect(counts.timings.count).toBe(0);
     expect(counts.series).toEqual([]);
+  });
+});
+
+describe('InFlight and undici\'s abort', () => {
+  it('lets go of undici\'s abort once it has finished, however it finished: answered, network error, timeout (on a connection or waiting for one), cut, answered after the stop', () => {
+    const ledger = new RequestLedger();
+    const answered = requestOf(ledger, 0, 5);
+    connect(answered.request);
+    expect(answered.request.abort).toBeTypeOf('function');
+    answered.request.onHeaders(200);
+    answered.request.onComplete();
+    expect(answered.request.abort).toBeUndefined();
+    const failed = requestOf(ledger, 1, 6);
+    connect(failed.request);
+    failed.request.onError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    expect(failed.request.abort).toBeUndefined();
+    const cut = requestOf(ledger, 2, 7);
+    const aborts = connect(cut.request);
+    cut.request.end('cut');
+    expect(aborts).toHaveLength(1);
+    cut.request.onError(new Error('aborted'));
+    expect(cut.request.abort).toBeUndefined();
+    // Finished: a later end is a no-op, not a call of a released abort.
+    cut.request.end('timeout');
+    expect(aborts).toHaveLength(1);
+    const timedOut = requestOf(ledger, 3, 1003);
+    connect(timedOut.request);
+    timedOut.request.end('timeout');
+    timedOut.request.onError(new Error('aborted'));
+    expect(timedOut.request.abort).toBeUndefined();
+    // Timed out while waiting for a connection: aborted as it gets one, and never holds undici's abort.
+    const queued = requestOf(ledger, 4, 1004);
+    queued.request.end('timeout');
+    expect(connect(queued.request)).toHaveLength(1);
+    expect(queued.request.abort).toBeUndefined();
+    queued.request.onError(new Error('aborted'));
+    const answeredAfterStop = requestOf(ledger, 5, 8);
+    connect(answeredAfterStop.request);
+    answeredAfterStop.request.end('cut');
+    answeredAfterStop.request.onHeaders(200);
+    answeredAfterStop.request.onComplete();
+    expect(answeredAfterStop.request.abort).toBeUndefined();
+    expect([answered, failed, cut, timedOut, queued, answeredAfterStop].map((r) => r.finishes.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    const counts = ledger.counts(T0);
+    expect(counts.byStatus).toEqual({ 200: 1 });
+    expect(counts.networkErrors).toEqual({ ECONNRESET: 1, timeout: 2 });
+    expect(counts.cutAtStop).toEqual({ count: 2, sentAt: [T0 + 2, T0 + 5] });
+  });
+});
+
+describe('SendOrder', () => {
+  const ledger = new RequestLedger();
+  const sent = (at: number) => requestOf(ledger, at, at).request;
+
+  it('gives the requests back oldest first, and nothing when empty', () => {
+    const order = new SendOrder();
+    expect(order.size).toBe(0);
+    expect(order.oldest()).toBeUndefined();
+    order.shift();
+    expect(order.size).toBe(0);
+    const [a, b, c] = [sent(0), sent(1), sent(2)];
+    order.push(a);
+    order.push(b);
+    order.push(c);
+    expect(order.size).toBe(3);
+    expect(order.oldest()).toBe(a);
+    expect(order.toArray()).toEqual([a, b, c]);
+    order.shift();
+    expect(order.oldest()).toBe(b);
+    expect(order.toArray()).toEqual([b, c]);
+    order.shift();
+    order.shift();
+    expect(order.size).toBe(0);
+    expect(order.oldest()).toBeUndefined();
+    expect(order.toArray()).toEqual([]);
+  });
+
+  it('keeps the order across the end of the ring and when it grows while wrapped', () => {
+    const order = new SendOrder();
+    const all = Array.from({ length: 5000 }, (_, i) => sent(i));
+    let next = 0;
+    let oldest = 0;
+    // Runs of pushes and shifts that wrap the ring several times, then grow it past 1024 and 2048 while its head is not at 0.
+    for (const [push, shift] of [[700, 600], [800, 700], [900, 1000], [1500, 100], [1100, 1000]]) {
+      for (let i = 0; i < push; i++) order.push(all[next++]);
+      for (let i = 0; i < shift; i++) {
+        expect(order.oldest()).toBe(all[oldest++]);
+        order.shift();
+      }
+      expect(order.size).toBe(next - oldest);
+    }
+    expect(order.toArray()).toEqual(all.slice(oldest, next));
+  });
+
+  it('holds no request that has left it, so it can be collected', async () => {
+    // A finished request kept alive by the queue outlives the young generation (and undici's objects behind it).
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const order = new SendOrder();
+    const refs: WeakRef<InFlight>[] = [];
+    (() => {
+      for (let i = 0; i < 3; i++) {
+        const request = sent(i);
+        refs.push(new WeakRef(request));
+        order.push(request);
+      }
+    })();
+    order.shift();
+    order.shift();
+    // WeakRefs hold their targets until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, false]);
+    expect(order.size).toBe(1);
   });
 });
