@@ -49,7 +49,8 @@ const GOALS: Record<number, { perCpuSecond: number; k6PerCpuSecond: number }> = 
   2000: { perCpuSecond: 11_000, k6PerCpuSecond: 3_600 },
   4000: { perCpuSecond: 14_000, k6PerCpuSecond: 4_600 },
 };
-const GOAL_RSS_MIB = 110;
+/** The issue's goal, 110 MB, in the MiB this bench prints (110 × 10⁶ bytes = 104.9 MiB). */
+const GOAL_RSS_MIB = 110e6 / 2 ** 20;
 const K6_RSS = '89–100 MB';
 
 const app = spawn(process.execPath, [path.join(projectRoot, 'fixtures/app/server.mjs')], {
@@ -116,7 +117,7 @@ for (const rate of [2000, 4000]) {
       const perCpu = c.sent / cpu;
       const rss = mib(c.peakRss);
       console.log(
-        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`,
+        `| ${rate} | ${kind.name} | ${c.sent} / ${c.planned} | ${c.non2xx + c.networkErrors + c.cut} | ${c.wallSeconds.toFixed(1)} | ${cpu.toFixed(2)} (${c.userSeconds.toFixed(2)} + ${c.systemSeconds.toFixed(2)}) | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} | ${fmt(c.sent / c.runCpuSeconds)} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ 110 MB (${GOAL_RSS_MIB.toFixed(1)} MiB) | ${K6_RSS} |`,
       );
     }
   }
@@ -124,7 +125,7 @@ for (const rate of [2000, 4000]) {
     const cs = runs.get(kind.name)!;
     const perCpu = median(cs.map((c) => c.sent / (c.userSeconds + c.systemSeconds)));
     const rss = mib(median(cs.map((c) => c.peakRss)));
-    medians.push(`| ${rate} | ${kind.name} | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} (${(perCpu / goal.k6PerCpuSecond).toFixed(1)}×) | ${fmt(median(cs.map((c) => c.sent / c.runCpuSeconds)))} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ ${GOAL_RSS_MIB} MB | ${K6_RSS} |`);
+    medians.push(`| ${rate} | ${kind.name} | **${fmt(perCpu)}** ${met(perCpu >= goal.perCpuSecond)} | ≥ ${fmt(goal.perCpuSecond)} | ${fmt(goal.k6PerCpuSecond)} (${(perCpu / goal.k6PerCpuSecond).toFixed(1)}×) | ${fmt(median(cs.map((c) => c.sent / c.runCpuSeconds)))} | **${rss.toFixed(0)} MiB** ${met(rss <= GOAL_RSS_MIB)} | ≤ 110 MB (${GOAL_RSS_MIB.toFixed(1)} MiB) | ${K6_RSS} |`);
   }
 }
 console.log(`\nMedians of the ${repeats} run(s) above:\n`);
