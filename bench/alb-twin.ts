@@ -13,7 +13,7 @@
  * event loop, as k6 would not) at each of --rates for --seconds. Prints one table: throughput,
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
- *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000] [--seconds 5]
+ *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5]
  *     [--latency-ms 5] [--time-scale 0.1]
  *
  * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
@@ -59,6 +59,8 @@ interface Measurement {
   p99: number;
   /** Non-2xx/3xx answers and socket errors. */
   errors: number;
+  /** CPU of this process (the twin, user + system) per request, µs; NaN where the twin does not serve or the load generator shares the process. */
+  cpuPerRequest: number;
   note: string;
 }
 
@@ -82,7 +84,7 @@ const option = (name: string, fallback: string) => {
 const ROUNDS = Number(option('rounds', '2'));
 const WRK_SECONDS = Number(option('wrk-seconds', '8'));
 const SECONDS = Number(option('seconds', '5'));
-const RATES = option('rates', '1000,2000').split(',').filter(Boolean).map(Number);
+const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
 const LATENCY_MS = Number(option('latency-ms', '5'));
 const TIME_SCALE = Number(option('time-scale', '0.1'));
 const MAX_IN_FLIGHT = 4000;
@@ -149,7 +151,8 @@ function nginxConfig(dir: string, port: number, pods: Pod[]): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
 http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
@@ -199,6 +202,7 @@ function wrkMs(value: string | undefined): number {
 
 /** One wrk run (closed model: 32 connections, each sends when the last answer came). */
 async function runWrk(target: Target, url: string): Promise<Measurement> {
+  const cpu0 = process.cpuUsage();
   const wrk = await execa('wrk', ['-t2', '-c32', `-d${WRK_SECONDS}s`, '--latency', url], { timeout: (WRK_SECONDS + 30) * 1000 });
   const out = wrk.stdout;
   const throughput = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -206,7 +210,10 @@ async function runWrk(target: Target, url: string): Promise<Measurement> {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { target, load: 'wrk', throughput, p50: wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1]), p99: wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1]), errors, note: '' };
+  const cpu = process.cpuUsage(cpu0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const cpuPerRequest = target === 'alb' ? (cpu.user + cpu.system) / requests : NaN;
+  return { target, load: 'wrk', throughput, p50: wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1]), p99: wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -288,7 +295,10 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('e
 
 /** The table: every measurement of one load, with the ratio to nginx's figure of the same round. */
 function table(measurements: Measurement[]): string {
-  const lines = ['| load | path | throughput (req/s) | p50 (ms) | p99 (ms) | ÷ nginx: throughput | ÷ nginx: p99 | goal (≥ 0.9×, ≤ 1.5×) | errors |', '|---|---|---:|---:|---:|---:|---:|---|---:|'];
+  const lines = [
+    '| load | path | throughput (req/s) | p50 (ms) | p99 (ms) | ÷ nginx: throughput | ÷ nginx: p99 | goal (≥ 0.9×, ≤ 1.5×) | errors | twin CPU (µs/req) |',
+    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
+  ];
   const loads = [...new Set(measurements.map((m) => m.load))];
   for (const load of loads) {
     const rows = measurements.filter((m) => m.load === load);
@@ -306,7 +316,7 @@ function table(measurements: Measurement[]): string {
         const goal = m.target === 'alb' ? (tr >= GOAL_THROUGHPUT && pr <= GOAL_P99 ? 'met' : `not met${tr < GOAL_THROUGHPUT ? ' (throughput)' : ''}${pr > GOAL_P99 ? ' (p99)' : ''}`) : '';
         ratios = [`${tr.toFixed(2)}×`, `${pr.toFixed(2)}×`, goal];
       }
-      lines.push(`| ${load} | ${LABEL[m.target]} | ${fmt(m.throughput)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${ratios[0]} | ${ratios[1]} | ${ratios[2]} | ${m.errors}${m.note} |`);
+      lines.push(`| ${load} | ${LABEL[m.target]} | ${fmt(m.throughput)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${ratios[0]} | ${ratios[1]} | ${ratios[2]} | ${m.errors}${m.note} | ${fmt(m.cpuPerRequest)} |`);
     }
   }
   return lines.join('\n');
@@ -387,14 +397,14 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const m = await runWrk(t, urls[t]);
         measurements.push(m);
-        console.log(`wrk round ${round} ${t.padEnd(6)}: ${fmt(m.throughput)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}`);
+        console.log(`wrk round ${round} ${t.padEnd(6)}: ${fmt(m.throughput)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}${t === 'alb' ? `, twin CPU ${fmt(m.cpuPerRequest)} µs/req` : ''}`);
       }
     }
     for (const rate of RATES) {
       for (const t of targets) {
         const r = await drive(urls[t], rate, SECONDS);
         const note = r.skipped ? ` (${r.skipped} not sent: ${MAX_IN_FLIGHT} in flight)` : '';
-        measurements.push({ target: t, load: `open ${rate}/s`, throughput: r.achievedRate, p50: r.p50, p99: r.p99, errors: r.failed, note });
+        measurements.push({ target: t, load: `open ${rate}/s`, throughput: r.achievedRate, p50: r.p50, p99: r.p99, errors: r.failed, cpuPerRequest: NaN, note });
         console.log(`open ${rate}/s ${t.padEnd(6)}: achieved ${fmt(r.achievedRate)} req/s (${((100 * r.ok) / r.planned).toFixed(2)} %), p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, failed ${r.failed}${note}`);
       }
     }
