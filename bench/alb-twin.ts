@@ -213,7 +213,7 @@ async function runWrk(target: Target, url: string): Promise<Measurement> {
   const cpu = process.cpuUsage(cpu0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const cpuPerRequest = target === 'alb' ? (cpu.user + cpu.system) / requests : NaN;
-  return { target, load: 'wrk', throughput, p50: wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1]), p99: wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
+  return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
