@@ -329,7 +329,7 @@ async function main(): Promise<void> {
   const network = new Network();
   // The twin as `twin up` runs it: its access log to a file, ALB log files delivered to S3, CloudWatch metrics.
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'rh-bench-alb-'));
-  const accessLogFile = createAccessLogWriter(path.join(stateDir, 'access.log'));
+  const accessLogFile = createAccessLogWriter(path.join(stateDir, 'access.log'), { clock });
   const s3 = new S3Store({ clock, buckets: ['bench-logs'], dir: path.join(stateDir, 's3') });
   let records = 0;
   const lbErrors = new Map<string, number>();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
 import { createAccessLogWriter } from '../../../harness/twin/alb/access-log.ts';
 import type { AccessLogRecord } from '../../../harness/twin/alb/types.ts';
 
@@ -80,6 +81,29 @@ describe('createAccessLogWriter', () => {
     expect(writer.count).toBe(4);
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l) as AccessLogRecord)).toEqual([0, 1, 2, 3].map(record));
+  });
+
+  it('given a clock, writes a batch once it has gathered for its time, and everything at close', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alb-log-'));
+    const file = path.join(dir, 'access.log');
+    const clock = new ManualClock(0);
+    const writer = createAccessLogWriter(file, { clock, batchRealMs: 50 });
+    for (let i = 0; i < 10; i++) writer.write(record(i));
+    await clock.advance(50);
+    // The batch's write is in flight: wait (bounded) until its lines are in the file.
+    let text = '';
+    for (let turn = 0; turn < 1000 && text.split('\n').length <= 10; turn++) {
+      await nextTurn();
+      // The stream opens the file asynchronously: until then there is nothing to read.
+      text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+    }
+    expect(text.trimEnd().split('\n')).toHaveLength(10);
+    for (let i = 10; i < 25; i++) writer.write(record(i));
+    await clock.advance(20);
+    for (let i = 25; i < 40; i++) writer.write(record(i));
+    await writer.close();
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as AccessLogRecord).path)).toEqual(Array.from({ length: 40 }, (_, n) => `/r/${n}`));
   });
 
   it('reports a file that cannot be written when closed', async () => {
