@@ -179,7 +179,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     : undefined;
   let closed = false;
 
-  const onRequest = (lbArn: string, { node, record, entry }: RequestOutcome) => {
+  const handOver = (lbArn: string, { node, record, entry }: RequestOutcome) => {
     deps.accessLog?.(record);
     delivery?.add(lbArn, node.name, entry);
     metrics.recordRequest({
@@ -192,6 +192,34 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       targetChosen: record.target !== '-',
       connectionError: record.reason === 'connect-refused' || record.reason === 'connect-timeout',
     });
+  };
+
+  // The sinks get each turn's outcomes in one batch after the turn: Node sends a response at the
+  // end of the turn that wrote it, so the access log, log files and metrics no longer delay it.
+  let outcomes: Array<{ lbArn: string; outcome: RequestOutcome }> = [];
+  let drainScheduled = false;
+  const drain = () => {
+    drainScheduled = false;
+    const batch = outcomes;
+    outcomes = [];
+    let failure: unknown;
+    for (const { lbArn, outcome } of batch) {
+      try {
+        handOver(lbArn, outcome);
+      } catch (err) {
+        // One sink's failure must not lose the other outcomes of the batch; it is raised after them.
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  };
+  const onRequest = (lbArn: string, outcome: RequestOutcome) => {
+    outcomes.push({ lbArn, outcome });
+    if (drainScheduled) return;
+    drainScheduled = true;
+    // Not a timer: the end of this event-loop turn; no time passes in the model.
+    // eslint-disable-next-line no-restricted-globals
+    setImmediate(drain);
   };
 
   // Host counts: each LB node reports once a model minute, as ALB does ("always reported" while there are targets).
@@ -608,6 +636,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       hostTimer.cancel();
       for (const group of groups.values()) group.close();
       await Promise.all([...loadBalancers.values()].map((lb) => lb.plane.close()));
+      // The outcomes of the last turn (and of the requests closing cut off) reach the sinks now.
+      drain();
       // What is buffered is delivered at shutdown, so a run's last interval is not lost.
       delivery?.close();
       listeners.clear();
@@ -615,7 +645,10 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
 
     metrics,
 
-    flushAccessLogs: () => delivery?.flush(),
+    flushAccessLogs() {
+      drain();
+      delivery?.flush();
+    },
 
     lbNodes: (loadBalancerArn) => lbOf(loadBalancerArn).plane.nodes.map((n) => n.name),
 
