@@ -194,8 +194,10 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     });
   };
 
-  // The sinks get each turn's outcomes in one batch after the turn: Node sends a response at the
-  // end of the turn that wrote it, so the access log, log files and metrics no longer delay it.
+  // The sinks get the outcomes in one batch once the callback that produced them is done: Node
+  // sends a response it has corked on the next tick, queued before this hand-over, so the access
+  // log, log files and metrics no longer delay it. Still before any other I/O: a client in this
+  // process never sees a response whose record is not yet logged.
   let outcomes: Array<{ lbArn: string; outcome: RequestOutcome }> = [];
   let drainScheduled = false;
   const drain = () => {
@@ -217,9 +219,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     outcomes.push({ lbArn, outcome });
     if (drainScheduled) return;
     drainScheduled = true;
-    // Not a timer: the end of this event-loop turn; no time passes in the model.
-    // eslint-disable-next-line no-restricted-globals
-    setImmediate(drain);
+    process.nextTick(drain);
   };
 
   // Host counts: each LB node reports once a model minute, as ALB does ("always reported" while there are targets).
