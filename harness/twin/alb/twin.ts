@@ -262,7 +262,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
 
   const onLeft = (entry: TargetEntry) => {
     for (const abort of [...entry.inFlightAborts]) abort();
-    for (const lb of loadBalancers.values()) for (const node of lb.plane.nodes) node.dropPool(entry);
+    for (const lb of loadBalancers.values()) for (const node of lb.plane.nodes) void node.dropPool(entry);
   };
 
   const lbOf = (arn: string): LoadBalancerModel => {
