@@ -5,7 +5,7 @@
  * load balancer's `access_logs.s3.*` attributes enable it. Intervals are aligned to multiples of
  * the interval in model time, as ALB's end-times are (…T2340Z holds 23:35–23:40).
  *
- * A file is compressed while its interval runs, a slice of lines at a time (`GzipBuilder`), so the
+ * A file is compressed while its interval runs, 1 MB of lines at a time (`GzipBuilder`), so the
  * interval's end does not stop the data plane for one large compression.
  */
 import { constants, crc32, deflateRawSync } from 'node:zlib';
@@ -42,8 +42,11 @@ interface Batch {
   body: GzipBuilder;
 }
 
-/** Uncompressed text compressed at once. */
-const SLICE_BYTES = 64 * 1024;
+/**
+ * Uncompressed text compressed at once: about 1 ms of level-1 deflate. Much smaller slices cost
+ * more in all (each call sets up a deflate state), a whole interval at once stops the data plane.
+ */
+const SLICE_BYTES = 1024 * 1024;
 /** RFC 1952 member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
@@ -54,16 +57,28 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
  */
 export class GzipBuilder {
   #parts: Buffer[] = [GZIP_HEADER];
-  #text: string[] = [];
-  #textBytes = 0;
+  /** The slice being filled: lines are encoded straight into it (no joined string to encode). */
+  #slice: Buffer;
+  #used = 0;
   #crc = 0;
   #size = 0;
 
-  /** Appends `line` and a newline; compresses what has gathered once it makes a slice. */
+  /** `sliceBytes`: how much text gathers before it is compressed. */
+  constructor(readonly sliceBytes = SLICE_BYTES) {
+    this.#slice = Buffer.allocUnsafe(sliceBytes);
+  }
+
+  /** Appends `line` and a newline; compresses what has gathered once it fills a slice. */
   addLine(line: string): void {
-    this.#text.push(line);
-    this.#textBytes += line.length + 1;
-    if (this.#textBytes >= SLICE_BYTES) this.#compress(constants.Z_SYNC_FLUSH);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = line.length * 3 + 1;
+    if (this.#used + most > this.sliceBytes) this.#compress(constants.Z_SYNC_FLUSH);
+    if (most > this.sliceBytes) {
+      this.#deflate(Buffer.from(`${line}\n`, 'utf8'), constants.Z_SYNC_FLUSH);
+      return;
+    }
+    this.#used += this.#slice.write(line, this.#used, 'utf8');
+    this.#slice[this.#used++] = 0x0a;
   }
 
   /** The finished file. */
@@ -76,12 +91,15 @@ export class GzipBuilder {
   }
 
   #compress(flush: number): void {
-    const text = Buffer.from(this.#text.length ? this.#text.join('\n') + '\n' : '', 'utf8');
-    this.#text = [];
-    this.#textBytes = 0;
+    this.#deflate(this.#slice.subarray(0, this.#used), flush);
+    this.#used = 0;
+  }
+
+  #deflate(text: Buffer, flush: number): void {
     this.#crc = crc32(text, this.#crc);
     this.#size += text.length;
-    this.#parts.push(deflateRawSync(text, { finishFlush: flush }));
+    // Level 1: a third of the CPU of the default level for a file 25 % larger; the format is the same.
+    this.#parts.push(deflateRawSync(text, { finishFlush: flush, level: 1 }));
   }
 }
 

@@ -92,8 +92,10 @@ describe('access-log delivery', () => {
 
 describe('a log file compressed while its interval runs', () => {
   it('is one gzip member holding every line in order, across many slices and multi-byte text', () => {
-    const builder = new GzipBuilder();
-    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é€'.repeat(i % 40)} ${'x'.repeat(i % 97)}`);
+    // 4 KB slices: dozens of them.
+    const builder = new GzipBuilder(4096);
+    // Every 1000th line is longer than a slice.
+    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é€'.repeat(i % 40)} ${'x'.repeat(i % 1000 ? i % 97 : 5000)}`);
     for (const line of lines) builder.addLine(line);
     const body = builder.finish();
     // gunzip checks the trailer's CRC-32 and length; one member: a 10-byte header, one deflate stream, an 8-byte trailer.
