@@ -88,14 +88,20 @@ describe('createAccessLogWriter', () => {
     const file = path.join(dir, 'access.log');
     const clock = new ManualClock(0);
     const writer = createAccessLogWriter(file, { clock, batchRealMs: 50 });
+    const read = () => readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
     for (let i = 0; i < 10; i++) writer.write(record(i));
+    // Before the batch's time nothing is written, however many turns pass.
+    for (let turn = 0; turn < 50; turn++) {
+      await nextTurn();
+      expect(await read()).toBe('');
+    }
     await clock.advance(50);
     // The batch's write is in flight: wait (bounded) until its lines are in the file.
     let text = '';
     for (let turn = 0; turn < 1000 && text.split('\n').length <= 10; turn++) {
       await nextTurn();
       // The stream opens the file asynchronously: until then there is nothing to read.
-      text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+      text = await read();
     }
     expect(text.trimEnd().split('\n')).toHaveLength(10);
     for (let i = 10; i < 25; i++) writer.write(record(i));
