@@ -1,26 +1,47 @@
 /**
- * Benchmark of the ALB twin's data plane: three pods on 127.0.41.x, an ALB twin at time scale 1,
- * and an open-model constant arrival rate (undici) at 500, 1000 and 2000 req/s for ~10 s each,
- * through the ALB and straight to one pod. Prints achieved rate and latency percentiles per run,
- * the latency the ALB adds, and a markdown table. The load generator runs in a worker thread
- * (this same file), so it does not share the twin's event loop, as k6 would not.
+ * Benchmark of the ALB twin's data plane beside nginx, on the same three pods (the test app on
+ * 127.0.41.x with --latency-ms of app latency), in one run:
  *
- *   node --import tsx bench/alb-twin.ts [--seconds 10] [--rates 500,1000,2000]
+ * - the ALB twin (in this process, at --time-scale, with its access-log sink and CloudWatch
+ *   metrics as `twin up` runs them);
+ * - nginx (Debian's package: one worker, keep-alive upstreams to the same pods, access log off),
+ *   started by the bench from a config in a temp dir and stopped by PID;
+ * - one pod direct.
+ *
+ * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
+ * open-model constant arrival rate (undici, in a worker thread so it does not share the twin's
+ * event loop, as k6 would not) at each of --rates for --seconds. Prints one table: throughput,
+ * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
+ *
+ *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5]
+ *     [--latency-ms 5] [--time-scale 0.1]
+ *
+ * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
+ * Traffic goes to 127.0.0.0/8 only; every run is bounded in count and time.
  */
+import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 import { scaledClock, type Clock } from '../harness/core/clock.ts';
 import { seededRandom } from '../harness/core/random.ts';
+import { createAccessLogWriter } from '../harness/twin/alb/access-log.ts';
 import { createAlbTwin } from '../harness/twin/alb/twin.ts';
+import { S3Store } from '../harness/twin/aws/s3.ts';
 import type { AccessLogRecord } from '../harness/twin/alb/types.ts';
 import { parseTwinConfig } from '../harness/twin/config.ts';
 import { projectRoot } from '../harness/core/paths.ts';
 import { Network } from '../harness/twin/network.ts';
+
+type Target = 'alb' | 'nginx' | 'direct';
+const LABEL: Record<Target, string> = { alb: 'twin ALB → 3 pods', nginx: 'nginx (1 worker) → 3 pods', direct: 'one pod direct' };
 
 interface Pod {
   host: string;
@@ -28,9 +49,22 @@ interface Pod {
   child: ChildProcess;
 }
 
-interface RunResult {
-  target: 'alb' | 'direct';
-  rate: number;
+/** One measurement of one target. */
+interface Measurement {
+  target: Target;
+  /** 'wrk' or the open model's rate. */
+  load: string;
+  throughput: number;
+  p50: number;
+  p99: number;
+  /** Non-2xx/3xx answers and socket errors. */
+  errors: number;
+  /** CPU of this process (the twin, user + system) per request, µs; NaN where the twin does not serve or the load generator shares the process. */
+  cpuPerRequest: number;
+  note: string;
+}
+
+interface OpenResult {
   planned: number;
   sent: number;
   ok: number;
@@ -39,12 +73,7 @@ interface RunResult {
   skipped: number;
   achievedRate: number;
   p50: number;
-  p90: number;
   p99: number;
-  /** Event-loop utilization of the load generator's thread during the run (0–1). */
-  generatorElu: number;
-  /** Event-loop utilization of the twin's (main) thread during the run (0–1). */
-  twinElu: number;
 }
 
 const args = process.argv.slice(2);
@@ -52,28 +81,139 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
 };
-const SECONDS = Number(option('seconds', '10'));
-const RATES = option('rates', '500,1000,2000').split(',').map(Number);
+const ROUNDS = Number(option('rounds', '2'));
+const WRK_SECONDS = Number(option('wrk-seconds', '8'));
+const SECONDS = Number(option('seconds', '5'));
+const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
+const LATENCY_MS = Number(option('latency-ms', '5'));
+const TIME_SCALE = Number(option('time-scale', '0.1'));
 const MAX_IN_FLIGHT = 4000;
+/** Goals of issue 17: the twin's throughput ≥ 0.9× nginx's, its p99 ≤ 1.5× nginx's. */
+const GOAL_THROUGHPUT = 0.9;
+const GOAL_P99 = 1.5;
 
 const appScript = path.join(projectRoot, 'fixtures/app/server.mjs');
-const fallbackScript = path.join(projectRoot, 'test/helpers/alb-target-server.mjs');
 
-/** Starts one pod: the test app when present, else the tests' tiny target server. */
+/** Starts one pod: the test app with LATENCY_MS of real latency and a keep-alive longer than any proxy's idle timeout. */
 async function startPod(host: string, name: string): Promise<Pod> {
-  const useApp = existsSync(appScript);
-  const child = useApp
-    ? spawn(process.execPath, [appScript], {
-        env: { ...process.env, HOST: host, PORT: '0', POD_NAME: name, EXIT_WITH_PARENT: '1' },
-        stdio: ['pipe', 'pipe', 'inherit'],
-      })
-    : spawn(process.execPath, [fallbackScript, host, '5000', name], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [appScript], {
+    env: { ...process.env, HOST: host, PORT: '0', POD_NAME: name, EXIT_WITH_PARENT: '1', TIME_SCALE: '1', LATENCY_MS: String(LATENCY_MS), KEEPALIVE_TIMEOUT_MS: '75000' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [''])])) as [string];
   lines.close();
-  const port = useApp ? Number(/listening [\d.]+:(\d+)/.exec(line)?.[1]) : (JSON.parse(line || '{}') as { port?: number }).port;
-  if (!port) throw new Error(`Expected pod ${name} on ${host} to report its port, got ${JSON.stringify(line)}`);
+  child.stdout!.resume();
+  const port = Number(/listening [\d.]+:(\d+)/.exec(line)?.[1]);
+  if (!port) throw new Error(`Expected pod ${name} on ${host} to report 'listening <host>:<port>', got ${JSON.stringify(line)}`);
   return { host, port, child };
+}
+
+/** Kills a child we started, by PID, and waits (bounded) for it to exit. */
+async function stopChild(clock: Clock, child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = once(child, 'exit');
+  process.kill(child.pid, signal);
+  const bound = new AbortController();
+  const late = await Promise.race([exited.then(() => false), clock.sleep(clock.toModelMs(5000), bound.signal).then(() => true, () => false)]);
+  bound.abort();
+  if (late && child.exitCode === null && child.signalCode === null) {
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  }
+}
+
+/** A free port on 127.0.0.1 (the kernel's choice). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Makes sure a Debian package's binary is there: installs the package as root, else says what to run. */
+async function ensureInstalled(binary: string, pkg: string): Promise<void> {
+  if (existsSync(binary)) return;
+  const command = `apt-get install -y ${pkg}`;
+  if (process.getuid?.() !== 0) throw new Error(`Expected ${binary} (Debian's ${pkg}), got none; run: sudo ${command}`);
+  console.log(`${binary} is missing: running ${command}`);
+  try {
+    await execa('apt-get', ['install', '-y', pkg], { timeout: 300_000, stdio: 'inherit' });
+  } catch (error) {
+    throw new Error(`Expected '${command}' to install ${binary}, got: ${(error as Error).message.split('\n')[0]}; run: apt-get update && ${command}`, { cause: error });
+  }
+  if (!existsSync(binary)) throw new Error(`Expected '${command}' to install ${binary}, got no such file`);
+}
+
+/** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
+function nginxConfig(dir: string, port: number, pods: Pod[]): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream pods {
+${pods.map((p) => `    server ${p.host}:${p.port};`).join('\n')}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://pods;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** Waits (bounded, on the clock) until something accepts connections on 127.0.0.1:`port`. */
+async function waitListening(clock: Clock, port: number, what: string, alive: () => boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (!alive()) throw new Error(`Expected ${what} to listen on 127.0.0.1:${port}, got an exited process`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return;
+    await clock.sleep(clock.toModelMs(50));
+  }
+  throw new Error(`Expected ${what} to listen on 127.0.0.1:${port} within 5 s, got connection refused`);
+}
+
+/** '5.43ms' → 5.43 (ms). */
+function wrkMs(value: string | undefined): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value ?? '');
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
+}
+
+/** One wrk run (closed model: 32 connections, each sends when the last answer came). */
+async function runWrk(target: Target, url: string): Promise<Measurement> {
+  const cpu0 = process.cpuUsage();
+  const wrk = await execa('wrk', ['-t2', '-c32', `-d${WRK_SECONDS}s`, '--latency', url], { timeout: (WRK_SECONDS + 30) * 1000 });
+  const out = wrk.stdout;
+  const throughput = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  if (!Number.isFinite(throughput)) throw new Error(`Expected wrk to print Requests/sec for ${url}, got:\n${out}`);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  const cpu = process.cpuUsage(cpu0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const cpuPerRequest = target === 'alb' ? (cpu.user + cpu.system) / requests : NaN;
+  return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -85,29 +225,23 @@ interface DriveInput {
   url: string;
   rate: number;
   seconds: number;
-  target: RunResult['target'];
 }
 
-/** Runs one load run in a worker thread. */
-function drive(url: string, rate: number, seconds: number, target: RunResult['target']): Promise<RunResult> {
-  const input: DriveInput = { url, rate, seconds, target };
+/** Runs one open-model run in a worker thread. */
+function drive(url: string, rate: number, seconds: number): Promise<OpenResult> {
+  const input: DriveInput = { url, rate, seconds };
   // Node 20 loads a worker's entry before `--import` hooks apply, so the worker registers tsx first.
   const entry = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}))`;
   const worker = new Worker(entry, { eval: true, workerData: input });
-  // Measured from the worker's first message, so its module loading does not count.
-  let elu0 = performance.eventLoopUtilization();
-  return new Promise<RunResult>((resolve, reject) => {
-    worker.on('message', (message: 'started' | RunResult) => {
-      if (message === 'started') elu0 = performance.eventLoopUtilization();
-      else resolve({ ...message, twinElu: performance.eventLoopUtilization(elu0).utilization });
-    });
+  return new Promise<OpenResult>((resolve, reject) => {
+    worker.on('message', (message: OpenResult) => resolve(message));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`Expected the load worker to report, got exit ${code}`)));
   });
 }
 
 /** Sends `rate` req/s for `seconds` at `url` (open model: arrivals do not wait for answers). */
-async function generate(clock: Clock, { url, rate, seconds, target }: DriveInput): Promise<RunResult> {
+async function generate(clock: Clock, { url, rate, seconds }: DriveInput): Promise<OpenResult> {
   const agent = new Agent({ connections: 512, keepAliveTimeout: 30_000 });
   const planned = Math.round(rate * seconds);
   const latencies = new Float64Array(planned);
@@ -119,7 +253,6 @@ async function generate(clock: Clock, { url, rate, seconds, target }: DriveInput
   let inFlight = 0;
   let lastDone = 0;
   const start = performance.now();
-  const elu0 = performance.eventLoopUtilization();
   const fire = () => {
     inFlight++;
     const t0 = performance.now();
@@ -155,94 +288,131 @@ async function generate(clock: Clock, { url, rate, seconds, target }: DriveInput
   await agent.close();
   const elapsed = ((lastDone || performance.now()) - start) / 1000;
   const sorted = latencies.slice(0, done).sort();
-  return {
-    target,
-    rate,
-    planned,
-    sent,
-    ok,
-    failed,
-    skipped,
-    achievedRate: ok / Math.max(elapsed, seconds),
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    generatorElu: performance.eventLoopUtilization(elu0).utilization,
-    twinElu: NaN,
-  };
+  return { planned, sent, ok, failed, skipped, achievedRate: ok / Math.max(elapsed, seconds), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+
+/** The table: every measurement of one load, with the ratio to nginx's figure of the same round. */
+function table(measurements: Measurement[]): string {
+  const lines = [
+    '| load | path | throughput (req/s) | p50 (ms) | p99 (ms) | ÷ nginx: throughput | ÷ nginx: p99 | goal (≥ 0.9×, ≤ 1.5×) | errors | twin CPU (µs/req) |',
+    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
+  ];
+  const loads = [...new Set(measurements.map((m) => m.load))];
+  for (const load of loads) {
+    const rows = measurements.filter((m) => m.load === load);
+    // wrk rounds pair up by order: the nth ALB run is compared with the nth nginx run.
+    const nginx = rows.filter((m) => m.target === 'nginx');
+    const seen = new Map<Target, number>();
+    for (const m of rows) {
+      const n = seen.get(m.target) ?? 0;
+      seen.set(m.target, n + 1);
+      const base = nginx[Math.min(n, nginx.length - 1)];
+      let ratios = ['', '', ''];
+      if (m.target !== 'nginx' && base) {
+        const tr = m.throughput / base.throughput;
+        const pr = m.p99 / base.p99;
+        const goal = m.target === 'alb' ? (tr >= GOAL_THROUGHPUT && pr <= GOAL_P99 ? 'met' : `not met${tr < GOAL_THROUGHPUT ? ' (throughput)' : ''}${pr > GOAL_P99 ? ' (p99)' : ''}`) : '';
+        ratios = [`${tr.toFixed(2)}×`, `${pr.toFixed(2)}×`, goal];
+      }
+      lines.push(`| ${load} | ${LABEL[m.target]} | ${fmt(m.throughput)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${ratios[0]} | ${ratios[1]} | ${ratios[2]} | ${m.errors}${m.note} | ${fmt(m.cpuPerRequest)} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const clock = scaledClock(1);
+  const clock = scaledClock(TIME_SCALE);
+  await ensureInstalled('/usr/sbin/nginx', 'nginx');
+  await ensureInstalled('/usr/bin/wrk', 'wrk');
   const network = new Network();
+  // The twin as `twin up` runs it: its access log to a file, ALB log files delivered to S3, CloudWatch metrics.
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'rh-bench-alb-'));
+  const accessLogFile = createAccessLogWriter(path.join(stateDir, 'access.log'), { clock });
+  const s3 = new S3Store({ clock, buckets: ['bench-logs'], dir: path.join(stateDir, 's3') });
   let records = 0;
   const lbErrors = new Map<string, number>();
   const accessLog = (r: AccessLogRecord) => {
+    accessLogFile.write(r);
     records++;
     if (r.reason && r.reason !== 'target-5xx') lbErrors.set(r.reason, (lbErrors.get(r.reason) ?? 0) + 1);
   };
   const config = parseTwinConfig({}).alb;
-  const twin = createAlbTwin({ clock, random: seededRandom(1), config, region: 'us-east-1', network, accessLog });
+  const twin = createAlbTwin({ clock, random: seededRandom(1), config, region: 'us-east-1', network, accessLog, logSink: s3 });
   const pods: Pod[] = [];
+  let nginx: ChildProcess | undefined;
+  let nginxDir: string | undefined;
   const cleanup = async () => {
     await twin.close();
-    for (const pod of pods) {
-      if (pod.child.exitCode === null && pod.child.signalCode === null) {
-        process.kill(pod.child.pid!, 'SIGKILL');
-        await once(pod.child, 'exit');
-      }
-    }
+    await accessLogFile.close().catch((error: Error) => console.error(`access log: ${error.message}`));
+    await s3.close().catch((error: Error) => console.error(`s3: ${error.message}`));
+    await rm(stateDir, { recursive: true, force: true });
+    if (nginx) await stopChild(clock, nginx, 'SIGTERM');
+    for (const pod of pods) await stopChild(clock, pod.child, 'SIGKILL');
+    if (nginxDir) await rm(nginxDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     pods.push(...(await Promise.all([1, 2, 3].map((i) => startPod(`127.0.41.${i}`, `bench-${i}`)))));
+
+    nginxDir = await mkdtemp(path.join(os.tmpdir(), 'rh-bench-nginx-'));
+    const nginxPort = await freePort();
+    const conf = path.join(nginxDir, 'nginx.conf');
+    await writeFile(conf, nginxConfig(nginxDir, nginxPort, pods));
+    const proc = spawn('/usr/sbin/nginx', ['-g', 'daemon off;', '-p', nginxDir, '-e', path.join(nginxDir, 'error.log'), '-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+    nginx = proc;
+    await waitListening(clock, nginxPort, 'nginx', () => proc.exitCode === null && proc.signalCode === null);
+
     const lb = await twin.createLoadBalancer({ name: 'bench', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] });
     const tg = twin.createTargetGroup({ name: 'bench-tg', port: 8080 });
     await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+    twin.modifyLoadBalancerAttributes(lb.arn, { 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'bench-logs' });
     twin.registerTargets(tg.arn, pods.map((p) => ({ id: p.host, port: p.port })));
-    const ready = () => lb.zones.every((z) => twin.nodeView(lb.arn, z).filter((r) => r.routable).length === pods.length);
-    for (let i = 0; i < 100 && !ready(); i++) await clock.sleep(100);
-    if (!ready()) throw new Error(`Expected all 3 pods routable within 10 s, got ${JSON.stringify(twin.describeTargetHealth(tg.arn))}`);
-    console.log(`pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (${existsSync(appScript) ? 'fixtures/app' : 'test target'}); ALB ${lb.listenerUrl}; ${SECONDS}s per run`);
+    // Registration, the first health checks and every LB node's propagation lag, all on the clock:
+    // bounded by a generous multiple of what they can add up to.
+    const { registrationTime, registrationLag, healthCheck } = config;
+    const boundMs = 4 * 1000 * (registrationTime.tailMax + registrationLag.tailMax + healthCheck.intervalSeconds * (healthCheck.healthyThreshold + 1) + healthCheck.timeoutSeconds);
+    const routable = () => lb.zones.every((z) => twin.nodeView(lb.arn, z).filter((r) => r.routable).length === pods.length);
+    const deadline = clock.now() + boundMs;
+    while (!routable() && clock.now() < deadline) await clock.sleep(Math.min(500, boundMs / 100));
+    if (!routable()) {
+      const views = Object.fromEntries(lb.zones.map((z) => [z, twin.nodeView(lb.arn, z)]));
+      throw new Error(
+        `Expected all ${pods.length} pods routable in every LB node within ${boundMs / 1000} model s, got health ${JSON.stringify(twin.describeTargetHealth(tg.arn))} and views ${JSON.stringify(views)}`,
+      );
+    }
+    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
+    console.log(
+      `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
+        `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s`,
+    );
 
-    const direct = `http://${pods[0].host}:${pods[0].port}/`;
-    // Warm both paths so connection set-up does not count.
-    await drive(direct, 200, 1, 'direct');
-    await drive(`${lb.listenerUrl}/`, 200, 1, 'alb');
+    const targets: Target[] = ['alb', 'nginx', 'direct'];
+    // Warm every path so connection set-up does not count.
+    for (const t of targets) await drive(urls[t], 200, 1);
 
-    const results: RunResult[] = [];
+    const measurements: Measurement[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        const m = await runWrk(t, urls[t]);
+        measurements.push(m);
+        console.log(`wrk round ${round} ${t.padEnd(6)}: ${fmt(m.throughput)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}${t === 'alb' ? `, twin CPU ${fmt(m.cpuPerRequest)} µs/req` : ''}`);
+      }
+    }
     for (const rate of RATES) {
-      for (const [target, url] of [
-        ['direct', direct],
-        ['alb', `${lb.listenerUrl}/`],
-      ] as const) {
-        const r = await drive(url, rate, SECONDS, target);
-        results.push(r);
-        console.log(
-          `${target.padEnd(6)} ${String(rate).padStart(5)} req/s: achieved ${r.achievedRate.toFixed(1)} req/s (${((100 * r.ok) / r.planned).toFixed(2)} %), ` +
-            `p50 ${r.p50.toFixed(2)} ms, p90 ${r.p90.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, failed ${r.failed}, skipped ${r.skipped}, ` +
-            `event-loop use: generator ${(100 * r.generatorElu).toFixed(0)} %, twin ${(100 * r.twinElu).toFixed(0)} %`,
-        );
+      for (const t of targets) {
+        const r = await drive(urls[t], rate, SECONDS);
+        const note = r.skipped ? ` (${r.skipped} not sent: ${MAX_IN_FLIGHT} in flight)` : '';
+        measurements.push({ target: t, load: `open ${rate}/s`, throughput: r.achievedRate, p50: r.p50, p99: r.p99, errors: r.failed, cpuPerRequest: NaN, note });
+        console.log(`open ${rate}/s ${t.padEnd(6)}: achieved ${fmt(r.achievedRate)} req/s (${((100 * r.ok) / r.planned).toFixed(2)} %), p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, failed ${r.failed}${note}`);
       }
     }
 
-    const lines = [
-      '| rate (req/s) | path | achieved (req/s) | achieved % | p50 (ms) | p90 (ms) | p99 (ms) | added p50 (ms) | added p99 (ms) |',
-      '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
-    ];
-    for (const rate of RATES) {
-      const d = results.find((r) => r.rate === rate && r.target === 'direct')!;
-      const a = results.find((r) => r.rate === rate && r.target === 'alb')!;
-      for (const r of [d, a]) {
-        const added = r === a ? [(a.p50 - d.p50).toFixed(2), (a.p99 - d.p99).toFixed(2)] : ['', ''];
-        lines.push(
-          `| ${rate} | ${r.target === 'alb' ? 'ALB twin → 3 pods' : 'direct → 1 pod'} | ${r.achievedRate.toFixed(1)} | ${((100 * r.ok) / r.planned).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.p99.toFixed(2)} | ${added[0]} | ${added[1]} |`,
-        );
-      }
-    }
-    console.log(`\n${lines.join('\n')}\n`);
+    console.log(`\n${table(measurements)}\n`);
     const errors = [...lbErrors].map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none';
-    console.log(`access-log records: ${records}; LB-generated errors: ${errors}`);
+    twin.flushAccessLogs();
+    console.log(`ALB twin access-log records: ${records}; objects in S3: ${s3.list('bench-logs', { maxKeys: 1000 }).contents.length}; LB-generated errors: ${errors}`);
   } finally {
     await cleanup();
   }
@@ -254,6 +424,5 @@ if (isMainThread) {
     process.exitCode = 1;
   });
 } else {
-  parentPort!.postMessage('started');
   generate(scaledClock(1), workerData as DriveInput).then((result) => parentPort!.postMessage(result));
 }

@@ -134,12 +134,12 @@ export class LbNode {
     pool.pool.close().catch(() => undefined);
   }
 
-  /** Drops the pool to a target that left the group. */
-  dropPool(entry: TargetEntry): void {
+  /** Drops the pool to a target that left the group; resolves once its requests have failed and its connections are closed. */
+  dropPool(entry: TargetEntry): Promise<void> {
     const pool = this.pools.get(entry);
-    if (!pool) return;
+    if (!pool) return Promise.resolve();
     this.pools.delete(entry);
-    pool.pool.destroy().catch(() => undefined);
+    return pool.pool.destroy().catch(() => undefined);
   }
 }
 
@@ -271,8 +271,9 @@ export class DataPlane {
   async close(): Promise<void> {
     const closed = this.endpoints.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
     for (const e of this.endpoints) e.server.closeAllConnections();
-    for (const node of this.nodes) for (const entry of [...node.pools.keys()]) node.dropPool(entry);
-    await Promise.all(closed);
+    // The requests the pools' destruction cuts off are logged before close resolves, not after.
+    const dropped = this.nodes.flatMap((node) => [...node.pools.keys()].map((entry) => node.dropPool(entry)));
+    await Promise.all([...closed, ...dropped]);
   }
 
   #node(req: http.IncomingMessage): LbNode {

@@ -4,8 +4,11 @@
  * under `prefix/AWSLogs/<account>/elasticloadbalancing/<region>/yyyy/mm/dd/…` — only while the
  * load balancer's `access_logs.s3.*` attributes enable it. Intervals are aligned to multiples of
  * the interval in model time, as ALB's end-times are (…T2340Z holds 23:35–23:40).
+ *
+ * A file is compressed while its interval runs, 1 MB of lines at a time (`GzipBuilder`), so the
+ * interval's end does not stop the data plane for one large compression.
  */
-import { gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 import type { Clock, Timer } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
 import { albLogObjectKey, formatAlbLogLine, type AlbLogEntry } from './alb-log.ts';
@@ -36,7 +39,68 @@ interface Batch {
   elb: string;
   nodeIp: string;
   endTime: number;
-  lines: string[];
+  body: GzipBuilder;
+}
+
+/**
+ * Uncompressed text compressed at once: about 1 ms of level-1 deflate. Much smaller slices cost
+ * more in all (each call sets up a deflate state), a whole interval at once stops the data plane.
+ */
+const SLICE_BYTES = 1024 * 1024;
+/** RFC 1952 member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+/**
+ * One gzip member (RFC 1952) built a slice at a time: each slice is deflated on its own and ends
+ * with a sync flush, so the slices concatenate into one deflate stream; the last one finishes it.
+ * Any gunzip reads the result as one file.
+ */
+export class GzipBuilder {
+  #parts: Buffer[] = [GZIP_HEADER];
+  /** The slice being filled: lines are encoded straight into it (no joined string to encode). */
+  #slice: Buffer;
+  #used = 0;
+  #crc = 0;
+  #size = 0;
+
+  /** `sliceBytes`: how much text gathers before it is compressed. */
+  constructor(readonly sliceBytes = SLICE_BYTES) {
+    this.#slice = Buffer.allocUnsafe(sliceBytes);
+  }
+
+  /** Appends `line` and a newline; compresses what has gathered once it fills a slice. */
+  addLine(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = line.length * 3 + 1;
+    if (this.#used + most > this.sliceBytes) this.#compress(constants.Z_SYNC_FLUSH);
+    if (most > this.sliceBytes) {
+      this.#deflate(Buffer.from(`${line}\n`, 'utf8'), constants.Z_SYNC_FLUSH);
+      return;
+    }
+    this.#used += this.#slice.write(line, this.#used, 'utf8');
+    this.#slice[this.#used++] = 0x0a;
+  }
+
+  /** The finished file. */
+  finish(): Buffer {
+    this.#compress(constants.Z_FINISH);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.#crc >>> 0, 0);
+    trailer.writeUInt32LE(this.#size % 2 ** 32, 4);
+    return Buffer.concat([...this.#parts, trailer]);
+  }
+
+  #compress(flush: number): void {
+    this.#deflate(this.#slice.subarray(0, this.#used), flush);
+    this.#used = 0;
+  }
+
+  #deflate(text: Buffer, flush: number): void {
+    this.#crc = crc32(text, this.#crc);
+    this.#size += text.length;
+    // Level 1: a third of the CPU of the default level for a file 25 % larger; the format is the same.
+    this.#parts.push(deflateRawSync(text, { finishFlush: flush, level: 1 }));
+  }
 }
 
 /** What delivery needs. */
@@ -120,10 +184,10 @@ export class AccessLogDelivery {
     const key = `${lb.target.bucket}\n${lb.target.prefix}\n${lb.elb}\n${nodeIp}\n${endTime}`;
     let batch = this.#batches.get(key);
     if (!batch) {
-      batch = { bucket: lb.target.bucket, prefix: lb.target.prefix, elb: lb.elb, nodeIp, endTime, lines: [] };
+      batch = { bucket: lb.target.bucket, prefix: lb.target.prefix, elb: lb.elb, nodeIp, endTime, body: new GzipBuilder() };
       this.#batches.set(key, batch);
     }
-    batch.lines.push(formatAlbLogLine(entry));
+    batch.body.addLine(formatAlbLogLine(entry));
     this.#schedule();
   }
 
@@ -169,7 +233,7 @@ export class AccessLogDelivery {
       });
       // A bucket removed after logging was enabled: ALB's delivery fails; the twin's buckets never go away.
       if (!this.#deps.sink.bucketExists(batch.bucket)) continue;
-      this.#deps.sink.putObject(batch.bucket, objectKey, gzipSync(batch.lines.join('\n') + '\n'), 'application/octet-stream');
+      this.#deps.sink.putObject(batch.bucket, objectKey, batch.body.finish(), 'application/octet-stream');
       this.#delivered++;
     }
   }

@@ -179,7 +179,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
     : undefined;
   let closed = false;
 
-  const onRequest = (lbArn: string, { node, record, entry }: RequestOutcome) => {
+  const handOver = (lbArn: string, { node, record, entry }: RequestOutcome) => {
     deps.accessLog?.(record);
     delivery?.add(lbArn, node.name, entry);
     metrics.recordRequest({
@@ -192,6 +192,34 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       targetChosen: record.target !== '-',
       connectionError: record.reason === 'connect-refused' || record.reason === 'connect-timeout',
     });
+  };
+
+  // The sinks get the outcomes in one batch once the callback that produced them is done: Node
+  // sends a response it has corked on the next tick, queued before this hand-over, so the access
+  // log, log files and metrics no longer delay it. Still before any other I/O: a client in this
+  // process never sees a response whose record is not yet logged.
+  let outcomes: Array<{ lbArn: string; outcome: RequestOutcome }> = [];
+  let drainScheduled = false;
+  const drain = () => {
+    drainScheduled = false;
+    const batch = outcomes;
+    outcomes = [];
+    let failure: unknown;
+    for (const { lbArn, outcome } of batch) {
+      try {
+        handOver(lbArn, outcome);
+      } catch (err) {
+        // One sink's failure must not lose the other outcomes of the batch; it is raised after them.
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  };
+  const onRequest = (lbArn: string, outcome: RequestOutcome) => {
+    outcomes.push({ lbArn, outcome });
+    if (drainScheduled) return;
+    drainScheduled = true;
+    process.nextTick(drain);
   };
 
   // Host counts: each LB node reports once a model minute, as ALB does ("always reported" while there are targets).
@@ -234,7 +262,7 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
 
   const onLeft = (entry: TargetEntry) => {
     for (const abort of [...entry.inFlightAborts]) abort();
-    for (const lb of loadBalancers.values()) for (const node of lb.plane.nodes) node.dropPool(entry);
+    for (const lb of loadBalancers.values()) for (const node of lb.plane.nodes) void node.dropPool(entry);
   };
 
   const lbOf = (arn: string): LoadBalancerModel => {
@@ -608,6 +636,8 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
       hostTimer.cancel();
       for (const group of groups.values()) group.close();
       await Promise.all([...loadBalancers.values()].map((lb) => lb.plane.close()));
+      // The outcomes of the last turn (and of the requests closing cut off) reach the sinks now.
+      drain();
       // What is buffered is delivered at shutdown, so a run's last interval is not lost.
       delivery?.close();
       listeners.clear();
@@ -615,7 +645,10 @@ export function createAlbTwin(deps: AlbTwinDeps): AlbTwin {
 
     metrics,
 
-    flushAccessLogs: () => delivery?.flush(),
+    flushAccessLogs() {
+      drain();
+      delivery?.flush();
+    },
 
     lbNodes: (loadBalancerArn) => lbOf(loadBalancerArn).plane.nodes.map((n) => n.name),
 

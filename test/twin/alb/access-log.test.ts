@@ -1,7 +1,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
 import { createAccessLogWriter } from '../../../harness/twin/alb/access-log.ts';
 import type { AccessLogRecord } from '../../../harness/twin/alb/types.ts';
 
@@ -47,6 +49,67 @@ describe('createAccessLogWriter', () => {
     const parsed = lines.map((l) => JSON.parse(l) as AccessLogRecord);
     expect(parsed.map((r) => r.path)).toEqual(Array.from({ length: 5001 }, (_, i) => `/r/${i}`));
     expect(parsed[7]).toEqual(record(7));
+  });
+
+  it('writes the records queued behind a write in flight when it closes, in order', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alb-log-'));
+    const file = path.join(dir, 'access.log');
+    const writer = createAccessLogWriter(file);
+    let i = 0;
+    // Several turns of traffic: each turn's records queue while the previous batch is being written.
+    for (let turn = 0; turn < 20; turn++) {
+      for (let n = 0; n < 50; n++) writer.write(record(i++));
+      await nextTurn();
+    }
+    for (let n = 0; n < 500; n++) writer.write(record(i++));
+    await writer.close();
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as AccessLogRecord).path)).toEqual(Array.from({ length: 1500 }, (_, n) => `/r/${n}`));
+  });
+
+  it('keeps the records that come while it closes and after it closed (requests the shutdown cut off), in order', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alb-log-'));
+    const file = path.join(dir, 'access.log');
+    const writer = createAccessLogWriter(file);
+    writer.write(record(0));
+    const closing = writer.close();
+    writer.write(record(1));
+    writer.write(record(2));
+    await closing;
+    writer.write(record(3));
+    await writer.close();
+    expect(writer.count).toBe(4);
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as AccessLogRecord)).toEqual([0, 1, 2, 3].map(record));
+  });
+
+  it('given a clock, writes a batch once it has gathered for its time, and everything at close', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alb-log-'));
+    const file = path.join(dir, 'access.log');
+    const clock = new ManualClock(0);
+    const writer = createAccessLogWriter(file, { clock, batchRealMs: 50 });
+    const read = () => readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+    for (let i = 0; i < 10; i++) writer.write(record(i));
+    // Before the batch's time nothing is written, however many turns pass.
+    for (let turn = 0; turn < 50; turn++) {
+      await nextTurn();
+      expect(await read()).toBe('');
+    }
+    await clock.advance(50);
+    // The batch's write is in flight: wait (bounded) until its lines are in the file.
+    let text = '';
+    for (let turn = 0; turn < 1000 && text.split('\n').length <= 10; turn++) {
+      await nextTurn();
+      // The stream opens the file asynchronously: until then there is nothing to read.
+      text = await read();
+    }
+    expect(text.trimEnd().split('\n')).toHaveLength(10);
+    for (let i = 10; i < 25; i++) writer.write(record(i));
+    await clock.advance(20);
+    for (let i = 25; i < 40; i++) writer.write(record(i));
+    await writer.close();
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as AccessLogRecord).path)).toEqual(Array.from({ length: 40 }, (_, n) => `/r/${n}`));
   });
 
   it('reports a file that cannot be written when closed', async () => {

@@ -1,9 +1,9 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../harness/core/clock.ts';
 import { seededRandom } from '../../../../harness/core/random.ts';
 import type { AlbLogEntry } from '../../../../harness/twin/alb/alb-log.ts';
-import { AccessLogDelivery } from '../../../../harness/twin/alb/log-delivery.ts';
+import { AccessLogDelivery, GzipBuilder } from '../../../../harness/twin/alb/log-delivery.ts';
 import { S3Store } from '../../../../harness/twin/aws/s3.ts';
 
 const LB = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef';
@@ -87,6 +87,25 @@ describe('access-log delivery', () => {
     await clock.advance(600_000);
     expect(logKeys()).toHaveLength(1);
     expect(delivery.delivered).toBe(1);
+  });
+});
+
+describe('a log file compressed while its interval runs', () => {
+  it('is one gzip member holding every line in order, across many slices and multi-byte text', () => {
+    // 4 KB slices: dozens of them.
+    const builder = new GzipBuilder(4096);
+    // Every 1000th line is longer than a slice.
+    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é€'.repeat(i % 40)} ${'x'.repeat(i % 1000 ? i % 97 : 5000)}`);
+    for (const line of lines) builder.addLine(line);
+    const body = builder.finish();
+    // gunzip checks the trailer's CRC-32 and length; one member: a 10-byte header, one deflate stream, an 8-byte trailer.
+    expect(gunzipSync(body).toString('utf8')).toBe(lines.join('\n') + '\n');
+    expect(inflateRawSync(body.subarray(10, body.length - 8)).toString('utf8')).toBe(lines.join('\n') + '\n');
+    expect(body.length).toBeLessThan(Buffer.byteLength(lines.join('\n')) / 4);
+  });
+
+  it('is a valid empty file without lines', () => {
+    expect(gunzipSync(new GzipBuilder().finish()).length).toBe(0);
   });
 });
 

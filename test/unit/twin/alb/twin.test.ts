@@ -1,8 +1,13 @@
+import net from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../harness/core/clock.ts';
 import { seededRandom } from '../../../../harness/core/random.ts';
 import { AlbError } from '../../../../harness/twin/alb/errors.ts';
 import { createAlbTwin, type AlbTwin } from '../../../../harness/twin/alb/twin.ts';
+import type { AccessLogRecord } from '../../../../harness/twin/alb/types.ts';
+import { S3Store } from '../../../../harness/twin/aws/s3.ts';
 import { parseTwinConfig } from '../../../../harness/twin/config.ts';
 import { Network } from '../../../../harness/twin/network.ts';
 
@@ -109,5 +114,64 @@ describe('ALB twin control plane', () => {
       },
     ]);
     expect(t.describeTags([tg.arn])).toEqual([{ arn: tg.arn, tags: { team: 'web' } }]);
+  });
+});
+
+describe('ALB twin shutdown', () => {
+  it('logs and delivers every request, the last answered and the one closing cut off, before close resolves', async () => {
+    const clock = new ManualClock(Date.parse('2025-03-01T10:00:00Z'));
+    const store = new S3Store({ clock, buckets: ['logs'] });
+    const records: AccessLogRecord[] = [];
+    // A target that answers /ok and holds every other request open.
+    let held: () => void = () => undefined;
+    const heldArrived = new Promise<void>((resolve) => (held = resolve));
+    const target = net.createServer((socket) => {
+      socket.on('data', (data) => {
+        if (data.toString('latin1').startsWith('GET /ok ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        else held();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const agent = new Agent();
+    try {
+      twin = createAlbTwin({
+        clock,
+        random: seededRandom(1),
+        config: parseTwinConfig({}).alb,
+        region: 'eu-west-1',
+        network: new Network(),
+        healthProbe: async () => ({ kind: 'status', status: 200 }),
+        logSink: store,
+        accessLog: (r) => records.push(r),
+      });
+      const lb = await twin.createLoadBalancer({ name: 'web', zones: ['eu-west-1a'] });
+      const tg = twin.createTargetGroup({ name: 'web-tg', port: 8080 });
+      await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+      twin.modifyLoadBalancerAttributes(lb.arn, { 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'logs' });
+      twin.registerTargets(tg.arn, [{ id: '127.0.0.1', port: (target.address() as net.AddressInfo).port }]);
+      for (let i = 0; i < 120 && twin.route(lb.arn, 'eu-west-1a') === null; i++) await clock.advance(1000);
+      expect(twin.route(lb.arn, 'eu-west-1a')).not.toBeNull();
+
+      const ok = await request(`${lb.listenerUrl}/ok`, { dispatcher: agent });
+      expect([ok.statusCode, await ok.body.text()]).toEqual([200, 'ok']);
+      const cut = request(`${lb.listenerUrl}/cut`, { dispatcher: agent }).then(
+        (r) => r.body.dump().then(() => r.statusCode),
+        () => 'no response',
+      );
+      await heldArrived;
+      await twin.close();
+
+      expect(records.map((r) => r.path)).toEqual(['/ok', '/cut']);
+      const keys = store.list('logs', { prefix: 'AWSLogs/123456789012/elasticloadbalancing/', maxKeys: 1000 }).contents.map((o) => o.key);
+      expect(keys).toHaveLength(1);
+      const lines = gunzipSync((await store.get('logs', keys[0]))!.body).toString('utf8').trimEnd().split('\n');
+      expect(lines.map((l) => /"GET http:\/\/[^ ]+:80(\/\w+) HTTP/.exec(l)?.[1])).toEqual(['/ok', '/cut']);
+      // The client of the cut request sees a 502 or its connection closed: either way it has ended.
+      await cut;
+    } finally {
+      await agent.close();
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
   });
 });
