@@ -136,7 +136,10 @@ describe('a cell whose driver stalls in the disruption window', () => {
       expect(cell.requests.achieved).toBeGreaterThanOrEqual(0.95);
       expect(cell.valid).toBe(false);
       expect(cell.invalidReason).toMatch(/the driver fell behind for \d+ s of the disruption window/);
-      expect(cell.invalidReason).toMatch(/the local twin stalled for 2\.5 model s at t=\d+(\.\d+)? \(≥ 2 s, the shortest timeout an ALB has\)/);
+      // The longest stall is named: the one reported above, or a real one of the busy machine's.
+      const named = /the local twin stalled for (\d+(?:\.\d+)?) model s at t=\d+(\.\d+)? \(≥ 2 s, the shortest timeout an ALB has\)/.exec(cell.invalidReason ?? '');
+      expect(named, cell.invalidReason).not.toBeNull();
+      expect(Number(named![1])).toBeGreaterThanOrEqual(2.5);
       expect(twinStall!.at - twinStall!.modelMs - outcome.results[0].modelOrigin!).toBeGreaterThanOrEqual(cell.marks.disruptionStart! * 1000);
       expect(cell.schedule?.behindSeconds).toBeGreaterThanOrEqual(1);
       expect(cell.schedule?.maxLateSeconds).toBeGreaterThan(1.4);
