@@ -261,6 +261,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     // The disruption window is what the cell measures (as for the driver's schedule): the warm-up has its own baseline check.
     const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(timeline.origin + (marks.disruptionStart ?? 0) * 1000, clock.now()) ?? []);
     const longest = stalls.reduce<{ at: number; modelMs: number } | undefined>((a, b) => (!a || b.modelMs > a.modelMs ? b : a), undefined);
+    const twinStall = longest && { seconds: longest.modelMs / 1000, t: Math.round(longest.at - longest.modelMs - timeline.origin) / 1000 };
     const reasons = verdictReasons({
       interrupted: signal.aborted,
       trafficProblem: result.incomplete ? `traffic incomplete: ${result.incomplete}` : trafficEnded,
@@ -276,7 +277,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       settled: isSettled,
       settleTimeoutSeconds: spec.settleTimeoutSeconds,
       behindSeconds: timing.schedule?.behindSeconds,
-      ...(longest ? { twinStall: { seconds: longest.modelMs / 1000, t: Math.round(longest.at - longest.modelMs - timeline.origin) / 1000 } } : {}),
+      ...(twinStall ? { twinStall } : {}),
     });
     if (failure) reasons.unshift(failure);
     return {
@@ -291,6 +292,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(baseline ? { baseline } : {}),
       series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
       ...timing,
+      ...(twinStall ? { twinStall } : {}),
       timeline: timeline.events,
       failures: result.failures
         .filter((f) => f.status === undefined || f.status >= 500)

@@ -244,6 +244,7 @@ export function renderCellDetails(r: CellResult): string {
     const side = (l: NonNullable<CellResult['latency']>['window']) => (l ? `p50 ${formatMs(l.p50)}, p95 ${formatMs(l.p95)}, p99 ${formatMs(l.p99)}, max ${formatMs(l.max)} ms of ${l.count}` : 'no requests');
     lines.push(`- latency: baseline ${side(r.latency.baseline)}; disruption window ${side(r.latency.window)}`);
   }
+  if (r.twinStall) lines.push(`- the twin stalled for ${r.twinStall.seconds} model s at t=${r.twinStall.t}: its actions ran that much late against the pods and the traffic`);
   if (r.schedule?.behindSeconds) lines.push(`- traffic behind schedule in ${r.schedule.behindSeconds} of ${r.schedule.seconds} s of the disruption window (latest send ${r.schedule.maxLateSeconds} s after its due time)`);
   lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}${r.disruptionOutcome.actedOn ? `; acted on ${r.disruptionOutcome.actedOn.pods} pod(s): ${r.disruptionOutcome.actedOn.summary}` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
   const reasons = Object.entries(r.fiveXXByReason ?? {}).sort((a, b) => b[1] - a[1]);

@@ -197,6 +197,11 @@ export const cellResultSchema = z
       .strict()
       .optional()
       .describe('whether the traffic was sent on schedule through the disruption window (open model, constant arrival rate); a cell with a behind second is INVALID'),
+    twinStall: z
+      .object({ seconds: z.number().min(0).describe('model seconds the embedded twin ran late'), t: z.number().describe('when it began, model seconds since the cell started') })
+      .strict()
+      .optional()
+      .describe("the embedded twin's longest event-loop stall in the disruption window, when one of a model second or more was reported; 5 s or more makes the cell INVALID"),
     rates: z
       .object({
         bucketSeconds: z.number().positive().describe('real seconds per bucket'),

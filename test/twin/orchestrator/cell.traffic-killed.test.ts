@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
+import { renderCellDetails } from '../../../harness/report/markdown.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
 import type { Stage } from '../../../harness/orchestrator/cell.ts';
 
@@ -81,7 +82,7 @@ describe('a cell whose traffic is killed', () => {
 });
 
 describe('a cell whose driver stalls in the disruption window', () => {
-  it('is invalid: "the driver fell behind", though every request was sent; and a twin stall of 2 model s there is named too', async () => {
+  it('is invalid: "the driver fell behind", though every request was sent; and a twin stall of 5 model s there is named too', async () => {
     const stallDir = await mkdtemp(path.join(os.tmpdir(), 'rh-stall-'));
     try {
       await writeFile(path.join(stallDir, 'twin.yaml'), stringify(await testTwinConfig({ noPdb: true })));
@@ -108,7 +109,7 @@ describe('a cell whose driver stalls in the disruption window', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
         stalled = performance.now() - from;
       };
-      // The twin's own thread reports what it measured, and one stall of 2.5 model s, 1 s into the
+      // The twin's own thread reports what it measured, and one stall of 5.5 model s, 1 s into the
       // disruption, as its watch would (harness/twin/thread/stall.ts tests the watch itself).
       let twinStall: { at: number; modelMs: number } | undefined;
       const connect: typeof connectTarget = async (spec, opts) => {
@@ -117,7 +118,7 @@ describe('a cell whose driver stalls in the disruption window', () => {
         return {
           ...target,
           twinStalls: (from, to) => {
-            twinStall ??= { at: from + 3500, modelMs: 2500 };
+            twinStall ??= { at: from + 6500, modelMs: 5500 };
             return [...measured(from, to), ...(twinStall.at <= to ? [twinStall] : [])];
           },
         };
@@ -137,9 +138,11 @@ describe('a cell whose driver stalls in the disruption window', () => {
       expect(cell.valid).toBe(false);
       expect(cell.invalidReason).toMatch(/the driver fell behind for \d+ s of the disruption window/);
       // The longest stall is named: the one reported above, or a real one of the busy machine's.
-      const named = /the local twin stalled for (\d+(?:\.\d+)?) model s at t=\d+(\.\d+)? \(≥ 2 s, the shortest timeout an ALB has\)/.exec(cell.invalidReason ?? '');
+      const named = /the local twin stalled for (\d+(?:\.\d+)?) model s at t=\d+(\.\d+)? \(≥ 5 s\): its actions ran that much late/.exec(cell.invalidReason ?? '');
       expect(named, cell.invalidReason).not.toBeNull();
-      expect(Number(named![1])).toBeGreaterThanOrEqual(2.5);
+      expect(Number(named![1])).toBeGreaterThanOrEqual(5.5);
+      expect(cell.twinStall?.seconds).toBe(Number(named![1]));
+      expect(renderCellDetails(cell)).toMatch(/- the twin stalled for \d+(\.\d+)? model s at t=\d+(\.\d+)?: its actions ran that much late/);
       expect(twinStall!.at - twinStall!.modelMs - outcome.results[0].modelOrigin!).toBeGreaterThanOrEqual(cell.marks.disruptionStart! * 1000);
       expect(cell.schedule?.behindSeconds).toBeGreaterThanOrEqual(1);
       expect(cell.schedule?.maxLateSeconds).toBeGreaterThan(1.4);
