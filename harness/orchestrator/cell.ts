@@ -259,7 +259,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
     const timing = timingOf(result, toModel);
     // The disruption window is what the cell measures (as for the driver's schedule): the warm-up has its own baseline check.
-    const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(timeline.origin + (marks.disruptionStart ?? 0) * 1000, clock.now()) ?? []);
+    const windowModelMs = (t: number | undefined, fallback: number) => (t === undefined ? fallback : timeline.origin + t * 1000);
+    const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(windowModelMs(marks.disruptionStart, timeline.origin), windowModelMs(marks.trafficStop, clock.now())) ?? []);
     const longest = stalls.reduce<{ at: number; modelMs: number } | undefined>((a, b) => (!a || b.modelMs > a.modelMs ? b : a), undefined);
     const twinStall = longest && { seconds: longest.modelMs / 1000, t: Math.round(longest.at - longest.modelMs - timeline.origin) / 1000 };
     const reasons = verdictReasons({
