@@ -145,6 +145,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let windowEndReal: number | undefined;
   // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
   let trafficEnded: string | undefined;
+  // When the cell stopped the traffic (model ms).
+  let stoppedAtModel: number | undefined;
   try {
     stage('traffic');
     marks.trafficStart = timeline.now();
@@ -192,6 +194,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       await clock.sleep(spec.traffic.cooldownSeconds * 1000, signal).catch(() => {});
     }
     windowEndReal ??= realClock.now();
+    // Counts end here: what is in flight now is cut, so the twin's stalls after this moment (closing
+    // the driver's connections is one) cannot change them.
+    stoppedAtModel = clock.now();
     stopTraffic.abort();
     const result = await traffic;
     marks.trafficStop = timeline.now();
@@ -258,9 +263,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     const toModel = (realMs: number) => Math.round(clock.toModelMs(realMs - realOrigin)) / 1000;
     const baseline: Baseline | undefined = disruptedAtReal === undefined ? undefined : baselineBefore(result, spec.traffic.rate, disruptedAtReal);
     const timing = timingOf(result, toModel);
-    // The disruption window is what the cell measures (as for the driver's schedule): the warm-up has its own baseline check.
-    const windowModelMs = (t: number | undefined, fallback: number) => (t === undefined ? fallback : timeline.origin + t * 1000);
-    const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(windowModelMs(marks.disruptionStart, timeline.origin), windowModelMs(marks.trafficStop, clock.now())) ?? []);
+    // From the disruption to the traffic's stop is what the cell counts (as for the driver's schedule): the warm-up has its own baseline check.
+    const stalls = disruptedAtReal === undefined ? [] : (target.twinStalls?.(timeline.origin + (marks.disruptionStart ?? 0) * 1000, stoppedAtModel ?? clock.now()) ?? []);
     const longest = stalls.reduce<{ at: number; modelMs: number } | undefined>((a, b) => (!a || b.modelMs > a.modelMs ? b : a), undefined);
     const twinStall = longest && { seconds: longest.modelMs / 1000, t: Math.round(longest.at - longest.modelMs - timeline.origin) / 1000 };
     const reasons = verdictReasons({
