@@ -42,7 +42,7 @@ try {
   if (option('rate')) spec.traffic.rate = Number(option('rate'));
   const scale = spec.target.twin?.timeScale ?? 1;
   const file = path.join(dir, 'spec.yaml');
-  // Relative paths in the spec (a twin config) stay relative to the original's directory.
+  // The copy runs from the project root, as `npm start` does: relative paths in it resolve there.
   await writeFile(file, stringify(spec));
   const started = performance.now();
   const run = await execa(process.execPath, [BIN, 'run', file, '--results-dir', path.join(dir, 'results'), '--run-id', 'bench'], { reject: false, all: true, cwd: projectRoot, timeout: 900_000 });

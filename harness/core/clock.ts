@@ -45,8 +45,13 @@ export function clockAnchorNow(scale: number): ClockAnchor {
   return { scale, origin: Date.now(), anchor: performance.timeOrigin + performance.now() };
 }
 
+/** The scaled clock of `a`: every clock made from one anchor, in any thread, reads the same model time. */
+export function anchoredClock(a: ClockAnchor): Clock {
+  return scaledClock(a.scale, a.origin, a.anchor);
+}
+
 /** Real ms a timer may fire late before it first lets the I/O that came meanwhile be read. */
-export const LATE_TIMER_REAL_MS = 10;
+const LATE_TIMER_REAL_MS = 10;
 
 /**
  * Runs `fn` now, or — when the timer fired more than LATE_TIMER_REAL_MS after `dueAt` (the thread

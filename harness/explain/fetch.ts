@@ -62,7 +62,7 @@ export interface LogObjects {
 }
 
 /** ALB's delivery interval: every 5 minutes (user guide, "Access log files"). */
-export const ALB_LOG_INTERVAL_MS = 5 * 60_000;
+const ALB_LOG_INTERVAL_MS = 5 * 60_000;
 
 /**
  * How far an object shows its LB node has delivered: its interval's end, from the key — but a key

@@ -79,6 +79,8 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const located = await (deps.location ?? locateLogs(deps.elbv2, deps.targetGroupArn, deps.options.accessLogs));
   if (!located.ok) return missing(located.why);
   const at: LogLocation = located.value;
+  // The target's own (the embedded twin's), else the spec's; waitForLogs defaults to ALB's 5 minutes.
+  const interval = deps.logIntervalSeconds ?? deps.options.logIntervalSeconds;
   const waited = await waitForLogs({
     store: deps.store,
     location: at,
@@ -88,7 +90,7 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
     // The bound counts from the window's end: after a run, the early cells' logs are long due.
     deadlineMs: window.endMs + deps.options.waitSeconds * 1000,
     pollMs: deps.options.pollSeconds * 1000,
-    intervalMs: (deps.logIntervalSeconds ?? deps.options.logIntervalSeconds ?? 300) * 1000,
+    ...(interval === undefined ? {} : { intervalMs: interval * 1000 }),
     log: deps.log,
     signal: deps.signal,
     label: cell.id,

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
+import { anchoredClock, scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
 import { seededRandom } from '../core/random.ts';
 import { createAccessLogWriter } from './alb/access-log.ts';
@@ -107,7 +107,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   await mkdir(stateDir, { recursive: true });
   const at = options.clockAnchor;
   if (at && at.scale !== config.timeScale) throw new RangeError(`Expected the clock anchor's scale to be the config's ${config.timeScale}, got ${at.scale}`);
-  const clock = at ? scaledClock(at.scale, at.origin, at.anchor) : scaledClock(config.timeScale);
+  const clock = at ? anchoredClock(at) : scaledClock(config.timeScale);
   const random = seededRandom(config.seed);
   const store = new ObjectStore(clock);
   const network = new Network();

@@ -4,7 +4,7 @@
  * them (and the reverse). The host reads model time from a clock made from the same anchor.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { scaledClock } from '../../core/clock.ts';
+import { anchoredClock } from '../../core/clock.ts';
 import { startTwin } from '../twin.ts';
 import { watchStalls } from './stall.ts';
 import type { FromTwinThread, ToTwinThread, TwinThreadData } from './protocol.ts';
@@ -16,8 +16,7 @@ const post = (message: FromTwinThread) => port.postMessage(message);
 
 const started = startTwin({ config: data.config, stateDir: data.stateDir, clockAnchor: data.clockAnchor, log: (line) => post({ type: 'log', line }) });
 let stopping = false;
-const anchor = data.clockAnchor;
-const watch = watchStalls(scaledClock(anchor.scale, anchor.origin, anchor.anchor), (stall) => post({ type: 'stall', ...stall }));
+const watch = watchStalls(anchoredClock(data.clockAnchor), (stall) => post({ type: 'stall', ...stall }));
 
 port.on('message', (message: ToTwinThread) => {
   if (message.type !== 'stop' || stopping) return;

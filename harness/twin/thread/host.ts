@@ -4,7 +4,7 @@
  * twin and its pods before the thread goes.
  */
 import { Worker } from 'node:worker_threads';
-import { clockAnchorNow, scaledClock, type Clock } from '../../core/clock.ts';
+import { anchoredClock, clockAnchorNow, type Clock } from '../../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../../core/errors.ts';
 import type { TwinConfig } from '../config.ts';
 import type { TwinEndpoints } from '../twin.ts';
@@ -44,7 +44,7 @@ function revive(e: SerializedError): Error {
 /** Starts the twin in its own thread and resolves once it is up (its ALB listener exists). */
 export async function startTwinThread(options: TwinThreadOptions): Promise<TwinThread> {
   const clockAnchor = clockAnchorNow(options.config.timeScale);
-  const clock = scaledClock(clockAnchor.scale, clockAnchor.origin, clockAnchor.anchor);
+  const clock = anchoredClock(clockAnchor);
   const data: TwinThreadData = { config: options.config, stateDir: options.stateDir, clockAnchor };
   const worker = new Worker(ENTRY, { workerData: data });
   const log = options.log ?? (() => {});

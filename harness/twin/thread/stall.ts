@@ -1,10 +1,9 @@
 /**
  * Stalls of the twin's event loop. The twin keeps model time by real timers; when its thread does
- * not run (a busy machine, a long pause) every timer due in the gap fires at once on waking, before
- * the sockets are read: a connect that succeeded looks timed out, a response that came looks
- * overdue. At a fast time scale a short real pause is a long model one (0.1 s real is 2.5 model s at
- * 0.04). So the thread watches its own lateness and reports it, and a cell in which the twin stalled
- * for as long as the shortest timeout an ALB has cannot be trusted (orchestrator/verdict.ts).
+ * not run (a busy machine, a long pause), its own actions run that much late against the pods and
+ * the traffic, which run on, and at a fast time scale a short real pause is a long model one (0.1 s
+ * real is 2.5 model s at 0.04). So the thread watches its own lateness and reports it; each cell
+ * keeps its longest, and a long one makes it INVALID (orchestrator/verdict.ts).
  */
 import type { Clock, Timer } from '../../core/clock.ts';
 
@@ -15,7 +14,7 @@ export interface Stall {
 }
 
 /** Model ms between the watch's ticks. */
-export const STALL_TICK_MODEL_MS = 500;
+const STALL_TICK_MODEL_MS = 500;
 /** Lateness worth reporting (model ms); shorter ones are timer jitter. */
 export const STALL_REPORT_MODEL_MS = 1000;
 
