@@ -15,6 +15,7 @@ import { connectTarget } from '../../../harness/cli/connect.ts';
 import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import { loadSpec } from '../../../harness/matrix/load.ts';
 import { renderCellDetails } from '../../../harness/report/markdown.ts';
+import { stallsWithin } from '../../../harness/twin/thread/stall.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
 import type { Stage } from '../../../harness/orchestrator/cell.ts';
 
@@ -100,8 +101,12 @@ describe('a cell whose driver stalls in the disruption window', () => {
       // driver's next tick sends the backlog in one burst.
       let disruptAt: number | undefined;
       let stalled = 0;
+      // When the cell had stopped its traffic (its collect stage), in model ms.
+      let collectAt: number | undefined;
+      let modelNow: (() => number) | undefined;
       const stage = (s: Stage) => {
         if (s === 'disrupt') disruptAt = performance.now();
+        if (s === 'collect') collectAt = modelNow?.();
       };
       const traffic = () => {
         if (disruptAt === undefined || stalled || performance.now() - disruptAt < 200) return;
@@ -110,16 +115,20 @@ describe('a cell whose driver stalls in the disruption window', () => {
         stalled = performance.now() - from;
       };
       // The twin's own thread reports what it measured, and one stall of 5.5 model s, 1 s into the
-      // disruption, as its watch would (harness/twin/thread/stall.ts tests the watch itself).
+      // disruption, as its watch would (harness/twin/thread/stall.ts tests the watch itself); and a
+      // longer one that begins after the cell stopped the traffic, which cannot change its counts.
       let twinStall: { at: number; modelMs: number } | undefined;
+      let afterStop: { at: number; modelMs: number } | undefined;
       const connect: typeof connectTarget = async (spec, opts) => {
         const target = await connectTarget(spec, opts);
         const measured = target.twinStalls!;
+        modelNow = () => target.clock.now();
         return {
           ...target,
           twinStalls: (from, to) => {
             twinStall ??= { at: from + 6500, modelMs: 5500 };
-            return [...measured(from, to), ...(twinStall.at <= to ? [twinStall] : [])];
+            afterStop ??= { at: collectAt! + 9000, modelMs: 9000 };
+            return [...measured(from, to), ...stallsWithin([twinStall, afterStop], from, to)];
           },
         };
       };
@@ -142,6 +151,7 @@ describe('a cell whose driver stalls in the disruption window', () => {
       expect(named, cell.invalidReason).not.toBeNull();
       expect(Number(named![1])).toBeGreaterThanOrEqual(5.5);
       expect(cell.twinStall?.seconds).toBe(Number(named![1]));
+      expect(cell.twinStall?.seconds).not.toBe(afterStop!.modelMs / 1000);
       expect(renderCellDetails(cell)).toMatch(/- the twin stalled for \d+(\.\d+)? model s at t=\d+(\.\d+)?: its actions ran that much late/);
       expect(twinStall!.at - twinStall!.modelMs - outcome.results[0].modelOrigin!).toBeGreaterThanOrEqual(cell.marks.disruptionStart! * 1000);
       expect(cell.schedule?.behindSeconds).toBeGreaterThanOrEqual(1);
