@@ -10,10 +10,11 @@
  *
  * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
  * open-model constant arrival rate (undici, in a worker thread so it does not share the twin's
- * event loop, as k6 would not) at each of --rates for --seconds. Prints one table: throughput,
+ * event loop, as k6 would not) at each of --rates for --seconds, after --warm-seconds unmeasured at that rate on the same
+ * connections (a fresh client's first burst is connection set-up, not the pace). Prints one table: throughput,
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
- *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5]
+ *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
  *     [--latency-ms 5] [--time-scale 0.1]
  *
  * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
@@ -84,6 +85,7 @@ const option = (name: string, fallback: string) => {
 const ROUNDS = Number(option('rounds', '2'));
 const WRK_SECONDS = Number(option('wrk-seconds', '8'));
 const SECONDS = Number(option('seconds', '5'));
+const WARM_SECONDS = Number(option('warm-seconds', '1'));
 const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
 const LATENCY_MS = Number(option('latency-ms', '5'));
 const TIME_SCALE = Number(option('time-scale', '0.1'));
@@ -225,11 +227,13 @@ interface DriveInput {
   url: string;
   rate: number;
   seconds: number;
+  /** Unmeasured seconds at `rate` first, on the same connections: set-up and the first burst do not count. */
+  warmSeconds: number;
 }
 
 /** Runs one open-model run in a worker thread. */
 function drive(url: string, rate: number, seconds: number): Promise<OpenResult> {
-  const input: DriveInput = { url, rate, seconds };
+  const input: DriveInput = { url, rate, seconds, warmSeconds: WARM_SECONDS };
   // Node 20 loads a worker's entry before `--import` hooks apply, so the worker registers tsx first.
   const entry = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}))`;
   const worker = new Worker(entry, { eval: true, workerData: input });
@@ -240,43 +244,48 @@ function drive(url: string, rate: number, seconds: number): Promise<OpenResult> 
   });
 }
 
-/** Sends `rate` req/s for `seconds` at `url` (open model: arrivals do not wait for answers). */
-async function generate(clock: Clock, { url, rate, seconds }: DriveInput): Promise<OpenResult> {
-  const agent = new Agent({ connections: 512, keepAliveTimeout: 30_000 });
+/** What one open-model phase counted. */
+interface Phase {
+  planned: number;
+  sent: number;
+  done: number;
+  ok: number;
+  failed: number;
+  skipped: number;
+  latencies: Float64Array;
+  start: number;
+  lastDone: number;
+}
+
+/** Sends `rate` req/s for `seconds` at `url` through `agent` (open model: arrivals do not wait for answers), then waits (bounded) for the answers. */
+async function openPhase(clock: Clock, agent: Agent, url: string, rate: number, seconds: number): Promise<Phase> {
   const planned = Math.round(rate * seconds);
-  const latencies = new Float64Array(planned);
-  let sent = 0;
-  let done = 0;
-  let ok = 0;
-  let failed = 0;
-  let skipped = 0;
+  const phase: Phase = { planned, sent: 0, done: 0, ok: 0, failed: 0, skipped: 0, latencies: new Float64Array(planned), start: performance.now(), lastDone: 0 };
   let inFlight = 0;
-  let lastDone = 0;
-  const start = performance.now();
   const fire = () => {
     inFlight++;
     const t0 = performance.now();
     request(url, { dispatcher: agent })
       .then(async (res) => {
         await res.body.dump();
-        if (res.statusCode < 400) ok++;
-        else failed++;
+        if (res.statusCode < 400) phase.ok++;
+        else phase.failed++;
       })
-      .catch(() => failed++)
+      .catch(() => phase.failed++)
       .finally(() => {
         const now = performance.now();
-        latencies[done++] = now - t0;
-        lastDone = now;
+        phase.latencies[phase.done++] = now - t0;
+        phase.lastDone = now;
         inFlight--;
       });
   };
   // Each millisecond, send what is due; `sleep` (unlike unref'd intervals) keeps the worker alive.
-  while (sent + skipped < planned) {
-    const due = Math.min(planned, Math.floor(((performance.now() - start) / 1000) * rate));
-    while (sent + skipped < due) {
-      if (inFlight >= MAX_IN_FLIGHT) skipped++;
+  while (phase.sent + phase.skipped < planned) {
+    const due = Math.min(planned, Math.floor(((performance.now() - phase.start) / 1000) * rate));
+    while (phase.sent + phase.skipped < due) {
+      if (inFlight >= MAX_IN_FLIGHT) phase.skipped++;
       else {
-        sent++;
+        phase.sent++;
         fire();
       }
     }
@@ -285,10 +294,23 @@ async function generate(clock: Clock, { url, rate, seconds }: DriveInput): Promi
   // Bounded drain: at most 10 s for the stragglers.
   const drainEnd = performance.now() + 10_000;
   while (inFlight > 0 && performance.now() < drainEnd) await clock.sleep(10);
+  return phase;
+}
+
+/**
+ * One measurement: `warmSeconds` at the rate first, unmeasured, then `seconds` measured on the same
+ * agent. A fresh client's first burst opens a connection per request (and the twin's pools to the
+ * pods, idle-closed after the ALB idle timeout, reopen), which is connection set-up, not the data
+ * plane's pace.
+ */
+async function generate(clock: Clock, { url, rate, seconds, warmSeconds }: DriveInput): Promise<OpenResult> {
+  const agent = new Agent({ connections: 512, keepAliveTimeout: 30_000 });
+  if (warmSeconds > 0) await openPhase(clock, agent, url, rate, warmSeconds);
+  const p = await openPhase(clock, agent, url, rate, seconds);
   await agent.close();
-  const elapsed = ((lastDone || performance.now()) - start) / 1000;
-  const sorted = latencies.slice(0, done).sort();
-  return { planned, sent, ok, failed, skipped, achievedRate: ok / Math.max(elapsed, seconds), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  const elapsed = ((p.lastDone || performance.now()) - p.start) / 1000;
+  const sorted = p.latencies.slice(0, p.done).sort();
+  return { planned: p.planned, sent: p.sent, ok: p.ok, failed: p.failed, skipped: p.skipped, achievedRate: p.ok / Math.max(elapsed, seconds), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
@@ -385,11 +407,11 @@ async function main(): Promise<void> {
     const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
     console.log(
       `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
-        `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s`,
+        `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
 
     const targets: Target[] = ['alb', 'nginx', 'direct'];
-    // Warm every path so connection set-up does not count.
+    // Warm every path (first requests, JIT) before wrk; each open-model run warms its own connections.
     for (const t of targets) await drive(urls[t], 200, 1);
 
     const measurements: Measurement[] = [];
