@@ -244,6 +244,16 @@ describe('explainCell', () => {
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines[0]).toMatch(/^rollout\.gate-off.*: waiting for access logs past \d\d:\d\d:\d\d — 0 of 2 LB node\(s\) delivered, \d+ s left \(ALBs deliver every 5 minutes\)$/);
 
+    // The target's own delivery interval (the embedded twin passes its alb.accessLogs.intervalSeconds)
+    // wins over the spec's: at 60 s the nodes that delivered earlier count as quiet within the same
+    // bound, where the spec's 300 s left them behind.
+    const own = deps({ options: { waitSeconds: 240, pollSeconds: 30, logIntervalSeconds: 300 }, logIntervalSeconds: 60, clock: scaledClock(0.005, ORIGIN + 20 * 60_000) });
+    const quiet = await explainCell(late, UA, own.deps);
+    expect(quiet.explain.logs).toBe('complete');
+    expect(own.lines.join('\n')).not.toMatch(/ALBs deliver every 5 minutes/);
+    const spec = deps({ options: { waitSeconds: 240, pollSeconds: 30, logIntervalSeconds: 300 }, clock: scaledClock(0.005, ORIGIN + 20 * 60_000) });
+    expect((await explainCell(late, UA, spec.deps)).explain.logs).toBe('partial');
+
     // A bucket that does not exist: refused at once, no waiting.
     const wrong = deps({ options: { waitSeconds: 600, pollSeconds: 30, accessLogs: { bucket: 'no-such-bucket', prefix: 'x' } }, clock: scaledClock(0.0005, ORIGIN + 61_000) });
     const refused = await explainCell(cell(), UA, wrong.deps);
