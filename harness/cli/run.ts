@@ -8,6 +8,7 @@ import { WriteFailedError, type WriteFs } from '../core/files.ts';
 import { PLACEMENT_FIRST } from '../disruptions/drain.ts';
 import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
+import { describeRoute } from '../orchestrator/traffic-address.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
@@ -174,12 +175,6 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   if (dryRun && !dryRun.findings.length) console.log('Server dry run (dryRun=All): the cluster admitted every change of every cell.');
   for (const f of dryRun?.findings ?? []) console.log(f.kind === 'refused' ? `server dry run refused: ${f.cells.join(', ')}: ${f.message}` : `server dry run: ${f.message}`);
   return exitCodeOf({ command: 'plan', findings: dryRun?.findings.length ?? 0 });
-}
-
-/** A traffic address in one line: the URL, the Host header and server name when a rule's, and why. */
-export function describeRoute(route: { url: string; source: string; hostHeader?: string; servername?: string }): string {
-  const host = route.hostHeader ? `, Host ${route.hostHeader}${route.servername ? ' (and TLS server name)' : ''}` : '';
-  return `${route.url}${host} (${route.source})`;
 }
 
 /**

@@ -29,6 +29,7 @@ import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts
 import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
+import { describeRoute } from './traffic-address.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
 
@@ -142,7 +143,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     await target.close();
     throw error;
   }
-  progress.info(`traffic to ${target.url}${target.hostHeader ? `, Host ${target.hostHeader}${target.servername ? ' (and TLS server name)' : ''}` : ''} (${target.urlSource})`);
+  progress.info(`traffic to ${describeRoute({ url: target.url, source: target.urlSource, hostHeader: target.hostHeader, servername: target.servername })}`);
   if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];

@@ -169,3 +169,9 @@ export function chooseTrafficAddress(routing: Routing, targetGroupArn: string, m
   if (best.share < 1) parts.push(`only ${Math.round(best.share * 100)} % of its requests reach the target group (weighted forward)`);
   return { url, ...(best.host ? { hostHeader: best.host } : {}), ...(best.host && proto === 'https' ? { servername: best.host } : {}), reason: parts.join('; ') };
 }
+
+/** A traffic address in one line: the URL, the Host header and server name when a rule's, and why. */
+export function describeRoute(route: { url: string; source: string; hostHeader?: string; servername?: string }): string {
+  const host = route.hostHeader ? `, Host ${route.hostHeader}${route.servername ? ' (and TLS server name)' : ''}` : '';
+  return `${route.url}${host} (${route.source})`;
+}

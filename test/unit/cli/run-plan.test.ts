@@ -1,6 +1,7 @@
 /** `plan SPEC --format json`: the same plan as the text, as data. */
 import { describe, expect, it, vi } from 'vitest';
-import { describeRoute, planCommand, TRAFFIC_FROM_LOAD_BALANCER } from '../../../harness/cli/run.ts';
+import { planCommand, TRAFFIC_FROM_LOAD_BALANCER } from '../../../harness/cli/run.ts';
+import { describeRoute } from '../../../harness/orchestrator/traffic-address.ts';
 
 async function printed(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
