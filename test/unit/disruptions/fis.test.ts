@@ -5,6 +5,9 @@
  * the runner creates (the template tagged with the run's marker, recorded first), how it follows the
  * experiment, and restore and resume deleting the templates of the run and no other.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
 import { RUN_MARKER } from '../../../harness/core/labels.ts';
@@ -13,7 +16,11 @@ import type { ClusterChange, DisruptionContext, DisruptionOutcome } from '../../
 import { disruptionLabel } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import { Timeline } from '../../../harness/observe/timeline.ts';
+import { runDirOf, writeRunRecord } from '../../../harness/orchestrator/run-dir.ts';
+import { runMatrix } from '../../../harness/orchestrator/run.ts';
 import { restoreSettings, snapshotSettings, undoClusterChanges } from '../../../harness/orchestrator/settings.ts';
+import type { Target } from '../../../harness/orchestrator/target.ts';
+import { RESULTS_SCHEMA_VERSION } from '../../../harness/report/types.ts';
 import type { Ec2Port, FisPort, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
 import { createFisApi, type FisApi } from '../../../harness/twin/aws/fis-api.ts';
 import type { Ec2Instance } from '../../../harness/twin/aws/ec2.ts';
@@ -193,6 +200,62 @@ describe('spot via fis: restore and resume', () => {
     expect(restored.done).toContain(`FIS experiment template ${mine}: deleted`);
     expect(restored.differences).toEqual([]);
     expect(api.templateIds()).toEqual([theirs]);
+  });
+
+  it('run --resume after a kill deletes the killed run\'s template before it checks or measures anything', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rh-fis-resume-'));
+    try {
+      const { fis, api } = cluster();
+      const { spec } = parseSpec({
+        target: { context: 'staging', allowedContexts: ['staging'], ingress: 'web', fisRoleArn: ROLE },
+        traffic: { driver: 'builtin' },
+        matrix: { preStopSeconds: [5], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [300] },
+        disruptions: [{ spot: { via: 'fis' } }],
+      });
+      const w = world({ via: 'api' });
+      const original = await snapshotSettings(w.target, spec);
+      // What a run killed between its record and the create's answer leaves: the change recorded, the template tagged.
+      original.changes.push({ kind: 'fis-template', runId: 'r1' });
+      const left = await leftover(fis, 'r1');
+      await writeRunRecord(runDirOf(dir, 'r1'), {
+        schemaVersion: RESULTS_SCHEMA_VERSION,
+        runId: 'r1',
+        specFile: '/specs/fis.yaml',
+        spec,
+        target: { kind: 'cluster', context: 'staging', namespace: 'shop', deployment: 'web', targetGroupArn: 'arn:tg', region: 'us-east-1' },
+        driver: { name: 'builtin', reason: 'chosen' },
+        versions: { rolloutHarness: '0.0.0', node: 'v20', platform: 'linux-x64' },
+        startedAt: '2026-01-01T00:00:00Z',
+        cells: [{ id: 'spot-fis.gate-off.prestop-5.grace-30.dereg-300.r1', status: 'running' }],
+        original,
+      });
+      // The first thing after leftovers are settled is the preconditions check: it stops the run there, noting what FIS holds.
+      const atPreconditions: string[][] = [];
+      const k8s = new Proxy(w.target.k8s, {
+        get: (o, name) =>
+          name === 'listEvents'
+            ? async () => {
+                atPreconditions.push(api.templateIds());
+                throw new Error('stopped at the preconditions');
+              }
+            : Reflect.get(o, name),
+      });
+      const target = { ...w.target, k8s, kind: 'cluster', region: 'us-east-1', regionSource: 'test', url: 'http://127.0.0.1:9', urlSource: 'test', fis: { port: fis, roleArn: ROLE, region: 'us-east-1' }, close: async () => {} } as Target;
+      const lines: string[] = [];
+      const resumed = runMatrix({
+        loaded: { spec, warnings: [], source: '/specs/fis.yaml' },
+        resultsDir: dir,
+        resume: 'r1',
+        signal: new AbortController().signal,
+        progress: { info: (line: string) => lines.push(line), cellStart: () => {}, stage: () => {}, traffic: () => {}, cellDone: () => {} },
+        connect: async () => target,
+      });
+      await expect(resumed).rejects.toThrow('stopped at the preconditions');
+      expect(atPreconditions).toEqual([[]]);
+      expect(lines).toEqual(expect.arrayContaining(['Undoing what the stopped run r1 left changed before measuring …', `FIS experiment template ${left}: deleted`]));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a change recorded before a create that never happened deletes nothing and restores cleanly; without FIS it says what is left', async () => {
