@@ -285,7 +285,8 @@ describe('spot via fis: the spec', () => {
     expect(() => parseSpec({ ...base, disruptions: [{ spot: { via: 'fis', durationBeforeInterruption: 60 } }] })).toThrow(/expected at least 120 seconds \(FIS: PT2M\)/);
     expect(() => parseSpec({ ...base, disruptions: [{ spot: { via: 'fis', durationBeforeInterruption: 901 } }] })).toThrow(/expected at most 900 seconds \(FIS: PT15M\)/);
     const cluster = { context: 'staging', allowedContexts: ['staging'], ingress: 'web' };
-    expect(() => parseSpec({ ...base, target: cluster, disruptions: [{ spot: { via: 'fis' } }] })).toThrow('disruptions[0]: spot via fis needs target.fisRoleArn, the role AWS FIS assumes (see README: AWS FIS setup)');
+    expect(() => parseSpec({ ...base, target: cluster, disruptions: [{ spot: { via: 'fis' } }] })).toThrow('disruptions[0]: spot via fis needs target.fisRoleArn, the role AWS FIS assumes (README: Spot interruptions through AWS FIS)');
+    expect(() => parseSpec({ ...base, settleTimeoutSeconds: 300, disruptions: [{ spot: { via: 'fis', durationBeforeInterruption: 300 } }] })).toThrow('disruptions[0]: durationBeforeInterruption 300 s needs settleTimeoutSeconds of at least 360, got 300');
     expect(parseSpec({ ...base, target: { ...cluster, fisRoleArn: ROLE }, disruptions: [{ spot: { via: 'fis' } }] }).spec.target.fisRoleArn).toBe(ROLE);
   });
 
