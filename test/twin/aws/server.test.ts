@@ -241,6 +241,15 @@ describe('FIS REST-JSON API with the harness adapter (@aws-sdk/client-fis)', () 
     expect(await fis.listTemplatesByTag('rollout-harness.io/run', 'r-sdk')).toEqual([]);
   });
 
+  it('answers an unsigned request (curl) on FIS paths, and an SDK request for it as any signed one', async () => {
+    const res = await fetch(`${f.api.url}/experimentTemplates?maxResults=1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(Object.keys((await res.json()) as object)).toContain('experimentTemplates');
+    const missing = await fetch(`${f.api.url}/experiments/EXPnone`);
+    expect([missing.status, missing.headers.get('x-amzn-errortype')]).toEqual([404, 'ResourceNotFoundException']);
+  });
+
   it('reports a ValidationException with the twin\'s message through the port', async () => {
     const fis = createFisAdapter({ endpoint: f.api.url, region: 'us-east-1', credentials });
     const failing = fis.createSpotInterruptionTemplate({
