@@ -16,6 +16,7 @@ import type { Connect, Target } from '../orchestrator/target.ts';
 import { chooseTrafficAddress, readRouting } from '../orchestrator/traffic-address.ts';
 import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
+import { createFisAdapter } from '../platform/fis/adapter.ts';
 import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
@@ -25,6 +26,9 @@ import { ingressOf, type Spec } from '../matrix/schema.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwinThread } from '../twin/thread/host.ts';
 import { TWIN_CA_ENV } from '../twin/tls.ts';
+
+/** The experiment role of `spot: { via: fis }` on the twin when the spec names none (the twin's FIS accepts any). */
+export const TWIN_FIS_ROLE_ARN = 'arn:aws:iam::123456789012:role/rollout-harness-fis';
 
 function labelSelectorOf(d: KObject): string {
   const labels: Record<string, string> = d.spec?.selector?.matchLabels ?? {};
@@ -202,6 +206,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         k8s,
         elbv2,
         ec2: createEc2Adapter(aws),
+        // The twin's FIS takes any role: the spec's, else one in the twin's account.
+        fis: { port: createFisAdapter(aws), roleArn: t.fisRoleArn ?? TWIN_FIS_ROLE_ARN, region: twin.endpoints.region },
         clock: twin.clock,
         namespace: t.namespace,
         deployment: t.deployment,
@@ -249,6 +255,7 @@ export const connectTarget: Connect = async (spec, opts) => {
     k8s,
     elbv2,
     ec2: createEc2Adapter({ region, endpoint: t.endpoints.ec2 }),
+    fis: { port: createFisAdapter({ region, endpoint: t.endpoints.fis }), ...(t.fisRoleArn ? { roleArn: t.fisRoleArn } : {}), region },
     clock,
     namespace: t.namespace,
     deployment: t.deployment,

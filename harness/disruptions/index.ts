@@ -1,12 +1,22 @@
 /** Disruptions by kind: a registry, so adding one is adding an entry. */
 import type { Disruption } from '../matrix/schema.ts';
 import { drain } from './drain.ts';
+import { fisSpot } from './fis.ts';
 import { rollout } from './rollout.ts';
 import { spot } from './spot.ts';
 import type { DisruptionContext, DisruptionOutcome, DisruptionRunner } from './types.ts';
 
+type SpotDisruption = Extract<Disruption, { kind: 'spot' }>;
+
+/** `spot` played by the harness (spot.ts), or sent by AWS FIS (fis.ts) with `via: fis`. */
+const spotByVia: DisruptionRunner<SpotDisruption> = {
+  kind: 'spot',
+  describe: (d, ctx) => (d.via === 'fis' ? fisSpot.describe(d, ctx) : spot.describe(d, ctx)),
+  run: (d, ctx) => (d.via === 'fis' ? fisSpot.run(d, ctx) : spot.run(d, ctx)),
+};
+
 /** Every disruption runner, by kind. */
-export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot };
+export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot: spotByVia };
 
 /** The runner of a disruption's kind. */
 function runnerOf(d: Disruption): DisruptionRunner {

@@ -1,7 +1,7 @@
 /** The disruption port: what a disruption gets and what it returns. */
 import type { Clock } from '../core/clock.ts';
 import type { Timeline } from '../observe/timeline.ts';
-import type { Ec2Port, KubernetesPort } from '../platform/ports.ts';
+import type { Ec2Port, FisPort, KubernetesPort } from '../platform/ports.ts';
 import type { Disruption } from '../matrix/schema.ts';
 
 /** Everything a disruption may use: platform ports only. */
@@ -24,10 +24,27 @@ export interface DisruptionContext {
    * user cordoned) are not recorded, and so never undone.
    */
   recordChange(change: ClusterChange): Promise<void>;
+  /** AWS FIS (`spot: { via: fis }`); absent when not connected. */
+  fis?: FisAccess;
+  /** The run's id: the marker tag on what a disruption creates outside Kubernetes (FIS experiment templates). */
+  runId?: string;
 }
 
-/** A change to the cluster that restore undoes. */
-export type ClusterChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string };
+/** AWS FIS as a run reaches it: the port, the experiment role FIS assumes (`target.fisRoleArn`), the region of the instances. */
+export interface FisAccess {
+  port: FisPort;
+  roleArn?: string;
+  region: string;
+}
+
+/** A node change restore undoes (a cordon, a taint). */
+export type NodeChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string };
+
+/**
+ * A change to the cluster that restore undoes: a node change, or FIS experiment templates carrying
+ * the run's marker tag (recorded before the create, whose id is not known yet: restore finds them by the tag).
+ */
+export type ClusterChange = NodeChange | { kind: 'fis-template'; runId: string };
 
 /**
  * What a disruption did to the Deployment's pods: the evidence a valid cell needs. `pods` it
@@ -44,7 +61,7 @@ export interface ActedOn {
 export type DisruptionOutcome = { completed: true; detail: string; actedOn: ActedOn } | { completed: false; reason: string; actedOn?: ActedOn };
 
 /** A disruption kind: a pure description of what it will do, and the doing. */
-export interface DisruptionRunner<D extends Disruption = Disruption> {
+export interface DisruptionRunner<D extends { kind: Disruption['kind'] } = Disruption> {
   kind: D['kind'];
   /** One sentence for `plan`: what this disruption changes. */
   describe(disruption: D, ctx: { namespace: string; deployment: string }): string;

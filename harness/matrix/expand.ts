@@ -26,7 +26,7 @@ function slug(text: string): string {
 
 /**
  * The disruption with its options, as it names cells and table columns: `rollout`, `drain`,
- * `drain-spot`, `drain-node-a1`, `spot`, `spot-notice60`. Options at their defaults are left out,
+ * `drain-spot`, `drain-node-a1`, `spot`, `spot-notice60`, `spot-fis`, `spot-fis300`. Options at their defaults are left out,
  * so the common ids stay short.
  */
 export function disruptionLabel(d: Disruption): string {
@@ -34,7 +34,9 @@ export function disruptionLabel(d: Disruption): string {
   const node = d.node.startsWith('node:') ? `node-${d.node.slice(5)}` : d.node;
   const parts: string[] = [d.kind];
   if (node !== (d.kind === 'drain' ? 'most-pods' : 'spot')) parts.push(slug(node));
-  if (d.kind === 'spot' && d.noticeSeconds !== 120) parts.push(`notice${d.noticeSeconds}`);
+  // Through FIS the notice is FIS's own (2 minutes before the end): the duration names the cell instead.
+  if (d.kind === 'spot' && d.via === 'fis') parts.push((d.durationBeforeInterruption ?? 120) === 120 ? 'fis' : `fis${d.durationBeforeInterruption}`);
+  else if (d.kind === 'spot' && d.noticeSeconds !== 120) parts.push(`notice${d.noticeSeconds}`);
   return parts.join('-');
 }
 

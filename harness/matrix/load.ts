@@ -28,6 +28,14 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
       errors.push(`target.allowedContexts: must list the context "${t.context}" (a run changes the cluster only where the spec allows it)`);
     }
   }
+  // FIS assumes a role of the user's account to interrupt the instance; the twin's FIS takes any.
+  for (const [i, d] of spec.disruptions.entries()) {
+    if (d.kind === 'spot' && d.via === 'fis' && t.context && !t.fisRoleArn) errors.push(`disruptions[${i}]: spot via fis needs target.fisRoleArn, the role AWS FIS assumes (README: Spot interruptions through AWS FIS)`);
+    // The experiment is followed within the settle bound: it must fit, with FIS's start-up and the drain after it.
+    if (d.kind === 'spot' && d.via === 'fis' && (d.durationBeforeInterruption ?? 120) + 60 > spec.settleTimeoutSeconds) {
+      errors.push(`disruptions[${i}]: durationBeforeInterruption ${d.durationBeforeInterruption ?? 120} s needs settleTimeoutSeconds of at least ${(d.durationBeforeInterruption ?? 120) + 60}, got ${spec.settleTimeoutSeconds}`);
+    }
+  }
   if (t.ingress && t.targetGroupBinding) errors.push('target: expected `ingress` or `targetGroupBinding`, got both');
   if (!t.context && (t.kubeconfig || t.endpoints.elbv2 || t.endpoints.ec2)) {
     warnings.push('target: kubeconfig and endpoints are ignored on the twin (no `context` given)');

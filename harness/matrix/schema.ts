@@ -112,7 +112,9 @@ const targetSchema = z
     targetGroupBinding: z.string().min(1).optional(),
     /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (harness/platform/aws-region.ts). */
     region: z.string().min(1).optional(),
-    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional() }).strict().default({}),
+    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional(), fis: z.url().optional() }).strict().default({}),
+    /** The role AWS FIS assumes for `spot: { via: fis }` (trusts fis.amazonaws.com, may ec2:SendSpotInstanceInterruptions); the twin takes any. */
+    fisRoleArn: z.string().regex(/^arn:[a-z-]+:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)').optional(),
     /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */
     url: z.url().optional(),
   })
@@ -144,17 +146,32 @@ const nodeChoice = z.union([z.enum(['most-pods', 'spot']), z.string().regex(/^no
 /** What a disruption entry may be, for the message when it is none of them. */
 const DISRUPTION_FORMS = 'expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }';
 
+/** A spot interruption: played by the harness, or (`via: fis`) sent by AWS FIS with its durationBeforeInterruption (seconds). */
+type SpotDisruption = { kind: 'spot'; node: string; noticeSeconds: number; via?: 'harness' | 'fis'; durationBeforeInterruption?: number };
+
 const disruptionSchema = z.union([
   z.literal('rollout').transform(() => ({ kind: 'rollout' as const })),
   z.literal('drain').transform(() => ({ kind: 'drain' as const, node: 'most-pods' })),
-  z.literal('spot').transform(() => ({ kind: 'spot' as const, node: 'spot', noticeSeconds: 120 })),
+  z.literal('spot').transform(() => ({ kind: 'spot' as const, node: 'spot', noticeSeconds: 120 }) as SpotDisruption),
   z.object({ rollout: z.object({}).strict() }).strict().transform(() => ({ kind: 'rollout' as const })),
   z.object({ drain: z.object({ node: nodeChoice.default('most-pods') }).strict() }).strict().transform((d) => ({ kind: 'drain' as const, node: d.drain.node })),
   z
     // AWS FIS sends interruption notices from PT2M to PT15M; a real notice is 2 minutes.
-    .object({ spot: z.object({ node: nodeChoice.default('spot'), noticeSeconds: seconds(900).default(120) }).strict() })
+    .object({
+      spot: z
+        .object({
+          node: nodeChoice.default('spot'),
+          noticeSeconds: seconds(900).default(120),
+          /** Who interrupts: the harness plays it, or AWS FIS sends a real aws:ec2:send-spot-instance-interruptions. */
+          via: z.enum(['harness', 'fis']).default('harness'),
+          /** FIS's durationBeforeInterruption (PT2M..PT15M), whole seconds; over 120 a rebalance recommendation comes first. */
+          durationBeforeInterruption: z.number().int('expected whole seconds').min(120, 'expected at least 120 seconds (FIS: PT2M)').max(900, 'expected at most 900 seconds (FIS: PT15M)').default(120),
+        })
+        .strict(),
+    })
     .strict()
-    .transform((d) => ({ kind: 'spot' as const, node: d.spot.node, noticeSeconds: d.spot.noticeSeconds })),
+    // `via` and its duration only when FIS sends it: a harness-played spot reads (and names its cells) as before.
+    .transform((d): SpotDisruption => ({ kind: 'spot', node: d.spot.node, noticeSeconds: d.spot.noticeSeconds, ...(d.spot.via === 'fis' ? { via: 'fis' as const, durationBeforeInterruption: d.spot.durationBeforeInterruption } : {}) })),
 ], { error: (issue) => `${DISRUPTION_FORMS}, got ${JSON.stringify(issue.input)}` });
 
 const expectationSchema = z

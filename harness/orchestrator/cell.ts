@@ -170,6 +170,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       outcome = await runDisruption(cell.disruption, {
         k8s: target.k8s,
         ec2: target.ec2,
+        ...(target.fis ? { fis: target.fis } : {}),
+        ...(deps.runId ? { runId: deps.runId } : {}),
         clock,
         timeline,
         namespace: target.namespace,

@@ -3,6 +3,7 @@
  * the settings registry (harness/settings/registry.ts), the steadiness check, restoring and reading
  * back every setting (again by walking the registry), and undoing node changes.
  */
+import { EnvironmentError } from '../core/errors.ts';
 import { LEASE_ANNOTATION, RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
 import { parseLease, type FoundMarker, type Lease } from './lease.ts';
 
@@ -10,7 +11,7 @@ export type { FoundMarker } from './lease.ts';
 import type { Target } from './target.ts';
 import type { CellConfig, Spec } from '../matrix/schema.ts';
 import { expandConfigs } from '../matrix/expand.ts';
-import type { ClusterChange } from '../disruptions/types.ts';
+import type { ClusterChange, NodeChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject, ObjectRef } from '../platform/ports.ts';
@@ -55,10 +56,14 @@ export async function findMarkers(t: Target): Promise<FoundMarker[]> {
   return found;
 }
 
-const changeKey = (c: ClusterChange) => (c.kind === 'cordon' ? 'cordon' : `taint:${c.key}`);
+const changeKey = (c: NodeChange) => (c.kind === 'cordon' ? 'cordon' : `taint:${c.key}`);
 
-/** Marks a node with the change about to be made (before it is made), so it can be undone after any crash. */
+/**
+ * Marks a node with the change about to be made (before it is made), so it can be undone after any
+ * crash. An FIS template marks no node: it carries the run's marker tag itself.
+ */
 export async function markNodeChange(t: Target, runId: string, change: ClusterChange): Promise<void> {
+  if (change.kind === 'fis-template') return;
   const node = await t.k8s.getNode(change.node);
   const list = parseUndo(node.metadata?.annotations?.[UNDO_MARKER]);
   if (!list.includes(changeKey(change))) list.push(changeKey(change));
@@ -283,6 +288,24 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   return { done, kept, differences };
 }
 
+/**
+ * Deletes the FIS experiment templates carrying the run's marker tag (found by the tag: a harness
+ * killed between the create and its answer never learnt the id), then lists again to prove none is left.
+ */
+async function deleteFisTemplates(t: Target, runId: string, kept: string[]): Promise<string[]> {
+  if (!t.fis) {
+    kept.push(`FIS experiment templates tagged ${RUN_MARKER}=${runId}: not connected to FIS, left as they are (delete them with aws fis delete-experiment-template)`);
+    return [];
+  }
+  const done: string[] = [];
+  for (const id of await t.fis.port.listTemplatesByTag(RUN_MARKER, runId)) {
+    if (await t.fis.port.deleteTemplate(id)) done.push(`FIS experiment template ${id}: deleted`);
+  }
+  const left = await t.fis.port.listTemplatesByTag(RUN_MARKER, runId);
+  if (left.length) throw new EnvironmentError(`Expected no FIS experiment template tagged ${RUN_MARKER}=${runId} after deleting them, got ${left.join(', ')}`);
+  return done;
+}
+
 /** The taint the spot disruption sets (harness/disruptions/spot.ts): one with another value or effect was changed since. */
 const RUN_TAINT = { value: 'true', effect: 'NoSchedule' };
 
@@ -296,7 +319,10 @@ export async function undoClusterChanges(t: Target, changes: ClusterChange[], ru
   const done: string[] = [];
   const nodes = new Map((await t.k8s.listNodes()).map((n) => [n.metadata?.name ?? '', n]));
   const todo = new Map<string, Set<string>>();
-  for (const change of changes.splice(0)) todo.set(change.node, (todo.get(change.node) ?? new Set()).add(changeKey(change)));
+  const recorded = changes.splice(0);
+  // FIS templates first: an experiment not yet started from one cannot start after restore.
+  if (recorded.some((c) => c.kind === 'fis-template')) done.push(...(await deleteFisTemplates(t, runId, kept)));
+  for (const change of recorded) if (change.kind !== 'fis-template') todo.set(change.node, (todo.get(change.node) ?? new Set()).add(changeKey(change)));
   for (const [name, n] of nodes) {
     if (n.metadata?.annotations?.[RUN_MARKER] !== runId) continue;
     for (const key of parseUndo(n.metadata?.annotations?.[UNDO_MARKER])) todo.set(name, (todo.get(name) ?? new Set()).add(key));

@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
+import type { FisAccess } from '../disruptions/types.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
@@ -14,6 +15,8 @@ export interface Target {
   k8s: KubernetesPort;
   elbv2: Elbv2Port;
   ec2: Ec2Port;
+  /** AWS FIS for `spot: { via: fis }`, and the experiment role from `target.fisRoleArn` (the twin's own on the twin). */
+  fis?: FisAccess;
   /** Model time: the twin's scaled clock, or real time. */
   clock: Clock;
   namespace: string;

@@ -236,3 +236,38 @@ export interface Ec2Port {
 export function instanceIdOf(providerId: string | undefined): string | undefined {
   return /\/(i-[0-9a-f]+)$/.exec(providerId ?? '')?.[1];
 }
+
+/** An AWS FIS experiment's state, as GetExperiment shows it. */
+export interface FisExperimentState {
+  id: string;
+  /** pending, initiating, running, completed, stopping, stopped, failed, cancelled. */
+  status: string;
+  reason?: string;
+}
+
+/** One `aws:ec2:send-spot-instance-interruptions` experiment template: on which instance, when, with which role and tags. */
+export interface SpotInterruptionTemplate {
+  /** `arn:<partition>:ec2:<region>:<account>:instance/<id>`. */
+  instanceArn: string;
+  /** ISO 8601, PT2M..PT15M. */
+  durationBeforeInterruption: string;
+  /** The experiment role FIS assumes (passed with iam:PassRole). */
+  roleArn: string;
+  description: string;
+  tags: Record<string, string>;
+  /** Idempotency token: a retried create makes one template. */
+  clientToken: string;
+}
+
+/** What the harness needs of AWS FIS: a spot interruption experiment, and finding and deleting its templates. */
+export interface FisPort {
+  /** CreateExperimentTemplate (stop condition `none`); resolves with the template id. */
+  createSpotInterruptionTemplate(template: SpotInterruptionTemplate): Promise<string>;
+  /** StartExperiment; resolves with the experiment's first state. */
+  startExperiment(templateId: string, clientToken: string, tags: Record<string, string>): Promise<FisExperimentState>;
+  getExperiment(experimentId: string): Promise<FisExperimentState>;
+  /** DeleteExperimentTemplate; false when it was already gone. */
+  deleteTemplate(templateId: string): Promise<boolean>;
+  /** The ids of the templates carrying the tag `key`=`value` (ListExperimentTemplates, all pages). */
+  listTemplatesByTag(key: string, value: string): Promise<string[]>;
+}

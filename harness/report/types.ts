@@ -28,7 +28,7 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
 const disruptionResultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rollout') }).strict(),
   z.object({ kind: z.literal('drain'), node: z.string() }).strict(),
-  z.object({ kind: z.literal('spot'), node: z.string(), noticeSeconds: z.number() }).strict(),
+  z.object({ kind: z.literal('spot'), node: z.string(), noticeSeconds: z.number(), via: z.enum(['harness', 'fis']).optional(), durationBeforeInterruption: z.number().optional() }).strict(),
 ]);
 
 const distributionSchema = z

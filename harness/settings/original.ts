@@ -8,7 +8,11 @@ import { ConfigError, formatIssues } from '../core/errors.ts';
 import { OPTIONAL_AXIS_NAMES, type OptionalAxis } from '../matrix/axes.ts';
 import type { OriginalSettings } from './types.ts';
 
-const clusterChange = z.discriminatedUnion('kind', [z.object({ kind: z.literal('cordon'), node: z.string() }).strict(), z.object({ kind: z.literal('taint'), node: z.string(), key: z.string() }).strict()]);
+const clusterChange = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cordon'), node: z.string() }).strict(),
+  z.object({ kind: z.literal('taint'), node: z.string(), key: z.string() }).strict(),
+  z.object({ kind: z.literal('fis-template'), runId: z.string() }).strict(),
+]);
 
 /** run.json `original`. */
 export const originalSettingsSchema = z

@@ -1,13 +1,14 @@
 /**
  * An ALB twin with one load balancer, a target group holding a real healthy target and a
- * refused one, an in-memory EC2 provider and the AWS API server in front: the ground the
- * SDK and CLI tests stand on. `close()` releases everything.
+ * refused one, an in-memory EC2 provider, the FIS API (its interruptions recorded) and the AWS API
+ * server in front: the ground the SDK and CLI tests stand on. `close()` releases everything.
  */
 import { scaledClock, type Clock } from '../../harness/core/clock.ts';
 import { seededRandom } from '../../harness/core/random.ts';
 import { createAlbTwin, type AlbTwin } from '../../harness/twin/alb/twin.ts';
 import type { LoadBalancerInfo, TargetGroupInfo, TargetRef } from '../../harness/twin/alb/types.ts';
 import type { Ec2Instance, Ec2Provider } from '../../harness/twin/aws/ec2.ts';
+import { createFisApi, type FisApi } from '../../harness/twin/aws/fis-api.ts';
 import { startAwsApiServer, type AwsApiServer } from '../../harness/twin/aws/server.ts';
 import { parseTwinConfig } from '../../harness/twin/config.ts';
 import { Network } from '../../harness/twin/network.ts';
@@ -33,6 +34,9 @@ export interface AwsApiFixture {
   twin: AlbTwin;
   api: AwsApiServer;
   ec2: ReturnType<typeof memoryEc2>;
+  fis: FisApi;
+  /** The spot interruptions FIS sent: instance id and duration (model ms). */
+  interruptions: Array<{ instanceId: string; durationMs: number }>;
   lb: LoadBalancerInfo;
   tg: TargetGroupInfo;
   healthy: TargetRef;
@@ -46,7 +50,9 @@ export async function startAwsApiFixture(loopbackPrefix: string): Promise<AwsApi
   const twin = createAlbTwin({ clock, random: seededRandom(7), config: parseTwinConfig({}).alb, region: 'us-east-1', network: new Network() });
   let target: TestTarget | undefined;
   let api: AwsApiServer | undefined;
+  let fis: FisApi | undefined;
   const close = async () => {
+    fis?.close();
     await api?.close();
     await twin.close();
     await target?.stop();
@@ -73,8 +79,10 @@ export async function startAwsApiFixture(loopbackPrefix: string): Promise<AwsApi
       { instanceId: 'i-0a1b2c3d4e5f60002', nodeName: 'node-b2', zone: 'us-east-1b', instanceType: 'm5.xlarge', lifecycle: 'spot', state: 'running', launchTime: new Date('2025-01-01T00:01:00Z'), tags: { 'eks:nodegroup-name': 'ng-spot' } },
       { instanceId: 'i-0a1b2c3d4e5f60003', nodeName: 'node-old', zone: 'us-east-1b', instanceType: 'm5.large', lifecycle: 'spot', state: 'terminated', launchTime: new Date('2024-12-31T00:00:00Z') },
     ]);
-    api = await startAwsApiServer({ alb: twin, ec2, region: 'us-east-1' });
-    return { clock, twin, api, ec2, lb, tg, healthy, refused, close };
+    const interruptions: AwsApiFixture['interruptions'] = [];
+    fis = createFisApi({ clock, region: 'us-east-1', ec2, spotInterruption: (instanceId, durationMs) => (interruptions.push({ instanceId, durationMs }), true) });
+    api = await startAwsApiServer({ alb: twin, ec2, region: 'us-east-1', fis });
+    return { clock, twin, api, ec2, fis, interruptions, lb, tg, healthy, refused, close };
   } catch (err) {
     await close();
     throw err;

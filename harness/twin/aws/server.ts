@@ -1,8 +1,9 @@
 /**
  * One HTTP server on 127.0.0.1 serving the twin's AWS API subsets, as the AWS SDK v3 and the aws
  * CLI send them (SigV4 is not checked, any credentials are accepted): requests signed for `s3`
- * go to the S3 REST subset (path-style), for `monitoring` to CloudWatch (JSON 1.0 or Query); the
- * ELBv2 and EC2 Query APIs are told apart by the `Version` form field.
+ * go to the S3 REST subset (path-style), for `monitoring` to CloudWatch (JSON 1.0 or Query), for
+ * `fis` to the FIS REST-JSON subset; the ELBv2 and EC2 Query APIs are told apart by the `Version`
+ * form field.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import type { AlbControlPlane } from '../alb/types.ts';
 import { CLOUDWATCH_TARGET_PREFIX, CLOUDWATCH_VERSION, handleCloudWatchJson, handleCloudWatchQuery } from './cloudwatch-api.ts';
 import { EC2_VERSION, ec2Error, handleEc2 } from './ec2-api.ts';
 import type { Ec2Provider } from './ec2.ts';
+import type { FisApi } from './fis-api.ts';
 import { ELBV2_VERSION, elbv2Error, handleElbv2 } from './elbv2-api.ts';
 import { parseQuery, requestIds, type QueryResponse } from './query.ts';
 import { handleS3, s3Error } from './s3-api.ts';
@@ -26,8 +28,11 @@ export interface AwsApiServer {
 
 const MAX_BODY = 1 << 20;
 
-/** The signing names of the services the twin can serve (SigV4 credential scope); s3 and monitoring need their store. */
-const SERVED = new Set(['elasticloadbalancing', 'ec2', 's3', 'monitoring']);
+/** The signing names of the services the twin can serve (SigV4 credential scope); s3, monitoring and fis need theirs. */
+const SERVED = new Set(['elasticloadbalancing', 'ec2', 's3', 'monitoring', 'fis']);
+
+/** An unsigned request (curl) for FIS: its REST paths. */
+const FIS_PATH = /^\/(experimentTemplates|experiments|tags)(\/|\?|$)/;
 
 /** The service a request is signed for, from `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
 export function signedService(authorization: string | undefined): string | undefined {
@@ -42,7 +47,7 @@ export function signedService(authorization: string | undefined): string | undef
 export function unservedService(service: string, headers: http.IncomingHttpHeaders, url: string): QueryResponse & { contentType: string } {
   const target = String(headers['x-amz-target'] ?? '');
   const op = target ? ` (${target.split('.').pop()})` : '';
-  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject) and CloudWatch (GetMetricStatistics, GetMetricData) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
+  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject), CloudWatch (GetMetricStatistics, GetMetricData) and FIS (spot interruption experiments) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
   const type = String(headers['content-type'] ?? '');
   if (type.includes('json')) return { status: 400, contentType: type.split(';')[0], body: JSON.stringify({ __type: 'UnsupportedService', message }) };
   const esc = message.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -59,6 +64,8 @@ export interface AwsApiOptions {
   s3?: S3Store;
   /** CloudWatch's metrics; without them CloudWatch requests get UnsupportedService. */
   metrics?: AlbMetrics;
+  /** The FIS subset (harness/twin/aws/fis-api.ts); without it FIS requests get UnsupportedService. */
+  fis?: FisApi;
   port?: number;
 }
 
@@ -100,6 +107,17 @@ export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiS
           .catch(() => res.destroy());
         return;
       }
+      if (options.fis && (service === 'fis' || (service === undefined && FIS_PATH.test(req.url ?? '')))) {
+        let reply;
+        try {
+          reply = options.fis.handle(method, req.url ?? '/', Buffer.concat(chunks).toString('utf8'), nextId());
+        } catch (err) {
+          reply = { status: 500, headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'InternalServerException' }, body: JSON.stringify({ message: `The twin failed: ${(err as Error).message}` }) };
+        }
+        res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+        res.end(reply.body);
+        return;
+      }
       const target = String(req.headers['x-amz-target'] ?? '');
       if (options.metrics && (service === 'monitoring' || target.startsWith(`${CLOUDWATCH_TARGET_PREFIX}.`)) && target) {
         let reply;
@@ -112,7 +130,7 @@ export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiS
         res.end(reply.body);
         return;
       }
-      const served = service === undefined || (SERVED.has(service) && (service !== 's3' || options.s3) && (service !== 'monitoring' || options.metrics));
+      const served = service === undefined || (SERVED.has(service) && (service !== 's3' || options.s3) && (service !== 'monitoring' || options.metrics) && (service !== 'fis' || options.fis));
       if (service && !served) {
         const reply = unservedService(service, req.headers, req.url ?? '/');
         res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), 'x-amzn-errortype': 'UnsupportedService' });

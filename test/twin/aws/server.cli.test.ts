@@ -43,6 +43,57 @@ describe.runIf(needsAws.run)('the aws CLI against the twin', () => {
     expect(out.TargetGroups[0]).toMatchObject({ TargetGroupArn: f.tg.arn, TargetGroupName: 'web-tg', Port: 8080, LoadBalancerArns: [f.lb.arn] });
   });
 
+  // Before terminate-instances below: the experiment interrupts the spot instance that test terminates.
+  it('fis create-experiment-template, list-experiment-templates, start-experiment, get-experiment until completed, delete-experiment-template', async () => {
+    const spot = 'i-0a1b2c3d4e5f60002';
+    expect(f.ec2.instances().find((i) => i.instanceId === spot)?.state).toBe('running');
+    const input = {
+      description: 'spot interruption of node-b2',
+      roleArn: 'arn:aws:iam::123456789012:role/fis',
+      stopConditions: [{ source: 'none' }],
+      targets: { SpotInstance: { resourceType: 'aws:ec2:spot-instance', resourceArns: [`arn:aws:ec2:us-east-1:123456789012:instance/${spot}`], selectionMode: 'ALL' } },
+      actions: { interrupt: { actionId: 'aws:ec2:send-spot-instance-interruptions', parameters: { durationBeforeInterruption: 'PT2M' }, targets: { SpotInstances: 'SpotInstance' } } },
+      tags: { 'rollout-harness.io/run': 'r-cli' },
+    };
+    const created = (await aws('fis', 'create-experiment-template', '--cli-input-json', JSON.stringify(input))) as { experimentTemplate: { id: string; tags: Record<string, string> } };
+    const templateId = created.experimentTemplate.id;
+    expect(created.experimentTemplate.tags).toEqual({ 'rollout-harness.io/run': 'r-cli' });
+    const listed = (await aws('fis', 'list-experiment-templates')) as { experimentTemplates: Array<{ id: string; tags: Record<string, string> }> };
+    expect(listed.experimentTemplates.map((t) => [t.id, t.tags['rollout-harness.io/run']])).toEqual([[templateId, 'r-cli']]);
+    const started = (await aws('fis', 'start-experiment', '--experiment-template-id', templateId)) as { experiment: { id: string; state: { status: string } } };
+    expect(started.experiment.state.status).toBe('pending');
+    const seen = new Set<string>();
+    // Bounded: 2 model minutes are 1.2 s on the fixture's clock; each CLI call takes about a second.
+    for (let i = 0; i < 20 && !seen.has('completed'); i++) {
+      const got = (await aws('fis', 'get-experiment', '--id', started.experiment.id)) as { experiment: { state: { status: string }; experimentTemplateId: string } };
+      expect(got.experiment.experimentTemplateId).toBe(templateId);
+      seen.add(got.experiment.state.status);
+    }
+    expect(seen.has('completed')).toBe(true);
+    expect(f.interruptions).toEqual([{ instanceId: spot, durationMs: 120_000 }]);
+    const deleted = (await aws('fis', 'delete-experiment-template', '--id', templateId)) as { experimentTemplate: { id: string } };
+    expect(deleted.experimentTemplate.id).toBe(templateId);
+    expect(((await aws('fis', 'list-experiment-templates')) as { experimentTemplates: unknown[] }).experimentTemplates).toEqual([]);
+  });
+
+  it('fis create-experiment-template with another action fails with the ValidationException the CLI prints', async () => {
+    const input = {
+      description: 'stop',
+      roleArn: 'arn:aws:iam::123456789012:role/fis',
+      stopConditions: [{ source: 'none' }],
+      targets: { I: { resourceType: 'aws:ec2:instance', resourceTags: { a: 'b' }, selectionMode: 'ALL' } },
+      actions: { stop: { actionId: 'aws:ec2:stop-instances', targets: { Instances: 'I' } } },
+    };
+    const r = await execa('aws', ['fis', 'create-experiment-template', '--cli-input-json', JSON.stringify(input), '--endpoint-url', f.api.url], {
+      env: { AWS_ACCESS_KEY_ID: 'AKIDTWIN', AWS_SECRET_ACCESS_KEY: 'twin-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_MAX_ATTEMPTS: '1' },
+      timeout: 30_000,
+      reject: false,
+    });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('(ValidationException) when calling the CreateExperimentTemplate operation');
+    expect(r.stderr).toContain('serves "aws:ec2:spot-instance" only, got "aws:ec2:instance"');
+  });
+
   it('ec2 describe-instances and terminate-instances', async () => {
     const described = (await aws('ec2', 'describe-instances', '--filters', 'Name=instance-lifecycle,Values=spot')) as {
       Reservations: Array<{ Instances: Array<{ InstanceId: string; PrivateDnsName: string; State: { Name: string } }> }>;

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFisAdapter } from '../../../harness/platform/fis/adapter.ts';
 import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
 
 let f: AwsApiFixture;
@@ -208,5 +209,57 @@ describe('EC2 Query API with the AWS SDK v3', () => {
     ]);
     expect(f.ec2.terminated).toEqual(['i-0a1b2c3d4e5f60001']);
     expect(await errorName(ec2.send(new TerminateInstancesCommand({ InstanceIds: ['i-0fffffffffffffff0'] })))).toBe('InvalidInstanceID.NotFound');
+  });
+});
+
+describe('FIS REST-JSON API with the harness adapter (@aws-sdk/client-fis)', () => {
+  it('creates a template with the marker tag, finds it by the tag, runs the experiment to completed, deletes it (false once gone)', async () => {
+    const fis = createFisAdapter({ endpoint: f.api.url, region: 'us-east-1', credentials });
+    const spot = 'i-0a1b2c3d4e5f60002';
+    const templateId = await fis.createSpotInterruptionTemplate({
+      instanceArn: `arn:aws:ec2:us-east-1:123456789012:instance/${spot}`,
+      durationBeforeInterruption: 'PT2M30S',
+      roleArn: 'arn:aws:iam::123456789012:role/fis',
+      description: 'spot interruption of node-b2',
+      tags: { 'rollout-harness.io/run': 'r-sdk' },
+      clientToken: 'r-sdk-1',
+    });
+    expect(await fis.listTemplatesByTag('rollout-harness.io/run', 'r-sdk')).toEqual([templateId]);
+    expect(await fis.listTemplatesByTag('rollout-harness.io/run', 'other')).toEqual([]);
+    const started = await fis.startExperiment(templateId, 'r-sdk-2', { 'rollout-harness.io/run': 'r-sdk' });
+    expect(started).toMatchObject({ status: 'pending' });
+    let state = started;
+    // Bounded: 152 model seconds are about 1.5 s on the fixture's clock.
+    for (let i = 0; i < 100 && state.status !== 'completed' && state.status !== 'failed'; i++) {
+      await f.clock.sleep(5000);
+      state = await fis.getExperiment(started.id);
+    }
+    expect(state).toEqual({ id: started.id, status: 'completed', reason: 'Experiment completed.' });
+    expect(f.interruptions.at(-1)).toEqual({ instanceId: spot, durationMs: 150_000 });
+    expect(await fis.deleteTemplate(templateId)).toBe(true);
+    expect(await fis.deleteTemplate(templateId)).toBe(false);
+    expect(await fis.listTemplatesByTag('rollout-harness.io/run', 'r-sdk')).toEqual([]);
+  });
+
+  it('answers an unsigned request (curl) on FIS paths, and an SDK request for it as any signed one', async () => {
+    const res = await fetch(`${f.api.url}/experimentTemplates?maxResults=1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(Object.keys((await res.json()) as object)).toContain('experimentTemplates');
+    const missing = await fetch(`${f.api.url}/experiments/EXPnone`);
+    expect([missing.status, missing.headers.get('x-amzn-errortype')]).toEqual([404, 'ResourceNotFoundException']);
+  });
+
+  it('reports a ValidationException with the twin\'s message through the port', async () => {
+    const fis = createFisAdapter({ endpoint: f.api.url, region: 'us-east-1', credentials });
+    const failing = fis.createSpotInterruptionTemplate({
+      instanceArn: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60002',
+      durationBeforeInterruption: 'PT16M',
+      roleArn: 'arn:aws:iam::123456789012:role/fis',
+      description: 'too long',
+      tags: {},
+      clientToken: 'r-sdk-3',
+    });
+    await expect(failing).rejects.toThrow(/FIS createSpotInterruptionTemplate\(\) at http:\/\/127\.0\.0\.1:\d+: expected an answer, got 400 ValidationException: .*expected an ISO 8601 duration from PT2M to PT15M, got "PT16M"/);
   });
 });
