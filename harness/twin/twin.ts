@@ -183,7 +183,12 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     stops.push(() => kubeApi.close());
     const awsApi = await startAwsApiServer({
       alb,
-      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id) },
+      ec2: {
+        instances: () => nodes.instances(),
+        terminate: (id) => nodes.instanceTerminated(id),
+        launch: (request) => nodes.launchInstance(request),
+        region: config.region,
+      },
       region: config.region,
       s3,
       metrics: alb.metrics,
