@@ -261,11 +261,11 @@ export function createSpotHandler(deps: SpotHandlerDeps): SpotHandler {
     terminated(i) {
       const state = interruptions.get(i.instanceId);
       if (!state) return;
-      if (!state.done) {
-        state.done = true;
+      if (state.draining && !state.done) {
         const left = podsToDrain(state.node).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
-        if (state.draining || left.length) record('drain-incomplete', state.node, `${state.node}: ${left.length} pod(s) still on the node at the termination: ${left.join(', ') || 'none'}`, 'Warning');
+        record('drain-incomplete', state.node, `${state.node}: ${left.length} pod(s) still on the node at the termination: ${left.join(', ')}`, 'Warning');
       }
+      state.done = true;
       record('terminate-instance', state.node, `${i.instanceId} (${state.node}) terminated by EC2 at the end of the interruption`);
     },
   };
