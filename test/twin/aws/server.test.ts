@@ -11,8 +11,14 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
+import { seededRandom } from '../../../harness/core/random.ts';
+import { startAwsApiServer } from '../../../harness/twin/aws/server.ts';
+import { parseTwinConfig } from '../../../harness/twin/config.ts';
+import { startNodeLifecycle } from '../../../harness/twin/controllers/nodes.ts';
+import { ObjectStore } from '../../../harness/twin/kube/store.ts';
 import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
 
 let f: AwsApiFixture;
@@ -208,5 +214,45 @@ describe('EC2 Query API with the AWS SDK v3', () => {
     ]);
     expect(f.ec2.terminated).toEqual(['i-0a1b2c3d4e5f60001']);
     expect(await errorName(ec2.send(new TerminateInstancesCommand({ InstanceIds: ['i-0fffffffffffffff0'] })))).toBe('InvalidInstanceID.NotFound');
+  });
+});
+
+describe('EC2 RunInstances with the AWS SDK v3', () => {
+  it('launches a managed node group\'s on-demand node, idempotent by client token; the fixture without a node lifecycle refuses', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+    const store = new ObjectStore(clock);
+    const nodes = startNodeLifecycle({ store, clock, random: seededRandom(4), config: parseTwinConfig({ cluster: { nodeLaunchSeconds: 30 } }), kubelets: { killNode: () => {} } });
+    const api = await startAwsApiServer({
+      alb: f.twin,
+      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id), launch: (r) => nodes.launchInstance(r), region: 'us-east-1' },
+      region: 'us-east-1',
+    });
+    const client = new EC2Client({ endpoint: api.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      const input = {
+        InstanceType: 'm5.large' as const,
+        Placement: { AvailabilityZone: 'us-east-1a' },
+        MinCount: 1,
+        MaxCount: 1,
+        ClientToken: 'replace-node-a1',
+        TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'eks:nodegroup-name', Value: 'ng-on-demand' }] }],
+      };
+      const out = await client.send(new RunInstancesCommand(input));
+      const instance = out.Instances![0];
+      expect(instance.InstanceId).toMatch(/^i-[0-9a-f]{17}$/);
+      expect(instance.State?.Name).toBe('pending');
+      expect(instance.InstanceLifecycle).toBeUndefined();
+      expect(instance.PrivateDnsName).toMatch(/^ng-on-demand-[a-z0-9]{5}$/);
+      expect((await client.send(new RunInstancesCommand(input))).Instances![0].InstanceId).toBe(instance.InstanceId);
+      await clock.advance(30_000);
+      expect(store.get('nodes', undefined, instance.PrivateDnsName!)!.metadata.labels).toMatchObject({ 'eks.amazonaws.com/nodegroup': 'ng-on-demand', 'eks.amazonaws.com/capacityType': 'ON_DEMAND' });
+      expect(await errorName(client.send(new RunInstancesCommand({ ...input, ClientToken: undefined, Placement: { AvailabilityZone: 'eu-west-1a' } })))).toBe('InvalidParameterValue');
+      expect(await errorName(client.send(new RunInstancesCommand({ ...input, ClientToken: undefined, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'eks:nodegroup-name', Value: 'a' }, { Key: 'karpenter.sh/nodepool', Value: 'b' }] }] })))).toBe('InvalidParameterCombination');
+      expect(await errorName(ec2.send(new RunInstancesCommand({ ...input, ClientToken: undefined })))).toBe('Unsupported');
+    } finally {
+      client.destroy();
+      await api.close();
+      nodes.stop();
+    }
   });
 });
