@@ -162,6 +162,11 @@ interface Instance extends InstanceInfo {
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
+/** A copy of what EC2 shows of an instance. */
+function info(i: Instance): InstanceInfo {
+  return { instanceId: i.instanceId, nodeName: i.nodeName, zone: i.zone, instanceType: i.instanceType, lifecycle: i.lifecycle, state: i.state, launchTime: new Date(i.launchTime), tags: { ...i.tags } };
+}
+
 /** Creates the configured nodes and starts watching over their instances. */
 export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
   const { store, clock, config } = deps;
@@ -232,6 +237,8 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
     later(() => {
       if (instance.state !== 'pending') return;
       if (join(instance)) onReady?.(instance.nodeName);
+      // Its name was taken meanwhile: the instance never becomes a node.
+      else instance.state = 'terminated';
     }, cluster.nodeLaunchSeconds * 1000);
     return instance;
   }
@@ -355,17 +362,7 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
   }
 
   return {
-    instances: () =>
-      [...instances.values()].map((i) => ({
-        instanceId: i.instanceId,
-        nodeName: i.nodeName,
-        zone: i.zone,
-        instanceType: i.instanceType,
-        lifecycle: i.lifecycle,
-        state: i.state,
-        launchTime: new Date(i.launchTime),
-        tags: { ...i.tags },
-      })),
+    instances: () => [...instances.values()].map(info),
     instanceTerminated(instanceId) {
       const instance = instances.get(instanceId);
       if (!instance || (instance.state !== 'running' && instance.state !== 'pending')) return false;
@@ -374,14 +371,14 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
     },
     launchInstance(request) {
       const known = request.clientToken ? instances.get(byToken.get(request.clientToken) ?? '') : undefined;
-      if (known) return { ...known, launchTime: new Date(known.launchTime), tags: { ...known.tags } };
+      if (known) return info(known);
       const pool = request.tags[KARPENTER_POOL_TAG];
       const group = request.tags[NODEGROUP_TAG];
       const membership: Membership = pool ? { kind: 'karpenter', group: pool } : group ? { kind: 'managed-nodegroup', group } : { kind: 'self-managed' };
       const node = { name: nameFor(membership), zone: request.zone, instanceType: request.instanceType, lifecycle: request.lifecycle };
       const instance = launchPending(node, membership, request.tags);
       if (request.clientToken) byToken.set(request.clientToken, instance.instanceId);
-      return { ...instance, launchTime: new Date(instance.launchTime), tags: { ...instance.tags } };
+      return info(instance);
     },
     spotInterruption(instanceId, durationMs) {
       const instance = instances.get(instanceId);
