@@ -2,27 +2,22 @@
 // spot interruption of 120 s and of 300 s gives the handler's documented order of Events (the
 // timeline's actions), evictions go through the Eviction API's code (PDBs), and the instance is
 // terminated at the end. A manual clock; a stand-in kubelet removes a pod 5 s after its deletion.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../harness/core/clock.ts';
-import { seededRandom } from '../../../harness/core/random.ts';
-import { parseTwinConfig } from '../../../harness/twin/config.ts';
-import { startNodeLifecycle } from '../../../harness/twin/controllers/nodes.ts';
-import { KARPENTER_DISRUPTED_TAINT, NTH_SPOT_TAINT } from '../../../harness/twin/controllers/spot-handler.ts';
-import { ObjectStore } from '../../../harness/twin/kube/store.ts';
-import type { KubeObject } from '../../../harness/twin/kube/types.ts';
-import { startTwin } from '../../../harness/twin/twin.ts';
+import { ManualClock } from '../../../../harness/core/clock.ts';
+import { seededRandom } from '../../../../harness/core/random.ts';
+import { parseTwinConfig } from '../../../../harness/twin/config.ts';
+import { startNodeLifecycle } from '../../../../harness/twin/controllers/nodes.ts';
+import { KARPENTER_DISRUPTED_TAINT, NTH_SPOT_TAINT } from '../../../../harness/twin/controllers/spot-handler.ts';
+import { ObjectStore } from '../../../../harness/twin/kube/store.ts';
+import type { KubeObject } from '../../../../harness/twin/kube/types.ts';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const LAUNCH_S = 30;
 const POD_EXIT_MS = 5_000;
 
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const fn of cleanups.splice(0).reverse()) fn();
 });
 
 /** One Event the handler recorded, at the model second it appeared. */
@@ -326,30 +321,3 @@ describe('RunInstances through the node lifecycle', () => {
   });
 });
 
-describe('the twin wires RunInstances to its node lifecycle', () => {
-  it('a managed node group world: its nodes carry their group, and an SDK RunInstances joins as that group\'s node', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'rh-spot-handler-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const config = parseTwinConfig({ timeScale: 0.01, cluster: { spotHandler: 'managed-nodegroup', nodeLaunchSeconds: 5 } });
-    const twin = await startTwin({ config, stateDir: dir });
-    cleanups.push(() => twin.stop());
-    expect(twin.store.get('nodes', undefined, 'node-b2')!.metadata.labels?.['eks.amazonaws.com/nodegroup']).toBe('ng-spot');
-    const client = new EC2Client({ endpoint: twin.endpoints.awsApiUrl, region: twin.endpoints.region, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' }, maxAttempts: 1 });
-    cleanups.push(() => client.destroy());
-    const out = await client.send(
-      new RunInstancesCommand({
-        InstanceType: 'm5.large',
-        Placement: { AvailabilityZone: 'us-east-1b' },
-        InstanceMarketOptions: { MarketType: 'spot' },
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'eks:nodegroup-name', Value: 'ng-spot' }] }],
-      }),
-    );
-    const name = out.Instances![0].PrivateDnsName!;
-    expect(name).toMatch(/^ng-spot-[a-z0-9]{5}$/);
-    // 5 model s = 50 real ms; bounded at 30 model s.
-    for (let i = 0; i < 30 && !twin.store.get('nodes', undefined, name); i++) await twin.clock.sleep(1000);
-    expect(twin.store.get('nodes', undefined, name)?.metadata.labels).toMatchObject({ 'eks.amazonaws.com/nodegroup': 'ng-spot', 'eks.amazonaws.com/capacityType': 'SPOT' });
-  });
-});
