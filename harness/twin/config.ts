@@ -43,8 +43,17 @@ export const nodeSchema = z
     zone: z.string().min(1),
     instanceType: z.string().default('m5.large'),
     lifecycle: z.enum(['on-demand', 'spot']).default('on-demand'),
+    /**
+     * The Karpenter NodePool or the managed node group the node belongs to (cluster.spotHandler
+     * karpenter or managed-nodegroup); default `default` for Karpenter, `ng-spot` / `ng-on-demand`
+     * (by lifecycle) for a managed node group.
+     */
+    group: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lowercase name (letters, digits, hyphens) of at most 63 characters').optional(),
   })
   .strict();
+
+/** What reacts to a spot interruption in the cluster: aws-node-termination-handler, Karpenter or an EKS managed node group. */
+export const spotHandlerSchema = z.enum(['nth', 'karpenter', 'managed-nodegroup']);
 
 export const twinConfigSchema = z
   .object({
@@ -61,7 +70,16 @@ export const twinConfigSchema = z
         ]),
         /** Spread pods over nodes (default scheduler scoring) or pack them onto as few as possible. */
         scheduling: z.enum(['spread', 'pack']).default('spread'),
-        /** Replace a terminated instance with a new node of the same zone and lifecycle. */
+        /**
+         * The cluster's own spot handler, which reacts to an interruption (the twin's FIS API) and
+         * whose labels every node carries (see the twin's README, "Spot handlers").
+         */
+        spotHandler: spotHandlerSchema.default('nth'),
+        /**
+         * Replace a terminated instance with a new node of the same zone and lifecycle, as its Auto
+         * Scaling group does: always with spotHandler nth; with managed-nodegroup while the group is
+         * below its configured size; never with karpenter (Karpenter launches its own replacement).
+         */
         replaceTerminatedNodes: z.boolean().default(true),
         nodeLaunchSeconds: seconds.default(60),
         /** Seconds until a node whose instance is gone is marked NotReady (node-monitor-grace-period). */
@@ -140,6 +158,7 @@ export type TwinConfig = z.infer<typeof twinConfigSchema>;
 export type LagDistribution = z.infer<typeof lagSchema>;
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
+export type SpotHandlerKind = z.infer<typeof spotHandlerSchema>;
 
 /** The default twin config file. */
 export const defaultConfigPath = path.join(projectRoot, 'fixtures/twin/default.yaml');

@@ -11,6 +11,8 @@ import { seededRandom } from '../core/random.ts';
 import { createAccessLogWriter } from './alb/access-log.ts';
 import { createAlbTwin } from './alb/twin.ts';
 import type { AccessLogRecord } from './alb/types.ts';
+import type { Ec2Provider } from './aws/ec2.ts';
+import { createFisApi } from './aws/fis-api.ts';
 import { S3Store } from './aws/s3.ts';
 import { startAwsApiServer } from './aws/server.ts';
 import { type TwinConfig } from './config.ts';
@@ -181,13 +183,16 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       kubernetesVersion: config.cluster.kubernetesVersion,
     });
     stops.push(() => kubeApi.close());
-    const awsApi = await startAwsApiServer({
-      alb,
-      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id) },
+    const ec2: Ec2Provider = {
+      instances: () => nodes.instances(),
+      terminate: (id) => nodes.instanceTerminated(id),
+      launch: (request) => nodes.launchInstance(request),
       region: config.region,
-      s3,
-      metrics: alb.metrics,
-    });
+    };
+    // An FIS spot interruption reaches the node lifecycle, whose handler emulation (cluster.spotHandler) reacts.
+    const fis = createFisApi({ clock, region: config.region, ec2, spotInterruption: (id, ms) => nodes.spotInterruption(id, ms) });
+    stops.push(() => fis.close());
+    const awsApi = await startAwsApiServer({ alb, ec2, region: config.region, s3, metrics: alb.metrics, fis });
     stops.push(() => awsApi.close());
 
     for (const name of ['default', 'kube-system', 'kube-public']) {

@@ -1,10 +1,20 @@
 /**
- * The EC2 Query API subset (Version 2016-11-15): DescribeInstances and TerminateInstances over
- * the twin's nodes, in EC2's XML shapes (`<item>` lists, `<requestId>`). No IP addresses: the
- * twin's nodes have none worth reporting.
+ * The EC2 Query API subset (Version 2016-11-15): DescribeInstances, TerminateInstances and
+ * RunInstances (one instance, which joins as a node) over the twin's nodes, in EC2's XML shapes
+ * (`<item>` lists, `<requestId>`). No IP addresses: the twin's nodes have none worth reporting.
  */
 import { hashString } from '../../core/random.ts';
-import { describeInstances, instanceStateCodes, terminateInstances, type Ec2Failure, type Ec2Instance, type Ec2Provider, type InstanceStateName } from './ec2.ts';
+import {
+  describeInstances,
+  instanceStateCodes,
+  runInstances,
+  terminateInstances,
+  type Ec2Failure,
+  type Ec2Instance,
+  type Ec2Provider,
+  type InstanceStateName,
+  type RunInstancesParams,
+} from './ec2.ts';
 import { el, listParam, structListParam, text, type QueryParams, type QueryResponse } from './query.ts';
 import { TWIN_ACCOUNT_ID } from '../alb/ids.ts';
 
@@ -63,7 +73,31 @@ function instanceXml(i: Ec2Instance): string {
 const failure = (f: Ec2Failure, requestId: string) => ec2Error(f.code, f.message, requestId);
 
 /** The EC2 actions the twin serves. */
-export const EC2_ACTIONS = ['DescribeInstances', 'TerminateInstances'] as const;
+export const EC2_ACTIONS = ['DescribeInstances', 'TerminateInstances', 'RunInstances'] as const;
+
+/** The RunInstances parameters the twin reads; any other is refused (UnknownParameter). */
+const RUN_PARAMS = ['InstanceType', 'Placement.AvailabilityZone', 'InstanceMarketOptions.MarketType', 'MinCount', 'MaxCount', 'ClientToken'];
+const TAG_SPEC_PARAM = /^TagSpecification\.\d+\.(ResourceType|Tag\.\d+\.(Key|Value))$/;
+
+/** Reads a RunInstances request, or the first parameter the twin does not support. */
+function runParams(params: QueryParams): RunInstancesParams | { unknown: string } {
+  for (const key of params.keys()) {
+    if (key === 'Action' || key === 'Version' || RUN_PARAMS.includes(key) || TAG_SPEC_PARAM.test(key)) continue;
+    return { unknown: key };
+  }
+  return {
+    instanceType: params.get('InstanceType'),
+    zone: params.get('Placement.AvailabilityZone'),
+    marketType: params.get('InstanceMarketOptions.MarketType'),
+    minCount: params.get('MinCount'),
+    maxCount: params.get('MaxCount'),
+    clientToken: params.get('ClientToken'),
+    tagSpecifications: structListParam(params, 'TagSpecification').map((spec) => ({
+      resourceType: spec.ResourceType,
+      tags: structListParam(new Map(Object.entries(spec)), 'Tag').map((t) => ({ key: t.Key, value: t.Value })),
+    })),
+  };
+}
 
 /** Answers one EC2 Query API request. */
 export function handleEc2(ec2: Ec2Provider, params: QueryParams, requestId: string): QueryResponse {
@@ -98,6 +132,24 @@ export function handleEc2(ec2: Ec2Provider, params: QueryParams, requestId: stri
       if (!result.ok) return failure(result, requestId);
       const items = result.changes.map((c) => el('item', text('instanceId', c.instanceId), stateXml('currentState', c.current), stateXml('previousState', c.previous)));
       return ok(action, el('instancesSet', ...items), requestId);
+    }
+    case 'RunInstances': {
+      const request = runParams(params);
+      if ('unknown' in request) {
+        return ec2Error(
+          'UnknownParameter',
+          `The parameter ${request.unknown} is not recognized: the twin's RunInstances reads ${RUN_PARAMS.join(', ')} and TagSpecification.N (ResourceType=instance, Tag.N.Key/Value)`,
+          requestId,
+        );
+      }
+      const result = runInstances(ec2, request);
+      if (!result.ok) return failure(result, requestId);
+      const i = result.instance;
+      return ok(
+        action,
+        [text('reservationId', `r-${hex(i.instanceId, 17)}`), text('ownerId', TWIN_ACCOUNT_ID), el('groupSet'), el('instancesSet', instanceXml(i))].join(''),
+        requestId,
+      );
     }
     default:
       return ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`, requestId);

@@ -1,6 +1,7 @@
 /**
  * The EC2 model behind the twin's EC2 Query API: instances come from the node lifecycle
- * (a provider function) and terminations go back to it. Filtering and state codes live here.
+ * (a provider function) and terminations and launches go back to it. Filtering, state codes and
+ * the checks of a RunInstances request live here.
  */
 
 /** Instance states the twin models, as EC2 names them. */
@@ -19,10 +20,23 @@ export interface Ec2Instance {
   tags?: Record<string, string>;
 }
 
-/** Where the EC2 API gets its instances and sends terminations. */
+/** One instance asked for through RunInstances, after its parameters were read and checked. */
+export interface RunInstanceRequest {
+  instanceType: string;
+  zone: string;
+  lifecycle: 'on-demand' | 'spot';
+  tags: Record<string, string>;
+  clientToken?: string;
+}
+
+/** Where the EC2 API gets its instances and sends terminations and launches. */
 export interface Ec2Provider {
   instances(): Ec2Instance[];
   terminate(instanceId: string): void;
+  /** Launches one instance (pending until its node joins); without it RunInstances is refused. */
+  launch?(request: RunInstanceRequest): Ec2Instance;
+  /** The region whose zones RunInstances accepts. */
+  region?: string;
 }
 
 /** EC2's numeric state codes. */
@@ -36,7 +50,14 @@ export const instanceStateCodes: Record<InstanceStateName, number> = {
 /** An EC2 error as the API reports it. */
 export interface Ec2Failure {
   ok: false;
-  code: 'InvalidInstanceID.NotFound' | 'InvalidInstanceID.Malformed' | 'InvalidParameterValue';
+  code:
+    | 'InvalidInstanceID.NotFound'
+    | 'InvalidInstanceID.Malformed'
+    | 'InvalidParameterValue'
+    | 'MissingParameter'
+    | 'UnknownParameter'
+    | 'InvalidParameterCombination'
+    | 'Unsupported';
   message: string;
 }
 
@@ -147,4 +168,57 @@ export function terminateInstances(provider: Ec2Provider, instanceIds: string[])
       return { instanceId: id, previous, current: 'shutting-down' };
     }),
   };
+}
+
+/** The tags that make a launched instance join as a Karpenter node or a managed node group's node. */
+export const MEMBERSHIP_TAGS = ['karpenter.sh/nodepool', 'eks:nodegroup-name'] as const;
+
+/** The parameters of one RunInstances request, as the Query protocol names them (strings, unchecked). */
+export interface RunInstancesParams {
+  instanceType?: string;
+  zone?: string;
+  marketType?: string;
+  minCount?: string;
+  maxCount?: string;
+  tagSpecifications: Array<{ resourceType?: string; tags: Array<{ key?: string; value?: string }> }>;
+  clientToken?: string;
+}
+
+/**
+ * RunInstances, the subset the twin serves: one instance (MinCount = MaxCount = 1) of a type in a
+ * zone of the provider's region, spot or on-demand, with instance tags. Every other case is an EC2 error that says
+ * what the twin expected and what came.
+ */
+export function runInstances(provider: Ec2Provider, p: RunInstancesParams): { ok: true; instance: Ec2Instance } | Ec2Failure {
+  const region = provider.region ?? 'us-east-1';
+  if (!provider.launch) return { ok: false, code: 'Unsupported', message: 'This twin launches no instances: RunInstances needs the node lifecycle' };
+  for (const [name, value] of [['MinCount', p.minCount], ['MaxCount', p.maxCount], ['InstanceType', p.instanceType], ['Placement.AvailabilityZone', p.zone]] as const) {
+    if (value === undefined || value === '') return { ok: false, code: 'MissingParameter', message: `The request must contain the parameter ${name}` };
+  }
+  if (p.minCount !== '1' || p.maxCount !== '1') {
+    return { ok: false, code: 'InvalidParameterValue', message: `The twin launches one instance per request: expected MinCount=1 and MaxCount=1, got MinCount=${p.minCount} and MaxCount=${p.maxCount}` };
+  }
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(p.instanceType!)) return { ok: false, code: 'InvalidParameterValue', message: `Invalid value '${p.instanceType}' for InstanceType: expected a type like m5.large` };
+  if (!p.zone!.startsWith(region) || !/^[a-z]$/.test(p.zone!.slice(region.length))) {
+    return { ok: false, code: 'InvalidParameterValue', message: `Invalid availability zone: [${p.zone}]: expected a zone of ${region} (${region}a, ${region}b, ...)` };
+  }
+  if (p.marketType !== undefined && p.marketType !== 'spot') {
+    return { ok: false, code: 'InvalidParameterValue', message: `Invalid value '${p.marketType}' for InstanceMarketOptions.MarketType: expected spot (or no InstanceMarketOptions for on-demand)` };
+  }
+  const tags: Record<string, string> = {};
+  for (const [i, spec] of p.tagSpecifications.entries()) {
+    if (spec.resourceType !== 'instance') {
+      return { ok: false, code: 'InvalidParameterValue', message: `TagSpecification.${i + 1}.ResourceType: the twin tags instances only, expected instance, got '${spec.resourceType ?? ''}'` };
+    }
+    for (const [j, tag] of spec.tags.entries()) {
+      if (!tag.key) return { ok: false, code: 'InvalidParameterValue', message: `TagSpecification.${i + 1}.Tag.${j + 1}.Key: expected a tag key, got none` };
+      tags[tag.key] = tag.value ?? '';
+    }
+  }
+  const members = MEMBERSHIP_TAGS.filter((t) => t in tags);
+  if (members.length > 1) {
+    return { ok: false, code: 'InvalidParameterCombination', message: `An instance joins as a Karpenter node (karpenter.sh/nodepool) or a managed node group's node (eks:nodegroup-name), not both: got ${members.map((t) => `${t}=${tags[t]}`).join(' and ')}` };
+  }
+  const instance = provider.launch({ instanceType: p.instanceType!, zone: p.zone!, lifecycle: p.marketType === 'spot' ? 'spot' : 'on-demand', tags, ...(p.clientToken ? { clientToken: p.clientToken } : {}) });
+  return { ok: true, instance };
 }

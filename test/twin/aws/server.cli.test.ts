@@ -1,5 +1,11 @@
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
+import { seededRandom } from '../../../harness/core/random.ts';
+import { startAwsApiServer } from '../../../harness/twin/aws/server.ts';
+import { parseTwinConfig } from '../../../harness/twin/config.ts';
+import { startNodeLifecycle } from '../../../harness/twin/controllers/nodes.ts';
+import { ObjectStore } from '../../../harness/twin/kube/store.ts';
 import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
 import { requirement } from '../../helpers/requirement.ts';
 
@@ -9,11 +15,14 @@ const needsAws = requirement('the aws CLI', hasAws, 'apt-get install -y awscli; 
 
 let f: AwsApiFixture;
 
+const awsEnv = { AWS_ACCESS_KEY_ID: 'AKIDTWIN', AWS_SECRET_ACCESS_KEY: 'twin-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_MAX_ATTEMPTS: '1' };
+
 async function aws(...args: string[]): Promise<unknown> {
-  const result = await execa('aws', [...args, '--endpoint-url', f.api.url, '--output', 'json'], {
-    env: { AWS_ACCESS_KEY_ID: 'AKIDTWIN', AWS_SECRET_ACCESS_KEY: 'twin-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_MAX_ATTEMPTS: '1' },
-    timeout: 30_000,
-  });
+  return awsAt(f.api.url, ...args);
+}
+
+async function awsAt(endpoint: string, ...args: string[]): Promise<unknown> {
+  const result = await execa('aws', [...args, '--endpoint-url', endpoint, '--output', 'json'], { env: awsEnv, timeout: 30_000 });
   return JSON.parse(result.stdout);
 }
 
@@ -110,5 +119,57 @@ describe.runIf(needsAws.run)('the aws CLI against the twin', () => {
       { InstanceId: 'i-0a1b2c3d4e5f60002', CurrentState: { Code: 32, Name: 'shutting-down' }, PreviousState: { Code: 16, Name: 'running' } },
     ]);
     expect(f.ec2.terminated).toEqual(['i-0a1b2c3d4e5f60002']);
+  });
+
+  it('ec2 run-instances launches one instance that joins as a Karpenter node; unsupported parameters get an EC2 error naming them', async () => {
+    // The EC2 API over a node lifecycle (its nodes, RunInstances), beside the fixture's ALB.
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+    const store = new ObjectStore(clock);
+    const config = parseTwinConfig({ cluster: { spotHandler: 'karpenter', nodeLaunchSeconds: 30 } });
+    const nodes = startNodeLifecycle({ store, clock, random: seededRandom(3), config, kubelets: { killNode: () => {} } });
+    const api = await startAwsApiServer({
+      alb: f.twin,
+      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id), launch: (r) => nodes.launchInstance(r), region: 'us-east-1' },
+      region: 'us-east-1',
+    });
+    try {
+      const run = (await awsAt(
+        api.url,
+        'ec2',
+        'run-instances',
+        '--instance-type',
+        'c5.large',
+        '--placement',
+        'AvailabilityZone=us-east-1b',
+        '--instance-market-options',
+        'MarketType=spot',
+        '--count',
+        '1',
+        '--tag-specifications',
+        'ResourceType=instance,Tags=[{Key=karpenter.sh/nodepool,Value=default},{Key=team,Value=web}]',
+      )) as { Instances: Array<{ InstanceId: string; InstanceType: string; InstanceLifecycle?: string; State: { Name: string }; Placement: { AvailabilityZone: string }; PrivateDnsName: string }> };
+      expect(run.Instances).toHaveLength(1);
+      const launched = run.Instances[0];
+      expect(launched).toMatchObject({ InstanceType: 'c5.large', InstanceLifecycle: 'spot', State: { Name: 'pending' }, Placement: { AvailabilityZone: 'us-east-1b' } });
+      expect(launched.PrivateDnsName).toMatch(/^default-[a-z0-9]{5}$/);
+      await clock.advance(30_000);
+      const node = store.get('nodes', undefined, launched.PrivateDnsName)!;
+      expect(node.metadata.labels).toMatchObject({ 'karpenter.sh/nodepool': 'default', 'karpenter.sh/capacity-type': 'spot' });
+      expect(node.spec.providerID).toBe(`aws:///us-east-1b/${launched.InstanceId}`);
+      const described = (await awsAt(api.url, 'ec2', 'describe-instances', '--instance-ids', launched.InstanceId)) as {
+        Reservations: Array<{ Instances: Array<{ State: { Name: string }; Tags: Array<{ Key: string; Value: string }> }> }>;
+      };
+      const instance = described.Reservations[0].Instances[0];
+      expect(instance.State.Name).toBe('running');
+      expect(Object.fromEntries(instance.Tags.map((t) => [t.Key, t.Value]))).toEqual({ 'karpenter.sh/nodepool': 'default', team: 'web' });
+
+      const refused = await execa('aws', ['ec2', 'run-instances', '--image-id', 'ami-0123456789abcdef0', '--instance-type', 'm5.large', '--placement', 'AvailabilityZone=us-east-1a', '--count', '1', '--endpoint-url', api.url], { env: awsEnv, reject: false, timeout: 30_000 });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain('(UnknownParameter)');
+      expect(refused.stderr).toContain('The parameter ImageId is not recognized');
+    } finally {
+      await api.close();
+      nodes.stop();
+    }
   });
 });

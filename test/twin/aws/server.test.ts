@@ -11,9 +11,15 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFisAdapter } from '../../../harness/platform/fis/adapter.ts';
+import { ManualClock } from '../../../harness/core/clock.ts';
+import { seededRandom } from '../../../harness/core/random.ts';
+import { startAwsApiServer } from '../../../harness/twin/aws/server.ts';
+import { parseTwinConfig } from '../../../harness/twin/config.ts';
+import { startNodeLifecycle } from '../../../harness/twin/controllers/nodes.ts';
+import { ObjectStore } from '../../../harness/twin/kube/store.ts';
 import { startAwsApiFixture, type AwsApiFixture } from '../../helpers/aws-api-fixture.ts';
 
 let f: AwsApiFixture;
@@ -261,5 +267,45 @@ describe('FIS REST-JSON API with the harness adapter (@aws-sdk/client-fis)', () 
       clientToken: 'r-sdk-3',
     });
     await expect(failing).rejects.toThrow(/FIS createSpotInterruptionTemplate\(\) at http:\/\/127\.0\.0\.1:\d+: expected an answer, got 400 ValidationException: .*expected an ISO 8601 duration from PT2M to PT15M, got "PT16M"/);
+  });
+});
+
+describe('EC2 RunInstances with the AWS SDK v3', () => {
+  it('launches a managed node group\'s on-demand node, idempotent by client token; the fixture without a node lifecycle refuses', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+    const store = new ObjectStore(clock);
+    const nodes = startNodeLifecycle({ store, clock, random: seededRandom(4), config: parseTwinConfig({ cluster: { nodeLaunchSeconds: 30 } }), kubelets: { killNode: () => {} } });
+    const api = await startAwsApiServer({
+      alb: f.twin,
+      ec2: { instances: () => nodes.instances(), terminate: (id) => nodes.instanceTerminated(id), launch: (r) => nodes.launchInstance(r), region: 'us-east-1' },
+      region: 'us-east-1',
+    });
+    const client = new EC2Client({ endpoint: api.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      const input = {
+        InstanceType: 'm5.large' as const,
+        Placement: { AvailabilityZone: 'us-east-1a' },
+        MinCount: 1,
+        MaxCount: 1,
+        ClientToken: 'replace-node-a1',
+        TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'eks:nodegroup-name', Value: 'ng-on-demand' }] }],
+      };
+      const out = await client.send(new RunInstancesCommand(input));
+      const instance = out.Instances![0];
+      expect(instance.InstanceId).toMatch(/^i-[0-9a-f]{17}$/);
+      expect(instance.State?.Name).toBe('pending');
+      expect(instance.InstanceLifecycle).toBeUndefined();
+      expect(instance.PrivateDnsName).toMatch(/^ng-on-demand-[a-z0-9]{5}$/);
+      expect((await client.send(new RunInstancesCommand(input))).Instances![0].InstanceId).toBe(instance.InstanceId);
+      await clock.advance(30_000);
+      expect(store.get('nodes', undefined, instance.PrivateDnsName!)!.metadata.labels).toMatchObject({ 'eks.amazonaws.com/nodegroup': 'ng-on-demand', 'eks.amazonaws.com/capacityType': 'ON_DEMAND' });
+      expect(await errorName(client.send(new RunInstancesCommand({ ...input, ClientToken: undefined, Placement: { AvailabilityZone: 'eu-west-1a' } })))).toBe('InvalidParameterValue');
+      expect(await errorName(client.send(new RunInstancesCommand({ ...input, ClientToken: undefined, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'eks:nodegroup-name', Value: 'a' }, { Key: 'karpenter.sh/nodepool', Value: 'b' }] }] })))).toBe('InvalidParameterCombination');
+      expect(await errorName(ec2.send(new RunInstancesCommand({ ...input, ClientToken: undefined })))).toBe('Unsupported');
+    } finally {
+      client.destroy();
+      await api.close();
+      nodes.stop();
+    }
   });
 });

@@ -1,5 +1,9 @@
 // Node lifecycle: the Node objects, the instances behind them, and what an instance termination
 // does — with real pod processes and a scaled clock, and timing checks on a manual clock.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, scaledClock, type Clock } from '../../../harness/core/clock.ts';
 import { seededRandom } from '../../../harness/core/random.ts';
@@ -13,6 +17,7 @@ import { Network } from '../../../harness/twin/network.ts';
 import { createAddressAllocator } from '../../../harness/twin/runtime/addresses.ts';
 import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
+import { startTwin } from '../../../harness/twin/twin.ts';
 import { isAlive } from '../../helpers/processes.ts';
 
 const nodesConfig = [
@@ -203,5 +208,33 @@ describe('node lifecycle with real pods', () => {
     const fresh = await vi.waitFor(() => running('spot-2') ?? Promise.reject(new Error('not running')), { timeout: 15_000 });
     expect(isAlive(pidOf(fresh))).toBe(true);
     expect(fresh!.status.podIP).toMatch(/^127\./);
+  });
+});
+
+describe('the twin wires RunInstances to its node lifecycle', () => {
+  it('a managed node group world: its nodes carry their group, and an SDK RunInstances joins as that group\'s node', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rh-spot-handler-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const config = parseTwinConfig({ timeScale: 0.01, cluster: { spotHandler: 'managed-nodegroup', nodeLaunchSeconds: 5 } });
+    const twin = await startTwin({ config, stateDir: dir });
+    cleanups.push(() => twin.stop());
+    expect(twin.store.get('nodes', undefined, 'node-b2')!.metadata.labels?.['eks.amazonaws.com/nodegroup']).toBe('ng-spot');
+    const client = new EC2Client({ endpoint: twin.endpoints.awsApiUrl, region: twin.endpoints.region, credentials: { accessKeyId: 'twin', secretAccessKey: 'twin' }, maxAttempts: 1 });
+    cleanups.push(() => client.destroy());
+    const out = await client.send(
+      new RunInstancesCommand({
+        InstanceType: 'm5.large',
+        Placement: { AvailabilityZone: 'us-east-1b' },
+        InstanceMarketOptions: { MarketType: 'spot' },
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'eks:nodegroup-name', Value: 'ng-spot' }] }],
+      }),
+    );
+    const name = out.Instances![0].PrivateDnsName!;
+    expect(name).toMatch(/^ng-spot-[a-z0-9]{5}$/);
+    // 5 model s = 50 real ms; bounded at 30 model s.
+    for (let i = 0; i < 30 && !twin.store.get('nodes', undefined, name); i++) await twin.clock.sleep(1000);
+    expect(twin.store.get('nodes', undefined, name)?.metadata.labels).toMatchObject({ 'eks.amazonaws.com/nodegroup': 'ng-spot', 'eks.amazonaws.com/capacityType': 'SPOT' });
   });
 });
