@@ -16,6 +16,8 @@ import type { Connect, Target } from '../orchestrator/target.ts';
 import { chooseTrafficAddress, readRouting } from '../orchestrator/traffic-address.ts';
 import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
+import { createEc2CapacityAdapter } from '../platform/ec2/capacity.ts';
+import { createClusterCapacityAdapter } from '../platform/kubernetes/capacity.ts';
 import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
@@ -202,6 +204,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         k8s,
         elbv2,
         ec2: createEc2Adapter(aws),
+        // The twin's EC2 API launches a node for RunInstances, joining as the tags say.
+        capacity: createEc2CapacityAdapter(aws, k8s),
         clock: twin.clock,
         namespace: t.namespace,
         deployment: t.deployment,
@@ -249,6 +253,8 @@ export const connectTarget: Connect = async (spec, opts) => {
     k8s,
     elbv2,
     ec2: createEc2Adapter({ region, endpoint: t.endpoints.ec2 }),
+    // A real cluster adds capacity through its handler: a Karpenter NodeClaim, never a bare RunInstances.
+    capacity: createClusterCapacityAdapter(kc, clock),
     clock,
     namespace: t.namespace,
     deployment: t.deployment,

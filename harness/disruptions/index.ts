@@ -1,12 +1,14 @@
 /** Disruptions by kind: a registry, so adding one is adding an entry. */
 import type { Disruption } from '../matrix/schema.ts';
 import { drain } from './drain.ts';
+import { nodeReplace } from './node-replace.ts';
+import { rebalance } from './rebalance.ts';
 import { rollout } from './rollout.ts';
 import { spot } from './spot.ts';
 import type { DisruptionContext, DisruptionOutcome, DisruptionRunner } from './types.ts';
 
 /** Every disruption runner, by kind. */
-export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot };
+export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot, rebalance, 'node-replace': nodeReplace };
 
 /** The runner of a disruption's kind. */
 function runnerOf(d: Disruption): DisruptionRunner {

@@ -141,25 +141,47 @@ const trafficSchema = z
 
 const nodeChoice = z.union([z.enum(['most-pods', 'spot']), z.string().regex(/^node:.+/, 'expected "most-pods", "spot" or "node:<name>"')]);
 
+/** The node handlers whose sequences the harness can play (harness/disruptions/handlers/). */
+export const NODE_HANDLERS = ['nth', 'karpenter', 'managed-nodegroup'] as const;
+/** A node handler: aws-node-termination-handler, Karpenter, or an EKS managed node group. */
+export type NodeHandler = (typeof NODE_HANDLERS)[number];
+/** The handlers that replace a node on purpose (drift, consolidation, a node group update). */
+export const REPLACING_HANDLERS = ['karpenter', 'managed-nodegroup'] as const;
+
+const handlerOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: (issue) => `expected ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(issue.input)}` });
+
+/** The disruption kinds, as `expect.where.disruption` names them. */
+export const DISRUPTION_KINDS = ['rollout', 'drain', 'spot', 'rebalance', 'node-replace'] as const;
+
 /** What a disruption entry may be, for the message when it is none of them. */
-const DISRUPTION_FORMS = 'expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }';
+const DISRUPTION_FORMS =
+  'expected "rollout", "drain", "spot", "rebalance", { rollout: {} }, { drain: { node } }, { spot: { handler, node, noticeSeconds } }, { rebalance: { handler, node } } or { node-replace: { handler, node } } (handler: "nth", "karpenter" or "managed-nodegroup"; node-replace: "karpenter" or "managed-nodegroup")';
 
 const disruptionSchema = z.union([
   z.literal('rollout').transform(() => ({ kind: 'rollout' as const })),
   z.literal('drain').transform(() => ({ kind: 'drain' as const, node: 'most-pods' })),
-  z.literal('spot').transform(() => ({ kind: 'spot' as const, node: 'spot', noticeSeconds: 120 })),
+  z.literal('spot').transform(() => ({ kind: 'spot' as const, handler: 'nth' as NodeHandler, node: 'spot', noticeSeconds: 120 })),
+  z.literal('rebalance').transform(() => ({ kind: 'rebalance' as const, handler: 'nth' as NodeHandler, node: 'spot' })),
   z.object({ rollout: z.object({}).strict() }).strict().transform(() => ({ kind: 'rollout' as const })),
   z.object({ drain: z.object({ node: nodeChoice.default('most-pods') }).strict() }).strict().transform((d) => ({ kind: 'drain' as const, node: d.drain.node })),
   z
     // AWS FIS sends interruption notices from PT2M to PT15M; a real notice is 2 minutes.
-    .object({ spot: z.object({ node: nodeChoice.default('spot'), noticeSeconds: seconds(900).default(120) }).strict() })
+    .object({ spot: z.object({ handler: handlerOf(NODE_HANDLERS).default('nth'), node: nodeChoice.default('spot'), noticeSeconds: seconds(900).default(120) }).strict() })
     .strict()
-    .transform((d) => ({ kind: 'spot' as const, node: d.spot.node, noticeSeconds: d.spot.noticeSeconds })),
+    .transform((d) => ({ kind: 'spot' as const, handler: d.spot.handler as NodeHandler, node: d.spot.node, noticeSeconds: d.spot.noticeSeconds })),
+  z
+    .object({ rebalance: z.object({ handler: handlerOf(NODE_HANDLERS).default('nth'), node: nodeChoice.default('spot') }).strict() })
+    .strict()
+    .transform((d) => ({ kind: 'rebalance' as const, handler: d.rebalance.handler as NodeHandler, node: d.rebalance.node })),
+  z
+    .object({ 'node-replace': z.object({ handler: handlerOf(REPLACING_HANDLERS), node: nodeChoice.default('most-pods') }).strict() })
+    .strict()
+    .transform((d) => ({ kind: 'node-replace' as const, handler: d['node-replace'].handler as (typeof REPLACING_HANDLERS)[number], node: d['node-replace'].node })),
 ], { error: (issue) => `${DISRUPTION_FORMS}, got ${JSON.stringify(issue.input)}` });
 
 const expectationSchema = z
   .object({
-    where: partialCell.extend({ disruption: z.enum(['rollout', 'drain', 'spot']).optional() }).strict().default({}),
+    where: partialCell.extend({ disruption: z.enum(DISRUPTION_KINDS).optional() }).strict().default({}),
     /** At most this many 5xx responses. */
     max5xx: z.number().int().min(0).optional(),
     /** At most this many failed requests: 5xx plus requests that got no HTTP status (timeouts, resets). */

@@ -170,6 +170,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       outcome = await runDisruption(cell.disruption, {
         k8s: target.k8s,
         ec2: target.ec2,
+        capacity: target.capacity,
         clock,
         timeline,
         namespace: target.namespace,
@@ -291,7 +292,10 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
       requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },
       fiveXX,
-      disruptionOutcome: outcome.completed ? { completed: true, detail: outcome.detail, actedOn: outcome.actedOn } : { completed: false, reason: outcome.reason, ...(outcome.actedOn ? { actedOn: outcome.actedOn } : {}) },
+      disruptionOutcome: {
+        ...(outcome.completed ? { completed: true, detail: outcome.detail, actedOn: outcome.actedOn } : { completed: false, reason: outcome.reason, ...(outcome.actedOn ? { actedOn: outcome.actedOn } : {}) }),
+        ...(outcome.onNode ? { onNode: outcome.onNode } : {}),
+      },
       settled: isSettled,
       marks,
       ...(baseline ? { baseline } : {}),

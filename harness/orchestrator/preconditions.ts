@@ -22,7 +22,7 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
   const problems: string[] = [];
   const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
   const replicas = deployment.spec?.replicas ?? 1;
-  if (replicas < 1) problems.push(`deployment ${name}: expected at least 1 replica, got ${replicas}; a rollout, drain or spot interruption would have no pod to measure`);
+  if (replicas < 1) problems.push(`deployment ${name}: expected at least 1 replica, got ${replicas}; a rollout or a node disruption would have no pod to measure`);
   const names = nodes.map((n) => n.metadata?.name ?? '');
   const schedulable = nodes.filter(isSchedulable).map((n) => n.metadata?.name ?? '');
   if (!schedulable.length) problems.push(`nodes: expected at least one schedulable node for the rollout's new pods, got none (${names.join(', ') || 'no nodes'}: cordoned, tainted NoSchedule or not Ready)`);
@@ -37,14 +37,16 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
       chosen = nodes.filter(isSpotNode);
       if (!chosen.length) problems.push(`${at}: expected a spot node (label eks.amazonaws.com/capacityType=SPOT, karpenter.sh/capacity-type=spot or node.kubernetes.io/lifecycle=spot), got none among ${names.join(', ') || 'no nodes'}`);
     } else chosen = nodes;
-    if (d.kind === 'spot') {
+    if (d.kind !== 'drain') {
       const withInstance = chosen.filter((n) => instanceIdOf(n.spec?.providerID));
       if (chosen.length && !withInstance.length) problems.push(`${at}: expected the node to carry an EC2 providerID (aws:///<zone>/i-…) to terminate, got ${chosen.map((n) => `${n.metadata?.name}: ${n.spec?.providerID ?? 'none'}`).join(', ')}`);
     }
     // The evicted pods need another node: one schedulable node besides the one drained (whichever it is).
     const drained = chosen.length === 1 ? chosen[0].metadata?.name : undefined;
     const room = drained ? schedulable.filter((n) => n !== drained).length : schedulable.length - 1;
-    if (chosen.length && room < 1) {
+    // A handler that launches a replacement first brings the room with it.
+    const replaced = (d.kind === 'spot' && d.handler === 'karpenter') || (d.kind === 'rebalance' && d.handler === 'managed-nodegroup') || d.kind === 'node-replace';
+    if (chosen.length && room < 1 && !replaced) {
       problems.push(`${at}: expected a schedulable node besides the one drained for its pods to move to, got ${schedulable.join(', ') || 'none'}`);
     }
   }

@@ -3,7 +3,7 @@
  * close it. Building it (real adapters, the twin) is the composition root's job: `harness/cli/connect.ts`.
  */
 import type { Clock } from '../core/clock.ts';
-import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
+import type { CapacityPort, Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
@@ -14,6 +14,8 @@ export interface Target {
   k8s: KubernetesPort;
   elbv2: Elbv2Port;
   ec2: Ec2Port;
+  /** Adds a node as Karpenter or a managed node group would (the handlers that launch a replacement). */
+  capacity: CapacityPort;
   /** Model time: the twin's scaled clock, or real time. */
   clock: Clock;
   namespace: string;

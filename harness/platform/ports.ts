@@ -236,3 +236,10 @@ export interface Ec2Port {
 export function instanceIdOf(providerId: string | undefined): string | undefined {
   return /\/(i-[0-9a-f]+)$/.exec(providerId ?? '')?.[1];
 }
+
+/** Capacity the harness adds when it plays a handler that launches a replacement. */
+export interface CapacityPort {
+  /** Launches one instance like `like` (same zone, instance type, capacity type) as `handler`'s node would join;
+   *  resolves with its instance id (the Node joins later: wait for it through KubernetesPort). */
+  launchReplacement(like: { nodeName: string; instanceId: string }, handler: 'karpenter' | 'managed-nodegroup'): Promise<{ instanceId: string }>;
+}

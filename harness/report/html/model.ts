@@ -6,7 +6,7 @@
  * (`explain`, per-node target events) are read as optional, so the report works with and without them.
  */
 import { disruptionLabel } from '../../matrix/expand.ts';
-import { configKey } from '../markdown.ts';
+import { configKey, onNodeText } from '../markdown.ts';
 import type { CellResult } from '../types.ts';
 
 /** A span of one lane in one state. */
@@ -440,6 +440,7 @@ function validityRows(cell: CellResult): Array<[string, string]> {
     rows.push(['latency, baseline', side(cell.latency.baseline)], ['latency, window', side(cell.latency.window)]);
   }
   rows.push(['disruption', cell.disruptionOutcome.completed ? `completed${cell.disruptionOutcome.detail ? `: ${cell.disruptionOutcome.detail}` : ''}` : `not completed: ${cell.disruptionOutcome.reason ?? 'no reason recorded'}`]);
+  if (cell.disruptionOutcome.onNode) rows.push(['pods on the node', onNodeText(cell.disruptionOutcome.onNode)]);
   if (cell.disruptionOutcome.actedOn) rows.push(['acted on', `${cell.disruptionOutcome.actedOn.pods} pod(s) of the ${cell.disruptionOutcome.actedOn.needed} needed: ${cell.disruptionOutcome.actedOn.summary}`]);
   rows.push(['settled', cell.settled ? `yes${cell.marks.settled !== undefined ? ` at ${cell.marks.settled} s` : ''}` : 'no']);
   rows.push(['duration', `${cell.durationSeconds} model s${cell.realDurationSeconds !== undefined ? ` (${cell.realDurationSeconds.toFixed(1)} s real)` : ''}; driver ${cell.driver}`]);
