@@ -8,7 +8,6 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../../core/clock.ts';
 import { ApiError, EnvironmentError } from '../../core/errors.ts';
-import { pollUntil } from '../../disruptions/wait.ts';
 import { withApiErrors } from '../api-errors.ts';
 import { instanceIdOf, type CapacityPort, type KObject } from '../ports.ts';
 import { kubeErrorText } from './adapter.ts';
@@ -38,13 +37,14 @@ export function createClusterCapacityAdapter(kc: KubeConfig, clock: Clock, signa
       if (!claim) throw new ApiError(`Launching a Karpenter replacement like node ${nodeName}: expected a NodeClaim (karpenter.sh/v1) of that node, got none among ${claims.length}; is the node Karpenter's?`);
       const created = (await custom.createClusterCustomObject({ ...NODECLAIMS, body: replacementNodeClaim(claim) })) as KObject;
       const name = created.metadata?.name ?? '';
+      // Karpenter sets status.providerID once the instance is launched: poll every 5 s through the clock, bounded.
       let launched: string | undefined;
-      const ok = await pollUntil(clock, NODECLAIM_LAUNCH_BOUND_MS, signal ?? new AbortController().signal, async () => {
-        const now = (await custom.getClusterCustomObject({ ...NODECLAIMS, name })) as KObject;
-        launched = instanceIdOf(now.status?.providerID);
-        return launched !== undefined;
-      }, 5000);
-      if (!ok || !launched) throw new ApiError(`NodeClaim ${name} (a replacement like ${nodeName}): expected Karpenter to launch its instance (status.providerID) within ${NODECLAIM_LAUNCH_BOUND_MS / 1000} s, got none`);
+      for (const until = clock.now() + NODECLAIM_LAUNCH_BOUND_MS; !signal?.aborted; ) {
+        launched = instanceIdOf(((await custom.getClusterCustomObject({ ...NODECLAIMS, name })) as KObject).status?.providerID);
+        if (launched || clock.now() >= until) break;
+        await clock.sleep(5000, signal);
+      }
+      if (!launched) throw new ApiError(`NodeClaim ${name} (a replacement like ${nodeName}): expected Karpenter to launch its instance (status.providerID) within ${NODECLAIM_LAUNCH_BOUND_MS / 1000} s, got none`);
       return { instanceId: launched };
     },
   }, kubeErrorText);
