@@ -18,7 +18,7 @@ export function isSchedulable(n: KObject): boolean {
 }
 
 /** Every problem that would stop the spec from measuring anything on this target (empty: none). */
-export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[]): string[] {
+export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[], kind: Target['kind'] = 'twin'): string[] {
   const problems: string[] = [];
   const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
   const replicas = deployment.spec?.replicas ?? 1;
@@ -29,6 +29,10 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
   for (const [i, d] of spec.disruptions.entries()) {
     if (d.kind === 'rollout') continue;
     const at = `disruptions[${i}] (${d.kind} ${d.node})`;
+    // A managed node group adds capacity through its Auto Scaling group, which the harness does not scale in a cluster (harness/platform/kubernetes/capacity.ts).
+    if (kind === 'cluster' && d.kind !== 'drain' && d.kind !== 'spot' && d.handler === 'managed-nodegroup') {
+      problems.push(`${at}: expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group's Auto Scaling group, which is not supported; run it on the twin`);
+    }
     let chosen: KObject[];
     if (d.node.startsWith('node:')) {
       chosen = nodes.filter((n) => n.metadata?.name === d.node.slice(5));
@@ -77,6 +81,6 @@ export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listE
 export async function checkPreconditions(t: Target, spec: Spec): Promise<void> {
   // Not when connecting: `restore` connects too, and must put things back whatever the controller says.
   if (t.ingress) await refuseIfControllerRefuses(t.k8s, t.namespace, t.ingress);
-  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes());
+  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes(), t.kind);
   if (problems.length) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }

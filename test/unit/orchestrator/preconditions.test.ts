@@ -34,6 +34,18 @@ describe('preconditionProblems', () => {
     expect(problems(['spot'], deployment(3), [node('a'), node('s', { spot: true, providerID: 'kind://s' })])[0]).toMatch(/expected the node to carry an EC2 providerID/);
   });
 
+  it('lets a handler that launches a replacement first act on a single node, and refuses a managed node group\'s replacement in a cluster', () => {
+    const single = [node('s', { spot: true })];
+    expect(preconditionProblems(parseSpec({ matrix, disruptions: [{ spot: { handler: 'karpenter' } }, { 'node-replace': { handler: 'karpenter' } }] }).spec, deployment(3), single)).toEqual([]);
+    expect(preconditionProblems(parseSpec({ matrix, disruptions: ['spot'] }).spec, deployment(3), single)[0]).toMatch(/expected a schedulable node besides the one drained/);
+    const mng = parseSpec({ matrix, disruptions: [{ spot: { handler: 'managed-nodegroup' } }, { rebalance: { handler: 'managed-nodegroup' } }, { 'node-replace': { handler: 'managed-nodegroup' } }] }).spec;
+    expect(preconditionProblems(mng, deployment(3), world, 'twin')).toEqual([]);
+    expect(preconditionProblems(mng, deployment(3), world, 'cluster')).toEqual([
+      'disruptions[1] (rebalance spot): expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group\'s Auto Scaling group, which is not supported; run it on the twin',
+      'disruptions[2] (node-replace most-pods): expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group\'s Auto Scaling group, which is not supported; run it on the twin',
+    ]);
+  });
+
   it('needs somewhere for the drained pods to go', () => {
     expect(problems([{ drain: { node: 'node:a' } }], deployment(3), [node('a'), node('b', { cordoned: true })])[0]).toMatch(/expected a schedulable node besides the one drained/);
     expect(problems(['drain'], deployment(3), [node('a')])[0]).toMatch(/expected a schedulable node besides the one drained/);
