@@ -6,6 +6,7 @@
  * (`explain`, per-node target events) are read as optional, so the report works with and without them.
  */
 import { disruptionLabel } from '../../matrix/expand.ts';
+import { nthNotice } from '../../explain/cell-context.ts';
 import { configKey, onNodeText } from '../markdown.ts';
 import type { CellResult } from '../types.ts';
 
@@ -404,12 +405,15 @@ function nodeLanes(cell: CellResult, end: number): Lane[] {
       const l = lane(name);
       l.cordoned = true;
       step(l, e.t, l.tainted ? 'tainted, cordoned' : 'cordoned');
-    } else if (e.action === 'spot-notice') {
+    } else if (e.action === 'spot-notice' || e.action === 'rebalance-recommendation' || e.action === 'node-replace' || e.action === 'taint') {
       const l = lane(name);
       const instance = /\((i-[^)]+)\)/.exec(e.detail)?.[1];
       if (instance) instanceNode.set(instance, name);
-      l.tainted = true;
-      step(l, e.t, l.cordoned ? 'tainted, cordoned' : 'tainted');
+      // NTH taints at the notice; the other handlers' taints are events of their own.
+      if (e.action === 'taint' || (e.action === 'spot-notice' && nthNotice(e.detail))) {
+        l.tainted = true;
+        step(l, e.t, l.cordoned ? 'tainted, cordoned' : 'tainted');
+      }
     } else if (e.action === 'terminate-instance') {
       const node = instanceNode.get(name);
       if (node) step(lane(node), e.t, 'terminated');
