@@ -55,12 +55,13 @@ export async function replacementReady(ctx: DisruptionContext, target: Target, h
   const { instanceId } = await ctx.capacity.launchReplacement({ nodeName: target.node, instanceId: target.instanceId }, handler);
   ctx.timeline.add({ type: 'disruption', action: 'replacement-launched', detail: `${instanceId} like ${target.node} (${handler})` });
   let ready: string | undefined;
-  const ok = await pollUntil(ctx.clock, Math.max(0, deadline - ctx.clock.now()), ctx.signal, async () => {
+  const boundMs = Math.max(0, deadline - ctx.clock.now());
+  const ok = await pollUntil(ctx.clock, boundMs, ctx.signal, async () => {
     const node = (await ctx.k8s.listNodes()).find((n) => instanceIdOf(n.spec?.providerID) === instanceId);
     ready = node && isReady(node) ? node.metadata?.name : undefined;
     return ready !== undefined;
   });
-  if (!ok || !ready) return { ok: false, reason: ctx.signal.aborted ? 'interrupted' : `the replacement ${instanceId} had no Ready Node within ${Math.round(Math.max(0, deadline - ctx.clock.now()) / 1000)} s of the bound` };
+  if (!ok || !ready) return { ok: false, reason: ctx.signal.aborted ? 'interrupted' : `expected the replacement ${instanceId} to join as a Ready Node within ${Math.round(boundMs / 1000)} s, got no Ready Node` };
   ctx.timeline.add({ type: 'disruption', action: 'replacement-ready', detail: `${ready} (${instanceId})` });
   return { ok: true, node: ready };
 }

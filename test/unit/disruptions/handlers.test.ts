@@ -190,6 +190,16 @@ describe('rebalance', () => {
   });
 });
 
+describe('a replacement that never joins', () => {
+  it('managed-nodegroup rebalance: EKS does not drain the node; the cell says why, nothing cordoned', async () => {
+    const w = world({ joinMs: Infinity });
+    w.ctx.boundMs = 120_000;
+    const outcome = await play(w, { kind: 'rebalance', handler: 'managed-nodegroup', node: 'spot' });
+    expect(w.calls).toEqual(['t=0 launch like node-b2 (i-0b2) as managed-nodegroup']);
+    expect(outcome).toEqual({ completed: false, reason: 'EKS would not drain node-b2: expected the replacement i-0f1 to join as a Ready Node within 120 s, got no Ready Node', onNode: { node: 'node-b2', podsOnNode: 3, replicas: 3 } });
+  });
+});
+
 describe('node-replace', () => {
   it('karpenter: taints, waits for the replacement to be Ready, drains and terminates', async () => {
     const w = world({ placement: ['node-b2', 'node-a1', 'node-b1'] });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { indexTimeline } from '../../../harness/explain/cell-context.ts';
-import type { TimelineEvent } from '../../../harness/report/types.ts';
+import type { TimelineEvent } from '../../../harness/observe/timeline.ts';
 
 const settings = { preStopSeconds: 0, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 300 };
 const d = (t: number, action: string, detail: string): TimelineEvent => ({ t, type: 'disruption', action, detail });
