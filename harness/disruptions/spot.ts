@@ -17,7 +17,7 @@ export { SPOT_TAINT };
 /** What each handler does at the notice, for `plan`. */
 const SEQUENCES = {
   nth: (d: SpotDisruption) => `aws-node-termination-handler: taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
-  karpenter: (d: SpotDisruption) => `Karpenter: launch a replacement at once, taint ${KARPENTER_TAINT}:NoSchedule, evict its pods through the Eviction API once the replacement is Ready (retry 429 every ${EVICTION_RETRY_SECONDS} s), terminate when drained or ${d.noticeSeconds} s after the notice`,
+  karpenter: (d: SpotDisruption) => `Karpenter: launch a replacement at once and in parallel taint ${KARPENTER_TAINT}:NoSchedule and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s), terminate when drained or ${d.noticeSeconds} s after the notice`,
   'managed-nodegroup': (d: SpotDisruption) => `EKS managed node group: cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
 } as const;
 

@@ -2,10 +2,11 @@
  * Karpenter v1, as its disruption.md describes it (https://karpenter.sh/docs/concepts/disruption/):
  * - interruption (a spot interruption warning through its SQS queue): "the NodePool will start a new
  *   node as soon as it sees the Spot interruption warning", and Karpenter "taints, drains, and
- *   terminates the node(s) ahead of the interruption event": a replacement launched at once, the
- *   node tainted `karpenter.sh/disrupted:NoSchedule`, its pods evicted through the Eviction API
- *   (PodDisruptionBudgets respected) once the replacement is Ready, the instance terminated when
- *   the drain is done — or by EC2 at the end of the notice, whatever the drain achieved;
+ *   terminates the node(s) ahead of the interruption event", draining "while in parallel
+ *   provisioning a new node": a replacement launched at once, the node tainted
+ *   `karpenter.sh/disrupted:NoSchedule` and its pods evicted through the Eviction API
+ *   (PodDisruptionBudgets respected) without waiting for it, the instance terminated when the drain
+ *   is done — or by EC2 at the end of the notice, whatever the drain achieved;
  * - drift and consolidation (`node-replace`): taint `karpenter.sh/disrupted:NoSchedule`, pre-spin
  *   the replacement and wait until it is Ready, then delete the node: drain with PDBs (bounded only
  *   by the NodePool's terminationGracePeriod) and terminate the instance;
@@ -19,24 +20,39 @@ import { drainEnded, replacementReady, sleepUntil, taint, terminate, type Target
 /** The taint Karpenter v1 puts on a node it disrupts (key only, no value). */
 export const KARPENTER_TAINT = 'karpenter.sh/disrupted';
 
-/** The spot interruption: replacement at once, taint, evict once it is Ready, terminate when drained or at the deadline. */
+/**
+ * The spot interruption: the replacement launched at once and, in parallel, the node tainted and
+ * drained ("Once Karpenter has received this warning it will begin draining the node while in
+ * parallel provisioning a new node"); the instance terminated when drained, else by EC2 at the end
+ * of the notice. Whether the replacement was Ready before the pods left is on the timeline.
+ */
 export async function karpenterSpot(ctx: DisruptionContext, target: Target, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
-  const launching = replacementReady(ctx, target, 'karpenter', deadline);
+  // The replacement's wait has its own signal: it must not hold the termination back, and ends with the cell.
+  const waiting = new AbortController();
+  const stop = () => waiting.abort();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const launching = replacementReady({ ...ctx, signal: waiting.signal }, target, 'karpenter', deadline);
   launching.catch(() => {}); // awaited below; a failed launch must not go unhandled meanwhile
-  // The taint goes on while the replacement launches: Karpenter does both as it reads the warning.
-  await taint(ctx, node, KARPENTER_TAINT, '', 'NoSchedule');
-  const replacement = await launching;
-  if (!replacement.ok) ctx.timeline.add({ type: 'note', detail: `no replacement before the deadline: ${replacement.reason}` });
-  const drained = await evictAll(ctx, node, deadline, 'the spot interruption (Karpenter)');
-  drainEnded(ctx, node, drained);
-  // Drained: Karpenter terminates the instance itself; else EC2 does at the end of the notice.
-  if (!drained.completed && !(await sleepUntil(ctx, deadline))) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
-  if (ctx.signal.aborted) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
-  const early = Math.max(0, Math.round((deadline - ctx.clock.now()) / 1000));
-  const actedOn = await terminate(ctx, target, drained.actedOn);
-  const when = drained.completed ? `by Karpenter once drained, ${early} s before the end of the ${noticeSeconds} s notice` : `at the end of the ${noticeSeconds} s notice (drain incomplete: ${drained.reason})`;
-  return { completed: true, detail: `${target.instanceId} terminated ${when}`, actedOn, onNode };
+  try {
+    await taint(ctx, node, KARPENTER_TAINT, '', 'NoSchedule');
+    const drained = await evictAll(ctx, node, deadline, 'the spot interruption (Karpenter)');
+    drainEnded(ctx, node, drained);
+    // Drained: Karpenter terminates the instance itself; else EC2 does at the end of the notice.
+    if (!drained.completed) await sleepUntil(ctx, deadline);
+    if (ctx.signal.aborted) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
+    const early = Math.max(0, Math.round((deadline - ctx.clock.now()) / 1000));
+    const actedOn = await terminate(ctx, target, drained.actedOn);
+    // The replacement joins on its own time (bounded by the notice's end): its Ready goes on the timeline.
+    const replacement = await launching;
+    if (!replacement.ok && !ctx.signal.aborted) ctx.timeline.add({ type: 'note', detail: `the replacement was not Ready by the end of the notice: ${replacement.reason}` });
+    const when = drained.completed ? `by Karpenter once drained, ${early} s before the end of the ${noticeSeconds} s notice` : `at the end of the ${noticeSeconds} s notice (drain incomplete: ${drained.reason})`;
+    return { completed: true, detail: `${target.instanceId} terminated ${when}`, actedOn, onNode };
+  } finally {
+    stop();
+    ctx.signal.removeEventListener('abort', stop);
+    await launching.catch(() => {});
+  }
 }
 
 /** Drift or consolidation: taint, replacement Ready, drain with PDBs, terminate. */

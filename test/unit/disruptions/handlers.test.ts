@@ -130,28 +130,28 @@ describe('spot', () => {
     expect(outcome).toMatchObject({ completed: true, actedOn: { pods: 3, needed: 1 }, onNode: { node: 'node-b2', podsOnNode: 3, replicas: 3 } });
   });
 
-  it('karpenter: launches the replacement at once, taints karpenter.sh/disrupted:NoSchedule, evicts only once the replacement is Ready, terminates when drained', async () => {
+  it('karpenter: launches the replacement at once and in parallel taints karpenter.sh/disrupted:NoSchedule and evicts, terminates when drained; the replacement\'s Ready comes on the timeline', async () => {
     const w = world({ joinMs: 30_000 });
     const outcome = await play(w, spotOf('karpenter'));
     expect(w.calls).toEqual([
       't=0 launch like node-b2 (i-0b2) as karpenter',
       't=0 record taint node-b2 karpenter.sh/disrupted=:NoSchedule',
       't=0 taint node-b2 karpenter.sh/disrupted=:NoSchedule',
-      't=30 evict web-1',
-      't=30 evict web-2',
-      't=30 evict web-3',
-      't=30 terminate i-0b2',
+      't=0 evict web-1',
+      't=0 evict web-2',
+      't=0 evict web-3',
+      't=0 terminate i-0b2',
     ]);
     const actions = w.ctx.timeline.events.flatMap((e) => (e.type === 'disruption' ? [`${e.t} ${e.action}`] : []));
-    expect(actions.indexOf('30 replacement-ready')).toBeLessThan(actions.indexOf('30 evicted'));
-    expect(outcome).toMatchObject({ completed: true, detail: 'i-0b2 terminated by Karpenter once drained, 90 s before the end of the 120 s notice' });
+    expect(actions).toEqual(['0 spot-notice', '0 replacement-launched', '0 taint', '0 evicted', '0 evicted', '0 evicted', '0 drained', '0 terminate-instance', '30 replacement-ready']);
+    expect(outcome).toMatchObject({ completed: true, detail: 'i-0b2 terminated by Karpenter once drained, 120 s before the end of the 120 s notice' });
   });
 
   it('karpenter: a budget that holds a pod past the notice: EC2 terminates at the deadline and the pod ends with the instance', async () => {
     const w = world({ blocked: ['web-2'] });
     const outcome = await play(w, spotOf('karpenter'));
     expect(w.calls.at(-1)).toBe('t=120 terminate i-0b2');
-    expect(w.calls.filter((c) => c.includes('evict'))).toEqual(['t=30 evict web-1', 't=30 evict web-3']);
+    expect(w.calls.filter((c) => c.includes('evict'))).toEqual(['t=0 evict web-1', 't=0 evict web-3']);
     expect(outcome).toMatchObject({ completed: true, actedOn: { pods: 3, summary: 'the spot interruption (Karpenter) of node-b2 evicted 2 pod(s) of web; the termination of i-0b2 ended 1 pod(s) of web' } });
   });
 
