@@ -17,6 +17,14 @@ export function isSchedulable(n: KObject): boolean {
   return ready && !n.spec?.unschedulable && !blocked;
 }
 
+/** The label that names a node's group, per handler that launches replacements into it. */
+const GROUP_LABEL = { karpenter: 'karpenter.sh/nodepool', 'managed-nodegroup': 'eks.amazonaws.com/nodegroup' } as const;
+
+/** True for a disruption whose handler launches a replacement (harness/disruptions/handlers/). */
+function launchesReplacement(d: Spec['disruptions'][number]): boolean {
+  return (d.kind === 'spot' && d.handler === 'karpenter') || (d.kind === 'rebalance' && d.handler === 'managed-nodegroup') || d.kind === 'node-replace';
+}
+
 /** Every problem that would stop the spec from measuring anything on this target (empty: none). */
 export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[], kind: Target['kind'] = 'twin'): string[] {
   const problems: string[] = [];
@@ -45,12 +53,16 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
       const withInstance = chosen.filter((n) => instanceIdOf(n.spec?.providerID));
       if (chosen.length && !withInstance.length) problems.push(`${at}: expected the node to carry an EC2 providerID (aws:///<zone>/i-…) to terminate, got ${chosen.map((n) => `${n.metadata?.name}: ${n.spec?.providerID ?? 'none'}`).join(', ')}`);
     }
+    // A handler that launches a replacement launches it into the node's own group: the node must be one of that handler's.
+    const group = launchesReplacement(d) ? GROUP_LABEL[(d as { handler: 'karpenter' | 'managed-nodegroup' }).handler] : undefined;
+    if (group && chosen.length && !chosen.some((n) => n.metadata?.labels?.[group])) {
+      problems.push(`${at}: expected a node of the handler's group (label ${group}) to replace like ${(d as { handler: string }).handler} does, got ${chosen.map((n) => n.metadata?.name).join(', ')} without it (on the twin, cluster.spotHandler sets the nodes' labels)`);
+    }
     // The evicted pods need another node: one schedulable node besides the one drained (whichever it is).
     const drained = chosen.length === 1 ? chosen[0].metadata?.name : undefined;
     const room = drained ? schedulable.filter((n) => n !== drained).length : schedulable.length - 1;
     // A handler that launches a replacement first brings the room with it.
-    const replaced = (d.kind === 'spot' && d.handler === 'karpenter') || (d.kind === 'rebalance' && d.handler === 'managed-nodegroup') || d.kind === 'node-replace';
-    if (chosen.length && room < 1 && !replaced) {
+    if (chosen.length && room < 1 && !launchesReplacement(d)) {
       problems.push(`${at}: expected a schedulable node besides the one drained for its pods to move to, got ${schedulable.join(', ') || 'none'}`);
     }
   }
