@@ -15,15 +15,15 @@ type RebalanceDisruption = Extract<Disruption, { kind: 'rebalance' }>;
 
 /** What each handler does on the recommendation, for `plan`. */
 const SEQUENCES = {
-  nth: `aws-node-termination-handler: taint ${REBALANCE_TAINT} and cordon, no eviction (enableRebalanceDraining off); not tested when no pod moves`,
+  nth: `aws-node-termination-handler: taint ${REBALANCE_TAINT} and cordon, no eviction (enableRebalanceDraining off), undone when the cell ends; not tested: no pod moves`,
   karpenter: 'Karpenter: no action (it does not act on rebalance recommendations); not tested',
-  'managed-nodegroup': 'EKS managed node group capacity rebalancing: launch a replacement, wait until its Node is Ready, then cordon and evict its pods (the instance is left running)',
+  'managed-nodegroup': 'EKS managed node group capacity rebalancing: launch a replacement, wait until its Node is Ready, then cordon and evict its pods (the instance is left running; the cordon undone when the cell ends)',
 } as const;
 
 /** Sends one rebalance recommendation. */
 export const rebalance: DisruptionRunner<RebalanceDisruption> = {
   kind: 'rebalance',
-  describe: (d) => `rebalance recommendation for a node (${d.node}) handled by ${SEQUENCES[d.handler]}; undone when the cell ends`,
+  describe: (d) => `rebalance recommendation for a node (${d.node}) handled by ${SEQUENCES[d.handler]}`,
   async run(d, ctx) {
     const chosen = await targetNode(ctx, d.node);
     if (!chosen.ok) return { completed: false, reason: chosen.reason };

@@ -56,9 +56,9 @@ describe('node handler forms', () => {
     const { spec } = parseSpec({ matrix, disruptions: [{ spot: { handler: 'karpenter' } }, { rebalance: { handler: 'managed-nodegroup' } }, { 'node-replace': { handler: 'managed-nodegroup' } }, { rebalance: { handler: 'karpenter' } }] });
     expect(spec.disruptions.map((d) => `${disruptionLabel(d)}: ${describeDisruption(d, at)}`)).toEqual([
       'spot-karpenter: spot interruption of a node (spot) handled by Karpenter: launch a replacement at once and in parallel taint karpenter.sh/disrupted:NoSchedule and evict its pods through the Eviction API (retry 429 every 5 s), terminate when drained or 120 s after the notice',
-      'rebalance-managed-nodegroup: rebalance recommendation for a node (spot) handled by EKS managed node group capacity rebalancing: launch a replacement, wait until its Node is Ready, then cordon and evict its pods (the instance is left running); undone when the cell ends',
+      'rebalance-managed-nodegroup: rebalance recommendation for a node (spot) handled by EKS managed node group capacity rebalancing: launch a replacement, wait until its Node is Ready, then cordon and evict its pods (the instance is left running; the cordon undone when the cell ends)',
       'node-replace-managed-nodegroup: replacement of a node (most-pods) by EKS managed node group update: launch a replacement and wait until it is Ready, taint eks.amazonaws.com/nodegroup=unschedulable:NoSchedule, evict the pods (a blocking budget forced after 15 min), cordon, 60 s, terminate the instance',
-      'rebalance-karpenter: rebalance recommendation for a node (spot) handled by Karpenter: no action (it does not act on rebalance recommendations); not tested; undone when the cell ends',
+      'rebalance-karpenter: rebalance recommendation for a node (spot) handled by Karpenter: no action (it does not act on rebalance recommendations); not tested',
     ]);
   });
 });
