@@ -15,7 +15,7 @@
  */
 import { evictAll, podsOf } from '../drain.ts';
 import type { DisruptionContext, DisruptionOutcome } from '../types.ts';
-import { drainEnded, replacementReady, sleepUntil, taint, terminate, type Target } from './steps.ts';
+import { drainEnded, replacementReady, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
 
 /** The taint Karpenter v1 puts on a node it disrupts (key only, no value). */
 export const KARPENTER_TAINT = 'karpenter.sh/disrupted';
@@ -26,7 +26,7 @@ export const KARPENTER_TAINT = 'karpenter.sh/disrupted';
  * parallel provisioning a new node"); the instance terminated when drained, else by EC2 at the end
  * of the notice. Whether the replacement was Ready before the pods left is on the timeline.
  */
-export async function karpenterSpot(ctx: DisruptionContext, target: Target, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
+export async function karpenterSpot(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   // The replacement's wait has its own signal: it must not hold the termination back, and ends with the cell.
   const waiting = new AbortController();
@@ -56,7 +56,7 @@ export async function karpenterSpot(ctx: DisruptionContext, target: Target, dead
 }
 
 /** Drift or consolidation: taint, replacement Ready, drain with PDBs, terminate. */
-export async function karpenterReplace(ctx: DisruptionContext, target: Target): Promise<DisruptionOutcome> {
+export async function karpenterReplace(ctx: DisruptionContext, target: NodeTarget): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   const deadline = ctx.clock.now() + ctx.boundMs;
   await taint(ctx, node, KARPENTER_TAINT, '', 'NoSchedule');
@@ -72,7 +72,7 @@ export async function karpenterReplace(ctx: DisruptionContext, target: Target): 
 }
 
 /** A rebalance recommendation: recorded, nothing done. */
-export async function karpenterRebalance(ctx: DisruptionContext, target: Target): Promise<DisruptionOutcome> {
+export async function karpenterRebalance(ctx: DisruptionContext, target: NodeTarget): Promise<DisruptionOutcome> {
   ctx.timeline.add({ type: 'note', detail: `Karpenter does not act on rebalance recommendations: ${target.node} keeps its pods` });
   return {
     completed: true,

@@ -14,7 +14,7 @@
  */
 import { cordon, evictAll } from '../drain.ts';
 import type { DisruptionContext, DisruptionOutcome } from '../types.ts';
-import { drainEnded, replacementReady, sleepUntil, taint, terminate, type Target } from './steps.ts';
+import { drainEnded, replacementReady, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
 
 /** The taint a managed node group update puts on the nodes it replaces. */
 export const NODEGROUP_TAINT = { key: 'eks.amazonaws.com/nodegroup', value: 'unschedulable' } as const;
@@ -24,7 +24,7 @@ export const NODEGROUP_EVICTION_LIMIT_MS = 15 * 60_000;
 export const NODEGROUP_CORDON_WAIT_MS = 60_000;
 
 /** The spot notice: cordon and evict at once; EC2 terminates the instance at the deadline. */
-export async function nodegroupSpot(ctx: DisruptionContext, target: Target, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
+export async function nodegroupSpot(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   await cordon(ctx, node);
   const drained = await evictAll(ctx, node, deadline, 'the spot interruption (managed node group)');
@@ -35,7 +35,7 @@ export async function nodegroupSpot(ctx: DisruptionContext, target: Target, dead
 }
 
 /** Capacity rebalancing: replacement Ready first, then cordon and drain; the instance is left running. */
-export async function nodegroupRebalance(ctx: DisruptionContext, target: Target): Promise<DisruptionOutcome> {
+export async function nodegroupRebalance(ctx: DisruptionContext, target: NodeTarget): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   const deadline = ctx.clock.now() + ctx.boundMs;
   const replacement = await replacementReady(ctx, target, 'managed-nodegroup', deadline);
@@ -47,7 +47,7 @@ export async function nodegroupRebalance(ctx: DisruptionContext, target: Target)
 }
 
 /** A node group update: replacement Ready, taint, evict (15 min, then forced), cordon, 60 s, terminate. */
-export async function nodegroupReplace(ctx: DisruptionContext, target: Target): Promise<DisruptionOutcome> {
+export async function nodegroupReplace(ctx: DisruptionContext, target: NodeTarget): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   const bound = ctx.clock.now() + ctx.boundMs;
   const replacement = await replacementReady(ctx, target, 'managed-nodegroup', bound);

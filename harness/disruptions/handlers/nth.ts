@@ -8,7 +8,7 @@
  */
 import { podsOf, cordon, evictAll } from '../drain.ts';
 import type { DisruptionContext, DisruptionOutcome } from '../types.ts';
-import { drainEnded, sleepUntil, taint, terminate, type Target } from './steps.ts';
+import { drainEnded, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
 
 /** The taint NTH puts on a node with a spot interruption notice. */
 export const SPOT_TAINT = 'aws-node-termination-handler/spot-itn';
@@ -16,7 +16,7 @@ export const SPOT_TAINT = 'aws-node-termination-handler/spot-itn';
 export const REBALANCE_TAINT = 'aws-node-termination-handler/rebalance-recommendation';
 
 /** The spot notice: taint, cordon, evict everything; TerminateInstances at the deadline whatever the drain achieved. */
-export async function nthSpot(ctx: DisruptionContext, target: Target, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
+export async function nthSpot(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   await taint(ctx, node, SPOT_TAINT, 'true', 'NoSchedule');
   await cordon(ctx, node);
@@ -28,7 +28,7 @@ export async function nthSpot(ctx: DisruptionContext, target: Target, deadline: 
 }
 
 /** The rebalance recommendation: taint and cordon, no eviction (enableRebalanceDraining is off by default). */
-export async function nthRebalance(ctx: DisruptionContext, target: Target): Promise<DisruptionOutcome> {
+export async function nthRebalance(ctx: DisruptionContext, target: NodeTarget): Promise<DisruptionOutcome> {
   const { node, onNode } = target;
   await taint(ctx, node, REBALANCE_TAINT, 'true', 'NoSchedule');
   await cordon(ctx, node);

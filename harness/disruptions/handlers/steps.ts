@@ -11,7 +11,7 @@ import type { ActedOn, DisruptionContext, DisruptionOutcome, OnNode, TaintEffect
 import { pollUntil } from '../wait.ts';
 
 /** The node a handler acts on: its name, its instance, and where the Deployment's pods were. */
-export interface Target {
+export interface NodeTarget {
   node: string;
   instanceId: string;
   onNode: OnNode;
@@ -21,7 +21,7 @@ export interface Target {
  * The chosen node (it must run pods of the Deployment: the placement rule of drain and spot cells)
  * with its EC2 instance, and how many of the Deployment's pods it runs out of its replicas.
  */
-export async function targetNode(ctx: DisruptionContext, choice: string): Promise<{ ok: true; target: Target } | { ok: false; reason: string }> {
+export async function targetNode(ctx: DisruptionContext, choice: string): Promise<{ ok: true; target: NodeTarget } | { ok: false; reason: string }> {
   const placed = await placement(ctx, choice);
   if (!placed.ok) return { ok: false, reason: placed.reason };
   const instanceId = instanceIdOf((await ctx.k8s.getNode(placed.node)).spec?.providerID);
@@ -51,7 +51,7 @@ function isReady(n: KObject): boolean {
  * Launches a replacement like `target`'s node as `handler` would and waits (until `deadline`, model
  * ms) for its Node to be Ready. The replacement is not undone at restore: the handler would keep it.
  */
-export async function replacementReady(ctx: DisruptionContext, target: Target, handler: 'karpenter' | 'managed-nodegroup', deadline: number): Promise<{ ok: true; node: string } | { ok: false; reason: string }> {
+export async function replacementReady(ctx: DisruptionContext, target: NodeTarget, handler: 'karpenter' | 'managed-nodegroup', deadline: number): Promise<{ ok: true; node: string } | { ok: false; reason: string }> {
   const { instanceId } = await ctx.capacity.launchReplacement({ nodeName: target.node, instanceId: target.instanceId }, handler);
   ctx.timeline.add({ type: 'disruption', action: 'replacement-launched', detail: `${instanceId} like ${target.node} (${handler})` });
   let ready: string | undefined;
@@ -77,7 +77,7 @@ export async function sleepUntil(ctx: DisruptionContext, deadline: number): Prom
  * Terminates the node's instance (TerminateInstances); the Deployment's pods still on the node end
  * with it and count as acted on, besides those `drained` evicted.
  */
-export async function terminate(ctx: DisruptionContext, target: Target, drained: ActedOn): Promise<ActedOn> {
+export async function terminate(ctx: DisruptionContext, target: NodeTarget, drained: ActedOn): Promise<ActedOn> {
   const killed = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => p.spec?.nodeName === target.node && !p.metadata?.deletionTimestamp).length;
   await ctx.ec2.terminateInstance(target.instanceId);
   ctx.timeline.add({ type: 'disruption', action: 'terminate-instance', detail: target.instanceId });
