@@ -17,6 +17,8 @@ import { chooseTrafficAddress, readRouting } from '../orchestrator/traffic-addre
 import { createCloudWatchAdapter } from '../platform/cloudwatch/adapter.ts';
 import { createEc2Adapter } from '../platform/ec2/adapter.ts';
 import { createFisAdapter } from '../platform/fis/adapter.ts';
+import { createEc2CapacityAdapter } from '../platform/ec2/capacity.ts';
+import { createClusterCapacityAdapter } from '../platform/kubernetes/capacity.ts';
 import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
@@ -208,6 +210,8 @@ export const connectTarget: Connect = async (spec, opts) => {
         ec2: createEc2Adapter(aws),
         // The twin's FIS takes any role: the spec's, else one in the twin's account.
         fis: { port: createFisAdapter(aws), roleArn: t.fisRoleArn ?? TWIN_FIS_ROLE_ARN, region: twin.endpoints.region },
+        // The twin's EC2 API launches a node for RunInstances, joining as the tags say.
+        capacity: createEc2CapacityAdapter(aws, k8s),
         clock: twin.clock,
         namespace: t.namespace,
         deployment: t.deployment,
@@ -256,6 +260,8 @@ export const connectTarget: Connect = async (spec, opts) => {
     elbv2,
     ec2: createEc2Adapter({ region, endpoint: t.endpoints.ec2 }),
     fis: { port: createFisAdapter({ region, endpoint: t.endpoints.fis }), ...(t.fisRoleArn ? { roleArn: t.fisRoleArn } : {}), region },
+    // A real cluster adds capacity through its handler: a Karpenter NodeClaim, never a bare RunInstances.
+    capacity: createClusterCapacityAdapter(kc, clock),
     clock,
     namespace: t.namespace,
     deployment: t.deployment,

@@ -2,6 +2,8 @@
 import type { Disruption } from '../matrix/schema.ts';
 import { drain } from './drain.ts';
 import { fisSpot } from './fis.ts';
+import { nodeReplace } from './node-replace.ts';
+import { rebalance } from './rebalance.ts';
 import { rollout } from './rollout.ts';
 import { spot } from './spot.ts';
 import type { DisruptionContext, DisruptionOutcome, DisruptionRunner } from './types.ts';
@@ -16,7 +18,7 @@ const spotByVia: DisruptionRunner<SpotDisruption> = {
 };
 
 /** Every disruption runner, by kind. */
-export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot: spotByVia };
+export const disruptions: { [K in Disruption['kind']]: DisruptionRunner<Extract<Disruption, { kind: K }>> } = { rollout, drain, spot: spotByVia, rebalance, 'node-replace': nodeReplace };
 
 /** The runner of a disruption's kind. */
 function runnerOf(d: Disruption): DisruptionRunner {

@@ -1,44 +1,41 @@
 /**
- * `spot`: a simulated spot interruption, as aws-node-termination-handler handles the notice — taint
- * and cordon the node and evict its pods at once — and as EC2 ends it: TerminateInstances at the
- * deadline (`noticeSeconds` after the notice), whatever the drain achieved by then.
+ * `spot`: a simulated spot interruption, played as the cluster's handler answers the notice
+ * (harness/disruptions/handlers/): aws-node-termination-handler (the default), Karpenter, or an EKS
+ * managed node group; EC2 ends it with TerminateInstances at the deadline (`noticeSeconds` after
+ * the notice) unless the handler terminated the instance before.
  */
-import { instanceIdOf } from '../platform/ports.ts';
-import { cordon, evictAll, placement, podsOf } from './drain.ts';
+import type { Disruption, NodeHandler } from '../matrix/schema.ts';
+import { EVICTION_RETRY_SECONDS } from './drain.ts';
+import { KARPENTER_TAINT, karpenterSpot } from './handlers/karpenter.ts';
+import { nodegroupSpot } from './handlers/managed-nodegroup.ts';
+import { nthSpot, SPOT_TAINT } from './handlers/nth.ts';
+import { targetNode } from './handlers/steps.ts';
 import type { DisruptionRunner } from './types.ts';
 
-/** The taint aws-node-termination-handler puts on a node with a spot interruption notice. */
-export const SPOT_TAINT = 'aws-node-termination-handler/spot-itn';
+export { SPOT_TAINT };
+
+/** What each handler does at the notice, for `plan`. */
+const SEQUENCES = {
+  nth: (d: SpotDisruption) => `aws-node-termination-handler: taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
+  karpenter: (d: SpotDisruption) => `Karpenter: launch a replacement at once and in parallel taint ${KARPENTER_TAINT}:NoSchedule and evict its pods through the Eviction API (retry 429 every ${EVICTION_RETRY_SECONDS} s), terminate when drained or ${d.noticeSeconds} s after the notice`,
+  'managed-nodegroup': (d: SpotDisruption) => `EKS managed node group: cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
+} as const;
+
+/** A spot interruption the harness plays (not one FIS sends: harness/disruptions/fis.ts). */
+type SpotDisruption = Extract<Disruption, { kind: 'spot'; handler: NodeHandler }>;
 
 /** Interrupts one spot node. */
-export const spot: DisruptionRunner<{ kind: 'spot'; node: string; noticeSeconds: number }> = {
+export const spot: DisruptionRunner<SpotDisruption> = {
   kind: 'spot',
-  describe: (d) => `spot interruption of a node (${d.node}): taint ${SPOT_TAINT}, cordon and evict its pods at the notice, TerminateInstances ${d.noticeSeconds} s later`,
+  describe: (d) => `spot interruption of a node (${d.node}) handled by ${SEQUENCES[d.handler](d)}`,
   async run(d, ctx) {
-    const placed = await placement(ctx, d.node);
-    if (!placed.ok) return { completed: false, reason: placed.reason };
-    const node = placed.node;
-    const instanceId = instanceIdOf((await ctx.k8s.getNode(node)).spec?.providerID);
-    if (!instanceId) return { completed: false, reason: `node ${node} has no EC2 providerID` };
-    const noticeAt = ctx.clock.now();
-    const deadline = noticeAt + d.noticeSeconds * 1000;
-    ctx.timeline.add({ type: 'disruption', action: 'spot-notice', detail: `${node} (${instanceId}), termination in ${d.noticeSeconds} s` });
-    const tainted = ((await ctx.k8s.getNode(node)).spec?.taints ?? []).some((t: { key: string }) => t.key === SPOT_TAINT);
-    if (!tainted) {
-      await ctx.recordChange({ kind: 'taint', node, key: SPOT_TAINT });
-      await ctx.k8s.setNodeTaint(node, SPOT_TAINT, { value: 'true', effect: 'NoSchedule' });
-    }
-    await cordon(ctx, node);
-    const drained = await evictAll(ctx, node, deadline, 'the spot interruption');
-    ctx.timeline.add({ type: 'disruption', action: drained.completed ? 'drained' : 'drain-incomplete', detail: drained.completed ? node : drained.reason });
-    const wait = deadline - ctx.clock.now();
-    if (wait > 0) await ctx.clock.sleep(wait, ctx.signal).catch(() => {});
-    if (ctx.signal.aborted) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn };
-    // Pods of the Deployment the drain did not get off the node (a budget blocked them) end with the instance.
-    const killed = (await ctx.k8s.listPods(ctx.namespace, ctx.labelSelector)).filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp).length;
-    await ctx.ec2.terminateInstance(instanceId);
-    ctx.timeline.add({ type: 'disruption', action: 'terminate-instance', detail: instanceId });
-    const actedOn = killed ? { pods: drained.actedOn.pods + killed, needed: 1, summary: `${drained.actedOn.summary}; the termination of ${instanceId} ended ${podsOf(killed, ctx.deployment)}` } : drained.actedOn;
-    return { completed: true, detail: `${instanceId} terminated ${d.noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}`, actedOn };
+    const chosen = await targetNode(ctx, d.node);
+    if (!chosen.ok) return { completed: false, reason: chosen.reason };
+    const target = chosen.target;
+    const deadline = ctx.clock.now() + d.noticeSeconds * 1000;
+    ctx.timeline.add({ type: 'disruption', action: 'spot-notice', detail: `${target.node} (${target.instanceId}), termination in ${d.noticeSeconds} s; handler ${d.handler}` });
+    if (d.handler === 'karpenter') return karpenterSpot(ctx, target, deadline, d.noticeSeconds);
+    if (d.handler === 'managed-nodegroup') return nodegroupSpot(ctx, target, deadline, d.noticeSeconds);
+    return nthSpot(ctx, target, deadline, d.noticeSeconds);
   },
 };

@@ -1,13 +1,15 @@
 /** The disruption port: what a disruption gets and what it returns. */
 import type { Clock } from '../core/clock.ts';
 import type { Timeline } from '../observe/timeline.ts';
-import type { Ec2Port, FisPort, KubernetesPort } from '../platform/ports.ts';
+import type { CapacityPort, Ec2Port, FisPort, KubernetesPort } from '../platform/ports.ts';
 import type { Disruption } from '../matrix/schema.ts';
 
 /** Everything a disruption may use: platform ports only. */
 export interface DisruptionContext {
   k8s: KubernetesPort;
   ec2: Ec2Port;
+  /** Adds a node the way Karpenter or a managed node group would (a replacement launched first). */
+  capacity: CapacityPort;
   /** Model time (the twin's clock, or real time against a cluster). */
   clock: Clock;
   timeline: Timeline;
@@ -37,8 +39,11 @@ export interface FisAccess {
   region: string;
 }
 
-/** A node change restore undoes (a cordon, a taint). */
-export type NodeChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string };
+/** A node change restore undoes (a cordon, a taint); a taint without value and effect is `true:NoSchedule` (the spot notice's). */
+export type NodeChange = { kind: 'cordon'; node: string } | { kind: 'taint'; node: string; key: string; value?: string; effect?: TaintEffect };
+
+/** A taint's effect. */
+export type TaintEffect = 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
 
 /**
  * A change to the cluster that restore undoes: a node change, or FIS experiment templates carrying
@@ -57,8 +62,18 @@ export interface ActedOn {
   summary: string;
 }
 
+/**
+ * Where the Deployment's pods were when a node disruption acted: how many of its pods ran on the
+ * disrupted node out of its replicas. All of them on one node is "packed", fewer "spread".
+ */
+export interface OnNode {
+  node: string;
+  podsOnNode: number;
+  replicas: number;
+}
+
 /** How a disruption ended: completed with what it did to the Deployment's pods, or not with why. */
-export type DisruptionOutcome = { completed: true; detail: string; actedOn: ActedOn } | { completed: false; reason: string; actedOn?: ActedOn };
+export type DisruptionOutcome = { completed: true; detail: string; actedOn: ActedOn; onNode?: OnNode } | { completed: false; reason: string; actedOn?: ActedOn; onNode?: OnNode };
 
 /** A disruption kind: a pure description of what it will do, and the doing. */
 export interface DisruptionRunner<D extends { kind: Disruption['kind'] } = Disruption> {

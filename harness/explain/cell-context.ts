@@ -62,6 +62,12 @@ export interface CellIndex {
 // `node-a1 (already cordoned; …)`, `node-b2 (i-0abc…), termination in 120 s`.
 const NODE_DETAIL = /^(\S+)(?: \((i-[0-9a-f]+)\))?/;
 
+/** True for a spot notice NTH handled (the default; its detail names another handler otherwise). */
+export function nthNotice(detail: string): boolean {
+  const handler = /; handler (\S+)$/.exec(detail)?.[1];
+  return !handler || handler === 'nth';
+}
+
 /** Indexes a cell's timeline. */
 export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseSettings): CellIndex {
   const pods = new Map<string, PodLife>();
@@ -89,11 +95,10 @@ export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseS
     } else if (e.type === 'disruption' && e.detail) {
       const m = NODE_DETAIL.exec(e.detail);
       if (e.action === 'cordon' && m) node(m[1]).cordoned ??= e.t;
-      if (e.action === 'spot-notice' && m) {
-        const n = node(m[1]);
-        n.tainted ??= e.t;
-        if (m[2]) n.instanceId = m[2];
-      }
+      // The event that names the node's instance: a spot notice, a rebalance recommendation, a node replacement.
+      if ((e.action === 'spot-notice' || e.action === 'rebalance-recommendation' || e.action === 'node-replace') && m?.[2]) node(m[1]).instanceId = m[2];
+      // NTH taints at the notice (results before handlers had no taint event); the other handlers' taints are events of their own.
+      if (((e.action === 'spot-notice' && nthNotice(e.detail)) || e.action === 'taint') && m) node(m[1]).tainted ??= e.t;
       if (e.action === 'terminate-instance') {
         const id = e.detail.trim();
         const n = [...nodes.values()].find((x) => x.instanceId === id) ?? node(id);

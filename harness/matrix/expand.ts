@@ -26,14 +26,18 @@ function slug(text: string): string {
 
 /**
  * The disruption with its options, as it names cells and table columns: `rollout`, `drain`,
- * `drain-spot`, `drain-node-a1`, `spot`, `spot-notice60`, `spot-fis`, `spot-fis300`. Options at their defaults are left out,
- * so the common ids stay short.
+ * `drain-spot`, `drain-node-a1`, `spot`, `spot-karpenter`, `spot-notice60`, `spot-fis`, `spot-fis300`,
+ * `rebalance-managed-nodegroup`, `node-replace-karpenter`. Options at their defaults (handler nth,
+ * node, notice 120 s) are left out, so the common ids stay short; a handler always shows otherwise, so
+ * cells with different handlers are different cells. Only `[a-z0-9-]`: ids are file names and go
+ * unquoted into shells.
  */
 export function disruptionLabel(d: Disruption): string {
   if (d.kind === 'rollout') return 'rollout';
   const node = d.node.startsWith('node:') ? `node-${d.node.slice(5)}` : d.node;
   const parts: string[] = [d.kind];
-  if (node !== (d.kind === 'drain' ? 'most-pods' : 'spot')) parts.push(slug(node));
+  if ('handler' in d && d.handler && d.handler !== 'nth') parts.push(d.handler);
+  if (node !== (d.kind === 'drain' || d.kind === 'node-replace' ? 'most-pods' : 'spot')) parts.push(slug(node));
   // Through FIS the notice is FIS's own (2 minutes before the end): the duration names the cell instead.
   if (d.kind === 'spot' && d.via === 'fis') parts.push((d.durationBeforeInterruption ?? 120) === 120 ? 'fis' : `fis${d.durationBeforeInterruption}`);
   else if (d.kind === 'spot' && d.noticeSeconds !== 120) parts.push(`notice${d.noticeSeconds}`);

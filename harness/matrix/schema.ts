@@ -143,16 +143,36 @@ const trafficSchema = z
 
 const nodeChoice = z.union([z.enum(['most-pods', 'spot']), z.string().regex(/^node:.+/, 'expected "most-pods", "spot" or "node:<name>"')]);
 
-/** What a disruption entry may be, for the message when it is none of them. */
-const DISRUPTION_FORMS = 'expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }';
+/** The node handlers whose sequences the harness can play (harness/disruptions/handlers/). */
+export const NODE_HANDLERS = ['nth', 'karpenter', 'managed-nodegroup'] as const;
+/** A node handler: aws-node-termination-handler, Karpenter, or an EKS managed node group. */
+export type NodeHandler = (typeof NODE_HANDLERS)[number];
+/** The handlers that replace a node on purpose (drift, consolidation, a node group update). */
+export const REPLACING_HANDLERS = ['karpenter', 'managed-nodegroup'] as const;
 
-/** A spot interruption: played by the harness, or (`via: fis`) sent by AWS FIS with its durationBeforeInterruption (seconds). */
-type SpotDisruption = { kind: 'spot'; node: string; noticeSeconds: number; via?: 'harness' | 'fis'; durationBeforeInterruption?: number };
+const handlerOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: (issue) => `expected ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(issue.input)}` });
+
+/** The disruption kinds, as `expect.where.disruption` names them. */
+export const DISRUPTION_KINDS = ['rollout', 'drain', 'spot', 'rebalance', 'node-replace'] as const;
+
+/** What a disruption entry may be, for the message when it is none of them. */
+const DISRUPTION_FORMS =
+  'expected "rollout", "drain", "spot", "rebalance", { rollout: {} }, { drain: { node } }, { spot: { handler, node, noticeSeconds } }, { spot: { via: fis, node, durationBeforeInterruption } }, { rebalance: { handler, node } } or { node-replace: { handler, node } } (handler: "nth", "karpenter" or "managed-nodegroup"; node-replace: "karpenter" or "managed-nodegroup")';
+
+/**
+ * A spot interruption: played by the harness as `handler` does, or (`via: fis`) sent by AWS FIS with
+ * its durationBeforeInterruption (seconds), to which the cluster's own handler reacts — so an FIS
+ * interruption names no handler: the harness plays none.
+ */
+type SpotDisruption =
+  | { kind: 'spot'; handler: NodeHandler; node: string; noticeSeconds: number; via?: undefined; durationBeforeInterruption?: undefined }
+  | { kind: 'spot'; handler?: undefined; node: string; noticeSeconds: number; via: 'fis'; durationBeforeInterruption: number };
 
 const disruptionSchema = z.union([
   z.literal('rollout').transform(() => ({ kind: 'rollout' as const })),
   z.literal('drain').transform(() => ({ kind: 'drain' as const, node: 'most-pods' })),
-  z.literal('spot').transform(() => ({ kind: 'spot' as const, node: 'spot', noticeSeconds: 120 }) as SpotDisruption),
+  z.literal('spot').transform((): SpotDisruption => ({ kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 120 })),
+  z.literal('rebalance').transform(() => ({ kind: 'rebalance' as const, handler: 'nth' as NodeHandler, node: 'spot' })),
   z.object({ rollout: z.object({}).strict() }).strict().transform(() => ({ kind: 'rollout' as const })),
   z.object({ drain: z.object({ node: nodeChoice.default('most-pods') }).strict() }).strict().transform((d) => ({ kind: 'drain' as const, node: d.drain.node })),
   z
@@ -160,23 +180,45 @@ const disruptionSchema = z.union([
     .object({
       spot: z
         .object({
+          /** The handler the harness plays (harness/disruptions/handlers/); not with `via: fis`, where the cluster's own acts. */
+          handler: handlerOf(NODE_HANDLERS).optional(),
           node: nodeChoice.default('spot'),
           noticeSeconds: seconds(900).default(120),
           /** Who interrupts: the harness plays it, or AWS FIS sends a real aws:ec2:send-spot-instance-interruptions. */
           via: z.enum(['harness', 'fis']).default('harness'),
           /** FIS's durationBeforeInterruption (PT2M..PT15M), whole seconds; over 120 a rebalance recommendation comes first. */
-          durationBeforeInterruption: z.number().int('expected whole seconds').min(120, 'expected at least 120 seconds (FIS: PT2M)').max(900, 'expected at most 900 seconds (FIS: PT15M)').default(120),
+          durationBeforeInterruption: z.number().int('expected whole seconds').min(120, 'expected at least 120 seconds (FIS: PT2M)').max(900, 'expected at most 900 seconds (FIS: PT15M)').optional(),
         })
-        .strict(),
+        .strict()
+        .superRefine((d, ctx) => {
+          if (d.via === 'fis' && d.handler !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['handler'], message: `expected no handler with via: fis (the cluster's own handler reacts to FIS's interruption; handler names the one the harness plays), got ${JSON.stringify(d.handler)}` });
+          }
+          if (d.via !== 'fis' && d.durationBeforeInterruption !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['durationBeforeInterruption'], message: 'expected durationBeforeInterruption only with via: fis (the harness-played notice is noticeSeconds)' });
+          }
+        }),
     })
     .strict()
     // `via` and its duration only when FIS sends it: a harness-played spot reads (and names its cells) as before.
-    .transform((d): SpotDisruption => ({ kind: 'spot', node: d.spot.node, noticeSeconds: d.spot.noticeSeconds, ...(d.spot.via === 'fis' ? { via: 'fis' as const, durationBeforeInterruption: d.spot.durationBeforeInterruption } : {}) })),
+    .transform(({ spot: d }): SpotDisruption =>
+      d.via === 'fis'
+        ? { kind: 'spot', node: d.node, noticeSeconds: d.noticeSeconds, via: 'fis', durationBeforeInterruption: d.durationBeforeInterruption ?? 120 }
+        : { kind: 'spot', handler: (d.handler ?? 'nth') as NodeHandler, node: d.node, noticeSeconds: d.noticeSeconds },
+    ),
+  z
+    .object({ rebalance: z.object({ handler: handlerOf(NODE_HANDLERS).default('nth'), node: nodeChoice.default('spot') }).strict() })
+    .strict()
+    .transform((d) => ({ kind: 'rebalance' as const, handler: d.rebalance.handler as NodeHandler, node: d.rebalance.node })),
+  z
+    .object({ 'node-replace': z.object({ handler: handlerOf(REPLACING_HANDLERS), node: nodeChoice.default('most-pods') }).strict() })
+    .strict()
+    .transform((d) => ({ kind: 'node-replace' as const, handler: d['node-replace'].handler as (typeof REPLACING_HANDLERS)[number], node: d['node-replace'].node })),
 ], { error: (issue) => `${DISRUPTION_FORMS}, got ${JSON.stringify(issue.input)}` });
 
 const expectationSchema = z
   .object({
-    where: partialCell.extend({ disruption: z.enum(['rollout', 'drain', 'spot']).optional() }).strict().default({}),
+    where: partialCell.extend({ disruption: z.enum(DISRUPTION_KINDS).optional() }).strict().default({}),
     /** At most this many 5xx responses. */
     max5xx: z.number().int().min(0).optional(),
     /** At most this many failed requests: 5xx plus requests that got no HTTP status (timeouts, resets). */

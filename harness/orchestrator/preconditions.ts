@@ -17,18 +17,30 @@ export function isSchedulable(n: KObject): boolean {
   return ready && !n.spec?.unschedulable && !blocked;
 }
 
+/** The label that names a node's group, per handler that launches replacements into it. */
+const GROUP_LABEL = { karpenter: 'karpenter.sh/nodepool', 'managed-nodegroup': 'eks.amazonaws.com/nodegroup' } as const;
+
+/** True for a disruption whose handler launches a replacement (harness/disruptions/handlers/). */
+function launchesReplacement(d: Spec['disruptions'][number]): boolean {
+  return (d.kind === 'spot' && d.handler === 'karpenter') || (d.kind === 'rebalance' && d.handler === 'managed-nodegroup') || d.kind === 'node-replace';
+}
+
 /** Every problem that would stop the spec from measuring anything on this target (empty: none). */
-export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[]): string[] {
+export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KObject[], kind: Target['kind'] = 'twin'): string[] {
   const problems: string[] = [];
   const name = `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
   const replicas = deployment.spec?.replicas ?? 1;
-  if (replicas < 1) problems.push(`deployment ${name}: expected at least 1 replica, got ${replicas}; a rollout, drain or spot interruption would have no pod to measure`);
+  if (replicas < 1) problems.push(`deployment ${name}: expected at least 1 replica, got ${replicas}; a rollout or a node disruption would have no pod to measure`);
   const names = nodes.map((n) => n.metadata?.name ?? '');
   const schedulable = nodes.filter(isSchedulable).map((n) => n.metadata?.name ?? '');
   if (!schedulable.length) problems.push(`nodes: expected at least one schedulable node for the rollout's new pods, got none (${names.join(', ') || 'no nodes'}: cordoned, tainted NoSchedule or not Ready)`);
   for (const [i, d] of spec.disruptions.entries()) {
     if (d.kind === 'rollout') continue;
     const at = `disruptions[${i}] (${d.kind} ${d.node})`;
+    // A managed node group adds capacity through its Auto Scaling group, which the harness does not scale in a cluster (harness/platform/kubernetes/capacity.ts).
+    if (kind === 'cluster' && d.kind !== 'drain' && d.kind !== 'spot' && d.handler === 'managed-nodegroup') {
+      problems.push(`${at}: expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group's Auto Scaling group, which is not supported; run it on the twin`);
+    }
     let chosen: KObject[];
     if (d.node.startsWith('node:')) {
       chosen = nodes.filter((n) => n.metadata?.name === d.node.slice(5));
@@ -37,14 +49,20 @@ export function preconditionProblems(spec: Spec, deployment: KObject, nodes: KOb
       chosen = nodes.filter(isSpotNode);
       if (!chosen.length) problems.push(`${at}: expected a spot node (label eks.amazonaws.com/capacityType=SPOT, karpenter.sh/capacity-type=spot or node.kubernetes.io/lifecycle=spot), got none among ${names.join(', ') || 'no nodes'}`);
     } else chosen = nodes;
-    if (d.kind === 'spot') {
+    if (d.kind !== 'drain') {
       const withInstance = chosen.filter((n) => instanceIdOf(n.spec?.providerID));
       if (chosen.length && !withInstance.length) problems.push(`${at}: expected the node to carry an EC2 providerID (aws:///<zone>/i-…) to terminate, got ${chosen.map((n) => `${n.metadata?.name}: ${n.spec?.providerID ?? 'none'}`).join(', ')}`);
+    }
+    // A handler that launches a replacement launches it into the node's own group: the node must be one of that handler's.
+    const group = launchesReplacement(d) ? GROUP_LABEL[(d as { handler: 'karpenter' | 'managed-nodegroup' }).handler] : undefined;
+    if (group && chosen.length && !chosen.some((n) => n.metadata?.labels?.[group])) {
+      problems.push(`${at}: expected a node of the handler's group (label ${group}) to replace like ${(d as { handler: string }).handler} does, got ${chosen.map((n) => n.metadata?.name).join(', ')} without it (on the twin, cluster.spotHandler sets the nodes' labels)`);
     }
     // The evicted pods need another node: one schedulable node besides the one drained (whichever it is).
     const drained = chosen.length === 1 ? chosen[0].metadata?.name : undefined;
     const room = drained ? schedulable.filter((n) => n !== drained).length : schedulable.length - 1;
-    if (chosen.length && room < 1) {
+    // A handler that launches a replacement first brings the room with it.
+    if (chosen.length && room < 1 && !launchesReplacement(d)) {
       problems.push(`${at}: expected a schedulable node besides the one drained for its pods to move to, got ${schedulable.join(', ') || 'none'}`);
     }
   }
@@ -75,6 +93,6 @@ export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listE
 export async function checkPreconditions(t: Target, spec: Spec): Promise<void> {
   // Not when connecting: `restore` connects too, and must put things back whatever the controller says.
   if (t.ingress) await refuseIfControllerRefuses(t.k8s, t.namespace, t.ingress);
-  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes());
+  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes(), t.kind);
   if (problems.length) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }

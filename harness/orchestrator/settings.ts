@@ -56,7 +56,25 @@ export async function findMarkers(t: Target): Promise<FoundMarker[]> {
   return found;
 }
 
-const changeKey = (c: NodeChange) => (c.kind === 'cordon' ? 'cordon' : `taint:${c.key}`);
+/** The taint a change records when it names no value and effect (NTH's, harness/disruptions/handlers/nth.ts). */
+const RUN_TAINT = { value: 'true', effect: 'NoSchedule' };
+
+/**
+ * A change as a node's undo marker lists it: `cordon`, `taint:<key>` (the spot notice's
+ * `true:NoSchedule`), or `taint:<key>=<value>:<effect>` for any other taint a handler sets.
+ */
+const changeKey = (c: NodeChange) => {
+  if (c.kind === 'cordon') return 'cordon';
+  const value = c.value ?? RUN_TAINT.value;
+  const effect = c.effect ?? RUN_TAINT.effect;
+  return value === RUN_TAINT.value && effect === RUN_TAINT.effect ? `taint:${c.key}` : `taint:${c.key}=${value}:${effect}`;
+};
+
+/** The taint an undo marker's entry names (a taint key holds neither "=" nor ":"). */
+function parseTaintKey(entry: string): { key: string; value: string; effect: string } {
+  const m = /^([^=:]+)=([^:]*):(\w+)$/.exec(entry);
+  return m ? { key: m[1], value: m[2], effect: m[3] } : { key: entry, ...RUN_TAINT };
+}
 
 /**
  * Marks a node with the change about to be made (before it is made), so it can be undone after any
@@ -305,10 +323,6 @@ async function deleteFisTemplates(t: Target, runId: string, kept: string[]): Pro
   if (left.length) throw new EnvironmentError(`Expected no FIS experiment template tagged ${RUN_MARKER}=${runId} after deleting them, got ${left.join(', ')}`);
   return done;
 }
-
-/** The taint the spot disruption sets (harness/disruptions/spot.ts): one with another value or effect was changed since. */
-const RUN_TAINT = { value: 'true', effect: 'NoSchedule' };
-
 /**
  * Uncordons and untaints what disruptions changed — the changes in `changes` and those the nodes'
  * markers of this run name (a harness killed before its checkpoint still left those) — and removes
@@ -337,11 +351,12 @@ export async function undoClusterChanges(t: Target, changes: ClusterChange[], ru
           done.push(`node ${name}: uncordoned`);
         } else kept.push(`node ${name}: uncordoned since the run cordoned it: left as it is`);
       } else if (key.startsWith('taint:')) {
-        const taintKey = key.slice('taint:'.length);
+        const set = parseTaintKey(key.slice('taint:'.length));
+        const taintKey = set.key;
         const taint = (n.spec?.taints ?? []).find((x: { key: string }) => x.key === taintKey) as { value?: string; effect?: string } | undefined;
         if (!taint) kept.push(`node ${name}: taint ${taintKey} removed since the run set it: left as it is`);
-        else if ((taint.value ?? '') !== RUN_TAINT.value || taint.effect !== RUN_TAINT.effect) {
-          kept.push(`node ${name}: taint ${taintKey} is ${taint.value ?? ''}:${taint.effect} (changed since the run set ${RUN_TAINT.value}:${RUN_TAINT.effect}): left as it is`);
+        else if ((taint.value ?? '') !== set.value || taint.effect !== set.effect) {
+          kept.push(`node ${name}: taint ${taintKey} is ${taint.value ?? ''}:${taint.effect} (changed since the run set ${set.value}:${set.effect}): left as it is`);
         } else {
           await t.k8s.setNodeTaint(name, taintKey, null);
           done.push(`node ${name}: taint ${taintKey} removed`);

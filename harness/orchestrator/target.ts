@@ -3,8 +3,8 @@
  * close it. Building it (real adapters, the twin) is the composition root's job: `harness/cli/connect.ts`.
  */
 import type { Clock } from '../core/clock.ts';
-import type { Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
 import type { FisAccess } from '../disruptions/types.ts';
+import type { CapacityPort, Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
@@ -17,6 +17,8 @@ export interface Target {
   ec2: Ec2Port;
   /** AWS FIS for `spot: { via: fis }`, and the experiment role from `target.fisRoleArn` (the twin's own on the twin). */
   fis?: FisAccess;
+  /** Adds a node as Karpenter or a managed node group would (the handlers that launch a replacement). */
+  capacity: CapacityPort;
   /** Model time: the twin's scaled clock, or real time. */
   clock: Clock;
   namespace: string;

@@ -271,3 +271,10 @@ export interface FisPort {
   /** The ids of the templates carrying the tag `key`=`value` (ListExperimentTemplates, all pages). */
   listTemplatesByTag(key: string, value: string): Promise<string[]>;
 }
+
+/** Capacity the harness adds when it plays a handler that launches a replacement. */
+export interface CapacityPort {
+  /** Launches one instance like `like` (same zone, instance type, capacity type) as `handler`'s node would join;
+   *  resolves with its instance id (the Node joins later: wait for it through KubernetesPort). */
+  launchReplacement(like: { nodeName: string; instanceId: string }, handler: 'karpenter' | 'managed-nodegroup'): Promise<{ instanceId: string }>;
+}

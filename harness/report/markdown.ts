@@ -28,6 +28,16 @@ function add(into: Record<string, number>, from: Record<string, number> | undefi
 }
 
 /** One table cell: failed requests with their codes, e.g. `12 (502×10, net×2)`, `0`, or `INVALID [1]`. */
+/** Packed (every replica of the Deployment on the disrupted node) or spread, with the counts. */
+export function packingOf(onNode: { podsOnNode: number; replicas: number }): string {
+  return `${onNode.podsOnNode >= onNode.replicas ? 'packed' : 'spread'} ${onNode.podsOnNode}/${onNode.replicas}`;
+}
+
+/** The detail line's words for where the Deployment's pods were when a node disruption acted. */
+export function onNodeText(onNode: { node: string; podsOnNode: number; replicas: number }): string {
+  return `${packingOf(onNode)}: ${onNode.podsOnNode} of ${onNode.replicas} replica(s) on ${onNode.node} when it acted`;
+}
+
 function cellText(results: CellResult[], footnotes: string[]): string {
   if (!results.length) return '–';
   const invalid = results.filter((r) => !r.valid);
@@ -43,7 +53,9 @@ function cellText(results: CellResult[], footnotes: string[]): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([code, n]) => `${code}×${n}`);
   if (net) detail.push(`net×${net}`);
-  return `${total}${detail.length ? ` (${detail.join(', ')})` : ''}`;
+  // Node disruptions: whether the replicas were packed on the node or spread (repeats may differ: each is said once).
+  const packing = [...new Set(results.flatMap((r) => (r.disruptionOutcome?.onNode ? [packingOf(r.disruptionOutcome.onNode)] : [])))];
+  return `${total}${detail.length ? ` (${detail.join(', ')})` : ''}${packing.length ? `; ${packing.join(', ')}` : ''}`;
 }
 
 /** The table's columns per disruption: failed requests, and latency percentiles of the disruption window. */
@@ -246,7 +258,7 @@ export function renderCellDetails(r: CellResult): string {
   }
   if (r.twinStall) lines.push(`- the twin stalled for ${r.twinStall.seconds} model s at t=${r.twinStall.t}: its actions ran that much late against the pods and the traffic`);
   if (r.schedule?.behindSeconds) lines.push(`- traffic behind schedule in ${r.schedule.behindSeconds} of ${r.schedule.seconds} s of the disruption window (latest send ${r.schedule.maxLateSeconds} s after its due time)`);
-  lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}${r.disruptionOutcome.actedOn ? `; acted on ${r.disruptionOutcome.actedOn.pods} pod(s): ${r.disruptionOutcome.actedOn.summary}` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
+  lines.push(`- disruption: ${r.disruptionOutcome.completed ? 'completed' : 'did not complete'}${r.disruptionOutcome.detail ? ` (${r.disruptionOutcome.detail})` : ''}${r.disruptionOutcome.reason ? ` (${r.disruptionOutcome.reason})` : ''}${r.disruptionOutcome.actedOn ? `; acted on ${r.disruptionOutcome.actedOn.pods} pod(s): ${r.disruptionOutcome.actedOn.summary}` : ''}${r.disruptionOutcome.onNode ? `; ${onNodeText(r.disruptionOutcome.onNode)}` : ''}; ${r.settled ? 'settled' : 'did not settle'}; ${r.durationSeconds} model s`);
   const reasons = Object.entries(r.fiveXXByReason ?? {}).sort((a, b) => b[1] - a[1]);
   if (reasons.length) {
     lines.push('', '| 5xx by cause | count |', '|---|---|', ...reasons.map(([k, n]) => `| ${k} | ${n} |`));

@@ -4,7 +4,7 @@
  * so the documentation cannot drift from what a run writes.
  */
 import { z } from 'zod';
-import { cellConfigSchema, specSchema } from '../matrix/schema.ts';
+import { cellConfigSchema, NODE_HANDLERS, REPLACING_HANDLERS, specSchema } from '../matrix/schema.ts';
 import { recommendationSchema } from './recommend.ts';
 import type { OriginalSettings } from '../settings/types.ts';
 
@@ -25,10 +25,15 @@ export const timelineEventSchema = z.discriminatedUnion('type', [
   z.object({ t: z.number(), type: z.literal('note'), detail: z.string() }).strict(),
 ]);
 
-const disruptionResultSchema = z.discriminatedUnion('kind', [
+// A union, not discriminated by kind: a spot result is harness-played (handler) or sent by FIS (via), and strict objects tell them apart.
+const disruptionResultSchema = z.union([
   z.object({ kind: z.literal('rollout') }).strict(),
   z.object({ kind: z.literal('drain'), node: z.string() }).strict(),
-  z.object({ kind: z.literal('spot'), node: z.string(), noticeSeconds: z.number(), via: z.enum(['harness', 'fis']).optional(), durationBeforeInterruption: z.number().optional() }).strict(),
+  // Results written before handlers existed played aws-node-termination-handler; one FIS sent names none (the cluster's own acted).
+  z.object({ kind: z.literal('spot'), handler: z.enum(NODE_HANDLERS).default('nth'), node: z.string(), noticeSeconds: z.number() }).strict(),
+  z.object({ kind: z.literal('spot'), node: z.string(), noticeSeconds: z.number(), via: z.literal('fis'), durationBeforeInterruption: z.number() }).strict(),
+  z.object({ kind: z.literal('rebalance'), handler: z.enum(NODE_HANDLERS), node: z.string() }).strict(),
+  z.object({ kind: z.literal('node-replace'), handler: z.enum(REPLACING_HANDLERS), node: z.string() }).strict(),
 ]);
 
 const distributionSchema = z
@@ -126,7 +131,7 @@ export const explainSchema = z
 export const cellResultSchema = z
   .object({
     schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
-    id: z.string().describe('rollout|drain|spot . gate-on|gate-off . prestop-N . grace-N . dereg-N . rN'),
+    id: z.string().describe('rollout|drain|spot|rebalance|node-replace[-handler][-node] . gate-on|gate-off . prestop-N . grace-N . dereg-N . rN'),
     index: z.number().int().min(0),
     disruption: disruptionResultSchema,
     repeat: z.number().int().min(1),
@@ -169,6 +174,15 @@ export const cellResultSchema = z
           .strict()
           .optional()
           .describe('the evidence that the disruption acted on the Deployment: a completed disruption with pods < max(1, needed) makes the cell INVALID'),
+        onNode: z
+          .object({
+            node: z.string(),
+            podsOnNode: z.number().int().min(0).describe('pods of the Deployment on the node when the disruption acted'),
+            replicas: z.number().int().min(0).describe("the Deployment's replicas then"),
+          })
+          .strict()
+          .optional()
+          .describe('node disruptions (spot, rebalance, node-replace): where the Deployment\'s pods were; podsOnNode = replicas is "packed" (all on one node), fewer "spread"'),
       })
       .strict(),
     settled: z.boolean(),

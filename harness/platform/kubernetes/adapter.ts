@@ -51,7 +51,7 @@ function plain<T>(value: T): KObject {
 }
 
 /** A client-node error as text: the API's status and message, or the network error. */
-function kubeErrorText(error: unknown): ErrorText {
+export function kubeErrorText(error: unknown): ErrorText {
   if (error instanceof ApiException) {
     const body = error.body as { message?: string; reason?: string } | string | undefined;
     const detail = typeof body === 'string' ? (safeJson(body)?.message ?? body) : body?.message;

@@ -6,7 +6,8 @@
  * (`explain`, per-node target events) are read as optional, so the report works with and without them.
  */
 import { disruptionLabel } from '../../matrix/expand.ts';
-import { configKey } from '../markdown.ts';
+import { nthNotice } from '../../explain/cell-context.ts';
+import { configKey, onNodeText } from '../markdown.ts';
 import type { CellResult } from '../types.ts';
 
 /** A span of one lane in one state. */
@@ -404,12 +405,15 @@ function nodeLanes(cell: CellResult, end: number): Lane[] {
       const l = lane(name);
       l.cordoned = true;
       step(l, e.t, l.tainted ? 'tainted, cordoned' : 'cordoned');
-    } else if (e.action === 'spot-notice') {
+    } else if (e.action === 'spot-notice' || e.action === 'rebalance-recommendation' || e.action === 'node-replace' || e.action === 'taint') {
       const l = lane(name);
       const instance = /\((i-[^)]+)\)/.exec(e.detail)?.[1];
       if (instance) instanceNode.set(instance, name);
-      l.tainted = true;
-      step(l, e.t, l.cordoned ? 'tainted, cordoned' : 'tainted');
+      // NTH taints at the notice; the other handlers' taints are events of their own.
+      if (e.action === 'taint' || (e.action === 'spot-notice' && nthNotice(e.detail))) {
+        l.tainted = true;
+        step(l, e.t, l.cordoned ? 'tainted, cordoned' : 'tainted');
+      }
     } else if (e.action === 'terminate-instance') {
       const node = instanceNode.get(name);
       if (node) step(lane(node), e.t, 'terminated');
@@ -440,6 +444,7 @@ function validityRows(cell: CellResult): Array<[string, string]> {
     rows.push(['latency, baseline', side(cell.latency.baseline)], ['latency, window', side(cell.latency.window)]);
   }
   rows.push(['disruption', cell.disruptionOutcome.completed ? `completed${cell.disruptionOutcome.detail ? `: ${cell.disruptionOutcome.detail}` : ''}` : `not completed: ${cell.disruptionOutcome.reason ?? 'no reason recorded'}`]);
+  if (cell.disruptionOutcome.onNode) rows.push(['pods on the node', onNodeText(cell.disruptionOutcome.onNode)]);
   if (cell.disruptionOutcome.actedOn) rows.push(['acted on', `${cell.disruptionOutcome.actedOn.pods} pod(s) of the ${cell.disruptionOutcome.actedOn.needed} needed: ${cell.disruptionOutcome.actedOn.summary}`]);
   rows.push(['settled', cell.settled ? `yes${cell.marks.settled !== undefined ? ` at ${cell.marks.settled} s` : ''}` : 'no']);
   rows.push(['duration', `${cell.durationSeconds} model s${cell.realDurationSeconds !== undefined ? ` (${cell.realDurationSeconds.toFixed(1)} s real)` : ''}; driver ${cell.driver}`]);

@@ -24,6 +24,11 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('Mobility Technologies (spot interruption, replicas on one node vs spread)', () => {
+  it('records how many of the Deployment\'s pods were on the interrupted node when it acted: all 3 packed, 1 spread', () => {
+    expect(packed.result.disruptionOutcome.onNode, describeCell(packed)).toEqual({ node: 'node-a1', podsOnNode: 3, replicas: 3 });
+    expect(spread.result.disruptionOutcome.onNode, describeCell(spread)).toEqual({ node: 'node-a1', podsOnNode: 1, replicas: 3 });
+  });
+
   it('Mobility Technologies: a spot interruption with every replica on the spot node loses more than with replicas spread over nodes', () => {
     expect(packed.fiveXX, `${describeCell(packed)} vs ${describeCell(spread)}`).toBeGreaterThanOrEqual(2 * spread.fiveXX + 10);
   });

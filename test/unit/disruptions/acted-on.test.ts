@@ -56,6 +56,7 @@ function cluster(pods: KObject[], opts: { evictBlocked?: string[]; onRestart?: (
   const ctx: DisruptionContext = {
     k8s,
     ec2,
+    capacity: { launchReplacement: async () => Promise.reject(new Error('no replacement in these cells')) },
     clock,
     timeline: new Timeline(clock),
     namespace: 'shop',
@@ -86,7 +87,7 @@ describe('drain: pods of the Deployment evicted', () => {
 describe('spot: pods of the Deployment evicted at the notice or ended with the instance', () => {
   it('counts a pod a budget kept on the node as ended by the termination', async () => {
     const { ctx, clock, state } = cluster([pod('web-1', 'node-b2'), pod('web-2', 'node-b2'), pod('web-3', 'node-a1')], { evictBlocked: ['web-2'] });
-    const running = spot.run({ kind: 'spot', node: 'spot', noticeSeconds: 10 }, ctx);
+    const running = spot.run({ kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 10 }, ctx);
     for (let i = 0; i < 20 && !state.terminated.length; i++) await clock.advance(1000);
     const outcome = await running;
     expect(state.terminated).toEqual(['i-0b2']);

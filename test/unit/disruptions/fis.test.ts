@@ -122,6 +122,8 @@ function cluster(opts: { lifecycle?: 'spot' | 'on-demand'; accept?: boolean } = 
     },
     fis: { port: fis, roleArn: ROLE, region: 'us-east-1' },
     runId: 'r1',
+    // Through FIS the cluster's handler adds capacity, never the harness.
+    capacity: { launchReplacement: () => Promise.reject(new Error('Expected no launch from the harness for an FIS interruption, got one')) },
   };
   return { ctx, clock, api, fis, changes, templatesWhenRecorded, interruptions, timeline };
 }
@@ -274,11 +276,14 @@ describe('spot via fis: the spec', () => {
   it('names its cells spot-fis (spot-fisN for another duration), and leaves a harness-played spot as it was', () => {
     const { spec } = parseSpec({ ...base, disruptions: ['spot', { spot: { via: 'fis' } }, { spot: { via: 'fis', durationBeforeInterruption: 300 } }] });
     expect(spec.disruptions).toEqual([
-      { kind: 'spot', node: 'spot', noticeSeconds: 120 },
+      { kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 120 },
       { kind: 'spot', node: 'spot', noticeSeconds: 120, via: 'fis', durationBeforeInterruption: 120 },
       { kind: 'spot', node: 'spot', noticeSeconds: 120, via: 'fis', durationBeforeInterruption: 300 },
     ]);
     expect(spec.disruptions.map(disruptionLabel)).toEqual(['spot', 'spot-fis', 'spot-fis300']);
+    // FIS's interruption is answered by the cluster's own handler: the harness plays none, so none is named.
+    expect(() => parseSpec({ ...base, disruptions: [{ spot: { via: 'fis', handler: 'karpenter' } }] })).toThrow(/disruptions\[0\]\.spot\.handler: expected no handler with via: fis/);
+    expect(() => parseSpec({ ...base, disruptions: [{ spot: { durationBeforeInterruption: 300 } }] })).toThrow(/disruptions\[0\]\.spot\.durationBeforeInterruption: expected durationBeforeInterruption only with via: fis/);
   });
 
   it('takes durationBeforeInterruption from 120 to 900 seconds, and needs target.fisRoleArn against a cluster', () => {

@@ -13,7 +13,7 @@ describe('parseSpec', () => {
     expect(spec.disruptions).toEqual([
       { kind: 'rollout' },
       { kind: 'drain', node: 'node:node-a1' },
-      { kind: 'spot', node: 'spot', noticeSeconds: 120 },
+      { kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 120 },
     ]);
     expect(warnings).toEqual([]);
   });
@@ -97,7 +97,7 @@ describe('parseSpec bounds and ids', () => {
 
   it('says which disruption forms exist when an entry is none of them, and points into the one it took', () => {
     const issues = errorsOf({ matrix, disruptions: ['reboot', { drain: { node: 5 } }] });
-    expect(issues[0]).toBe('disruptions[0]: expected "rollout", "drain", "spot", { rollout: {} }, { drain: { node } } or { spot: { node, noticeSeconds } }, got "reboot"');
+    expect(issues[0]).toBe('disruptions[0]: expected "rollout", "drain", "spot", "rebalance", { rollout: {} }, { drain: { node } }, { spot: { handler, node, noticeSeconds } }, { spot: { via: fis, node, durationBeforeInterruption } }, { rebalance: { handler, node } } or { node-replace: { handler, node } } (handler: "nth", "karpenter" or "managed-nodegroup"; node-replace: "karpenter" or "managed-nodegroup"), got "reboot"');
     expect(issues[1]).toMatch(/^disruptions\[1\]\.drain\.node: /);
   });
 

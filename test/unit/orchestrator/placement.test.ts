@@ -74,7 +74,7 @@ async function place(w: ReturnType<typeof world>, d: Disruption): Promise<Config
 describe('ensurePlacement', () => {
   it('waits for the replacement spot node instead of restarting onto the terminated one that still reads Ready', async () => {
     const w = world({ notReadyAt: 40_000, replacementAt: 60_000 });
-    const outcome = await place(w, { kind: 'spot', node: 'spot', noticeSeconds: 120 });
+    const outcome = await place(w, { kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 120 });
     expect(outcome).toEqual({ ok: true, detail: 're-placed: node-b2-r1 runs 1 pod(s) of web' });
     expect(w.restarts).toEqual([60_000]);
     expect(w.pods()).not.toContain('node-b2');

@@ -34,6 +34,25 @@ describe('preconditionProblems', () => {
     expect(problems(['spot'], deployment(3), [node('a'), node('s', { spot: true, providerID: 'kind://s' })])[0]).toMatch(/expected the node to carry an EC2 providerID/);
   });
 
+  it('lets a handler that launches a replacement first act on a single node, and refuses a managed node group\'s replacement in a cluster', () => {
+    const s = node('s', { spot: true });
+    const single = [{ ...s, metadata: { name: 's', labels: { ...s.metadata?.labels, 'karpenter.sh/nodepool': 'default' } } }];
+    const karpenter = parseSpec({ matrix, disruptions: [{ spot: { handler: 'karpenter' } }, { 'node-replace': { handler: 'karpenter' } }] }).spec;
+    expect(preconditionProblems(karpenter, deployment(3), single)).toEqual([]);
+    expect(preconditionProblems(parseSpec({ matrix, disruptions: ['spot'] }).spec, deployment(3), single)[0]).toMatch(/expected a schedulable node besides the one drained/);
+    // A node of no NodePool cannot be replaced as Karpenter would.
+    expect(preconditionProblems(karpenter, deployment(3), [s, node('a')])[0]).toBe(
+      "disruptions[0] (spot spot): expected a node of the handler's group (label karpenter.sh/nodepool) to replace like karpenter does, got s without it (on the twin, cluster.spotHandler sets the nodes' labels)",
+    );
+    const mng = parseSpec({ matrix, disruptions: [{ spot: { handler: 'managed-nodegroup' } }, { rebalance: { handler: 'managed-nodegroup' } }, { 'node-replace': { handler: 'managed-nodegroup' } }] }).spec;
+    const groups = world.map((n) => ({ ...n, metadata: { ...n.metadata, labels: { ...n.metadata?.labels, 'eks.amazonaws.com/nodegroup': 'ng' } } }));
+    expect(preconditionProblems(mng, deployment(3), groups, 'twin')).toEqual([]);
+    expect(preconditionProblems(mng, deployment(3), groups, 'cluster')).toEqual([
+      'disruptions[1] (rebalance spot): expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group\'s Auto Scaling group, which is not supported; run it on the twin',
+      'disruptions[2] (node-replace most-pods): expected a handler whose replacement the harness can launch in a cluster (karpenter, or nth for rebalance), got managed-nodegroup: its replacement would scale the node group\'s Auto Scaling group, which is not supported; run it on the twin',
+    ]);
+  });
+
   it('needs somewhere for the drained pods to go', () => {
     expect(problems([{ drain: { node: 'node:a' } }], deployment(3), [node('a'), node('b', { cordoned: true })])[0]).toMatch(/expected a schedulable node besides the one drained/);
     expect(problems(['drain'], deployment(3), [node('a')])[0]).toMatch(/expected a schedulable node besides the one drained/);

@@ -77,7 +77,7 @@ describe('the run directory', () => {
     await writeCell(runDir, cellResult({ gate: true, kind: 'rollout' }));
     const loaded = await readRun(runDir);
     expect(loaded.record).toEqual(r);
-    expect(loaded.record.spec.disruptions).toEqual([{ kind: 'rollout' }, { kind: 'drain', node: 'most-pods' }, { kind: 'spot', node: 'spot', noticeSeconds: 30 }]);
+    expect(loaded.record.spec.disruptions).toEqual([{ kind: 'rollout' }, { kind: 'drain', node: 'most-pods' }, { kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 30 }]);
     expect(loaded.cells.map((c) => c.id)).toEqual(['rollout.gate-on.prestop-0.grace-30.dereg-300.r1']);
   });
 
