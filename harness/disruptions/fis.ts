@@ -9,8 +9,9 @@
  * Source: https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html#send-spot-instance-interruptions
  */
 import { RUN_MARKER } from '../core/labels.ts';
-import { instanceIdOf, type FisExperimentState, type KObject } from '../platform/ports.ts';
-import { placement, podsOf } from './drain.ts';
+import type { FisExperimentState, KObject } from '../platform/ports.ts';
+import { podsOf } from './drain.ts';
+import { targetNode } from './handlers/steps.ts';
 import type { DisruptionContext, DisruptionRunner } from './types.ts';
 import { pollUntil } from './wait.ts';
 
@@ -47,6 +48,41 @@ async function podsOn(ctx: DisruptionContext, node: string): Promise<Set<string>
   return new Set(pods.filter((p: KObject) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp).map((p) => p.metadata?.uid ?? ''));
 }
 
+/** What the cluster's handler did that the harness has seen so far: the node's taints and cordon, and the nodes that joined. */
+interface Seen {
+  taints: Set<string>;
+  cordoned: boolean;
+  nodes: Set<string>;
+}
+
+const taintText = (t: { key: string; value?: string; effect: string }) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
+
+/**
+ * Puts on the timeline what the cluster's own handler did since the last look (at each poll of the
+ * experiment, so to within FIS_POLL_SECONDS): a taint or a cordon on the node, a node that joined
+ * (a replacement). The pods' own events are on the timeline already.
+ */
+async function observeCluster(ctx: DisruptionContext, node: string, seen: Seen): Promise<void> {
+  const nodes = await ctx.k8s.listNodes();
+  const mine = nodes.find((n) => n.metadata?.name === node);
+  for (const t of (mine?.spec?.taints ?? []) as Array<{ key: string; value?: string; effect: string }>) {
+    const text = taintText(t);
+    if (seen.taints.has(text)) continue;
+    seen.taints.add(text);
+    ctx.timeline.add({ type: 'disruption', action: 'taint', detail: `${node} ${text} (by the cluster's handler)` });
+  }
+  if (mine?.spec?.unschedulable && !seen.cordoned) {
+    seen.cordoned = true;
+    ctx.timeline.add({ type: 'disruption', action: 'cordon', detail: `${node} (by the cluster's handler)` });
+  }
+  for (const n of nodes) {
+    const name = n.metadata?.name ?? '';
+    if (seen.nodes.has(name)) continue;
+    seen.nodes.add(name);
+    ctx.timeline.add({ type: 'disruption', action: 'node-joined', detail: `${name} (a replacement: the cluster's handler or its node group)` });
+  }
+}
+
 /** Interrupts the chosen spot node's instance through FIS and follows the experiment to its end. */
 export const fisSpot: DisruptionRunner<FisSpotDisruption> = {
   kind: 'spot',
@@ -58,19 +94,23 @@ export const fisSpot: DisruptionRunner<FisSpotDisruption> = {
     const roleArn = ctx.fis.roleArn;
     if (!roleArn) return { completed: false, reason: 'spot via fis: expected target.fisRoleArn (the role FIS assumes), got none' };
     if (!ctx.runId) return { completed: false, reason: 'spot via fis: expected the run id for the template marker tag, got none' };
-    const placed = await placement(ctx, d.node);
-    if (!placed.ok) return { completed: false, reason: placed.reason };
-    const node = placed.node;
-    const instanceId = instanceIdOf((await ctx.k8s.getNode(node)).spec?.providerID);
-    if (!instanceId) return { completed: false, reason: `node ${node} has no EC2 providerID` };
+    const chosen = await targetNode(ctx, d.node);
+    if (!chosen.ok) return { completed: false, reason: chosen.reason };
+    const { node, instanceId, onNode } = chosen.target;
     const instance = await ctx.ec2.describeInstance(instanceId);
-    if (!instance) return { completed: false, reason: `node ${node}: EC2 does not know its instance ${instanceId}` };
-    if (instance.lifecycle !== 'spot') return { completed: false, reason: `node ${node}: its instance ${instanceId} is ${instance.lifecycle}; FIS interrupts spot instances only` };
+    if (!instance) return { completed: false, reason: `node ${node}: EC2 does not know its instance ${instanceId}`, onNode };
+    if (instance.lifecycle !== 'spot') return { completed: false, reason: `node ${node}: its instance ${instanceId} is ${instance.lifecycle}; FIS interrupts spot instances only`, onNode };
     const instanceArn = instanceArnOf(roleArn, ctx.fis.region, instanceId);
-    if (!instanceArn) return { completed: false, reason: `spot via fis: expected target.fisRoleArn to be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${roleArn}` };
+    if (!instanceArn) return { completed: false, reason: `spot via fis: expected target.fisRoleArn to be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${roleArn}`, onNode };
 
     const deadline = ctx.clock.now() + ctx.boundMs;
     const before = await podsOn(ctx, node);
+    const nodeNow = await ctx.k8s.getNode(node);
+    const seen: Seen = {
+      taints: new Set(((nodeNow.spec?.taints ?? []) as Array<{ key: string; value?: string; effect: string }>).map(taintText)),
+      cordoned: Boolean(nodeNow.spec?.unschedulable),
+      nodes: new Set((await ctx.k8s.listNodes()).map((n) => n.metadata?.name ?? '')),
+    };
     const tags = { [RUN_MARKER]: ctx.runId };
     // Recorded before the create: a harness killed in between still leaves a record, and restore finds the template by its tag.
     await ctx.recordChange({ kind: 'fis-template', runId: ctx.runId });
@@ -93,6 +133,7 @@ export const fisSpot: DisruptionRunner<FisSpotDisruption> = {
       async () => {
         const now = await ctx.fis!.port.getExperiment(experimentId);
         if (now.status !== state.status) ctx.timeline.add({ type: 'disruption', action: 'fis-experiment', detail: stateText(now) });
+        await observeCluster(ctx, node, seen);
         state = now;
         return ENDED.has(now.status);
       },
@@ -103,12 +144,15 @@ export const fisSpot: DisruptionRunner<FisSpotDisruption> = {
       const left = await podsOn(ctx, node);
       return [...before].filter((uid) => !left.has(uid)).length;
     };
-    if (!ended) return { completed: false, reason: ctx.signal.aborted ? 'interrupted' : `the FIS experiment ${experimentId} was still ${state.status} at the bound`, actedOn: summary(await goneNow()) };
-    if (state.status !== 'completed') return { completed: false, reason: `the FIS experiment ${experimentId} ended ${state.status}${state.reason ? `: ${state.reason}` : ''}`, actedOn: summary(await goneNow()) };
+    if (!ended) return { completed: false, reason: ctx.signal.aborted ? 'interrupted' : `the FIS experiment ${experimentId} was still ${state.status} at the bound`, actedOn: summary(await goneNow()), onNode };
+    if (state.status !== 'completed') return { completed: false, reason: `the FIS experiment ${experimentId} ended ${state.status}${state.reason ? `: ${state.reason}` : ''}`, actedOn: summary(await goneNow()), onNode };
     // The instance is interrupted: its pods go with it (or went before, drained by the cluster's handler).
-    const allGone = await pollUntil(ctx.clock, Math.max(0, deadline - ctx.clock.now()), ctx.signal, async () => (await goneNow()) === before.size);
+    const allGone = await pollUntil(ctx.clock, Math.max(0, deadline - ctx.clock.now()), ctx.signal, async () => {
+      await observeCluster(ctx, node, seen);
+      return (await goneNow()) === before.size;
+    });
     const actedOn = summary(await goneNow());
-    if (!allGone) return { completed: false, reason: ctx.signal.aborted ? 'interrupted' : `pods of ${ctx.deployment} were still running on ${node} at the bound after the experiment completed`, actedOn };
-    return { completed: true, detail: `FIS experiment ${experimentId} completed; ${actedOn.summary}`, actedOn };
+    if (!allGone) return { completed: false, reason: ctx.signal.aborted ? 'interrupted' : `pods of ${ctx.deployment} were still running on ${node} at the bound after the experiment completed`, actedOn, onNode };
+    return { completed: true, detail: `FIS experiment ${experimentId} completed; ${actedOn.summary}`, actedOn, onNode };
   },
 };

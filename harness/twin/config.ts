@@ -37,6 +37,9 @@ export const healthCheckSchema = z
   })
   .strict();
 
+/** What reacts to a spot interruption in the cluster: aws-node-termination-handler, Karpenter or an EKS managed node group. */
+export const spotHandlerSchema = z.enum(['nth', 'karpenter', 'managed-nodegroup']);
+
 export const nodeSchema = z
   .object({
     name: z.string().min(1),
@@ -44,16 +47,19 @@ export const nodeSchema = z
     instanceType: z.string().default('m5.large'),
     lifecycle: z.enum(['on-demand', 'spot']).default('on-demand'),
     /**
-     * The Karpenter NodePool or the managed node group the node belongs to (cluster.spotHandler
-     * karpenter or managed-nodegroup); default `default` for Karpenter, `ng-spot` / `ng-on-demand`
+     * The Karpenter NodePool or the managed node group the node belongs to (its handler, else
+     * cluster.spotHandler, karpenter or managed-nodegroup); default `default` for Karpenter, `ng-spot` / `ng-on-demand`
      * (by lifecycle) for a managed node group.
      */
     group: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lowercase name (letters, digits, hyphens) of at most 63 characters').optional(),
+    /**
+     * Who manages this node, when not cluster.spotHandler: a cluster may run Karpenter beside a
+     * managed node group (a self-managed node, `nth`, is aws-node-termination-handler's). Its labels,
+     * its replacement and the handler that reacts to its interruption follow.
+     */
+    handler: spotHandlerSchema.optional(),
   })
   .strict();
-
-/** What reacts to a spot interruption in the cluster: aws-node-termination-handler, Karpenter or an EKS managed node group. */
-export const spotHandlerSchema = z.enum(['nth', 'karpenter', 'managed-nodegroup']);
 
 export const twinConfigSchema = z
   .object({

@@ -326,25 +326,27 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
   }
 
   for (const node of cluster.nodes) {
-    const membership = configuredMembership(cluster.spotHandler, node);
+    const membership = configuredMembership(node.handler ?? cluster.spotHandler, node);
     if (membership.kind === 'managed-nodegroup') groupSize.set(membership.group, (groupSize.get(membership.group) ?? 0) + 1);
     launch(node, membership);
   }
 
-  const handler: SpotHandler = createSpotHandler({
-    kind: cluster.spotHandler,
-    store,
-    clock,
-    later,
-    log,
-    launchLike(instanceId, onReady) {
-      const like = instances.get(instanceId);
-      if (!like) return undefined;
-      const node = { name: nameFor(like.membership), zone: like.zone, instanceType: like.instanceType, lifecycle: like.lifecycle };
-      const launched = launchPending(node, like.membership, {}, onReady);
-      return { instanceId: launched.instanceId, nodeName: launched.nodeName };
-    },
-  });
+  const launchLike = (instanceId: string, onReady?: (nodeName: string) => void) => {
+    const like = instances.get(instanceId);
+    if (!like) return undefined;
+    const node = { name: nameFor(like.membership), zone: like.zone, instanceType: like.instanceType, lifecycle: like.lifecycle };
+    const launched = launchPending(node, like.membership, {}, onReady);
+    return { instanceId: launched.instanceId, nodeName: launched.nodeName };
+  };
+  // The handler that manages a node reacts to its interruption: Karpenter for its NodePools' nodes, the
+  // managed node group for its own, aws-node-termination-handler for self-managed ones. One each, made when first needed.
+  const handlers = new Map<SpotHandlerKind, SpotHandler>();
+  const handlerOf = (instance: Instance): SpotHandler => {
+    const kind: SpotHandlerKind = instance.membership.kind === 'self-managed' ? 'nth' : instance.membership.kind;
+    let handler = handlers.get(kind);
+    if (!handler) handlers.set(kind, (handler = createSpotHandler({ kind, store, clock, later, log, launchLike })));
+    return handler;
+  };
 
   function terminate(instance: Instance): void {
     const wasPending = instance.state === 'pending';
@@ -352,7 +354,7 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
     log(`nodes: instance ${instance.instanceId} (${instance.nodeName}) terminated${wasPending ? ' before its node joined' : ''}`);
     if (wasPending) return;
     deps.kubelets.killNode(instance.nodeName);
-    if (instance.interrupted) handler.terminated(instance);
+    if (instance.interrupted) handlerOf(instance).terminated(instance);
     later(() => markNotReady(instance.nodeName), cluster.nodeNotReadySeconds * 1000);
     if (groupReplaces(instance)) {
       const membership = instance.membership;
@@ -388,6 +390,7 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
       const end = clock.now() + durationMs;
       log(`nodes: spot interruption of ${instanceId} (${instance.nodeName}), reclaimed in ${durationMs / 1000} s`);
       // EC2 sends the rebalance recommendation first when there is time for it (FIS: durations over PT2M).
+      const handler = handlerOf(instance);
       if (durationMs > SPOT_NOTICE_MS) handler.rebalance(at);
       const noticeIn = Math.max(0, durationMs - SPOT_NOTICE_MS);
       if (noticeIn === 0) handler.notice(at, end);

@@ -86,6 +86,7 @@ function cluster(opts: { lifecycle?: 'spot' | 'on-demand'; accept?: boolean } = 
     listPods: async () => pods.map((p) => structuredClone(p)),
     listNodes: async () => structuredClone(nodes),
     getNode: async (name: string) => structuredClone(nodes.find((n) => n.metadata?.name === name)!),
+    getDeployment: async () => ({ metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3 } }),
   } as unknown as KubernetesPort;
   const ec2 = { describeInstance: async (id: string) => ({ instanceId: id, state: 'running', lifecycle: opts.lifecycle ?? 'spot', zone: 'us-east-1a' }) } as unknown as Ec2Port;
   const instances: Ec2Instance[] = [{ instanceId: SPOT_ID, nodeName: 'node-s1', zone: 'us-east-1a', instanceType: 'm5.large', lifecycle: 'spot', state: 'running', launchTime: new Date(0) }];
@@ -159,7 +160,7 @@ describe('spot via fis: the runner', () => {
     const gets = fis.calls.filter((c) => c.startsWith('GET /experiments/')).length;
     expect(gets).toBeGreaterThanOrEqual(60);
     expect(gets).toBeLessThanOrEqual(62);
-    expect(outcome).toEqual({ completed: true, detail: `FIS experiment ${exp} completed; the FIS experiment ${exp} on node-s1 ended 2 pod(s) of web`, actedOn: { pods: 2, needed: 1, summary: `the FIS experiment ${exp} on node-s1 ended 2 pod(s) of web` } });
+    expect(outcome).toEqual({ completed: true, detail: `FIS experiment ${exp} completed; the FIS experiment ${exp} on node-s1 ended 2 pod(s) of web`, actedOn: { pods: 2, needed: 1, summary: `the FIS experiment ${exp} on node-s1 ended 2 pod(s) of web` }, onNode: { node: 'node-s1', podsOnNode: 2, replicas: 3 } });
     // The cell's restore deletes it.
     const w = world({ via: 'api' });
     const done = await undoClusterChanges({ ...w.target, fis: ctx.fis }, changes, 'r1');
@@ -180,7 +181,7 @@ describe('spot via fis: the runner', () => {
 
   it('refuses an on-demand node before it creates anything, and says what is missing without a role or FIS', async () => {
     const { ctx, api, changes } = cluster({ lifecycle: 'on-demand' });
-    expect(await fisSpot.run({ kind: 'spot', node: 'node:node-s1' }, ctx)).toEqual({ completed: false, reason: `node node-s1: its instance ${SPOT_ID} is on-demand; FIS interrupts spot instances only` });
+    expect(await fisSpot.run({ kind: 'spot', node: 'node:node-s1' }, ctx)).toEqual({ completed: false, reason: `node node-s1: its instance ${SPOT_ID} is on-demand; FIS interrupts spot instances only`, onNode: { node: 'node-s1', podsOnNode: 2, replicas: 3 } });
     expect(await fisSpot.run({ kind: 'spot', node: 'spot' }, { ...ctx, fis: { ...ctx.fis!, roleArn: undefined } })).toEqual({ completed: false, reason: 'spot via fis: expected target.fisRoleArn (the role FIS assumes), got none' });
     expect(await fisSpot.run({ kind: 'spot', node: 'spot' }, { ...ctx, fis: undefined })).toEqual({ completed: false, reason: 'spot via fis: not connected to AWS FIS' });
     expect(api.templateIds()).toEqual([]);

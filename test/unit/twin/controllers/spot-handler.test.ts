@@ -38,7 +38,7 @@ function readyPod(name: string, nodeName: string): KubeObject {
   };
 }
 
-function world(spotHandler: string, extra: { pdbMinAvailable?: number } = {}) {
+function world(spotHandler: string, extra: { pdbMinAvailable?: number; spotNodeHandler?: string } = {}) {
   const clock = new ManualClock(START);
   const store = new ObjectStore(clock);
   store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
@@ -49,7 +49,7 @@ function world(spotHandler: string, extra: { pdbMinAvailable?: number } = {}) {
       nodeLaunchSeconds: LAUNCH_S,
       nodes: [
         { name: 'node-a1', zone: 'us-east-1a', lifecycle: 'on-demand' },
-        { name: 'node-b2', zone: 'us-east-1b', instanceType: 'c5.xlarge', lifecycle: 'spot' },
+        { name: 'node-b2', zone: 'us-east-1b', instanceType: 'c5.xlarge', lifecycle: 'spot', ...(extra.spotNodeHandler ? { handler: extra.spotNodeHandler } : {}) },
       ],
     },
   });
@@ -321,3 +321,16 @@ describe('RunInstances through the node lifecycle', () => {
   });
 });
 
+describe("a node's own handler (cluster.nodes[].handler)", () => {
+  it('in an nth world, a Karpenter node carries its labels and Karpenter answers its interruption; the self-managed node stays NTH\'s', async () => {
+    const w = world('nth', { spotNodeHandler: 'karpenter' });
+    expect(w.store.get('nodes', undefined, 'node-b2')!.metadata.labels).toMatchObject({ 'karpenter.sh/nodepool': 'default', 'karpenter.sh/capacity-type': 'spot' });
+    expect(w.store.get('nodes', undefined, 'node-a1')!.metadata.labels?.['karpenter.sh/nodepool']).toBeUndefined();
+    await interrupt(w, 120);
+    expect(first(w.steps, 'taint')!.message).toBe(`node-b2 ${KARPENTER_DISRUPTED_TAINT}:NoSchedule`);
+    expect(actions(w.steps).slice(0, 3)).toEqual(['0 spot-notice node-b2', '0 replacement-launched node-b2', '0 taint node-b2']);
+    // Karpenter's node: no Auto Scaling group replaces it; Karpenter's own replacement is the only new node.
+    await w.clock.advance(LAUNCH_S * 1000);
+    expect(nodeNames(w.store)).toEqual(['node-a1', first(w.steps, 'replacement-ready')!.about].sort());
+  });
+});
