@@ -6,6 +6,7 @@
  * SIGKILLed and the pipe reaches end of file.
  */
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import type { ContainerProcess, ContainerSpec, ProcessExit, ProcessSupervisor } from './types.ts';
 
 /** Options of a process supervisor. */
@@ -15,6 +16,14 @@ export interface SupervisorOptions {
   /** Called with every line a process writes (stdout and stderr). */
   onOutput?: (name: string, line: string, pid: number) => void;
 }
+
+/**
+ * How much nicer than the twin every container process runs. Pods stand for other machines' CPUs;
+ * here they share this one with the twin, whose clock-keeping (the ALB's lags, the controllers, the
+ * data plane) must not wait behind them: a twin that runs late is a stall, and its cells INVALID.
+ * Lower priority for the pods makes the pods slower under load, never the twin's timings.
+ */
+export const POD_NICENESS = 10;
 
 /** Every live child of this Node process, across supervisors, for the exit hook. */
 const live = new Set<ChildProcess>();
@@ -81,6 +90,13 @@ export function createProcessSupervisor(opts: SupervisorOptions = {}): ProcessSu
     });
     const pid = child.pid ?? 0;
     let running = pid > 0;
+    if (pid > 0) {
+      try {
+        setPriority(pid, Math.min(19, getPriority() + POD_NICENESS));
+      } catch {
+        // Not permitted: the pod runs at the twin's priority.
+      }
+    }
     if (running) {
       live.add(child);
       installExitHook();

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { projectRoot } from '../../../harness/core/paths.ts';
-import { createProcessSupervisor } from '../../../harness/twin/runtime/processes.ts';
+import { getPriority } from 'node:os';
+import { createProcessSupervisor, POD_NICENESS } from '../../../harness/twin/runtime/processes.ts';
 import type { ProcessSupervisor } from '../../../harness/twin/runtime/types.ts';
 import { isAlive } from '../../helpers/processes.ts';
 import { requirement } from '../../helpers/requirement.ts';
@@ -75,6 +76,12 @@ describe('process supervisor', () => {
     const pgrp = Number(readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
     expect(pgrp).toBe(proc.pid);
     expect(pgrp).not.toBe(Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[2]));
+  });
+
+  it('runs each child at a lower priority than the twin (POD_NICENESS above its own)', async () => {
+    const s = supervisor();
+    const proc = s.spawn({ name: 'nice', command: ['sleep', '30'], env: {} });
+    expect(getPriority(proc.pid)).toBe(Math.min(19, getPriority() + POD_NICENESS));
   });
 
   it('keeps only the last 50 lines', async () => {
