@@ -3,7 +3,7 @@
  * the settings registry (harness/settings/registry.ts), the steadiness check, restoring and reading
  * back every setting (again by walking the registry), and undoing node changes.
  */
-import { EnvironmentError } from '../core/errors.ts';
+import { ApiError, EnvironmentError } from '../core/errors.ts';
 import { LEASE_ANNOTATION, RUN_MARKER, UNDO_MARKER } from '../core/labels.ts';
 import { parseLease, type FoundMarker, type Lease } from './lease.ts';
 
@@ -344,26 +344,37 @@ export async function undoClusterChanges(t: Target, changes: ClusterChange[], ru
   for (const [name, keys] of todo) {
     const n = nodes.get(name);
     if (!n) continue; // the instance is gone (spot): nothing to undo
-    for (const key of keys) {
-      if (key === 'cordon') {
-        if (n.spec?.unschedulable) {
-          await t.k8s.setNodeUnschedulable(name, false);
-          done.push(`node ${name}: uncordoned`);
-        } else kept.push(`node ${name}: uncordoned since the run cordoned it: left as it is`);
-      } else if (key.startsWith('taint:')) {
-        const set = parseTaintKey(key.slice('taint:'.length));
-        const taintKey = set.key;
-        const taint = (n.spec?.taints ?? []).find((x: { key: string }) => x.key === taintKey) as { value?: string; effect?: string } | undefined;
-        if (!taint) kept.push(`node ${name}: taint ${taintKey} removed since the run set it: left as it is`);
-        else if ((taint.value ?? '') !== set.value || taint.effect !== set.effect) {
-          kept.push(`node ${name}: taint ${taintKey} is ${taint.value ?? ''}:${taint.effect} (changed since the run set ${set.value}:${set.effect}): left as it is`);
-        } else {
-          await t.k8s.setNodeTaint(name, taintKey, null);
-          done.push(`node ${name}: taint ${taintKey} removed`);
-        }
-      }
+    try {
+      await undoNode(t, name, n, keys, done, kept);
+    } catch (error) {
+      // Deleted since the listing (its instance was terminated: the node controller removes the Node): nothing left to undo.
+      if (error instanceof ApiError && error.status === 404) continue;
+      throw error;
     }
-    await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null, [LEASE_ANNOTATION]: null });
   }
   return done;
+}
+
+/** Undoes one node's recorded changes and removes its markers. */
+async function undoNode(t: Target, name: string, n: KObject, keys: Set<string>, done: string[], kept: string[]): Promise<void> {
+  for (const key of keys) {
+    if (key === 'cordon') {
+      if (n.spec?.unschedulable) {
+        await t.k8s.setNodeUnschedulable(name, false);
+        done.push(`node ${name}: uncordoned`);
+      } else kept.push(`node ${name}: uncordoned since the run cordoned it: left as it is`);
+    } else if (key.startsWith('taint:')) {
+      const set = parseTaintKey(key.slice('taint:'.length));
+      const taintKey = set.key;
+      const taint = (n.spec?.taints ?? []).find((x: { key: string }) => x.key === taintKey) as { value?: string; effect?: string } | undefined;
+      if (!taint) kept.push(`node ${name}: taint ${taintKey} removed since the run set it: left as it is`);
+      else if ((taint.value ?? '') !== set.value || taint.effect !== set.effect) {
+        kept.push(`node ${name}: taint ${taintKey} is ${taint.value ?? ''}:${taint.effect} (changed since the run set ${set.value}:${set.effect}): left as it is`);
+      } else {
+        await t.k8s.setNodeTaint(name, taintKey, null);
+        done.push(`node ${name}: taint ${taintKey} removed`);
+      }
+    }
+  }
+  await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null, [LEASE_ANNOTATION]: null });
 }

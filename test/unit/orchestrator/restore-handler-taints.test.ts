@@ -5,6 +5,7 @@
  * markers alone; one whose value or effect changed since is left and reported.
  */
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../../harness/core/errors.ts';
 import { UNDO_MARKER } from '../../../harness/core/labels.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import { markNodeChange, restoreSettings, snapshotSettings } from '../../../harness/orchestrator/settings.ts';
@@ -35,5 +36,24 @@ describe('restore of handler taints', () => {
     const { done, kept } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
     expect(done).toEqual([]);
     expect(kept).toContain('node node-b1: taint eks.amazonaws.com/nodegroup is draining:NoSchedule (changed since the run set unschedulable:NoSchedule): left as it is');
+  });
+
+  it('counts a node deleted while restore undoes it (its spot instance was terminated) as gone, and goes on with the others', async () => {
+    const w = world({ via: 'api' });
+    const original = await snapshotSettings(w.target);
+    await markNodeChange(w.target, 'r1', { kind: 'cordon', node: 'node-a1' });
+    await w.target.k8s.setNodeUnschedulable('node-a1', true);
+    await markNodeChange(w.target, 'r1', { kind: 'cordon', node: 'node-b1' });
+    await w.target.k8s.setNodeUnschedulable('node-b1', true);
+    // node-a1 is listed, then the node controller deletes it before its markers come off.
+    const annotate = w.target.k8s.annotate;
+    w.target.k8s.annotate = async (ref, a) => {
+      if (ref.kind === 'Node' && ref.name === 'node-a1') throw new ApiError('Kubernetes API annotate(): expected an answer, got 404: nodes "node-a1" not found', 404);
+      return annotate(ref, a);
+    };
+    const { done, differences } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
+    expect(done).toEqual(['node node-a1: uncordoned', 'node node-b1: uncordoned']);
+    expect(w.nodes.get('node-b1')!.spec.unschedulable ?? false).toBe(false);
+    expect(differences).toEqual([]);
   });
 });
