@@ -48,12 +48,15 @@ describe('restore of handler taints', () => {
     // node-a1 is listed, then the node controller deletes it before its markers come off.
     const annotate = w.target.k8s.annotate;
     w.target.k8s.annotate = async (ref, a) => {
-      if (ref.kind === 'Node' && ref.name === 'node-a1') throw new ApiError('Kubernetes API annotate(): expected an answer, got 404: nodes "node-a1" not found', 404);
+      if (ref.kind === 'Node' && ref.name === 'node-a1') {
+        w.nodes.delete('node-a1');
+        throw new ApiError('Kubernetes API annotate(): expected an answer, got 404: nodes "node-a1" not found', 404);
+      }
       return annotate(ref, a);
     };
     const { done, differences } = await restoreSettings(w.target, original, 'r1', () => {}, { spec });
     expect(done).toEqual(['node node-a1: uncordoned', 'node node-b1: uncordoned']);
     expect(w.nodes.get('node-b1')!.spec.unschedulable ?? false).toBe(false);
-    expect(differences).toEqual([]);
+    expect(differences, 'restore verifies what it restored').toEqual([]);
   });
 });
