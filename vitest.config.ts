@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
  * windows, ground-truth agreement, slow requests against the grace period): they run first, two at a
  * time, before the rest. With three workers for everything they failed now and then on two cores.
  */
-const timingSensitive = ['test/twin/explain/explain.e2e.test.ts', 'test/twin/twin.behaviours.test.ts', 'test/twin/orchestrator/run.e2e.test.ts'];
+// The nightly workflow runs the CLI end to end and asserts every cell valid: a twin starved by three other twin files stalls (its cells INVALID).
+const timingSensitive = ['test/twin/explain/explain.e2e.test.ts', 'test/twin/twin.behaviours.test.ts', 'test/twin/orchestrator/run.e2e.test.ts', 'test/examples/workflows.test.ts'];
 
 /** The longest files (CI's slowest-file list), started first in their group so none is left to run alone at the end. */
 const longest = ['test/twin/explain/staging-path.test.ts', 'test/twin/cli/faults-leftovers.test.ts', 'test/twin/cli/faults.test.ts', 'test/twin/cli/run-interrupt.test.ts', 'test/twin/cli/ingress-shapes.e2e.test.ts', 'test/twin/orchestrator/cell.traffic-killed.test.ts'];
