@@ -179,7 +179,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const kubeApi = await startKubeApiServer({
       store,
       clock,
-      hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body) },
+      hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body), logs: (req) => kubelets.openLog(req) },
       kubernetesVersion: config.cluster.kubernetesVersion,
     });
     stops.push(() => kubeApi.close());

@@ -37,6 +37,16 @@ export interface LogSource {
   follow(onLine: (line: LogLine) => void, onEnd: () => void): () => void;
 }
 
+/** Which log a `pods/log` request reads. */
+export interface LogRequest {
+  namespace: string;
+  name: string;
+  /** The pod's uid when known: a pod of the same name that came back is another pod. */
+  uid?: string;
+  container: string;
+  previous: boolean;
+}
+
 /** The log of one container instance (one process), bounded by `limits`. */
 export class ContainerLog implements LogSource {
   readonly #limits: LogLimits;

@@ -14,18 +14,18 @@ import type { Random } from '../../../core/random.ts';
 import type { ObjectStore } from '../../kube/store.ts';
 import type { WatchEvent } from '../../kube/types.ts';
 import type { Network } from '../../network.ts';
-import { DEFAULT_LOG_LIMITS, type LogLimits, type LogSource } from '../../runtime/logs.ts';
+import { DEFAULT_LOG_LIMITS, type LogLimits, type LogRequest, type LogSource } from '../../runtime/logs.ts';
 import type { AddressAllocator, ProcessSupervisor } from '../../runtime/types.ts';
 import { cancelTimers, killProcesses, releaseAddresses, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { runHandler, runProbe } from './probes.ts';
-import { openLog, type LogRequest } from './logs.ts';
+import { openLog } from './logs.ts';
 import { startPod } from './processes.ts';
 import { scheduleSync } from './status.ts';
 import { beginTermination, updateGrace } from './termination.ts';
 
 export { HOST_IP, TEST_APP_IMAGE, resolveContainerCommand, sleepSecondsOf } from './spec.ts';
 export { PORT_ANNOTATION } from './status.ts';
-export type { LogRequest } from './logs.ts';
+export type { LogRequest } from '../../runtime/logs.ts';
 
 /** What the kubelets need. */
 export interface KubeletDeps {

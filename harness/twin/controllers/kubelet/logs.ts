@@ -3,7 +3,7 @@
  * starts a new one), bounded per instance; a pod's logs go with the pod. `openLog` answers a
  * `pods/log` request as the kubelet does, with its messages for a container that has none yet.
  */
-import { ContainerLog, type LogSource } from '../../runtime/logs.ts';
+import { ContainerLog, type LogRequest, type LogSource } from '../../runtime/logs.ts';
 import type { ContainerRuntime, KubeletContext, PodRuntime } from './runtime.ts';
 
 /** Instances whose logs a container keeps: the current one and the previous one. */
@@ -15,16 +15,6 @@ export function newInstanceLog(ctx: KubeletContext, c: ContainerRuntime): Contai
   c.logs.push(log);
   if (c.logs.length > INSTANCES_KEPT) c.logs.splice(0, c.logs.length - INSTANCES_KEPT);
   return log;
-}
-
-/** Which log a `pods/log` request reads. */
-export interface LogRequest {
-  namespace: string;
-  name: string;
-  /** The pod's uid when known: a pod of the same name that came back is another pod. */
-  uid?: string;
-  container: string;
-  previous: boolean;
 }
 
 /**
