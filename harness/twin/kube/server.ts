@@ -694,11 +694,11 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
     let closed = false;
-    let unfollow: (() => void) | undefined;
+    const following: { stop?: () => void } = {};
     const finish = () => {
       if (closed) return;
       closed = true;
-      unfollow?.();
+      following.stop?.();
       watches.delete(finish);
       if (!res.writableEnded) res.end();
     };
@@ -713,8 +713,8 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     req.on('close', finish);
     send(initial);
     if (closed) return;
-    unfollow = source.follow((line) => send(sinceMs === undefined || line.time >= sinceMs ? [line] : []), finish);
-    if (closed) unfollow();
+    following.stop = source.follow((line) => send(sinceMs === undefined || line.time >= sinceMs ? [line] : []), finish);
+    if (closed) following.stop();
   }
 
   function serveWatch(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, rep: Representation): void {
