@@ -143,6 +143,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       addresses,
       network,
       images: config.cluster.images,
+      logLimits: config.cluster.podLogs,
       projectRoot,
       log,
     });
