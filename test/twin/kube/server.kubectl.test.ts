@@ -190,8 +190,9 @@ describe.runIf(needsKubectl.run)('kubectl against the twin', () => {
       await logWith('web-1/app/previous', 'crashed');
       expect(await ok('logs', 'web-1')).toBe('listening\nGET / 200\nGET /a 200');
       expect(await ok('logs', 'web-1', '--tail=1')).toBe('GET /a 200');
-      // The clock is 3 s past the first line: the last 2 s hold the second and third lines.
-      expect(await ok('logs', 'web-1', '--since=2s')).toBe('GET / 200\nGET /a 200');
+      // Lines at +0, +1 and +2 s, the previous instance's at +3 s; the clock is now at +4 s.
+      expect(await ok('logs', 'web-1', '--since=3s')).toBe('GET / 200\nGET /a 200');
+      expect(await ok('logs', 'web-1', '--since=2s')).toBe('GET /a 200');
       expect(await ok('logs', 'web-1', '--timestamps', '--tail=1')).toBe('2024-06-01T12:00:02.000000000Z GET /a 200');
       expect(await ok('logs', 'web-1', '-p')).toBe('crashed');
       const none = await kubectl('logs', 'web-2', '-p');
