@@ -8,6 +8,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from '../core/errors.ts';
 import { projectRoot } from '../core/paths.ts';
+import { DEFAULT_LOG_LIMITS } from './runtime/logs.ts';
 
 const seconds = z.number().min(0);
 
@@ -97,6 +98,14 @@ export const twinConfigSchema = z
         kubernetesVersion: z.string().regex(/^1\.\d+$/, 'expected a Kubernetes version like 1.31').default('1.31'),
         /** Images the kubelet knows, mapped to the command it runs for them. */
         images: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+        /** What the kubelet keeps of each container instance's log (`kubectl logs`); the oldest lines go first. */
+        podLogs: z
+          .object({
+            maxLines: z.number().int().min(1).default(DEFAULT_LOG_LIMITS.maxLines),
+            maxBytes: z.number().int().min(1).default(DEFAULT_LOG_LIMITS.maxBytes),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

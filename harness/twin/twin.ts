@@ -143,6 +143,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       addresses,
       network,
       images: config.cluster.images,
+      logLimits: config.cluster.podLogs,
       projectRoot,
       log,
     });
@@ -179,7 +180,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const kubeApi = await startKubeApiServer({
       store,
       clock,
-      hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body) },
+      hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body), logs: (req) => kubelets.openLog(req) },
       kubernetesVersion: config.cluster.kubernetesVersion,
     });
     stops.push(() => kubeApi.close());

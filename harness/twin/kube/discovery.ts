@@ -30,6 +30,7 @@ const subresourceInfo: Record<string, { group: string; version: string; kind?: s
   status: { group: '', version: '', verbs: ['get', 'patch', 'update'] },
   eviction: { group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
   scale: { group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
+  log: { group: '', version: '', verbs: ['get'] },
 };
 
 /** Resources listed in the "all" category, as kubectl get all expects. */

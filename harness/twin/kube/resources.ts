@@ -12,7 +12,7 @@ export const resources: Record<string, ResourceInfo> = Object.fromEntries(
   [
     r('', 'v1', 'Namespace', 'namespaces', false, { shortNames: ['ns'] }),
     r('', 'v1', 'Node', 'nodes', false, { shortNames: ['no'], subresources: ['status'] }),
-    r('', 'v1', 'Pod', 'pods', true, { shortNames: ['po'], subresources: ['status', 'eviction'] }),
+    r('', 'v1', 'Pod', 'pods', true, { shortNames: ['po'], subresources: ['status', 'eviction', 'log'] }),
     r('', 'v1', 'Service', 'services', true, { shortNames: ['svc'] }),
     r('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
     r('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'] }),

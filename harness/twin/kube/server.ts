@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Clock, Timer } from '../../core/clock.ts';
+import { formatLine, selectLines, type LogLine, type LogRequest, type LogSource } from '../runtime/logs.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Document, openApiV3Index, versionInfo } from './discovery.ts';
 import { applyPatch, patchTypeOf, type PatchType } from './patch.ts';
 import { apiVersionOf, resources } from './resources.ts';
@@ -26,11 +27,14 @@ export interface EvictionResponse {
 /** Decides an eviction (PDBs): the default deletes the pod and answers 201. */
 export type EvictHook = (namespace: string, name: string, body: unknown) => EvictionResponse | Promise<EvictionResponse>;
 
+/** Opens a container's log for `pods/log` (the kubelet): the log, or the kubelet's reason there is none (a 400). */
+export type LogsHook = (req: LogRequest) => LogSource | string;
+
 /** What the API server needs. */
 export interface KubeApiServerDeps {
   store: ObjectStore;
   clock: Clock;
-  hooks?: { evict?: EvictHook };
+  hooks?: { evict?: EvictHook; logs?: LogsHook };
   /** 0 or absent: an ephemeral port. */
   port?: number;
   host?: '127.0.0.1';
@@ -442,6 +446,9 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
         throw methodNotAllowed(method);
       case 'scale':
         return scale(req, res, route, q, method);
+      case 'log':
+        if (method === 'GET') return podLog(req, res, route, q);
+        throw methodNotAllowed(method);
       default:
         throw new RequestFailure(404, 'NotFound', 'the server could not find the requested resource');
     }
@@ -651,6 +658,65 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     sendJson(res, 200, toScale(store.update(info.plural, current, { expectRv, dryRun })));
   }
 
+  /**
+   * GET pods/NAME/log: the container's lines as plain text, selected as PodLogOptions say; with
+   * `follow`, a chunked stream that ends when the container instance ends, the client goes away,
+   * `limitBytes` is reached or the server closes.
+   */
+  function podLog(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams): void {
+    const namespace = route.namespace!;
+    const name = route.name!;
+    const opts = parseLogOptions(name, q);
+    const pod = store.require('pods', namespace, name);
+    const container = logContainerOf(pod, opts.container);
+    // An unscheduled pod has no kubelet to ask: the API server answers with nothing.
+    if (!pod.spec?.nodeName) return sendText(res, '');
+    const source = deps.hooks?.logs?.({ namespace, name, uid: pod.metadata.uid, container, previous: opts.previous });
+    if (source === undefined) throw new RequestFailure(400, 'BadRequest', `container ${JSON.stringify(container)} in pod ${JSON.stringify(name)} is not available`);
+    if (typeof source === 'string') throw new RequestFailure(400, 'BadRequest', source);
+    const sinceMs = opts.sinceSeconds !== undefined ? clock.now() - opts.sinceSeconds * 1000 : opts.sinceMs;
+    const initial = selectLines(source.lines(), { tailLines: opts.tailLines, sinceMs });
+    let left = opts.limitBytes ?? Number.POSITIVE_INFINITY;
+    /** The bytes of `lines` that fit in what is left of limitBytes. */
+    const take = (lines: LogLine[]): Buffer => {
+      const whole = Buffer.from(lines.map((l) => formatLine(l, opts.timestamps)).join(''), 'utf8');
+      const out = whole.length > left ? whole.subarray(0, left) : whole;
+      left -= out.length;
+      return out;
+    };
+    if (!opts.follow) {
+      const body = take(initial);
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length, 'Cache-Control': 'no-cache, private' });
+      res.end(body);
+      return;
+    }
+    // No Content-Length: Node sends the body chunked, as the API server streams a followed log.
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    let closed = false;
+    const following: { stop?: () => void } = {};
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      following.stop?.();
+      watches.delete(finish);
+      if (!res.writableEnded) res.end();
+    };
+    const send = (lines: LogLine[]) => {
+      if (closed || res.destroyed) return;
+      const chunk = take(lines);
+      if (chunk.length > 0) res.write(chunk);
+      if (left <= 0 || res.writableLength > MAX_WATCH_BUFFER) finish();
+    };
+    watches.add(finish);
+    res.on('close', finish);
+    req.on('close', finish);
+    send(initial);
+    if (closed) return;
+    following.stop = source.follow((line) => send(sinceMs === undefined || line.time >= sinceMs ? [line] : []), finish);
+    if (closed) following.stop();
+  }
+
   function serveWatch(req: http.IncomingMessage, res: http.ServerResponse, route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearchParams, rep: Representation): void {
     const { info } = route;
     const opts = listOptions(route, q);
@@ -749,6 +815,75 @@ function listOptions(route: Extract<ApiRoute, { kind: 'resource' }>, q: URLSearc
 function includeObjectOf(q: URLSearchParams): IncludeObject {
   const v = q.get('includeObject');
   return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+function sendText(res: http.ServerResponse, text: string): void {
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+/** PodLogOptions from the query, validated as the API server does (422 Invalid, 400 for what does not parse). */
+export interface PodLogOptions {
+  container?: string;
+  follow: boolean;
+  previous: boolean;
+  timestamps: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  /** sinceTime as model epoch ms. */
+  sinceMs?: number;
+  limitBytes?: number;
+}
+
+function parseLogOptions(name: string, q: URLSearchParams): PodLogOptions {
+  const integer = (key: string): number | undefined => {
+    const v = q.get(key);
+    if (v === null || v === '') return undefined;
+    if (!/^-?[0-9]+$/.test(v)) throw new RequestFailure(400, 'BadRequest', `expected ${key} to be an integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const opts: PodLogOptions = {
+    container: q.get('container') || undefined,
+    follow: isTrue(q.get('follow')),
+    previous: isTrue(q.get('previous')),
+    timestamps: isTrue(q.get('timestamps')),
+    tailLines: integer('tailLines'),
+    sinceSeconds: integer('sinceSeconds'),
+    limitBytes: integer('limitBytes'),
+  };
+  const sinceTime = q.get('sinceTime');
+  if (sinceTime) {
+    const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(sinceTime) ? Date.parse(sinceTime) : Number.NaN;
+    if (Number.isNaN(ms)) throw new RequestFailure(400, 'BadRequest', `expected sinceTime in RFC 3339 (2006-01-02T15:04:05Z), got ${JSON.stringify(sinceTime)}`);
+    opts.sinceMs = ms;
+  }
+  const causes: Array<{ field: string; message: string }> = [];
+  if (opts.tailLines !== undefined && opts.tailLines < 0) causes.push({ field: 'tailLines', message: `Invalid value: ${opts.tailLines}: must be greater than or equal to 0` });
+  if (opts.limitBytes !== undefined && opts.limitBytes < 1) causes.push({ field: 'limitBytes', message: `Invalid value: ${opts.limitBytes}: must be greater than 0` });
+  if (opts.sinceSeconds !== undefined && opts.sinceSeconds < 1) causes.push({ field: 'sinceSeconds', message: `Invalid value: ${opts.sinceSeconds}: must be greater than 0` });
+  if (opts.sinceSeconds !== undefined && opts.sinceMs !== undefined) causes.push({ field: '', message: 'Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified' });
+  if (causes.length > 0) {
+    const text = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+    throw new RequestFailure(422, 'Invalid', `PodLogOptions ${JSON.stringify(name)} is invalid: ${text}`, { name, group: '', kind: 'PodLogOptions', causes: causes.map((c) => ({ field: c.field, message: c.message })) });
+  }
+  return opts;
+}
+
+/** The container a log request names, or the pod's only one; the API server's 400s otherwise. */
+function logContainerOf(pod: KubeObject, asked: string | undefined): string {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- wire JSON
+  const names: string[] = (pod.spec?.containers ?? []).map((c: any) => String(c.name));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- wire JSON
+  const initNames: string[] = (pod.spec?.initContainers ?? []).map((c: any) => String(c.name));
+  const podName = pod.metadata.name;
+  if (asked === undefined) {
+    if (names.length === 1) return names[0];
+    if (names.length === 0) throw new RequestFailure(400, 'BadRequest', `pod ${podName} does not have a container`);
+    const init = initNames.length > 0 ? ` or one of the init containers: [${initNames.join(' ')}]` : '';
+    throw new RequestFailure(400, 'BadRequest', `a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]${init}`);
+  }
+  if (!names.includes(asked) && !initNames.includes(asked)) throw new RequestFailure(400, 'BadRequest', `container ${asked} is not valid for pod ${podName}`);
+  return asked;
 }
 
 function methodNotAllowed(method: string): RequestFailure {

@@ -104,22 +104,26 @@ export function createProcessSupervisor(opts: SupervisorOptions = {}): ProcessSu
     child.stdin?.on('error', () => {
       // The child may exit while the pipe is open; nothing is ever written to it.
     });
-    for (const stream of [child.stdout, child.stderr]) {
+    for (const [which, stream] of [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const) {
       if (!stream) continue;
+      const line = (text: string) => {
+        remember(text);
+        opts.onOutput?.(spec.name, text, pid);
+        spec.onLine?.(text, which);
+      };
       let partial = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
         const parts = (partial + chunk).split('\n');
         partial = parts.pop() ?? '';
-        for (const line of parts) {
-          remember(line);
-          opts.onOutput?.(spec.name, line, pid);
-        }
+        for (const text of parts) line(text);
       });
       stream.on('end', () => {
         if (partial) {
-          remember(partial);
-          opts.onOutput?.(spec.name, partial, pid);
+          line(partial);
           partial = '';
         }
       });
@@ -138,7 +142,9 @@ export function createProcessSupervisor(opts: SupervisorOptions = {}): ProcessSu
       child.on('error', (error) => {
         // Spawn failures (ENOENT, EACCES) come here without an exit; report them like a shell.
         if (pid > 0) return;
-        remember(`cannot start ${JSON.stringify(first)}: ${error.message}`);
+        const text = `cannot start ${JSON.stringify(first)}: ${error.message}`;
+        remember(text);
+        spec.onLine?.(text, 'stderr');
         result = { code: 127, signal: null };
         done();
       });

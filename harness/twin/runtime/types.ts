@@ -43,6 +43,8 @@ export interface ContainerSpec {
   command: string[];
   env: Record<string, string>;
   cwd?: string;
+  /** Called with every line this process writes, as it comes (the kubelet keeps the container's log). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** Starts container processes and guarantees that none outlives the twin. */

@@ -7,14 +7,18 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isAlive as alive } from '../../helpers/processes.ts';
 import { startTwinUp } from '../../helpers/twin-up.ts';
 
 let child: ResultPromise | undefined;
 let dir: string | undefined;
+let follower: ResultPromise | undefined;
 
 afterEach(async () => {
+  if (follower?.pid && follower.exitCode === null) follower.kill('SIGKILL');
+  await follower?.catch(() => {});
+  follower = undefined;
   if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
   await child?.catch(() => {});
   child = undefined;
@@ -60,9 +64,20 @@ describe('twin up', () => {
     await execa('kubectl', ['cordon', 'node-a1'], { env: withEnv, timeout: 20_000 });
     const cordoned = await execa('kubectl', ['get', 'node', 'node-a1', '-o', 'jsonpath={.spec.unschedulable}'], { env: withEnv, timeout: 20_000 });
     expect(cordoned.stdout).toBe('true');
+    // kubectl logs reads the kubelet's log of a pod that the Deployment's selector picks.
+    const logs = await execa('kubectl', ['logs', 'deploy/web', '-n', 'shop', '--timestamps'], { env: withEnv, timeout: 20_000 });
+    expect(logs.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z listening 127\.\S+ pid \d+$/m);
+    // Followed through a rollout: the old pod's SIGTERM line comes, then the stream ends with the pod.
+    follower = execa('kubectl', ['logs', '-f', 'deploy/web', '-n', 'shop'], { env: withEnv, timeout: 70_000, reject: false });
+    let followed = '';
+    follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+    await vi.waitFor(() => expect(followed).toContain('listening'), { timeout: 20_000 });
     await execa('kubectl', ['rollout', 'restart', 'deployment/web', '-n', 'shop'], { env: withEnv, timeout: 20_000 });
     const status = await execa('kubectl', ['rollout', 'status', 'deployment/web', '-n', 'shop', '--timeout', '60s'], { env: withEnv, timeout: 70_000 });
     expect(status.stdout).toContain('successfully rolled out');
+    const ended = await follower;
+    expect(ended.exitCode, String(ended.stderr)).toBe(0);
+    expect(ended.stdout).toContain('SIGTERM received');
 
     const arn = JSON.parse((await execa('aws', ['elbv2', 'describe-target-groups', '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout)
       .TargetGroups[0].TargetGroupArn as string;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, type Clock } from '../../../harness/core/clock.ts';
 import { writeKubeconfig } from '../../../harness/twin/kube/kubeconfig.ts';
-import { startKubeApiServer, type EvictHook, type KubeApiServer } from '../../../harness/twin/kube/server.ts';
+import { startKubeApiServer, type EvictHook, type KubeApiServer, type LogsHook } from '../../../harness/twin/kube/server.ts';
 import { ObjectStore } from '../../../harness/twin/kube/store.ts';
 import type { KubeObject } from '../../../harness/twin/kube/types.ts';
 
@@ -74,14 +74,14 @@ export function seed(store: ObjectStore): void {
 }
 
 /** Starts a seeded store and API server (ManualClock unless given) and writes a kubeconfig. */
-export async function startApiFixture(opts: { clock?: Clock; evict?: EvictHook; bookmarkSeconds?: number } = {}): Promise<ApiFixture> {
+export async function startApiFixture(opts: { clock?: Clock; evict?: EvictHook; logs?: LogsHook; bookmarkSeconds?: number } = {}): Promise<ApiFixture> {
   const clock = opts.clock ?? new ManualClock(T0);
   const store = new ObjectStore(clock);
   seed(store);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-api-'));
   let api: KubeApiServer | undefined;
   try {
-    api = await startKubeApiServer({ store, clock, hooks: opts.evict ? { evict: opts.evict } : undefined, bookmarkSeconds: opts.bookmarkSeconds });
+    api = await startKubeApiServer({ store, clock, hooks: { evict: opts.evict, logs: opts.logs }, bookmarkSeconds: opts.bookmarkSeconds });
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeKubeconfig(kubeconfig, { server: api.url, namespace: 'default' });
     const started = api;

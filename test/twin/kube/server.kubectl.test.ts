@@ -5,6 +5,8 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EvictionResponse } from '../../../harness/twin/kube/server.ts';
+import type { ManualClock } from '../../../harness/core/clock.ts';
+import { ContainerLog } from '../../../harness/twin/runtime/logs.ts';
 import { requirement } from '../../helpers/requirement.ts';
 import { runningPod, startApiFixture, type ApiFixture } from './fixture.ts';
 
@@ -18,6 +20,8 @@ const needsKubectl = requirement(`kubectl (${KUBECTL})`, available, 'apt-get ins
 let fx: ApiFixture;
 let cacheDir: string;
 let evictions: string[];
+/** The kubelet's logs as the logs hook serves them, by `pod/container[/previous]`. */
+let podLogs: Map<string, ContainerLog>;
 const running: ResultPromise[] = [];
 
 beforeAll(async () => {
@@ -28,7 +32,11 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   evictions = [];
+  podLogs = new Map();
   fx = await startApiFixture({
+    logs: (req) =>
+      podLogs.get(`${req.name}/${req.container}${req.previous ? '/previous' : ''}`) ??
+      (req.previous ? `previous terminated container "${req.container}" in pod "${req.name}" not found` : `container "${req.container}" in pod "${req.name}" is waiting to start: ContainerCreating`),
     evict: (ns, name): EvictionResponse => {
       evictions.push(`${ns}/${name}`);
       fx.store.delete('pods', ns, name, { gracePeriodSeconds: 0 });
@@ -163,6 +171,58 @@ describe.runIf(needsKubectl.run)('kubectl against the twin', () => {
     expect(text).toMatch(/^Status:\s+Running$/m);
     expect(text).toMatch(/^Controlled By:\s+ReplicaSet\/web-5d8f$/m);
     expect(text).toMatch(/^\s+Image:\s+fixtures\/app$/m);
+  });
+
+  describe('logs', () => {
+    /** A log for `key` with lines written one model second apart. */
+    async function logWith(key: string, ...texts: string[]): Promise<ContainerLog> {
+      const log = new ContainerLog();
+      for (const text of texts) {
+        log.append({ time: fx.clock.now(), stream: 'stdout', text });
+        await (fx.clock as ManualClock).advance(1000);
+      }
+      podLogs.set(key, log);
+      return log;
+    }
+
+    it('prints a pod’s log, its tail, lines since a time, with timestamps, and the previous instance', async () => {
+      await logWith('web-1/app', 'listening', 'GET / 200', 'GET /a 200');
+      await logWith('web-1/app/previous', 'crashed');
+      expect(await ok('logs', 'web-1')).toBe('listening\nGET / 200\nGET /a 200');
+      expect(await ok('logs', 'web-1', '--tail=1')).toBe('GET /a 200');
+      // Lines at +0, +1 and +2 s, the previous instance's at +3 s; the clock is now at +4 s.
+      expect(await ok('logs', 'web-1', '--since=3s')).toBe('GET / 200\nGET /a 200');
+      expect(await ok('logs', 'web-1', '--since=2s')).toBe('GET /a 200');
+      expect(await ok('logs', 'web-1', '--timestamps', '--tail=1')).toBe('2024-06-01T12:00:02.000000000Z GET /a 200');
+      expect(await ok('logs', 'web-1', '-p')).toBe('crashed');
+      const none = await kubectl('logs', 'web-2', '-p');
+      expect(none.exitCode).toBe(1);
+      expect(none.stderr).toContain('previous terminated container "app" in pod "web-2" not found');
+      const waiting = await kubectl('logs', 'web-2');
+      expect(waiting.stderr).toContain('container "app" in pod "web-2" is waiting to start: ContainerCreating');
+      const unknown = await kubectl('logs', 'web-1', '-c', 'nope');
+      expect(unknown.stderr).toContain('container nope is not valid for pod web-1');
+    });
+
+    it('logs deploy/web reads a pod of the Deployment’s selector', async () => {
+      await logWith('web-1/app', 'from web-1');
+      await logWith('web-2/app', 'from web-2');
+      expect(await ok('logs', 'deploy/web')).toMatch(/^from web-[12]$/);
+    });
+
+    it('logs -f prints new lines and ends when the container does', async () => {
+      const log = await logWith('web-1/app', 'listening');
+      const sub = kubectl('logs', '-f', 'web-1');
+      running.push(sub);
+      let out = '';
+      sub.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await vi.waitFor(() => expect(out).toBe('listening\n'), { timeout: 20_000 });
+      log.append({ time: fx.clock.now(), stream: 'stdout', text: 'SIGTERM received' });
+      await vi.waitFor(() => expect(out).toBe('listening\nSIGTERM received\n'), { timeout: 20_000 });
+      log.end();
+      const result = await sub;
+      expect(result.exitCode).toBe(0);
+    });
   });
 
   it('apply -f creates and then updates an object', async () => {

@@ -94,11 +94,27 @@ describe('process supervisor', () => {
     expect(tail[49]).toBe('line 119');
   });
 
+  it('gives every line, with its stream, to the spawn’s onLine before the exit resolves', async () => {
+    const s = supervisor();
+    const got: string[] = [];
+    const proc = s.spawn({
+      name: 'both',
+      command: ['node', '-e', 'console.log("out 1"); console.error("err 1"); console.log("out 2")'],
+      env: {},
+      onLine: (line, stream) => got.push(`${stream}: ${line}`),
+    });
+    await proc.exited;
+    expect(got.filter((l) => l.startsWith('stdout'))).toEqual(['stdout: out 1', 'stdout: out 2']);
+    expect(got.filter((l) => l.startsWith('stderr'))).toEqual(['stderr: err 1']);
+  });
+
   it('reports a command that cannot start as exit 127 with the reason in the tail', async () => {
     const s = supervisor();
-    const proc = s.spawn({ name: 'missing', command: ['/nonexistent/rollout-harness-binary'], env: {} });
+    const got: string[] = [];
+    const proc = s.spawn({ name: 'missing', command: ['/nonexistent/rollout-harness-binary'], env: {}, onLine: (line, stream) => got.push(`${stream}: ${line}`) });
     expect(await proc.exited).toEqual({ code: 127, signal: null });
     expect(proc.tail().join('\n')).toMatch(/cannot start "\/nonexistent\/rollout-harness-binary": .*ENOENT/);
+    expect(got).toEqual([`stderr: ${proc.tail()[0]}`]);
     proc.signal('SIGKILL'); // a no-op, never a signal to PID 0
     await s.killAll();
   });

@@ -14,15 +14,18 @@ import type { Random } from '../../../core/random.ts';
 import type { ObjectStore } from '../../kube/store.ts';
 import type { WatchEvent } from '../../kube/types.ts';
 import type { Network } from '../../network.ts';
+import { DEFAULT_LOG_LIMITS, type LogLimits, type LogRequest, type LogSource } from '../../runtime/logs.ts';
 import type { AddressAllocator, ProcessSupervisor } from '../../runtime/types.ts';
 import { cancelTimers, killProcesses, releaseAddresses, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { runHandler, runProbe } from './probes.ts';
+import { openLog } from './logs.ts';
 import { startPod } from './processes.ts';
 import { scheduleSync } from './status.ts';
 import { beginTermination, updateGrace } from './termination.ts';
 
 export { HOST_IP, TEST_APP_IMAGE, resolveContainerCommand, sleepSecondsOf } from './spec.ts';
 export { PORT_ANNOTATION } from './status.ts';
+export type { LogRequest } from '../../runtime/logs.ts';
 
 /** What the kubelets need. */
 export interface KubeletDeps {
@@ -40,6 +43,8 @@ export interface KubeletDeps {
   log?: (line: string) => void;
   /** Crash-loop back-off in model seconds (k8s: 10 s doubling to 300 s). */
   restartBackoff?: { initialSeconds: number; maxSeconds: number };
+  /** What each container instance's log keeps (default DEFAULT_LOG_LIMITS). */
+  logLimits?: Partial<LogLimits>;
 }
 
 /** The running kubelets. */
@@ -48,6 +53,8 @@ export interface Kubelets {
   stop(): Promise<void>;
   /** The node's instance is gone: SIGKILL its pods' processes, blackhole their addresses, report nothing more. */
   killNode(nodeName: string): void;
+  /** The log a `pods/log` request reads, or the kubelet's reason there is none (a 400). */
+  openLog(req: LogRequest): LogSource | string;
 }
 
 /** The context of a set of kubelets; `checks` replaces the real probes and hooks (for tests without network or exec). */
@@ -62,6 +69,7 @@ export function kubeletContext(deps: KubeletDeps, checks: Partial<Pick<KubeletCo
     projectRoot: deps.projectRoot,
     log: deps.log ?? (() => {}),
     backoff: deps.restartBackoff ?? { initialSeconds: 10, maxSeconds: 300 },
+    logLimits: { ...DEFAULT_LOG_LIMITS, ...deps.logLimits },
     probe: checks.probe ?? ((rt, c, plan) => runProbe(ctx, rt, c, plan)),
     hook: checks.hook ?? ((rt, c, hook, signal) => runHandler(ctx, rt, c, hook, signal)),
     pods: new Map(),
@@ -148,6 +156,7 @@ export function runKubelets(ctx: KubeletContext): Kubelets {
   for (const node of store.list('nodes').items) addNode(node.metadata.name);
 
   return {
+    openLog: (req) => openLog(ctx, req),
     killNode(nodeName) {
       const node = nodes.get(nodeName) ?? { killed: true };
       node.killed = true;

@@ -7,6 +7,7 @@ import type { ContainerProcess, ProcessExit } from '../../runtime/types.ts';
 import { HOST_IP, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand } from './spec.ts';
 import { emit, nowStamp, releaseAddresses, type ContainerRuntime, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { failedStatus, scheduleSync, terminatedRecord } from './status.ts';
+import { newInstanceLog } from './logs.ts';
 import { startProbing } from './probes.ts';
 import { beginTermination, finish } from './termination.ts';
 
@@ -100,6 +101,7 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
       address,
       readiness: probePlanOf(spec),
       preStop: hookOf(spec, spec.lifecycle?.preStop),
+      logs: [],
       gen: 0,
       restartCount: 0,
       ready: false,
@@ -120,7 +122,11 @@ function spawnContainer(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime
   c.successes = 0;
   c.failures = 0;
   c.waiting = undefined;
-  const proc = ctx.supervisor.spawn({ name: `${rt.namespace}/${rt.name}/${c.name}`, command: c.command, env: c.env, cwd: ctx.projectRoot });
+  const log = newInstanceLog(ctx, c);
+  const onLine = (text: string, stream: 'stdout' | 'stderr') => log.append({ time: ctx.clock.now(), stream, text });
+  const proc = ctx.supervisor.spawn({ name: `${rt.namespace}/${rt.name}/${c.name}`, command: c.command, env: c.env, cwd: ctx.projectRoot, onLine });
+  // Resolves once the output pipes are drained: the log is complete, followers stop.
+  void proc.exited.then(() => log.end());
   c.proc = proc;
   c.startedAt = nowStamp(ctx);
   ctx.log(`kubelet ${rt.nodeName}: ${rt.namespace}/${rt.name}/${c.name} started pid ${proc.pid} on ${c.address?.host}:${c.address?.port}`);

@@ -7,6 +7,7 @@ import { timestamp, type ObjectStore } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/types.ts';
 import type { Network } from '../../network.ts';
 import { recordEvent } from '../events.ts';
+import type { ContainerLog, LogLimits } from '../../runtime/logs.ts';
 import type { AddressAllocator, ContainerProcess, PodAddress, ProcessSupervisor } from '../../runtime/types.ts';
 import type { Hook, ProbePlan } from './spec.ts';
 
@@ -32,6 +33,8 @@ export interface ContainerRuntime {
   readiness?: ProbePlan;
   preStop?: Hook;
   proc?: ContainerProcess;
+  /** Logs of the previous and the current instance, oldest first (see logs.ts). */
+  logs: ContainerLog[];
   /** Bumped at every start, so callbacks of an earlier process are ignored. */
   gen: number;
   restartCount: number;
@@ -93,6 +96,8 @@ export interface KubeletContext {
   readonly log: (line: string) => void;
   /** Crash-loop back-off in model seconds. */
   readonly backoff: { initialSeconds: number; maxSeconds: number };
+  /** What each container instance's log keeps. */
+  readonly logLimits: LogLimits;
   /** Runs one readiness probe of container `c`. */
   readonly probe: (rt: PodRuntime, c: ContainerRuntime, plan: ProbePlan) => Promise<CheckResult>;
   /** Runs a preStop hook that is not a sleep. */

@@ -30,6 +30,8 @@ describe('discovery documents', () => {
     // kubectl drain finds the eviction API by this entry.
     expect(byName.get('pods/eviction')).toMatchObject({ group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
     expect(byName.get('pods/status')).toMatchObject({ kind: 'Pod', verbs: ['get', 'patch', 'update'] });
+    // kubectl logs needs pods/log (get) in discovery.
+    expect(byName.get('pods/log')).toEqual({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
   });
 
   it('describes group resources, the scale subresource and the CRD', () => {

@@ -23,6 +23,7 @@ describe('parseApiPath', () => {
     expect(resource('/api/v1/pods')).toEqual({ plural: 'pods', namespace: undefined, name: undefined, subresource: undefined, watch: false });
     expect(resource('/api/v1/namespaces/default/pods')).toMatchObject({ plural: 'pods', namespace: 'default' });
     expect(resource('/api/v1/namespaces/default/pods/web-1/eviction')).toMatchObject({ plural: 'pods', namespace: 'default', name: 'web-1', subresource: 'eviction' });
+    expect(resource('/api/v1/namespaces/default/pods/web-1/log')).toMatchObject({ plural: 'pods', name: 'web-1', subresource: 'log' });
     expect(resource('/apis/apps/v1/namespaces/ns1/deployments/web/scale')).toMatchObject({ plural: 'deployments', name: 'web', subresource: 'scale' });
     expect(resource('/apis/elbv2.k8s.aws/v1beta1/namespaces/ns1/targetgroupbindings/tgb')).toMatchObject({ plural: 'targetgroupbindings', name: 'tgb' });
     expect(resource('/api/v1/nodes/node-a1/status')).toMatchObject({ plural: 'nodes', name: 'node-a1', subresource: 'status' });
@@ -53,7 +54,8 @@ describe('parseApiPath', () => {
       '/api/v1/deployments',
       '/api/v1/namespaces/default/nodes',
       '/api/v1/pods/web-1',
-      '/api/v1/namespaces/default/pods/web-1/log',
+      '/api/v1/namespaces/default/pods/web-1/exec',
+      '/apis/apps/v1/namespaces/default/deployments/web/log',
       '/api/v1/namespaces/default/pods/web-1/status/extra',
       '/api/v1/watch/namespaces/default/pods/web-1/status',
       '/api/v1/namespaces/default/pods/%E0%A4%A',

@@ -3,7 +3,7 @@
  * processes record the signals they get (and when) and exit as told, and a fake address allocator.
  */
 import type { ManualClock } from '../../../../../harness/core/clock.ts';
-import { kubeletContext, runKubelets } from '../../../../../harness/twin/controllers/kubelet/index.ts';
+import { kubeletContext, runKubelets, type KubeletDeps } from '../../../../../harness/twin/controllers/kubelet/index.ts';
 import type { KubeletContext } from '../../../../../harness/twin/controllers/kubelet/runtime.ts';
 import type { ObjectStore } from '../../../../../harness/twin/kube/store.ts';
 import type { KubeObject } from '../../../../../harness/twin/kube/types.ts';
@@ -20,6 +20,8 @@ export interface FakeProcess extends ContainerProcess {
   readonly signals: Array<{ signal: NodeJS.Signals; at: number }>;
   /** Ends the process as if it exited on its own. */
   exit(code: number): void;
+  /** Writes a line as the process would (to the kubelet's `onLine`). */
+  write(text: string, stream?: 'stdout' | 'stderr'): void;
 }
 
 /** A supervisor that hands out FakeProcesses. */
@@ -51,6 +53,7 @@ export function fakeSupervisor(clock: ManualClock, onSigterm: OnSigterm = 'exit'
           if (sig === 'SIGKILL' || onSigterm === 'exit') end({ code: null, signal: sig });
         },
         exit: (code) => end({ code, signal: null }),
+        write: (text, stream = 'stdout') => spec.onLine?.(text, stream),
         tail: () => [],
       };
       spawned.push(proc);
@@ -81,6 +84,7 @@ export interface KubeletHarnessOptions {
   onSigterm?: OnSigterm;
   checks?: Partial<Pick<KubeletContext, 'probe' | 'hook'>>;
   backoff?: { initialSeconds: number; maxSeconds: number };
+  logLimits?: KubeletDeps['logLimits'];
 }
 
 /** Kubelets for node `node-a` on a ManualClock, with fake processes and addresses. */
@@ -89,7 +93,7 @@ export function kubeletHarness(opts: KubeletHarnessOptions = {}) {
   const { supervisor, spawned } = fakeSupervisor(clock, opts.onSigterm);
   const { allocator, released } = fakeAddresses();
   const ctx = kubeletContext(
-    { store, clock, supervisor, addresses: allocator, network: new Network(), images: { app: ['app'] }, projectRoot: '/nonexistent', restartBackoff: opts.backoff },
+    { store, clock, supervisor, addresses: allocator, network: new Network(), images: { app: ['app'] }, projectRoot: '/nonexistent', restartBackoff: opts.backoff, logLimits: opts.logLimits },
     opts.checks,
   );
   const kubelets = runKubelets(ctx);

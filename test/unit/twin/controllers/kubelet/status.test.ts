@@ -7,7 +7,7 @@ const T1 = '2024-05-01T00:00:01Z';
 const T2 = '2024-05-01T00:00:02Z';
 
 function container(o: Partial<ContainerRuntime> = {}): ContainerRuntime {
-  return { name: 'app', spec: { image: 'app:1' }, command: ['app'], env: {}, declaredPort: 8080, gen: 1, restartCount: 0, ready: false, successes: 0, failures: 0, ...o };
+  return { name: 'app', spec: { image: 'app:1' }, command: ['app'], env: {}, declaredPort: 8080, logs: [], gen: 1, restartCount: 0, ready: false, successes: 0, failures: 0, ...o };
 }
 
 function podRuntime(o: Partial<PodRuntime> = {}): PodRuntime {
