@@ -34,7 +34,15 @@ function setReady(store: ObjectStore, name: string, ready: boolean): void {
   });
 }
 
-function slicesOf(store: ObjectStore, svc: string): KubeObject[] {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+/** The Endpoints object of `web` (its subsets are free-form). */
+function endpointsOf(store: ObjectStore): Any {
+  return store.require('endpoints', 'default', 'web');
+}
+
+function slicesOf(store: ObjectStore, svc: string): Any[] {
   return store.list('endpointslices', { namespace: 'default', labelSelector: `kubernetes.io/service-name=${svc}` }).items;
 }
 
@@ -69,7 +77,7 @@ describe('endpoints and EndpointSlice controller', () => {
       },
       expect.objectContaining({ addresses: ['127.0.1.2'], nodeName: 'node-b1', zone: 'us-east-1b' }),
     ]);
-    const ep = store.require('endpoints', 'default', 'web');
+    const ep = endpointsOf(store);
     expect(ep.metadata.labels).toEqual({ team: 'shop' });
     expect(ep.subsets).toEqual([
       {
@@ -91,7 +99,7 @@ describe('endpoints and EndpointSlice controller', () => {
     let [slice] = slicesOf(store, 'web');
     expect(slice.endpoints).toEqual([expect.objectContaining({ addresses: ['127.0.1.1'], conditions: { ready: false, serving: true, terminating: true } })]);
     // The Endpoints object leaves terminating pods out.
-    expect(store.require('endpoints', 'default', 'web').subsets).toBeUndefined();
+    expect(endpointsOf(store).subsets).toBeUndefined();
     // Its readiness probe fails while it drains: no longer serving either.
     setReady(store, 'web-1', false);
     await clock.advance(0);
@@ -113,13 +121,13 @@ describe('endpoints and EndpointSlice controller', () => {
     await clock.advance(0);
     const [slice] = slicesOf(store, 'web');
     expect(slice.endpoints).toEqual([expect.objectContaining({ addresses: ['127.0.1.1'], conditions: { ready: false, serving: false, terminating: false } })]);
-    expect(store.require('endpoints', 'default', 'web').subsets).toEqual([
+    expect(endpointsOf(store).subsets).toEqual([
       { notReadyAddresses: [expect.objectContaining({ ip: '127.0.1.1' })], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
     ]);
     setReady(store, 'web-1', true);
     await clock.advance(0);
     expect(slicesOf(store, 'web')[0].endpoints[0].conditions).toEqual({ ready: true, serving: true, terminating: false });
-    expect(store.require('endpoints', 'default', 'web').subsets[0].addresses).toEqual([expect.objectContaining({ ip: '127.0.1.1' })]);
+    expect(endpointsOf(store).subsets[0].addresses).toEqual([expect.objectContaining({ ip: '127.0.1.1' })]);
   });
 
   it('follows a change of the Service selector and a pod relabelled out of it', async () => {
@@ -131,13 +139,13 @@ describe('endpoints and EndpointSlice controller', () => {
     });
     await clock.advance(0);
     expect(slicesOf(store, 'web')[0].endpoints.map((e: { targetRef: { name: string } }) => e.targetRef.name)).toEqual(['canary-1']);
-    expect(store.require('endpoints', 'default', 'web').subsets[0].addresses.map((a: { ip: string }) => a.ip)).toEqual(['127.0.1.5']);
+    expect(endpointsOf(store).subsets[0].addresses.map((a: { ip: string }) => a.ip)).toEqual(['127.0.1.5']);
     store.modify('pods', 'default', 'canary-1', (p) => {
       p.metadata.labels = { app: 'retired' };
     });
     await clock.advance(0);
     expect(slicesOf(store, 'web')[0].endpoints).toEqual([]);
-    expect(store.require('endpoints', 'default', 'web').subsets).toBeUndefined();
+    expect(endpointsOf(store).subsets).toBeUndefined();
   });
 
   it('resolves a named targetPort per pod, one slice per port set, and skips pods without that port', async () => {
@@ -152,7 +160,7 @@ describe('endpoints and EndpointSlice controller', () => {
     const byPort = Object.fromEntries(slices.map((s) => [s.ports.map((p: { port: number }) => p.port).join(','), s.endpoints.map((e: { addresses: string[] }) => e.addresses[0])]));
     // web-3 serves no port named "web": in a slice with no ports, and in no Endpoints subset.
     expect(byPort).toEqual({ '9000': ['127.0.1.1'], '9001': ['127.0.1.2'], '': ['127.0.1.3'] });
-    const subsets = store.require('endpoints', 'default', 'web').subsets as Array<{ addresses: Array<{ ip: string }>; ports: Array<{ port: number }> }>;
+    const subsets = endpointsOf(store).subsets as Array<{ addresses: Array<{ ip: string }>; ports: Array<{ port: number }> }>;
     expect(subsets.map((s) => [s.ports[0].port, s.addresses[0].ip])).toEqual([
       [9000, '127.0.1.1'],
       [9001, '127.0.1.2'],
@@ -166,7 +174,7 @@ describe('endpoints and EndpointSlice controller', () => {
     store.create('services', service('web', { app: 'web' }));
     await clock.advance(0);
     expect(slicesOf(store, 'web')[0].ports).toEqual([{ name: 'http', port: 41234, protocol: 'TCP' }]);
-    expect(store.require('endpoints', 'default', 'web').subsets[0].ports).toEqual([{ name: 'http', port: 41234, protocol: 'TCP' }]);
+    expect(endpointsOf(store).subsets[0].ports).toEqual([{ name: 'http', port: 41234, protocol: 'TCP' }]);
   });
 
   it('deletes the Endpoints and the slices with the Service, and puts back a slice someone deleted', async () => {
