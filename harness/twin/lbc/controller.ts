@@ -357,7 +357,7 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
     const gated: KubeObject[] = [];
     if (svc && deps.config.enableEndpointSlices) {
       for (const t of endpointsFromSlices(ns, svc, tgb.spec?.serviceRef?.port, nodeReady)) {
-        if ((t.pod.spec?.readinessGates ?? []).some((g: { conditionType: string }) => g.conditionType === gate) && !gated.includes(t.pod)) gated.push(t.pod);
+        if ((t.pod.spec?.readinessGates ?? []).some((g: { conditionType: string }) => g.conditionType === gate) && !gated.some((p) => p.metadata.name === t.pod.metadata.name)) gated.push(t.pod);
         if (!t.register) continue;
         const zone = nodes.get(t.pod.spec?.nodeName)?.metadata.labels?.['topology.kubernetes.io/zone'];
         desired.set(`${t.ip}:${t.port}`, { id: t.ip, port: t.port, availabilityZone: zone, pod: t.pod });
