@@ -175,7 +175,21 @@ export function startEndpointsController(deps: ControllerDeps): Controller {
   const log = deps.log ?? (() => {});
   /** Service key → names of the pods it selected at its last sync: a pod relabelled out of it still resyncs it. */
   const members = new Map<string, Set<string>>();
-  const queue = new WorkQueue(COMPONENT, clock, (key) => syncService(store, log, key, members), log);
+  // The store delivers events synchronously: those that arrive while a sync runs are this controller's own writes.
+  let syncing = false;
+  const queue = new WorkQueue(
+    COMPONENT,
+    clock,
+    (key) => {
+      syncing = true;
+      try {
+        syncService(store, log, key, members);
+      } finally {
+        syncing = false;
+      }
+    },
+    log,
+  );
   const enqueueForPod = (pod: KubeObject) => {
     const ns = pod.metadata.namespace!;
     for (const svc of store.list('services', { namespace: ns }).items) {
@@ -189,9 +203,10 @@ export function startEndpointsController(deps: ControllerDeps): Controller {
     services: (event) => queue.add(keyOf(event.object.metadata)),
     pods: (event) => enqueueForPod(event.object),
     endpointslices: (event) => {
-      // A managed slice someone else changed or deleted is put back, after the real controller's minimum delay.
+      // A managed slice someone else changed or deleted is put back, after the real controller's minimum delay
+      // (its own writes are skipped, as the real controller's slice tracker does).
       const labels = event.object.metadata.labels ?? {};
-      if (labels[MANAGED_BY_LABEL] !== MANAGED_BY || !labels[SERVICE_NAME_LABEL] || event.type === 'ADDED') return;
+      if (syncing || labels[MANAGED_BY_LABEL] !== MANAGED_BY || !labels[SERVICE_NAME_LABEL] || event.type === 'ADDED') return;
       queue.addAfter(`${event.object.metadata.namespace}/${labels[SERVICE_NAME_LABEL]}`, SLICE_CHANGE_MIN_SYNC_DELAY_MS);
     },
   });
