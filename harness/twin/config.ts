@@ -115,6 +115,11 @@ export const twinConfigSchema = z
         reactionSeconds: seconds.default(1),
         /** Requeue while a readiness-gate condition is not yet True. */
         gateRequeueSeconds: seconds.default(15),
+        /**
+         * Follow EndpointSlices instead of pods, as the real controller's `--enable-endpoint-slices`:
+         * bindings react to slice changes (the endpoints controller writes them in the same tick).
+         */
+        enableEndpointSlices: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

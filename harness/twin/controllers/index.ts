@@ -1,9 +1,10 @@
 /**
  * Starts the twin's control-plane controllers together (the kubelet and node lifecycle run
  * beside them, per node): readiness-gate webhook, ReplicaSet, Deployment, scheduler, garbage
- * collector and disruption controller.
+ * collector, disruption controller, and the endpoints / EndpointSlice controller.
  */
 import { startDeploymentController } from './deployment.ts';
+import { startEndpointsController } from './endpoints.ts';
 import { startDisruptionController } from './eviction.ts';
 import { startGarbageCollector, type GarbageCollectorDeps } from './gc.ts';
 import { startReadinessGateWebhook } from './gates.ts';
@@ -29,6 +30,7 @@ export function startClusterControllers(deps: ClusterControllerDeps): Controller
     startScheduler({ ...deps, scheduling }),
     startGarbageCollector(deps),
     startDisruptionController(deps),
+    startEndpointsController(deps),
   ];
   return {
     stop() {

@@ -125,6 +125,25 @@ function containersOf(template: Any): { names: string; images: string } {
   return { names: containers.map((c) => c.name).join(',') || none, images: containers.map((c) => c.image).join(',') || none };
 }
 
+/** At most three entries, then ` + N more...` (kubectl's listWithMoreString). */
+function listWithMore(list: string[], empty: string): string {
+  if (list.length > 3) return `${list.slice(0, 3).join(',')} + ${list.length - 3} more...`;
+  return list.join(',') || empty;
+}
+
+/** formatEndpoints: the ready addresses, as ip:port per port (the bare IP for a Service without ports). */
+function endpointsText(ep: KubeObject): string {
+  const subsets: Any[] = (ep.subsets as Any[] | undefined) ?? [];
+  if (subsets.length === 0) return none;
+  const list: string[] = [];
+  for (const ss of subsets) {
+    const addresses: Any[] = ss.addresses ?? [];
+    if (!(ss.ports ?? []).length) list.push(...addresses.map((a) => a.ip));
+    else for (const p of ss.ports) list.push(...addresses.map((a) => `${a.ip}:${p.port}`));
+  }
+  return listWithMore(list, '');
+}
+
 const printers: Record<string, Printer> = {
   pods: {
     columns: [
@@ -260,6 +279,30 @@ const printers: Record<string, Printer> = {
       const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(',') || none;
       return [svc.metadata.name, type, svc.spec?.clusterIP ?? none, external, servicePorts(svc), age(svc.metadata.creationTimestamp, now), selector];
     },
+  },
+  endpoints: {
+    columns: [
+      ['Name', 'string'],
+      ['Endpoints', 'string'],
+      ['Age', 'string'],
+    ],
+    cells: (ep, now) => [ep.metadata.name, endpointsText(ep), age(ep.metadata.creationTimestamp, now)],
+  },
+  endpointslices: {
+    columns: [
+      ['Name', 'string'],
+      ['AddressType', 'string'],
+      ['Ports', 'string'],
+      ['Endpoints', 'string'],
+      ['Age', 'string'],
+    ],
+    cells: (slice: Any, now) => [
+      slice.metadata.name,
+      slice.addressType ?? '',
+      listWithMore(((slice.ports ?? []) as Any[]).map((p) => (p.port !== undefined ? String(p.port) : (p.name ?? '*'))), '<unset>'),
+      listWithMore(((slice.endpoints ?? []) as Any[]).flatMap((e) => e.addresses ?? []), '<unset>'),
+      age(slice.metadata.creationTimestamp, now),
+    ],
   },
   namespaces: {
     columns: [

@@ -11,7 +11,10 @@
  *   FailedBuildModel event on every member, and the load balancer is left as it is);
  * - a binding registers its service's endpoints: ready pods, and not-ready pods whose only missing
  *   condition is this binding's readiness gate (ContainersReady, node Ready, not terminating);
- *   everything else is deregistered — each change `reactionSeconds` after the pod event;
+ *   everything else is deregistered — each change `reactionSeconds` after the pod event; with
+ *   `enableEndpointSlices` the endpoints come from the service's EndpointSlices instead (ready
+ *   endpoints, and not-ready ones whose pod has ContainersReady on a Ready node and is not
+ *   terminating, as the real endpoint resolver), each change `reactionSeconds` after the slice event;
  * - the gate condition `target-health.elbv2.k8s.aws/<binding>` follows target health, and while
  *   any gate is not True the binding is requeued every `gateRequeueSeconds` (so a gate turns True up
  *   to one requeue after the target turned healthy, as in the real controller).
@@ -313,6 +316,34 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
     return undefined;
   }
 
+  /**
+   * The endpoints of a binding's service port from its EndpointSlices (the real controller's
+   * resolvePodEndpointsWithEndpointsData): the slice port whose name matches the service port's
+   * (any, when it has none); `register` for a ready endpoint, or a not-ready one whose pod has
+   * ContainersReady, is not terminating and is on a Ready node. The slice's port is already the
+   * one the pod listens on (the endpoints controller applies the twin's port annotation).
+   */
+  function endpointsFromSlices(ns: string, svc: KubeObject, servicePort: number | string, nodeReady: (node: string) => boolean) {
+    const sp = (svc.spec?.ports ?? []).find((p: { port: number; name?: string }) => p.port === servicePort || p.name === servicePort) ?? svc.spec?.ports?.[0];
+    const out: Array<{ pod: KubeObject; ip: string; port: number; register: boolean }> = [];
+    if (!sp) return out;
+    const slices = store.list('endpointslices', { namespace: ns, labelSelector: `kubernetes.io/service-name=${svc.metadata.name}` }).items;
+    for (const slice of slices) {
+      for (const port of (slice.ports ?? []) as Array<{ name?: string; port?: number }>) {
+        if (sp.name && sp.name !== port.name) continue;
+        if (typeof port.port !== 'number') continue;
+        for (const ep of (slice.endpoints ?? []) as Array<{ addresses?: string[]; conditions?: { ready?: boolean; terminating?: boolean }; targetRef?: { kind?: string; name?: string } }>) {
+          if (ep.targetRef?.kind !== 'Pod' || !ep.addresses?.length) continue;
+          const pod = store.get('pods', ns, ep.targetRef.name!);
+          if (!pod) continue;
+          const register = ep.conditions?.ready === true || (isTrue(pod, 'ContainersReady') && !ep.conditions?.terminating && nodeReady(pod.spec?.nodeName));
+          out.push({ pod, ip: ep.addresses[0], port: port.port, register });
+        }
+      }
+    }
+    return out;
+  }
+
   function reconcileBinding(ns: string, name: string): void {
     const tgb = store.get('targetgroupbindings', ns, name);
     if (!tgb) return;
@@ -324,7 +355,14 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
     const desired = new Map<string, TargetRef & { availabilityZone?: string; pod: KubeObject }>();
     const selector: Record<string, string> = svc?.spec?.selector ?? {};
     const gated: KubeObject[] = [];
-    if (svc && Object.keys(selector).length) {
+    if (svc && deps.config.enableEndpointSlices) {
+      for (const t of endpointsFromSlices(ns, svc, tgb.spec?.serviceRef?.port, nodeReady)) {
+        if ((t.pod.spec?.readinessGates ?? []).some((g: { conditionType: string }) => g.conditionType === gate) && !gated.some((p) => p.metadata.name === t.pod.metadata.name)) gated.push(t.pod);
+        if (!t.register) continue;
+        const zone = nodes.get(t.pod.spec?.nodeName)?.metadata.labels?.['topology.kubernetes.io/zone'];
+        desired.set(`${t.ip}:${t.port}`, { id: t.ip, port: t.port, availabilityZone: zone, pod: t.pod });
+      }
+    } else if (svc && Object.keys(selector).length) {
       const labelSelector = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
       for (const pod of store.list('pods', { namespace: ns, labelSelector }).items) {
         const ip = pod.status?.podIP;
@@ -397,7 +435,10 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
       for (const key of keys) runGroup(key);
     });
 
-  unsubscribers.push(store.watch('pods', {}, (e) => onPodOrService(e.object.metadata.namespace)));
+  // With EndpointSlices the binding reconciler watches slices, not pods (a pod change that leaves its
+  // slice as it was, such as ContainersReady while a gate is False, is seen at the next gate requeue).
+  if (deps.config.enableEndpointSlices) unsubscribers.push(store.watch('endpointslices', {}, (e) => onPodOrService(e.object.metadata.namespace)));
+  else unsubscribers.push(store.watch('pods', {}, (e) => onPodOrService(e.object.metadata.namespace)));
   unsubscribers.push(
     store.watch('services', {}, (e) => {
       onPodOrService(e.object.metadata.namespace);

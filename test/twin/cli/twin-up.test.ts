@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { KubeObject } from '../../../harness/twin/kube/types.ts';
 import { isAlive as alive } from '../../helpers/processes.ts';
 import { startTwinUp } from '../../helpers/twin-up.ts';
 
@@ -78,6 +79,20 @@ describe('twin up', () => {
     const ended = await follower;
     expect(ended.exitCode, String(ended.stderr)).toBe(0);
     expect(ended.stdout).toContain('SIGTERM received');
+
+    // The Service's EndpointSlices name every ready pod at the address and port it really listens on.
+    const listed = await execa('kubectl', ['get', 'endpointslices', '-n', 'shop', '-l', 'kubernetes.io/service-name=web', '-o', 'json'], { env: withEnv, timeout: 20_000 });
+    type Slice = { ports: Array<{ port: number }>; endpoints: Array<{ addresses: string[]; conditions: { ready: boolean }; targetRef: { name: string } }> };
+    const readyInSlices = (JSON.parse(listed.stdout).items as Slice[])
+      .flatMap((sl) => sl.endpoints.filter((e) => e.conditions.ready).map((e) => `${e.targetRef.name} ${e.addresses[0]}:${sl.ports[0]?.port}`))
+      .sort();
+    const pods = JSON.parse((await execa('kubectl', ['get', 'pods', '-n', 'shop', '-l', 'app=web', '-o', 'json'], { env: withEnv, timeout: 20_000 })).stdout).items as KubeObject[];
+    const readyPods = pods
+      .filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'))
+      .map((p) => `${p.metadata.name} ${p.status.podIP}:${p.metadata.annotations?.['twin.rollout-harness.io/port'] ?? 8080}`)
+      .sort();
+    expect(readyInSlices).toHaveLength(3);
+    expect(readyInSlices).toEqual(readyPods);
 
     const arn = JSON.parse((await execa('aws', ['elbv2', 'describe-target-groups', '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout)
       .TargetGroups[0].TargetGroupArn as string;

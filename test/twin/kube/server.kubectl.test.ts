@@ -4,9 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../../harness/core/clock.ts';
+import { startEndpointsController } from '../../../harness/twin/controllers/endpoints.ts';
 import type { EvictionResponse } from '../../../harness/twin/kube/server.ts';
-import type { ManualClock } from '../../../harness/core/clock.ts';
 import { ContainerLog } from '../../../harness/twin/runtime/logs.ts';
+import type { KubeObject } from '../../../harness/twin/kube/types.ts';
 import { requirement } from '../../helpers/requirement.ts';
 import { runningPod, startApiFixture, type ApiFixture } from './fixture.ts';
 
@@ -162,6 +164,60 @@ describe.runIf(needsKubectl.run)('kubectl against the twin', () => {
     expect(byName.get('deployments')).toEqual(['deploy', 'apps/v1', 'true', 'Deployment']);
     expect(byName.get('targetgroupbindings')).toEqual(['elbv2.k8s.aws/v1beta1', 'true', 'TargetGroupBinding']);
     expect(byName.has('pods/eviction')).toBe(false);
+    expect(byName.get('endpoints')).toEqual(['ep', 'v1', 'true', 'Endpoints']);
+    expect(byName.get('endpointslices')).toEqual(['discovery.k8s.io/v1', 'true', 'EndpointSlice']);
+  });
+
+  describe('Endpoints and EndpointSlices kept by the endpoints controller', () => {
+    let stopController: (() => void) | undefined;
+    afterEach(() => {
+      stopController?.();
+      stopController = undefined;
+    });
+
+    /** Namespace `shop` with Service `web` over two ready pods, and the controller at work on the fixture's manual clock. */
+    async function shop(): Promise<ManualClock> {
+      const clock = fx.clock as ManualClock;
+      fx.store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+      for (const [name, node] of [['web-1', 'node-a1'], ['web-2', 'node-b1']]) fx.store.create('pods', { ...runningPod(name, node), metadata: { name, namespace: 'shop', labels: { app: 'web' } } });
+      fx.store.create('services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+      stopController = startEndpointsController({ store: fx.store, clock }).stop;
+      await clock.advance(0);
+      return clock;
+    }
+
+    it('get endpointslices and get endpoints -n shop print the columns kubectl prints, by label too', async () => {
+      await shop();
+      const slices = (await ok('get', 'endpointslices', '-n', 'shop')).split('\n').map(columns);
+      expect(slices[0]).toEqual(['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE']);
+      expect(slices).toHaveLength(2);
+      expect(slices[1][0]).toMatch(/^web-[a-z0-9]{5}$/);
+      expect(slices[1].slice(1)).toEqual(['IPv4', '8080', '127.0.1.1,127.0.1.2', '0s']);
+      const byLabel = await ok('get', 'endpointslices', '-n', 'shop', '-l', 'kubernetes.io/service-name=web', '-o', 'name');
+      expect(byLabel.trim()).toBe(`endpointslice.discovery.k8s.io/${slices[1][0]}`);
+      expect((await ok('get', 'endpointslices', '-n', 'shop', '-l', 'kubernetes.io/service-name=other', '-o', 'name')).trim()).toBe('');
+      const endpoints = (await ok('get', 'ep', '-n', 'shop')).split('\n').map(columns);
+      expect(endpoints).toEqual([
+        ['NAME', 'ENDPOINTS', 'AGE'],
+        ['web', '127.0.1.1:8080,127.0.1.2:8080', '0s'],
+      ]);
+    });
+
+    it('get endpointslices -w sees a pod added behind the Service', async () => {
+      const clock = await shop();
+      const sub = kubectl('get', 'endpointslices', '-n', 'shop', '-w');
+      running.push(sub);
+      let out = '';
+      sub.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await vi.waitFor(() => expect(out).toMatch(/^web-\w{5}\s+IPv4\s+8080\s+127\.0\.1\.1,127\.0\.1\.2\s/m), { timeout: 20_000 });
+      const third: KubeObject = { ...runningPod('web-3', 'node-b1'), metadata: { name: 'web-3', namespace: 'shop', labels: { app: 'web' } } };
+      third.status.podIP = '127.0.1.3';
+      fx.store.create('pods', third);
+      await clock.advance(0);
+      await vi.waitFor(() => expect(out).toMatch(/^web-\w{5}\s+IPv4\s+8080\s+127\.0\.1\.1,127\.0\.1\.2,127\.0\.1\.3\s/m), { timeout: 20_000 });
+      process.kill(sub.pid!, 'SIGTERM');
+      await sub;
+    });
   });
 
   it('describe pod shows node, status, owner and containers', async () => {

@@ -13,7 +13,7 @@ describe('discovery documents', () => {
     const list = apiGroupList();
     expect(list.kind).toBe('APIGroupList');
     const names = list.groups.map((g) => g.name).sort();
-    expect(names).toEqual(['apps', 'elbv2.k8s.aws', 'networking.k8s.io', 'policy']);
+    expect(names).toEqual(['apps', 'discovery.k8s.io', 'elbv2.k8s.aws', 'networking.k8s.io', 'policy']);
     expect(list.groups.find((g) => g.name === 'elbv2.k8s.aws')?.preferredVersion).toEqual({ groupVersion: 'elbv2.k8s.aws/v1beta1', version: 'v1beta1' });
     expect(apiGroup('apps')).toMatchObject({ kind: 'APIGroup', name: 'apps' });
     expect(apiGroup('nope')).toBeUndefined();
@@ -41,6 +41,15 @@ describe('discovery documents', () => {
     const tgb = apiResourceList('elbv2.k8s.aws', 'v1beta1')!.resources as Entry[];
     expect(tgb.map((r) => r.name)).toEqual(['targetgroupbindings', 'targetgroupbindings/status']);
     expect(apiResourceList('apps', 'v2')).toBeUndefined();
+  });
+
+  it('serves Endpoints (short name ep) in the core group and EndpointSlices in discovery.k8s.io/v1', () => {
+    const core = new Map((apiResourceList('', 'v1')!.resources as Entry[]).map((r) => [r.name, r]));
+    expect(core.get('endpoints')).toMatchObject({ kind: 'Endpoints', singularName: 'endpoints', namespaced: true, shortNames: ['ep'] });
+    expect(core.get('endpoints')!.verbs).toEqual(expect.arrayContaining(['get', 'list', 'watch']));
+    const discovery = apiResourceList('discovery.k8s.io', 'v1')!.resources as Entry[];
+    expect(discovery).toEqual([expect.objectContaining({ name: 'endpointslices', kind: 'EndpointSlice', singularName: 'endpointslice', namespaced: true })]);
+    expect(discovery[0].verbs).toEqual(expect.arrayContaining(['get', 'list', 'watch']));
   });
 
   it('offers OpenAPI v3 operations that tell kubectl the server validates fields', () => {

@@ -91,6 +91,39 @@ describe('toTable', () => {
     expect(toTable('deployments', [d], { now: t0 + 1000 }).rows[0].cells).toEqual(['web', '2/3', 3, 2, '1s', 'app', 'app:1', 'app=web']);
   });
 
+  it('prints Endpoints as kubectl does: ready ip:port, three at most, <none> without subsets', () => {
+    const ep = (subsets?: unknown[]): KubeObject => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', creationTimestamp: '2024-01-01T00:00:00Z' }, ...(subsets ? { subsets } : {}) });
+    const addresses = ['127.0.1.1', '127.0.1.2', '127.0.1.3', '127.0.1.4'].map((ip) => ({ ip }));
+    expect(tableColumns('endpoints').map((c) => c.name)).toEqual(['Name', 'Endpoints', 'Age']);
+    const cells = (e: KubeObject) => toTable('endpoints', [e], { now: t0 + 2000 }).rows[0].cells;
+    expect(cells(ep([{ addresses: addresses.slice(0, 2), notReadyAddresses: [{ ip: '127.0.1.9' }], ports: [{ port: 8080 }] }]))).toEqual(['web', '127.0.1.1:8080,127.0.1.2:8080', '2s']);
+    expect(cells(ep([{ addresses, ports: [{ port: 8080 }] }]))[1]).toBe('127.0.1.1:8080,127.0.1.2:8080,127.0.1.3:8080 + 1 more...');
+    expect(cells(ep())[1]).toBe('<none>');
+    // Only not-ready addresses: kubectl prints an empty cell.
+    expect(cells(ep([{ notReadyAddresses: [{ ip: '127.0.1.9' }], ports: [{ port: 8080 }] }]))[1]).toBe('');
+  });
+
+  it('prints EndpointSlices with ADDRESSTYPE, PORTS and ENDPOINTS, <unset> when empty', () => {
+    const slice = (ports: unknown[], endpoints: unknown[]): KubeObject => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'web-x7k2p', creationTimestamp: '2024-01-01T00:00:00Z' },
+      addressType: 'IPv4',
+      ports,
+      endpoints,
+    });
+    expect(tableColumns('endpointslices').map((c) => c.name)).toEqual(['Name', 'AddressType', 'Ports', 'Endpoints', 'Age']);
+    const eps = ['127.0.1.1', '127.0.1.2', '127.0.1.3', '127.0.1.4'].map((ip) => ({ addresses: [ip], conditions: { ready: false } }));
+    expect(toTable('endpointslices', [slice([{ name: 'http', port: 8080 }], eps)], { now: t0 }).rows[0].cells).toEqual([
+      'web-x7k2p',
+      'IPv4',
+      '8080',
+      '127.0.1.1,127.0.1.2,127.0.1.3 + 1 more...',
+      '0s',
+    ]);
+    expect(toTable('endpointslices', [slice([], [])], { now: t0 }).rows[0].cells.slice(2, 4)).toEqual(['<unset>', '<unset>']);
+  });
+
   it('falls back to NAME and AGE for resources without a printer', () => {
     const cells = toTable('widgets', [{ apiVersion: 'v1', kind: 'Widget', metadata: { name: 'w', creationTimestamp: '2024-01-01T00:00:00Z' } }], { now: t0 + 5000 }).rows[0].cells;
     expect(cells).toEqual(['w', '5s']);
