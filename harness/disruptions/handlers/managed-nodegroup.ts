@@ -14,7 +14,7 @@
  */
 import { cordon, evictAll } from '../drain.ts';
 import type { DisruptionContext, DisruptionOutcome } from '../types.ts';
-import { drainEnded, replacementReady, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
+import { drainEnded, drainUntilTermination, replacementReady, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
 
 /** The taint a managed node group update puts on the nodes it replaces. */
 export const NODEGROUP_TAINT = { key: 'eks.amazonaws.com/nodegroup', value: 'unschedulable' } as const;
@@ -25,13 +25,7 @@ export const NODEGROUP_CORDON_WAIT_MS = 60_000;
 
 /** The spot notice: cordon and evict at once; EC2 terminates the instance at the deadline. */
 export async function nodegroupSpot(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
-  const { node, onNode } = target;
-  await cordon(ctx, node);
-  const drained = await evictAll(ctx, node, deadline, 'the spot interruption (managed node group)');
-  drainEnded(ctx, node, drained);
-  if (!(await sleepUntil(ctx, deadline))) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
-  const actedOn = await terminate(ctx, target, drained.actedOn);
-  return { completed: true, detail: `${target.instanceId} terminated ${noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}`, actedOn, onNode };
+  return drainUntilTermination(ctx, target, deadline, noticeSeconds, 'the spot interruption (managed node group)');
 }
 
 /** Capacity rebalancing: replacement Ready first, then cordon and drain; the instance is left running. */

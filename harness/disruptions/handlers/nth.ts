@@ -6,9 +6,9 @@
  * taints `aws-node-termination-handler/rebalance-recommendation` and cordons only
  * (`enableRebalanceMonitoring`); it drains too only with `enableRebalanceDraining`, off by default.
  */
-import { podsOf, cordon, evictAll } from '../drain.ts';
+import { podsOf, cordon } from '../drain.ts';
 import type { DisruptionContext, DisruptionOutcome } from '../types.ts';
-import { drainEnded, sleepUntil, taint, terminate, type NodeTarget } from './steps.ts';
+import { drainUntilTermination, taint, type NodeTarget } from './steps.ts';
 
 /** The taint NTH puts on a node with a spot interruption notice. */
 export const SPOT_TAINT = 'aws-node-termination-handler/spot-itn';
@@ -17,14 +17,8 @@ export const REBALANCE_TAINT = 'aws-node-termination-handler/rebalance-recommend
 
 /** The spot notice: taint, cordon, evict everything; TerminateInstances at the deadline whatever the drain achieved. */
 export async function nthSpot(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number): Promise<DisruptionOutcome> {
-  const { node, onNode } = target;
-  await taint(ctx, node, SPOT_TAINT, 'true', 'NoSchedule');
-  await cordon(ctx, node);
-  const drained = await evictAll(ctx, node, deadline, 'the spot interruption');
-  drainEnded(ctx, node, drained);
-  if (!(await sleepUntil(ctx, deadline))) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
-  const actedOn = await terminate(ctx, target, drained.actedOn);
-  return { completed: true, detail: `${target.instanceId} terminated ${noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}`, actedOn, onNode };
+  await taint(ctx, target.node, SPOT_TAINT, 'true', 'NoSchedule');
+  return drainUntilTermination(ctx, target, deadline, noticeSeconds, 'the spot interruption');
 }
 
 /** The rebalance recommendation: taint and cordon, no eviction (enableRebalanceDraining is off by default). */

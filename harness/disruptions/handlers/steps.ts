@@ -6,7 +6,7 @@
  * karpenter.ts, managed-nodegroup.ts) only put them in their documented order.
  */
 import { instanceIdOf, type KObject } from '../../platform/ports.ts';
-import { placement, podsOf } from '../drain.ts';
+import { cordon, evictAll, placement, podsOf } from '../drain.ts';
 import type { ActedOn, DisruptionContext, DisruptionOutcome, OnNode, TaintEffect } from '../types.ts';
 import { pollUntil } from '../wait.ts';
 
@@ -87,4 +87,19 @@ export async function terminate(ctx: DisruptionContext, target: NodeTarget, drai
 /** Puts a drain's end on the timeline: `drained`, or `drain-incomplete` with why. */
 export function drainEnded(ctx: DisruptionContext, node: string, outcome: DisruptionOutcome): void {
   ctx.timeline.add({ type: 'disruption', action: outcome.completed ? 'drained' : 'drain-incomplete', detail: outcome.completed ? node : outcome.reason });
+}
+
+/**
+ * A spot notice answered by draining at once (NTH's and a managed node group's): cordon, evict
+ * everything (`what` names it), then EC2 terminates the instance at the deadline whatever the drain
+ * achieved.
+ */
+export async function drainUntilTermination(ctx: DisruptionContext, target: NodeTarget, deadline: number, noticeSeconds: number, what: string): Promise<DisruptionOutcome> {
+  const { node, onNode } = target;
+  await cordon(ctx, node);
+  const drained = await evictAll(ctx, node, deadline, what);
+  drainEnded(ctx, node, drained);
+  if (!(await sleepUntil(ctx, deadline))) return { completed: false, reason: 'interrupted', actedOn: drained.actedOn, onNode };
+  const actedOn = await terminate(ctx, target, drained.actedOn);
+  return { completed: true, detail: `${target.instanceId} terminated ${noticeSeconds} s after the notice${drained.completed ? '' : ` (drain incomplete: ${drained.reason})`}`, actedOn, onNode };
 }
