@@ -17,7 +17,8 @@
 import { ApiError, type ObjectStore } from '../kube/store.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { PORT_ANNOTATION } from './kubelet/status.ts';
-import { WorkQueue, isPodReady, isPodTerminal, jsonEqual, keyOf, splitKey, watchAll, type Controller, type ControllerDeps, type Log } from './util.ts';
+import { selectorMatches } from '../../core/labels.ts';
+import { WorkQueue, isPodReady, isPodTerminal, jsonEqual, keyOf, newControllerRef, splitKey, watchAll, type Controller, type ControllerDeps, type Log } from './util.ts';
 
 const COMPONENT = 'endpointslice-controller';
 /** The label naming a slice's Service. */
@@ -195,7 +196,8 @@ export function startEndpointsController(deps: ControllerDeps): Controller {
     for (const svc of store.list('services', { namespace: ns }).items) {
       const key = keyOf(svc.metadata);
       const selector = svc.spec?.selector as Record<string, string> | undefined;
-      const selects = selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v);
+      // A Service without a selector selects nothing (selectorMatches would take an empty one as everything).
+      const selects = selector && Object.keys(selector).length > 0 && selectorMatches({ matchLabels: selector }, pod.metadata.labels);
       if (selects || members.get(key)?.has(pod.metadata.name)) queue.add(key);
     }
   };
@@ -288,7 +290,7 @@ function syncSlices(store: ObjectStore, log: Log, svc: KubeObject, desired: Arra
           generateName: `${svc.metadata.name.slice(0, 57)}-`,
           namespace: ns,
           labels,
-          ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svc.metadata.name, uid: svc.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [newControllerRef(svc)],
         },
         addressType: 'IPv4',
         ports: want.ports,

@@ -48,6 +48,8 @@ export function recordEvent(
   reason: string,
   message: string,
   component = 'twin',
+  /** The Event's `action` (what was done), set when it is first recorded. */
+  action?: string,
 ): KubeObject {
   const ref = 'metadata' in involved ? referenceTo(involved as KubeObject) : (involved as InvolvedObject);
   // Events about cluster-scoped objects (nodes) live in "default", as the recorder puts them.
@@ -80,6 +82,7 @@ export function recordEvent(
     source: { component },
     reportingComponent: component,
     reportingInstance: component,
+    ...(action ? { action } : {}),
   };
   const created = store.create('events', event);
   names.set(correlation, created.metadata.name);

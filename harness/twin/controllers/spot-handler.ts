@@ -133,12 +133,7 @@ export function createSpotHandler(deps: SpotHandlerDeps): SpotHandler {
   const interruptions = new Map<string, Interruption>();
 
   function emit(action: SpotAction | undefined, about: KubeObject | InvolvedObject, type: EventType, reason: string, message: string): void {
-    const event = recordEvent(store, clock, about, type, reason, message, component);
-    if (action && event.action !== action) {
-      store.modify('events', event.metadata.namespace, event.metadata.name, (e) => {
-        e.action = action;
-      });
-    }
+    recordEvent(store, clock, about, type, reason, message, component, action);
     log(`spot-handler(${kind}): ${action ?? reason} ${message}`);
   }
 

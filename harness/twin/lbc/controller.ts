@@ -28,6 +28,7 @@ import { recordEvent } from '../controllers/events.ts';
 import type { ObjectStore } from '../kube/store.ts';
 import { timestamp } from '../kube/store.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { SERVICE_NAME_LABEL } from '../controllers/endpoints.ts';
 import { buildGroupModel, groupIdOf, sortMembers, stackLabels, type GroupId, type ModelAction } from './model.ts';
 
 /** The readiness-gate condition type prefix. */
@@ -327,7 +328,7 @@ export function startLoadBalancerController(deps: LbcDeps): LoadBalancerControll
     const sp = (svc.spec?.ports ?? []).find((p: { port: number; name?: string }) => p.port === servicePort || p.name === servicePort) ?? svc.spec?.ports?.[0];
     const out: Array<{ pod: KubeObject; ip: string; port: number; register: boolean }> = [];
     if (!sp) return out;
-    const slices = store.list('endpointslices', { namespace: ns, labelSelector: `kubernetes.io/service-name=${svc.metadata.name}` }).items;
+    const slices = store.list('endpointslices', { namespace: ns, labelSelector: `${SERVICE_NAME_LABEL}=${svc.metadata.name}` }).items;
     for (const slice of slices) {
       for (const port of (slice.ports ?? []) as Array<{ name?: string; port?: number }>) {
         if (sp.name && sp.name !== port.name) continue;

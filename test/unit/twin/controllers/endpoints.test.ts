@@ -11,7 +11,7 @@ afterEach(() => {
 });
 
 function service(name: string, selector: Record<string, string>, ports: unknown[] = [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }]): KubeObject {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', labels: { team: 'shop' } }, spec: { selector, ports, clusterIP: '10.100.0.10' } };
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', labels: { team: 'shop' } }, spec: { selector, ports } };
 }
 
 function pod(name: string, opts: { ip?: string; ready?: boolean; node?: string; labels?: Record<string, string>; containerPorts?: unknown[] } = {}): KubeObject {
