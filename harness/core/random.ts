@@ -44,3 +44,13 @@ export function hashString(text: string): number {
   }
   return h >>> 0;
 }
+
+/** Lowercase letters and digits: the characters of the random parts of AWS and Kubernetes names. */
+export const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `length` characters of `alphabet` drawn from `random`. */
+export function randomChars(random: Random, length: number, alphabet = LOWER_ALNUM): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[random.int(0, alphabet.length - 1)];
+  return out;
+}

@@ -10,7 +10,7 @@
  */
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import type { Clock, Timer } from '../../core/clock.ts';
-import type { Random } from '../../core/random.ts';
+import { randomChars, type Random } from '../../core/random.ts';
 import { albLogObjectKey, formatAlbLogLine, type AlbLogEntry } from './alb-log.ts';
 
 /** Where log files go: the twin's S3 store. */
@@ -118,7 +118,6 @@ export interface LogDeliveryDeps {
   dropShare?: number;
 }
 
-const RANDOM_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Buffers entries per LB node and interval and delivers them at each interval's end. */
 export class AccessLogDelivery {
@@ -239,8 +238,6 @@ export class AccessLogDelivery {
   }
 
   #randomString(): string {
-    let out = '';
-    for (let i = 0; i < 8; i++) out += RANDOM_CHARS[this.#deps.random.int(0, RANDOM_CHARS.length - 1)];
-    return out;
+    return randomChars(this.#deps.random, 8);
   }
 }

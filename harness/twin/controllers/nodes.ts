@@ -8,7 +8,7 @@
  * (spot-handler.ts), and instances launched through the EC2 API (RunInstances).
  */
 import type { Clock, Timer } from '../../core/clock.ts';
-import type { Random } from '../../core/random.ts';
+import { randomChars, type Random } from '../../core/random.ts';
 import type { NodeConfig, SpotHandlerKind, TwinConfig } from '../config.ts';
 import { ApiError, timestamp, type ObjectStore } from '../kube/store.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -160,8 +160,6 @@ interface Instance extends InstanceInfo {
   interrupted?: boolean;
 }
 
-const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
 /** A copy of what EC2 shows of an instance. */
 function info(i: Instance): InstanceInfo {
   return { instanceId: i.instanceId, nodeName: i.nodeName, zone: i.zone, instanceType: i.instanceType, lifecycle: i.lifecycle, state: i.state, launchTime: new Date(i.launchTime), tags: { ...i.tags } };
@@ -246,9 +244,7 @@ export function startNodeLifecycle(deps: NodeLifecycleDeps): NodeLifecycle {
   /** A name like Karpenter's: `<prefix>-` and 5 lowercase letters or digits, not taken yet. */
   function generatedName(prefix: string): string {
     for (;;) {
-      let suffix = '';
-      for (let i = 0; i < 5; i++) suffix += ALNUM[names.int(0, ALNUM.length - 1)];
-      const candidate = `${prefix}-${suffix}`;
+      const candidate = `${prefix}-${randomChars(names, 5)}`;
       if (!store.get('nodes', undefined, candidate) && ![...instances.values()].some((i) => i.nodeName === candidate)) return candidate;
     }
   }
