@@ -6,6 +6,7 @@
  * SIGKILLed and the pipe reaches end of file.
  */
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { ContainerProcess, ContainerSpec, ProcessExit, ProcessSupervisor } from './types.ts';
 
@@ -24,6 +25,28 @@ export interface SupervisorOptions {
  * Lower priority for the pods makes the pods slower under load, never the twin's timings.
  */
 export const POD_NICENESS = 10;
+
+/**
+ * Runs a pod's process POD_NICENESS nicer than the twin. The child leads its own session
+ * (`detached`), and where Linux weighs each session's CPU share as a whole (autogroup, on by default
+ * in many kernels), a process's nice value counts only against its own session's processes: every
+ * pod would get as much CPU as the twin and the harness together, whatever its nice value. So the
+ * pod's session group is made as nice as the pod (/proc/PID/autogroup; sched(7), "The autogroup
+ * feature").
+ */
+function lowerPriority(pid: number): void {
+  const niceness = Math.min(19, getPriority() + POD_NICENESS);
+  try {
+    setPriority(pid, niceness);
+  } catch {
+    // Not permitted: the pod runs at the twin's priority.
+  }
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(niceness));
+  } catch {
+    // No autogroup (another system, a kernel without it, or it is off): the nice value above is all.
+  }
+}
 
 /** Every live child of this Node process, across supervisors, for the exit hook. */
 const live = new Set<ChildProcess>();
@@ -90,13 +113,7 @@ export function createProcessSupervisor(opts: SupervisorOptions = {}): ProcessSu
     });
     const pid = child.pid ?? 0;
     let running = pid > 0;
-    if (pid > 0) {
-      try {
-        setPriority(pid, Math.min(19, getPriority() + POD_NICENESS));
-      } catch {
-        // Not permitted: the pod runs at the twin's priority.
-      }
-    }
+    if (pid > 0) lowerPriority(pid);
     if (running) {
       live.add(child);
       installExitHook();

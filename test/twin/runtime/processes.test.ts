@@ -84,6 +84,18 @@ describe('process supervisor', () => {
     expect(getPriority(proc.pid)).toBe(Math.min(19, getPriority() + POD_NICENESS));
   });
 
+  // Each child leads its own session; under Linux's autogroup a session's CPU share is weighed as a
+  // whole, so the child's nice value alone would not make it yield to the twin (sched(7)).
+  it('makes each child’s session group as nice as the child where the kernel groups sessions (autogroup)', async () => {
+    const s = supervisor();
+    const proc = s.spawn({ name: 'nice-group', command: ['sleep', '30'], env: {} });
+    const group = (pid: number | 'self') => readFileSync(`/proc/${pid}/autogroup`, 'utf8');
+    const id = (text: string) => /^\/autogroup-(\d+) /.exec(text)?.[1];
+    expect(id(group(proc.pid))).toBeDefined();
+    expect(id(group(proc.pid))).not.toBe(id(group('self')));
+    expect(group(proc.pid)).toMatch(new RegExp(` nice ${Math.min(19, getPriority() + POD_NICENESS)}\\n?$`));
+  });
+
   it('keeps only the last 50 lines', async () => {
     const s = supervisor();
     const proc = s.spawn({ name: 'chatty', command: ['node', '-e', 'for (let i = 0; i < 120; i++) console.log(`line ${i}`)'], env: {} });
