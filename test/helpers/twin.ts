@@ -69,10 +69,12 @@ export async function testTwinConfig(o: TwinTestOptions = {}): Promise<TwinConfi
   };
   config.cluster = { ...config.cluster, ...o.cluster };
   const objects = config.objects as KubeObject[];
+  // Only the app's objects: the world's gateway (its own namespace, Deployment and Ingresses) stays as it is.
   for (const obj of objects) {
-    if (obj.kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, ...o.namespaceLabels };
-    if (obj.kind === 'Ingress') obj.metadata.annotations = { ...obj.metadata.annotations, ...o.ingressAnnotations };
-    if (obj.kind === 'Deployment') {
+    const app = obj.metadata.namespace === 'shop' || obj.metadata.name === 'shop';
+    if (obj.kind === 'Namespace' && app) obj.metadata.labels = { ...obj.metadata.labels, ...o.namespaceLabels };
+    if (obj.kind === 'Ingress' && app && obj.metadata.name === 'web') obj.metadata.annotations = { ...obj.metadata.annotations, ...o.ingressAnnotations };
+    if (obj.kind === 'Deployment' && app) {
       if (o.replicas) obj.spec.replicas = o.replicas;
       const pod = obj.spec.template.spec;
       Object.assign(pod, o.podSpec);

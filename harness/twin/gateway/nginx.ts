@@ -1,0 +1,108 @@
+/**
+ * The real nginx of a gateway pod: finding Debian's binary, starting its master in the foreground
+ * (`daemon off`) as the controller's child, reloading it gracefully after a `-t` check (SIGHUP, as
+ * `nginx -s reload`), and quitting it gracefully (SIGQUIT, as `nginx -s quit`).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import path from 'node:path';
+
+/** The Debian package that provides nginx, named in every refusal. */
+export const NGINX_PACKAGE_HINT = 'apt-get install nginx';
+
+/** Where nginx is looked for besides PATH: Debian installs it in /usr/sbin, which a user's PATH may lack. */
+const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+
+/** Whether this machine has an `nginx` executable (on `searchPath`, default PATH, or in an sbin directory), and where. */
+export async function nginxAvailable(searchPath: string = process.env.PATH ?? ''): Promise<{ ok: true; path: string } | { ok: false; message: string }> {
+  const dirs = [...searchPath.split(path.delimiter).filter(Boolean), ...SBIN_DIRS];
+  for (const dir of dirs) {
+    const file = path.join(dir, 'nginx');
+    try {
+      await access(file, constants.X_OK);
+      return { ok: true, path: file };
+    } catch {
+      // Not here.
+    }
+  }
+  return {
+    ok: false,
+    message: `The gateway runs real nginx: expected an nginx executable on PATH or in ${SBIN_DIRS.join(', ')}, got none; install Debian's package with \`${NGINX_PACKAGE_HINT}\``,
+  };
+}
+
+/** How an nginx master ended. */
+export interface NginxExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running nginx master. */
+export interface NginxProcess {
+  readonly pid: number;
+  readonly exited: Promise<NginxExit>;
+  readonly running: boolean;
+  /** Checks the conf (`nginx -t`); when it passes, reloads gracefully (SIGHUP). Resolves with nginx's complaint, or undefined. */
+  reload(): Promise<string | undefined>;
+  /** Graceful shutdown (SIGQUIT): workers finish their requests, at most `worker_shutdown_timeout`. */
+  quit(): void;
+  /** SIGKILL (the pod is being torn down). */
+  kill(): void;
+}
+
+/** Where one pod's nginx keeps its files. */
+export interface NginxFiles {
+  binary: string;
+  /** The prefix directory (`-p`): conf, pid, temp paths and error log are there. */
+  dir: string;
+  conf: string;
+}
+
+function args(f: NginxFiles): string[] {
+  return ['-p', f.dir, '-e', path.join(f.dir, 'error.log'), '-c', f.conf];
+}
+
+/** Runs `nginx -t` on the conf: undefined when it passes, else what nginx said. */
+export function testConf(f: NginxFiles): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(f.binary, [...args(f), '-t', '-q'], (error, _stdout, stderr) => resolve(error ? String(stderr || error.message).trim() : undefined));
+  });
+}
+
+/** Starts the master in the foreground; its stdout (the access log) and stderr are the controller's. */
+export function startNginx(f: NginxFiles): NginxProcess {
+  const child = spawn(f.binary, [...args(f), '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  let running = child.pid !== undefined;
+  const exited = new Promise<NginxExit>((resolve) => {
+    child.on('error', () => {
+      running = false;
+      resolve({ code: 127, signal: null });
+    });
+    child.on('exit', (code, signal) => {
+      running = false;
+      resolve({ code, signal });
+    });
+  });
+  const signal = (sig: NodeJS.Signals) => {
+    if (!running) return;
+    try {
+      child.kill(sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  return {
+    pid: child.pid ?? 0,
+    exited,
+    get running() {
+      return running;
+    },
+    async reload() {
+      const complaint = await testConf(f);
+      if (complaint === undefined) signal('SIGHUP');
+      return complaint;
+    },
+    quit: () => signal('SIGQUIT'),
+    kill: () => signal('SIGKILL'),
+  };
+}
