@@ -3,7 +3,7 @@
  * twin and the wire APIs, loads the config's objects, and writes the kubeconfig and env file that
  * point real clients at it. Everything it starts, `stop()` ends — processes included.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { anchoredClock, scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
@@ -134,6 +134,9 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   };
 
   try {
+    // The gateway pods' nginx directories; removed once every pod process is gone.
+    const gatewayDir = path.join(stateDir, 'gateway');
+    stops.push(() => rm(gatewayDir, { recursive: true, force: true }));
     const supervisor = createProcessSupervisor();
     stops.push(() => supervisor.killAll());
     const addresses = await createAddressAllocator(options.addresses);
@@ -147,7 +150,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       addresses,
       network,
       // The gateway's image runs the ingress-controller emulation; the world's own images come first.
-      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds), ...config.cluster.images },
+      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), ...config.cluster.images },
       imageChecks: { [GATEWAY_IMAGE]: gatewayImageRefusal },
       inClusterEnv: () => inClusterEnv,
       logLimits: config.cluster.podLogs,

@@ -38,6 +38,8 @@ export interface TwinTestOptions {
   namespaceLabels?: Record<string, string>;
   alb?: Partial<TwinConfig['alb']>;
   cluster?: Partial<TwinConfig['cluster']>;
+  /** The gateway layer's settings (its sync lag). */
+  gateway?: Partial<TwinConfig['gateway']>;
   replicas?: number;
   /** Drop the PodDisruptionBudget. */
   noPdb?: boolean;
@@ -68,6 +70,7 @@ export async function testTwinConfig(o: TwinTestOptions = {}): Promise<TwinConfi
     ...o.alb,
   };
   config.cluster = { ...config.cluster, ...o.cluster };
+  config.gateway = { ...config.gateway, ...o.gateway };
   const objects = config.objects as KubeObject[];
   // Only the app's objects: the world's gateway (its own namespace, Deployment and Ingresses) stays as it is.
   for (const obj of objects) {

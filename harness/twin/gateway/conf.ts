@@ -13,6 +13,9 @@ import type { GatewayModel, Route, Upstream, VirtualServer } from './model.ts';
 export const UPSTREAMINFO_FORMAT =
   '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id';
 
+/** The access log's name in the pod's directory (a FIFO the controller reads). */
+export const ACCESS_LOG = 'access.log';
+
 /** ingress-nginx's defaults that the conf writes, in model seconds (config.go NewDefault). */
 export const NGINX_DEFAULTS = {
   proxyConnectTimeoutSeconds: 5,
@@ -124,8 +127,9 @@ export function renderNginxConf(model: GatewayModel, opts: ConfOptions): string 
     '    "" $request_id;',
     '  }',
     `  log_format upstreaminfo '${UPSTREAMINFO_FORMAT}';`,
-    // stdout is the pod's log: kubectl logs reads it.
-    '  access_log /dev/stdout upstreaminfo;',
+    // A FIFO the controller copies to its stdout, the pod's log (kubectl logs reads it): a pod's
+    // stdout here is a socket, which /dev/stdout cannot open.
+    `  access_log ${file(ACCESS_LOG)} upstreaminfo;`,
     `  proxy_connect_timeout ${t(d.proxyConnectTimeoutSeconds)};`,
     `  proxy_read_timeout ${t(d.proxyReadTimeoutSeconds)};`,
     `  proxy_send_timeout ${t(d.proxySendTimeoutSeconds)};`,

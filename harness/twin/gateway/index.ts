@@ -22,9 +22,12 @@ export const REPLICAS_WHEN_USED_ANNOTATION = 'rollout-harness.io/replicas-when-u
 /** The image the twin's kubelet runs as the emulation. */
 export const GATEWAY_IMAGE = 'rollout-harness/ingress-nginx';
 
-/** The argv of the gateway image: the emulation through tsx, with the world's sync lag as a flag. */
-export function gatewayCommand(projectRoot: string, syncSeconds: number): string[] {
-  return [process.execPath, '--import', 'tsx', path.join(projectRoot, 'harness/twin/gateway/main.ts'), `--backends-sync-seconds=${syncSeconds}`];
+/**
+ * The argv of the gateway image: the emulation through tsx, with the world's sync lag and the
+ * directory its pods' nginx directories go in (the twin removes it at stop: a SIGKILLed pod cannot).
+ */
+export function gatewayCommand(projectRoot: string, syncSeconds: number, tmpDir: string): string[] {
+  return [process.execPath, '--import', 'tsx', path.join(projectRoot, 'harness/twin/gateway/main.ts'), `--backends-sync-seconds=${syncSeconds}`, `--tmp-dir=${tmpDir}`];
 }
 
 /** The kubelet's check before it starts the gateway image: undefined when nginx is there, else the refusal naming the package. */

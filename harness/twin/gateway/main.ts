@@ -7,18 +7,19 @@
  * readiness probe. SIGTERM (also what the `/wait-shutdown` preStop sends): nginx quits gracefully,
  * the controller waits for its master, then exits. Every timer runs on a clock scaled by TIME_SCALE.
  *
- * Flags: `--backends-sync-seconds=N` (model seconds, default DEFAULT_SYNC_SECONDS).
+ * Flags: `--backends-sync-seconds=N` (model seconds, default DEFAULT_SYNC_SECONDS), `--tmp-dir=DIR`
+ * (where the pod's own directory is made; default the system's).
  */
 import http from 'node:http';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { scaledClock } from '../../core/clock.ts';
-import { renderNginxConf } from './conf.ts';
+import { ACCESS_LOG, renderNginxConf } from './conf.ts';
 import { inClusterFromEnv, startInformer } from './informer.ts';
 import { klogLine } from './klog.ts';
 import { buildModel, type GatewayModel } from './model.ts';
-import { nginxAvailable, startNginx, type NginxProcess } from './nginx.ts';
+import { nginxAvailable, readFifo, startNginx, type NginxProcess } from './nginx.ts';
 import { BackendSync, DEFAULT_SYNC_SECONDS } from './sync.ts';
 
 /** The readiness port of ingress-nginx's controller (`--healthz-port`). */
@@ -33,11 +34,16 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+function flagOf(argv: string[], name: string): string | undefined {
+  const flag = argv.find((a) => a.startsWith(`--${name}=`));
+  return flag?.slice(name.length + 3);
+}
+
 function syncSecondsOf(argv: string[]): number {
-  const flag = argv.find((a) => a.startsWith('--backends-sync-seconds='));
-  if (!flag) return DEFAULT_SYNC_SECONDS;
-  const value = Number(flag.split('=')[1]);
-  if (!Number.isFinite(value) || value < 0) fail(`Expected --backends-sync-seconds to be a number ≥ 0, got ${JSON.stringify(flag.split('=')[1])}`);
+  const text = flagOf(argv, 'backends-sync-seconds');
+  if (text === undefined) return DEFAULT_SYNC_SECONDS;
+  const value = Number(text);
+  if (text === '' || !Number.isFinite(value) || value < 0) fail(`Expected --backends-sync-seconds to be a number ≥ 0, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -51,10 +57,14 @@ const found = await nginxAvailable();
 if (!found.ok) fail(found.message);
 const listen = { host: env.POD_IP || env.HOST || '127.0.0.1', port: Number(env.PORT || 80) };
 const asRoot = process.getuid?.() === 0;
-const dir = await mkdtemp(path.join(os.tmpdir(), `rollout-harness-gateway-${env.POD_NAME ?? 'pod'}-`));
+const tmpRoot = flagOf(process.argv.slice(2), 'tmp-dir') || os.tmpdir();
+await mkdir(tmpRoot, { recursive: true });
+const dir = await mkdtemp(path.join(tmpRoot, `${env.POD_NAME ?? 'pod'}-`));
 // Workers run as nobody when the master is root: they must be able to enter the directory.
 if (asRoot) await chmod(dir, 0o755);
 const files = { binary: found.path, dir, conf: path.join(dir, 'nginx.conf') };
+// The access log reaches the pod's stdout (kubectl logs) line by line, as nginx writes it.
+const stopAccessLog = await readFifo(path.join(dir, ACCESS_LOG), (line) => process.stdout.write(`${line}\n`));
 
 let nginx: NginxProcess | undefined;
 let shuttingDown = false;
@@ -120,6 +130,7 @@ async function shutdown(why: string): Promise<void> {
   cleanup();
   running.quit();
   const exit = await running.exited;
+  stopAccessLog();
   log('I', 'nginx.go:380', 'NGINX process has stopped', { exitCode: exit.code ?? exit.signal ?? '' });
   await rm(dir, { recursive: true, force: true });
   log('I', 'main.go:201', 'Exiting', { code: 0 });

@@ -4,7 +4,9 @@
  * `nginx -s reload`), and quitting it gracefully (SIGQUIT, as `nginx -s quit`).
  */
 import { execFile, spawn } from 'node:child_process';
+import { openSync, constants as fsConstants } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 
 /** The Debian package that provides nginx, named in every refusal. */
@@ -48,6 +50,32 @@ export interface NginxProcess {
   quit(): void;
   /** SIGKILL (the pod is being torn down). */
   kill(): void;
+}
+
+/**
+ * Makes `file` a FIFO and reads it line by line: nginx's workers write the access log there and
+ * `onLine` gets each line as it comes. Opened read-write, so it never sees end-of-file while nginx
+ * reopens it on a reload. Resolves with a function that stops reading.
+ */
+export function readFifo(file: string, onLine: (line: string) => void): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    execFile('mkfifo', ['-m', '0600', file], (error) => {
+      if (error) return reject(new Error(`Expected to make the FIFO ${file} with mkfifo, got: ${error.message}`, { cause: error }));
+      const fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+      const socket = new net.Socket({ fd, readable: true, writable: false });
+      let partial = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) onLine(line);
+      });
+      socket.on('error', () => {
+        // Closed under us at exit.
+      });
+      resolve(() => socket.destroy());
+    });
+  });
 }
 
 /** Where one pod's nginx keeps its files. */
