@@ -15,9 +15,18 @@ export const NGINX_PACKAGE_HINT = 'apt-get install nginx';
 /** Where nginx is looked for besides PATH: Debian installs it in /usr/sbin, which a user's PATH may lack. */
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
-/** Whether this machine has an `nginx` executable (on `searchPath`, default PATH, or in an sbin directory), and where. */
-export async function nginxAvailable(searchPath: string = process.env.PATH ?? ''): Promise<{ ok: true; path: string } | { ok: false; message: string }> {
-  const dirs = [...searchPath.split(path.delimiter).filter(Boolean), ...SBIN_DIRS];
+/** Where nginxAvailable looks: PATH's directories, then Debian's sbin directories. */
+export interface NginxSearch {
+  /** Default: this process's PATH. */
+  path?: string;
+  /** Default: /usr/sbin, /usr/local/sbin, /sbin. */
+  sbinDirs?: string[];
+}
+
+/** Whether this machine has an `nginx` executable (on PATH or in an sbin directory), and where; else the refusal naming the package. */
+export async function nginxAvailable(search: NginxSearch = {}): Promise<{ ok: true; path: string } | { ok: false; message: string }> {
+  const sbin = search.sbinDirs ?? SBIN_DIRS;
+  const dirs = [...(search.path ?? process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...sbin];
   for (const dir of dirs) {
     const file = path.join(dir, 'nginx');
     try {
@@ -29,7 +38,7 @@ export async function nginxAvailable(searchPath: string = process.env.PATH ?? ''
   }
   return {
     ok: false,
-    message: `The gateway runs real nginx: expected an nginx executable on PATH or in ${SBIN_DIRS.join(', ')}, got none; install Debian's package with \`${NGINX_PACKAGE_HINT}\``,
+    message: `The gateway runs real nginx: expected an nginx executable on PATH${sbin.length ? ` or in ${sbin.join(', ')}` : ''}, got none; install Debian's package with \`${NGINX_PACKAGE_HINT}\``,
   };
 }
 
