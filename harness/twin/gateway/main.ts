@@ -26,8 +26,10 @@ import { BackendSync, DEFAULT_SYNC_SECONDS } from './sync.ts';
 const HEALTHZ_PORT = 10254;
 
 const env = process.env;
+// klog stamps lines with the machine's time, as nginx's $time_local is (kubectl logs --timestamps has the model time).
+const wall = scaledClock(1);
 const log = (level: 'I' | 'W' | 'E', source: string, message: string, kv?: Record<string, string | number>) =>
-  process.stderr.write(`${klogLine(level, new Date(), process.pid, source, message, kv)}\n`);
+  process.stderr.write(`${klogLine(level, new Date(wall.now()), process.pid, source, message, kv)}\n`);
 
 function fail(message: string): never {
   log('E', 'main.go:60', message);
@@ -66,7 +68,7 @@ const files = { binary: found.path, dir, conf: path.join(dir, 'nginx.conf') };
 // The access log reaches the pod's stdout (kubectl logs) line by line, as nginx writes it.
 const stopAccessLog = await readFifo(path.join(dir, ACCESS_LOG), (line) => process.stdout.write(`${line}\n`));
 
-let nginx: NginxProcess | undefined;
+let nginx: NginxProcess | undefined = undefined;
 let shuttingDown = false;
 let lastConf = '';
 // A sync writes and reloads one at a time.
