@@ -5,13 +5,15 @@
  * still has it (upstream_status "502, 200"), and dropped within the sync lag.
  */
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pollUntil } from '../../../harness/disruptions/wait.ts';
 import { GATEWAY_DEPLOYMENT, GATEWAY_NAMESPACE } from '../../../harness/twin/gateway/index.ts';
 import { fiveXXByReason, startTestTwin, type TwinHarness } from '../../helpers/twin.ts';
 
 /** Model seconds from an EndpointSlice change to nginx serving it, in this world: long enough for a window of requests. */
 const SYNC_SECONDS = 5;
+/** Model ms the controller's `nginx -t` and nginx's reload may add to the sync lag (0.4 real s at this scale, a loaded machine). */
+const RELOAD_MS = 4_000;
 /** An upstreaminfo line (ingress-nginx's log-format-upstream) as kubectl logs --timestamps prints it. */
 const LINE =
   /^(\S+) (\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)" (\d+) ([\d.]+) \[([^\]]*)\] \[([^\]]*)\] (.+?) (\S+(?:, \S+)*) (\S+(?:, \S+)*) (\S+(?:, \S+)*) ([0-9a-f]{32})$/;
@@ -110,9 +112,9 @@ describe('the gateway in the twin', () => {
     // Straight to the API (kubectl's own start-up would take model seconds at this scale).
     const deleted = await fetch(`${h.twin.endpoints.kubeApiUrl}/api/v1/namespaces/shop/pods/${victim.metadata!.name!}`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) });
     expect(deleted.status).toBe(200);
-    // Requests through the window and well past it: 3 sync lags of model time.
+    // Requests through the window and well past it (bounded: 3 sync lags and the reload of model time).
     const statuses: number[] = [];
-    while (h.twin.clock.now() < deletedAt + 3 * SYNC_SECONDS * 1000) statuses.push(...(await requests(5)));
+    while (h.twin.clock.now() < deletedAt + 3 * SYNC_SECONDS * 1000 + RELOAD_MS) statuses.push(...(await requests(5)));
     const entries = (await Promise.all((await gatewayPods()).map(logsOf))).flatMap(parse).filter((e) => e.at >= deletedAt);
     // The gateway answered every request 200: it retried each one it sent to the dead pod.
     expect(entries.filter((e) => e.status !== 200)).toEqual([]);
@@ -130,7 +132,38 @@ describe('the gateway in the twin', () => {
     }
     // After the sync lag (and the reload), nginx sends nothing more to it.
     const last = Math.max(...entries.filter((e) => e.addrs.includes(addr)).map((e) => e.at));
-    expect(last - deletedAt).toBeLessThanOrEqual(SYNC_SECONDS * 1000 + 2_000);
-    expect(entries.filter((e) => e.at > deletedAt + SYNC_SECONDS * 1000 + 2_000).length).toBeGreaterThan(10);
+    expect(last - deletedAt).toBeLessThanOrEqual(SYNC_SECONDS * 1000 + RELOAD_MS);
+    expect(entries.filter((e) => e.at > deletedAt + SYNC_SECONDS * 1000 + RELOAD_MS).length).toBeGreaterThan(10);
   }, 60_000);
+
+  it('stops a gateway pod through /wait-shutdown: nginx quits gracefully and the pod goes long before its 300 s grace', async () => {
+    const pods = await gatewayPods();
+    // Follow both logs to the end (the ReplicaSet picks which pod goes): the controller's own lines come on stderr, in klog's format.
+    const followers = pods.map((pod) => {
+      const child = execa('kubectl', ['logs', '-f', pod, '-n', GATEWAY_NAMESPACE], { env, timeout: 60_000, reject: false });
+      const f = { pod, child, text: '' };
+      child.stdout!.on('data', (chunk: Buffer) => (f.text += chunk.toString()));
+      return f;
+    });
+    try {
+      for (const f of followers) await vi.waitFor(() => expect(f.text).toContain('"Starting NGINX process"'), { timeout: 20_000 });
+      const startedAt = h.twin.clock.now();
+      await h.k8s.patchDeployment(GATEWAY_NAMESPACE, GATEWAY_DEPLOYMENT, { spec: { replicas: 1 } });
+      const one = await pollUntil(h.twin.clock, 60_000, new AbortController().signal, async () => (await h.k8s.listPods(GATEWAY_NAMESPACE)).length === 1);
+      expect(one, 'one gateway pod left within 60 model s').toBe(true);
+      expect(h.twin.clock.now() - startedAt).toBeLessThan(60_000);
+      const left = await gatewayPods();
+      const gone = followers.find((f) => !left.includes(f.pod))!;
+      const ended = await gone.child;
+      expect(ended.exitCode, String(ended.stderr)).toBe(0);
+      expect(ended.stdout).toMatch(/^I\d{4} [\d:.]+ +\d+ main\.go:\d+\] "Received SIGTERM, shutting down" reason="SIGTERM"$/m);
+      expect(ended.stdout).toMatch(/"NGINX process has stopped" exitCode=0$/m);
+      expect(ended.stdout).toMatch(/"Exiting" code=0$/m);
+      const events = await h.k8s.listEvents(GATEWAY_NAMESPACE, `involvedObject.name=${gone.pod}`);
+      expect(events.map((e) => e.reason)).not.toContain('FailedPreStopHook');
+    } finally {
+      for (const f of followers) f.child.kill();
+      await Promise.all(followers.map((f) => f.child));
+    }
+  }, 90_000);
 });
