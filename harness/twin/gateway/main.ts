@@ -97,8 +97,13 @@ const sync = new BackendSync(clock, syncSeconds * 1000, () => {
     const m = model();
     if (!(await writeConf(m))) return;
     const complaint = await nginx.reload();
-    if (complaint) log('E', 'controller.go:205', 'Unexpected failure reloading the backend', { err: complaint });
-    else log('I', 'controller.go:213', 'Backend successfully reloaded', { upstreams: summary(m) });
+    if (complaint) {
+      log('E', 'controller.go:205', 'Unexpected failure reloading the backend', { err: complaint });
+      // The next change tries again, even if it leads back to this conf.
+      lastConf = '';
+    } else log('I', 'controller.go:213', 'Backend successfully reloaded', { upstreams: summary(m) });
+  }).catch((error: Error) => {
+    log('E', 'controller.go:205', 'Unexpected failure writing the backend', { err: error.message });
   });
 });
 
