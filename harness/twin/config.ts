@@ -158,6 +158,17 @@ export const twinConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The gateway layer's ingress-controller emulation (image rollout-harness/ingress-nginx; harness/twin/gateway/README.md). */
+    gateway: z
+      .object({
+        /**
+         * Model seconds from an EndpointSlice change to nginx serving it: the controller's sync, then
+         * the Lua balancer's BACKENDS_SYNC_INTERVAL (1 s) in ingress-nginx.
+         */
+        syncSeconds: seconds.default(1),
+      })
+      .strict()
+      .prefault({}),
     /** The twin's S3 API subset (access-log delivery, ListObjectsV2/GetObject/HeadObject). */
     s3: z
       .object({

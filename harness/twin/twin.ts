@@ -3,7 +3,7 @@
  * twin and the wire APIs, loads the config's objects, and writes the kubeconfig and env file that
  * point real clients at it. Everything it starts, `stop()` ends — processes included.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { anchoredClock, scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
 import { EnvironmentError } from '../core/errors.ts';
@@ -32,6 +32,8 @@ import { Network } from './network.ts';
 import { createAddressAllocator, type AllocatorOptions } from './runtime/addresses.ts';
 import { createProcessSupervisor } from './runtime/processes.ts';
 import { openCertificateAuthority, TWIN_CA_ENV } from './tls.ts';
+import { GATEWAY_IMAGE, gatewayCommand, gatewayImageRefusal } from './gateway/index.ts';
+import { CA_FILE_ENV, TOKEN_FILE_ENV } from './gateway/informer.ts';
 
 /** How to start the twin. */
 export interface TwinOptions {
@@ -132,9 +134,14 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
   };
 
   try {
+    // The gateway pods' nginx directories; removed once every pod process is gone.
+    const gatewayDir = path.join(stateDir, 'gateway');
+    stops.push(() => rm(gatewayDir, { recursive: true, force: true }));
     const supervisor = createProcessSupervisor();
     stops.push(() => supervisor.killAll());
     const addresses = await createAddressAllocator(options.addresses);
+    // Pods reach the API in-cluster style; the API server starts after the kubelets, before any pod.
+    let inClusterEnv: Record<string, string> = {};
     const kubelets = startKubelets({
       store,
       clock,
@@ -142,7 +149,10 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       supervisor,
       addresses,
       network,
-      images: config.cluster.images,
+      // The gateway's image runs the ingress-controller emulation; the world's own images come first.
+      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), ...config.cluster.images },
+      imageChecks: { [GATEWAY_IMAGE]: gatewayImageRefusal },
+      inClusterEnv: () => inClusterEnv,
       logLimits: config.cluster.podLogs,
       projectRoot,
       log,
@@ -184,6 +194,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       kubernetesVersion: config.cluster.kubernetesVersion,
     });
     stops.push(() => kubeApi.close());
+    inClusterEnv = await writeServiceAccount(stateDir, kubeApi.url, ca.caFile);
     const ec2: Ec2Provider = {
       instances: () => nodes.instances(),
       terminate: (id) => nodes.instanceTerminated(id),
@@ -196,6 +207,12 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const awsApi = await startAwsApiServer({ alb, ec2, region: config.region, s3, metrics: alb.metrics, fis });
     stops.push(() => awsApi.close());
 
+    // The default namespace is the world's first opted in to rollout-harness (else the first of its own),
+    // in the file's order: the gateway's namespace, opted in too, comes after the app's.
+    const home = () => {
+      const namespaces = (config.objects as KubeObject[]).filter((o) => o.kind === 'Namespace');
+      return namespaces.find((n) => n.metadata.labels?.[ALLOWED_LABEL] === 'true') ?? namespaces[0];
+    };
     for (const name of ['default', 'kube-system', 'kube-public']) {
       store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     }
@@ -205,7 +222,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       store.create(info.plural, obj);
     }
 
-    const ingress = store.list('ingresses').items[0];
+    const ingress = primaryIngress(store.list('ingresses').items, home()?.metadata.name);
     let albUrl = '';
     if (ingress) {
       // A real-time bound: creating the ALB involves no modelled delay.
@@ -222,10 +239,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     }
 
     const kubeconfig = path.join(stateDir, 'kubeconfig');
-    // The default namespace is the one opted in to rollout-harness (else the first of the world's own).
-    const namespaces = store.list('namespaces').items.filter((n) => !['default', 'kube-system', 'kube-public'].includes(n.metadata.name));
-    const home = namespaces.find((n) => n.metadata.labels?.[ALLOWED_LABEL] === 'true') ?? namespaces[0];
-    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: home?.metadata.name });
+    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: home()?.metadata.name });
     const endpoints: TwinEndpoints = {
       kubeconfig,
       kubeApiUrl: kubeApi.url,
@@ -249,6 +263,27 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The Ingress whose ALB is "the" twin's (ROLLOUT_HARNESS_ALB_URL): the first ALB Ingress of the
+ * opted-in namespace, else the first ALB Ingress, else the first. A world with a gateway has a
+ * second ALB (in its own namespace) that must not take its place.
+ */
+export function primaryIngress(ingresses: KubeObject[], homeNamespace: string | undefined): KubeObject | undefined {
+  const alb = ingresses.filter((i) => i.spec?.ingressClassName === 'alb' || i.metadata.annotations?.['kubernetes.io/ingress.class'] === 'alb');
+  return alb.find((i) => i.metadata.namespace === homeNamespace) ?? alb[0] ?? ingresses[0];
+}
+
+/** The pods' in-cluster env: the API's address, and a token and CA in files (a pod cannot have /var/run/secrets here). */
+async function writeServiceAccount(stateDir: string, apiUrl: string, caFile: string): Promise<Record<string, string>> {
+  const dir = path.join(stateDir, 'serviceaccount');
+  await mkdir(dir, { recursive: true });
+  const tokenFile = path.join(dir, 'token');
+  // The twin's API checks no credentials; the token is there for clients that insist on one.
+  await writeFile(tokenFile, 'rollout-harness-twin\n', { mode: 0o600 });
+  const url = new URL(apiUrl);
+  return { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, [TOKEN_FILE_ENV]: tokenFile, [CA_FILE_ENV]: caFile };
 }
 
 function shellQuote(value: string): string {

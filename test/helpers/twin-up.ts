@@ -52,7 +52,8 @@ export interface World {
 export async function writeQuietWorld(file: string, edit?: (world: World) => void): Promise<string> {
   const world = parse(await readFile(path.join(projectRoot, 'fixtures/twin/default.yaml'), 'utf8')) as World;
   for (const obj of world.objects) {
-    const c = obj.kind === 'Deployment' ? obj.spec?.template?.spec?.containers?.[0] : undefined;
+    // The app's Deployment only (the gateway's runs nginx, not the test app).
+    const c = obj.kind === 'Deployment' && obj.metadata?.name === 'web' ? obj.spec?.template?.spec?.containers?.[0] : undefined;
     if (c) c.env = [...(c.env ?? []).filter((e) => e.name !== 'KEEPALIVE_TIMEOUT_MS'), { name: 'KEEPALIVE_TIMEOUT_MS', value: '65000' }];
   }
   edit?.(world);

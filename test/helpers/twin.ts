@@ -38,6 +38,8 @@ export interface TwinTestOptions {
   namespaceLabels?: Record<string, string>;
   alb?: Partial<TwinConfig['alb']>;
   cluster?: Partial<TwinConfig['cluster']>;
+  /** The gateway layer's settings (its sync lag). */
+  gateway?: Partial<TwinConfig['gateway']>;
   replicas?: number;
   /** Drop the PodDisruptionBudget. */
   noPdb?: boolean;
@@ -68,11 +70,14 @@ export async function testTwinConfig(o: TwinTestOptions = {}): Promise<TwinConfi
     ...o.alb,
   };
   config.cluster = { ...config.cluster, ...o.cluster };
+  config.gateway = { ...config.gateway, ...o.gateway };
   const objects = config.objects as KubeObject[];
+  // Only the app's objects: the world's gateway (its own namespace, Deployment and Ingresses) stays as it is.
   for (const obj of objects) {
-    if (obj.kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, ...o.namespaceLabels };
-    if (obj.kind === 'Ingress') obj.metadata.annotations = { ...obj.metadata.annotations, ...o.ingressAnnotations };
-    if (obj.kind === 'Deployment') {
+    const app = obj.metadata.namespace === 'shop' || obj.metadata.name === 'shop';
+    if (obj.kind === 'Namespace' && app) obj.metadata.labels = { ...obj.metadata.labels, ...o.namespaceLabels };
+    if (obj.kind === 'Ingress' && app && obj.metadata.name === 'web') obj.metadata.annotations = { ...obj.metadata.annotations, ...o.ingressAnnotations };
+    if (obj.kind === 'Deployment' && app) {
       if (o.replicas) obj.spec.replicas = o.replicas;
       const pod = obj.spec.template.spec;
       Object.assign(pod, o.podSpec);

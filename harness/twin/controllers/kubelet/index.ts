@@ -45,6 +45,10 @@ export interface KubeletDeps {
   restartBackoff?: { initialSeconds: number; maxSeconds: number };
   /** What each container instance's log keeps (default DEFAULT_LOG_LIMITS). */
   logLimits?: Partial<LogLimits>;
+  /** Image (without tag) → a check before its container starts; a message it returns fails the pod with it. */
+  imageChecks?: Record<string, () => Promise<string | undefined>>;
+  /** The in-cluster env every container gets (KUBERNETES_SERVICE_HOST/PORT, token and CA files); read when a pod starts. */
+  inClusterEnv?: () => Record<string, string>;
 }
 
 /** The running kubelets. */
@@ -70,6 +74,8 @@ export function kubeletContext(deps: KubeletDeps, checks: Partial<Pick<KubeletCo
     log: deps.log ?? (() => {}),
     backoff: deps.restartBackoff ?? { initialSeconds: 10, maxSeconds: 300 },
     logLimits: { ...DEFAULT_LOG_LIMITS, ...deps.logLimits },
+    imageChecks: deps.imageChecks ?? {},
+    inClusterEnv: deps.inClusterEnv ?? (() => ({})),
     probe: checks.probe ?? ((rt, c, plan) => runProbe(ctx, rt, c, plan)),
     hook: checks.hook ?? ((rt, c, hook, signal) => runHandler(ctx, rt, c, hook, signal)),
     pods: new Map(),

@@ -4,7 +4,7 @@
  */
 import type { KubeObject } from '../../kube/types.ts';
 import type { ContainerProcess, ProcessExit } from '../../runtime/types.ts';
-import { HOST_IP, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand } from './spec.ts';
+import { HOST_IP, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand, stripTag } from './spec.ts';
 import { emit, nowStamp, releaseAddresses, type ContainerRuntime, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { failedStatus, scheduleSync, terminatedRecord } from './status.ts';
 import { newInstanceLog } from './logs.ts';
@@ -55,6 +55,14 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
   const resolved = specs.map((c) => resolveContainerCommand(c, ctx.images, ctx.projectRoot));
   const bad = resolved.find((r): r is { error: string } => 'error' in r);
   if (bad) return failPod(ctx, rt, 'Failed', bad.error);
+  // An image that needs something of this machine (the gateway's nginx) is refused without it.
+  for (const spec of specs) {
+    const image = stripTag(String(spec.image ?? ''));
+    // A container with its own command runs that, not the image's program.
+    const refusal = Object.hasOwn(ctx.imageChecks, image) && !spec.command?.length ? await ctx.imageChecks[image]() : undefined;
+    if (rt.state !== 'starting' || ctx.stopped) return;
+    if (refusal) return failPod(ctx, rt, 'Failed', `Cannot run container ${spec.name} (image ${spec.image}): ${refusal}`);
+  }
 
   const declared = specs.map((c) => c.ports?.[0]?.containerPort as number | undefined);
   const first = await addresses.allocate(declared[0] ?? 8080);
@@ -88,6 +96,7 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
       spec,
       command: (resolved[i] as { command: string[] }).command,
       env: {
+        ...ctx.inClusterEnv(),
         ...ownEnvOf(spec, fieldValues),
         HOST: address.host,
         PORT: String(address.port),

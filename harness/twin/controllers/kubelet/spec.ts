@@ -26,7 +26,8 @@ export interface ProbePlan {
 /** The argv of a container, or why there is none. */
 export type Resolved = { command: string[] } | { error: string };
 
-function stripTag(image: string): string {
+/** The image without its tag or digest. */
+export function stripTag(image: string): string {
   const noDigest = image.split('@')[0];
   const slash = noDigest.lastIndexOf('/');
   const colon = noDigest.lastIndexOf(':');
@@ -59,6 +60,17 @@ export function resolveContainerCommand(
 function parseSeconds(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)s?$/.exec(text.trim());
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * ingress-nginx's preStop (`/wait-shutdown`, its chart's default): the twin has no such file, so it
+ * runs it as the binary does — SIGTERM to the controller, then wait until it (and its nginx) exited.
+ */
+export const WAIT_SHUTDOWN = '/wait-shutdown';
+
+/** Whether an exec hook is ingress-nginx's `/wait-shutdown`. */
+export function isWaitShutdown(command: string[]): boolean {
+  return command.length === 1 && command[0] === WAIT_SHUTDOWN;
 }
 
 /** The seconds of a preStop exec command that only sleeps (`sleep N`, `sh -c "sleep N"`, `/bin/sleep N`), else undefined. */

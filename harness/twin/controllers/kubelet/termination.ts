@@ -5,7 +5,7 @@
  * grace period gets. When every container has exited the pod is reported Succeeded/Failed and removed.
  */
 import type { KubeObject } from '../../kube/types.ts';
-import { graceMs, type Hook } from './spec.ts';
+import { graceMs, isWaitShutdown, type Hook } from './spec.ts';
 import { cancelTimers, emit, nowStamp, releaseAddresses, type ContainerRuntime, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { scheduleSync, syncNow } from './status.ts';
 
@@ -64,8 +64,24 @@ export function updateGrace(ctx: KubeletContext, rt: PodRuntime, pod: KubeObject
 
 async function runHook(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime, hook: Hook, signal: AbortSignal): Promise<void> {
   if (hook.kind === 'sleep') return ctx.clock.sleep(hook.ms, signal);
+  if (hook.kind === 'exec' && isWaitShutdown(hook.command)) return waitShutdown(c, signal);
   const result = await ctx.hook(rt, c, hook, signal);
   if (!result.ok && !signal.aborted) emit(ctx, rt, 'FailedPreStopHook', `PreStop hook failed: ${result.detail}`, 'Warning');
+}
+
+/** `/wait-shutdown`: SIGTERM to the container's process, then wait until it exited (or the grace deadline aborts the hook). */
+function waitShutdown(c: ContainerRuntime, signal: AbortSignal): Promise<void> {
+  const proc = c.proc;
+  if (!proc?.running) return Promise.resolve();
+  proc.signal('SIGTERM');
+  return new Promise<void>((resolve) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void proc.exited.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 async function stopContainer(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime): Promise<void> {

@@ -17,6 +17,8 @@ export type OnSigterm = 'exit' | 'ignore';
 /** A container process that only records: its signals with their model times, and how it ended. */
 export interface FakeProcess extends ContainerProcess {
   readonly name: string;
+  /** The env it was started with. */
+  readonly env: Record<string, string>;
   readonly signals: Array<{ signal: NodeJS.Signals; at: number }>;
   /** Ends the process as if it exited on its own. */
   exit(code: number): void;
@@ -41,6 +43,7 @@ export function fakeSupervisor(clock: ManualClock, onSigterm: OnSigterm = 'exit'
       const signals: FakeProcess['signals'] = [];
       const proc: FakeProcess = {
         name: spec.name,
+        env: spec.env,
         pid: nextPid++,
         exited,
         get running() {
@@ -85,6 +88,8 @@ export interface KubeletHarnessOptions {
   checks?: Partial<Pick<KubeletContext, 'probe' | 'hook'>>;
   backoff?: { initialSeconds: number; maxSeconds: number };
   logLimits?: KubeletDeps['logLimits'];
+  imageChecks?: KubeletDeps['imageChecks'];
+  inClusterEnv?: KubeletDeps['inClusterEnv'];
 }
 
 /** Kubelets for node `node-a` on a ManualClock, with fake processes and addresses. */
@@ -93,7 +98,7 @@ export function kubeletHarness(opts: KubeletHarnessOptions = {}) {
   const { supervisor, spawned } = fakeSupervisor(clock, opts.onSigterm);
   const { allocator, released } = fakeAddresses();
   const ctx = kubeletContext(
-    { store, clock, supervisor, addresses: allocator, network: new Network(), images: { app: ['app'] }, projectRoot: '/nonexistent', restartBackoff: opts.backoff, logLimits: opts.logLimits },
+    { store, clock, supervisor, addresses: allocator, network: new Network(), images: { app: ['app'] }, projectRoot: '/nonexistent', restartBackoff: opts.backoff, logLimits: opts.logLimits, imageChecks: opts.imageChecks, inClusterEnv: opts.inClusterEnv },
     opts.checks,
   );
   const kubelets = runKubelets(ctx);

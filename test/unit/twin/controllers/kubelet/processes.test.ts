@@ -61,4 +61,30 @@ describe('kubelet processes on a manual clock', () => {
     expect(status.message).toMatch(/^Failed to pull image "nowhere:1": expected an image the twin knows/);
     expect(store.list('events').items.map((e) => e.reason)).toContain('Failed');
   });
+
+  it('refuses an image whose check fails (the gateway without nginx), naming what to install, and starts it once the check passes', async () => {
+    let refusal: string | undefined = 'expected an nginx executable on PATH, got none; install Debian\'s package with `apt-get install nginx`';
+    const { clock, store, spawned, released } = harness({ imageChecks: { app: async () => refusal } });
+    store.create('pods', podObject('gw'));
+    await clock.advance(0);
+    expect(spawned).toEqual([]);
+    expect(released).toEqual([]);
+    const status = getPod(store, 'gw')!.status;
+    expect(status.phase).toBe('Failed');
+    expect(status.message).toBe(`Cannot run container app (image app): ${refusal}`);
+    const events = store.list('events').items.filter((e) => e.reason === 'Failed');
+    expect(events.map((e) => e.message)).toEqual([status.message]);
+    refusal = undefined;
+    store.create('pods', podObject('gw2'));
+    await clock.advance(0);
+    expect(spawned.map((p) => p.name)).toEqual(['default/gw2/app']);
+  });
+
+  it('gives every container the in-cluster env, under its own', async () => {
+    const inCluster = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', KUBERNETES_SERVICE_ACCOUNT_TOKEN_FILE: '/state/serviceaccount/token' };
+    const { clock, store, spawned } = harness({ inClusterEnv: () => inCluster });
+    store.create('pods', podObject('web', { env: [{ name: 'KUBERNETES_SERVICE_PORT', value: '1' }] }));
+    await clock.advance(0);
+    expect(spawned[0].env).toMatchObject({ ...inCluster, KUBERNETES_SERVICE_PORT: '1', POD_NAME: 'web' });
+  });
 });

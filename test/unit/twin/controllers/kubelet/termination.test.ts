@@ -52,6 +52,35 @@ describe('kubelet termination on a manual clock', () => {
     expect(getPod(store, 'web')).toBeUndefined();
   });
 
+  it('runs ingress-nginx\'s /wait-shutdown preStop: SIGTERM at once, then waits for the process to exit', async () => {
+    const { clock, store, proc } = await runningPod({ onSigterm: 'ignore', preStop: { exec: { command: ['/wait-shutdown'] } }, grace: 300 });
+    const deletedAt = clock.now();
+    store.delete('pods', 'default', 'web');
+    await clock.advance(0);
+    expect(proc.signals).toEqual([{ signal: 'SIGTERM', at: deletedAt }]);
+    // The controller quits nginx gracefully: the pod stays until it has exited.
+    await clock.advance(120_000);
+    expect(getPod(store, 'web')).toBeDefined();
+    proc.exit(0);
+    await clock.advance(0);
+    expect(proc.signals).toEqual([{ signal: 'SIGTERM', at: deletedAt }]);
+    expect(getPod(store, 'web')).toBeUndefined();
+    expect(store.list('events').items.map((e) => e.reason)).not.toContain('FailedPreStopHook');
+  });
+
+  it('cuts a /wait-shutdown still waiting at the grace deadline like any preStop', async () => {
+    const { clock, store, proc } = await runningPod({ onSigterm: 'ignore', preStop: { exec: { command: ['/wait-shutdown'] } }, grace: 30 });
+    const deletedAt = clock.now();
+    store.delete('pods', 'default', 'web');
+    await clock.advance(30_000 + MIN_SHUTDOWN_MS);
+    expect(proc.signals.map((s) => [s.signal, s.at - deletedAt])).toEqual([
+      ['SIGTERM', 0],
+      ['SIGTERM', 30_000],
+      ['SIGKILL', 32_000],
+    ]);
+    expect(getPod(store, 'web')).toBeUndefined();
+  });
+
   it('cuts a preStop still running at the deadline, SIGTERMs, and gives one 2 s extension before SIGKILL', async () => {
     const { clock, store, proc } = await runningPod({ onSigterm: 'ignore', preStop: { exec: { command: ['sleep', '60'] } } });
     const deletedAt = clock.now();
