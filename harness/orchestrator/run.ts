@@ -26,7 +26,9 @@ import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
-import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { findMarkers, isSteady, markNodeChange, markObjects, originalsOf, restoreSettings, snapshotPaths, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { scaleGatewayFromZero, viewOf } from './topology.ts';
+import { topologyOf } from '../matrix/schema.ts';
 import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { describeRoute } from './traffic-address.ts';
@@ -153,7 +155,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = record?.original ?? (await snapshotSettings(target, spec));
+    original = record?.original ?? (await snapshotPaths(target, spec));
     if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
     const previous = record?.cells ?? [];
     record = {
@@ -188,6 +190,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     lease = holdLease(target.k8s, target.namespace, runId, realClock, here, log);
     if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
+    let gatewayUp = false;
     for (const cell of cells) {
       const entry = record.cells[cell.index];
       const cellFile = cellFileOf(runDir, cell.id);
@@ -196,14 +199,20 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         continue;
       }
       if (signal.aborted) break;
+      const topology = topologyOf(spec, cell.config);
+      if (topology === 'gateway' && !gatewayUp) {
+        // A gateway kept at 0 replicas until used: scaled up (recorded first) and waited for once, before its first cell.
+        await scaleGatewayFromZero(target, original, runId, { record: save, log, isSteady, boundMs: spec.configure.steadyTimeoutSeconds * 1000, signal });
+        gatewayUp = true;
+      }
       progress.cellStart(cell.index, cells.length, cell.id);
       entry.status = 'running';
       let result: CellResult;
       try {
         result = await runCell(cell, {
-          target,
+          target: viewOf(target, topology),
           spec,
-          original,
+          original: originalsOf(original, topology),
           driver: driver.name,
           signal,
           env: opts.env,
