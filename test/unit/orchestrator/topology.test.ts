@@ -15,6 +15,7 @@ import { checkPreconditions } from '../../../harness/orchestrator/preconditions.
 import { applySettings, findMarkers, isSteady, markObjects, originalsOf, restoreSettings, snapshotPaths, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
 import { REPLICAS_WHEN_USED, scaleGatewayFromZero, viewOf } from '../../../harness/orchestrator/topology.ts';
 import type { OriginalSettings } from '../../../harness/settings/types.ts';
+import type { KObject } from '../../../harness/platform/ports.ts';
 import { DELAY, topologyWorld } from '../../helpers/topology-world.ts';
 
 /** A spec over both paths (or the gateway's alone with `disrupt`), one config per topology. */
@@ -27,7 +28,7 @@ function specOf(opts: { gate?: boolean; disrupt?: 'app' | 'gateway' } = {}) {
 }
 
 const GW = 'ingress-nginx/ingress-nginx-controller';
-const preStopOf = (d: { spec: { template: { spec: { containers: Array<{ lifecycle?: { preStop?: unknown } }> } } } }) => d.spec.template.spec.containers[0].lifecycle?.preStop ?? null;
+const preStopOf = (d: KObject) => d.spec?.template?.spec?.containers?.[0]?.lifecycle?.preStop ?? null;
 const delayAnnotation = (w: ReturnType<typeof topologyWorld>, ing: string) => w.ingresses.get(ing)!.metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION];
 
 describe('viewOf: the target a cell runs against', () => {
