@@ -186,6 +186,22 @@ describe('scale from zero', () => {
   });
 });
 
+describe('steady behind a gateway', () => {
+  it('counts the gateway\'s pods against its target group, and the app\'s rollout apart', async () => {
+    const w = topologyWorld();
+    await w.k8s.patchDeployment('ingress-nginx', 'ingress-nginx-controller', { spec: { replicas: 2 } });
+    const view = viewOf(w.target, 'gateway');
+    // 3 app pods, 2 gateway pods, 2 healthy targets: steady.
+    expect(await isSteady(view)).toBe(true);
+    const healthy = w.target.elbv2.describeTargetHealth.bind(w.target.elbv2);
+    Object.assign(w.target.elbv2, { describeTargetHealth: async (arn: string) => (await healthy(arn)).map((x, i) => (i === 0 ? { ...x, state: 'draining' } : x)) });
+    expect(await isSteady(view)).toBe(false);
+    Object.assign(w.target.elbv2, { describeTargetHealth: healthy });
+    w.deployments.get('shop/web')!.status.availableReplicas = 2;
+    expect(await isSteady(view)).toBe(false);
+  });
+});
+
 describe('preconditions by topology', () => {
   it('counts a gateway at 0 with the annotation as used, and refuses one at 0 without it', async () => {
     const spec = specOf({ disrupt: 'gateway' });
