@@ -18,7 +18,7 @@ import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
-import { expandCells } from '../matrix/expand.ts';
+import { expandCells, topologiesOf } from '../matrix/expand.ts';
 import type { LoadedSpec } from '../matrix/load.ts';
 import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
@@ -156,7 +156,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let lease: HeldLease | undefined;
   try {
     original = record?.original ?? (await snapshotPaths(target, spec));
-    if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
+    // Each path's load balancer: the gateway's has its own (recorded in its path's originals, restored with them).
+    const logPaths = accessLogPaths(target, spec, original);
+    if (spec.explain.enableAccessLogs) for (const { side, o } of logPaths) o.accessLogs ??= await snapshotAccessLogs(side);
     const previous = record?.cells ?? [];
     record = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -175,6 +177,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         // Where the region first came from (a resumed run uses the one it recorded).
         regionSource: (recorded && record?.target.regionSource) || target.regionSource,
         ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
+        ...(target.topology?.gateway ? { gateway: { namespace: target.topology.gateway.gateway.namespace, deployment: target.topology.gateway.gateway.deployment, disrupt: target.topology.gateway.disrupt, targetGroupArn: target.topology.gateway.targetGroupArn, url: target.topology.gateway.url } } : {}),
       },
       driver,
       versions: { rolloutHarness: packageVersion, node: process.version, platform: `${process.platform}-${process.arch}` },
@@ -188,7 +191,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // The marker carries the lease from its first write; renewed in wall time until restore unmarks.
     await markObjects(target, runId, leaseFor(runId, realClock.now(), here));
     lease = holdLease(target.k8s, target.namespace, runId, realClock, here, log);
-    if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
+    if (spec.explain.enableAccessLogs) for (const { side, o } of logPaths) if (o.accessLogs) await enableAccessLogs(side, o.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
     let gatewayUp = false;
     for (const cell of cells) {
@@ -351,6 +354,15 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
     const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
+}
+
+/** Each path's load-balancer side with the originals its access logs are recorded in (one entry without a topology). */
+function accessLogPaths(target: Target, spec: LoadedSpec['spec'], original: OriginalSettings): Array<{ side: Target; o: OriginalSettings }> {
+  if (!target.topology) return [{ side: target, o: original }];
+  return topologiesOf(spec).map((p) => {
+    const view = viewOf(target, p);
+    return { side: view.albSide ?? view, o: originalsOf(original, p) };
+  });
 }
 
 /** The originals a run's record holds (every record past the snapshot has them). */
