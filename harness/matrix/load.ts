@@ -7,7 +7,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from '../core/errors.ts';
 import { disruptionLabel, expandCells, expandConfigs, matchesPartial, topologiesOf } from './expand.ts';
-import { gatewayOf, specSchema, type Spec } from './schema.ts';
+import { gatewayOf, specSchema, topologyOf, type Spec } from './schema.ts';
 
 /** A validated spec with the warnings the rules raised. */
 export interface LoadedSpec {
@@ -38,6 +38,10 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
   }
   if (t.ingress && t.targetGroupBinding) errors.push('target: expected `ingress` or `targetGroupBinding`, got both');
   errors.push(...topologyErrors(spec));
+  // A gate behind a gateway gates nothing the cell disrupts (harness/orchestrator/cell.ts): say so before the run, not after.
+  if (gatewayOf(t).disrupt === 'app' && expandConfigs(spec.matrix, spec.axes).some((c) => c.readinessGate && topologyOf(spec, c) === 'gateway')) {
+    warnings.push('matrix: cells with readinessGate true through the gateway (disrupt: app) will be INVALID "not tested" (the gate acts on the ALB\'s targets, the gateway\'s pods); leave them out with exclude: [{ topology: gateway, readinessGate: true }]');
+  }
   if (!t.context && (t.kubeconfig || t.endpoints.elbv2 || t.endpoints.ec2)) {
     warnings.push('target: kubeconfig and endpoints are ignored on the twin (no `context` given)');
   }

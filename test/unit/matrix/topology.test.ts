@@ -66,6 +66,14 @@ describe('the topology axis', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('warns before the run of gated cells behind a gateway, which will be INVALID', () => {
+    const gated = parseSpec({ matrix: { ...matrix, readinessGate: [false, true], topology: ['direct', 'gateway'] }, disruptions: ['rollout'] });
+    expect(gated.warnings).toEqual([expect.stringMatching(/^matrix: cells with readinessGate true through the gateway \(disrupt: app\) will be INVALID "not tested"/)]);
+    const excluded = parseSpec({ matrix: { ...matrix, readinessGate: [false, true], topology: ['direct', 'gateway'], exclude: [{ topology: 'gateway', readinessGate: true }] }, disruptions: ['rollout'] });
+    expect(excluded.warnings).toEqual([]);
+    expect(parseSpec({ target: { topology: { gateway: { disrupt: 'gateway' } } }, matrix: { ...matrix, readinessGate: [true] }, disruptions: ['rollout'] }).warnings).toEqual([]);
+  });
+
   it('refuses disrupt: gateway beside direct cells, which have no gateway to disrupt', () => {
     expect(errorsOf({ target: { topology: { gateway: { disrupt: 'gateway' } } }, matrix: { ...matrix, topology: ['direct', 'gateway'] }, disruptions: ['rollout'] })).toEqual([
       'target.topology.gateway.disrupt: expected "app" when cells also take the direct path (which has no gateway to disrupt), got "gateway"; run the gateway\'s disruptions in a spec of their own',
