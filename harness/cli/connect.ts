@@ -24,7 +24,10 @@ import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
-import { ingressOf, type Spec } from '../matrix/schema.ts';
+import { gatewayOf, ingressOf, type Spec } from '../matrix/schema.ts';
+import { topologiesOf } from '../matrix/expand.ts';
+import type { TargetTopology, TrafficPath } from '../orchestrator/topology.ts';
+import { nginxAvailable } from '../twin/gateway/index.ts';
 import { defaultConfigPath, loadTwinConfig } from '../twin/config.ts';
 import { startTwinThread } from '../twin/thread/host.ts';
 import { TWIN_CA_ENV } from '../twin/tls.ts';
@@ -152,7 +155,7 @@ export interface TrafficRoute {
  * load balancer's address must resolve before anything is changed; a rule's host is never resolved
  * (it is sent as the Host header and TLS server name).
  */
-export async function trafficUrl(t: Spec['target'], mixPaths: string[], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<TrafficRoute> {
+export async function trafficUrl(t: Pick<Spec['target'], 'url'>, mixPaths: string[], elbv2: Elbv2Port, targetGroupArn: string, lookup: (host: string) => Promise<unknown>): Promise<TrafficRoute> {
   let route: TrafficRoute = { url: t.url ?? '', source: 'target.url' };
   if (!t.url) {
     const chosen = chooseTrafficAddress(await readRouting(elbv2, targetGroupArn), targetGroupArn, mixPaths);
@@ -169,8 +172,65 @@ export async function trafficUrl(t: Spec['target'], mixPaths: string[], elbv2: E
   return route;
 }
 
-function routeTls(route: TrafficRoute, caFile: string | undefined): Pick<Target, 'hostHeader' | 'servername' | 'caFile'> {
-  return { ...(route.hostHeader ? { hostHeader: route.hostHeader } : {}), ...(route.servername ? { servername: route.servername } : {}), ...(caFile ? { caFile } : {}) };
+/** A path's names: the namespace of its Deployment, Ingress and binding, and where its traffic goes. */
+type PathNames = Pick<Spec['target'], 'namespace' | 'deployment' | 'ingress' | 'targetGroupBinding' | 'url'>;
+
+/** One path: the binding (and target group) registering the Deployment's pods, and the address its traffic goes to. */
+async function pathOf(k8s: KubernetesPort, elbv2: Elbv2Port, spec: Spec, names: PathNames, d: KObject, lookup: (host: string) => Promise<unknown>): Promise<TrafficPath> {
+  const binding = await findBinding(k8s, names, d, (arn) => elbv2.targetGroupTags(arn));
+  const route = await trafficUrl(names, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
+  return { namespace: names.namespace, ingress: names.ingress, bindingName: binding.name, targetGroupArn: binding.arn, delayVia: delayChannel(spec, names.ingress), url: route.url, urlSource: route.source, hostHeader: route.hostHeader, servername: route.servername };
+}
+
+/**
+ * The paths the spec's cells take (`target.topology`, the `topology` axis): the app's direct one and
+ * the gateway's, each with its binding and traffic address. `where` says where the objects were
+ * looked for; `allowed` checks the gateway's namespace like the app's (a real cluster's opt-in label).
+ */
+export async function connectTopology(
+  k8s: KubernetesPort,
+  elbv2: Elbv2Port,
+  spec: Spec,
+  app: { names: PathNames; deployment: KObject },
+  lookup: (host: string) => Promise<unknown>,
+  where: string,
+  allowed: (namespace: string) => Promise<void> = async () => {},
+): Promise<TargetTopology> {
+  const used = topologiesOf(spec);
+  const topology: TargetTopology = { app: { namespace: app.names.namespace, deployment: app.names.deployment, labelSelector: labelSelectorOf(app.deployment) } };
+  if (used.includes('direct')) topology.direct = await pathOf(k8s, elbv2, spec, app.names, app.deployment, lookup);
+  if (used.includes('gateway')) {
+    const g = gatewayOf(spec.target);
+    if (g.namespace !== app.names.namespace) await allowed(g.namespace);
+    const gd = await need(`the gateway's deployment ${g.namespace}/${g.deployment} ${where} (target.topology.gateway)`, k8s.getDeployment(g.namespace, g.deployment));
+    const path = await pathOf(k8s, elbv2, spec, g, gd, lookup);
+    topology.gateway = { ...path, gateway: { namespace: g.namespace, deployment: g.deployment, labelSelector: labelSelectorOf(gd) }, disrupt: g.disrupt };
+  }
+  return topology;
+}
+
+/** The target's fields of its first path (the one run.json records; each cell takes its own through `viewOf`). */
+function firstPath(topology: TargetTopology): Pick<Target, 'namespace' | 'deployment' | 'labelSelector' | 'ingress' | 'bindingName' | 'targetGroupArn' | 'delayVia' | 'url' | 'urlSource' | 'hostHeader' | 'servername'> {
+  const p = (topology.direct ?? topology.gateway)!;
+  const d = topology.direct || topology.gateway?.disrupt !== 'gateway' ? topology.app : topology.gateway.gateway;
+  return {
+    ...d,
+    ingress: p.ingress,
+    bindingName: p.bindingName,
+    targetGroupArn: p.targetGroupArn,
+    delayVia: p.delayVia,
+    url: p.url,
+    urlSource: p.urlSource,
+    ...(p.hostHeader ? { hostHeader: p.hostHeader } : {}),
+    ...(p.servername ? { servername: p.servername } : {}),
+  };
+}
+
+/** Refuses a spec whose cells take the twin's gateway on a machine without nginx, before the twin starts. */
+export async function refuseGatewayWithoutNginx(spec: Spec, check: () => ReturnType<typeof nginxAvailable> = nginxAvailable): Promise<void> {
+  if (!topologiesOf(spec).includes('gateway')) return;
+  const found = await check();
+  if (!found.ok) throw new EnvironmentError(`The spec's cells go through the twin's gateway (topology: gateway), whose pods run nginx: ${found.message}; nothing was started`);
 }
 
 /** Connects to the spec's target (for the twin, starts it first); changes nothing. */
@@ -178,6 +238,7 @@ export const connectTarget: Connect = async (spec, opts) => {
   const t = spec.target;
   const lookup = opts.lookup ?? ((host: string) => dnsLookup(host));
   if (!t.context) {
+    await refuseGatewayWithoutNginx(spec, opts.nginxAvailable);
     const twinSpec = t.twin ?? {};
     const configFile = twinSpec.config ? path.resolve(twinSpec.config) : defaultConfigPath;
     const config = await loadTwinConfig(configFile, { timeScale: twinSpec.timeScale, seed: twinSpec.seed });
@@ -199,8 +260,7 @@ export const connectTarget: Connect = async (spec, opts) => {
       const elbv2 = createElbv2Adapter(aws);
       const ingress = ingressOf(t);
       const d = await need(`deployment ${t.namespace}/${t.deployment} on the twin`, k8s.getDeployment(t.namespace, t.deployment));
-      const binding = await findBinding(k8s, { ...t, ingress }, d, (arn) => elbv2.targetGroupTags(arn));
-      const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
+      const topology = await connectTopology(k8s, elbv2, spec, { names: { ...t, ingress }, deployment: d }, lookup, 'on the twin');
       // The twin's CA signs its HTTPS listeners' certificates (harness/twin/tls.ts).
       const caFile = twin.caFile;
       return {
@@ -213,16 +273,9 @@ export const connectTarget: Connect = async (spec, opts) => {
         // The twin's EC2 API launches a node for RunInstances, joining as the tags say.
         capacity: createEc2CapacityAdapter(aws, k8s),
         clock: twin.clock,
-        namespace: t.namespace,
-        deployment: t.deployment,
-        ingress,
-        bindingName: binding.name,
-        targetGroupArn: binding.arn,
-        labelSelector: labelSelectorOf(d),
-        delayVia: delayChannel(spec, ingress),
-        url: route.url,
-        urlSource: route.source,
-        ...routeTls(route, caFile),
+        topology,
+        ...firstPath(topology),
+        ...(caFile ? { caFile } : {}),
         region: twin.endpoints.region,
         regionSource: 'the local twin',
         twin: { timeScale: twin.config.timeScale, seed: twin.config.seed, stateDir: path.dirname(twin.endpoints.envFile), accessLogFile: twin.endpoints.accessLogFile },
@@ -250,8 +303,12 @@ export const connectTarget: Connect = async (spec, opts) => {
   if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${context}`, k8s.getIngress(t.namespace, t.ingress));
   const { region, source: regionSource } = opts.region ?? (await resolveRegion(t.region, opts.env ?? process.env));
   const elbv2 = createElbv2Adapter({ region, endpoint: t.endpoints.elbv2 });
-  const binding = await findBinding(k8s, t, d, (arn) => elbv2.targetGroupTags(arn));
-  const route = await trafficUrl(t, spec.traffic.mix.map((m) => m.path), elbv2, binding.arn, lookup);
+  // The gateway's namespace is changed too (its Deployment, its Ingress): it must carry the opt-in label as well.
+  const allowed = async (namespace: string) => {
+    const other = await need(`the gateway's namespace ${namespace} in context ${context}`, k8s.getNamespace(namespace));
+    if (other.metadata?.labels?.[ALLOWED_LABEL] !== 'true') throw new SafetyError(`Namespace ${namespace} (the gateway's) does not carry the label ${ALLOWED_LABEL}=true; label it to allow rollout-harness to change it`);
+  };
+  const topology = await connectTopology(k8s, elbv2, spec, { names: t, deployment: d }, lookup, `in context ${context}`, allowed);
   // A twin started apart (`twin up`) names its CA in its env file; in staging the system roots do.
   const caFile = (opts.env ?? process.env)[TWIN_CA_ENV] || undefined;
   return {
@@ -263,16 +320,9 @@ export const connectTarget: Connect = async (spec, opts) => {
     // A real cluster adds capacity through its handler: a Karpenter NodeClaim, never a bare RunInstances.
     capacity: createClusterCapacityAdapter(kc, clock),
     clock,
-    namespace: t.namespace,
-    deployment: t.deployment,
-    ingress: t.ingress,
-    bindingName: binding.name,
-    targetGroupArn: binding.arn,
-    labelSelector: labelSelectorOf(d),
-    delayVia: delayChannel(spec, t.ingress),
-    url: route.url,
-    urlSource: route.source,
-    ...routeTls(route, caFile),
+    topology,
+    ...firstPath(topology),
+    ...(caFile ? { caFile } : {}),
     region,
     regionSource,
     explain: {

@@ -13,9 +13,10 @@ import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../settings/access-logs.ts';
-import { expandCells, expandConfigs } from '../matrix/expand.ts';
+import { expandCells, expandConfigs, topologiesOf } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
-import { ingressOf } from '../matrix/schema.ts';
+import { gatewayOf, ingressOf, topologyOf, type CellConfig } from '../matrix/schema.ts';
+import { REPLICAS_WHEN_USED } from '../orchestrator/topology.ts';
 import { terminalProgress } from './progress.ts';
 
 /** Flags of `run`. */
@@ -123,6 +124,15 @@ export async function planOf(specFile: string) {
   const t = spec.target;
   const ingress = ingressOf(t);
   const at = { namespace: t.namespace, deployment: t.deployment, ingress };
+  const gateway = topologiesOf(spec).includes('gateway') ? gatewayOf(t) : undefined;
+  // A cell's objects: the app's (direct), the gateway's (gateway disrupted), or the app's with the gateway's Ingress and target group.
+  const atOf = (config: CellConfig) => {
+    if (!gateway || topologyOf(spec, config) === 'direct') return at;
+    const g = { namespace: gateway.namespace, deployment: gateway.deployment, ingress: gateway.ingress };
+    return gateway.disrupt === 'gateway' ? g : { ...at, ingress: undefined, albSide: g };
+  };
+  // Behind a gateway the ALB's targets are the gateway's pods: a gate on the app's would measure nothing (harness/orchestrator/cell.ts).
+  const notRun = (config: CellConfig) => (gateway && gateway.disrupt === 'app' && topologyOf(spec, config) === 'gateway' && config.readinessGate ? ['not run (INVALID "not tested"): the readiness gate acts on the ALB\'s targets, the gateway\'s pods, not the app\'s this cell disrupts'] : undefined);
   // Only a real cluster has an AWS region; resolved the way the run resolves it.
   const region = t.context ? await (await import('../platform/aws-region.ts')).resolveRegion(t.region, process.env) : undefined;
   return {
@@ -139,9 +149,15 @@ export async function planOf(specFile: string) {
       to: t.url ? `${t.url} (target.url)` : TRAFFIC_FROM_LOAD_BALANCER,
       ...(spec.traffic.insecureSkipTLSVerify ? { insecureSkipTLSVerify: true } : {}),
     },
+    ...(gateway
+      ? {
+          gateway: { namespace: gateway.namespace, deployment: gateway.deployment, ...(gateway.ingress ? { ingress: gateway.ingress } : {}), ...(gateway.targetGroupBinding ? { targetGroupBinding: gateway.targetGroupBinding } : {}), disrupt: gateway.disrupt },
+          beforeFirstGatewayCell: `deployment ${gateway.namespace}/${gateway.deployment}: when at 0 replicas with the annotation ${REPLICAS_WHEN_USED}, scaled to that count and waited for (every pod Ready, every target healthy); scaled back to 0 at the end`,
+        }
+      : {}),
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
-    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: describeConfig(cell.config, spec, at), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, at)}` })),
+    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: notRun(cell.config) ?? describeConfig(cell.config, spec, atOf(cell.config)), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, atOf(cell.config))}` })),
   };
 }
 
@@ -156,10 +172,15 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   for (const w of plan.warnings) console.log(`warning: ${w}`);
   const t = plan.target;
   console.log(`Target: ${t.where}, deployment ${t.namespace}/${t.deployment}${t.ingress ? `, ingress ${t.ingress}` : ''}${t.targetGroupBinding ? `, binding ${t.targetGroupBinding}` : ''}`);
+  if (plan.gateway) {
+    const g = plan.gateway;
+    console.log(`Gateway: deployment ${g.namespace}/${g.deployment}${g.ingress ? `, ingress ${g.ingress}` : ''}${g.targetGroupBinding ? `, binding ${g.targetGroupBinding}` : ''}; the gateway cells disrupt ${g.disrupt === 'gateway' ? 'the gateway' : 'the app'} (pod settings there) and set the ALB settings on the gateway's target group`);
+  }
   if (plan.region) console.log(`AWS region: ${plan.region.region} (${plan.region.source})`);
   console.log(`Traffic: ${plan.traffic.rate} req/s (driver ${plan.traffic.driver}), warm-up ${plan.traffic.warmupSeconds} s, cool-down ${plan.traffic.cooldownSeconds} s`);
   console.log(`Traffic to: ${dryRun ? describeRoute(dryRun.route) : plan.traffic.to}${plan.traffic.insecureSkipTLSVerify ? ' (certificates not verified: traffic.insecureSkipTLSVerify)' : ''}`);
   if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
+  if (plan.beforeFirstGatewayCell) console.log(`Before the first gateway cell: ${plan.beforeFirstGatewayCell}`);
   console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
   let lastConfig = '';
   for (const cell of plan.cells) {

@@ -31,6 +31,8 @@ export const OPTIONAL_AXES = {
   // ELB user guide, "Edit target group attributes": slow start 30–900 s, or 0 to turn it off.
   slowStartSeconds: { schema: z.number().int().refine((v) => v === 0 || (v >= 30 && v <= 900), 'expected 0 (off) or an integer in 30–900'), id: 'slowstart' },
   loadBalancingAlgorithm: { schema: oneOf(['round_robin', 'least_outstanding_requests', 'weighted_random']), id: 'lb' },
+  /** The path traffic takes: the app's pods as the ALB's targets, or the gateway's (harness/matrix/topology.ts); named in ids as `gw`, never by `axisIdPart`. */
+  topology: { schema: oneOf(['direct', 'gateway']), id: 'gw' },
 } as const;
 
 /** The name of an optional axis. */
@@ -58,4 +60,5 @@ export const AXIS_HEADINGS: Record<OptionalAxis, string> = {
   healthCheckPath: 'hc path',
   slowStartSeconds: 'slow start s',
   loadBalancingAlgorithm: 'algorithm',
+  topology: 'topology',
 };

@@ -1,5 +1,5 @@
 /** Expansion of a spec into cells: pure, no I/O. */
-import type { CellConfig, Disruption, Spec } from './schema.ts';
+import { gatewayOf, topologyOf, type CellConfig, type Disruption, type Spec, type Topology } from './schema.ts';
 import { axisIdPart, OPTIONAL_AXIS_NAMES, type OptionalAxis } from './axes.ts';
 
 /** One cell: one combination of matrix values × one disruption × one repetition. */
@@ -46,11 +46,14 @@ export function disruptionLabel(d: Disruption): string {
 
 /**
  * The readable id of a config × disruption × repeat. The four built-in axes always name it; an
- * optional axis only when it is in `varying` (it takes more than one value in the run).
+ * optional axis only when it is in `varying` (it takes more than one value in the run). The gateway
+ * topology always does (`gw`, `gw-disrupt-gw` when the gateway is what is disrupted), the direct one
+ * never, so a direct cell's id is the same with or without a `topology` axis.
  */
-export function cellId(config: CellConfig, disruption: Disruption, repeat: number, varying: readonly string[] = []): string {
+export function cellId(config: CellConfig, disruption: Disruption, repeat: number, varying: readonly string[] = [], gatewayDisrupted = false): string {
   const d = disruptionLabel(disruption);
-  const optional = OPTIONAL_AXIS_NAMES.filter((a) => varying.includes(a) && config[a] !== undefined).map((a) => axisIdPart(a, config[a]));
+  const optional = OPTIONAL_AXIS_NAMES.filter((a) => a !== 'topology' && varying.includes(a) && config[a] !== undefined).map((a) => axisIdPart(a, config[a]));
+  if (config.topology === 'gateway') optional.push(gatewayDisrupted ? 'gw-disrupt-gw' : 'gw');
   // A generic axis: its name and the value's name (`keepalive-above-alb`).
   const generic = Object.entries(config.axes ?? {}).filter(([name]) => varying.includes(`axes.${name}`)).map(([name, value]) => `${slug(name)}-${value}`);
   return [d, config.readinessGate ? 'gate-on' : 'gate-off', `prestop-${config.preStopSeconds}`, `grace-${config.terminationGracePeriodSeconds}`, `dereg-${config.deregistrationDelaySeconds}`, ...optional, ...generic, `r${repeat}`].join('.');
@@ -97,15 +100,25 @@ export function expandConfigs(matrix: Spec['matrix'], generic: Spec['axes'] = {}
   });
 }
 
-/** Every cell of the spec, in run order: config-major, then disruption, then repetition. */
+/** The paths the spec's cells take, direct first. */
+export function topologiesOf(spec: Pick<Spec, 'target' | 'matrix' | 'axes'>): Topology[] {
+  const used = new Set(expandConfigs(spec.matrix, spec.axes).map((c) => topologyOf(spec, c)));
+  return (['direct', 'gateway'] as const).filter((t) => used.has(t));
+}
+
+/**
+ * Every cell of the spec, in run order: config-major, then disruption, then repetition. A gateway
+ * target without a `topology` axis puts `topology: gateway` in each config (a direct one puts nothing).
+ */
 export function expandCells(spec: Spec): Cell[] {
   const cells: Cell[] = [];
-  const configs = expandConfigs(spec.matrix, spec.axes);
+  const configs = expandConfigs(spec.matrix, spec.axes).map((c): CellConfig => (c.topology === undefined && topologyOf(spec, c) === 'gateway' ? { ...c, topology: 'gateway' } : c));
   const varying = [...varyingAxes(configs), ...varyingGenericAxes(configs).map((n) => `axes.${n}`)];
+  const gatewayDisrupted = gatewayOf(spec.target).disrupt === 'gateway';
   for (const config of configs) {
     for (const disruption of spec.disruptions) {
       for (let r = 1; r <= spec.repeat; r++) {
-        cells.push({ id: cellId(config, disruption, r, varying), index: cells.length, config, disruption, repeat: r });
+        cells.push({ id: cellId(config, disruption, r, varying, gatewayDisrupted), index: cells.length, config, disruption, repeat: r });
       }
     }
   }

@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from '../core/errors.ts';
-import { disruptionLabel, expandCells, expandConfigs, matchesPartial } from './expand.ts';
-import { specSchema, type Spec } from './schema.ts';
+import { disruptionLabel, expandCells, expandConfigs, matchesPartial, topologiesOf } from './expand.ts';
+import { gatewayOf, specSchema, topologyOf, type Spec } from './schema.ts';
 
 /** A validated spec with the warnings the rules raised. */
 export interface LoadedSpec {
@@ -37,6 +37,11 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
     }
   }
   if (t.ingress && t.targetGroupBinding) errors.push('target: expected `ingress` or `targetGroupBinding`, got both');
+  errors.push(...topologyErrors(spec));
+  // A gate behind a gateway gates nothing the cell disrupts (harness/orchestrator/cell.ts): say so before the run, not after.
+  if (gatewayOf(t).disrupt === 'app' && expandConfigs(spec.matrix, spec.axes).some((c) => c.readinessGate && topologyOf(spec, c) === 'gateway')) {
+    warnings.push('matrix: cells with readinessGate true through the gateway (disrupt: app) will be INVALID "not tested" (the gate acts on the ALB\'s targets, the gateway\'s pods); leave them out with exclude: [{ topology: gateway, readinessGate: true }]');
+  }
   if (!t.context && (t.kubeconfig || t.endpoints.elbv2 || t.endpoints.ec2)) {
     warnings.push('target: kubeconfig and endpoints are ignored on the twin (no `context` given)');
   }
@@ -73,6 +78,23 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
     if (!hit) warnings.push(`expect[${i}].where: matches no cell`);
   }
   return { errors, warnings };
+}
+
+/** The topology's cross-field rules: what a gateway path needs, and a disrupted gateway only where every cell goes through it. */
+function topologyErrors(spec: Spec): string[] {
+  const t = spec.target;
+  const used = topologiesOf(spec);
+  if (!used.includes('gateway')) return [];
+  const errors: string[] = [];
+  const gateway = gatewayOf(t);
+  if (t.context && typeof t.topology !== 'object') {
+    errors.push(`target.topology: a real cluster needs its gateway named, expected { gateway: { namespace, deployment, ingress } }, got ${JSON.stringify(t.topology ?? 'direct')} (with a matrix.topology of ${JSON.stringify(spec.matrix.topology ?? [])})`);
+  } else if (t.context && !gateway.ingress && !gateway.targetGroupBinding) errors.push('target.topology.gateway: a real cluster needs `ingress` or `targetGroupBinding` (the gateway\'s target group), got neither');
+  if (gateway.ingress && gateway.targetGroupBinding && typeof t.topology === 'object' && t.topology.gateway.ingress) errors.push('target.topology.gateway: expected `ingress` or `targetGroupBinding`, got both');
+  // One Deployment is disrupted per run: a direct cell has no gateway to disrupt.
+  if (gateway.disrupt === 'gateway' && used.includes('direct')) errors.push('target.topology.gateway.disrupt: expected "app" when cells also take the direct path (which has no gateway to disrupt), got "gateway"; run the gateway\'s disruptions in a spec of their own');
+  if (gateway.namespace === t.namespace && gateway.deployment === t.deployment) errors.push(`target.topology.gateway: expected a Deployment other than the app's (${t.namespace}/${t.deployment}), got the same`);
+  return errors;
 }
 
 /** Validates a parsed spec object. */

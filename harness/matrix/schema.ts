@@ -11,6 +11,12 @@ export const MAX_SECONDS = 3600;
 /** Upper bound of a wait (steady, settle), model seconds: a day. */
 export const MAX_WAIT_SECONDS = 86_400;
 
+/**
+ * The twin's default world's gateway (harness/twin/gateway/index.ts names the same; a unit test
+ * holds them equal): ingress-nginx's chart names, and the `alb` Ingress in front of it.
+ */
+export const DEFAULT_GATEWAY = { namespace: 'ingress-nginx', deployment: 'ingress-nginx-controller', ingress: 'gateway' } as const;
+
 /** Seconds in 0..max, with a message that says the bound (`whole`: an integer, as Kubernetes and ELBv2 take them). */
 const seconds = (max = MAX_SECONDS, whole = false) => (whole ? z.number().int() : z.number()).min(0, 'expected seconds ≥ 0').max(max, `expected at most ${max} seconds`);
 const axis = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'expected at least one value').max(50, 'expected at most 50 values');
@@ -36,6 +42,8 @@ export const cellConfigSchema = z
     healthCheckPath: OPTIONAL_AXES.healthCheckPath.schema.optional(),
     slowStartSeconds: OPTIONAL_AXES.slowStartSeconds.schema.optional(),
     loadBalancingAlgorithm: OPTIONAL_AXES.loadBalancingAlgorithm.schema.optional(),
+    /** The path of the cell's traffic (absent: direct, or the gateway when `target.topology` names one). */
+    topology: OPTIONAL_AXES.topology.schema.optional(),
     /** The value chosen on each generic axis (the spec's `axes:`), by name. */
     axes: z.record(z.string(), z.string()).optional(),
   })
@@ -88,6 +96,28 @@ const optionalAxes = Object.fromEntries(OPTIONAL_AXIS_NAMES.map((name) => [name,
 
 const partialCell = cellConfigSchema.partial().strict();
 
+/**
+ * The gateway in front of the app: its Deployment (whose pods are the ALB's targets) and its `alb`
+ * Ingress or TargetGroupBinding; `disrupt` names the Deployment the disruptions and pod settings hit.
+ * Defaults: the twin's default world (ingress-nginx/ingress-nginx-controller, Ingress `gateway`).
+ */
+const gatewaySchema = z
+  .object({
+    namespace: z.string().min(1).default(DEFAULT_GATEWAY.namespace),
+    deployment: z.string().min(1).default(DEFAULT_GATEWAY.deployment),
+    /** The `alb` Ingress in front of the gateway (default on the twin: `gateway`). */
+    ingress: z.string().min(1).optional(),
+    targetGroupBinding: z.string().min(1).optional(),
+    /** Base URL of the gateway's ALB (default: its listener, as for the direct path). */
+    url: z.url().optional(),
+    disrupt: z.enum(['app', 'gateway'], { error: (issue) => `expected "app" (the app's Deployment) or "gateway" (the gateway's), got ${JSON.stringify(issue.input)}` }).default('app'),
+  })
+  .strict();
+
+const topologySchema = z.union([z.literal('direct'), z.literal('gateway'), z.object({ gateway: gatewaySchema }).strict()], {
+  error: (issue) => `expected "direct", "gateway" or { gateway: { namespace, deployment, ingress, targetGroupBinding, url, disrupt } }, got ${JSON.stringify(issue.input)}`,
+});
+
 const twinTarget = z
   .object({
     /** Twin config file (YAML); default: fixtures/twin/default.yaml. */
@@ -117,6 +147,8 @@ const targetSchema = z
     fisRoleArn: z.string().regex(/^arn:[a-z-]+:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)').optional(),
     /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */
     url: z.url().optional(),
+    /** `direct` (absent: the Deployment's pods are the ALB's targets) or through a gateway (harness/matrix/topology.ts). */
+    topology: topologySchema.optional(),
   })
   .strict();
 
@@ -328,3 +360,25 @@ export function specJsonSchema(): Record<string, unknown> {
 export function ingressOf(target: Spec['target']): string | undefined {
   return target.ingress ?? (target.context || target.targetGroupBinding ? undefined : target.deployment);
 }
+
+/** A cell's path: the app's pods as the ALB's targets, or a gateway's pods in front of them. */
+export type Topology = 'direct' | 'gateway';
+
+/** The gateway a spec names (with its defaults), whether or not a cell uses it. */
+export type GatewayTarget = z.output<typeof gatewaySchema>;
+
+/**
+ * The gateway of a target: the one `target.topology` names, else the default world's (a bare
+ * `gateway`, or a `topology` axis with a direct target). Its Ingress as `ingressOf` finds the app's:
+ * the one named, else on the twin the default world's.
+ */
+export function gatewayOf(target: Spec['target']): GatewayTarget {
+  const named = typeof target.topology === 'object' ? target.topology.gateway : gatewaySchema.parse({});
+  return { ...named, ingress: named.ingress ?? (target.context || named.targetGroupBinding ? undefined : DEFAULT_GATEWAY.ingress) };
+}
+
+/** The path of a cell's config: its `topology` axis value, else the target's own topology. */
+export function topologyOf(spec: Pick<Spec, 'target'>, config: { topology?: Topology }): Topology {
+  return config.topology ?? (spec.target.topology === undefined || spec.target.topology === 'direct' ? 'direct' : 'gateway');
+}
+

@@ -116,6 +116,11 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     ...extra,
   });
 
+  // The readiness gate holds a pod until it is a healthy target: behind a gateway the targets are the
+  // gateway's pods, not the app's this cell disrupts, so the gate would have nothing to act on.
+  if (cell.config.readinessGate && target.registered) {
+    return invalid(`not tested: the readiness gate acts on the ALB's targets, which are the gateway's pods (${target.registered.namespace}/${target.registered.deployment}), not those of ${target.namespace}/${target.deployment} that this cell disrupts; gate the gateway with target.topology.gateway.disrupt: gateway`);
+  }
   stage('configure');
   let configured;
   try {

@@ -8,29 +8,33 @@ import { packageVersion } from '../core/paths.ts';
 import { CAUSES } from '../explain/attribute.ts';
 import { locateLogs, type Found, type LogLocation } from '../explain/fetch.ts';
 import { explainCell } from '../explain/pipeline.ts';
-import type { Spec } from '../matrix/schema.ts';
+import { topologyOf, type Spec } from '../matrix/schema.ts';
 import type { CellResult } from '../report/types.ts';
 import { userAgentFor } from '../traffic/user-agent.ts';
 import type { Target } from './target.ts';
+import { viewOf } from './topology.ts';
 
 /** Adds `explain` (and on the twin `fiveXXByReason`) to a cell result; undefined when the spec turns explaining off. */
 export function cellExplainer(target: Target, spec: Spec, runId: string, log: (line: string) => void, signal: AbortSignal, clock: Clock = target.clock): ((result: CellResult) => Promise<CellResult>) | undefined {
   if (!spec.explain.enabled) return undefined;
-  let location: Promise<Found<LogLocation>> | undefined;
+  // One log location per load balancer: a gateway cell's are its gateway's ALB's (harness/orchestrator/topology.ts).
+  const locations = new Map<string, Promise<Found<LogLocation>>>();
   return async (result) => {
+    const path = target.topology ? viewOf(target, topologyOf(spec, result.config)) : target;
     const missing = (why: string): CellResult => ({
       ...result,
       explain: { logs: 'missing', why, causes: Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<(typeof CAUSES)[number], number>, attributed: [], crossCheck: { client: result.fiveXX, accessLog: 0, mismatches: [] } },
     });
     if (!target.explain) return missing('this target has no access-log store');
     if (signal.aborted) return missing('the run was interrupted before the access logs were read');
-    location ??= locateLogs(target.elbv2, target.targetGroupArn, spec.explain.accessLogs ?? spec.explain.enableAccessLogs);
+    const location = locations.get(path.targetGroupArn) ?? locateLogs(target.elbv2, path.targetGroupArn, spec.explain.accessLogs ?? spec.explain.enableAccessLogs);
+    locations.set(path.targetGroupArn, location);
     try {
       const { explain, fiveXXByReason } = await explainCell(result, userAgentFor(packageVersion, runId, result.id), {
         ...target.explain,
         elbv2: target.elbv2,
         clock,
-        targetGroupArn: target.targetGroupArn,
+        targetGroupArn: path.targetGroupArn,
         log,
         signal,
         options: spec.explain,

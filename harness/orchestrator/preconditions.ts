@@ -9,6 +9,14 @@ import { isSpotNode } from '../disruptions/drain.ts';
 import { instanceIdOf, type KEvent, type KObject, type KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { Target } from './target.ts';
+import { topologiesOf } from '../matrix/expand.ts';
+import { REPLICAS_WHEN_USED, replicasWhenUsed, viewOf } from './topology.ts';
+
+/** A Deployment with the replicas it will have when used (a gateway at 0 with its annotation), as the checks count them. */
+function asUsed(d: KObject): KObject {
+  const n = replicasWhenUsed(d);
+  return n === undefined ? d : { ...d, spec: { ...d.spec, replicas: n } };
+}
 
 /** A node new pods can land on: Ready, not cordoned, without NoSchedule/NoExecute taints. */
 export function isSchedulable(n: KObject): boolean {
@@ -89,10 +97,26 @@ export async function refuseIfControllerRefuses(k8s: Pick<KubernetesPort, 'listE
   );
 }
 
-/** Throws an environment error listing every problem; returns when the spec can run here. */
+/**
+ * Throws an environment error listing every problem; returns when the spec can run here. With a
+ * topology, for each path the cells take: its Ingress, and the Deployment its disruptions hit (a
+ * gateway kept at 0 replicas until used counts with the replicas it will have).
+ */
 export async function checkPreconditions(t: Target, spec: Spec): Promise<void> {
-  // Not when connecting: `restore` connects too, and must put things back whatever the controller says.
-  if (t.ingress) await refuseIfControllerRefuses(t.k8s, t.namespace, t.ingress);
-  const problems = preconditionProblems(spec, await t.k8s.getDeployment(t.namespace, t.deployment), await t.k8s.listNodes(), t.kind);
-  if (problems.length) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const views = t.topology ? topologiesOf(spec).map((p) => viewOf(t, p)) : [t];
+  const nodes = await t.k8s.listNodes();
+  const problems = new Set<string>();
+  for (const v of views) {
+    const alb = v.albSide ?? v;
+    // Not when connecting: `restore` connects too, and must put things back whatever the controller says.
+    if (alb.ingress) await refuseIfControllerRefuses(t.k8s, alb.namespace, alb.ingress);
+    for (const p of preconditionProblems(spec, asUsed(await t.k8s.getDeployment(v.namespace, v.deployment)), nodes, t.kind)) problems.add(p);
+    if (v.registered) {
+      const g = await t.k8s.getDeployment(v.registered.namespace, v.registered.deployment);
+      if ((g.spec?.replicas ?? 1) < 1 && replicasWhenUsed(g) === undefined) {
+        problems.add(`deployment ${v.registered.namespace}/${v.registered.deployment} (the gateway): expected at least 1 replica, or 0 with the annotation ${REPLICAS_WHEN_USED} naming how many the gateway cells need, got 0 without it`);
+      }
+    }
+  }
+  if (problems.size) throw new EnvironmentError(`The target cannot run this spec; nothing was changed:\n${[...problems].map((p) => `  - ${p}`).join('\n')}`);
 }

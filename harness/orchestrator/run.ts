@@ -18,7 +18,7 @@ import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { RESULTS_SCHEMA_VERSION, type CellResult, type RunRecord } from '../report/types.ts';
-import { expandCells } from '../matrix/expand.ts';
+import { expandCells, topologiesOf } from '../matrix/expand.ts';
 import type { LoadedSpec } from '../matrix/load.ts';
 import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
@@ -26,7 +26,9 @@ import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
-import { findMarkers, markNodeChange, markObjects, restoreSettings, snapshotSettings, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { findMarkers, isSteady, markNodeChange, markObjects, originalsOf, restoreSettings, snapshotPaths, undoClusterChanges, type OriginalSettings } from './settings.ts';
+import { scaleGatewayFromZero, viewOf } from './topology.ts';
+import { topologyOf } from '../matrix/schema.ts';
 import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { describeRoute } from './traffic-address.ts';
@@ -153,8 +155,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   let restoreDifferences: string[] = [];
   let lease: HeldLease | undefined;
   try {
-    original = record?.original ?? (await snapshotSettings(target, spec));
-    if (spec.explain.enableAccessLogs && !original.accessLogs) original.accessLogs = await snapshotAccessLogs(target);
+    original = record?.original ?? (await snapshotPaths(target, spec));
+    // Each path's load balancer: the gateway's has its own (recorded in its path's originals, restored with them).
+    const logPaths = accessLogPaths(target, spec, original);
+    if (spec.explain.enableAccessLogs) for (const { side, o } of logPaths) o.accessLogs ??= await snapshotAccessLogs(side);
     const previous = record?.cells ?? [];
     record = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -173,6 +177,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         // Where the region first came from (a resumed run uses the one it recorded).
         regionSource: (recorded && record?.target.regionSource) || target.regionSource,
         ...(target.twin ? { timeScale: target.twin.timeScale, seed: target.twin.seed } : {}),
+        ...(target.topology?.gateway ? { gateway: { namespace: target.topology.gateway.gateway.namespace, deployment: target.topology.gateway.gateway.deployment, disrupt: target.topology.gateway.disrupt, targetGroupArn: target.topology.gateway.targetGroupArn, url: target.topology.gateway.url } } : {}),
       },
       driver,
       versions: { rolloutHarness: packageVersion, node: process.version, platform: `${process.platform}-${process.arch}` },
@@ -186,8 +191,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // The marker carries the lease from its first write; renewed in wall time until restore unmarks.
     await markObjects(target, runId, leaseFor(runId, realClock.now(), here));
     lease = holdLease(target.k8s, target.namespace, runId, realClock, here, log);
-    if (spec.explain.enableAccessLogs && original.accessLogs) await enableAccessLogs(target, original.accessLogs, spec.explain.enableAccessLogs, signal, log);
+    if (spec.explain.enableAccessLogs) for (const { side, o } of logPaths) if (o.accessLogs) await enableAccessLogs(side, o.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
+    let gatewayUp = false;
     for (const cell of cells) {
       const entry = record.cells[cell.index];
       const cellFile = cellFileOf(runDir, cell.id);
@@ -196,14 +202,20 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         continue;
       }
       if (signal.aborted) break;
+      const topology = topologyOf(spec, cell.config);
+      if (topology === 'gateway' && !gatewayUp) {
+        // A gateway kept at 0 replicas until used: scaled up (recorded first) and waited for once, before its first cell.
+        await scaleGatewayFromZero(target, original, runId, { record: save, log, isSteady, boundMs: spec.configure.steadyTimeoutSeconds * 1000, signal });
+        gatewayUp = true;
+      }
       progress.cellStart(cell.index, cells.length, cell.id);
       entry.status = 'running';
       let result: CellResult;
       try {
         result = await runCell(cell, {
-          target,
+          target: viewOf(target, topology),
           spec,
-          original,
+          original: originalsOf(original, topology),
           driver: driver.name,
           signal,
           env: opts.env,
@@ -342,6 +354,15 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
     const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
+}
+
+/** Each path's load-balancer side with the originals its access logs are recorded in (one entry without a topology). */
+function accessLogPaths(target: Target, spec: LoadedSpec['spec'], original: OriginalSettings): Array<{ side: Target; o: OriginalSettings }> {
+  if (!target.topology) return [{ side: target, o: original }];
+  return topologiesOf(spec).map((p) => {
+    const view = viewOf(target, p);
+    return { side: view.albSide ?? view, o: originalsOf(original, p) };
+  });
 }
 
 /** The originals a run's record holds (every record past the snapshot has them). */

@@ -9,29 +9,42 @@ import { parseLease, type FoundMarker, type Lease } from './lease.ts';
 
 export type { FoundMarker } from './lease.ts';
 import type { Target } from './target.ts';
-import type { CellConfig, Spec } from '../matrix/schema.ts';
-import { expandConfigs } from '../matrix/expand.ts';
+import type { CellConfig, Spec, Topology } from '../matrix/schema.ts';
 import type { ClusterChange, NodeChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject, ObjectRef } from '../platform/ports.ts';
-import { SETTINGS, settingsOf, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
+import { SETTINGS, settingsOf, sideOf, snapshotSettings, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
+import { expandConfigs, topologiesOf } from '../matrix/expand.ts';
+import { undoScaleFromZero, viewOf } from './topology.ts';
 
 export { delayChannel, describeConfig, GATE_LABEL, preStopFor, snapshotSettings, TG_ATTRIBUTES_ANNOTATION, withDelay, type OriginalSettings } from '../settings/registry.ts';
 export type { DelayChannel } from '../settings/types.ts';
 
-/** The objects a run changes (nodes aside): each carries the run's marker while the run has it changed. */
+/**
+ * The objects a run changes (nodes aside): each carries the run's marker while the run has it
+ * changed. With a topology, those of each path: the app's namespace and Deployment, the direct
+ * path's Ingress, the gateway's namespace, Deployment and Ingress.
+ */
 function markedObjects(t: Target): ObjectRef[] {
-  return [
-    { kind: 'Namespace', name: t.namespace },
-    { kind: 'Deployment', namespace: t.namespace, name: t.deployment },
-    ...(t.ingress ? [{ kind: 'Ingress' as const, namespace: t.namespace, name: t.ingress }] : []),
-  ];
+  const refs: ObjectRef[] = [];
+  const add = (namespace: string, deployment: string, ingress: { namespace: string; name?: string }) => {
+    refs.push({ kind: 'Namespace', name: namespace }, { kind: 'Deployment', namespace, name: deployment });
+    if (ingress.name) refs.push({ kind: 'Ingress', namespace: ingress.namespace, name: ingress.name });
+  };
+  const topo = t.topology;
+  if (!topo) add(t.namespace, t.deployment, { namespace: t.namespace, name: t.ingress });
+  else {
+    add(topo.app.namespace, topo.app.deployment, { namespace: topo.direct?.namespace ?? topo.app.namespace, name: topo.direct?.ingress });
+    if (topo.gateway) add(topo.gateway.gateway.namespace, topo.gateway.gateway.deployment, { namespace: topo.gateway.namespace, name: topo.gateway.ingress });
+  }
+  const seen = new Set<string>();
+  return refs.filter((r) => !seen.has(`${r.kind}/${r.namespace}/${r.name}`) && seen.add(`${r.kind}/${r.namespace}/${r.name}`));
 }
 
-/** Marks the objects the run will change with its id (and the namespace with its lease), before it changes any of them. */
+/** Marks the objects the run will change with its id (and its namespace with its lease), before it changes any of them. */
 export async function markObjects(t: Target, runId: string, lease?: Lease): Promise<void> {
-  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId, ...(lease && ref.kind === 'Namespace' ? { [LEASE_ANNOTATION]: JSON.stringify(lease) } : {}) });
+  for (const ref of markedObjects(t)) await t.k8s.annotate(ref, { [RUN_MARKER]: runId, ...(lease && ref.kind === 'Namespace' && ref.name === t.namespace ? { [LEASE_ANNOTATION]: JSON.stringify(lease) } : {}) });
 }
 
 
@@ -142,7 +155,7 @@ async function deploymentPatch(t: Target, spec: Spec, config: CellConfig, o: Ori
 /** The originals `read` needs to answer for the config's axes while configuring (the run's record has them; these are for the read only). */
 function readScope(t: Target, d: KObject, config: CellConfig, original?: OriginalSettings): OriginalSettings {
   const axes = Object.fromEntries(Object.keys(config).map((k) => [k, null]));
-  return { container: d.spec?.template?.spec?.containers?.[0]?.name ?? '', preStop: null, terminationGracePeriodSeconds: null, gateLabel: null, delayVia: t.delayVia, deregistrationDelaySeconds: '', changes: [], axes, ingressAttributes: t.ingress ? null : undefined, ...(original?.generic ? { generic: original.generic } : {}) };
+  return { container: d.spec?.template?.spec?.containers?.[0]?.name ?? '', preStop: null, terminationGracePeriodSeconds: null, gateLabel: null, delayVia: t.delayVia, deregistrationDelaySeconds: '', changes: [], axes, ingressAttributes: (t.albSide ?? t).ingress ? null : undefined, ...(original?.generic ? { generic: original.generic } : {}) };
 }
 
 /**
@@ -155,7 +168,7 @@ export async function applySettings(t: Target, spec: Spec, config: CellConfig, l
   const { patch, changed } = await deploymentPatch(t, spec, config, o);
   let patched = false;
   for (const entry of settingsOf(spec)) {
-    const line = await entry.apply?.(t, config, spec, o);
+    const line = await entry.apply?.(sideOf(entry, t), config, spec, o);
     if (line) log(line);
     if (line && entry.object === 'deployment') patched = true;
   }
@@ -173,12 +186,13 @@ export async function settingsDiffering(t: Target, spec: Spec, config: CellConfi
   for (const entry of settingsOf(spec)) {
     const want = readBackWant(entry, config, spec, o);
     if (want === undefined) continue;
-    const now = (await entry.read(t, o)) ?? null;
-    if (JSON.stringify(now) !== JSON.stringify(want)) differing.push(`${entry.name(t)} is ${typeof now === 'string' ? now : JSON.stringify(now)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+    const side = sideOf(entry, t);
+    const now = (await entry.read(side, o)) ?? null;
+    if (JSON.stringify(now) !== JSON.stringify(want)) differing.push(`${entry.name(side)} is ${typeof now === 'string' ? now : JSON.stringify(now)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
     // Where it takes effect (the target group's own health check), once the controller applied it.
     else if (entry.effective) {
-      const effective = await entry.effective(t);
-      if (JSON.stringify(effective) !== JSON.stringify(want)) differing.push(`${entry.name(t)}: the target group shows ${typeof effective === 'string' ? effective : JSON.stringify(effective)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
+      const effective = await entry.effective(side);
+      if (JSON.stringify(effective) !== JSON.stringify(want)) differing.push(`${entry.name(side)}: the target group shows ${typeof effective === 'string' ? effective : JSON.stringify(effective)}, expected ${typeof want === 'string' ? want : JSON.stringify(want)}`);
     }
   }
   return differing;
@@ -193,7 +207,8 @@ export async function configureCell(t: Target, spec: Spec, config: CellConfig, s
   const bound = spec.configure.steadyTimeoutSeconds * 1000;
   const preStop = SETTINGS.find((e) => e.key === 'preStop')!.wants(config, spec, {} as OriginalSettings);
   const { patched } = await applySettings(t, spec, config, log, original);
-  const gate = t.bindingName ? `target-health.elbv2.k8s.aws/${t.bindingName}` : undefined;
+  // The app's pods behind a gateway are nobody's targets here: no gate of any binding is wanted on them (a gated gateway cell is not run, harness/orchestrator/cell.ts).
+  const gate = t.bindingName && !t.registered ? `target-health.elbv2.k8s.aws/${t.bindingName}` : undefined;
   const podsMatch = async () => {
     const pods = (await t.k8s.listPods(t.namespace, t.labelSelector)).filter((p) => !p.metadata?.deletionTimestamp);
     return pods.length > 0 && pods.every((p) => podMatches(p, config, preStop, gate));
@@ -221,12 +236,17 @@ function readBackWant(entry: SettingEntry, config: CellConfig, spec: Spec, o: Or
   return entry.wants(config, spec, o);
 }
 
-/** True when the Deployment is complete, none of its pods is terminating, and each pod is a healthy target (none initial or draining). */
+/**
+ * True when the Deployment is complete, none of its pods is terminating, and each pod is a healthy
+ * target (none initial or draining). Behind a gateway (`registered`): the app's Deployment complete
+ * with none terminating, and the gateway's the same with each of its pods a healthy target.
+ */
 export async function isSteady(t: Target): Promise<boolean> {
   const d = await t.k8s.getDeployment(t.namespace, t.deployment);
   if (!rolloutComplete(d)) return false;
   const pods = await t.k8s.listPods(t.namespace, t.labelSelector);
   if (pods.some((p) => p.metadata?.deletionTimestamp)) return false;
+  if (t.registered) return pods.length === (d.spec?.replicas ?? 1) && isSteady({ ...t, ...t.registered, registered: undefined });
   const targets = await t.elbv2.describeTargetHealth(t.targetGroupArn);
   return pods.length === (d.spec?.replicas ?? 1) && targets.length === pods.length && targets.every((x) => x.state === 'healthy');
 }
@@ -272,28 +292,42 @@ const NO_RUN_VALUES: RunValues = {};
  */
 export async function restoreSettings(t: Target, original: OriginalSettings, runId: string, log: (line: string) => void, scope: RestoreScope): Promise<RestoreReport> {
   const signal = scope.signal ?? new AbortController().signal;
-  const held = original.changes.length > 0 || (await findMarkers(t)).some((m) => m.runId === runId);
-  const values = held ? valuesTheRunSets(scope.spec, original) : NO_RUN_VALUES;
+  const held = original.changes.length > 0 || original.scaledFromZero !== undefined || (await findMarkers(t)).some((m) => m.runId === runId);
+  const views = restoreViews(t, original, scope.spec);
   const done: string[] = [];
   const kept: string[] = [];
-  const leftAlone = new Set<SettingEntry>();
-  for (const setting of settingsOf(scope.spec)) {
-    const state = await stateOf(setting, t, original, values);
-    if (!state || state.atOriginal) continue;
-    if (state.ours) done.push(...(await setting.restore(t, original, signal)));
-    else {
-      leftAlone.add(setting);
-      kept.push(`${setting.name(t)} is ${state.now} (changed since the run set it; ${state.was} before the run): left as it is`);
+  const leftAlone = new Set<string>();
+  for (const [i, view] of views.entries()) {
+    const values = held ? valuesTheRunSets(scope.spec, view.o) : NO_RUN_VALUES;
+    for (const setting of settingsOf(scope.spec)) {
+      const side = sideOf(setting, view.t);
+      const state = await stateOf(setting, side, view.o, values);
+      if (!state || state.atOriginal) continue;
+      if (state.ours) done.push(...(await setting.restore(side, view.o, signal)));
+      else {
+        leftAlone.add(`${i}:${setting.key}`);
+        kept.push(`${setting.name(side)} is ${state.now} (changed since the run set it; ${state.was} before the run): left as it is`);
+      }
     }
   }
+  done.push(...(await undoScaleFromZero(t, original, runId, kept)));
   done.push(...(await undoClusterChanges(t, original.changes, runId, kept)));
   for (const line of done) log(line);
   for (const line of kept) log(line);
   const differences: string[] = [];
-  for (const setting of settingsOf(scope.spec)) {
-    if (leftAlone.has(setting)) continue;
-    const state = await stateOf(setting, t, original, values);
-    if (state && !state.atOriginal) differences.push(`${setting.name(t)} is ${state.now}, was ${state.was}`);
+  for (const [i, view] of views.entries()) {
+    const values = held ? valuesTheRunSets(scope.spec, view.o) : NO_RUN_VALUES;
+    for (const setting of settingsOf(scope.spec)) {
+      if (leftAlone.has(`${i}:${setting.key}`)) continue;
+      const side = sideOf(setting, view.t);
+      const state = await stateOf(setting, side, view.o, values);
+      if (state && !state.atOriginal) differences.push(`${setting.name(side)} is ${state.now}, was ${state.was}`);
+    }
+  }
+  const scaled = original.scaledFromZero;
+  if (scaled && !kept.some((k) => k.startsWith(`deployment ${scaled.namespace}/${scaled.deployment}: `))) {
+    const now = (await t.k8s.getDeployment(scaled.namespace, scaled.deployment)).spec?.replicas ?? 1;
+    if (now !== scaled.replicas) differences.push(`deployment ${scaled.namespace}/${scaled.deployment}: ${now} replicas, was ${scaled.replicas}`);
   }
   if (differences.length) {
     log(`the run's markers stay on the cluster: it still has changes there (${differences.length})`);
@@ -304,6 +338,15 @@ export async function restoreSettings(t: Target, original: OriginalSettings, run
   }
   for (const line of differences) log(`still differs after restore: ${line}`);
   return { done, kept, differences };
+}
+
+/** The views restore walks, each with its originals: the first path's, and the gateway path's when the cells took both. */
+function restoreViews(t: Target, original: OriginalSettings, spec: Spec): Array<{ t: Target; o: OriginalSettings }> {
+  if (!t.topology) return [{ t, o: original }];
+  const used = topologiesOf(spec);
+  const views = [{ t: viewOf(t, used[0] ?? 'direct'), o: original }];
+  if (used.length > 1 && original.gatewayPath) views.push({ t: viewOf(t, 'gateway'), o: original.gatewayPath });
+  return views;
 }
 
 /**
@@ -377,4 +420,18 @@ async function undoNode(t: Target, name: string, n: KObject, keys: Set<string>, 
     }
   }
   await t.k8s.annotate({ kind: 'Node', name }, { [RUN_MARKER]: null, [UNDO_MARKER]: null, [LEASE_ANNOTATION]: null });
+}
+
+/** The originals of every path the spec's cells take: the first path's, with the gateway path's under `gatewayPath` when they take both. */
+export async function snapshotPaths(t: Target, spec: Spec): Promise<OriginalSettings> {
+  if (!t.topology) return snapshotSettings(t, spec);
+  const used = topologiesOf(spec);
+  const original = await snapshotSettings(viewOf(t, used[0] ?? 'direct'), spec);
+  if (used.length > 1) original.gatewayPath = await snapshotSettings(viewOf(t, 'gateway'), spec);
+  return original;
+}
+
+/** The originals a cell of `topology` configures against: its path's (node changes are always recorded in the run's own). */
+export function originalsOf(original: OriginalSettings, topology: Topology): OriginalSettings {
+  return topology === 'gateway' && original.gatewayPath ? original.gatewayPath : original;
 }

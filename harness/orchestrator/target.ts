@@ -9,6 +9,40 @@ import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
 
+/** A Deployment the run acts on, with the selector of its pods. */
+export interface DeploymentRef {
+  namespace: string;
+  deployment: string;
+  labelSelector: string;
+}
+
+/** One path of traffic, as connect found it: the ALB side (Ingress, binding, target group) and the address traffic goes to. */
+export interface TrafficPath {
+  /** The namespace of its Ingress and TargetGroupBinding. */
+  namespace: string;
+  ingress?: string;
+  bindingName?: string;
+  targetGroupArn: string;
+  delayVia: DelayChannel;
+  url: string;
+  urlSource: string;
+  hostHeader?: string;
+  servername?: string;
+}
+
+/** The gateway path: its ALB side, the gateway's Deployment (whose pods are the targets), and which Deployment the disruptions hit. */
+export interface GatewayPath extends TrafficPath {
+  gateway: DeploymentRef;
+  disrupt: 'app' | 'gateway';
+}
+
+/** The paths a connected target has (those the spec's cells take) and the app's Deployment. */
+export interface TargetTopology {
+  app: DeploymentRef;
+  direct?: TrafficPath;
+  gateway?: GatewayPath;
+}
+
 /** A connected target: ports, names, and (on the twin) what the twin says of itself. */
 export interface Target {
   kind: 'twin' | 'cluster';
@@ -24,6 +58,12 @@ export interface Target {
   namespace: string;
   deployment: string;
   ingress?: string;
+  /** The paths the spec's cells take (connect finds each); `viewOf` (harness/orchestrator/topology.ts) gives a cell's view of the target. */
+  topology?: TargetTopology;
+  /** In a gateway cell that disrupts the app: the gateway's Deployment, whose pods (not `deployment`'s) are the target group's targets. */
+  registered?: DeploymentRef;
+  /** In a gateway cell that disrupts the app: the gateway's path, where the ALB settings land (harness/settings/types.ts). */
+  albSide?: Target;
   /** The TargetGroupBinding that registers the Deployment's pods. */
   bindingName?: string;
   targetGroupArn: string;
@@ -59,6 +99,8 @@ export interface ConnectOptions {
   lookup?: (host: string) => Promise<unknown>;
   /** The environment the region is read from (default: the process's). */
   env?: Record<string, string | undefined>;
+  /** Whether the twin's gateway can run here (default: `nginxAvailable`, harness/twin/gateway/index.ts); injected so tests need no nginx, or lack one. */
+  nginxAvailable?: () => Promise<{ ok: true; path: string } | { ok: false; message: string }>;
   /** A region decided before (the one a resumed or restored run recorded): used as is, not resolved again. */
   region?: { region: string; source: string };
 }

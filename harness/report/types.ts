@@ -268,6 +268,11 @@ export const runRecordSchema = z
         regionSource: z.string().optional().describe('where the region came from: target.region, AWS_REGION, AWS_DEFAULT_REGION, "profile NAME in FILE", "default: …" (us-east-1), or "the local twin"'),
         timeScale: z.number().optional(),
         seed: z.number().optional(),
+        gateway: z
+          .object({ namespace: z.string(), deployment: z.string(), disrupt: z.enum(['app', 'gateway']), targetGroupArn: z.string(), url: z.string() })
+          .strict()
+          .optional()
+          .describe('the gateway path, when cells took it (target.topology): its Deployment, the one its cells disrupted, its target group and where its traffic went'),
       })
       .strict(),
     driver: z.object({ name: z.string(), reason: z.string(), version: z.string().optional().describe('k6 only: the release that ran, e.g. v0.48.0') }).strict(),

@@ -152,7 +152,8 @@ export async function snapshotGeneric(t: SettingTarget, spec: Spec): Promise<Rec
   const names = Object.keys(spec.axes);
   if (!names.length) return undefined;
   const out: Record<string, Json> = {};
-  for (const name of names) out[name] = await readProjection(t, name, spec.axes[name]);
+  // An Ingress or target-group axis reads the ALB's side (the gateway's path under a gateway that is not disrupted).
+  for (const name of names) out[name] = await readProjection(['ingress', 'targetGroup'].includes(spec.axes[name].object) ? (t.albSide ?? t) : t, name, spec.axes[name]);
   return out;
 }
 

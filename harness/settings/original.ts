@@ -15,7 +15,7 @@ const clusterChange = z.discriminatedUnion('kind', [
 ]);
 
 /** run.json `original`. */
-export const originalSettingsSchema = z
+export const originalSettingsSchema: z.ZodType<OriginalSettings> = z
   .object({
     container: z.string().min(1),
     preStop: z.unknown().refine((v) => v !== undefined, 'expected the recorded preStop (null when none)'),
@@ -33,6 +33,8 @@ export const originalSettingsSchema = z
       .strict()
       .optional(),
     generic: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+    gatewayPath: z.lazy(() => originalSettingsSchema).optional(),
+    scaledFromZero: z.object({ namespace: z.string().min(1), deployment: z.string().min(1), replicas: z.number().int().min(0) }).strict().optional(),
   })
   .strict();
 

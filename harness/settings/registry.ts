@@ -25,6 +25,14 @@ export const CONTROLLER_APPLY_MS = 30_000;
 
 export type { OriginalSettings, PlanTarget, RunValues, SettingEntry, SettingState } from './types.ts';
 
+/** The objects of the ALB's side of a path: under a gateway with the app disrupted, those of the gateway's path. */
+const ALB_OBJECTS: ReadonlySet<SettingEntry['object']> = new Set(['ingress', 'targetGroup', 'loadBalancer']);
+
+/** The target an entry reads and writes: the ALB's side for the Ingress, target group and load balancer, else `t` (harness/orchestrator/topology.ts). */
+export function sideOf<T extends { albSide?: unknown }>(entry: Pick<SettingEntry, 'object'>, t: T): T {
+  return t.albSide && ALB_OBJECTS.has(entry.object) ? (t.albSide as T) : t;
+}
+
 /** The channel: the Ingress annotation when asked for and there is an Ingress, else ModifyTargetGroupAttributes. */
 export function delayChannel(spec: Spec, ingress: string | undefined): DelayChannel {
   return spec.configure.deregistrationDelayVia === 'ingress' && ingress ? 'ingress' : 'api';
@@ -339,6 +347,8 @@ export async function snapshotSettings(t: SettingTarget, spec?: Spec): Promise<O
   const d = await getDeployment(t);
   const ns = await t.k8s.getNamespace(t.namespace);
   const c = container(d);
+  // The Ingress and target group of the cell's path: the gateway's under a gateway with the app disrupted.
+  const alb = t.albSide ?? t;
   const original: OriginalSettings = {
     container: c.name,
     preStop: c.lifecycle?.preStop ?? null,
@@ -346,10 +356,10 @@ export async function snapshotSettings(t: SettingTarget, spec?: Spec): Promise<O
     terminationGracePeriodSeconds: d.spec?.template?.spec?.terminationGracePeriodSeconds ?? null,
     gateLabel: ns.metadata?.labels?.[GATE_LABEL] ?? null,
     delayVia: t.delayVia,
-    deregistrationDelaySeconds: (await t.elbv2.getAttributes(t.targetGroupArn))[DELAY_KEY] ?? '300',
+    deregistrationDelaySeconds: (await t.elbv2.getAttributes(alb.targetGroupArn))[DELAY_KEY] ?? '300',
     changes: [],
   };
-  if (t.ingress) original.ingressAttributes = (await t.k8s.getIngress(t.namespace, t.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
+  if (alb.ingress) original.ingressAttributes = (await t.k8s.getIngress(alb.namespace, alb.ingress)).metadata?.annotations?.[TG_ATTRIBUTES_ANNOTATION] ?? null;
   const axes = spec ? optionalAxesOf(spec.matrix) : [];
   if (axes.length) {
     // Axes without an entry of their own (preStopAction) are recorded by the entry they shape.
@@ -357,18 +367,19 @@ export async function snapshotSettings(t: SettingTarget, spec?: Spec): Promise<O
     original.axes = {};
     // `read` answers only for recorded axes: mark each as recorded (null), then read it.
     for (const { axis } of own) original.axes[axis] = null;
-    for (const { axis, entry } of own) original.axes[axis] = ((await entry.read(t, original)) ?? null) as string | number | null;
+    for (const { axis, entry } of own) original.axes[axis] = ((await entry.read(sideOf(entry, t), original)) ?? null) as string | number | null;
   }
   // The target group's own health check, read back by restore beside the annotations that set it.
-  if (SETTINGS.some((e) => e.effective && original.axes?.[e.key as OptionalAxis] !== undefined)) original.targetGroupHealthCheck = await t.elbv2.getHealthCheck(t.targetGroupArn);
+  if (SETTINGS.some((e) => e.effective && original.axes?.[e.key as OptionalAxis] !== undefined)) original.targetGroupHealthCheck = await t.elbv2.getHealthCheck(alb.targetGroupArn);
   const generic = spec ? await snapshotGeneric(t, spec) : undefined;
   if (generic) original.generic = generic;
   return original;
 }
 
 /** What `plan` prints for a config: each change, without touching anything. */
-export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: string; deployment: string; ingress?: string }): string[] {
-  const target: PlanTarget = { ...t, delayVia: delayChannel(spec, t.ingress) };
+export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: string; deployment: string; ingress?: string; albSide?: { namespace: string; deployment: string; ingress?: string } }): string[] {
+  const alb = t.albSide ? { ...t.albSide, delayVia: delayChannel(spec, t.albSide.ingress) } : undefined;
+  const target: PlanTarget = { namespace: t.namespace, deployment: t.deployment, ...(t.ingress ? { ingress: t.ingress } : {}), delayVia: alb?.delayVia ?? delayChannel(spec, t.ingress), ...(alb ? { albSide: alb } : {}) };
   const entries = settingsOf(spec);
   // `wants` of the annotation entries needs originals plan does not have: describe from the config alone.
   const o = { delayVia: target.delayVia } as OriginalSettings;
@@ -379,7 +390,7 @@ export function describeConfig(config: CellConfig, spec: Spec, t: { namespace: s
     const choice = entry.key.startsWith('axes.') ? config.axes?.[entry.key.slice('axes.'.length)] : undefined;
     const want = choice !== undefined ? spec.axes[entry.key.slice('axes.'.length)].values[choice] : entry.wants(config, spec, o);
     if (want === undefined) continue;
-    const line = entry.describe(want, target);
+    const line = entry.describe(want, sideOf(entry, target));
     if (!line) continue;
     if (entry.object === 'deployment' && !entry.key.startsWith('axes.')) deployment.push(line);
     else lines.push(line);

@@ -26,6 +26,11 @@ export interface SettingTarget {
   ingress?: string;
   targetGroupArn: string;
   delayVia: DelayChannel;
+  /**
+   * Under the gateway topology with the app disrupted: the gateway's path, where the ALB's settings
+   * (the Ingress's annotations, the target group's attributes) land; the rest stays on this target.
+   */
+  albSide?: SettingTarget;
 }
 
 /** The original values, as found before the run changed anything (JSON-serializable). */
@@ -54,6 +59,10 @@ export interface OriginalSettings {
   targetGroupHealthCheck?: TargetGroupHealthCheck;
   /** Each generic axis's object's values at the paths its patches name (harness/settings/generic.ts), keyed by axis name. */
   generic?: Record<string, Record<string, unknown>>;
+  /** When cells take both paths: the gateway path's originals (its Ingress and target group, and the Deployment its cells disrupt); `changes` stays here. */
+  gatewayPath?: OriginalSettings;
+  /** A gateway Deployment the run scaled up from 0 before its first cell (harness/orchestrator/topology.ts): restore puts `replicas` back. */
+  scaledFromZero?: { namespace: string; deployment: string; replicas: number };
 }
 
 /** A setting as restore finds it: at its original value, at one the run sets, or neither (changed since by someone else). */
@@ -107,6 +116,8 @@ export interface PlanTarget {
   deployment: string;
   ingress?: string;
   delayVia: DelayChannel;
+  /** Under a gateway with the app disrupted: the gateway's path, where the ALB settings land (as `SettingTarget.albSide`). */
+  albSide?: PlanTarget;
 }
 
 
