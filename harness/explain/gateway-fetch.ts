@@ -1,0 +1,79 @@
+/**
+ * Reading a gateway cell's gateway logs through the pod-logs API, at the end of the cell while its
+ * gateway pods still run: each pod's log since the cell started, with the kubelet's timestamps (on
+ * the twin they are model time, the ALB log's clock), and the log of the container's instance
+ * before a restart too. A pod that is gone took its log with it: that is said, never dropped.
+ * Only the cell's lines (its User-Agent) that a 5xx can join or that show a retry are kept.
+ */
+import type { KubernetesPort } from '../platform/ports.ts';
+import type { GatewayLine } from './gateway.ts';
+import { outcomeOf, parseGatewayLog, type GatewayLogFormat } from './gateway-log.ts';
+
+/** What was read of one gateway pod. */
+export interface GatewayPodLog {
+  pod: string;
+  status: 'read' | 'gone' | 'failed';
+  /** The cell's access lines in it. */
+  lines: number;
+  /** The previous instance's log was read too (the container had restarted). */
+  previous?: boolean;
+  why?: string;
+}
+
+/** A gateway cell's gateway logs, as read. */
+export interface GatewayLogs {
+  format: GatewayLogFormat;
+  pods: GatewayPodLog[];
+  /** The cell's lines a 5xx can join (status ≥ 500) or that show a retry; line numbers run on through a previous instance's log into the current one's. */
+  lines: GatewayLine[];
+}
+
+/** What reading needs. */
+export interface GatewayLogRequest {
+  namespace: string;
+  /** The gateway Deployment's pod selector: the pods there now. */
+  labelSelector: string;
+  /** The gateway pods the cell's timeline saw (some may be gone by now). */
+  pods: readonly string[];
+  container?: string;
+  format: GatewayLogFormat;
+  /** The cell's duration and a margin, seconds (model seconds on the twin: its API counts them on its clock). */
+  sinceSeconds: number;
+  /** The cell's User-Agent. */
+  userAgent: string;
+}
+
+const statusOf = (error: unknown) => (error as { status?: number; code?: number }).status ?? (error as { code?: unknown }).code;
+
+/** Reads every gateway pod's log (the ones running and the ones the cell saw), in pod name order. */
+export async function readGatewayLogs(k8s: KubernetesPort, req: GatewayLogRequest): Promise<GatewayLogs> {
+  const running = new Map<string, number>();
+  for (const p of await k8s.listPods(req.namespace, req.labelSelector)) {
+    const statuses = (p.status?.containerStatuses ?? []) as Array<{ name: string; restartCount?: number }>;
+    const c = statuses.find((s) => !req.container || s.name === req.container);
+    if (p.metadata?.name) running.set(p.metadata.name, c?.restartCount ?? 0);
+  }
+  const names = [...new Set([...req.pods, ...running.keys()])].sort();
+  const pods: GatewayPodLog[] = [];
+  const lines: GatewayLine[] = [];
+  for (const pod of names) {
+    if (!running.has(pod)) {
+      pods.push({ pod, status: 'gone', lines: 0, why: `${req.namespace}/${pod} was gone when the cell ended: its log went with it` });
+      continue;
+    }
+    const opts = { container: req.container, timestamps: true, sinceSeconds: req.sinceSeconds };
+    try {
+      const restarted = (running.get(pod) ?? 0) > 0;
+      const texts = restarted ? [await k8s.readPodLog(req.namespace, pod, { ...opts, previous: true }).catch(() => ''), await k8s.readPodLog(req.namespace, pod, opts)] : [await k8s.readPodLog(req.namespace, pod, opts)];
+      // One numbering through both instances' logs, as if they were one file.
+      const { lines: parsed } = parseGatewayLog(texts.join(texts[0] && !texts[0].endsWith('\n') ? '\n' : ''), req.format, `pod ${req.namespace}/${pod}`);
+      const mine = parsed.filter((l) => l.userAgent === req.userAgent);
+      for (const l of mine) if (l.status >= 500 || outcomeOf(l) === 'retried') lines.push({ ...l, pod });
+      pods.push({ pod, status: 'read', lines: mine.length, ...(restarted ? { previous: true } : {}) });
+    } catch (error) {
+      const gone = statusOf(error) === 404;
+      pods.push({ pod, status: gone ? 'gone' : 'failed', lines: 0, why: gone ? `${req.namespace}/${pod} was gone when its log was read: ${(error as Error).message}` : `reading the log of ${req.namespace}/${pod} failed: ${(error as Error).message}` });
+    }
+  }
+  return { format: req.format, pods, lines };
+}
