@@ -19,15 +19,15 @@ const gatewaySettings = { preStopSeconds: 0, terminationGracePeriodSeconds: 300,
 // 15, p-old-1 deleted at 45; p-spot at 10.0.0.3 whose instance goes at 35; p-run at 10.0.0.4).
 // Two gateway pods: gw-a (10.0.9.1) runs throughout; gw-b (10.0.9.2) turns terminating at 30
 // (nginx quits at once: /wait-shutdown) and is deleted at 31.
-const gatewayTimeline: TimelineEvent[] = [
-  ...timeline,
+const gatewayEvents: TimelineEvent[] = [
   { t: 0, type: 'pod', pod: 'gw-a', change: 'present', node: 'n0', ip: '10.0.9.1', role: 'gateway' },
   { t: 0, type: 'pod', pod: 'gw-b', change: 'present', node: 'n0', ip: '10.0.9.2', role: 'gateway' },
   { t: 0.2, type: 'target', target: '10.0.9.1:80', state: 'healthy' },
   { t: 0.2, type: 'target', target: '10.0.9.2:80', state: 'healthy' },
   { t: 30, type: 'pod', pod: 'gw-b', change: 'terminating', node: 'n0', ip: '10.0.9.2', role: 'gateway' },
   { t: 31, type: 'pod', pod: 'gw-b', change: 'deleted', node: 'n0', ip: '10.0.9.2', role: 'gateway' },
-].sort((a, b) => a.t - b.t);
+];
+const gatewayTimeline = [...timeline, ...gatewayEvents].sort((a, b) => a.t - b.t);
 
 const local = (ms: number) => {
   const d = new Date(ms);
