@@ -117,6 +117,15 @@ describe('report view: failures by cause', () => {
     expect(view.crossChecks).toEqual({ client: 2, accessLog: 2, mismatches: [] });
     expect(view.lags).toEqual({ deregistration: { count: 3, min: 0, p50: 0, p90: 0, max: 4.2 }, registration: { count: 0, min: 0, p50: 0, p90: 0, max: 0 }, longestRequest: { count: 0, min: 0, p50: 0, p90: 0, max: 0 } });
   });
+
+  it('keeps a gateway cell\'s retries out of the failed requests by cause, and shows them apart', () => {
+    const cell = { ...cellResult({ gate: false, kind: 'rollout', failures, fiveXX: 2 }), explain: explainOf({ causes: { 'gateway-upstream-gone': 2, 'gateway-retried': 9 }, attributed: [{ t: 3.5, status: 502, path: null, target: null, lbNode: null, traceId: null, cause: 'gateway-upstream-gone', why: 'w' }], crossCheck: { client: 2, accessLog: 2, mismatches: [] } }) };
+    const view = buildCellView(cell);
+    expect(view.causes).toEqual({ 'gateway-upstream-gone': 2 });
+    expect(view.gatewayRetried).toBe(9);
+    // What the client counted, whatever the gateway retried.
+    expect(view.failed).toBe(cell.fiveXX + cell.requests.networkErrors);
+  });
 });
 
 describe('report view: series and heatmap', () => {
