@@ -5,6 +5,7 @@
  * before a restart too. A pod that is gone took its log with it: that is said, never dropped.
  * Only the cell's lines (its User-Agent) that a 5xx can join or that show a retry are kept.
  */
+import type { TimelineEvent } from '../observe/timeline.ts';
 import type { KubernetesPort } from '../platform/ports.ts';
 import type { GatewayLine } from './gateway.ts';
 import { outcomeOf, parseGatewayLog, type GatewayLogFormat } from './gateway-log.ts';
@@ -41,6 +42,11 @@ export interface GatewayLogRequest {
   sinceSeconds: number;
   /** The cell's User-Agent. */
   userAgent: string;
+}
+
+/** The gateway pods a cell's timeline saw (its events with `role: 'gateway'`), in the order first seen. */
+export function gatewayPodsOf(timeline: readonly TimelineEvent[]): string[] {
+  return [...new Set(timeline.flatMap((e) => (e.type === 'pod' && e.role === 'gateway' ? [e.pod] : [])))];
 }
 
 const statusOf = (error: unknown) => (error as { status?: number; code?: number }).status ?? (error as { code?: unknown }).code;
