@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/core/paths.ts';
 import { ApiError } from '../../../harness/core/errors.ts';
-import { readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
+import { gatewayPodsOf, readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
 import type { KObject, KubernetesPort, PodLogOptions } from '../../../harness/platform/ports.ts';
 
 const nginx = readFileSync(path.join(projectRoot, 'fixtures/gateway-logs/nginx-upstreaminfo.log'), 'utf8');
@@ -66,5 +66,16 @@ describe('readGatewayLogs', () => {
     expect(got.pods[0]).toMatchObject({ pod: 'gw-a', status: 'gone', why: 'ingress-nginx/gw-a was gone when its log was read: no log of gw-a' });
     expect(got.pods[1]).toMatchObject({ pod: 'gw-b', status: 'failed' });
     expect(got.pods[1].why).toMatch(/^reading the log of ingress-nginx\/gw-b failed: pod ingress-nginx\/gw-b:1: expected ingress-nginx's upstreaminfo format/);
+  });
+
+  it('reads the pods the cell\'s timeline saw as the gateway\'s, not the app\'s', () => {
+    expect(
+      gatewayPodsOf([
+        { t: 0, type: 'pod', pod: 'web-1', change: 'present' },
+        { t: 0, type: 'pod', pod: 'gw-b', change: 'present', role: 'gateway' },
+        { t: 1, type: 'pod', pod: 'gw-a', change: 'created', role: 'gateway' },
+        { t: 9, type: 'pod', pod: 'gw-b', change: 'deleted', role: 'gateway' },
+      ]),
+    ).toEqual(['gw-b', 'gw-a']);
   });
 });
