@@ -6,7 +6,8 @@
  * Only the cell's lines (its User-Agent) that a 5xx can join or that show a retry are kept.
  */
 import type { TimelineEvent } from '../observe/timeline.ts';
-import type { KubernetesPort } from '../platform/ports.ts';
+import type { KObject, KubernetesPort } from '../platform/ports.ts';
+import type { PhaseSettings } from './cell-context.ts';
 import type { GatewayLine } from './gateway.ts';
 import { outcomeOf, parseGatewayLog, type GatewayLogFormat } from './gateway-log.ts';
 
@@ -47,6 +48,22 @@ export interface GatewayLogRequest {
 /** The gateway pods a cell's timeline saw (its events with `role: 'gateway'`), in the order first seen. */
 export function gatewayPodsOf(timeline: readonly TimelineEvent[]): string[] {
   return [...new Set(timeline.flatMap((e) => (e.type === 'pod' && e.role === 'gateway' ? [e.pod] : [])))];
+}
+
+/**
+ * The gateway pods' phase settings from the gateway Deployment: its grace (Kubernetes' 30 s when
+ * unset), and its preStop as the seconds the gateway keeps accepting after turning terminating — a
+ * sleep's seconds (`sleep: {seconds}`, or an exec of `sleep N`), else 0: ingress-nginx's
+ * `/wait-shutdown` quits nginx at once, which stops accepting and finishes what is in flight.
+ */
+export function gatewayPhaseSettings(deployment: KObject, deregistrationDelaySeconds: number, container?: string): PhaseSettings {
+  const spec = deployment.spec?.template?.spec ?? {};
+  const containers = (spec.containers ?? []) as Array<{ name: string; lifecycle?: { preStop?: { sleep?: { seconds?: number }; exec?: { command?: string[] } } } }>;
+  const c = containers.find((x) => x.name === container) ?? containers[0];
+  const hook = c?.lifecycle?.preStop;
+  const slept = /^(?:\S*\/)?sleep\s+(\d+(?:\.\d+)?)$/.exec((hook?.exec?.command ?? []).filter((a) => !/^(?:\S*\/)?(?:ba)?sh$|^-c$/.test(a)).join(' '));
+  const preStopSeconds = hook?.sleep?.seconds ?? (slept ? Number(slept[1]) : 0);
+  return { preStopSeconds, terminationGracePeriodSeconds: (spec.terminationGracePeriodSeconds as number | undefined) ?? 30, deregistrationDelaySeconds };
 }
 
 const statusOf = (error: unknown) => (error as { status?: number; code?: number }).status ?? (error as { code?: unknown }).code;

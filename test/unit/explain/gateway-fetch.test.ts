@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/core/paths.ts';
 import { ApiError } from '../../../harness/core/errors.ts';
-import { gatewayPodsOf, readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
+import { gatewayPhaseSettings, gatewayPodsOf, readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
 import type { KObject, KubernetesPort, PodLogOptions } from '../../../harness/platform/ports.ts';
 
 const nginx = readFileSync(path.join(projectRoot, 'fixtures/gateway-logs/nginx-upstreaminfo.log'), 'utf8');
@@ -77,5 +77,13 @@ describe('readGatewayLogs', () => {
         { t: 9, type: 'pod', pod: 'gw-b', change: 'deleted', role: 'gateway' },
       ]),
     ).toEqual(['gw-b', 'gw-a']);
+  });
+
+  it('takes the gateway pods\' phases from the gateway Deployment: /wait-shutdown quits at once, a sleep keeps accepting', () => {
+    const deployment = (preStop: unknown, grace?: number) => ({ spec: { template: { spec: { ...(grace ? { terminationGracePeriodSeconds: grace } : {}), containers: [{ name: 'controller', lifecycle: { preStop } }] } } } }) as KObject;
+    expect(gatewayPhaseSettings(deployment({ exec: { command: ['/wait-shutdown'] } }, 300), 20, 'controller')).toEqual({ preStopSeconds: 0, terminationGracePeriodSeconds: 300, deregistrationDelaySeconds: 20 });
+    expect(gatewayPhaseSettings(deployment({ sleep: { seconds: 25 } }), 20).preStopSeconds).toBe(25);
+    expect(gatewayPhaseSettings(deployment({ exec: { command: ['/bin/sh', '-c', 'sleep 15'] } }), 20)).toEqual({ preStopSeconds: 15, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 20 });
+    expect(gatewayPhaseSettings(deployment(undefined), 5).preStopSeconds).toBe(0);
   });
 });
