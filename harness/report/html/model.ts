@@ -359,11 +359,13 @@ function podLanes(cell: CellResult, end: number): Lane[] {
   for (const e of cell.timeline) {
     if (e.type !== 'pod') continue;
     let lane = lanes.get(e.pod);
+    // A gateway cell has both Deployments' pods: the gateway's say so.
+    const name = e.role === 'gateway' ? `${e.pod} (gateway)` : e.pod;
     if (!lane) {
-      lane = { label: e.pod, group: '', spans: [] };
+      lane = { label: name, group: '', spans: [] };
       lanes.set(e.pod, lane);
     }
-    if (e.node && !lane.label.includes(' on ')) lane.label = `${e.pod} on ${e.node}`;
+    if (e.node && !lane.label.includes(' on ')) lane.label = `${name} on ${e.node}`;
     if (e.change === 'present') step(lane, e.t, 'running');
     else if (e.change === 'created') step(lane, e.t, 'starting');
     else if (e.change === 'ready') {

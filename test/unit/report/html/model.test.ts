@@ -21,6 +21,8 @@ describe('report view: pods by phase', () => {
     });
     const pods = buildCellView(cell).pods;
     expect(pods.map((p) => p.label)).toEqual(['web-a on node-a1', 'web-b on node-a1']);
+    const gateway = buildCellView({ ...cell, timeline: [...cell.timeline, { t: 0, type: 'pod', pod: 'gw-1', change: 'present', node: 'node-o1', ip: '10.0.9.1', role: 'gateway' }] }).pods;
+    expect(gateway.map((p) => p.label)).toEqual(['web-a on node-a1', 'web-b on node-a1', 'gw-1 (gateway) on node-o1']);
     expect(pods[0].spans).toEqual([
       { from: 0, to: 10, state: 'running' },
       { from: 10, to: 15, state: 'in preStop' },
