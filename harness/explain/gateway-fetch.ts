@@ -68,6 +68,19 @@ export function gatewayPhaseSettings(deployment: KObject, deregistrationDelaySec
 
 const statusOf = (error: unknown) => (error as { status?: number; code?: number }).status ?? (error as { code?: unknown }).code;
 
+/**
+ * A gateway cell's gateway logs, read at its end: the pods its timeline saw and those running now,
+ * each since the cell began (its duration so far and a minute more).
+ */
+export function readCellGatewayLogs(
+  k8s: KubernetesPort,
+  cell: { timeline: readonly TimelineEvent[]; durationSeconds: number },
+  gateway: { namespace: string; labelSelector: string; container?: string; format?: GatewayLogFormat },
+  userAgent: string,
+): Promise<GatewayLogs> {
+  return readGatewayLogs(k8s, { ...gateway, format: gateway.format ?? 'nginx', pods: gatewayPodsOf(cell.timeline), sinceSeconds: Math.ceil(cell.durationSeconds) + 60, userAgent });
+}
+
 /** Reads every gateway pod's log (the ones running and the ones the cell saw), in pod name order. */
 export async function readGatewayLogs(k8s: KubernetesPort, req: GatewayLogRequest): Promise<GatewayLogs> {
   const running = new Map<string, number>();

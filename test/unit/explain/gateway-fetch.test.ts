@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/core/paths.ts';
 import { ApiError } from '../../../harness/core/errors.ts';
-import { gatewayPhaseSettings, gatewayPodsOf, readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
+import { gatewayPhaseSettings, gatewayPodsOf, readCellGatewayLogs, readGatewayLogs } from '../../../harness/explain/gateway-fetch.ts';
 import type { KObject, KubernetesPort, PodLogOptions } from '../../../harness/platform/ports.ts';
 
 const nginx = readFileSync(path.join(projectRoot, 'fixtures/gateway-logs/nginx-upstreaminfo.log'), 'utf8');
@@ -85,5 +85,17 @@ describe('readGatewayLogs', () => {
     expect(gatewayPhaseSettings(deployment({ sleep: { seconds: 25 } }), 20).preStopSeconds).toBe(25);
     expect(gatewayPhaseSettings(deployment({ exec: { command: ['/bin/sh', '-c', 'sleep 15'] } }), 20)).toEqual({ preStopSeconds: 15, terminationGracePeriodSeconds: 30, deregistrationDelaySeconds: 20 });
     expect(gatewayPhaseSettings(deployment(undefined), 5).preStopSeconds).toBe(0);
+  });
+
+  it('reads a cell\'s gateway logs since it began, for the pods its timeline saw', async () => {
+    const { k8s, reads } = port([pod('gw-a')], { 'gw-a': nginx });
+    const timeline = [{ t: 0, type: 'pod' as const, pod: 'gw-z', change: 'present' as const, role: 'gateway' as const }];
+    const got = await readCellGatewayLogs(k8s, { timeline, durationSeconds: 95.2 }, { namespace: 'ingress-nginx', labelSelector: 'app.kubernetes.io/name=ingress-nginx', container: 'controller' }, UA);
+    expect(reads).toEqual([{ pod: 'gw-a', container: 'controller', timestamps: true, sinceSeconds: 156 }]);
+    expect(got.pods.map((p) => [p.pod, p.status])).toEqual([
+      ['gw-a', 'read'],
+      ['gw-z', 'gone'],
+    ]);
+    expect(got.format).toBe('nginx');
   });
 });
