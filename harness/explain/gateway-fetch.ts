@@ -100,12 +100,20 @@ export async function readGatewayLogs(k8s: KubernetesPort, req: GatewayLogReques
     const opts = { container: req.container, timestamps: true, sinceSeconds: req.sinceSeconds };
     try {
       const restarted = (running.get(pod) ?? 0) > 0;
-      const texts = restarted ? [await k8s.readPodLog(req.namespace, pod, { ...opts, previous: true }).catch(() => ''), await k8s.readPodLog(req.namespace, pod, opts)] : [await k8s.readPodLog(req.namespace, pod, opts)];
+      // After a restart the earlier instance's lines are in its previous log (kept until the next restart).
+      let previousWhy: string | undefined;
+      const before = restarted
+        ? await k8s.readPodLog(req.namespace, pod, { ...opts, previous: true }).catch((error: Error) => {
+            previousWhy = `the log of its container before the restart could not be read: ${error.message}`;
+            return '';
+          })
+        : '';
+      const texts = [before, await k8s.readPodLog(req.namespace, pod, opts)].filter((t, i) => i > 0 || restarted);
       // One numbering through both instances' logs, as if they were one file.
       const { lines: parsed } = parseGatewayLog(texts.join(texts[0] && !texts[0].endsWith('\n') ? '\n' : ''), req.format, `pod ${req.namespace}/${pod}`);
       const mine = parsed.filter((l) => l.userAgent === req.userAgent);
       for (const l of mine) if (l.status >= 500 || outcomeOf(l) === 'retried') lines.push({ ...l, pod });
-      pods.push({ pod, status: 'read', lines: mine.length, ...(restarted ? { previous: true } : {}) });
+      pods.push({ pod, status: 'read', lines: mine.length, ...(restarted && !previousWhy ? { previous: true } : {}), ...(previousWhy ? { why: previousWhy } : {}) });
     } catch (error) {
       const gone = statusOf(error) === 404;
       pods.push({ pod, status: gone ? 'gone' : 'failed', lines: 0, why: gone ? `${req.namespace}/${pod} was gone when its log was read: ${(error as Error).message}` : `reading the log of ${req.namespace}/${pod} failed: ${(error as Error).message}` });

@@ -142,7 +142,10 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch, accessLogMinutes: minutes });
   const skew = clockSkew(entries, startMs, endMs, Math.max(5000, matchToleranceSeconds * 1000));
   if (skew) check.mismatches.unshift(skew);
-  for (const p of deps.gateway?.logs.pods ?? []) if (p.status !== 'read') check.mismatches.push(`gateway pod ${p.pod}: ${p.why ?? p.status}; a 5xx it answered is not explained at the gateway hop`);
+  for (const p of deps.gateway?.logs.pods ?? []) {
+    if (p.status !== 'read') check.mismatches.push(`gateway pod ${p.pod}: ${p.why ?? p.status}; a 5xx it answered is not explained at the gateway hop`);
+    else if (p.why) check.mismatches.push(`gateway pod ${p.pod}: ${p.why}`);
+  }
   if (cell.failures.length < cell.fiveXX) check.mismatches.push(`the cell kept ${cell.failures.length} of its ${cell.fiveXX} client failures: before-alb counts only those`);
   const explain: Explain = {
     logs: waited.status === 'complete' ? 'complete' : 'partial',

@@ -58,6 +58,10 @@ describe('readGatewayLogs', () => {
     expect(reads.map((r) => r.previous ?? false)).toEqual([true, false]);
     expect(got.pods[0]).toMatchObject({ status: 'read', previous: true, lines: 9 });
     expect(got.lines.map((l) => l.line)).toEqual([7, 8, 15, 16, 17, 19, 20]);
+    // The earlier log unreadable: said, and the current one still read.
+    const lost = port([pod('gw-a', 2)], { 'gw-a previous': new ApiError('previous terminated container "controller" not found', 400), 'gw-a': nginx });
+    const partial = await readGatewayLogs(lost.k8s, { ...request, pods: ['gw-a'] });
+    expect(partial.pods).toEqual([{ pod: 'gw-a', status: 'read', lines: 6, why: 'the log of its container before the restart could not be read: previous terminated container "controller" not found' }]);
   });
 
   it('says a pod deleted between the listing and the read was gone (404), and a log it cannot parse failed, with the line', async () => {
