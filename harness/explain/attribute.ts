@@ -37,8 +37,18 @@ export interface Attributed {
   lbNode: string | null;
   pod?: string;
   traceId: string | null;
+  /** The gateway's line this 5xx was joined to (gateway cells). */
+  gateway?: { pod: string; line: number; status: number; tries: string };
   cause: Cause;
   why: string;
+}
+
+/** One entry's cause as a rule found it. */
+export interface CauseFound {
+  cause: Cause;
+  why: string;
+  pod?: string;
+  gateway?: Attributed['gateway'];
 }
 
 /** What attribution needs besides the entries. */
@@ -54,6 +64,8 @@ export interface AttributionInput {
   matchToleranceSeconds?: number;
   /** Slack (model s) for the timeline's own resolution (target health is polled); default 1. */
   slackSeconds?: number;
+  /** The cause of an entry by other rules (a gateway cell's, explain/gateway.ts), instead of the direct ones. */
+  causeOf?: (e: CellLogEntry) => CauseFound;
 }
 
 /** Attribution of a cell. */
@@ -132,7 +144,7 @@ export function attribute(input: AttributionInput): Attribution {
   const attributed: Attributed[] = [];
   const fiveXX = input.entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).sort((a, b) => a.requestCreationMs - b.requestCreationMs);
   for (const e of fiveXX) {
-    const c = causeOf(e, index, input.originMs, input.slackSeconds ?? 1);
+    const c: CauseFound = input.causeOf ? input.causeOf(e) : causeOf(e, index, input.originMs, input.slackSeconds ?? 1);
     causes[c.cause]++;
     attributed.push({
       t: round(arrivalOf(e, input.originMs)),
@@ -142,6 +154,7 @@ export function attribute(input: AttributionInput): Attribution {
       lbNode: e.lbNode,
       ...(c.pod ? { pod: c.pod } : {}),
       traceId: e.traceId,
+      ...(c.gateway ? { gateway: c.gateway } : {}),
       cause: c.cause,
       why: c.why,
     });

@@ -68,8 +68,11 @@ export function nthNotice(detail: string): boolean {
   return !handler || handler === 'nth';
 }
 
-/** Indexes a cell's timeline. */
-export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseSettings): CellIndex {
+/** Whose pods an index holds: the app's (the ALB's targets in a direct cell) or, in a gateway cell, the gateway's. */
+export type PodRole = 'app' | 'gateway';
+
+/** Indexes a cell's timeline: the pods of `role` (the app's by default), every node and target. */
+export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseSettings, role: PodRole = 'app'): CellIndex {
   const pods = new Map<string, PodLife>();
   const nodes = new Map<string, NodeLife>();
   const targets = new Map<string, TargetSpan[]>();
@@ -80,6 +83,7 @@ export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseS
   };
   for (const e of events) {
     if (e.type === 'pod') {
+      if ((e.role ?? 'app') !== role) continue;
       let p = pods.get(e.pod);
       if (!p) pods.set(e.pod, (p = { name: e.pod, since: e.t }));
       if (e.ip) p.ip = e.ip;
@@ -107,6 +111,11 @@ export function indexTimeline(events: readonly TimelineEvent[], settings: PhaseS
     }
   }
   return { settings, pods: [...pods.values()], nodes, targets };
+}
+
+/** True when the timeline has gateway pods: the cell ran the gateway topology. */
+export function hasGatewayPods(events: readonly TimelineEvent[]): boolean {
+  return events.some((e) => e.type === 'pod' && e.role === 'gateway');
 }
 
 /** The pod that had `ip` at `t`: the latest seen with it by then (IPs are reused after a pod is gone). */

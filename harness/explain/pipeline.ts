@@ -8,9 +8,13 @@
 import type { Clock } from '../core/clock.ts';
 import type { AccessLogStore, Elbv2Port, Metrics } from '../platform/ports.ts';
 import type { CellResult, Explain } from '../report/types.ts';
-import { attribute, CAUSES, type Cause } from './attribute.ts';
+import { attribute, CAUSES, type Attributed, type Cause } from './attribute.ts';
+import type { PhaseSettings } from './cell-context.ts';
 import { clockSkew, crossCheck, fiveXXQueries, minuteWindow, type CrossCheckInput } from './cross-check.ts';
 import { locateLogs, readCellEntries, waitForLogs, type Found, type LogLocation } from './fetch.ts';
+import { attributeGatewayCell } from './gateway.ts';
+import type { GatewayLogs } from './gateway-fetch.ts';
+import { outcomeOf, type GatewayLogLine } from './gateway-log.ts';
 import { measureLags } from './lags.ts';
 import { fiveXXByReason, readTruth, score } from './truth.ts';
 
@@ -36,6 +40,11 @@ export interface ExplainDeps extends ExplainPorts {
   truthFile?: string;
   /** The location looked up once per run (else looked up here). */
   location?: Promise<Found<LogLocation>>;
+  /**
+   * A gateway cell: its gateway logs (`readGatewayLogs`, at the end of the cell) and the gateway
+   * pods' phase settings (preStop 0 for ingress-nginx's `/wait-shutdown`, its grace, the ALB's delay).
+   */
+  gateway?: { logs: GatewayLogs; settings: PhaseSettings };
 }
 
 const MAX_ATTRIBUTED = 500;
@@ -68,8 +77,18 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const origin = cell.modelOrigin;
   const start = cell.marks.trafficStart;
   const stop = cell.marks.trafficStop ?? cell.durationSeconds;
+  // Without the ALB's log the gateway's retries are still counted (they need no join).
+  const retried = deps.gateway ? deps.gateway.logs.lines.filter((l) => outcomeOf(l) === 'retried').length : 0;
   const missing = (why: string, extra: Partial<Explain> = {}): { explain: Explain } => ({
-    explain: { logs: 'missing', why, causes: zeroCauses(), attributed: [], crossCheck: { client: cell.fiveXX, accessLog: 0, mismatches: [] }, ...extra },
+    explain: {
+      logs: 'missing',
+      why,
+      causes: { ...zeroCauses(), ...(deps.gateway ? { 'gateway-retried': retried } : {}) },
+      attributed: [],
+      crossCheck: { client: cell.fiveXX, accessLog: 0, mismatches: [] },
+      ...(deps.gateway ? { gateway: gatewaySummary(deps.gateway.logs, { joined: 0, unjoined: 0, retried }) } : {}),
+      ...extra,
+    },
   });
   if (origin === undefined || start === undefined) return missing('the cell has no traffic window (it stopped before its traffic started)');
   const startMs = origin + start * 1000;
@@ -109,7 +128,9 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   // A request reaches the ALB a little after the client sent it, in real time: on the twin's fast
   // clock a real second is many model seconds.
   const matchToleranceSeconds = Math.max(2, deps.clock.toModelMs(1000) / 1000);
-  const attribution = attribute({ entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds });
+  const input = { entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds };
+  const gw = deps.gateway ? attributeGatewayCell({ ...input, gateway: { lines: deps.gateway.logs.lines, unread: unreadPods(deps.gateway.logs) }, gatewaySettings: deps.gateway.settings }) : undefined;
+  const attribution = gw ?? attribute(input);
   const lags = measureLags({ entries, timeline: cell.timeline, settings, originMs: origin });
   const logged = entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).length;
   let cloudWatch: CrossCheckInput['cloudWatch'];
@@ -121,6 +142,10 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   const check = crossCheck({ client: cell.fiveXX, accessLog: logged, cloudWatch, accessLogMinutes: minutes });
   const skew = clockSkew(entries, startMs, endMs, Math.max(5000, matchToleranceSeconds * 1000));
   if (skew) check.mismatches.unshift(skew);
+  for (const p of deps.gateway?.logs.pods ?? []) {
+    if (p.status !== 'read') check.mismatches.push(`gateway pod ${p.pod}: ${p.why ?? p.status}; a 5xx it answered is not explained at the gateway hop`);
+    else if (p.why) check.mismatches.push(`gateway pod ${p.pod}: ${p.why}`);
+  }
   if (cell.failures.length < cell.fiveXX) check.mismatches.push(`the cell kept ${cell.failures.length} of its ${cell.fiveXX} client failures: before-alb counts only those`);
   const explain: Explain = {
     logs: waited.status === 'complete' ? 'complete' : 'partial',
@@ -130,6 +155,7 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
     attributed: attribution.attributed.slice(0, MAX_ATTRIBUTED),
     crossCheck: check,
     lags: { deregistration: lags.deregistration, registration: lags.registration, longestRequest: lags.longestRequest },
+    ...(gw && deps.gateway ? { gateway: gatewaySummary(deps.gateway.logs, gw.gateway) } : {}),
   };
   let byReason: Record<string, number> | undefined;
   if (deps.truthFile) {
@@ -137,11 +163,21 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
       const [from, to] = truthWindow(cell);
       const truth = await readTruth(deps.truthFile, from, to, userAgent);
       byReason = fiveXXByReason(truth);
-      const agreement = score(attribution.attributed, truth, origin / 1000);
+      const agreement = score(attribution.attributed, truth, origin / 1000, undefined, gw ? { lineOf: gw.lineOf as ReadonlyMap<Attributed, GatewayLogLine> } : undefined);
       if (agreement.compared > 0) explain.agreement = agreement;
     } catch (error) {
       explain.why = `${explain.why ? `${explain.why}; ` : ''}the twin's ground truth could not be read: ${(error as Error).message}`;
     }
   }
   return { explain, ...(byReason ? { fiveXXByReason: byReason } : {}) };
+}
+
+/** The gateway pods whose log was not read, with why. */
+function unreadPods(logs: GatewayLogs): Map<string, string> {
+  return new Map(logs.pods.filter((p) => p.status !== 'read').map((p) => [p.pod, p.why ?? p.status]));
+}
+
+/** The result's gateway section. */
+function gatewaySummary(logs: GatewayLogs, counts: { joined: number; unjoined: number; retried: number }): NonNullable<Explain['gateway']> {
+  return { format: logs.format, pods: logs.pods, lines: logs.pods.reduce((n, p) => n + p.lines, 0), ...counts };
 }

@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Attributed, Cause } from './attribute.ts';
+import { outcomeOf, type GatewayLogLine } from './gateway-log.ts';
 
 /** The fields of a twin access-log record that scoring reads. */
 export interface TruthRecord {
@@ -75,6 +76,23 @@ export function acceptedCauses(r: TruthRecord): Cause[] {
   }
 }
 
+/**
+ * The gateway hop's truth: what the gateway's own record says it did, try by try (no endpoint to
+ * send to; no endpoint tried answered; the endpoint answered 5xx; a failed try then a success),
+ * with the classes right for it. On the twin the gateway is a real nginx: its record is what
+ * happened, read without the cell's timeline.
+ */
+export function gatewayTruth(l: GatewayLogLine): { truth: string; accepted: Cause[] } {
+  const outcome = outcomeOf(l);
+  const accepted: Record<string, Cause[]> = { 'no-upstream': ['gateway-no-upstream'], 'upstream-unanswered': ['gateway-upstream-gone'], 'upstream-5xx': ['app-5xx'], retried: ['gateway-retried'] };
+  return { truth: `gateway ${outcome}`, accepted: accepted[outcome] ?? ['unknown'] };
+}
+
+/** The classes right for a twin reason when the target is a gateway pod: the direct ones, with the gateway pod in the app pod's place. */
+export function gatewayTargetCauses(r: TruthRecord): Cause[] {
+  return [...new Set(acceptedCauses(r).map((c): Cause => (c === 'routed-after-sigterm' || c === 'routed-to-gone-pod' ? 'gateway-pod-gone' : c)))];
+}
+
 /** 5xx by the twin's reason, e.g. `{"502 connect-refused": 7}`. */
 export function fiveXXByReason(records: readonly TruthRecord[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -99,7 +117,7 @@ export interface Agreement {
  * Scores attributed 5xx (not before-alb: the twin never saw those) against the truth records.
  * `originS` is the model epoch second of the cell's t = 0.
  */
-export function score(attributed: readonly Attributed[], truth: readonly TruthRecord[], originS: number, toleranceS = 0.5): Agreement {
+export function score(attributed: readonly Attributed[], truth: readonly TruthRecord[], originS: number, toleranceS = 0.5, gateway?: { lineOf: ReadonlyMap<Attributed, GatewayLogLine> }): Agreement {
   const fiveXX = truth.filter((r) => r.elbStatus >= 500);
   const byTrace = new Map(fiveXX.filter((r) => r.traceId).map((r) => [r.traceId!, r]));
   const used = new Set<TruthRecord>();
@@ -125,9 +143,13 @@ export function score(attributed: readonly Attributed[], truth: readonly TruthRe
     }
     used.add(r);
     compared++;
-    const accepted = acceptedCauses(r);
+    // A gateway cell: the gateway's answer (target-5xx at the ALB) is judged by the gateway's own
+    // record of the request; the ALB hop's other reasons with the gateway pod as the target.
+    const line = gateway?.lineOf.get(a);
+    const hop = line && r.reason === 'target-5xx' ? gatewayTruth(line) : undefined;
+    const accepted = hop ? hop.accepted : gateway ? gatewayTargetCauses(r) : acceptedCauses(r);
     if (accepted.includes(a.cause)) agreed++;
-    else if (disagreements.length < 50) disagreements.push({ t: a.t, traceId: a.traceId, inferred: a.cause, truth: `${r.elbStatus} ${r.reason ?? 'unknown'}`, accepted });
+    else if (disagreements.length < 50) disagreements.push({ t: a.t, traceId: a.traceId, inferred: a.cause, truth: `${r.elbStatus} ${r.reason ?? 'unknown'}${hop ? `; ${hop.truth}` : ''}`, accepted });
   }
   return { compared, agreed, share: compared ? Math.round((agreed / compared) * 10000) / 10000 : 0, unmatched, disagreements };
 }

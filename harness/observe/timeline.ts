@@ -3,12 +3,12 @@
  * stages and traffic, as one event union. Times are model seconds since the cell started.
  */
 import type { Clock } from '../core/clock.ts';
-import type { Elbv2Port, KObject, KubernetesPort, TargetHealthRow } from '../platform/ports.ts';
+import type { Elbv2Port, KObject, KubernetesPort, PodEvent, TargetHealthRow } from '../platform/ports.ts';
 
 /** Everything that happens in a cell, in order. */
 export type TimelineEvent =
   | { t: number; type: 'stage'; stage: string }
-  | { t: number; type: 'pod'; pod: string; change: 'present' | 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string }
+  | { t: number; type: 'pod'; pod: string; change: 'present' | 'created' | 'ready' | 'not-ready' | 'terminating' | 'deleted'; node?: string; ip?: string; role?: 'gateway' }
   | { t: number; type: 'target'; target: string; state: string; from?: string; reason?: string; since?: number }
   | { t: number; type: 'disruption'; action: string; detail?: string }
   | { t: number; type: 'traffic'; action: 'start' | 'stop'; detail?: string }
@@ -52,6 +52,42 @@ export interface ObservedState {
   targets: Map<string, TargetHealthRow>;
 }
 
+/**
+ * The pod events of one watch as timeline events (created, ready, terminating, deleted, with node
+ * and IP), keeping `pods` current; `role` marks the gateway's pods.
+ */
+function podRecorder(timeline: Timeline, pods: Map<string, KObject>, role?: 'gateway'): (e: PodEvent) => void {
+  const podReady = new Map<string, boolean>();
+  const podTerminating = new Set<string>();
+  const marked = role ? { role } : {};
+  return ({ type, pod, initial }) => {
+    const name = pod.metadata?.name ?? '?';
+    if (type === 'DELETED') {
+      const last = pods.get(name) ?? pod;
+      pods.delete(name);
+      // Node and IP on every pod event: attribution joins access-log targets to pods by IP.
+      timeline.add({ type: 'pod', pod: name, change: 'deleted', ...where(last, pod), ...marked });
+      return;
+    }
+    const known = pods.has(name);
+    pods.set(name, pod);
+    // Pods listed when the watch starts were there before the cell; later ADDED ones are new.
+    const present = initial === true;
+    if (!known) timeline.add({ type: 'pod', pod: name, change: present ? 'present' : 'created', node: pod.spec?.nodeName, ip: pod.status?.podIP, ...marked });
+    if (present) {
+      podReady.set(name, isReady(pod));
+      return;
+    }
+    const ready = isReady(pod);
+    if ((podReady.get(name) ?? false) !== ready) timeline.add({ type: 'pod', pod: name, change: ready ? 'ready' : 'not-ready', node: pod.spec?.nodeName, ip: pod.status?.podIP, ...marked });
+    podReady.set(name, ready);
+    if (pod.metadata?.deletionTimestamp && !podTerminating.has(name)) {
+      podTerminating.add(name);
+      timeline.add({ type: 'pod', pod: name, change: 'terminating', ...where(pod), ...marked });
+    }
+  };
+}
+
 /** Watches the Deployment's pods and polls target health into the timeline until stopped. */
 export function observe(deps: {
   k8s: KubernetesPort;
@@ -63,44 +99,19 @@ export function observe(deps: {
   timeline: Timeline;
   /** Target-health poll period, model ms. */
   pollMs?: number;
+  /** A gateway cell: the gateway Deployment's pods, watched too (their events carry `role: 'gateway'`). */
+  gateway?: { namespace: string; labelSelector: string };
 }): { state: ObservedState; ready: Promise<void>; stop(): Promise<void> } {
   const { timeline } = deps;
   const state: ObservedState = { pods: new Map(), targets: new Map() };
   const controller = new AbortController();
-  const podReady = new Map<string, boolean>();
-  const podTerminating = new Set<string>();
-  const watching = deps.k8s.watchPods(
-    deps.namespace,
-    deps.labelSelector,
-    ({ type, pod, initial }) => {
-      const name = pod.metadata?.name ?? '?';
-      if (type === 'DELETED') {
-        const last = state.pods.get(name) ?? pod;
-        state.pods.delete(name);
-        // Node and IP on every pod event: attribution joins access-log targets to pods by IP.
-        timeline.add({ type: 'pod', pod: name, change: 'deleted', ...where(last, pod) });
-        return;
-      }
-      const known = state.pods.has(name);
-      state.pods.set(name, pod);
-      // Pods listed when the watch starts were there before the cell; later ADDED ones are new.
-      const present = initial === true;
-      if (!known) timeline.add({ type: 'pod', pod: name, change: present ? 'present' : 'created', node: pod.spec?.nodeName, ip: pod.status?.podIP });
-      if (present) {
-        podReady.set(name, isReady(pod));
-        return;
-      }
-      const ready = isReady(pod);
-      if ((podReady.get(name) ?? false) !== ready) timeline.add({ type: 'pod', pod: name, change: ready ? 'ready' : 'not-ready', node: pod.spec?.nodeName, ip: pod.status?.podIP });
-      podReady.set(name, ready);
-      if (pod.metadata?.deletionTimestamp && !podTerminating.has(name)) {
-        podTerminating.add(name);
-        timeline.add({ type: 'pod', pod: name, change: 'terminating', ...where(pod) });
-      }
-    },
-    controller.signal,
-  );
+  const watching = deps.k8s.watchPods(deps.namespace, deps.labelSelector, podRecorder(timeline, state.pods), controller.signal);
   watching.catch((error) => timeline.add({ type: 'note', detail: `pod watch ended: ${(error as Error).message}` }));
+  // A gateway cell: the gateway's pods too, marked, so explaining knows both Deployments' pods.
+  const gatewayWatch = deps.gateway
+    ? deps.k8s.watchPods(deps.gateway.namespace, deps.gateway.labelSelector, podRecorder(timeline, new Map(), 'gateway'), controller.signal)
+    : Promise.resolve();
+  gatewayWatch.catch((error) => timeline.add({ type: 'note', detail: `gateway pod watch ended: ${(error as Error).message}` }));
 
   let polls = 0;
   let firstPoll: () => void = () => {};
@@ -148,6 +159,7 @@ export function observe(deps: {
       timer.cancel();
       controller.abort();
       await watching.catch(() => {});
+      await gatewayWatch.catch(() => {});
     },
   };
 }

@@ -6,7 +6,9 @@
 import type { Clock } from '../core/clock.ts';
 import { packageVersion } from '../core/paths.ts';
 import { CAUSES } from '../explain/attribute.ts';
+import type { PhaseSettings } from '../explain/cell-context.ts';
 import { locateLogs, type Found, type LogLocation } from '../explain/fetch.ts';
+import type { GatewayLogs } from '../explain/gateway-fetch.ts';
 import { explainCell } from '../explain/pipeline.ts';
 import { topologyOf, type Spec } from '../matrix/schema.ts';
 import type { CellResult } from '../report/types.ts';
@@ -14,8 +16,22 @@ import { userAgentFor } from '../traffic/user-agent.ts';
 import type { Target } from './target.ts';
 import { viewOf } from './topology.ts';
 
-/** Adds `explain` (and on the twin `fiveXXByReason`) to a cell result; undefined when the spec turns explaining off. */
-export function cellExplainer(target: Target, spec: Spec, runId: string, log: (line: string) => void, signal: AbortSignal, clock: Clock = target.clock): ((result: CellResult) => Promise<CellResult>) | undefined {
+/** A gateway cell's gateway logs, read at its end (`readGatewayLogs`), with the gateway pods' phase settings. */
+export type GatewayOfCell = (cellId: string) => { logs: GatewayLogs; settings: PhaseSettings } | undefined;
+
+/**
+ * Adds `explain` (and on the twin `fiveXXByReason`) to a cell result; undefined when the spec turns
+ * explaining off. `gatewayOf` gives a gateway cell's gateway logs: its 5xx are explained across both hops.
+ */
+export function cellExplainer(
+  target: Target,
+  spec: Spec,
+  runId: string,
+  log: (line: string) => void,
+  signal: AbortSignal,
+  clock: Clock = target.clock,
+  gatewayOf?: GatewayOfCell,
+): ((result: CellResult) => Promise<CellResult>) | undefined {
   if (!spec.explain.enabled) return undefined;
   // One log location per load balancer: a gateway cell's are its gateway's ALB's (harness/orchestrator/topology.ts).
   const locations = new Map<string, Promise<Found<LogLocation>>>();
@@ -39,6 +55,7 @@ export function cellExplainer(target: Target, spec: Spec, runId: string, log: (l
         signal,
         options: spec.explain,
         location,
+        ...(gatewayOf?.(result.id) ? { gateway: gatewayOf(result.id) } : {}),
         ...(target.twin ? { truthFile: target.twin.accessLogFile } : spec.explain.groundTruth ? { truthFile: spec.explain.groundTruth } : {}),
       });
       return { ...result, explain, ...(fiveXXByReason ? { fiveXXByReason } : {}) };

@@ -42,6 +42,14 @@ export interface ObjectRef {
 /** Patch content types. */
 export type PatchKind = 'strategic' | 'merge' | 'json';
 
+/** The pod-logs API's options the harness uses (PodLogOptions). */
+export interface PodLogOptions {
+  container?: string;
+  sinceSeconds?: number;
+  timestamps?: boolean;
+  previous?: boolean;
+}
+
 /** What the harness needs of Kubernetes. */
 export interface KubernetesPort {
   /** The context in use (from the kubeconfig). */
@@ -78,6 +86,12 @@ export interface KubernetesPort {
   annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KObject>;
   /** The same port with every write sent as a server-side dry run (`dryRun=All`: validated and admitted, never stored). */
   dryRun?(): KubernetesPort;
+  /**
+   * A container's log through the pod-logs API (`GET …/pods/NAME/log`): with `timestamps` each line
+   * starts with the kubelet's RFC 3339 time; `previous` reads the instance before the last restart;
+   * `sinceSeconds` only the lines of the last so many seconds. A pod that is gone fails with 404.
+   */
+  readPodLog(namespace: string, name: string, opts?: PodLogOptions): Promise<string>;
   /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */
   watchPods(namespace: string, labelSelector: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
 }

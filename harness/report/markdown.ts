@@ -5,7 +5,7 @@
 import { disruptionLabel, varyingAxes, varyingGenericAxes } from '../matrix/expand.ts';
 import { AXIS_HEADINGS, OPTIONAL_AXIS_NAMES } from '../matrix/axes.ts';
 import type { UnmeasuredCell } from './expect.ts';
-import type { CellResult } from './types.ts';
+import { NOT_FAILED_CAUSES, type CellResult } from './types.ts';
 
 /** The row key of a config (optional axes only when the config sets them, so the built-in keys stay as they were). */
 export function configKey(c: CellResult['config']): string {
@@ -183,18 +183,21 @@ function explainSection(results: CellResult[]): string[] {
   const out = [`${title}:`, ''];
   const rows = explained.map((r) => {
     const e = r.explain!;
-    const causes = Object.entries(e.causes)
-      .filter(([, n]) => n > 0)
+    const retried = e.causes['gateway-retried'] ?? 0;
+    const failed = Object.entries(e.causes)
+      .filter(([c, n]) => n > 0 && !NOT_FAILED_CAUSES.includes(c))
       .sort((a, b) => b[1] - a[1])
       .map(([c, n]) => `${c} ${n}`)
       .join(', ');
+    // Counted, never a failure: a cell without a 5xx says "none" whatever the gateway retried.
+    const causes = `${failed || 'none'}${retried ? ` (gateway-retried ${retried}, not failed)` : ''}`;
     // Like with like: the cell's two counts, then CloudWatch beside the log of the same minutes and load balancer.
     const cw = e.crossCheck.cloudWatch;
     const lb = cw?.accessLog;
     const check = `${e.crossCheck.client} / ${e.logs === 'missing' ? '–' : e.crossCheck.accessLog}; ${cw ? cw.elb5xx + cw.target5xx : '–'} / ${lb ? `${lb.elb5xx + lb.target5xx} (${lb.ofCell} the cell's)` : '–'}`;
     const agreement = e.agreement ? `${Math.round(e.agreement.share * 1000) / 10} % of ${e.agreement.compared}` : '';
     const logs = e.logs === 'missing' ? `missing (${whys.indexOf(e.why ?? 'no reason given') + 1})` : e.logs;
-    return [r.id, logs, check, e.logs === 'missing' ? '' : causes || 'none', agreement];
+    return [r.id, logs, check, e.logs === 'missing' ? '' : causes, agreement];
   });
   const header = ['cell', 'logs', '5xx client / log; CloudWatch / log, whole LB in its minutes', 'causes', 'agreement'];
   out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');

@@ -17,7 +17,15 @@ const counts = z.record(z.string(), z.number().int().min(0));
 export const timelineEventSchema = z.discriminatedUnion('type', [
   z.object({ t: z.number(), type: z.literal('stage'), stage: z.string() }).strict(),
   z
-    .object({ t: z.number(), type: z.literal('pod'), pod: z.string(), change: z.enum(['present', 'created', 'ready', 'not-ready', 'terminating', 'deleted']), node: z.string().optional(), ip: z.string().optional() })
+    .object({
+      t: z.number(),
+      type: z.literal('pod'),
+      pod: z.string(),
+      change: z.enum(['present', 'created', 'ready', 'not-ready', 'terminating', 'deleted']),
+      node: z.string().optional(),
+      ip: z.string().optional(),
+      role: z.literal('gateway').optional().describe("a gateway cell's gateway pod; absent: the app's"),
+    })
     .strict(),
   z.object({ t: z.number(), type: z.literal('target'), target: z.string(), state: z.string(), from: z.string().optional(), reason: z.string().optional(), since: z.number().optional().describe('when the poll before the one that saw the change was sent: the change happened in (since, t]') }).strict(),
   z.object({ t: z.number(), type: z.literal('disruption'), action: z.string(), detail: z.string().optional() }).strict(),
@@ -58,9 +66,16 @@ export const CAUSE_CLASSES = [
   'instance-gone',
   'keepalive-race',
   'app-5xx',
+  'gateway-upstream-gone',
+  'gateway-no-upstream',
+  'gateway-pod-gone',
+  'gateway-retried',
   'before-alb',
   'unknown',
 ] as const;
+
+/** Counted in a cell's causes but not a failure: the gateway retried and the client got its answer. */
+export const NOT_FAILED_CAUSES: readonly string[] = ['gateway-retried'];
 
 /** A cell's 5xx explained from the ALB access log and CloudWatch. */
 export const explainSchema = z
@@ -71,7 +86,7 @@ export const explainSchema = z
       .object({ bucket: z.string(), prefix: z.string(), objects: z.number().int().min(0), entries: z.number().int().min(0).describe('entries of this cell (by User-Agent)'), userAgent: z.string() })
       .strict()
       .optional(),
-    causes: z.record(z.enum(CAUSE_CLASSES), z.number().int().min(0)).describe('5xx by cause class'),
+    causes: z.record(z.enum(CAUSE_CLASSES), z.number().int().min(0)).describe('5xx by cause class; gateway-retried counts requests the gateway retried to a success (not failed, not in the 5xx)'),
     attributed: z
       .array(
         z
@@ -83,6 +98,11 @@ export const explainSchema = z
             lbNode: z.string().nullable(),
             pod: z.string().optional(),
             traceId: z.string().nullable(),
+            gateway: z
+              .object({ pod: z.string(), line: z.number().int().min(1), status: z.number().int(), tries: z.string().describe('each upstream try: address and status, e.g. "10.0.0.1:8080 502, 10.0.0.4:8080 502"') })
+              .strict()
+              .optional()
+              .describe("the gateway's access-log line this 5xx was joined to"),
             cause: z.enum(CAUSE_CLASSES),
             why: z.string(),
           })
@@ -113,6 +133,30 @@ export const explainSchema = z
       })
       .strict(),
     lags: z.object({ deregistration: distributionSchema, registration: distributionSchema, longestRequest: distributionSchema }).strict().optional().describe('per target × LB node'),
+    gateway: z
+      .object({
+        format: z.enum(['nginx', 'envoy']),
+        pods: z
+          .array(
+            z
+              .object({
+                pod: z.string(),
+                status: z.enum(['read', 'gone', 'failed']),
+                lines: z.number().int().min(0).describe("the cell's access lines (its User-Agent)"),
+                previous: z.boolean().optional().describe("the log of the container's instance before a restart was read too"),
+                why: z.string().optional(),
+              })
+              .strict(),
+          )
+          .describe('each gateway pod of the cell: its log read, or why not (a pod gone takes its log with it)'),
+        lines: z.number().int().min(0).describe("the cell's access lines read from every gateway pod"),
+        joined: z.number().int().min(0).describe('5xx log entries at a gateway pod joined to a gateway line'),
+        unjoined: z.number().int().min(0).describe('5xx the gateway answered with no gateway line found'),
+        retried: z.number().int().min(0).describe('requests the gateway retried after a failed upstream and answered without a 5xx'),
+      })
+      .strict()
+      .optional()
+      .describe("gateway cells: the gateway's access log, read through the pod-logs API and joined to the ALB's entries"),
     agreement: z
       .object({
         compared: z.number().int().min(0),

@@ -167,6 +167,11 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
       if (ref.kind === 'Deployment') return plain(await apps.patchNamespacedDeployment({ namespace: ns, name: ref.name, body, dryRun }, merge));
       return plain(await net.patchNamespacedIngress({ namespace: ns, name: ref.name, body, dryRun }, merge));
     },
+    async readPodLog(namespace, name, opts = {}) {
+      // sinceSeconds must be ≥ 1 (the API refuses 0).
+      const sinceSeconds = opts.sinceSeconds === undefined ? undefined : Math.max(1, Math.ceil(opts.sinceSeconds));
+      return core.readNamespacedPodLog({ namespace, name, container: opts.container, previous: opts.previous, timestamps: opts.timestamps, sinceSeconds });
+    },
     async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
       const watch = new Watch(kc);
       const initial = await core.listNamespacedPod({ namespace, labelSelector });

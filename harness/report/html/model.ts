@@ -8,7 +8,7 @@
 import { disruptionLabel } from '../../matrix/expand.ts';
 import { nthNotice } from '../../explain/cell-context.ts';
 import { configKey, onNodeText } from '../markdown.ts';
-import type { CellResult } from '../types.ts';
+import { NOT_FAILED_CAUSES, type CellResult } from '../types.ts';
 
 /** A span of one lane in one state. */
 export interface Span {
@@ -91,6 +91,8 @@ export interface CellView {
   causeSource: CauseSource;
   /** Failures by cause, over the whole cell when the source says so, else over the points. */
   causes: Record<string, number>;
+  /** Requests the gateway retried to a success (a gateway cell): counted, not failed. */
+  gatewayRetried?: number;
   validity: Array<[string, string]>;
   crossChecks?: unknown;
   lags?: unknown;
@@ -175,6 +177,7 @@ export function buildCellView(cell: ReportCell): CellView {
     failuresCounted,
     causeSource,
     causes,
+    ...(typeof asRecord(explain?.causes)?.['gateway-retried'] === 'number' && (asRecord(explain?.causes)!['gateway-retried'] as number) > 0 ? { gatewayRetried: asRecord(explain?.causes)!['gateway-retried'] as number } : {}),
     validity: validityRows(cell),
     ...(explain && (explain.crossCheck ?? explain.crossChecks) !== undefined ? { crossChecks: explain.crossCheck ?? explain.crossChecks } : {}),
     // The distributions without their raw values (up to 500 each): the summary is what the page shows.
@@ -286,8 +289,9 @@ function failurePoints(cell: ReportCell, explain: Record<string, unknown> | unde
 }
 
 function numbers(r: Record<string, unknown>): Record<string, number> {
-  // Counts of 0 (explain lists every cause class) are left out: the legend names what happened.
-  return Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number' && e[1] > 0));
+  // Counts of 0 (explain lists every cause class) are left out: the legend names what happened;
+  // so are the classes that count requests that did not fail (a gateway's successful retries).
+  return Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number' && e[1] > 0 && !NOT_FAILED_CAUSES.includes(e[0])));
 }
 
 function netCounts(cell: CellResult): Record<string, number> {
@@ -355,11 +359,13 @@ function podLanes(cell: CellResult, end: number): Lane[] {
   for (const e of cell.timeline) {
     if (e.type !== 'pod') continue;
     let lane = lanes.get(e.pod);
+    // A gateway cell has both Deployments' pods: the gateway's say so.
+    const name = e.role === 'gateway' ? `${e.pod} (gateway)` : e.pod;
     if (!lane) {
-      lane = { label: e.pod, group: '', spans: [] };
+      lane = { label: name, group: '', spans: [] };
       lanes.set(e.pod, lane);
     }
-    if (e.node && !lane.label.includes(' on ')) lane.label = `${e.pod} on ${e.node}`;
+    if (e.node && !lane.label.includes(' on ')) lane.label = `${name} on ${e.node}`;
     if (e.change === 'present') step(lane, e.t, 'running');
     else if (e.change === 'created') step(lane, e.t, 'starting');
     else if (e.change === 'ready') {

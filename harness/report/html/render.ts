@@ -231,6 +231,7 @@ function cellBlock(c: CellView, colours: Map<string, string>): string {
     `<h2>${esc(c.id)}</h2>`,
     `<h3>Validity</h3>${kv(c.validity)}`,
     causes.length ? `<h3>Failed requests by cause (${SOURCE_TEXT[c.causeSource]})</h3>${kv(causes.map(([k, v]) => [k, String(v)]))}` : '',
+    c.gatewayRetried ? `<p class="retried">Retried by the gateway after a failed upstream, answered without a 5xx (gateway-retried, not failed): ${c.gatewayRetried}</p>` : '',
     c.crossChecks !== undefined ? `<h3>Cross-checks</h3><div class="cross-checks">${renderValue(c.crossChecks)}</div>` : '',
     c.lags !== undefined ? `<h3>Measured lags</h3><div class="lags">${renderValue(c.lags)}</div>` : '',
     `<h3>Timeline (model seconds)</h3>`,

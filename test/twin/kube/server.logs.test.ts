@@ -1,7 +1,9 @@
 /** pods/log over raw HTTP: PodLogOptions, the API server's and kubelet's 400s, a followed log's chunked stream. */
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ManualClock } from '../../../harness/core/clock.ts';
+import { createKubernetesAdapter } from '../../../harness/platform/kubernetes/adapter.ts';
 import { ContainerLog, type LogRequest, type LogSource } from '../../../harness/twin/runtime/logs.ts';
 import { runningPod, startApiFixture, T0, type ApiFixture } from './fixture.ts';
 
@@ -161,6 +163,21 @@ describe('pods/log', () => {
     expect(asked.at(-1)).toMatchObject({ previous: true });
     expect((await get('/api/v1/namespaces/default/pods/gone/log')).status).toBe(404);
     expect((await fetch(`${fx.api.url}${LOG}`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('is read by the harness\'s Kubernetes port: timestamps, sinceSeconds, previous, and a gone pod as a 404', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(fx.kubeconfig);
+    const k8s = createKubernetesAdapter(kc, clock);
+    const before = new ContainerLog();
+    kubelet.set('web-1/app/previous', before);
+    write(before, 'zero');
+    await clock.advance(500);
+    // Whole seconds, at least 1 (the API refuses 0): the last second holds "three".
+    expect(await k8s.readPodLog('default', 'web-1', { timestamps: true, sinceSeconds: 0.4 })).toBe('2024-06-01T12:00:02.000000000Z three\n');
+    expect(await k8s.readPodLog('default', 'web-1', { container: 'app', previous: true })).toBe('zero\n');
+    expect(asked.at(-1)).toMatchObject({ container: 'app', previous: true });
+    await expect(k8s.readPodLog('default', 'gone', { timestamps: true })).rejects.toMatchObject({ status: 404 });
   });
 
   it('answers nothing for a pod no node has yet', async () => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
+import { parseNginxLine } from '../../../harness/explain/gateway-log.ts';
 import { explainCell } from '../../../harness/explain/pipeline.ts';
 import { createCloudWatchAdapter } from '../../../harness/platform/cloudwatch/adapter.ts';
 import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
@@ -263,5 +264,41 @@ describe('explainCell', () => {
     const elsewhere = deps({ options: { waitSeconds: 60, pollSeconds: 30, accessLogs: { bucket: 'alb-logs', prefix: 'nothing-here' } }, clock: scaledClock(0.0005, ORIGIN + 61_000) });
     const none = await explainCell(cell(), UA, elsewhere.deps);
     expect(none.explain).toMatchObject({ logs: 'missing', why: expect.stringMatching(/^no access-log object of shop covering .* arrived in s3:\/\/alb-logs\/nothing-here by the wait bound$/) });
+  }, 30_000);
+});
+
+describe('explainCell on a gateway cell', () => {
+  const local = (ms: number) => `${new Date(ms).toUTCString().slice(5, 16).replace(/ /g, '/')}:${new Date(ms).toISOString().slice(11, 19)} +0000`;
+  const line = (n: number, endS: number, text: string) => ({ ...parseNginxLine(`10.0.1.10 - - [${local(ORIGIN + endS * 1000)}] ${text}`, n), loggedMs: ORIGIN + endS * 1000, pod: 'gw-a' });
+  const gatewayLogs = {
+    format: 'nginx' as const,
+    pods: [
+      { pod: 'gw-a', status: 'read' as const, lines: 3 },
+      { pod: 'gw-old', status: 'gone' as const, lines: 0, why: 'ingress-nginx/gw-old was gone when the cell ended: its log went with it' },
+    ],
+    lines: [
+      line(4, 3.003, `"GET /boom HTTP/1.1" 500 21 "-" "${UA}" 112 0.002 [shop-web-80] [] 10.0.0.4:8080 21 0.002 500 a1`),
+      line(9, 20.004, `"GET / HTTP/1.1" 200 2 "-" "${UA}" 112 0.004 [shop-web-80] [] 10.0.0.5:8080, 10.0.0.4:8080 0, 2 0.000, 0.004 502, 200 a2`),
+    ],
+  };
+
+  it('joins the gateway\'s lines, counts its retries apart, says which pod\'s log was gone, and stays a valid cell file', async () => {
+    const { deps: d } = deps({ gateway: { logs: gatewayLogs, settings: { preStopSeconds: 0, terminationGracePeriodSeconds: 300, deregistrationDelaySeconds: 20 } } });
+    const { explain } = await explainCell(cell(), UA, d);
+    expect(explain.gateway).toEqual({ format: 'nginx', pods: gatewayLogs.pods, lines: 3, joined: 1, unjoined: 0, retried: 1 });
+    expect(explain.causes['gateway-retried']).toBe(1);
+    expect(explain.attributed.find((a) => a.path === '/boom')).toMatchObject({ cause: 'app-5xx', gateway: { pod: 'gw-a', line: 4, status: 500, tries: '10.0.0.4:8080 500' } });
+    expect(explain.crossCheck.mismatches).toContain('gateway pod gw-old: ingress-nginx/gw-old was gone when the cell ended: its log went with it; a 5xx it answered is not explained at the gateway hop');
+    // The client's count is the cell's, whatever the gateway retried.
+    expect(explain.crossCheck.client).toBe(cell().fiveXX);
+    expect(() => cellResultSchema.parse({ ...cell(), explain })).not.toThrow();
+  }, 30_000);
+
+  it('still counts the gateway\'s retries when the ALB\'s logs are missing', async () => {
+    const { deps: d } = deps({ targetGroupArn: offTgArn, gateway: { logs: gatewayLogs, settings: { preStopSeconds: 0, terminationGracePeriodSeconds: 300, deregistrationDelaySeconds: 20 } } });
+    const { explain } = await explainCell(cell(), UA, d);
+    expect(explain.logs).toBe('missing');
+    expect(explain.causes['gateway-retried']).toBe(1);
+    expect(explain.gateway).toMatchObject({ joined: 0, retried: 1, lines: 3 });
   }, 30_000);
 });

@@ -42,6 +42,32 @@ describe('observe', () => {
     ]);
   });
 
+  it('watches a gateway cell\'s gateway pods too, their events marked role gateway, the app\'s unmarked', async () => {
+    const emit = new Map<string, (e: PodEvent) => void>();
+    const k8s = {
+      watchPods: (ns: string, sel: string, onEvent: (e: PodEvent) => void, signal: AbortSignal) => {
+        emit.set(`${ns} ${sel}`, onEvent);
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      },
+    } as unknown as KubernetesPort;
+    const elbv2 = { describeTargetHealth: async () => [] } as unknown as Elbv2Port;
+    const clock = new ManualClock(1_000_000);
+    const timeline = new Timeline(clock);
+    const o = observe({ k8s, elbv2, targetGroupArn: 'arn', namespace: 'shop', labelSelector: 'app=web', clock, timeline, gateway: { namespace: 'ingress-nginx', labelSelector: 'app.kubernetes.io/name=ingress-nginx' } });
+    await o.ready;
+    expect([...emit.keys()]).toEqual(['shop app=web', 'ingress-nginx app.kubernetes.io/name=ingress-nginx']);
+    emit.get('shop app=web')!({ type: 'ADDED', pod: pod('web-1'), initial: true });
+    emit.get('ingress-nginx app.kubernetes.io/name=ingress-nginx')!({ type: 'ADDED', pod: pod('gw-1', { status: { podIP: '127.0.2.9' } }), initial: true });
+    emit.get('ingress-nginx app.kubernetes.io/name=ingress-nginx')!({ type: 'MODIFIED', pod: pod('gw-1', { metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { podIP: '127.0.2.9' } }) });
+    await o.stop();
+    expect(timeline.events.filter((e) => e.type === 'pod')).toEqual([
+      { t: 0, type: 'pod', pod: 'web-1', change: 'present', node: 'node-a1', ip: '127.0.1.7' },
+      { t: 0, type: 'pod', pod: 'gw-1', change: 'present', node: 'node-a1', ip: '127.0.2.9', role: 'gateway' },
+      { t: 0, type: 'pod', pod: 'gw-1', change: 'terminating', node: 'node-a1', ip: '127.0.2.9', role: 'gateway' },
+    ]);
+    expect(o.state.pods.has('gw-1')).toBe(false);
+  });
+
   it('says since when a target change could have happened: the send time of the poll before', async () => {
     const states = ['healthy', 'healthy', 'draining'];
     let call = 0;

@@ -45,6 +45,16 @@ describe('renderMarkdown with explained cells', () => {
     expect(md).not.toContain('| cell | logs |');
   });
 
+  it('shows a gateway cell\'s retries beside its causes, never as failures: a cell without a 5xx says none', () => {
+    const quiet = cellResult({ gate: true, kind: 'rollout', fiveXX: 0 });
+    quiet.explain = { logs: 'complete', causes: causes({ 'gateway-retried': 7 }), attributed: [], crossCheck: { client: 0, accessLog: 0, mismatches: [] } };
+    const lossy = cellResult({ gate: false, kind: 'rollout', fiveXX: 3 });
+    lossy.explain = { logs: 'complete', causes: causes({ 'gateway-upstream-gone': 2, 'gateway-pod-gone': 1, 'gateway-retried': 4 }), attributed: [], crossCheck: { client: 3, accessLog: 3, mismatches: [] } };
+    const md = renderMarkdown([quiet, lossy], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] });
+    expect(md).toContain(`| ${quiet.id} | complete | 0 / 0; – / – | none (gateway-retried 7, not failed) |  |`);
+    expect(md).toContain(`| ${lossy.id} | complete | 3 / 3; – / – | gateway-upstream-gone 2, gateway-pod-gone 1 (gateway-retried 4, not failed) |  |`);
+  });
+
   it('adds nothing when no cell was explained', () => {
     expect(renderMarkdown([cellResult({ gate: true, kind: 'rollout' })], { title: 't', runId: 'r', target: 'x', driver: 'builtin', rate: 1, failedExpectations: [] })).not.toContain('5xx by cause (ALB');
   });

@@ -21,6 +21,8 @@ describe('report view: pods by phase', () => {
     });
     const pods = buildCellView(cell).pods;
     expect(pods.map((p) => p.label)).toEqual(['web-a on node-a1', 'web-b on node-a1']);
+    const gateway = buildCellView({ ...cell, timeline: [...cell.timeline, { t: 0, type: 'pod', pod: 'gw-1', change: 'present', node: 'node-o1', ip: '10.0.9.1', role: 'gateway' }] }).pods;
+    expect(gateway.map((p) => p.label)).toEqual(['web-a on node-a1', 'web-b on node-a1', 'gw-1 (gateway) on node-o1']);
     expect(pods[0].spans).toEqual([
       { from: 0, to: 10, state: 'running' },
       { from: 10, to: 15, state: 'in preStop' },
@@ -116,6 +118,15 @@ describe('report view: failures by cause', () => {
     expect(view.causes).toEqual({ 'routed-after-sigterm': 7 });
     expect(view.crossChecks).toEqual({ client: 2, accessLog: 2, mismatches: [] });
     expect(view.lags).toEqual({ deregistration: { count: 3, min: 0, p50: 0, p90: 0, max: 4.2 }, registration: { count: 0, min: 0, p50: 0, p90: 0, max: 0 }, longestRequest: { count: 0, min: 0, p50: 0, p90: 0, max: 0 } });
+  });
+
+  it('keeps a gateway cell\'s retries out of the failed requests by cause, and shows them apart', () => {
+    const cell = { ...cellResult({ gate: false, kind: 'rollout', failures, fiveXX: 2 }), explain: explainOf({ causes: { 'gateway-upstream-gone': 2, 'gateway-retried': 9 }, attributed: [{ t: 3.5, status: 502, path: null, target: null, lbNode: null, traceId: null, cause: 'gateway-upstream-gone', why: 'w' }], crossCheck: { client: 2, accessLog: 2, mismatches: [] } }) };
+    const view = buildCellView(cell);
+    expect(view.causes).toEqual({ 'gateway-upstream-gone': 2 });
+    expect(view.gatewayRetried).toBe(9);
+    // What the client counted, whatever the gateway retried.
+    expect(view.failed).toBe(cell.fiveXX + cell.requests.networkErrors);
   });
 });
 
