@@ -146,6 +146,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     throw error;
   }
   progress.info(`traffic to ${describeRoute({ url: target.url, source: target.urlSource, hostHeader: target.hostHeader, servername: target.servername })}`);
+  const gw = target.topology?.direct && target.topology.gateway;
+  if (gw) progress.info(`gateway cells: traffic to ${describeRoute({ url: gw.url, source: gw.urlSource, hostHeader: gw.hostHeader, servername: gw.servername })}, the targets of ${gw.gateway.namespace}/${gw.gateway.deployment}`);
   if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];

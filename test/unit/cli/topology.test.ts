@@ -4,9 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectTarget, refuseGatewayWithoutNginx } from '../../../harness/cli/connect.ts';
+import { connectTarget, connectTopology, refuseGatewayWithoutNginx } from '../../../harness/cli/connect.ts';
 import { planCommand } from '../../../harness/cli/run.ts';
-import { EnvironmentError, ExitCode, exitCodeOf } from '../../../harness/core/errors.ts';
+import { EnvironmentError, ExitCode, exitCodeOf, SafetyError } from '../../../harness/core/errors.ts';
+import type { Elbv2Port, KObject, KubernetesPort } from '../../../harness/platform/ports.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 
 const matrix = { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [false], deregistrationDelaySeconds: [30] };
@@ -85,5 +86,67 @@ describe('plan with both topologies', () => {
     expect(cell.changes[0]).toBe('deployment ingress-nginx/ingress-nginx-controller: preStop={"exec":{"command":["sleep","25"]}}, terminationGracePeriodSeconds=30');
     expect(cell.changes).toContain('namespace ingress-nginx: label elbv2.k8s.aws/pod-readiness-gate-inject=(removed)');
     expect(cell.disruption).toMatch(/^restart deployment ingress-nginx\/ingress-nginx-controller /);
+  });
+});
+
+describe('connectTopology: each path the cells take', () => {
+  /** A namespace's Deployment, Service and `alb` Ingress, and the TargetGroupBinding the controller made for it. */
+  const objects = (ns: string, name: string, ingress: string, labels: Record<string, string>) => ({
+    deployment: { metadata: { namespace: ns, name }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels } } } } as KObject,
+    service: { metadata: { namespace: ns, name }, spec: { selector: labels } } as KObject,
+    ingress: { metadata: { namespace: ns, name: ingress }, spec: { defaultBackend: { service: { name, port: { number: 80 } } } } } as KObject,
+    binding: { metadata: { namespace: ns, name: `k8s-${ns}-${ingress}`, labels: { 'ingress.k8s.aws/stack-namespace': ns, 'ingress.k8s.aws/stack-name': ingress } }, spec: { serviceRef: { name, port: 80 }, targetGroupARN: `arn:tg/${ingress}` } } as KObject,
+  });
+  const app = objects('shop', 'web', 'web', { app: 'web' });
+  const gw = objects('ingress-nginx', 'ingress-nginx-controller', 'gateway', { 'app.kubernetes.io/name': 'ingress-nginx' });
+  const byNs: Record<string, typeof app> = { shop: app, 'ingress-nginx': gw };
+  const k8s = {
+    listTargetGroupBindings: async (ns: string) => [byNs[ns].binding],
+    getIngress: async (ns: string) => byNs[ns].ingress,
+    getService: async (ns: string) => byNs[ns].service,
+    getDeployment: async (ns: string) => byNs[ns].deployment,
+  } as unknown as KubernetesPort;
+  const elbv2 = { targetGroupTags: async () => ({}) } as unknown as Elbv2Port;
+  const noLookup = async (host: string) => {
+    throw new Error(`no lookup expected, got one for ${host}`);
+  };
+  const specOf = (topology: unknown) =>
+    parseSpec({ target: { url: 'http://127.0.0.1:8001', topology: { gateway: { url: 'http://127.0.0.1:8002' } } }, matrix: { ...matrix, topology }, disruptions: ['rollout'] }).spec;
+
+  it('finds the app\'s binding and the gateway\'s, each in its namespace, with its own traffic address', async () => {
+    const spec = specOf(['direct', 'gateway']);
+    const topology = await connectTopology(k8s, elbv2, spec, { names: { ...spec.target, ingress: 'web' }, deployment: app.deployment }, noLookup, 'on the twin');
+    expect(topology).toEqual({
+      app: { namespace: 'shop', deployment: 'web', labelSelector: 'app=web' },
+      direct: { namespace: 'shop', ingress: 'web', bindingName: 'k8s-shop-web', targetGroupArn: 'arn:tg/web', delayVia: 'ingress', url: 'http://127.0.0.1:8001', urlSource: 'target.url', hostHeader: undefined, servername: undefined },
+      gateway: {
+        namespace: 'ingress-nginx',
+        ingress: 'gateway',
+        bindingName: 'k8s-ingress-nginx-gateway',
+        targetGroupArn: 'arn:tg/gateway',
+        delayVia: 'ingress',
+        url: 'http://127.0.0.1:8002',
+        urlSource: 'target.url',
+        hostHeader: undefined,
+        servername: undefined,
+        gateway: { namespace: 'ingress-nginx', deployment: 'ingress-nginx-controller', labelSelector: 'app.kubernetes.io/name=ingress-nginx' },
+        disrupt: 'app',
+      },
+    });
+  });
+
+  it('connects only the paths the cells take', async () => {
+    const spec = specOf(['gateway']);
+    const topology = await connectTopology(k8s, elbv2, spec, { names: { ...spec.target, ingress: 'web' }, deployment: app.deployment }, noLookup, 'on the twin');
+    expect(topology.direct).toBeUndefined();
+    expect(topology.gateway?.targetGroupArn).toBe('arn:tg/gateway');
+  });
+
+  it('asks whether the gateway\'s namespace may be changed before reading it (a real cluster\'s opt-in label)', async () => {
+    const spec = specOf(['direct', 'gateway']);
+    const refuse = async (ns: string) => {
+      throw new SafetyError(`Namespace ${ns} (the gateway's) does not carry the label rollout-harness.io/allowed=true`);
+    };
+    await expect(connectTopology(k8s, elbv2, spec, { names: { ...spec.target, ingress: 'web' }, deployment: app.deployment }, noLookup, 'in context staging', refuse)).rejects.toThrow(SafetyError);
   });
 });

@@ -11,6 +11,8 @@ import { expandCells } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import { topologyOf, type CellConfig } from '../../../harness/matrix/schema.ts';
 import { runCell } from '../../../harness/orchestrator/cell.ts';
+import { cellExplainer } from '../../../harness/orchestrator/explain.ts';
+import type { CellResult } from '../../../harness/report/types.ts';
 import { checkPreconditions } from '../../../harness/orchestrator/preconditions.ts';
 import { applySettings, findMarkers, isSteady, markObjects, originalsOf, restoreSettings, snapshotPaths, TG_ATTRIBUTES_ANNOTATION } from '../../../harness/orchestrator/settings.ts';
 import { REPLICAS_WHEN_USED, scaleGatewayFromZero, viewOf } from '../../../harness/orchestrator/topology.ts';
@@ -233,5 +235,26 @@ describe('a readiness-gate cell behind a gateway', () => {
     // The same config with the gateway disrupted gates the gateway's pods: it is a measurement, not skipped.
     const own: CellConfig = { ...gated.config };
     expect(viewOf(topologyWorld({ disrupt: 'gateway', paths: ['gateway'] }).target, topologyOf(spec, own)).registered).toBeUndefined();
+  });
+});
+
+describe('explaining by topology', () => {
+  it('looks for each cell\'s access logs on its own path\'s load balancer', async () => {
+    const spec = specOf();
+    const w = topologyWorld();
+    const asked: string[] = [];
+    Object.assign(w.target.elbv2, {
+      loadBalancersOf: async (arn: string) => {
+        asked.push(arn);
+        return [];
+      },
+    });
+    Object.assign(w.target, { explain: { store: {}, metrics: {} } });
+    const explain = cellExplainer(w.target, spec, 'r1', () => {}, new AbortController().signal)!;
+    const results = expandCells(spec).map((c) => ({ id: c.id, config: c.config, fiveXX: 0, modelOrigin: 0, marks: { trafficStart: 1, trafficStop: 2 }, durationSeconds: 3 }) as unknown as CellResult);
+    const [direct, gateway] = await Promise.all(results.map((r) => explain(r)));
+    expect(direct.explain?.why).toBe('no load balancer forwards to arn:tg/web');
+    expect(gateway.explain?.why).toBe('no load balancer forwards to arn:tg/gateway');
+    expect(asked.sort()).toEqual(['arn:tg/gateway', 'arn:tg/web']);
   });
 });
