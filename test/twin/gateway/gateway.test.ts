@@ -7,8 +7,13 @@
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pollUntil } from '../../../harness/disruptions/wait.ts';
-import { GATEWAY_DEPLOYMENT, GATEWAY_NAMESPACE } from '../../../harness/twin/gateway/index.ts';
+import { GATEWAY_DEPLOYMENT, GATEWAY_NAMESPACE, nginxAvailable } from '../../../harness/twin/gateway/index.ts';
+import { requirement } from '../../helpers/requirement.ts';
 import { fiveXXByReason, startTestTwin, type TwinHarness } from '../../helpers/twin.ts';
+
+const needsNginx = requirement("Debian's nginx", (await nginxAvailable()).ok, 'apt-get install -y nginx; .ci/run installs it');
+const hasKubectl = await execa('kubectl', ['version', '--client'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+const needsKubectl = requirement('kubectl', hasKubectl, 'apt-get install -y kubernetes-client; .ci/run installs it');
 
 /** Model seconds from an EndpointSlice change to nginx serving it, in this world: long enough for a window of requests. */
 const SYNC_SECONDS = 5;
@@ -63,6 +68,9 @@ async function requests(count: number): Promise<number[]> {
 }
 
 beforeAll(async () => {
+  if (!needsNginx.run || !needsKubectl.run) return;
+  needsNginx.check();
+  needsKubectl.check();
   h = await startTestTwin({ timeScale: 0.1, appEnv: { ON_SIGTERM: 'immediate' }, gateway: { syncSeconds: SYNC_SECONDS } });
   env = { ...process.env, KUBECONFIG: h.twin.endpoints.kubeconfig } as Record<string, string>;
   await h.waitSteady();
@@ -87,7 +95,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-describe('the gateway in the twin', () => {
+describe.runIf(needsNginx.run && needsKubectl.run)('the gateway in the twin', () => {
   it('serves the app through the gateway ALB, and its access log names the app pods', async () => {
     const statuses = await requests(30);
     expect(statuses).toEqual(Array(30).fill(200));
