@@ -133,7 +133,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   }
   if (!configured.ok) return invalid(`configure: ${configured.reason}`);
 
-  const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, namespace: target.namespace, labelSelector: target.labelSelector, clock, timeline });
+  // Behind a gateway, its pods (the target group's targets) are watched too: explaining needs both Deployments' pods.
+  const gateway = target.registered ? { gateway: { namespace: target.registered.namespace, labelSelector: target.registered.labelSelector } } : {};
+  const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, namespace: target.namespace, labelSelector: target.labelSelector, clock, timeline, ...gateway });
   await observer.ready;
   const stopTraffic = new AbortController();
   const abortTraffic = new AbortController();

@@ -24,6 +24,10 @@ import { describeDriver, selectDriver } from '../traffic/index.ts';
 import type { TrafficProgress } from '../traffic/types.ts';
 import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
+import type { PhaseSettings } from '../explain/cell-context.ts';
+import { gatewayPhaseSettings, readCellGatewayLogs, type GatewayLogs } from '../explain/gateway-fetch.ts';
+import { userAgentFor } from '../traffic/user-agent.ts';
+import type { DeploymentRef } from './target.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, isSteady, markNodeChange, markObjects, originalsOf, restoreSettings, snapshotPaths, undoClusterChanges, type OriginalSettings } from './settings.ts';
@@ -151,7 +155,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   if (target.kind === 'cluster') progress.info(`AWS region ${target.region} (${target.regionSource})`);
   progress.info(driver.version ? `${driver.reason} (k6 ${driver.version})` : driver.reason);
   const results: CellResult[] = [];
-  const explain = cellExplainer(target, spec, runId, log, signal);
+  // A gateway cell's gateway logs, read as the cell ends (the pods and their logs may be gone by the run's end).
+  const gatewayLogs = new Map<string, { logs: GatewayLogs; settings: PhaseSettings }>();
+  const explain = cellExplainer(target, spec, runId, log, signal, target.clock, (id) => gatewayLogs.get(id));
   let original: OriginalSettings;
   let failure: Error | undefined;
   let restoreDifferences: string[] = [];
@@ -254,6 +260,13 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         await writeInterruptedCell(runDir, result, fs).catch((writeError) => log((writeError as Error).message));
         entry.status = 'pending';
         break;
+      }
+      if (explain && topology === 'gateway' && target.topology?.gateway) {
+        const read = await readGatewayOfCell(target, target.topology.gateway.gateway, result, runId).catch((error: Error) => {
+          log(`reading the gateway's logs for ${result.id} failed: ${error.message}; its 5xx are explained at the ALB hop only`);
+          return undefined;
+        });
+        if (read) gatewayLogs.set(result.id, read);
       }
       if (explain && spec.explain.when === 'cell') result = await explain(result);
       // Measured, so in the table even if its file cannot be written (the run stops then, a write failure).
@@ -381,4 +394,16 @@ async function resumeOf(runId: string, resultsDir: string): Promise<string | und
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A gateway cell's gateway logs and its gateway pods' phase settings (their preStop and grace from
+ * the gateway Deployment, the delay of the gateway's target group the cell ran with), read as the
+ * cell ends: every gateway pod's log from the cell's start, through pods/log.
+ */
+async function readGatewayOfCell(target: Target, gateway: DeploymentRef, result: CellResult, runId: string): Promise<{ logs: GatewayLogs; settings: PhaseSettings }> {
+  const deployment = await target.k8s.getDeployment(gateway.namespace, gateway.deployment);
+  const container = (deployment.spec?.template?.spec?.containers as Array<{ name: string }> | undefined)?.[0]?.name;
+  const logs = await readCellGatewayLogs(target.k8s, result, { namespace: gateway.namespace, labelSelector: gateway.labelSelector, ...(container ? { container } : {}) }, userAgentFor(packageVersion, runId, result.id));
+  return { logs, settings: gatewayPhaseSettings(deployment, result.config.deregistrationDelaySeconds, container) };
 }
