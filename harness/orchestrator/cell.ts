@@ -7,6 +7,7 @@
 import { scaledClock } from '../core/clock.ts';
 import { runDisruption } from '../disruptions/index.ts';
 import type { ClusterChange, DisruptionOutcome } from '../disruptions/types.ts';
+import { watchedPods } from './topology.ts';
 import { observe, Timeline } from '../observe/timeline.ts';
 import type { CellResult } from '../report/types.ts';
 import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
@@ -133,9 +134,9 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   }
   if (!configured.ok) return invalid(`configure: ${configured.reason}`);
 
-  // Behind a gateway, its pods (the target group's targets) are watched too: explaining needs both Deployments' pods.
-  const gateway = target.registered ? { gateway: { namespace: target.registered.namespace, labelSelector: target.registered.labelSelector } } : {};
-  const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, namespace: target.namespace, labelSelector: target.labelSelector, clock, timeline, ...gateway });
+  // Behind a gateway both Deployments' pods are watched, the gateway's marked as such: explaining needs both.
+  const { app, gateway } = watchedPods(target);
+  const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, ...app, clock, timeline, ...(gateway ? { gateway } : {}) });
   await observer.ready;
   const stopTraffic = new AbortController();
   const abortTraffic = new AbortController();

@@ -49,6 +49,22 @@ export function viewOf(t: Target, topology: Topology): Target {
   return { ...t, ...albFields(gw), ...topo.app, registered: gw.gateway, albSide: gatewayAsApp };
 }
 
+/**
+ * The pods a cell's observer watches: the app's, and in a gateway cell the gateway's too (marked in
+ * the timeline as the gateway's), whichever of them the cell disrupts.
+ */
+export function watchedPods(view: Target): { app: { namespace: string; labelSelector: string }; gateway?: { namespace: string; labelSelector: string } } {
+  const own = { namespace: view.namespace, labelSelector: view.labelSelector };
+  if (view.registered) return { app: own, gateway: { namespace: view.registered.namespace, labelSelector: view.registered.labelSelector } };
+  const gw = view.topology?.gateway;
+  const app = view.topology?.app;
+  // The gateway disrupted: the view is the gateway as if it were the app.
+  if (gw && app && gw.disrupt === 'gateway' && view.namespace === gw.gateway.namespace && view.deployment === gw.gateway.deployment) {
+    return { app: { namespace: app.namespace, labelSelector: app.labelSelector }, gateway: own };
+  }
+  return { app: own };
+}
+
 /** The count a Deployment at 0 replicas is scaled to when used (its annotation), or undefined. */
 export function replicasWhenUsed(d: KObject): number | undefined {
   const text = d.metadata?.annotations?.[REPLICAS_WHEN_USED];

@@ -42,6 +42,8 @@ export interface FidelityRun {
   disruptions: unknown[];
   /** Real requests per second (default 200: 10 per model second). */
   rate?: number;
+  /** Merged into the spec's `target` (e.g. a `topology`). */
+  target?: Record<string, unknown>;
 }
 
 /** Runs the matrix; every cell must be valid. The temp dir is removed, and the twin stopped, even on failure. */
@@ -64,7 +66,7 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
       path.join(dir, 'spec.yaml'),
       stringify({
         name: run.name,
-        target: { twin: { config: path.join(dir, 'twin.yaml') } },
+        target: { twin: { config: path.join(dir, 'twin.yaml') }, ...run.target },
         traffic: { driver: 'builtin', rate: run.rate ?? 200, timeoutSeconds: 10, warmupSeconds: 10, cooldownSeconds: 10, mix: [{ path: '/', weight: 1 }] },
         matrix: run.matrix,
         disruptions: run.disruptions,
@@ -100,7 +102,9 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
     if (process.env.FIDELITY_VERBOSE) for (const c of cells.values()) console.log(`fidelity ${describeCell(c)}`);
     return cells;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // FIDELITY_KEEP_DIR=1 keeps the run directory (its path is printed) to look into.
+    if (process.env.FIDELITY_KEEP_DIR) console.log(`fidelity run directory kept: ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
   }
 }
 
