@@ -49,3 +49,14 @@ describe('describeRoute', () => {
     expect(describeRoute({ url: 'http://lb.example.test', source: 'target.url' })).toBe('http://lb.example.test (target.url)');
   });
 });
+
+describe('plan of examples/specs/twin-gateway.yaml', () => {
+  it('runs each disruption once straight to the app and once through the gateway, its cells ending in gw', async () => {
+    const json = await printed(() => planCommand('examples/specs/twin-gateway.yaml', { format: 'json' }));
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.out);
+    expect(plan.cells.map((c: { id: string }) => c.id).sort()).toEqual(
+      ['rollout', 'spot'].flatMap((d) => [`${d}.gate-off.prestop-0.grace-30.dereg-300.r1`, `${d}.gate-off.prestop-0.grace-30.dereg-300.gw.r1`]).sort(),
+    );
+  });
+});
