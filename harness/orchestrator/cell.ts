@@ -95,6 +95,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     disruption: cell.disruption,
     repeat: cell.repeat,
     config: cell.config,
+    ...(target.registered ? { behindGateway: { namespace: target.registered.namespace, deployment: target.registered.deployment } } : {}),
     driver: deps.driver,
     startedAt,
     // The model time of t = 0: access-log times go onto the timeline with it (harness/explain/).

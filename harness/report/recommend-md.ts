@@ -114,6 +114,7 @@ export function renderRecommendationMarkdown(rec: Recommendation, heading = '## 
   const o = rec.overall;
   const out = [heading, ''];
   out.push(`From the measured lags of ${o.withLags} of ${count(o.cells, 'valid cell')}${o.excluded.length ? ` (${count(o.excluded.length, 'invalid cell')} not used)` : ''}; margin: ${rec.margin.rule}.`, '');
+  if (rec.behindGateway) out.push(`Left out: ${rec.behindGateway.why}.`, '');
   out.push(...table(['setting', 'recommended', 'evidence'], recommendationRows(o).map((r) => [r.setting, r.recommended, r.evidence])), '');
   out.push(...checkLines(o), '');
   const axes = otherAxisRows(rec);

@@ -31,6 +31,8 @@ export interface RecommendCell {
   id: string;
   disruption: Disruption;
   config: CellConfig;
+  /** Set when the cell disrupted an app behind a gateway: the ALB's lags acted on the gateway's pods, not on the disrupted ones. */
+  behindGateway?: unknown;
   valid: boolean;
   fiveXX: number;
   requests: { networkErrors: number };
@@ -204,6 +206,7 @@ const otherAxisSchema = z
 export const recommendationSchema = z
   .object({
     margin: z.object({ seconds: z.number().min(0), share: z.number().min(0), rule: z.string() }).strict(),
+    behindGateway: z.object({ cells: z.number().int().min(1), why: z.string() }).strict().optional().describe('cells left out: they disrupted the app behind a gateway, whose pods were the ALB\'s targets'),
     overall: setSchema,
     byDisruption: z.array(setSchema),
     otherAxes: z.array(otherAxisSchema).optional().describe('the axes beyond preStop, grace, delay and gate that vary among the valid cells, and whether they changed the failures (absent in runs before it was computed)'),
@@ -696,11 +699,17 @@ export function recommend(cells: readonly RecommendCell[], options: RecommendOpt
   if (!Number.isFinite(seconds) || seconds < 0) throw new RangeError(`recommend: expected marginSeconds to be a number ≥ 0, got ${seconds}`);
   if (!Number.isFinite(share) || share < 0 || share > 10) throw new RangeError(`recommend: expected marginShare to be a number in 0..10, got ${share}`);
   const margin = { seconds, share };
-  const labels = [...new Set(cells.map((c) => disruptionLabel(c.disruption)))];
+  // The four settings answer the ALB's lags on the disrupted pods. Behind a gateway that disrupted the
+  // app, the ALB's targets were the gateway's pods: those cells say nothing of what the app's preStop,
+  // grace or delay must cover, so they are left out here (and compared beside it, under other axes).
+  const direct = cells.filter((c) => !c.behindGateway);
+  const left = cells.length - direct.length;
+  const labels = [...new Set(direct.map((c) => disruptionLabel(c.disruption)))];
   return {
     margin: { seconds, share, rule: `each measured value + ${marginText(seconds, share)} of it, then rounded up to whole seconds` },
-    overall: recommendScope('all disruptions', cells, margin),
-    byDisruption: labels.map((l) => recommendScope(l, cells.filter((c) => disruptionLabel(c.disruption) === l), margin)),
+    ...(left ? { behindGateway: { cells: left, why: `${left} cell${left === 1 ? '' : 's'} disrupted the app behind a gateway, whose pods were the ALB's targets: the ALB's lags there say nothing of what the app's preStop, grace or delay must cover, so ${left === 1 ? 'it is' : 'they are'} left out of the recommendation` } } : {}),
+    overall: recommendScope('all disruptions', direct, margin),
+    byDisruption: labels.map((l) => recommendScope(l, direct.filter((c) => disruptionLabel(c.disruption) === l), margin)),
     otherAxes: otherAxes(cells),
   };
 }

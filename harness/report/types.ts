@@ -180,6 +180,11 @@ export const cellResultSchema = z
     disruption: disruptionResultSchema,
     repeat: z.number().int().min(1),
     config: cellConfigSchema,
+    behindGateway: z
+      .object({ namespace: z.string(), deployment: z.string() })
+      .strict()
+      .optional()
+      .describe("the gateway whose pods were the ALB's targets while this cell disrupted the app behind it (target.topology); absent: the disrupted Deployment's pods were the targets"),
     valid: z.boolean().describe('false when the cell cannot be trusted; never read an invalid cell as 0 errors'),
     invalidReason: z.string().optional(),
     requests: z

@@ -582,3 +582,18 @@ describe('recommend: the other axes that changed the failures', () => {
     expect(renderRecommendationMarkdown(recommend([A, B, C]))).not.toContain('Other axes');
   });
 });
+
+describe('recommend: cells that disrupted the app behind a gateway', () => {
+  it('leaves them out of the four settings (the ALB lags were the gateway pods\u2019), says so, and still compares them under other axes', () => {
+    const direct = cell({ kind: 'rollout', preStop: 0, fiveXX: 40, dereg: [12], longest: [1] });
+    // Behind the gateway: a long lag measured on the gateway's target group, nothing lost.
+    const behind = { ...cell({ kind: 'rollout', preStop: 0, fiveXX: 0, dereg: [50], longest: [1] }), id: 'rollout.gate-off.prestop-0.grace-30.dereg-300.gw.r1', config: { ...direct.config, topology: 'gateway' as const }, behindGateway: { namespace: 'ingress-nginx', deployment: 'ingress-nginx-controller' } };
+    const rec = recommend([{ ...direct, config: { ...direct.config, topology: 'direct' as const } }, behind]);
+    expect(rec.overall.cells).toBe(1);
+    expect(rec.overall.preStopSeconds.value).toBe(17);
+    expect(rec.behindGateway?.cells).toBe(1);
+    expect(recommendationSchema.parse(rec)).toEqual(rec);
+    expect(renderRecommendationMarkdown(rec)).toContain("Left out: 1 cell disrupted the app behind a gateway, whose pods were the ALB's targets");
+    expect(rec.otherAxes?.map((a) => a.axis)).toContain('topology');
+  });
+});
