@@ -4,7 +4,7 @@
  * the configuration server as the controller posts them. Before any post, and for a backend
  * without endpoints, 503; round robin among the posted endpoints; a refused endpoint retried on
  * the next (upstream_status "502, 200"); an endpoint change taken without a reload (the same
- * worker process serves before and after).
+ * worker process serves before and after); the posted endpoints kept across a reload.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -140,6 +140,15 @@ describe.runIf(needsNginx.run)("ingress-nginx's Lua balancer on a real nginx", (
     expect(await postBackends(configListen, backendsJson(model([b])), clock, 5_000)).toBeUndefined();
     for (let i = 0; i < 3; i++) expect(await get()).toEqual({ status: 200, body: 'b' });
     expect(await workers()).toBe(before);
+  });
+
+  it('keeps the posted endpoints across a reload (an Ingress change): the new worker balances with them at once', async () => {
+    const before = await workers();
+    expect(await nginx!.reload()).toBeUndefined();
+    // The reload is done when another worker serves (bounded).
+    for (let i = 0; i < 200 && (await workers()) === before; i++) await clock.sleep(10);
+    expect(await workers()).not.toBe(before);
+    for (let i = 0; i < 3; i++) expect(await get()).toEqual({ status: 200, body: 'b' });
   });
 
   it('answers 503 again when the backend has no endpoint, and refuses a body that is not the backends', async () => {
