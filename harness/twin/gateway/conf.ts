@@ -118,7 +118,7 @@ function configurationServer(opts: ConfOptions): string {
     '      allow 127.0.0.1;',
     ...(unix ? ['      allow unix:;'] : []),
     '      deny all;',
-    // ingress-nginx's size of the configuration_data dict; the body stays in memory.
+    // ingress-nginx's limit (nginx.tmpl); a buffer as large keeps the body in memory, where configuration.lua reads it.
     '      client_max_body_size 10m;',
     '      client_body_buffer_size 10m;',
     '      proxy_buffering off;',
