@@ -2,9 +2,10 @@
  * The ingress-controller emulation: the program a gateway pod (image `rollout-harness/ingress-nginx`)
  * runs. It lists and watches Ingresses, Services and EndpointSlices through the twin's API
  * (in-cluster env), writes nginx.conf in its own temp directory, starts a real nginx master as its
- * child on the pod's address, and after each change waits the sync lag, then rewrites the upstreams
- * from the ready endpoints and reloads nginx gracefully. `/healthz` on port 10254 answers the
- * readiness probe. SIGTERM (also what the `/wait-shutdown` preStop sends): nginx quits gracefully,
+ * child on the pod's address, and after each change waits the sync lag, then posts the ready
+ * endpoints to nginx's Lua balancer (no reload), reloading nginx gracefully only when the conf
+ * itself changes (an Ingress change), as ingress-nginx. `/healthz` on port 10254 answers the
+ * readiness probe once nginx holds its first backends. SIGTERM (also what the `/wait-shutdown` preStop sends): nginx quits gracefully,
  * the controller waits for its master, then exits. Every timer runs on a clock scaled by TIME_SCALE.
  *
  * Flags: `--backends-sync-seconds=N` (model seconds, default DEFAULT_SYNC_SECONDS), `--tmp-dir=DIR`
@@ -14,16 +15,24 @@ import http from 'node:http';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { scaledClock } from '../../core/clock.ts';
-import { ACCESS_LOG, renderNginxConf } from './conf.ts';
+import { ACCESS_LOG, backendsJson, CONFIGURATION_PORT, renderNginxConf } from './conf.ts';
 import { inClusterFromEnv, startInformer } from './informer.ts';
 import { klogLine } from './klog.ts';
 import { buildModel, type GatewayModel } from './model.ts';
-import { nginxAvailable, readFifo, startNginx, type NginxProcess } from './nginx.ts';
+import { nginxAvailable, postBackends, readFifo, startNginx, type NginxProcess } from './nginx.ts';
+import { Reconciler } from './reconcile.ts';
 import { BackendSync, DEFAULT_SYNC_SECONDS } from './sync.ts';
 
 /** The readiness port of ingress-nginx's controller (`--healthz-port`). */
 const HEALTHZ_PORT = 10254;
+/** Model ms before a failed sync is tried again, and before the first one (ingress-nginx: "Initial sync, sleeping for 1 second", then 1 s back-off steps). */
+const RETRY_MS = 1000;
+/** Model ms a POST of the backends may take. */
+const POST_TIMEOUT_MS = 5000;
+/** The twin's Lua modules (balancer.lua, configuration.lua), beside this file. */
+const LUA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lua');
 
 const env = process.env;
 // klog stamps lines with the machine's time, as nginx's $time_local is (kubectl logs --timestamps has the model time).
@@ -65,13 +74,15 @@ const dir = await mkdtemp(path.join(tmpRoot, `${env.POD_NAME ?? 'pod'}-`));
 // Workers run as nobody when the master is root: they must be able to enter the directory.
 if (asRoot) await chmod(dir, 0o755);
 const files = { binary: found.path, dir, conf: path.join(dir, 'nginx.conf') };
+// The configuration server on the pod's own address, as ingress-nginx's status port; in the port
+// mode every pod is on 127.0.0.1, so a socket in the pod's directory instead.
+const configListen = listen.port === 80 ? `${listen.host}:${CONFIGURATION_PORT}` : `unix:${path.join(dir, 'configuration.sock')}`;
 // The access log reaches the pod's stdout (kubectl logs) line by line, as nginx writes it.
 const stopAccessLog = await readFifo(path.join(dir, ACCESS_LOG), (line) => process.stdout.write(`${line}\n`));
 
 let nginx: NginxProcess | undefined = undefined;
 let shuttingDown = false;
-let lastConf = '';
-// A sync writes and reloads one at a time.
+// A sync reloads or posts one at a time.
 let syncing: Promise<void> = Promise.resolve();
 
 const informers = [
@@ -82,41 +93,64 @@ const informers = [
 const [ingresses, services, slices] = informers;
 const model = (): GatewayModel => buildModel(ingresses.items(), services.items(), slices.items());
 const summary = (m: GatewayModel) => m.upstreams.map((u) => `${u.name}=${u.servers.join(',') || '(none)'}`).join(' ');
+const confOf = (m: GatewayModel) => renderNginxConf(m, { dir, listen, configListen, luaDir: LUA_DIR, timeScale, asRoot });
 
-async function writeConf(m: GatewayModel): Promise<boolean> {
-  const text = renderNginxConf(m, { dir, listen, timeScale, asRoot });
-  if (text === lastConf) return false;
-  await writeFile(files.conf, text);
-  lastConf = text;
-  return true;
+// Made once the informers have synced, from the conf nginx starts with.
+let reconciler: Reconciler | undefined = undefined;
+let retry: ReturnType<typeof clock.setTimeout> | undefined;
+
+/** One sync now (after the lag): reload only when the conf changed, else post the endpoints; a failure is tried again after RETRY_MS. */
+function syncNow(): void {
+  syncing = syncing
+    .then(async () => {
+      if (shuttingDown || !nginx?.running || !reconciler) return;
+      const m = model();
+      const outcome = await reconciler.apply(confOf(m), backendsJson(m), summary(m));
+      if (outcome === 'failed' && !shuttingDown && !retry) {
+        retry = clock.setTimeout(() => {
+          retry = undefined;
+          syncNow();
+        }, RETRY_MS);
+      }
+    })
+    .catch((error: Error) => {
+      log('E', 'controller.go:205', 'Unexpected failure writing the backend', { err: error.message });
+    });
 }
 
-const sync = new BackendSync(clock, syncSeconds * 1000, () => {
-  syncing = syncing.then(async () => {
-    if (shuttingDown || !nginx?.running) return;
-    const m = model();
-    if (!(await writeConf(m))) return;
-    const complaint = await nginx.reload();
-    if (complaint) {
-      log('E', 'controller.go:205', 'Unexpected failure reloading the backend', { err: complaint });
-      // The next change tries again, even if it leads back to this conf.
-      lastConf = '';
-    } else log('I', 'controller.go:213', 'Backend successfully reloaded', { upstreams: summary(m) });
-  }).catch((error: Error) => {
-    log('E', 'controller.go:205', 'Unexpected failure writing the backend', { err: error.message });
-  });
-});
+const sync = new BackendSync(clock, syncSeconds * 1000, syncNow);
 
 await Promise.all(informers.map((i) => i.synced));
-await writeConf(model());
+const firstConf = confOf(model());
+await writeFile(files.conf, firstConf);
+// The conf nginx starts with is the reconciler's first: the first sync only posts the backends.
+reconciler = new Reconciler(
+  {
+    async reload(conf) {
+      if (!nginx?.running) return 'nginx is not running';
+      await writeFile(files.conf, conf);
+      return nginx.reload();
+    },
+    postBackends: (json) => postBackends(configListen, json, clock, POST_TIMEOUT_MS),
+  },
+  log,
+  firstConf,
+);
 nginx = startNginx(files);
-log('I', 'nginx.go:320', 'Starting NGINX process', { pid: nginx.pid, listen: `${listen.host}:${listen.port}`, syncSeconds, upstreams: summary(model()) });
+log('I', 'nginx.go:320', 'Starting NGINX process', { pid: nginx.pid, listen: `${listen.host}:${listen.port}`, configuration: configListen, syncSeconds, upstreams: summary(model()) });
 const running = nginx;
+// nginx takes a moment to listen: the first backends go after a pause, as ingress-nginx's first sync.
+log('I', 'controller.go:227', 'Initial sync, sleeping for 1 second');
+retry = clock.setTimeout(() => {
+  retry = undefined;
+  syncNow();
+}, RETRY_MS);
 
 const healthz = http.createServer((req, res) => {
-  const ok = running.running && !shuttingDown;
+  // ingress-nginx's health check also asks nginx /is-dynamic-lb-initialized: not ready before the first backends.
+  const ok = running.running && !shuttingDown && reconciler?.initialized === true;
   res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain' });
-  res.end(ok ? 'ok' : 'nginx is not running');
+  res.end(ok ? 'ok' : running.running ? 'dynamic load balancer not started' : 'nginx is not running');
 });
 healthz.on('error', (error) => log('E', 'main.go:120', 'healthz server failed', { err: error.message }));
 healthz.listen(HEALTHZ_PORT, listen.host);
@@ -124,6 +158,7 @@ healthz.listen(HEALTHZ_PORT, listen.host);
 function cleanup(): void {
   for (const i of informers) i.stop();
   sync.stop();
+  retry?.cancel();
   healthz.close();
 }
 

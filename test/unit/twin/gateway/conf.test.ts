@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ACCESS_LOG, NGINX_DEFAULTS, realDuration, renderNginxConf, UPSTREAMINFO_FORMAT } from '../../../../harness/twin/gateway/conf.ts';
+import { ACCESS_LOG, backendsJson, LUA_MODULES, NGINX_DEFAULTS, realDuration, renderNginxConf, UPSTREAMINFO_FORMAT } from '../../../../harness/twin/gateway/conf.ts';
 import type { GatewayModel } from '../../../../harness/twin/gateway/model.ts';
 
-const opts = { dir: '/tmp/gw', listen: { host: '127.0.3.4', port: 80 }, timeScale: 0.05, asRoot: false };
+const opts = { dir: '/tmp/gw', listen: { host: '127.0.3.4', port: 80 }, configListen: '127.0.3.4:10246', luaDir: '/repo/lua', timeScale: 0.05, asRoot: false };
 const model = (servers: string[]): GatewayModel => ({
   servers: [{ host: '_', routes: [{ path: '/', exact: false, upstream: 'shop-web-80' }] }],
   upstreams: [{ name: 'shop-web-80', servers }],
@@ -21,24 +21,58 @@ function block(conf: string, head: string): string {
 }
 
 describe('the gateway nginx.conf', () => {
-  it('writes the upstream block from the ready endpoints, without passive failure marking, with keep-alive', () => {
+  it('balances in Lua through one upstream_balancer with keep-alive, and names the backend per location', () => {
     const conf = renderNginxConf(model(['127.0.1.1:8080', '127.0.1.2:8080']), opts);
-    const upstream = block(conf, 'upstream shop-web-80');
-    expect(upstream.match(/^\s+server .*$/gm)).toEqual(['    server 127.0.1.1:8080 max_fails=0;', '    server 127.0.1.2:8080 max_fails=0;']);
-    expect(upstream).toContain('keepalive 320;');
+    expect(conf.startsWith(LUA_MODULES.map((m) => `load_module ${m};`).join('\n'), conf.indexOf('load_module'))).toBe(true);
+    // The NDK before the Lua module, which needs it.
+    expect(LUA_MODULES[0]).toMatch(/ndk_http_module\.so$/);
+    const upstream = block(conf, 'upstream upstream_balancer');
+    expect(upstream.match(/^\s+server .*$/gm)).toEqual(["    server 0.0.0.1; # placeholder: balancer.balance() sets each try's peer"]);
+    expect(block(upstream, 'balancer_by_lua_block')).toContain('balancer.balance()');
+    // keepalive after the balancer, as nginx.tmpl: it wraps the balancer's peers.
+    expect(upstream.indexOf('keepalive 320;')).toBeGreaterThan(upstream.indexOf('balancer_by_lua_block'));
     // 60 model s at 0.05 real s per model s.
     expect(upstream).toContain('keepalive_timeout 3000ms;');
+    expect(conf.match(/^\s*upstream /gm)).toHaveLength(1);
     const location = block(conf, 'location / {');
     expect(location).toContain('set $proxy_upstream_name "shop-web-80";');
-    expect(location).toContain('proxy_pass http://shop-web-80;');
+    expect(block(location, 'rewrite_by_lua_block')).toContain('balancer.rewrite()');
+    expect(location).toContain('proxy_pass http://upstream_balancer;');
+    expect(conf).toContain('lua_package_path "/repo/lua/?.lua;/usr/share/lua/5.1/?.lua;;";');
+    expect(conf).toContain('lua_shared_dict configuration_data 20m;');
+    expect(block(conf, 'init_by_lua_block')).toMatch(/configuration = require\("configuration"\)\s+balancer = require\("balancer"\)/);
+    expect(block(conf, 'init_worker_by_lua_block')).toContain('balancer.init_worker()');
   });
 
-  it('answers 503 where the backend has no ready endpoint (nginx refuses an empty upstream block)', () => {
-    const conf = renderNginxConf(model([]), opts);
-    expect(conf).not.toContain('upstream shop-web-80');
-    const location = block(conf, 'location / {');
-    expect(location).toContain('return 503;');
-    expect(location).not.toContain('proxy_pass');
+  it('writes no endpoint into the conf: the same conf for any endpoints, none included (no reload for an endpoint change)', () => {
+    const conf = renderNginxConf(model(['127.0.1.1:8080', '127.0.1.2:8080']), opts);
+    expect(conf).not.toContain('127.0.1.1');
+    expect(renderNginxConf(model(['127.0.1.3:8080']), opts)).toBe(conf);
+    expect(renderNginxConf(model([]), opts)).toBe(conf);
+    // A new route is a new conf.
+    const routes: GatewayModel = { ...model([]), servers: [{ host: '_', routes: [{ path: '/', exact: false, upstream: 'shop-web-80' }, { path: '/api', exact: false, upstream: 'shop-api-80' }] }] };
+    expect(renderNginxConf(routes, opts)).not.toBe(conf);
+  });
+
+  it('serves /configuration on the pod port 10246 from 127.0.0.1 only, or on a socket in the port mode', () => {
+    const conf = renderNginxConf(model(['127.0.1.1:8080']), opts);
+    const server = block(conf, 'server {\n    listen 127.0.3.4:10246;');
+    const location = block(server, 'location /configuration');
+    expect(location).toMatch(/allow 127\.0\.0\.1;\s+deny all;/);
+    expect(block(location, 'content_by_lua_block')).toContain('configuration.call()');
+    expect(location).toContain('client_body_buffer_size 10m;');
+    const unix = renderNginxConf(model(['127.0.1.1:8080']), { ...opts, listen: { host: '127.0.0.1', port: 40123 }, configListen: 'unix:/tmp/gw/configuration.sock' });
+    expect(block(block(unix, 'server {\n    listen unix:/tmp/gw/configuration.sock;'), 'location /configuration')).toMatch(/allow 127\.0\.0\.1;\s+allow unix:;\s+deny all;/);
+  });
+
+  it('posts every backend in ingress-nginx\'s shape, one without ready endpoints with none', () => {
+    const m: GatewayModel = { ...model([]), upstreams: [{ name: 'shop-api-80', servers: [] }, { name: 'shop-web-80', servers: ['127.0.1.1:8080', '127.0.1.2:8080'] }] };
+    expect(JSON.parse(backendsJson(m))).toEqual([
+      { name: 'shop-api-80', endpoints: [] },
+      { name: 'shop-web-80', endpoints: [{ address: '127.0.1.1', port: '8080' }, { address: '127.0.1.2', port: '8080' }] },
+    ]);
+    // Key order and no spaces: lua/configuration.lua reads exactly this text.
+    expect(backendsJson(model(['127.0.1.1:8080']))).toBe('[{"name":"shop-web-80","endpoints":[{"address":"127.0.1.1","port":"8080"}]}]');
   });
 
   it('retries and times out as ingress-nginx by default, scaled to real time', () => {
