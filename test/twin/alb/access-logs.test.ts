@@ -119,7 +119,8 @@ beforeAll(async () => {
   // Host counts are sampled once a model minute: let one sample see the three healthy targets.
   await h.twin.clock.sleep(61_000);
   const elbv2 = new ElasticLoadBalancingV2Client({ ...client(), maxAttempts: 1 });
-  loadBalancerArn = (await elbv2.send(new DescribeLoadBalancersCommand({}))).LoadBalancers![0].LoadBalancerArn!;
+  // The app's load balancer (the default world's gateway has its own, whose Ingress may reconcile first).
+  loadBalancerArn = (await elbv2.send(new DescribeLoadBalancersCommand({}))).LoadBalancers!.find((lb) => lb.LoadBalancerName!.startsWith('k8s-shop-web'))!.LoadBalancerArn!;
   elbv2.destroy();
   loadBalancer = loadBalancerArn.slice(loadBalancerArn.indexOf(':loadbalancer/') + 14);
   const agent = new Agent({ connections: 4 });

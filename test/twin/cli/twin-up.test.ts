@@ -95,7 +95,8 @@ describe('twin up', () => {
     expect(readyInSlices).toEqual(readyPods);
 
     const arn = JSON.parse((await execa('aws', ['elbv2', 'describe-target-groups', '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout)
-      .TargetGroups[0].TargetGroupArn as string;
+      // The app's (the default world's gateway has a target group of its own).
+      .TargetGroups.find((tg: { TargetGroupName: string }) => tg.TargetGroupName.startsWith('k8s-shop-web')).TargetGroupArn as string;
     const health = JSON.parse(
       (await execa('aws', ['elbv2', 'describe-target-health', '--target-group-arn', arn, '--endpoint-url', env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, '--output', 'json'], { env: withEnv, timeout: 30_000 })).stdout,
     ) as { TargetHealthDescriptions: Array<{ Target: { Id: string; Port: number }; TargetHealth: { State: string } }> };
