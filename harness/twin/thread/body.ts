@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { anchoredClock } from '../../core/clock.ts';
 import { startTwin } from '../twin.ts';
+import { raiseThisThread } from './priority.ts';
 import { watchStalls } from './stall.ts';
 import type { FromTwinThread, ToTwinThread, TwinThreadData } from './protocol.ts';
 
@@ -14,6 +15,8 @@ if (!port) throw new Error('Expected to run in a worker thread (harness/twin/thr
 const data = workerData as TwinThreadData;
 const post = (message: FromTwinThread) => port.postMessage(message);
 
+// Before anything starts: the twin's timers first where the system allows it (not permitted: unchanged).
+raiseThisThread();
 const started = startTwin({ config: data.config, stateDir: data.stateDir, clockAnchor: data.clockAnchor, log: (line) => post({ type: 'log', line }) });
 let stopping = false;
 const watch = watchStalls(anchoredClock(data.clockAnchor), (stall) => post({ type: 'stall', ...stall }));
