@@ -113,6 +113,11 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     }
     // Validated, its originals (what restore works from) included: never taken on trust.
     record = await readRunRecord(runFile);
+    const was = record.shard ? `${record.shard.index}/${record.shard.count}` : 'none';
+    const now = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'none';
+    if (was !== now) {
+      throw new ConfigError(`Cannot resume ${runId}: it ran as shard ${was}, expected the same --shard now, got ${now}${record.shard ? `; continue it with: ${resumeCommand(record.specFile, record.shard.runId, opts.resultsDir, record.shard)}` : ''}`);
+    }
     if (JSON.stringify(record.spec) !== JSON.stringify(loaded.spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
