@@ -116,6 +116,7 @@ program
   .argument('<spec>', 'matrix spec (YAML)')
   .option('--format <format>', 'text, or json (the same plan as data: target, traffic, and per cell its id, config, changes and disruption)', 'text')
   .option('--server-dry-run', "also send every cell's changes to the cluster with dryRun=All (validated and admitted, never stored); exit 2 naming the cells a write was refused for")
+  .option('--shard <I/N>', 'only the cells run --shard I/N would run, on its lane', shard)
   .action(async (spec: string, opts) => {
     if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
     process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);

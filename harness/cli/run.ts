@@ -15,7 +15,7 @@ import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../settings/access-logs.ts';
 import { expandCells, expandConfigs, topologiesOf } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
-import { checkShard, shardCells, type Shard } from '../matrix/shards.ts';
+import { checkShard, laneSpec, shardCells, type Shard } from '../matrix/shards.ts';
 import { parseS3Url, resultsUploader } from '../orchestrator/results-s3.ts';
 import { gatewayOf, ingressOf, topologyOf, type CellConfig } from '../matrix/schema.ts';
 import { REPLICAS_WHEN_USED } from '../orchestrator/topology.ts';
@@ -141,10 +141,11 @@ function runExitCode(outcome: RunOutcome, resultsDir: string, resume: (runId: st
 export const TRAFFIC_FROM_LOAD_BALANCER =
   'the load balancer that forwards to the target group, read when connecting: a listener whose default action forwards to it, else the listener rule that does (HTTPS preferred, never a redirect), with the rule\'s host as Host header and TLS server name (plan --server-dry-run reads it now)';
 
-/** What `plan` prints: the target, the traffic, and per cell what would be changed; plain data for `--format json`. */
-export async function planOf(specFile: string) {
+/** What `plan` prints: the target (a shard's: its lane), the traffic, and per cell (a shard's: its part) what would be changed; plain data for `--format json`. */
+export async function planOf(specFile: string, shard?: Shard) {
   const loaded = await loadSpec(specFile);
-  const { spec } = loaded;
+  if (shard) checkShard(loaded.spec, shard);
+  const spec = shard ? laneSpec(loaded.spec, shard.index) : loaded.spec;
   const t = spec.target;
   const ingress = ingressOf(t);
   const at = { namespace: t.namespace, deployment: t.deployment, ingress };
@@ -181,13 +182,15 @@ export async function planOf(specFile: string) {
       : {}),
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
-    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: notRun(cell.config) ?? describeConfig(cell.config, spec, atOf(cell.config)), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, atOf(cell.config))}` })),
+    ...(shard ? { shard: { index: shard.index, count: shard.count, of: expandCells(spec).length } } : {}),
+    cells: (shard ? shardCells(expandCells(spec), shard, spec) : expandCells(spec)).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: notRun(cell.config) ?? describeConfig(cell.config, spec, atOf(cell.config)), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, atOf(cell.config))}` })),
   };
 }
 
 /** Prints the cells and exactly what would be changed (as text, or `--format json`); touches nothing. */
-export async function planCommand(specFile: string, opts: { format?: 'text' | 'json'; serverDryRun?: boolean; resultsDir?: string } = {}): Promise<number> {
-  const plan = await planOf(specFile);
+export async function planCommand(specFile: string, opts: { format?: 'text' | 'json'; serverDryRun?: boolean; resultsDir?: string; shard?: Shard } = {}): Promise<number> {
+  if (opts.shard && opts.serverDryRun) throw new ConfigError('--shard and --server-dry-run: expected one of them, got both (plan --server-dry-run checks the whole spec on its target)');
+  const plan = await planOf(specFile, opts.shard);
   const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
     console.log(JSON.stringify(dryRun ? { ...plan, traffic: { ...plan.traffic, to: describeRoute(dryRun.route), route: dryRun.route }, serverDryRun: dryRun.findings } : plan, null, 2));
@@ -205,7 +208,8 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   console.log(`Traffic to: ${dryRun ? describeRoute(dryRun.route) : plan.traffic.to}${plan.traffic.insecureSkipTLSVerify ? ' (certificates not verified: traffic.insecureSkipTLSVerify)' : ''}`);
   if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
   if (plan.beforeFirstGatewayCell) console.log(`Before the first gateway cell: ${plan.beforeFirstGatewayCell}`);
-  console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
+  if (plan.shard) console.log(`Shard ${plan.shard.index}/${plan.shard.count}: ${plan.cells.length} of the ${plan.shard.of} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
+  else console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
   let lastConfig = '';
   for (const cell of plan.cells) {
     const key = JSON.stringify(cell.config);
