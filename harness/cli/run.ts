@@ -96,7 +96,11 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
     const [{ runMatrix }, { connectTarget }] = await Promise.all([import('../orchestrator/run.ts'), import('./connect.ts')]);
     const uploader = s3 ? resultsUploader(await (await import('./results-s3.ts')).resultsStore(), s3, runId) : undefined;
-    if (uploader) progress.info(`results to ${uploader.url} as each cell finishes`);
+    if (uploader) {
+      // Refused (exit 3) before anything changes, not found out after the first cell.
+      await uploader.check();
+      progress.info(`results to ${uploader.url} as each cell finishes`);
+    }
     const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume === undefined ? undefined : runId, runId, ...(shard ? { shard: { ...shard, runId: sharedId } } : {}), signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}), fs: deps.fs, ...(uploader ? { publish: async (dir: string) => void (await uploader.sync(dir)) } : {}) });
     progress.end();
     console.log(outcome.report);

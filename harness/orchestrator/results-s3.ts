@@ -60,6 +60,8 @@ export interface ResultsUploader {
   sync(dir: string): Promise<number>;
   /** Makes `prefix/latest` name this run. */
   markLatest(): Promise<void>;
+  /** Lists the run's prefix: a bucket that is not there or not readable fails here, before the run changes anything. */
+  check(): Promise<void>;
   /** Where the run goes, as `s3://bucket/prefix/<run-id>/`. */
   readonly url: string;
 }
@@ -84,6 +86,9 @@ export function resultsUploader(store: ResultsStore, loc: S3Location, runId: str
         count++;
       }
       return count;
+    },
+    async check() {
+      await store.listObjects(loc.bucket, `${runKey(loc, runId, '')}/`);
     },
     async markLatest() {
       await store.putObject(loc.bucket, runKey(loc, LATEST, ''), new TextEncoder().encode(`${runId}\n`), 'text/plain; charset=utf-8');

@@ -5,6 +5,7 @@
  * from `s3://…/latest`. The S3 is the twin's (its AWS API server, in this process).
  */
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,14 @@ afterAll(async () => {
 });
 
 describe('run --shard, merge, and results in S3', () => {
+  it('refuses --results-s3 to a bucket the S3 does not have before the run starts (exit 3)', async () => {
+    const results = path.join(dir!, 'refused');
+    const r = await cli(['run', path.join(dir!, 'spec.yaml'), '--run-id', 'refused', '--results-dir', results, '--results-s3', 's3://no-such-bucket/nightly']);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/S3 listObjects\(no-such-bucket, nightly\/refused\/\) at http:\/\/127\.0\.0\.1:\d+: expected an answer, got 404 NoSuchBucket/);
+    expect(existsSync(path.join(results, 'refused', 'run.json'))).toBe(false);
+  });
+
   it('splits the cells over two parallel shards, merges them into the whole run, and compares it from s3://…/latest', async () => {
     const spec = path.join(dir!, 'spec.yaml');
     const results = path.join(dir!, 'results');
