@@ -9,6 +9,7 @@ import { ConfigError, ExitCode, exitCodeOf } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
 import { parseColumns, type TableColumn } from '../report/markdown.ts';
+import { parseShard, type Shard } from '../matrix/shards.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -31,6 +32,14 @@ function wholeNumber(value: string): number {
 function columnList(value: string): TableColumn[] {
   try {
     return parseColumns(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function shard(value: string): Shard {
+  try {
+    return parseShard(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -81,7 +90,9 @@ program
   .option('--results-dir <dir>', 'where runs are written (results/<run-id>/)', 'results')
   .option('--resume <run-id>', 'continue an interrupted or killed run: undo what it left changed, keep its measured cells, run the rest')
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
-  .option('--baseline <run>', 'then compare with this run (directory, or id under --results-dir); exit code: the worse of the two')
+  .option('--results-s3 <url>', 'also upload the run directory to s3://bucket/prefix/<run-id>/ as each cell finishes, and name the run in s3://bucket/prefix/latest when it ends (credentials, region and AWS_ENDPOINT_URL_S3 from the environment)')
+  .option('--shard <I/N>', 'run part I of N of the cells (a partition every shard computes alike from the spec) on lane I of target.lanes, into <run-id>.shard-I-of-N; the shards share --run-id; then merge', shard)
+  .option('--baseline <run>', 'then compare with this run (directory, id under --results-dir, or s3://bucket/prefix/RUN or …/latest); exit code: the worse of the two')
   .option('--summary-file <file>', 'append the report (and the comparison) as Markdown to this file, e.g. $GITHUB_STEP_SUMMARY')
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
@@ -105,6 +116,7 @@ program
   .argument('<spec>', 'matrix spec (YAML)')
   .option('--format <format>', 'text, or json (the same plan as data: target, traffic, and per cell its id, config, changes and disruption)', 'text')
   .option('--server-dry-run', "also send every cell's changes to the cluster with dryRun=All (validated and admitted, never stored); exit 2 naming the cells a write was refused for")
+  .option('--shard <I/N>', 'only the cells run --shard I/N would run, on its lane', shard)
   .action(async (spec: string, opts) => {
     if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
     process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);
@@ -122,7 +134,7 @@ program
 program
   .command('report')
   .description('print a run\'s report again (markdown, junit, json or html) from its results')
-  .argument('<run>', 'run directory, or a run id under --results-dir')
+  .argument('<run>', 'run directory, a run id under --results-dir, or s3://bucket/prefix/RUN or …/latest')
   .option('--format <format>', 'md (fits a GitHub review comment: table, details per cell, comparison), junit, json or html (one self-contained page: heatmap and per-cell timelines)', 'md')
   .option('--results-dir <dir>', 'where runs are', 'results')
   .option('-o, --output <file>', 'write the report (any format) to FILE instead of stdout')
@@ -140,8 +152,8 @@ program
 program
   .command('compare')
   .description('compare two runs cell by cell (e.g. last night and tonight): failed requests before → after, and a regression only beyond noise')
-  .argument('<before>', 'run directory or id')
-  .argument('<after>', 'run directory or id')
+  .argument('<before>', 'run directory or id, or s3://bucket/prefix/RUN or …/latest')
+  .argument('<after>', 'run directory or id, or s3://bucket/prefix/RUN or …/latest')
   .option('--results-dir <dir>', 'where runs are', 'results')
   .option('--alpha <p>', 'level of the one-sided exact test: a cell regressed only if its p-value is at most this', probability, DEFAULT_ALPHA)
   .option('--min-change <n>', 'and only with at least this many more failed requests than the first run\'s rate predicts', wholeNumber, DEFAULT_MIN_CHANGE)
@@ -151,6 +163,21 @@ program
   .action(async (before: string, after: string, opts) => {
     if (!['md', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md or json, got "${opts.format}"`);
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
+  });
+
+program
+  .command('merge')
+  .description('merge the shards of one run (run --shard I/N --run-id ID) into the run ID: checks they share the spec and run id and that every shard is there once, then writes run.json, the cells, the report and the recommendation, and prints the table')
+  .argument('<run...>', 'the shards\' run directories, their ids under --results-dir (e.g. ID.shard-1-of-2 ID.shard-2-of-2), or s3://bucket/prefix/ID.shard-1-of-2 …')
+  .option('--results-dir <dir>', 'where the shards are and the merged run is written (<dir>/<run-id>/)', 'results')
+  .option('--results-s3 <url>', 'also upload the merged run to s3://bucket/prefix/<run-id>/ and name it in s3://bucket/prefix/latest')
+  .option('--baseline <run>', 'then compare with this run (directory, or id under --results-dir); exit code: the worse of the two')
+  .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
+  .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
+  .option('--columns <list>', 'the table\'s columns per disruption (see run)', columnList)
+  .addHelpText('after', '\nExit codes: as run\'s for the merged cells (0, 1 an expectation failed, 4 INVALID cells, 3 a shard could not verify its restore); 2 the directories are not the shards of one run.')
+  .action(async (runs: string[], opts) => {
+    process.exitCode = await (await import('./merge.ts')).mergeCommand(runs, opts);
   });
 
 const twin = program.command('twin').description('the local twin: a simulated EKS + AWS Load Balancer Controller + ALB on loopback');

@@ -4,6 +4,7 @@ import { scaledClock } from '../core/clock.ts';
 import { exitCodeOf } from '../core/errors.ts';
 import { checkRunId, restoreCommand as retryCommand } from '../orchestrator/run-id.ts';
 import { findRunDir, readRunRecord, runFileOf, writeRunRecord } from '../orchestrator/run-dir.ts';
+import { laneSpec } from '../matrix/shards.ts';
 
 /** Restores the run's original settings, removes its markers, reads everything back; 0 when verified, 3 when not. */
 export async function restoreCommand(run: string, opts: { resultsDir: string }): Promise<number> {
@@ -25,11 +26,13 @@ export async function restoreCommand(run: string, opts: { resultsDir: string }):
   const { refuseLive, thisProcess } = await import('../orchestrator/lease.ts');
   // The region the run used, whatever the environment says now.
   const region = record.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded by the run` } : undefined;
-  const target = await connectTarget(record.spec, { resultsDir: dir, log: () => {}, region });
+  // A shard ran on its lane: restored there.
+  const spec = record.shard ? laneSpec(record.spec, record.shard.index) : record.spec;
+  const target = await connectTarget(spec, { resultsDir: dir, log: () => {}, region });
   try {
     // A run that still renews its lease is running: restoring under it would measure a config it no longer has.
     refuseLive((await findMarkers(target)).filter((m) => m.runId === record.runId), scaledClock(1).now(), thisProcess());
-    const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec: record.spec });
+    const { done, kept, differences } = await restoreSettings(target, original, record.runId, (line) => console.error(line), { spec });
     record.restored = done;
     if (kept.length) record.restoreKept = kept;
     else delete record.restoreKept;

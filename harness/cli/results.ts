@@ -6,17 +6,24 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, exitCodeOf, worseExitCode, type ComparisonCounts } from '../core/errors.ts';
 import { expandCells } from '../matrix/expand.ts';
+import { shardCells } from '../matrix/shards.ts';
 import { compareRuns, comparisonCounts, comparisonJson, renderComparison, type Comparison } from '../report/compare.ts';
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
-import { reportJsonCommand } from '../orchestrator/run-id.ts';
+import { reportJsonCommand, shellQuote } from '../orchestrator/run-id.ts';
+import { isS3Url } from '../orchestrator/results-s3.ts';
 import type { RunRecord } from '../report/types.ts';
 import { readRun, writeReportFile, type LoadedRun } from '../orchestrator/run-dir.ts';
 
 export { readRun, type LoadedRun } from '../orchestrator/run-dir.ts';
+
+/** A run given as a directory, an id under `resultsDir`, or `s3://bucket/prefix/RUN` / `…/latest` (run --results-s3). */
+export async function readAnyRun(ref: string, resultsDir: string): Promise<LoadedRun> {
+  return isS3Url(ref) ? (await import('./results-s3.ts')).readS3Run(ref) : readRun(ref, resultsDir);
+}
 
 /** Flags of `report`. */
 export interface ReportFlags extends Omit<CompareFlags, 'format'> {
@@ -31,10 +38,11 @@ export interface ReportFlags extends Omit<CompareFlags, 'format'> {
   columns?: TableColumn[];
 }
 
-/** Cells of the run's spec without a result. */
+/** Cells of the run's spec (a shard's: of its part) without a result. */
 function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
   const measured = new Set(run.cells.map((c) => c.id));
-  return expandCells(run.record.spec)
+  const { spec, shard } = run.record;
+  return (shard ? shardCells(expandCells(spec), shard, spec) : expandCells(spec))
     .filter((c) => !measured.has(c.id))
     .map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
 }
@@ -64,7 +72,7 @@ export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: 
       ...(opts.columns ? { columns: opts.columns } : {}),
     },
     // The run's own directory: a run outside ./results needs --results-dir to be found again.
-    { ...opts, recommendation, everything: reportJsonCommand(record.runId, path.dirname(path.resolve(run.dir))) },
+    { ...opts, recommendation, everything: isS3Url(run.dir) ? ['rollout-harness', 'report', run.dir, '--format', 'json'].map(shellQuote).join(' ') : reportJsonCommand(record.runId, path.dirname(path.resolve(run.dir))) },
   );
 }
 
@@ -83,8 +91,8 @@ async function emit(text: string, output: string | undefined, line: boolean): Pr
 /** Re-renders a run's report (markdown for a review comment, junit, json or html) to stdout, or to `output`. */
 export async function reportCommand(run: string, opts: ReportFlags): Promise<number> {
   if (opts.format !== 'md' && (opts.baseline !== undefined || opts.htmlUrl !== undefined)) throw new ConfigError(`--baseline and --html-url: expected only with --format md, got --format ${opts.format}`);
-  const baseline = opts.baseline !== undefined ? await readRun(opts.baseline, opts.resultsDir) : undefined;
-  const loaded = await readRun(run, opts.resultsDir);
+  const baseline = opts.baseline !== undefined ? await readAnyRun(opts.baseline, opts.resultsDir) : undefined;
+  const loaded = await readAnyRun(run, opts.resultsDir);
   const { record, cells } = loaded;
   const unmeasured = unmeasuredOf(loaded);
   const failed = checkExpectations(record.spec.expect ?? [], cells, unmeasured);
@@ -168,8 +176,8 @@ export function compareLoaded(a: LoadedRun, b: LoadedRun, opts: Omit<CompareFlag
 /** Compares two runs; exit 1 when the second regressed beyond noise, 4 when a cell is INVALID in either or they share no cell. */
 export async function compareCommand(before: string, after: string, opts: CompareFlags): Promise<number> {
   if (opts.summaryFile !== undefined) await checkSummaryFile(opts.summaryFile);
-  const a = await readRun(before, opts.resultsDir);
-  const b = await readRun(after, opts.resultsDir);
+  const a = await readAnyRun(before, opts.resultsDir);
+  const b = await readAnyRun(after, opts.resultsDir);
   const { comparison, markdown, json } = compareLoaded(a, b, opts);
   console.log(opts.format === 'json' ? JSON.stringify(json, null, 2) : markdown);
   if (comparison.shared === 0) console.error(`rollout-harness: ${a.record.runId} and ${b.record.runId} share no cell: nothing was compared (exit 4)`);

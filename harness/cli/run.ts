@@ -7,7 +7,7 @@ import { ConfigError, ExitCode, InterruptedError, exitCodeOf } from '../core/err
 import { WriteFailedError, type WriteFs } from '../core/files.ts';
 import { PLACEMENT_FIRST } from '../disruptions/drain.ts';
 import { describeDisruption } from '../disruptions/index.ts';
-import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
+import { checkRunId, newRunId, restoreCommand, resumeCommand, shardRunId } from '../orchestrator/run-id.ts';
 import { describeRoute } from '../orchestrator/traffic-address.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
 import type { TableColumn } from '../report/markdown.ts';
@@ -15,6 +15,8 @@ import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../settings/access-logs.ts';
 import { expandCells, expandConfigs, topologiesOf } from '../matrix/expand.ts';
 import { loadSpec } from '../matrix/load.ts';
+import { checkShard, laneSpec, shardCells, type Shard } from '../matrix/shards.ts';
+import { parseS3Url, resultsUploader } from '../orchestrator/results-s3.ts';
 import { gatewayOf, ingressOf, topologyOf, type CellConfig } from '../matrix/schema.ts';
 import { REPLICAS_WHEN_USED } from '../orchestrator/topology.ts';
 import { terminalProgress } from './progress.ts';
@@ -33,6 +35,10 @@ export interface RunCommandOptions {
   htmlUrl?: string;
   /** The table's columns per disruption. */
   columns?: TableColumn[];
+  /** Run only this part of the cells, on its lane (`--shard I/N`). */
+  shard?: Shard;
+  /** Upload the run directory to `s3://bucket/prefix/<run-id>/` as each cell finishes (`--results-s3`). */
+  resultsS3?: string;
 }
 
 /** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk). */
@@ -45,7 +51,8 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
   // A missing baseline or an unwritable summary file is bad input: refused before anything changes.
   const after = opts.baseline !== undefined || opts.summaryFile !== undefined ? await import('./results.ts') : undefined;
-  const baseline = opts.baseline !== undefined ? await after!.readRun(opts.baseline, opts.resultsDir) : undefined;
+  const baseline = opts.baseline !== undefined ? await after!.readAnyRun(opts.baseline, opts.resultsDir) : undefined;
+  const s3 = opts.resultsS3 !== undefined ? parseS3Url(opts.resultsS3, '--results-s3') : undefined;
   if (opts.summaryFile !== undefined) await after!.checkSummaryFile(opts.summaryFile);
   const truth = loaded.spec.target.context ? loaded.spec.explain.groundTruth : undefined;
   if (truth !== undefined) {
@@ -55,7 +62,14 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
       throw new ConfigError(`explain.groundTruth: expected a readable file (a twin up's <state-dir>/access.log), got ${truth}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
-  const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
+  const shard = opts.shard;
+  if (shard) checkShard(loaded.spec, shard);
+  // The shards of one run agree on its id only when they are given it.
+  if (shard && shard.count > 1 && opts.runId === undefined && opts.resume === undefined) throw new ConfigError(`--shard ${shard.index}/${shard.count}: expected --run-id too (the shards of one run share it, so that merge finds them), got none`);
+  const sharedId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
+  // A shard writes its own directory, <run-id>.shard-I-of-N, beside the other shards'.
+  const runId = shard ? shardRunId(sharedId, shard) : sharedId;
+  const resume = (ofRun: string) => resumeCommand(specFile, shard ? sharedId : ofRun, opts.resultsDir, shard);
   const progress = terminalProgress(process.stderr, scaledClock(1), loaded.spec);
   const controller = new AbortController();
   let signals = 0;
@@ -68,7 +82,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
       progress.end();
       process.stderr.write(
         `${sig} again: quitting at once, without finishing the restore. Put the original settings back with:\n  ${restoreCommand(runId, opts.resultsDir)}\n` +
-          `or continue the run (it restores first) with:\n  ${resumeCommand(specFile, runId, opts.resultsDir)}\n`,
+          `or continue the run (it restores first) with:\n  ${resume(runId)}\n`,
       );
       process.exit(ExitCode.interrupted);
     }
@@ -76,16 +90,30 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const cells = expandCells(loaded.spec);
-    progress.info(`${cells.length} cells from ${specFile}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
+    const all = expandCells(loaded.spec);
+    const cells = shard ? shardCells(all, shard, loaded.spec) : all;
+    progress.info(`${cells.length} cells from ${specFile}${shard ? ` (shard ${shard.index}/${shard.count} of ${all.length} cells${loaded.spec.target.lanes ? `, lane ${shard.index}` : ''})` : ''}${opts.resume ? ` (resuming ${opts.resume})` : ''}`);
     // Loaded on demand: the Kubernetes and AWS clients take seconds to load, and `plan` needs neither.
     const [{ runMatrix }, { connectTarget }] = await Promise.all([import('../orchestrator/run.ts'), import('./connect.ts')]);
-    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume, runId, signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}), fs: deps.fs });
+    const uploader = s3 ? resultsUploader(await (await import('./results-s3.ts')).resultsStore(), s3, runId) : undefined;
+    if (uploader) {
+      // Refused (exit 3) before anything changes, not found out after the first cell.
+      await uploader.check();
+      progress.info(`results to ${uploader.url} as each cell finishes`);
+    }
+    const outcome = await runMatrix({ loaded, resultsDir: opts.resultsDir, resume: opts.resume === undefined ? undefined : runId, runId, ...(shard ? { shard: { ...shard, runId: sharedId } } : {}), signal: controller.signal, progress, connect: connectTarget, ...(opts.columns ? { columns: opts.columns } : {}), fs: deps.fs, ...(uploader ? { publish: async (dir: string) => void (await uploader.sync(dir)) } : {}) });
     progress.end();
     console.log(outcome.report);
     console.error(`Results: ${path.resolve(outcome.runDir)}`);
-    const code = runExitCode(outcome, specFile, opts.resultsDir);
-    return after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
+    const code = runExitCode(outcome, opts.resultsDir, resume);
+    const final = after ? await after.finishRun(outcome.runDir, code, { ...opts, baseline }) : code;
+    if (uploader) {
+      // The comparison written after the run goes up too; `latest` names only a whole run that ended.
+      await uploader.sync(outcome.runDir);
+      if (!shard && !outcome.failure && !outcome.interrupted) await uploader.markLatest();
+      console.error(`Uploaded: ${uploader.url}${!shard && !outcome.failure && !outcome.interrupted ? ' (and latest)' : ''}`);
+    }
+    return final;
   } finally {
     progress.end();
     process.off('SIGINT', onSignal);
@@ -94,7 +122,7 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
 }
 
 /** The exit code of a finished (or stopped) run (decided by `exitCodeOf`), with the lines that say why on stderr. */
-function runExitCode(outcome: RunOutcome, specFile: string, resultsDir: string): number {
+function runExitCode(outcome: RunOutcome, resultsDir: string, resume: (runId: string) => string): number {
   const invalid = outcome.results.filter((r) => !r.valid).length;
   const code = exitCodeOf({ command: 'run', failure: outcome.failure, restoreDifferences: outcome.restoreDifferences.length, interrupted: outcome.interrupted, failedExpectations: outcome.failedExpectations.length, invalidCells: invalid });
   if (outcome.failure instanceof WriteFailedError) {
@@ -103,12 +131,12 @@ function runExitCode(outcome: RunOutcome, specFile: string, resultsDir: string):
   } else if (outcome.failure) {
     console.error(`rollout-harness: the run stopped: ${outcome.failure.message}`);
     if (code === ExitCode.internal) console.error(outcome.failure);
-    console.error(`The cells measured so far are kept; continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
+    console.error(`The cells measured so far are kept; continue with: ${resume(outcome.runId)}`);
   }
   if (outcome.restoreDifferences.length) {
     console.error(`rollout-harness: the original settings could not all be verified back:\n${outcome.restoreDifferences.map((d) => `  - ${d}`).join('\n')}\nRetry with: ${restoreCommand(outcome.runId, resultsDir)}`);
   }
-  if (code === ExitCode.interrupted && !outcome.failure) console.error(`Interrupted. Continue with: ${resumeCommand(specFile, outcome.runId, resultsDir)}`);
+  if (code === ExitCode.interrupted && !outcome.failure) console.error(`Interrupted. Continue with: ${resume(outcome.runId)}`);
   if (code === ExitCode.invalidCells) console.error(`rollout-harness: ${invalid} of ${outcome.results.length} cells are INVALID (see the footnotes)`);
   return code;
 }
@@ -117,10 +145,11 @@ function runExitCode(outcome: RunOutcome, specFile: string, resultsDir: string):
 export const TRAFFIC_FROM_LOAD_BALANCER =
   'the load balancer that forwards to the target group, read when connecting: a listener whose default action forwards to it, else the listener rule that does (HTTPS preferred, never a redirect), with the rule\'s host as Host header and TLS server name (plan --server-dry-run reads it now)';
 
-/** What `plan` prints: the target, the traffic, and per cell what would be changed; plain data for `--format json`. */
-export async function planOf(specFile: string) {
+/** What `plan` prints: the target (a shard's: its lane), the traffic, and per cell (a shard's: its part) what would be changed; plain data for `--format json`. */
+export async function planOf(specFile: string, shard?: Shard) {
   const loaded = await loadSpec(specFile);
-  const { spec } = loaded;
+  if (shard) checkShard(loaded.spec, shard);
+  const spec = shard ? laneSpec(loaded.spec, shard.index) : loaded.spec;
   const t = spec.target;
   const ingress = ingressOf(t);
   const at = { namespace: t.namespace, deployment: t.deployment, ingress };
@@ -157,13 +186,15 @@ export async function planOf(specFile: string) {
       : {}),
     ...(spec.explain.enableAccessLogs ? { beforeFirstCell: describeEnable(spec.explain.enableAccessLogs, { namespace: t.namespace, ingress }) } : {}),
     counts: { configs: expandConfigs(spec.matrix, spec.axes).length, disruptions: spec.disruptions.length, repeats: spec.repeat },
-    cells: expandCells(spec).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: notRun(cell.config) ?? describeConfig(cell.config, spec, atOf(cell.config)), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, atOf(cell.config))}` })),
+    ...(shard ? { shard: { index: shard.index, count: shard.count, of: expandCells(spec).length } } : {}),
+    cells: (shard ? shardCells(expandCells(spec), shard, spec) : expandCells(spec)).map((cell) => ({ index: cell.index, id: cell.id, config: cell.config, changes: notRun(cell.config) ?? describeConfig(cell.config, spec, atOf(cell.config)), disruption: `${cell.disruption.kind === 'rollout' ? '' : `${PLACEMENT_FIRST}; `}${describeDisruption(cell.disruption, atOf(cell.config))}` })),
   };
 }
 
 /** Prints the cells and exactly what would be changed (as text, or `--format json`); touches nothing. */
-export async function planCommand(specFile: string, opts: { format?: 'text' | 'json'; serverDryRun?: boolean; resultsDir?: string } = {}): Promise<number> {
-  const plan = await planOf(specFile);
+export async function planCommand(specFile: string, opts: { format?: 'text' | 'json'; serverDryRun?: boolean; resultsDir?: string; shard?: Shard } = {}): Promise<number> {
+  if (opts.shard && opts.serverDryRun) throw new ConfigError('--shard and --server-dry-run: expected one of them, got both (plan --server-dry-run checks the whole spec on its target)');
+  const plan = await planOf(specFile, opts.shard);
   const dryRun = opts.serverDryRun ? await planDryRun(specFile, opts.resultsDir ?? 'results') : undefined;
   if (opts.format === 'json') {
     console.log(JSON.stringify(dryRun ? { ...plan, traffic: { ...plan.traffic, to: describeRoute(dryRun.route), route: dryRun.route }, serverDryRun: dryRun.findings } : plan, null, 2));
@@ -181,7 +212,8 @@ export async function planCommand(specFile: string, opts: { format?: 'text' | 'j
   console.log(`Traffic to: ${dryRun ? describeRoute(dryRun.route) : plan.traffic.to}${plan.traffic.insecureSkipTLSVerify ? ' (certificates not verified: traffic.insecureSkipTLSVerify)' : ''}`);
   if (plan.beforeFirstCell) console.log(`Before the first cell: ${plan.beforeFirstCell}`);
   if (plan.beforeFirstGatewayCell) console.log(`Before the first gateway cell: ${plan.beforeFirstGatewayCell}`);
-  console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
+  if (plan.shard) console.log(`Shard ${plan.shard.index}/${plan.shard.count}: ${plan.cells.length} of the ${plan.shard.of} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
+  else console.log(`${plan.cells.length} cells (${plan.counts.configs} configs × ${plan.counts.disruptions} disruptions × ${plan.counts.repeats} repeats):\n`);
   let lastConfig = '';
   for (const cell of plan.cells) {
     const key = JSON.stringify(cell.config);

@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from '../core/errors.ts';
 import { disruptionLabel, expandCells, expandConfigs, matchesPartial, topologiesOf } from './expand.ts';
 import { gatewayOf, specSchema, topologyOf, type Spec } from './schema.ts';
+import { laneErrors } from './shards.ts';
 
 /** A validated spec with the warnings the rules raised. */
 export interface LoadedSpec {
@@ -28,6 +29,7 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
       errors.push(`target.allowedContexts: must list the context "${t.context}" (a run changes the cluster only where the spec allows it)`);
     }
   }
+  errors.push(...laneErrors(spec));
   // FIS assumes a role of the user's account to interrupt the instance; the twin's FIS takes any.
   for (const [i, d] of spec.disruptions.entries()) {
     if (d.kind === 'spot' && d.via === 'fis' && t.context && !t.fisRoleArn) errors.push(`disruptions[${i}]: spot via fis needs target.fisRoleArn, the role AWS FIS assumes (README: Spot interruptions through AWS FIS)`);

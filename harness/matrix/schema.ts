@@ -129,6 +129,11 @@ const twinTarget = z
   })
   .strict();
 
+/** One lane: what differs from the target on this stack (the rest is the target's). */
+const laneSchema = z
+  .object({ namespace: z.string().min(1).optional(), deployment: z.string().min(1).optional(), ingress: z.string().min(1).optional(), context: z.string().min(1).optional(), url: z.url().optional() })
+  .strict();
+
 const targetSchema = z
   .object({
     twin: twinTarget.optional(),
@@ -149,6 +154,11 @@ const targetSchema = z
     url: z.url().optional(),
     /** `direct` (absent: the Deployment's pods are the ALB's targets) or through a gateway (harness/matrix/topology.ts). */
     topology: topologySchema.optional(),
+    /**
+     * Identical stacks a sharded run spreads its cells over (`run --shard I/N` runs on lane I): each
+     * overrides some of the target's namespace, deployment, ingress, context and url (harness/matrix/shards.ts).
+     */
+    lanes: z.array(laneSchema).min(1, 'expected at least one lane').max(64, 'expected at most 64 lanes').optional(),
   })
   .strict();
 

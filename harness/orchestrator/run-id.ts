@@ -53,7 +53,12 @@ export function restoreCommand(runId: string, resultsDir: string): string {
   return command(['restore', runId, ...resultsDirArgs(resultsDir)]);
 }
 
-/** The command that continues a stopped run: the spec by its absolute path, the results directory, the run id. */
-export function resumeCommand(specFile: string, runId: string, resultsDir: string): string {
-  return command(['run', path.resolve(specFile), ...resultsDirArgs(resultsDir), '--resume', runId]);
+/** The command that continues a stopped run: the spec by its absolute path, the results directory, the run id (a shard's: the shared id and `--shard`). */
+export function resumeCommand(specFile: string, runId: string, resultsDir: string, shard?: { index: number; count: number }): string {
+  return command(['run', path.resolve(specFile), ...resultsDirArgs(resultsDir), '--resume', runId, ...(shard ? ['--shard', `${shard.index}/${shard.count}`] : [])]);
+}
+
+/** The directory (and record) id of one shard of run `runId`: `<run-id>.shard-<I>-of-<N>`, beside the other shards'. */
+export function shardRunId(runId: string, shard: { index: number; count: number }): string {
+  return checkRunId(`${runId}.shard-${shard.index}-of-${shard.count}`, '--run-id');
 }

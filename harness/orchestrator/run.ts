@@ -35,6 +35,7 @@ import { scaleGatewayFromZero, viewOf } from './topology.ts';
 import { topologyOf } from '../matrix/schema.ts';
 import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
+import { laneSpec, shardCells, type Shard } from '../matrix/shards.ts';
 import { describeRoute } from './traffic-address.ts';
 import { holdLease, leaseFor, refuseLive, thisProcess, type HeldLease, type Here } from './lease.ts';
 import type { Connect, ConnectOptions, Target } from './target.ts';
@@ -70,6 +71,10 @@ export interface RunOptions {
   here?: Here;
   /** How results are written (default: the real filesystem; tests inject one that fills up). */
   fs?: WriteFs;
+  /** Run only this shard's cells, on its lane (`runId` is then the shard's directory, `shard.runId` the run's shared id). */
+  shard?: Shard & { runId: string };
+  /** Copies the run directory elsewhere (`--results-s3`) as each cell finishes and at the end; a failure at the end is the run's write failure. */
+  publish?: (runDir: string) => Promise<void>;
 }
 
 /** What a run produced. */
@@ -95,8 +100,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const here = opts.here ?? thisProcess();
   const fs = opts.fs ?? nodeFs;
   const wallTime = () => new Date(realClock.now()).toISOString();
-  const spec = loaded.spec;
-  const cells = expandCells(spec);
+  // A shard runs on its lane (the target with the lane's overrides) and records the spec as written, which every shard shares.
+  const spec = opts.shard ? laneSpec(loaded.spec, opts.shard.index) : loaded.spec;
+  const cells = opts.shard ? shardCells(expandCells(loaded.spec), opts.shard, loaded.spec) : expandCells(spec);
   const runId = opts.resume ?? opts.runId ?? newRunId(spec.name, new Date(realClock.now()));
   const runDir = runDirOf(opts.resultsDir, runId);
   const runFile = runFileOf(runDir);
@@ -107,14 +113,19 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     }
     // Validated, its originals (what restore works from) included: never taken on trust.
     record = await readRunRecord(runFile);
-    if (JSON.stringify(record.spec) !== JSON.stringify(spec)) {
+    const was = record.shard ? `${record.shard.index}/${record.shard.count}` : 'none';
+    const now = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'none';
+    if (was !== now) {
+      throw new ConfigError(`Cannot resume ${runId}: it ran as shard ${was}, expected the same --shard now, got ${now}${record.shard ? `; continue it with: ${resumeCommand(record.specFile, record.shard.runId, opts.resultsDir, record.shard)}` : ''}`);
+    }
+    if (JSON.stringify(record.spec) !== JSON.stringify(loaded.spec)) {
       throw new ConfigError(`Cannot resume ${runId}: the spec differs from the one the run started with (${record.specFile})`);
     }
     if (record.endedAt && !record.stoppedBy && record.cells.every((c) => c.status === 'done')) {
       throw new ConfigError(`Cannot resume ${runId}: it finished at ${record.endedAt} with every cell measured; start a new run instead`);
     }
   } else if (existsSync(runFile)) {
-    throw new ConfigError(`The run ${runId} already exists in ${runDir}; continue it with: ${resumeCommand(loaded.source, runId, opts.resultsDir)}`);
+    throw new ConfigError(`The run ${runId} already exists in ${runDir}; continue it with: ${resumeCommand(loaded.source, opts.shard?.runId ?? runId, opts.resultsDir, opts.shard)}`);
   }
   await ensureWritableDir(opts.resultsDir, '--results-dir');
   await ensureWritableDir(runDir, '--results-dir');
@@ -173,7 +184,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       runId,
       // Absolute: the command that continues the run names it, from wherever it is run.
       specFile: path.resolve(loaded.source),
-      spec,
+      spec: loaded.spec,
+      ...(opts.shard ? { shard: { runId: opts.shard.runId, index: opts.shard.index, count: opts.shard.count } } : {}),
       target: {
         kind: target.kind,
         ...(spec.target.context ? { context: spec.target.context } : {}),
@@ -202,8 +214,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     if (spec.explain.enableAccessLogs) for (const { side, o } of logPaths) if (o.accessLogs) await enableAccessLogs(side, o.accessLogs, spec.explain.enableAccessLogs, signal, log);
 
     let gatewayUp = false;
-    for (const cell of cells) {
-      const entry = record.cells[cell.index];
+    for (const [position, cell] of cells.entries()) {
+      const entry = record.cells[position];
       const cellFile = cellFileOf(runDir, cell.id);
       if (entry.status === 'done' && existsSync(cellFile)) {
         results.push(await readCell(cellFile));
@@ -216,7 +228,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
         await scaleGatewayFromZero(target, original, runId, { record: save, log, isSteady, boundMs: spec.configure.steadyTimeoutSeconds * 1000, signal });
         gatewayUp = true;
       }
-      progress.cellStart(cell.index, cells.length, cell.id);
+      progress.cellStart(position, cells.length, cell.id);
       entry.status = 'running';
       let result: CellResult;
       try {
@@ -276,6 +288,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       entry.status = 'done';
       delete entry.stage;
       await save();
+      // A failed upload is tried again after the next cell and at the end, which decides.
+      if (opts.publish) await opts.publish(runDir).catch((error) => log(`uploading the results failed: ${(error as Error).message}; tried again after the next cell`));
     }
   } catch (error) {
     failure = error as Error;
@@ -341,6 +355,11 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     // The table is still returned (and printed); the write failure decides the exit code.
     failure ??= error as Error;
   }
+  if (opts.publish) {
+    await opts.publish(runDir).catch((error) => {
+      failure ??= error as Error;
+    });
+  }
   return { runId, runDir, results, unmeasured, failedExpectations, interrupted: signal.aborted, failure, restoreDifferences, report };
 }
 
@@ -366,7 +385,7 @@ async function settleLeftovers(target: Target, runId: string, opts: RunOptions, 
   const recorded = opts.resume ? record?.original : undefined;
   if (recorded && (markers.length || recorded.changes.length)) {
     log(`Undoing what the stopped run ${runId} left changed before measuring …`);
-    const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.loaded.spec });
+    const { differences } = await restoreSettings(target, recorded, runId, log, { spec: opts.shard ? laneSpec(opts.loaded.spec, opts.shard.index) : opts.loaded.spec });
     if (differences.length) throw new EnvironmentError(`Could not restore what run ${runId} left changed:\n${differences.map((d) => `  - ${d}`).join('\n')}`);
   }
 }
@@ -390,7 +409,8 @@ function recordedOriginal(record: RunRecord, runFile: string): OriginalSettings 
 async function resumeOf(runId: string, resultsDir: string): Promise<string | undefined> {
   try {
     checkRunId(runId, 'the run marker');
-    return resumeCommand((await readRunRecord(runFileOf(runDirOf(resultsDir, runId)))).specFile, runId, resultsDir);
+    const record = await readRunRecord(runFileOf(runDirOf(resultsDir, runId)));
+    return resumeCommand(record.specFile, record.shard?.runId ?? runId, resultsDir, record.shard);
   } catch {
     return undefined;
   }

@@ -198,6 +198,12 @@ export interface AccessLogStore {
   getObject(bucket: string, key: string): Promise<Uint8Array>;
 }
 
+/** What `--results-s3` needs of S3: listing and reading a run's objects, and writing them. */
+export interface ResultsStore extends AccessLogStore {
+  /** Stores (or replaces) one object. */
+  putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
+}
+
 /** One CloudWatch metric to read, e.g. AWS/ApplicationELB HTTPCode_ELB_5XX_Count by LoadBalancer, Sum per 60 s. */
 export interface MetricQuery {
   /** Lower-case id of the query (GetMetricData `Id`). */

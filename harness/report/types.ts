@@ -305,6 +305,11 @@ export const runRecordSchema = z
     runId: z.string(),
     specFile: z.string(),
     spec: z.record(z.string(), z.unknown()).describe('the spec after defaults (disruptions as {kind, ...})'),
+    shard: z
+      .object({ runId: z.string(), index: z.number().int().min(1), count: z.number().int().min(1) })
+      .strict()
+      .optional()
+      .describe('one shard of a sharded run (run --shard I/N): the id the shards share, and which part this is; its cells are the partition\'s part I, run on lane I of target.lanes'),
     target: z
       .object({
         kind: z.enum(['twin', 'cluster']),

@@ -14,6 +14,7 @@ import {
 import type { Clock } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
 import { withApiErrors, type ErrorText } from '../api-errors.ts';
+import { inClusterConfig, kubeconfigPresent, loadInCluster } from './in-cluster.ts';
 import type { EvictionOutcome, KObject, KubernetesPort, ObjectRef, PatchKind, PodEvent } from '../ports.ts';
 
 const contentType: Record<PatchKind, string> = {
@@ -22,11 +23,16 @@ const contentType: Record<PatchKind, string> = {
   json: PatchStrategy.JsonPatch,
 };
 
-/** Loads a kubeconfig (file, or the default chain) and selects a context. */
-export function loadKubeConfig(file?: string, context?: string): KubeConfig {
+/**
+ * Loads a kubeconfig (file, or the default chain) and selects a context; without a kubeconfig, in a
+ * pod, the in-cluster configuration as context `in-cluster` (harness/platform/kubernetes/in-cluster.ts).
+ */
+export function loadKubeConfig(file?: string, context?: string, env: Record<string, string | undefined> = process.env): KubeConfig {
   const kc = new KubeConfig();
+  const inCluster = file || kubeconfigPresent(env) ? undefined : inClusterConfig(env);
   try {
     if (file) kc.loadFromFile(file);
+    else if (inCluster) loadInCluster(kc, inCluster);
     else kc.loadFromDefault();
   } catch (cause) {
     throw new EnvironmentError(`Cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(cause as Error).message}`, { cause });

@@ -1,8 +1,8 @@
-/** AccessLogStore over @aws-sdk/client-s3 (default credential chain; endpoint override, path-style, when configured). */
-import { GetObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+/** AccessLogStore and ResultsStore over @aws-sdk/client-s3 (default credential chain; endpoint override, path-style, when configured). */
+import { GetObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { awsErrorText, withApiErrors } from '../api-errors.ts';
 import type { AwsClientOptions } from '../elbv2/adapter.ts';
-import type { AccessLogStore, StoredObject } from '../ports.ts';
+import type { ResultsStore, StoredObject } from '../ports.ts';
 
 /** Where and how to reach S3. */
 export interface S3ClientOptions extends AwsClientOptions {
@@ -11,7 +11,7 @@ export interface S3ClientOptions extends AwsClientOptions {
 }
 
 /** Builds the S3 adapter. */
-export function createS3Adapter(options: S3ClientOptions): AccessLogStore {
+export function createS3Adapter(options: S3ClientOptions): ResultsStore {
   const client = new S3Client({
     region: options.region,
     endpoint: options.endpoint,
@@ -19,7 +19,7 @@ export function createS3Adapter(options: S3ClientOptions): AccessLogStore {
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     maxAttempts: 5,
   });
-  const port: AccessLogStore = {
+  const port: ResultsStore = {
     async listObjects(bucket, prefix, startAfter) {
       const out: StoredObject[] = [];
       for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) })) {
@@ -33,6 +33,9 @@ export function createS3Adapter(options: S3ClientOptions): AccessLogStore {
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       if (!out.Body) throw new Error(`GetObject ${bucket}/${key} returned no body`);
       return out.Body.transformToByteArray();
+    },
+    async putObject(bucket, key, body, contentType) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     },
   };
   return withApiErrors('S3', options.endpoint, port, awsErrorText);

@@ -1,8 +1,9 @@
 /**
  * The S3 REST API subset the twin serves, path-style (`/<bucket>/<key>`): ListBuckets,
  * ListObjectsV2 (prefix, delimiter, start-after, continuation-token, max-keys, encoding-type),
- * GetObject (with a single byte range) and HeadObject, in S3's XML shapes and errors
- * (NoSuchBucket, NoSuchKey; HEAD errors carry no body). Everything else is NotImplemented.
+ * GetObject (with a single byte range), HeadObject and PutObject (a plain body, or the SDK's
+ * `aws-chunked` encoding with its trailing checksum), in S3's XML shapes and errors (NoSuchBucket,
+ * NoSuchKey, EntityTooLarge; HEAD errors carry no body). Everything else is NotImplemented.
  */
 import { TWIN_ACCOUNT_ID } from '../alb/ids.ts';
 import { el, text } from './query.ts';
@@ -46,22 +47,62 @@ function objectHeaders(info: S3ObjectInfo, requestId: string): Record<string, st
   };
 }
 
-/** Answers one S3 request. `url` is the request path with its query string. */
-export async function handleS3(store: S3Store, method: string, url: string, headers: Record<string, string | string[] | undefined>, requestId: string): Promise<S3Response> {
+/** The largest object PutObject takes here (S3's own limit is 5 GiB; a run's files are far smaller). */
+export const MAX_PUT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The payload of an `aws-chunked` body (`<hex size>[;chunk-signature=…]\r\n<bytes>\r\n` … `0\r\n`
+ * then trailers): what the AWS SDKs send for a streamed upload with a trailing checksum. Undefined when
+ * the framing is broken.
+ */
+export function decodeAwsChunked(body: Buffer): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    if (eol < 0) return undefined;
+    const size = Number.parseInt(body.subarray(at, eol).toString('latin1').split(';')[0], 16);
+    if (!Number.isInteger(size) || size < 0) return undefined;
+    if (size === 0) return Buffer.concat(parts);
+    const start = eol + 2;
+    if (start + size + 2 > body.length || body.toString('latin1', start + size, start + size + 2) !== '\r\n') return undefined;
+    parts.push(body.subarray(start, start + size));
+    at = start + size + 2;
+  }
+}
+
+/** PutObject: stores the body (decoded from aws-chunked when so sent) and answers with its ETag. */
+function putObject(store: S3Store, bucket: string, key: string, headers: Record<string, string | string[] | undefined>, raw: Buffer, requestId: string): S3Response {
+  const chunked = String(headers['content-encoding'] ?? '').includes('aws-chunked') || String(headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
+  const body = chunked ? decodeAwsChunked(raw) : raw;
+  if (!body) return s3Error('PUT', 400, 'IncompleteBody', 'Expected an aws-chunked body (<hex size>\\r\\n<bytes>\\r\\n … 0\\r\\n), got a broken one', requestId);
+  const declared = headers['x-amz-decoded-content-length'];
+  if (chunked && declared !== undefined && Number(declared) !== body.length) {
+    return s3Error('PUT', 400, 'IncompleteBody', `Expected ${String(declared)} bytes (x-amz-decoded-content-length), got ${body.length}`, requestId);
+  }
+  if (body.length > MAX_PUT_BYTES) return s3Error('PUT', 400, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of the twin (${MAX_PUT_BYTES} bytes)`, requestId, { ProposedSize: String(body.length), MaxSizeAllowed: String(MAX_PUT_BYTES) });
+  store.putObject(bucket, key, body, typeof headers['content-type'] === 'string' ? headers['content-type'] : 'binary/octet-stream');
+  return { status: 200, headers: { etag: store.head(bucket, key)!.etag, 'x-amz-request-id': requestId, 'content-length': '0' }, body: Buffer.alloc(0) };
+}
+
+/** Answers one S3 request. `url` is the request path with its query string; `body` the request's (PutObject). */
+export async function handleS3(store: S3Store, method: string, url: string, headers: Record<string, string | string[] | undefined>, requestId: string, body: Buffer = Buffer.alloc(0)): Promise<S3Response> {
   const parsed = new URL(url, 'http://twin.invalid');
   const segments = parsed.pathname.split('/').slice(1);
   const bucket = decodeURIComponent(segments[0] ?? '');
   const key = segments.slice(1).map(decodeURIComponent).join('/');
   const q = parsed.searchParams;
 
-  if (method !== 'GET' && method !== 'HEAD') {
-    return s3Error(method, 501, 'NotImplemented', `The rollout-harness twin's S3 serves ListBuckets, ListObjectsV2, GetObject and HeadObject only; got ${method} ${parsed.pathname}`, requestId);
+  const put = method === 'PUT' && bucket !== '' && key !== '' && [...q.keys()].every((k) => k.startsWith('x-id'));
+  if (method !== 'GET' && method !== 'HEAD' && !put) {
+    return s3Error(method, 501, 'NotImplemented', `The rollout-harness twin's S3 serves ListBuckets, ListObjectsV2, GetObject, HeadObject and PutObject only; got ${method} ${parsed.pathname}${parsed.search}`, requestId);
   }
   if (!bucket) {
     const buckets = store.buckets().map((b) => el('Bucket', text('Name', b), text('CreationDate', isoMs(0))));
     return xml(200, `<ListAllMyBucketsResult xmlns="${NS}">${el('Owner', text('ID', TWIN_ACCOUNT_ID), text('DisplayName', 'twin'))}${el('Buckets', ...buckets)}</ListAllMyBucketsResult>`, requestId);
   }
   if (!store.bucketExists(bucket)) return s3Error(method, 404, 'NoSuchBucket', 'The specified bucket does not exist', requestId, { BucketName: bucket });
+  if (put) return putObject(store, bucket, key, headers, body, requestId);
 
   if (!key) {
     if (method === 'HEAD') return { status: 200, headers: { 'x-amz-request-id': requestId, 'x-amz-bucket-region': 'us-east-1' }, body: Buffer.alloc(0) };

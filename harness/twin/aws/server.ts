@@ -16,7 +16,7 @@ import type { Ec2Provider } from './ec2.ts';
 import type { FisApi } from './fis-api.ts';
 import { ELBV2_VERSION, elbv2Error, handleElbv2 } from './elbv2-api.ts';
 import { parseQuery, requestIds, type QueryResponse } from './query.ts';
-import { handleS3, s3Error } from './s3-api.ts';
+import { handleS3, MAX_PUT_BYTES, s3Error } from './s3-api.ts';
 import type { S3Store } from './s3.ts';
 
 /** A running AWS API server. */
@@ -47,7 +47,7 @@ export function signedService(authorization: string | undefined): string | undef
 export function unservedService(service: string, headers: http.IncomingHttpHeaders, url: string): QueryResponse & { contentType: string } {
   const target = String(headers['x-amz-target'] ?? '');
   const op = target ? ` (${target.split('.').pop()})` : '';
-  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject), CloudWatch (GetMetricStatistics, GetMetricData) and FIS (spot interruption experiments) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
+  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject, PutObject), CloudWatch (GetMetricStatistics, GetMetricData) and FIS (spot interruption experiments) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
   const type = String(headers['content-type'] ?? '');
   if (type.includes('json')) return { status: 400, contentType: type.split(';')[0], body: JSON.stringify({ __type: 'UnsupportedService', message }) };
   const esc = message.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -89,16 +89,20 @@ export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiS
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // An S3 PutObject carries a file (a run's results); every other request a small form or JSON.
+    const limit = signedService(req.headers.authorization) === 's3' ? MAX_PUT_BYTES + (1 << 20) : MAX_BODY;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
     });
     req.on('end', () => {
       const service = signedService(req.headers.authorization);
       const method = req.method ?? 'GET';
       if (service === 's3' && options.s3) {
         const requestId = nextId();
-        handleS3(options.s3, method, req.url ?? '/', req.headers, requestId)
+        const body = Buffer.concat(chunks);
+        const answer = size > limit ? Promise.resolve(s3Error(method, 400, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of the twin (${MAX_PUT_BYTES} bytes)`, requestId)) : handleS3(options.s3, method, req.url ?? '/', req.headers, requestId, body);
+        answer
           .catch((err: Error) => s3Error(method, 500, 'InternalError', `The twin failed: ${err.message}`, requestId))
           .then((reply) => {
             res.writeHead(reply.status, reply.headers);

@@ -60,3 +60,20 @@ describe('plan of examples/specs/twin-gateway.yaml', () => {
     );
   });
 });
+
+describe('plan --shard', () => {
+  it('shows the cells that shard runs, on its lane, and together the shards show every cell once', async () => {
+    const parts = [];
+    for (const i of [1, 2]) {
+      const json = await printed(() => planCommand('examples/specs/twin-shards.yaml', { format: 'json', shard: { index: i, count: 2 } }));
+      expect(json.code).toBe(0);
+      parts.push(JSON.parse(json.out) as { shard: unknown; cells: Array<{ id: string }> });
+    }
+    expect(parts.map((p) => p.shard)).toEqual([{ index: 1, count: 2, of: 4 }, { index: 2, count: 2, of: 4 }]);
+    expect(parts.map((p) => p.cells.length)).toEqual([2, 2]);
+    const whole = JSON.parse((await printed(() => planCommand('examples/specs/twin-shards.yaml', { format: 'json' }))).out) as { cells: Array<{ id: string }> };
+    expect(parts.flatMap((p) => p.cells.map((c) => c.id)).sort()).toEqual(whole.cells.map((c) => c.id).sort());
+    const text = await printed(() => planCommand('examples/specs/twin-shards.yaml', { shard: { index: 2, count: 2 } }));
+    expect(text.out).toContain('Shard 2/2: 2 of the 4 cells (2 configs × 2 disruptions × 1 repeats):');
+  });
+});

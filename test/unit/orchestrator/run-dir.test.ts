@@ -130,4 +130,23 @@ describe('the run directory', () => {
     expect(error.message).toMatch(/r1\/run\.json: expected JSON, got /);
     expect(connected).toBe(false);
   });
+
+  it('refuses to resume a shard without its --shard, naming the command that continues it, before connecting', async () => {
+    const runDir = path.join(dir, 'night.shard-2-of-2');
+    await mkdir(runDir, { recursive: true });
+    await writeRunRecord(runDir, { ...(await record()), runId: 'night.shard-2-of-2', shard: { runId: 'night', index: 2, count: 2 } });
+    const error = await configError(
+      runMatrix({
+        loaded: { spec, warnings: [], source: '/specs/night.yaml' },
+        resultsDir: dir,
+        resume: 'night.shard-2-of-2',
+        signal: new AbortController().signal,
+        progress: { info: () => {}, cellStart: () => {}, stage: () => {}, traffic: () => {}, cellDone: () => {} },
+        connect: async () => {
+          throw new Error('must not connect');
+        },
+      }),
+    );
+    expect(error.message).toBe(`Cannot resume night.shard-2-of-2: it ran as shard 2/2, expected the same --shard now, got none; continue it with: rollout-harness run /specs/night.yaml --results-dir ${dir} --resume night --shard 2/2`);
+  });
 });
