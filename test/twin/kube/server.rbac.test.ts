@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
@@ -189,5 +189,14 @@ describe('client-node', () => {
     expect((await core.listNamespacedPod({ namespace: 'default' })).items.map((p) => p.metadata?.name).sort()).toEqual(['web-1', 'web-2']);
     await expect(core.deleteNamespacedPod({ namespace: 'default', name: 'web-1' })).rejects.toMatchObject({ code: 403 });
     expect(fx.store.get('pods', 'default', 'web-1')).toBeDefined();
+  });
+
+  it('asks SelfSubjectAccessReview through AuthorizationV1Api, as a preflight does', async () => {
+    const review = (context: string) =>
+      loadKubeConfig(fx.kubeconfig, context)
+        .makeApiClient(AuthorizationV1Api)
+        .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace: 'default', verb: 'patch', group: 'apps', resource: 'deployments' } } } });
+    expect((await review('twin')).status?.allowed).toBe(true);
+    expect((await review('twin-restricted')).status?.allowed).toBe(false);
   });
 });
