@@ -207,7 +207,8 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       tls: await ca.issue(['localhost']),
     });
     stops.push(() => kubeApi.close());
-    inClusterEnv = serviceAccountEnv(stateDir, kubeApi.url, ca.caFile, tokens);
+    // Pods reach the HTTPS port, verified by the CA file, as in-cluster clients reach a real API server.
+    inClusterEnv = serviceAccountEnv(stateDir, kubeApi.secureUrl!, ca.caFile, tokens);
     const ec2: Ec2Provider = {
       instances: () => nodes.instances(),
       terminate: (id) => nodes.instanceTerminated(id),
