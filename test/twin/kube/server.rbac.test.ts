@@ -165,6 +165,29 @@ describe.runIf(needsKubectl.run)('kubectl per context', () => {
     expect(read.stdout.trim()).toBe('yes');
   });
 
+  it('a Role and RoleBinding applied by the admin with kubectl apply take effect at once', async () => {
+    const manifest = [
+      'apiVersion: rbac.authorization.k8s.io/v1',
+      'kind: Role',
+      'metadata: { name: patcher, namespace: default }',
+      'rules: [{ apiGroups: [apps], resources: [deployments], verbs: [patch] }]',
+      '---',
+      'apiVersion: rbac.authorization.k8s.io/v1',
+      'kind: RoleBinding',
+      'metadata: { name: patcher, namespace: default }',
+      'roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: patcher }',
+      'subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: restricted }]',
+    ].join('\n');
+    const refused = await execa(KUBECTL, ['--cache-dir', cacheDir, '--context', 'twin-restricted', 'apply', '-f', '-'], { env: { KUBECONFIG: fx.kubeconfig }, input: manifest, timeout: 30_000, reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('is forbidden: User "restricted" cannot');
+    const applied = await execa(KUBECTL, ['--cache-dir', cacheDir, 'apply', '-f', '-'], { env: { KUBECONFIG: fx.kubeconfig }, input: manifest, timeout: 30_000, reject: false });
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const can = await kubectl('--context', 'twin-restricted', 'auth', 'can-i', 'patch', 'deployments', '-n', 'default');
+    expect(can.stdout.trim()).toBe('yes');
+    expect((await kubectl('--context', 'twin-restricted', 'auth', 'can-i', 'patch', 'deployments', '-n', 'kube-system')).stdout.trim()).toBe('no');
+  });
+
   it('auth can-i --list prints the reader\'s rules', async () => {
     const r = await kubectl('--context', 'twin-restricted', 'auth', 'can-i', '--list', '-n', 'default');
     expect(r.exitCode, r.stderr).toBe(0);
