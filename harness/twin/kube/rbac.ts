@@ -224,7 +224,8 @@ function clusterRoleBinding(name: string, role: string, groups: string[]): KubeO
 /**
  * The API server's default roles and bindings that the twin's clients meet (`bootstrappolicy`):
  * cluster-admin for system:masters, discovery and version for every authenticated user, the
- * health and version paths for everyone, and the self-reviews behind `kubectl auth can-i`.
+ * health and version paths for everyone, and the self-reviews behind `kubectl auth can-i` and
+ * `kubectl auth whoami`.
  */
 export function bootstrapPolicy(): KubeObject[] {
   const publicInfo = ['/healthz', '/livez', '/readyz', '/version', '/version/'];
@@ -235,7 +236,10 @@ export function bootstrapPolicy(): KubeObject[] {
     ]),
     clusterRole('system:discovery', [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
     clusterRole('system:public-info-viewer', [{ nonResourceURLs: publicInfo, verbs: ['get'] }]),
-    clusterRole('system:basic-user', [{ apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] }]),
+    clusterRole('system:basic-user', [
+      { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },
+      { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
+    ]),
     clusterRoleBinding('cluster-admin', 'cluster-admin', ['system:masters']),
     clusterRoleBinding('system:discovery', 'system:discovery', [AUTHENTICATED]),
     clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [AUTHENTICATED, UNAUTHENTICATED]),

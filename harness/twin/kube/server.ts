@@ -501,7 +501,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     const rep = negotiate(req.headers.accept, true);
     if (!rep) throw notAcceptable(req.headers.accept);
     const { info, name, subresource } = route;
-    if (info.group === 'authorization.k8s.io') {
+    if (info.group === 'authorization.k8s.io' || info.group === 'authentication.k8s.io') {
       if (method !== 'POST' || name !== undefined || route.watch) throw methodNotAllowed(method);
       return review(req, res, info, user);
     }
@@ -563,15 +563,23 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   }
 
   /**
-   * POST a SelfSubjectAccessReview, SelfSubjectRulesReview or SubjectAccessReview: answered with
-   * the request and its status (allowed and why; or the rules), never stored.
+   * POST a SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview or
+   * SelfSubjectReview: answered with the request and its status (allowed and why; the rules; who
+   * the caller is), never stored.
    */
   async function review(req: http.IncomingMessage, res: http.ServerResponse, info: ResourceInfo, user: UserInfo | undefined): Promise<void> {
     const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
     checkKind(body, info);
     const spec = isObject(body.spec) ? body.spec : {};
     const answer = (status: Record<string, unknown>) =>
-      sendJson(res, 201, { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { ...(isObject(body.metadata) ? body.metadata : {}), creationTimestamp: null }, spec, status });
+      sendJson(res, 201, {
+        kind: info.kind,
+        apiVersion: apiVersionOf(info),
+        metadata: { ...(isObject(body.metadata) ? body.metadata : {}), creationTimestamp: null },
+        ...(info.plural === 'selfsubjectreviews' ? {} : { spec }),
+        status,
+      });
+    if (info.plural === 'selfsubjectreviews') return answer({ userInfo: user ? { username: user.name, groups: user.groups } : {} });
     if (info.plural === 'selfsubjectrulesreviews') {
       const namespace = typeof spec.namespace === 'string' ? spec.namespace : '';
       if (!user) {

@@ -188,6 +188,13 @@ describe.runIf(needsKubectl.run)('kubectl per context', () => {
     expect((await kubectl('--context', 'twin-restricted', 'auth', 'can-i', 'patch', 'deployments', '-n', 'kube-system')).stdout.trim()).toBe('no');
   });
 
+  it('auth whoami names the user and groups of each context', async () => {
+    const reader = await kubectl('--context', 'twin-restricted', 'auth', 'whoami', '-o', 'json');
+    expect(reader.exitCode, reader.stderr).toBe(0);
+    expect(JSON.parse(reader.stdout)).toMatchObject({ kind: 'SelfSubjectReview', status: { userInfo: { username: 'restricted', groups: ['system:authenticated'] } } });
+    expect(JSON.parse((await kubectl('auth', 'whoami', '-o', 'json')).stdout).status.userInfo).toEqual({ username: 'twin', groups: ['system:masters', 'system:authenticated'] });
+  });
+
   it('auth can-i --list prints the reader\'s rules', async () => {
     const r = await kubectl('--context', 'twin-restricted', 'auth', 'can-i', '--list', '-n', 'default');
     expect(r.exitCode, r.stderr).toBe(0);
