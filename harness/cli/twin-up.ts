@@ -19,7 +19,7 @@ export async function twinUp(opts: TwinUpOptions): Promise<number> {
   const twin = await startTwin({ config, stateDir, log: (line) => process.env.ROLLOUT_HARNESS_DEBUG && console.error(line) });
   const e = twin.endpoints;
   console.log(`Local twin is up (time scale ${config.timeScale}, seed ${config.seed}).`);
-  console.log(`  Kubernetes API  ${e.kubeApiUrl}`);
+  console.log(`  Kubernetes API  ${e.kubeApiSecureUrl} (the kubeconfig's; also ${e.kubeApiUrl})`);
   console.log(`  ELBv2 + EC2 API ${e.awsApiUrl} (also S3 and CloudWatch)`);
   console.log(`  ALB listener    ${e.albUrl}`);
   console.log(`  access log      ${e.accessLogFile} (ground truth: explain.groundTruth of a spec)`);

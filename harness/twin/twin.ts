@@ -56,7 +56,10 @@ export interface TwinOptions {
 /** Endpoints of a running twin, as written to `<stateDir>/env`. */
 export interface TwinEndpoints {
   kubeconfig: string;
+  /** The API over plain http (tokens required all the same). */
   kubeApiUrl: string;
+  /** The API over HTTPS (the twin CA): where the kubeconfig and the pods' in-cluster env point. */
+  kubeApiSecureUrl: string;
   awsApiUrl: string;
   albUrl: string;
   region: string;
@@ -260,6 +263,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const endpoints: TwinEndpoints = {
       kubeconfig,
       kubeApiUrl: kubeApi.url,
+      kubeApiSecureUrl: kubeApi.secureUrl!,
       awsApiUrl: awsApi.url,
       albUrl,
       region: config.region,
