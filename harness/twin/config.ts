@@ -179,6 +179,22 @@ export const twinConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Users besides the cluster admin (context `twin`, group system:masters): each gets a bearer
+     * token and a kubeconfig context `twin-<name>`, and may do what the RBAC objects among `objects`
+     * grant its name or groups — nothing else.
+     */
+    users: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, 'expected a lowercase name (letters, digits, dots, hyphens) of at most 63 characters'),
+            groups: z.array(z.string().min(1).refine((g) => g !== 'system:masters', 'expected a group other than system:masters (the admin context has it)')).default([]),
+          })
+          .strict(),
+      )
+      .default([])
+      .refine((users) => new Set(users.map((u) => u.name)).size === users.length, { message: 'expected distinct user names' }),
     /** Kubernetes manifests created at start (YAML documents or objects). */
     objects: z.array(z.record(z.string(), z.unknown())).default([]),
   })
@@ -190,6 +206,7 @@ export type LagDistribution = z.infer<typeof lagSchema>;
 export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type SpotHandlerKind = z.infer<typeof spotHandlerSchema>;
+export type TwinUser = TwinConfig['users'][number];
 
 /** The default twin config file. */
 export const defaultConfigPath = path.join(projectRoot, 'fixtures/twin/default.yaml');

@@ -3,6 +3,7 @@
  * twin and the wire APIs, loads the config's objects, and writes the kubeconfig and env file that
  * point real clients at it. Everything it starts, `stop()` ends — processes included.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { anchoredClock, scaledClock, type Clock, type ClockAnchor } from '../core/clock.ts';
@@ -22,7 +23,9 @@ import { startClusterControllers } from './controllers/index.ts';
 import { evictPod } from './controllers/eviction.ts';
 import { startKubelets } from './controllers/kubelet.ts';
 import { startNodeLifecycle } from './controllers/nodes.ts';
+import { TokenAuthenticator } from './kube/authn.ts';
 import { writeKubeconfig } from './kube/kubeconfig.ts';
+import { bootstrapPolicy } from './kube/rbac.ts';
 import { startKubeApiServer } from './kube/server.ts';
 import { ObjectStore } from './kube/store.ts';
 import type { KubeObject } from './kube/types.ts';
@@ -53,7 +56,10 @@ export interface TwinOptions {
 /** Endpoints of a running twin, as written to `<stateDir>/env`. */
 export interface TwinEndpoints {
   kubeconfig: string;
+  /** The API over plain http (tokens required all the same). */
   kubeApiUrl: string;
+  /** The API over HTTPS (the twin CA): where the kubeconfig and the pods' in-cluster env point. */
+  kubeApiSecureUrl: string;
   awsApiUrl: string;
   albUrl: string;
   region: string;
@@ -63,6 +69,10 @@ export interface TwinEndpoints {
   s3Dir: string;
   /** The twin CA's certificate (PEM), which signs every HTTPS listener's certificate. */
   caFile: string;
+  /** The bearer token of the kubeconfig's `twin` context (system:masters), for clients that do not read the kubeconfig. */
+  kubeToken: string;
+  /** The kubeconfig context of each of the config's `users`, by user name (`twin-<name>`). */
+  userContexts: Record<string, string>;
 }
 
 /** A running twin. */
@@ -140,8 +150,11 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     const supervisor = createProcessSupervisor();
     stops.push(() => supervisor.killAll());
     const addresses = await createAddressAllocator(options.addresses);
+    // Every client authenticates with a token the twin issued: the kubeconfig's users, and each
+    // ServiceAccount whose pod runs (its token file is written when its first pod starts).
+    const tokens = new TokenAuthenticator();
     // Pods reach the API in-cluster style; the API server starts after the kubelets, before any pod.
-    let inClusterEnv: Record<string, string> = {};
+    let inClusterEnv: (pod: { namespace: string; serviceAccountName: string }) => Record<string, string> = () => ({});
     const kubelets = startKubelets({
       store,
       clock,
@@ -152,7 +165,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       // The gateway's image runs the ingress-controller emulation; the world's own images come first.
       images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), ...config.cluster.images },
       imageChecks: { [GATEWAY_IMAGE]: gatewayImageRefusal },
-      inClusterEnv: () => inClusterEnv,
+      inClusterEnv: (pod) => inClusterEnv(pod),
       logLimits: config.cluster.podLogs,
       projectRoot,
       log,
@@ -192,9 +205,13 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       clock,
       hooks: { evict: (ns, name, body) => evictPod(store, ns, name, body), logs: (req) => kubelets.openLog(req) },
       kubernetesVersion: config.cluster.kubernetesVersion,
+      auth: tokens,
+      // kubectl sends the kubeconfig's tokens only over TLS: the kubeconfig points at this port.
+      tls: await ca.issue(['localhost']),
     });
     stops.push(() => kubeApi.close());
-    inClusterEnv = await writeServiceAccount(stateDir, kubeApi.url, ca.caFile);
+    // Pods reach the HTTPS port, verified by the CA file, as in-cluster clients reach a real API server.
+    inClusterEnv = serviceAccountEnv(stateDir, kubeApi.secureUrl!, ca.caFile, tokens);
     const ec2: Ec2Provider = {
       instances: () => nodes.instances(),
       terminate: (id) => nodes.instanceTerminated(id),
@@ -216,6 +233,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     for (const name of ['default', 'kube-system', 'kube-public']) {
       store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     }
+    for (const obj of bootstrapPolicy()) store.create(resourceForKind(obj.kind)!.plural, obj);
     for (const obj of creationOrder(config.objects as KubeObject[])) {
       const info = resourceForKind(String(obj.kind));
       if (!info) throw new EnvironmentError(`The twin config has an object of kind ${String(obj.kind)}, which the twin does not serve`);
@@ -239,10 +257,13 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     }
 
     const kubeconfig = path.join(stateDir, 'kubeconfig');
-    await writeKubeconfig(kubeconfig, { server: kubeApi.url, namespace: home()?.metadata.name });
+    const kubeToken = tokens.issue({ name: 'twin', groups: ['system:masters'] });
+    const users = config.users.map((u) => ({ context: `twin-${u.name}`, token: tokens.issue(u) }));
+    await writeKubeconfig(kubeconfig, { server: kubeApi.secureUrl!, certificateAuthority: ca.caFile, namespace: home()?.metadata.name, token: kubeToken, users });
     const endpoints: TwinEndpoints = {
       kubeconfig,
       kubeApiUrl: kubeApi.url,
+      kubeApiSecureUrl: kubeApi.secureUrl!,
       awsApiUrl: awsApi.url,
       albUrl,
       region: config.region,
@@ -250,6 +271,8 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       accessLogFile,
       s3Dir,
       caFile: ca.caFile,
+      kubeToken,
+      userContexts: Object.fromEntries(config.users.map((u) => [u.name, `twin-${u.name}`])),
     };
     const env = twinEnv(endpoints);
     await writeFile(
@@ -275,16 +298,30 @@ export function primaryIngress(ingresses: KubeObject[], homeNamespace: string | 
   return alb.find((i) => i.metadata.namespace === homeNamespace) ?? alb[0] ?? ingresses[0];
 }
 
-/** The pods' in-cluster env: the API's address, and a token and CA in files (a pod cannot have /var/run/secrets here). */
-async function writeServiceAccount(stateDir: string, apiUrl: string, caFile: string): Promise<Record<string, string>> {
-  const dir = path.join(stateDir, 'serviceaccount');
-  await mkdir(dir, { recursive: true });
-  const tokenFile = path.join(dir, 'token');
-  // The twin's API checks no credentials; the token is there for clients that insist on one.
-  await writeFile(tokenFile, 'rollout-harness-twin\n', { mode: 0o600 });
+/**
+ * The pods' in-cluster env: the API's address, and their ServiceAccount's token and the CA in files
+ * (a pod cannot have /var/run/secrets here): `<stateDir>/serviceaccount/<namespace>/<name>/token`,
+ * written once per account, synchronously, as the kubelet asks while it starts a pod.
+ */
+function serviceAccountEnv(stateDir: string, apiUrl: string, caFile: string, tokens: TokenAuthenticator): (pod: { namespace: string; serviceAccountName: string }) => Record<string, string> {
   const url = new URL(apiUrl);
-  return { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, [TOKEN_FILE_ENV]: tokenFile, [CA_FILE_ENV]: caFile };
+  const written = new Set<string>();
+  return ({ namespace, serviceAccountName }) => {
+    const base = { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, [CA_FILE_ENV]: caFile };
+    // A name the API would refuse has no token (and cannot become a path outside the state dir).
+    if (![namespace, serviceAccountName].every((n) => DNS_SUBDOMAIN.test(n))) return base;
+    const tokenFile = path.join(stateDir, 'serviceaccount', namespace, serviceAccountName, 'token');
+    if (!written.has(tokenFile)) {
+      mkdirSync(path.dirname(tokenFile), { recursive: true });
+      writeFileSync(tokenFile, `${tokens.serviceAccountToken(namespace, serviceAccountName)}\n`, { mode: 0o600 });
+      written.add(tokenFile);
+    }
+    return { ...base, [TOKEN_FILE_ENV]: tokenFile };
+  };
 }
+
+/** A Kubernetes object name (DNS-1123 subdomain). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;

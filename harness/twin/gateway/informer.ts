@@ -6,6 +6,7 @@
  * in-cluster style (see `inClusterFromEnv`).
  */
 import http from 'node:http';
+import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Clock, Timer } from '../../core/clock.ts';
 import type { Obj } from './model.ts';
@@ -16,6 +17,8 @@ export interface InCluster {
   port: number;
   /** Sent as `Authorization: Bearer …`, as client-go's in-cluster config does. */
   token: string;
+  /** The CA certificate (PEM) that verifies the API's HTTPS port; absent: plain http (tests' API fixture). */
+  ca?: string;
 }
 
 /** The env variables naming the service account's token and CA files (the twin cannot mount /var/run/secrets). */
@@ -39,7 +42,14 @@ export function inClusterFromEnv(env: NodeJS.ProcessEnv): InCluster | string {
       return `Cannot read the service account token ${file} (${TOKEN_FILE_ENV}): ${(error as Error).message}`;
     }
   }
-  return { host, port, token };
+  // With a CA the API is reached over HTTPS, as client-go's in-cluster config always does.
+  const caFile = env[CA_FILE_ENV];
+  if (!caFile) return { host, port, token };
+  try {
+    return { host, port, token, ca: readFileSync(caFile, 'utf8') };
+  } catch (error) {
+    return `Cannot read the service account CA ${caFile} (${CA_FILE_ENV}): ${(error as Error).message}`;
+  }
 }
 
 /** One watch event as the API streams it. */
@@ -52,7 +62,7 @@ interface WatchLine {
 /** GET a JSON document. */
 function getJson(api: InCluster, path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: api.host, port: api.port, path, headers: authHeaders(api), signal, agent: false }, (res) => {
+    const req = get(api, path, signal, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -69,6 +79,12 @@ function getJson(api: InCluster, path: string, signal: AbortSignal): Promise<{ s
   });
 }
 
+/** A GET to the API: over HTTPS verified by the CA when there is one, else plain http. */
+function get(api: InCluster, path: string, signal: AbortSignal, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+  const options = { host: api.host, port: api.port, path, headers: authHeaders(api), signal, agent: false as const };
+  return api.ca ? https.get({ ...options, ca: api.ca }, onResponse) : http.get(options, onResponse);
+}
+
 function authHeaders(api: InCluster): Record<string, string> {
   return { accept: 'application/json', 'user-agent': 'nginx-ingress-controller/twin', ...(api.token ? { authorization: `Bearer ${api.token}` } : {}) };
 }
@@ -76,7 +92,7 @@ function authHeaders(api: InCluster): Record<string, string> {
 /** Streams a watch: resolves when the stream ends, true when the server ended it, false on a failure. */
 function streamWatch(api: InCluster, path: string, signal: AbortSignal, onLine: (line: WatchLine) => void): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: api.host, port: api.port, path, headers: authHeaders(api), signal, agent: false }, (res) => {
+    const req = get(api, path, signal, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         onLine({ type: 'ERROR', object: { code: res.statusCode, message: `watch answered ${res.statusCode}` } });

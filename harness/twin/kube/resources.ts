@@ -22,6 +22,16 @@ export const resources: Record<string, ResourceInfo> = Object.fromEntries(
     r('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'] }),
     r('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, { shortNames: ['pdb'], subresources: ['status'] }),
     r('elbv2.k8s.aws', 'v1beta1', 'TargetGroupBinding', 'targetgroupbindings', true, { subresources: ['status'] }),
+    r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+    r('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+    r('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
+    r('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
+    r('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
+    // Reviews are asked, never stored: create is their only verb (served by server.ts, not the store).
+    r('authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false, { verbs: ['create'] }),
+    r('authorization.k8s.io', 'v1', 'SelfSubjectRulesReview', 'selfsubjectrulesreviews', false, { verbs: ['create'] }),
+    r('authorization.k8s.io', 'v1', 'SubjectAccessReview', 'subjectaccessreviews', false, { verbs: ['create'] }),
+    r('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, { verbs: ['create'] }),
   ].map((info) => [info.plural, info]),
 );
 

@@ -5,12 +5,15 @@
  * (bookmarks, timeoutSeconds) runs on the injected clock.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { formatLine, selectLines, type LogLine, type LogRequest, type LogSource } from '../runtime/logs.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Document, openApiV3Index, versionInfo } from './discovery.ts';
+import type { Authentication } from './authn.ts';
 import { applyPatch, patchTypeOf, type PatchType } from './patch.ts';
+import { authorize, forbiddenMessage, rulesFor, type RbacSource, type RequestAttributes, type UserInfo } from './rbac.ts';
 import { apiVersionOf, resources } from './resources.ts';
 import { parseSelector } from './selectors.ts';
 import { ApiError, type ListOptions, type ObjectStore } from './store.ts';
@@ -44,6 +47,17 @@ export interface KubeApiServerDeps {
   log?: (line: string) => void;
   /** The Kubernetes version served and validated as (`1.N`, default 1.31): gates fields as that version's API server does. */
   kubernetesVersion?: string;
+  /**
+   * Authentication (bearer tokens) and, with it, RBAC authorization over the store's Roles and
+   * bindings. Absent: every request is served, as by an API server that checks nothing.
+   */
+  auth?: { authenticate(authorization: string | undefined): Authentication };
+  /**
+   * A key and certificate (PEM) to answer on HTTPS too, on a second port with the same handler:
+   * kubectl sends a kubeconfig user's token only over TLS (clientcmd reads credentials only for a
+   * TLS transport), so a kubeconfig with tokens points there.
+   */
+  tls?: { key: string; cert: string };
 }
 
 /** A running API server. */
@@ -51,6 +65,8 @@ export interface KubeApiServer {
   /** e.g. http://127.0.0.1:43125 */
   url: string;
   port: number;
+  /** The HTTPS address when `tls` was given, e.g. https://127.0.0.1:43127. */
+  secureUrl?: string;
   /** Ends every watch, closes every connection and stops listening. */
   close(): Promise<void>;
 }
@@ -360,6 +376,69 @@ function toScale(d: KubeObject) {
   };
 }
 
+/**
+ * What a request asks for, as the API server's RequestInfo says before authorizing it: a verb on
+ * a resource (get, list, watch, create, update, patch, delete, deletecollection) or on a path
+ * outside the resources (the HTTP method in lower case); undefined for a path nothing serves.
+ */
+export function requestAttributes(route: ApiRoute, method: string, pathname: string, q: URLSearchParams): RequestAttributes | undefined {
+  if (route.kind === 'notFound') return undefined;
+  if (route.kind !== 'resource') return { kind: 'nonResource', verb: method.toLowerCase(), path: pathname };
+  const { info, namespace, name, subresource } = route;
+  let verb: string;
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      verb = route.watch || (isTrue(q.get('watch')) && !subresource) ? 'watch' : name === undefined ? 'list' : 'get';
+      break;
+    case 'POST':
+      verb = 'create';
+      break;
+    case 'PUT':
+      verb = 'update';
+      break;
+    case 'PATCH':
+      verb = 'patch';
+      break;
+    case 'DELETE':
+      verb = name === undefined ? 'deletecollection' : 'delete';
+      break;
+    default:
+      verb = method.toLowerCase();
+  }
+  return { kind: 'resource', verb, group: info.group, resource: info.plural, subresource, name, namespace };
+}
+
+/** The API server's 401: the credentials are missing (where anonymous access is not allowed) or not known. */
+function unauthorized(): RequestFailure {
+  return new RequestFailure(401, 'Unauthorized', 'Unauthorized');
+}
+
+/** The attributes an access review asks about: exactly one of resourceAttributes and nonResourceAttributes (422 otherwise). */
+function reviewAttributes(kind: string, spec: Record<string, unknown>): RequestAttributes {
+  const r = spec.resourceAttributes;
+  const n = spec.nonResourceAttributes;
+  if (isObject(r) === isObject(n)) {
+    throw new RequestFailure(
+      422,
+      'Invalid',
+      `${kind}.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: ${isObject(r) ? '"both"' : '"null"'}: exactly one of nonResourceAttributes or resourceAttributes must be specified`,
+    );
+  }
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  if (isObject(n)) return { kind: 'nonResource', verb: text(n.verb), path: text(n.path) };
+  const a = r as Record<string, unknown>;
+  return {
+    kind: 'resource',
+    verb: text(a.verb),
+    group: text(a.group),
+    resource: text(a.resource),
+    ...(text(a.subresource) ? { subresource: text(a.subresource) } : {}),
+    ...(text(a.name) ? { name: text(a.name) } : {}),
+    ...(text(a.namespace) ? { namespace: text(a.namespace) } : {}),
+  };
+}
+
 /** Starts the API server on 127.0.0.1 and resolves once it listens. */
 export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeApiServer> {
   const { store, clock } = deps;
@@ -369,11 +448,13 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
   const kubernetesVersion = deps.kubernetesVersion ?? '1.31';
   const watches = new Set<() => void>();
   let address = '';
+  const rbac: RbacSource = { list: (plural) => store.list(plural).items };
 
-  const server = http.createServer({ keepAlive: true }, (req, res) => {
+  const onRequest: http.RequestListener = (req, res) => {
     if (deps.log) res.on('close', () => deps.log?.(`${req.method} ${req.url} ${res.statusCode}`));
     handle(req, res).catch((error: unknown) => sendFailure(res, error));
-  });
+  };
+  const server = http.createServer({ keepAlive: true }, onRequest);
   // Clients reuse idle connections for a while; a short server-side idle timeout races them.
   server.keepAliveTimeout = 65_000;
   server.on('clientError', (_error, socket) => {
@@ -401,6 +482,7 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     const url = new URL(req.url ?? '/', 'http://twin.invalid');
     const route = parseApiPath(url.pathname);
     const method = req.method ?? 'GET';
+    const user = authenticateAndAuthorize(req, route, method, url);
     if (route.kind === 'health') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('ok');
@@ -419,6 +501,10 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     const rep = negotiate(req.headers.accept, true);
     if (!rep) throw notAcceptable(req.headers.accept);
     const { info, name, subresource } = route;
+    if (info.group === 'authorization.k8s.io' || info.group === 'authentication.k8s.io') {
+      if (method !== 'POST' || name !== undefined || route.watch) throw methodNotAllowed(method);
+      return review(req, res, info, user);
+    }
     if (route.watch || (method === 'GET' && isTrue(q.get('watch')) && !subresource)) {
       if (method !== 'GET') throw methodNotAllowed(method);
       serveWatch(req, res, route, q, rep);
@@ -452,6 +538,66 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
       default:
         throw new RequestFailure(404, 'NotFound', 'the server could not find the requested resource');
     }
+  }
+
+  /**
+   * Who the request is from, once the API server may serve it: 401 for a token it did not issue or
+   * an anonymous request that the public paths do not cover, 403 (kubectl's message) for a user no
+   * rule allows. Undefined without auth: everything is allowed.
+   */
+  function authenticateAndAuthorize(req: http.IncomingMessage, route: ApiRoute, method: string, url: URL): UserInfo | undefined {
+    if (!deps.auth) return undefined;
+    const who = deps.auth.authenticate(req.headers.authorization);
+    if (who.kind === 'invalid') throw unauthorized();
+    const attrs = requestAttributes(route, method, url.pathname, url.searchParams);
+    if (!attrs) {
+      // Nothing is served there: the user learns it (404), the anonymous one does not.
+      if (who.kind === 'anonymous') throw unauthorized();
+      return who.user;
+    }
+    const decision = authorize(rbac, who.user, attrs);
+    if (decision.allowed) return who.user;
+    if (who.kind === 'anonymous') throw unauthorized();
+    const details = attrs.kind === 'resource' ? { ...(attrs.name ? { name: attrs.name } : {}), group: attrs.group, kind: attrs.resource } : undefined;
+    throw new RequestFailure(403, 'Forbidden', forbiddenMessage(who.user, attrs, decision.reason), details);
+  }
+
+  /**
+   * POST a SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview or
+   * SelfSubjectReview: answered with the request and its status (allowed and why; the rules; who
+   * the caller is), never stored.
+   */
+  async function review(req: http.IncomingMessage, res: http.ServerResponse, info: ResourceInfo, user: UserInfo | undefined): Promise<void> {
+    const body = requireObjectBody(parseBody(await readBody(req), req.headers['content-type']), info.kind);
+    checkKind(body, info);
+    const spec = isObject(body.spec) ? body.spec : {};
+    const answer = (status: Record<string, unknown>) =>
+      sendJson(res, 201, {
+        kind: info.kind,
+        apiVersion: apiVersionOf(info),
+        metadata: { ...(isObject(body.metadata) ? body.metadata : {}), creationTimestamp: null },
+        ...(info.plural === 'selfsubjectreviews' ? {} : { spec }),
+        status,
+      });
+    if (info.plural === 'selfsubjectreviews') return answer({ userInfo: user ? { username: user.name, groups: user.groups } : {} });
+    if (info.plural === 'selfsubjectrulesreviews') {
+      const namespace = typeof spec.namespace === 'string' ? spec.namespace : '';
+      if (!user) {
+        return answer({ resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false });
+      }
+      return answer(rulesFor(rbac, user, namespace));
+    }
+    const attrs = reviewAttributes(info.kind, spec);
+    let subject = user;
+    if (info.plural === 'subjectaccessreviews') {
+      if (typeof spec.user !== 'string' && !Array.isArray(spec.groups)) {
+        throw new RequestFailure(422, 'Invalid', `SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified`);
+      }
+      subject = { name: typeof spec.user === 'string' ? spec.user : '', groups: Array.isArray(spec.groups) ? spec.groups.map(String) : [] };
+    }
+    if (!subject) return answer({ allowed: true, reason: 'the twin API checks no credentials' });
+    const decision = authorize(rbac, subject, attrs);
+    return answer({ allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) });
   }
 
   function discovery(route: ApiRoute): unknown {
@@ -780,24 +926,42 @@ export async function startKubeApiServer(deps: KubeApiServerDeps): Promise<KubeA
     req.on('close', finish);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(deps.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (s: http.Server, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => {
+        s.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(server, deps.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   address = `${host}:${port}`;
+  let secure: https.Server | undefined;
+  if (deps.tls) {
+    secure = https.createServer({ key: deps.tls.key, cert: deps.tls.cert, keepAlive: true }, onRequest);
+    secure.keepAliveTimeout = server.keepAliveTimeout;
+    try {
+      await listen(secure, 0);
+    } catch (error) {
+      server.close();
+      server.closeAllConnections();
+      throw error;
+    }
+  }
+  const closeServer = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     url: `http://${address}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const finish of [...watches]) finish();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    ...(secure ? { secureUrl: `https://${host}:${(secure.address() as AddressInfo).port}` } : {}),
+    close: async () => {
+      for (const finish of [...watches]) finish();
+      await Promise.all([closeServer(server), ...(secure ? [closeServer(secure)] : [])]);
+    },
   };
 }
 

@@ -65,6 +65,14 @@ describe('twin up', () => {
     await execa('kubectl', ['cordon', 'node-a1'], { env: withEnv, timeout: 20_000 });
     const cordoned = await execa('kubectl', ['get', 'node', 'node-a1', '-o', 'jsonpath={.spec.unschedulable}'], { env: withEnv, timeout: 20_000 });
     expect(cordoned.stdout).toBe('true');
+    // Per context: the admin may patch Deployments, the default world's restricted user only reads.
+    const canI = (...args: string[]) => execa('kubectl', [...args, 'auth', 'can-i', 'patch', 'deployments', '-n', 'shop'], { env: withEnv, timeout: 20_000, reject: false });
+    expect((await canI()).stdout.trim()).toBe('yes');
+    expect((await canI('--context', 'twin-restricted')).stdout.trim()).toBe('no');
+    const readable = await execa('kubectl', ['--context', 'twin-restricted', 'get', 'deployment', 'web', '-n', 'shop', '-o', 'name'], { env: withEnv, timeout: 20_000 });
+    expect(readable.stdout.trim()).toBe('deployment.apps/web');
+    const refused = await execa('kubectl', ['--context', 'twin-restricted', 'uncordon', 'node-a1'], { env: withEnv, timeout: 20_000, reject: false });
+    expect(refused.stderr).toContain('nodes "node-a1" is forbidden: User "restricted" cannot patch resource "nodes" in API group "" at the cluster scope');
     // kubectl logs reads the kubelet's log of a pod that the Deployment's selector picks.
     const logs = await execa('kubectl', ['logs', 'deploy/web', '-n', 'shop', '--timestamps'], { env: withEnv, timeout: 20_000 });
     expect(logs.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z listening 127\.\S+ pid \d+$/m);
@@ -122,6 +130,7 @@ describe('twin up', () => {
     const result = await child!;
     expect(result.exitCode).toBe(0);
     expect(result.all).toContain('Stopped; no pod process is left.');
+    expect(result.all).toContain('contexts        twin (system:masters), twin-restricted (user restricted)');
     // At time scale 0.05 it says that a run reaching it by context cannot explain 5xx from its logs.
     expect(result.all).toContain('model time runs 20× real time');
     expect(result.all).toContain('cannot explain 5xx from its logs (use --time-scale 1)');

@@ -119,7 +119,11 @@ describe.runIf(needsNginx.run && needsKubectl.run)('the gateway in the twin', ()
     const addr = `${victim.status?.podIP}:8080`;
     const deletedAt = h.twin.clock.now();
     // Straight to the API (kubectl's own start-up would take model seconds at this scale).
-    const deleted = await fetch(`${h.twin.endpoints.kubeApiUrl}/api/v1/namespaces/shop/pods/${victim.metadata!.name!}`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) });
+    const deleted = await fetch(`${h.twin.endpoints.kubeApiUrl}/api/v1/namespaces/shop/pods/${victim.metadata!.name!}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${h.twin.endpoints.kubeToken}` },
+      signal: AbortSignal.timeout(5_000),
+    });
     expect(deleted.status).toBe(200);
     // Requests through the window and well past it (bounded: 3 sync lags and the reload of model time).
     const statuses: number[] = [];

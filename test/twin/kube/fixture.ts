@@ -7,9 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, type Clock } from '../../../harness/core/clock.ts';
+import type { TokenAuthenticator } from '../../../harness/twin/kube/authn.ts';
 import { writeKubeconfig } from '../../../harness/twin/kube/kubeconfig.ts';
 import { startKubeApiServer, type EvictHook, type KubeApiServer, type LogsHook } from '../../../harness/twin/kube/server.ts';
 import { ObjectStore } from '../../../harness/twin/kube/store.ts';
+import { openCertificateAuthority } from '../../../harness/twin/tls.ts';
 import type { KubeObject } from '../../../harness/twin/kube/types.ts';
 
 export const T0 = Date.parse('2024-06-01T12:00:00Z');
@@ -73,17 +75,31 @@ export function seed(store: ObjectStore): void {
   store.create('pods', runningPod('web-2', 'node-b1'));
 }
 
-/** Starts a seeded store and API server (ManualClock unless given) and writes a kubeconfig. */
-export async function startApiFixture(opts: { clock?: Clock; evict?: EvictHook; logs?: LogsHook; bookmarkSeconds?: number } = {}): Promise<ApiFixture> {
+/**
+ * Starts a seeded store and API server (ManualClock unless given) and writes a kubeconfig. With
+ * `auth`, the server authenticates and authorizes, and the kubeconfig points at its HTTPS port
+ * (kubectl sends tokens only over TLS) with the contexts' tokens and a CA made in the temp dir.
+ */
+export async function startApiFixture(
+  opts: {
+    clock?: Clock;
+    evict?: EvictHook;
+    logs?: LogsHook;
+    bookmarkSeconds?: number;
+    auth?: { tokens: TokenAuthenticator; token: string; users?: Array<{ context: string; token: string }> };
+  } = {},
+): Promise<ApiFixture> {
   const clock = opts.clock ?? new ManualClock(T0);
   const store = new ObjectStore(clock);
   seed(store);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kube-api-'));
   let api: KubeApiServer | undefined;
   try {
-    api = await startKubeApiServer({ store, clock, hooks: { evict: opts.evict, logs: opts.logs }, bookmarkSeconds: opts.bookmarkSeconds });
+    const ca = opts.auth ? await openCertificateAuthority(dir) : undefined;
+    const tls = ca ? await ca.issue(['localhost']) : undefined;
+    api = await startKubeApiServer({ store, clock, hooks: { evict: opts.evict, logs: opts.logs }, bookmarkSeconds: opts.bookmarkSeconds, auth: opts.auth?.tokens, tls });
     const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeKubeconfig(kubeconfig, { server: api.url, namespace: 'default' });
+    await writeKubeconfig(kubeconfig, { server: api.secureUrl ?? api.url, certificateAuthority: ca?.caFile, namespace: 'default', token: opts.auth?.token, users: opts.auth?.users });
     const started = api;
     return {
       clock,

@@ -31,7 +31,7 @@ describe('startTwinThread', () => {
   it('serves the twin from its thread on the host clock, and stop ends the pods', async () => {
     const twin = await startTwinThread({ config: await testTwinConfig({ timeScale: 0.05 }), stateDir: await stateDir() });
     twins.push(twin);
-    const res = await fetch(`${twin.endpoints.kubeApiUrl}/api/v1/namespaces/shop/pods`);
+    const res = await fetch(`${twin.endpoints.kubeApiUrl}/api/v1/namespaces/shop/pods`, { headers: { authorization: `Bearer ${twin.endpoints.kubeToken}` } });
     const pods = (await res.json()) as { items: Array<{ metadata: { creationTimestamp: string }; status: { podIP?: string } }> };
     expect(pods.items.length).toBeGreaterThan(0);
     // Written on the thread's clock, read on the host's: one model time (timestamps are whole seconds).

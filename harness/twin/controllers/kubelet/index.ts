@@ -47,8 +47,11 @@ export interface KubeletDeps {
   logLimits?: Partial<LogLimits>;
   /** Image (without tag) → a check before its container starts; a message it returns fails the pod with it. */
   imageChecks?: Record<string, () => Promise<string | undefined>>;
-  /** The in-cluster env every container gets (KUBERNETES_SERVICE_HOST/PORT, token and CA files); read when a pod starts. */
-  inClusterEnv?: () => Record<string, string>;
+  /**
+   * The in-cluster env every container gets (KUBERNETES_SERVICE_HOST/PORT, the token file of the
+   * pod's ServiceAccount, the CA file); read when a pod starts.
+   */
+  inClusterEnv?: (pod: { namespace: string; serviceAccountName: string }) => Record<string, string>;
 }
 
 /** The running kubelets. */

@@ -96,7 +96,8 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
       spec,
       command: (resolved[i] as { command: string[] }).command,
       env: {
-        ...ctx.inClusterEnv(),
+        // The pod's ServiceAccount, `default` when it names none (as the ServiceAccount admission plugin sets it).
+        ...ctx.inClusterEnv({ namespace: rt.namespace, serviceAccountName: String(rt.pod.spec?.serviceAccountName || 'default') }),
         ...ownEnvOf(spec, fieldValues),
         HOST: address.host,
         PORT: String(address.port),

@@ -101,7 +101,7 @@ export interface KubeletContext {
   /** Image (without tag) → a check run before its container starts: a refusal message fails the pod. */
   readonly imageChecks: Record<string, () => Promise<string | undefined>>;
   /** The in-cluster env every container gets (the API server's address, token and CA files). */
-  readonly inClusterEnv: () => Record<string, string>;
+  readonly inClusterEnv: (pod: { namespace: string; serviceAccountName: string }) => Record<string, string>;
   /** Runs one readiness probe of container `c`. */
   readonly probe: (rt: PodRuntime, c: ContainerRuntime, plan: ProbePlan) => Promise<CheckResult>;
   /** Runs a preStop hook that is not a sleep. */

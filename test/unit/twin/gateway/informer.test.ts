@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scaledClock } from '../../../../harness/core/clock.ts';
-import { inClusterFromEnv, startInformer, TOKEN_FILE_ENV, type Informer } from '../../../../harness/twin/gateway/informer.ts';
+import { CA_FILE_ENV, inClusterFromEnv, startInformer, TOKEN_FILE_ENV, type Informer } from '../../../../harness/twin/gateway/informer.ts';
 
 const slice = (name: string, rv: number) => ({ metadata: { name, namespace: 'shop', resourceVersion: String(rv) } });
 
@@ -73,5 +73,6 @@ describe('the gateway informer', () => {
     expect(inClusterFromEnv({})).toBe('Expected KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in the env (in-cluster config), got null and null');
     expect(inClusterFromEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', [TOKEN_FILE_ENV]: '/nonexistent/token' })).toMatch(/^Cannot read the service account token \/nonexistent\/token/);
     expect(inClusterFromEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443' })).toEqual({ host: '127.0.0.1', port: 6443, token: '' });
+    expect(inClusterFromEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', [CA_FILE_ENV]: '/nonexistent/ca.crt' })).toMatch(/^Cannot read the service account CA \/nonexistent\/ca\.crt/);
   });
 });

@@ -13,7 +13,7 @@ describe('discovery documents', () => {
     const list = apiGroupList();
     expect(list.kind).toBe('APIGroupList');
     const names = list.groups.map((g) => g.name).sort();
-    expect(names).toEqual(['apps', 'discovery.k8s.io', 'elbv2.k8s.aws', 'networking.k8s.io', 'policy']);
+    expect(names).toEqual(['apps', 'authentication.k8s.io', 'authorization.k8s.io', 'discovery.k8s.io', 'elbv2.k8s.aws', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io']);
     expect(list.groups.find((g) => g.name === 'elbv2.k8s.aws')?.preferredVersion).toEqual({ groupVersion: 'elbv2.k8s.aws/v1beta1', version: 'v1beta1' });
     expect(apiGroup('apps')).toMatchObject({ kind: 'APIGroup', name: 'apps' });
     expect(apiGroup('nope')).toBeUndefined();
@@ -50,6 +50,21 @@ describe('discovery documents', () => {
     const discovery = apiResourceList('discovery.k8s.io', 'v1')!.resources as Entry[];
     expect(discovery).toEqual([expect.objectContaining({ name: 'endpointslices', kind: 'EndpointSlice', singularName: 'endpointslice', namespaced: true })]);
     expect(discovery[0].verbs).toEqual(expect.arrayContaining(['get', 'list', 'watch']));
+  });
+
+  it('serves RBAC objects and the access reviews (create only), as kubectl auth can-i finds them', () => {
+    const rbac = new Map((apiResourceList('rbac.authorization.k8s.io', 'v1')!.resources as Entry[]).map((r) => [r.name, r]));
+    expect([...rbac.keys()]).toEqual(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']);
+    expect(rbac.get('clusterroles')).toMatchObject({ kind: 'ClusterRole', namespaced: false });
+    expect(rbac.get('rolebindings')).toMatchObject({ kind: 'RoleBinding', namespaced: true });
+    const reviews = apiResourceList('authorization.k8s.io', 'v1')!.resources as Entry[];
+    expect(reviews.map((r) => [r.name, r.verbs])).toEqual([
+      ['selfsubjectaccessreviews', ['create']],
+      ['selfsubjectrulesreviews', ['create']],
+      ['subjectaccessreviews', ['create']],
+    ]);
+    const core = new Map((apiResourceList('', 'v1')!.resources as Entry[]).map((r) => [r.name, r]));
+    expect(core.get('serviceaccounts')).toMatchObject({ kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'] });
   });
 
   it('offers OpenAPI v3 operations that tell kubectl the server validates fields', () => {

@@ -21,6 +21,20 @@ describe('kubeconfig', () => {
     expect(doc.contexts).toEqual([{ name: 'twin', context: { cluster: 'twin', user: 'twin', namespace: 'demo' } }]);
   });
 
+  it('gives the first user its token and each further user a context of its own on the same cluster', () => {
+    const doc = parse(kubeconfigYaml({ server: 'http://127.0.0.1:6443', namespace: 'shop', token: 'admin-token', users: [{ context: 'twin-restricted', token: 'r-token' }] }));
+    expect(doc['current-context']).toBe('twin');
+    expect(doc.users).toEqual([
+      { name: 'twin', user: { token: 'admin-token' } },
+      { name: 'twin-restricted', user: { token: 'r-token' } },
+    ]);
+    expect(doc.contexts).toEqual([
+      { name: 'twin', context: { cluster: 'twin', user: 'twin', namespace: 'shop' } },
+      { name: 'twin-restricted', context: { cluster: 'twin', user: 'twin-restricted', namespace: 'shop' } },
+    ]);
+    expect(() => kubeconfigYaml({ server: 'http://127.0.0.1:6443', users: [{ context: 'twin', token: 'x' }] })).toThrow(/distinct context names.*"twin" twice/);
+  });
+
   it('rejects a server that is not an http(s) URL', () => {
     expect(() => kubeconfigYaml({ server: 'ftp://127.0.0.1' })).toThrow(/http\(s\) server URL/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { negotiate, parseApiPath, statusObject } from '../../../../harness/twin/kube/server.ts';
+import { negotiate, parseApiPath, requestAttributes, statusObject } from '../../../../harness/twin/kube/server.ts';
 
 function resource(path: string) {
   const route = parseApiPath(path);
@@ -101,5 +101,33 @@ describe('statusObject', () => {
       code: 404,
     });
     expect(statusObject(201, '', '')).toMatchObject({ status: 'Success', code: 201 });
+  });
+});
+
+describe('requestAttributes', () => {
+  const attrs = (method: string, url: string) => {
+    const u = new URL(url, 'http://x');
+    return requestAttributes(parseApiPath(u.pathname), method, u.pathname, u.searchParams);
+  };
+
+  it('names the verb of a resource request as RequestInfo does', () => {
+    expect(attrs('GET', '/api/v1/namespaces/shop/pods')).toEqual({ kind: 'resource', verb: 'list', group: '', resource: 'pods', namespace: 'shop', name: undefined, subresource: undefined });
+    expect(attrs('GET', '/api/v1/pods?watch=true')).toMatchObject({ verb: 'watch', namespace: undefined });
+    expect(attrs('GET', '/api/v1/watch/namespaces/shop/pods')).toMatchObject({ verb: 'watch', namespace: 'shop' });
+    expect(attrs('GET', '/apis/apps/v1/namespaces/shop/deployments/web')).toMatchObject({ verb: 'get', group: 'apps', resource: 'deployments', name: 'web' });
+    expect(attrs('PATCH', '/apis/apps/v1/namespaces/shop/deployments/web/scale')).toMatchObject({ verb: 'patch', resource: 'deployments', subresource: 'scale', name: 'web' });
+    expect(attrs('PUT', '/api/v1/nodes/node-a1')).toMatchObject({ verb: 'update', resource: 'nodes', namespace: undefined });
+    expect(attrs('POST', '/api/v1/namespaces/shop/pods/web-1/eviction')).toMatchObject({ verb: 'create', resource: 'pods', subresource: 'eviction' });
+    expect(attrs('GET', '/api/v1/namespaces/shop/pods/web-1/log?follow=true')).toMatchObject({ verb: 'get', subresource: 'log' });
+    expect(attrs('DELETE', '/api/v1/namespaces/shop/pods/web-1')).toMatchObject({ verb: 'delete' });
+    expect(attrs('DELETE', '/api/v1/namespaces/shop/pods')).toMatchObject({ verb: 'deletecollection' });
+    expect(attrs('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).toMatchObject({ verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' });
+  });
+
+  it('names a path outside the resources by its lower-case method, and nothing for an unserved path', () => {
+    expect(attrs('GET', '/apis/apps/v1')).toEqual({ kind: 'nonResource', verb: 'get', path: '/apis/apps/v1' });
+    expect(attrs('GET', '/healthz')).toEqual({ kind: 'nonResource', verb: 'get', path: '/healthz' });
+    expect(attrs('POST', '/version')).toEqual({ kind: 'nonResource', verb: 'post', path: '/version' });
+    expect(attrs('GET', '/api/v1/widgets')).toBeUndefined();
   });
 });

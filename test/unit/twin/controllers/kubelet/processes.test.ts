@@ -82,9 +82,25 @@ describe('kubelet processes on a manual clock', () => {
 
   it('gives every container the in-cluster env, under its own', async () => {
     const inCluster = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', KUBERNETES_SERVICE_ACCOUNT_TOKEN_FILE: '/state/serviceaccount/token' };
-    const { clock, store, spawned } = harness({ inClusterEnv: () => inCluster });
+    const asked: Array<{ namespace: string; serviceAccountName: string }> = [];
+    const { clock, store, spawned } = harness({
+      inClusterEnv: (pod) => {
+        asked.push(pod);
+        return inCluster;
+      },
+    });
     store.create('pods', podObject('web', { env: [{ name: 'KUBERNETES_SERVICE_PORT', value: '1' }] }));
     await clock.advance(0);
     expect(spawned[0].env).toMatchObject({ ...inCluster, KUBERNETES_SERVICE_PORT: '1', POD_NAME: 'web' });
+    // A pod that names no ServiceAccount runs as `default`.
+    expect(asked).toEqual([{ namespace: 'default', serviceAccountName: 'default' }]);
+  });
+
+  it('asks for the in-cluster env of the pod\'s own ServiceAccount', async () => {
+    const asked: Array<{ namespace: string; serviceAccountName: string }> = [];
+    const { clock, store } = harness({ inClusterEnv: (pod) => (asked.push(pod), {}) });
+    store.create('pods', podObject('gw', {}, { serviceAccountName: 'ingress-nginx' }));
+    await clock.advance(0);
+    expect(asked).toEqual([{ namespace: 'default', serviceAccountName: 'ingress-nginx' }]);
   });
 });
