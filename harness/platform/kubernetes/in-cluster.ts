@@ -32,9 +32,9 @@ export interface InClusterConfig {
 
 /**
  * The in-cluster configuration the env gives, or undefined when it gives none (no
- * KUBERNETES_SERVICE_HOST). HTTPS, except on a loopback host (the twin's API, which speaks plain
- * HTTP; a cluster's `kubernetes` Service is never on loopback) and on the plain-HTTP ports client-node
- * also takes as such (80, 8080, 8001).
+ * KUBERNETES_SERVICE_HOST). HTTPS with the CA file, as client-go's in-cluster config (the twin's
+ * pods get its HTTPS port and CA too), except on the plain-HTTP ports client-node also takes as such
+ * (80, 8080, 8001).
  */
 export function inClusterConfig(env: Record<string, string | undefined>): InClusterConfig | undefined {
   const host = env.KUBERNETES_SERVICE_HOST;
@@ -43,7 +43,7 @@ export function inClusterConfig(env: Record<string, string | undefined>): InClus
   if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
     throw new EnvironmentError(`In-cluster configuration: expected KUBERNETES_SERVICE_PORT to be a port (1–65535) with KUBERNETES_SERVICE_HOST=${host}, got ${JSON.stringify(env.KUBERNETES_SERVICE_PORT ?? null)}`);
   }
-  const plain = /^127\./.test(host) || host === 'localhost' || ['80', '8080', '8001'].includes(port);
+  const plain = ['80', '8080', '8001'].includes(port);
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const tokenFile = env[TOKEN_FILE_ENV] || path.join(SERVICE_ACCOUNT_DIR, 'token');
   const caFile = env[CA_FILE_ENV] || path.join(SERVICE_ACCOUNT_DIR, 'ca.crt');
