@@ -111,6 +111,28 @@ program
   });
 
 program
+  .command('preflight')
+  .description('check everything a run of the spec needs, changing nothing: context and opt-in, objects, each Kubernetes permission (SelfSubjectAccessReview), the AWS identity and actions (harmless calls), k6')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .option('--format <format>', 'text (one ✓/✗ line per check, with what to grant) or json', 'text')
+  .addHelpText('after', '\nExit codes: 0 every check passed (or could not be checked harmlessly); 2 bad spec or flags; 3 a check failed.')
+  .action(async (spec: string, opts) => {
+    if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./preflight.ts')).preflightCommand(spec, opts);
+  });
+
+program
+  .command('permissions')
+  .description('print the permissions the spec needs (the list preflight checks): RBAC Roles/ClusterRole with bindings, an IAM policy, or the list')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .option('--format <format>', 'rbac (YAML for kubectl apply), iam (a policy document) or json (the list)', 'rbac')
+  .option('--service-account <ns/name>', 'rbac: the ServiceAccount the bindings name', 'rollout-harness/rollout-harness')
+  .action(async (spec: string, opts) => {
+    if (!['rbac', 'iam', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected rbac, iam or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./preflight.ts')).permissionsCommand(spec, opts);
+  });
+
+program
   .command('restore')
   .description('put back every original setting a run recorded (after a kill, or a restore that failed) that still has a value the run set, read them back, and remove its markers; refused while the run is still running')
   .argument('<run>', 'run id under --results-dir, or a run directory')

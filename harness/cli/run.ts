@@ -10,6 +10,7 @@ import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from '../orchestrator/run-id.ts';
 import { describeRoute } from '../orchestrator/traffic-address.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
+import type { PreflightPorts } from '../preflight/checks.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../settings/access-logs.ts';
@@ -35,8 +36,8 @@ export interface RunCommandOptions {
   columns?: TableColumn[];
 }
 
-/** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk). */
-export async function runCommand(specFile: string, opts: RunCommandOptions, deps: { fs?: WriteFs } = {}): Promise<number> {
+/** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk), `deps.preflight` the checks' ports. */
+export async function runCommand(specFile: string, opts: RunCommandOptions, deps: { fs?: WriteFs; preflight?: PreflightPorts } = {}): Promise<number> {
   if (opts.runId !== undefined) checkRunId(opts.runId, '--run-id');
   if (opts.resume !== undefined) checkRunId(opts.resume, '--resume');
   if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
@@ -53,6 +54,17 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
       await access(truth, constants.R_OK);
     } catch (error) {
       throw new ConfigError(`explain.groundTruth: expected a readable file (a twin up's <state-dir>/access.log), got ${truth}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  // A cluster's run checks what preflight checks first: a missing permission refuses it now, not at 3 a.m. in the middle of a cell.
+  if (loaded.spec.target.context) {
+    const { preflightLines } = await import('./preflight.ts');
+    const { renderChecklist } = await import('../preflight/checks.ts');
+    const lines = await preflightLines(loaded.spec, specFile, { ...(deps.preflight ? { ports: deps.preflight } : {}) });
+    const failed = lines.filter((l) => l.status === 'fail').length;
+    if (failed) {
+      console.error(`${renderChecklist(lines)}\nrollout-harness: refusing to run: ${failed} preflight check${failed === 1 ? '' : 's'} failed (above)`);
+      return exitCodeOf({ command: 'preflight', failed });
     }
   }
   const runId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
