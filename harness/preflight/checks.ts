@@ -8,7 +8,7 @@ import { ALLOWED_LABEL } from '../core/labels.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { parseLoadBalancerArn, instanceIdOf, type AwsAccessPort, type Ec2Port, type Elbv2Port, type FisPort, type KObject, type KubernetesPort, type Metrics } from '../platform/ports.ts';
 import { ApiError } from '../core/errors.ts';
-import { describeAws, describeKube, namespacesOf, permissionsOf, type AwsPermission, type KubePermission, type Permission } from './permissions.ts';
+import { describeAws, describeKube, logKeyPrefix, namespacesOf, permissionsOf, type AwsPermission, type KubePermission, type Permission } from './permissions.ts';
 
 /** One checklist line: passed, failed, or not checked (with why). */
 export interface CheckLine {
@@ -183,15 +183,24 @@ export async function runPreflight(spec: Spec, ports: PreflightPorts, hint: Gran
 /** One line per Kubernetes permission, by SelfSubjectAccessReview; a server that does not serve the review gets one skipped line per permission. */
 async function kubeLines(k8s: KubernetesPort, perms: KubePermission[], hint: GrantHint): Promise<CheckLine[]> {
   const out: CheckLine[] = [];
+  let unserved: string | undefined;
   for (const p of perms) {
     const check = `kubernetes: ${describeKube(p)}`;
+    if (unserved) {
+      out.push({ status: 'skip', check, detail: unserved, permission: p });
+      continue;
+    }
     try {
       const a = await k8s.accessReview({ verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.namespace !== undefined ? { namespace: p.namespace } : {}) });
       const why = a.reason || a.evaluationError;
       out.push(a.allowed ? { status: 'pass', check, detail: why || 'allowed', permission: p } : { status: 'fail', check, detail: why ? `not allowed: ${why}` : 'not allowed', grant: `${describeKube(p)} (${hint.rbac})`, permission: p });
     } catch (error) {
       // Every cluster serves authorization.k8s.io/v1; a server that does not cannot be asked.
-      if (error instanceof ApiError && error.status === 404) out.push({ status: 'skip', check, detail: `the API server does not serve SelfSubjectAccessReview (authorization.k8s.io/v1): ${message(error)}`, permission: p });
+      if (error instanceof ApiError && error.status === 404) {
+        // Asked once: the first line says what came, the others why they were not asked.
+        out.push({ status: 'skip', check, detail: `the API server does not serve SelfSubjectAccessReview (authorization.k8s.io/v1): ${message(error)}`, permission: p });
+        unserved = 'not asked: the API server does not serve SelfSubjectAccessReview (above)';
+      }
       else out.push({ status: 'fail', check, detail: message(error), permission: p, ...(isDenied(error) ? { grant: `create selfsubjectaccessreviews.authorization.k8s.io (every authenticated user has it by default)` } : {}) });
     }
   }
@@ -215,11 +224,11 @@ async function gatherFacts(spec: Spec, ports: PreflightPorts, facts: Facts): Pro
     facts.missing.instance = `the nodes could not be listed: ${message(error)}`;
   }
   const logs = spec.explain.accessLogs ?? spec.explain.enableAccessLogs;
-  if (logs) facts.logs = { bucket: logs.bucket, prefix: logs.prefix };
+  if (logs) facts.logs = { bucket: logs.bucket, prefix: logKeyPrefix(logs.prefix) };
   else if (facts.loadBalancerArn) {
     try {
       const a = await ports.elbv2.describeLoadBalancerAttributes(facts.loadBalancerArn);
-      if (a['access_logs.s3.enabled'] === 'true' && a['access_logs.s3.bucket']) facts.logs = { bucket: a['access_logs.s3.bucket'], prefix: a['access_logs.s3.prefix'] ?? '' };
+      if (a['access_logs.s3.enabled'] === 'true' && a['access_logs.s3.bucket']) facts.logs = { bucket: a['access_logs.s3.bucket'], prefix: logKeyPrefix(a['access_logs.s3.prefix'] ?? '') };
       else facts.missing.logs = "the load balancer's access logs are off (access_logs.s3.enabled) and the spec names no explain.accessLogs or explain.enableAccessLogs";
     } catch (error) {
       facts.missing.logs = `the load balancer's attributes could not be read: ${message(error)}`;
@@ -254,6 +263,7 @@ export function renderChecklist(lines: CheckLine[]): string {
   const out = lines.map((l) => `${MARK[l.status]} ${l.check}: ${l.detail}${l.grant ? `\n    grant: ${l.grant}` : ''}`);
   const failed = lines.filter((l) => l.status === 'fail').length;
   const skipped = lines.filter((l) => l.status === 'skip').length;
-  out.push('', failed ? `${failed} of ${lines.length} checks failed${skipped ? ` (${skipped} not checkable)` : ''}; nothing was changed.` : `All ${lines.length - skipped} checks passed${skipped ? ` (${skipped} not checkable)` : ''}; nothing was changed.`);
+  const passed = lines.length - failed - skipped;
+  out.push('', `${failed ? `${failed} failed, ` : 'All checked passed: '}${passed} passed, ${skipped} not checkable; nothing was changed.`);
   return out.join('\n');
 }

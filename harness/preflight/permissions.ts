@@ -187,7 +187,7 @@ const USES: Use[] = [
     needs: (spec, why) => {
       const logs = spec.explain.accessLogs ?? spec.explain.enableAccessLogs;
       const bucket = logs ? `arn:aws:s3:::${logs.bucket}` : '*';
-      return [aws('s3:ListBucket', why, bucket), aws('s3:GetObject', why, logs ? `${bucket}/${logs.prefix}*` : '*')];
+      return [aws('s3:ListBucket', why, bucket), aws('s3:GetObject', why, logs ? `${bucket}/${logKeyPrefix(logs.prefix)}*` : '*')];
     },
   },
   {
@@ -196,6 +196,11 @@ const USES: Use[] = [
     needs: (_spec, why) => [aws('cloudwatch:GetMetricData', why)],
   },
 ];
+
+/** Where a load balancer with access-log prefix `prefix` writes its objects: `<prefix>/AWSLogs/` (the ALB's layout). */
+export function logKeyPrefix(prefix: string): string {
+  return `${prefix ? `${prefix.replace(/\/$/, '')}/` : ''}AWSLogs/`;
+}
 
 /** The key that makes two entries the same permission. */
 export function permissionKey(p: Permission): string {

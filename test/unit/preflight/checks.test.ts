@@ -99,6 +99,8 @@ describe('runPreflight', () => {
     const kube = permissionsOf(spec).filter((x): x is KubePermission => x.api === 'kubernetes');
     expect(p.asked.map((a) => describeKube({ api: 'kubernetes', why: '', ...a }))).toEqual(kube.map(describeKube));
     expect(lines.find((l) => l.check === 'aws: ec2:TerminateInstances')).toMatchObject({ status: 'pass', detail: 'DryRun on i-0a1b2c3d4e5f60002: DryRunOperation (allowed)' });
+    // The load balancer's log prefix, as the ALB writes under it: <prefix>/AWSLogs/.
+    expect(lines.find((l) => l.check === 'aws: s3:ListBucket')?.detail).toBe('s3://alb-logs/web/AWSLogs/: first object web/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/12/03/log.gz');
     expect(lines.find((l) => l.check.startsWith('AWS identity'))?.detail).toBe('arn:aws:sts::123456789012:assumed-role/rollout-harness/nightly (account 123456789012)');
     // Not harmless to call: said so, not failed.
     expect(lines.find((l) => l.check === 'aws: elasticloadbalancing:ModifyTargetGroupAttributes')?.status).toBe('skip');
@@ -137,11 +139,14 @@ describe('runPreflight', () => {
   });
 
   it('a server without SelfSubjectAccessReview: the Kubernetes lines are skipped with why', async () => {
-    const lines = await runPreflight(spec, ports({ reviewStatus: 404 }), hint);
+    const p = ports({ reviewStatus: 404 });
+    const lines = await runPreflight(spec, p, hint);
+    expect(p.asked).toHaveLength(1);
     const kube = lines.filter((l) => l.check.startsWith('kubernetes:'));
     expect(kube.length).toBe(permissionsOf(spec).filter((x) => x.api === 'kubernetes').length);
     expect(new Set(kube.map((l) => l.status))).toEqual(new Set(['skip']));
-    expect(kube[0].detail).toMatch(/does not serve SelfSubjectAccessReview/);
+    expect(kube[0].detail).toMatch(/does not serve SelfSubjectAccessReview \(authorization.k8s.io\/v1\): .*404/);
+    expect(kube[1].detail).toBe('not asked: the API server does not serve SelfSubjectAccessReview (above)');
   });
 
   it('renders one ✓/✗/– line per check and the count', async () => {
@@ -149,7 +154,8 @@ describe('runPreflight', () => {
     expect(text).toMatch(/^✓ context staging allowed: in target.allowedContexts$/m);
     expect(text).toMatch(/^✗ aws: ec2:TerminateInstances: UnauthorizedOperation: .*\n {4}grant: ec2:TerminateInstances \(rollout-harness permissions spec.yaml --format iam\)$/m);
     expect(text).toMatch(/^– aws: fis:|^– aws: elasticloadbalancing:ModifyTargetGroupAttributes: not checkable/m);
-    expect(text).toMatch(/^1 of \d+ checks failed \(\d+ not checkable\); nothing was changed\.$/m);
+    expect(text).toMatch(/^1 failed, \d+ passed, \d+ not checkable; nothing was changed\.$/m);
+    expect(renderChecklist([{ status: 'pass', check: 'a', detail: 'b' }, { status: 'skip', check: 'c', detail: 'd' }])).toMatch(/\nAll checked passed: 1 passed, 1 not checkable; nothing was changed\.$/);
   });
 });
 

@@ -114,7 +114,7 @@ describe('rendering', () => {
     const policy = renderIamPolicy(permissionsOf(everything));
     expect(policy.Version).toBe('2012-10-17');
     expect(policy.Statement.find((s) => s.Action.includes('iam:PassRole'))).toEqual({ Sid: 'RolloutHarnessIam', Effect: 'Allow', Action: ['iam:PassRole'], Resource: FIS_ROLE });
-    expect(policy.Statement.find((s) => s.Action.includes('s3:GetObject'))?.Resource).toBe('arn:aws:s3:::alb-logs/nightly*');
+    expect(policy.Statement.find((s) => s.Action.includes('s3:GetObject'))?.Resource).toBe('arn:aws:s3:::alb-logs/nightly/AWSLogs/*');
     expect(new Set(policy.Statement.map((s) => s.Sid)).size).toBe(policy.Statement.length);
     // The same list, rendered: every action of the list is granted.
     expect(policy.Statement.flatMap((s) => s.Action).sort()).toEqual([...new Set(actions(permissionsOf(everything)))].sort());
