@@ -48,7 +48,7 @@ export function grantHint(specFile: string): GrantHint {
 export async function clusterPreflightPorts(spec: Spec, env: Record<string, string | undefined>, lookup: (host: string) => Promise<unknown> = (h) => dnsLookup(h)): Promise<PreflightPorts> {
   const t = spec.target;
   if (!t.context) throw new ConfigError('target.context: expected the context of the cluster to check (preflight checks a cluster, or a twin started apart with `twin up`); the embedded twin a run starts itself needs no permission');
-  const [{ createKubernetesAdapter, loadKubeConfig }, { createElbv2Adapter }, { createEc2Adapter }, { createAwsAccessAdapter }, { createCloudWatchAdapter }, { createFisAdapter }, { resolveRegion }, { connectTopology }] = await Promise.all([
+  const [{ createKubernetesAdapter, loadKubeConfig }, { createElbv2Adapter }, { createEc2Adapter }, { createAwsAccessAdapter }, { createCloudWatchAdapter }, { createFisAdapter }, { resolveRegion }, { connectTopology, need }] = await Promise.all([
     import('../platform/kubernetes/adapter.ts'),
     import('../platform/elbv2/adapter.ts'),
     import('../platform/ec2/adapter.ts'),
@@ -73,7 +73,9 @@ export async function clusterPreflightPorts(spec: Spec, env: Record<string, stri
     metrics: createCloudWatchAdapter({ region, endpoint: t.endpoints.cloudwatch }),
     fis: createFisAdapter({ region, endpoint: t.endpoints.fis }),
     async locate() {
-      const d = await k8s.getDeployment(t.namespace, t.deployment);
+      // In connect's words: what was expected, and what came.
+      const d = await need(`deployment ${t.namespace}/${t.deployment} in context ${t.context}`, k8s.getDeployment(t.namespace, t.deployment));
+      if (t.ingress) await need(`ingress ${t.namespace}/${t.ingress} in context ${t.context}`, k8s.getIngress(t.namespace, t.ingress));
       const topology = await connectTopology(k8s, elbv2, spec, { names: { ...t, ingress: ingressOf(t) }, deployment: d }, lookup, `in context ${t.context}`);
       return { targetGroupArns: [topology.direct?.targetGroupArn, topology.gateway?.targetGroupArn].filter((a): a is string => a !== undefined) };
     },
