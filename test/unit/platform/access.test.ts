@@ -1,4 +1,6 @@
 /** The AWS access adapter against the twin's AWS API server: the identity, and TerminateInstances DryRun read as allowed. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { ApiError } from '../../../harness/core/errors.ts';
@@ -6,6 +8,7 @@ import { seededRandom } from '../../../harness/core/random.ts';
 import { createAwsAccessAdapter } from '../../../harness/platform/access/adapter.ts';
 import type { AwsAccessPort } from '../../../harness/platform/ports.ts';
 import { createAlbTwin, type AlbTwin } from '../../../harness/twin/alb/twin.ts';
+import { ec2Error } from '../../../harness/twin/aws/ec2-api.ts';
 import { startAwsApiServer, type AwsApiServer } from '../../../harness/twin/aws/server.ts';
 import { parseTwinConfig } from '../../../harness/twin/config.ts';
 import { Network } from '../../../harness/twin/network.ts';
@@ -40,5 +43,27 @@ describe('createAwsAccessAdapter', () => {
     const error = await access.dryRunTerminate('i-0000000000000000f').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as Error).message).toMatch(/^AWS dryRunTerminate\(i-0000000000000000f\): expected an answer, got 400 InvalidInstanceID.NotFound/);
+  });
+});
+
+describe('an identity without ec2:TerminateInstances', () => {
+  it('reads UnauthorizedOperation as not allowed, with EC2\'s message', async () => {
+    // EC2's answer to a DryRun the caller may not make (the twin has no IAM, so a stand-in answers it).
+    const message = 'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/restricted/nightly is not authorized to perform: ec2:TerminateInstances';
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(403, { 'content-type': 'text/xml' }).end(ec2Error('UnauthorizedOperation', message, 'req-1', 403).body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const denied = createAwsAccessAdapter({ region: 'us-east-1', credentials: { accessKeyId: 'restricted', secretAccessKey: 'x' }, endpoints: { ec2: url } });
+      expect(await denied.dryRunTerminate('i-0a1b2c3d4e5f60002')).toEqual({ allowed: false, code: 'UnauthorizedOperation', message });
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
   });
 });
