@@ -90,7 +90,7 @@ program
   .addHelpText(
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
-      '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
+      '3 environment or safety refusal (unreachable target, context not allowed, a preflight check failed, another run\'s changes left on the cluster,\n' +
       'another run still running, restore could not verify a setting, a results file could not be written); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
       'With --baseline, the worse of that and compare\'s (1 a cell regressed beyond noise; 4 a cell INVALID in either run),\n' +
       'in the order 0 < 4 < 1 < 130 < 3 < 2.',
