@@ -112,6 +112,10 @@ export interface KubernetesPort {
    * `sinceSeconds` only the lines of the last so many seconds. A pod that is gone fails with 404.
    */
   readPodLog(namespace: string, name: string, opts?: PodLogOptions): Promise<string>;
+  /** A CustomResourceDefinition by name (apiextensions.k8s.io/v1), e.g. `targetgroupbindings.elbv2.k8s.aws`; 404 when absent. */
+  getCustomResourceDefinition(name: string): Promise<KObject>;
+  /** The MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): where the readiness-gate injection webhook is registered. */
+  listMutatingWebhookConfigurations(): Promise<KObject[]>;
   /** Whether the caller may do what `attrs` say: a SelfSubjectAccessReview (authorization.k8s.io/v1), which changes nothing. */
   accessReview(attrs: AccessAttributes): Promise<AccessAnswer>;
   /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */

@@ -8,7 +8,7 @@ import { ALLOWED_LABEL } from '../core/labels.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { parseLoadBalancerArn, instanceIdOf, type AwsAccessPort, type Ec2Port, type Elbv2Port, type FisPort, type KObject, type KubernetesPort, type Metrics } from '../platform/ports.ts';
 import { ApiError } from '../core/errors.ts';
-import { describeAws, describeKube, logKeyPrefix, namespacesOf, permissionsOf, type AwsPermission, type KubePermission, type Permission } from './permissions.ts';
+import { describeAws, describeKube, gateOn, logKeyPrefix, namespacesOf, permissionsOf, type AwsPermission, type KubePermission, type Permission } from './permissions.ts';
 
 /** One checklist line: passed, failed, or not checked (with why). */
 export interface CheckLine {
@@ -165,6 +165,7 @@ export async function runPreflight(spec: Spec, ports: PreflightPorts, hint: Gran
     facts.missing.targetGroup = `the target's objects were not found: ${message(error)}`;
     lines.push({ status: 'fail', check: 'objects: deployment, ingress or binding, target group, listener', detail: message(error) });
   }
+  if (gateOn(spec)) lines.push(...(await controllerLines(ports.k8s)));
   const perms = permissionsOf(spec);
   lines.push(...(await kubeLines(ports.k8s, perms.filter((p): p is KubePermission => p.api === 'kubernetes'), hint)));
   try {
@@ -203,6 +204,40 @@ async function kubeLines(k8s: KubernetesPort, perms: KubePermission[], hint: Gra
       }
       else out.push({ status: 'fail', check, detail: message(error), permission: p, ...(isDenied(error) ? { grant: `create selfsubjectaccessreviews.authorization.k8s.io (every authenticated user has it by default)` } : {}) });
     }
+  }
+  return out;
+}
+
+/** The AWS Load Balancer Controller's CRD the harness reads, and the webhook that injects the readiness gate into new pods. */
+export const TARGET_GROUP_BINDING_CRD = 'targetgroupbindings.elbv2.k8s.aws';
+/** The controller's pod mutating webhook (aws-load-balancer-controller `webhooks/core/pod_mutator.go`, chart `webhook.yaml`). */
+export const READINESS_GATE_WEBHOOK = 'mpod.elbv2.k8s.aws';
+
+/** True when a 404 says the API is not served at all (the twin), not that the object is missing. */
+const unserved = (error: unknown) => error instanceof ApiError && error.status === 404 && /could not find the requested resource/.test(message(error));
+
+/** With the gate as an axis: the controller's CRD and its readiness-gate webhook are there (else no pod would carry the gate). */
+async function controllerLines(k8s: KubernetesPort): Promise<CheckLine[]> {
+  const out: CheckLine[] = [];
+  const crd = `CRD ${TARGET_GROUP_BINDING_CRD}`;
+  try {
+    const served = ((await k8s.getCustomResourceDefinition(TARGET_GROUP_BINDING_CRD)).spec?.versions ?? []).filter((v: { served?: boolean }) => v.served).map((v: { name: string }) => v.name);
+    out.push({ status: 'pass', check: crd, detail: `served versions: ${served.join(', ') || 'none'}` });
+  } catch (error) {
+    if (unserved(error)) out.push({ status: 'skip', check: crd, detail: `the API server does not serve CustomResourceDefinitions (apiextensions.k8s.io/v1): ${message(error)}` });
+    else out.push({ status: 'fail', check: crd, detail: message(error), grant: isDenied(error) ? 'get customresourcedefinitions.apiextensions.k8s.io cluster-wide' : 'install the AWS Load Balancer Controller (its CRDs)' });
+  }
+  const hook = `readiness-gate webhook ${READINESS_GATE_WEBHOOK}`;
+  try {
+    const found = (await k8s.listMutatingWebhookConfigurations()).find((c) => ((c as { webhooks?: Array<{ name?: string }> }).webhooks ?? []).some((w) => w.name === READINESS_GATE_WEBHOOK));
+    out.push(
+      found
+        ? { status: 'pass', check: hook, detail: `in MutatingWebhookConfiguration ${found.metadata?.name}` }
+        : { status: 'fail', check: hook, detail: 'no MutatingWebhookConfiguration has it: new pods would not get the readiness gate, and the gate cells would measure nothing', grant: 'install the AWS Load Balancer Controller with its webhook (enabled by default in its Helm chart)' },
+    );
+  } catch (error) {
+    if (unserved(error)) out.push({ status: 'skip', check: hook, detail: `the API server does not serve MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): ${message(error)}` });
+    else out.push({ status: 'fail', check: hook, detail: message(error), ...(isDenied(error) ? { grant: 'list mutatingwebhookconfigurations.admissionregistration.k8s.io cluster-wide' } : {}) });
   }
   return out;
 }

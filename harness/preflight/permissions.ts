@@ -69,6 +69,8 @@ const viaFis = (spec: Spec) => spec.disruptions.some((d) => d.kind === 'spot' &&
 const karpenter = (spec: Spec) => spec.disruptions.some((d) => (d.kind === 'spot' || d.kind === 'rebalance' || d.kind === 'node-replace') && d.handler === 'karpenter');
 /** The Ingresses the harness reads and annotates: the app's (or the twin's default), the gateway's. */
 const hasIngress = (spec: Spec) => ingressOf(spec.target) !== undefined || (topologiesOf(spec).includes('gateway') && gatewayOf(spec.target).ingress !== undefined);
+/** A cell with the readiness gate on: the controller's webhook must inject it. */
+export const gateOn = (spec: Spec) => spec.matrix.readinessGate.includes(true);
 const axisObject = (spec: Spec, object: string) => Object.values(spec.axes).some((a) => a.object === object);
 const perNamespace = (spec: Spec, f: (ns: string) => Permission[]) => namespacesOf(spec).flatMap(f);
 
@@ -146,6 +148,11 @@ const USES: Use[] = [
     why: "reads the gateway pods' logs (explaining each 5xx at the gateway hop)",
     when: (spec) => spec.explain.enabled && topologiesOf(spec).includes('gateway'),
     needs: (spec, why) => [k('get', '', 'pods', why, gatewayOf(spec.target).namespace, 'log')],
+  },
+  {
+    why: "checks (preflight, before a run) that the controller's TargetGroupBinding CRD and its readiness-gate injection webhook are there, when the gate is an axis",
+    when: gateOn,
+    needs: (_spec, why) => [k('get', 'apiextensions.k8s.io', 'customresourcedefinitions', why), k('list', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', why)],
   },
   {
     why: "reads the target group, its health, attributes and tags, and the load balancer's listeners, rules and attributes",
@@ -281,6 +288,8 @@ export const KUBE_METHOD_CALLS = {
   annotate: [cl('patch', '', 'namespaces'), cl('patch', '', 'nodes'), ns('patch', 'apps', 'deployments'), ns('patch', 'networking.k8s.io', 'ingresses')],
   readPodLog: [ns('get', '', 'pods', 'log')],
   watchPods: [ns('list', '', 'pods'), ns('watch', '', 'pods')],
+  getCustomResourceDefinition: [cl('get', 'apiextensions.k8s.io', 'customresourcedefinitions')],
+  listMutatingWebhookConfigurations: [cl('list', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations')],
 } satisfies Record<Exclude<keyof KubernetesPort, 'context' | 'dryRun' | 'accessReview'>, KubeCall[]>;
 
 /** What the cluster capacity adapter sends for a Karpenter replacement (harness/platform/kubernetes/capacity.ts). */

@@ -1,6 +1,8 @@
 /** KubernetesPort over @kubernetes/client-node (1.x). */
 import {
+  AdmissionregistrationV1Api,
   ApiException,
+  ApiextensionsV1Api,
   AppsV1Api,
   AuthorizationV1Api,
   CoreV1Api,
@@ -79,6 +81,8 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
   const custom = kc.makeApiClient(CustomObjectsApi);
   const policy = kc.makeApiClient(PolicyV1Api);
   const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const apiextensions = kc.makeApiClient(ApiextensionsV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
@@ -173,6 +177,12 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
       // sinceSeconds must be ≥ 1 (the API refuses 0).
       const sinceSeconds = opts.sinceSeconds === undefined ? undefined : Math.max(1, Math.ceil(opts.sinceSeconds));
       return core.readNamespacedPodLog({ namespace, name, container: opts.container, previous: opts.previous, timestamps: opts.timestamps, sinceSeconds });
+    },
+    async getCustomResourceDefinition(name) {
+      return plain(await apiextensions.readCustomResourceDefinition({ name }));
+    },
+    async listMutatingWebhookConfigurations() {
+      return (await admission.listMutatingWebhookConfiguration()).items.map(plain);
     },
     async accessReview(attrs) {
       const resourceAttributes = { verb: attrs.verb, group: attrs.group, resource: attrs.resource, subresource: attrs.subresource, namespace: attrs.namespace, name: attrs.name };

@@ -106,6 +106,8 @@ const CALLS: Record<keyof typeof KUBE_METHOD_CALLS, () => Promise<unknown>> = {
     for (const ref of [{ kind: 'Namespace', name: 'shop' }, { kind: 'Node', name: 'node-a1' }, { kind: 'Deployment', name: 'web', namespace: 'shop' }, { kind: 'Ingress', name: 'web', namespace: 'shop' }] satisfies ObjectRef[]) await k8s.annotate(ref, { a: 'b' });
   },
   readPodLog: () => k8s.readPodLog('ingress-nginx', 'gw-1', { timestamps: true }),
+  getCustomResourceDefinition: () => k8s.getCustomResourceDefinition('targetgroupbindings.elbv2.k8s.aws'),
+  listMutatingWebhookConfigurations: () => k8s.listMutatingWebhookConfigurations(),
   watchPods: () => {
     const stop = new AbortController();
     onWatch = () => stop.abort();

@@ -32,6 +32,10 @@ interface World {
   /** Status of every review (404: the server does not serve it). */
   reviewStatus?: number;
   locateError?: string;
+  /** No MutatingWebhookConfiguration carries the readiness-gate webhook. */
+  noWebhook?: boolean;
+  /** The server does not serve CRDs or webhook configurations (the twin). */
+  controllerUnserved?: boolean;
 }
 
 /** Stand-in ports for a cluster: what the review was asked is recorded. */
@@ -41,6 +45,14 @@ function ports(world: World = {}): PreflightPorts & { asked: AccessAttributes[] 
     context: 'staging',
     getNamespace: async (name: string) => ({ metadata: { name, labels: world.label === undefined ? { 'rollout-harness.io/allowed': 'true' } : { 'rollout-harness.io/allowed': world.label } } }),
     listNodes: async () => [{ metadata: { name: 'node-spot', labels: { 'eks.amazonaws.com/capacityType': 'SPOT' } }, spec: { providerID: 'aws:///us-east-1a/i-0a1b2c3d4e5f60002' } }],
+    getCustomResourceDefinition: async (name: string) => {
+      if (world.controllerUnserved) throw new ApiError('Kubernetes API getCustomResourceDefinition: expected an answer, got 404: the server could not find the requested resource', 404);
+      return { metadata: { name }, spec: { versions: [{ name: 'v1alpha1', served: false }, { name: 'v1beta1', served: true }] } };
+    },
+    listMutatingWebhookConfigurations: async () => {
+      if (world.controllerUnserved) throw new ApiError('Kubernetes API listMutatingWebhookConfigurations: expected an answer, got 404: the server could not find the requested resource', 404);
+      return [{ metadata: { name: 'other' }, webhooks: [{ name: 'x.example.com' }] }, ...(world.noWebhook ? [] : [{ metadata: { name: 'aws-load-balancer-webhook' }, webhooks: [{ name: 'mpod.elbv2.k8s.aws' }, { name: 'mtargetgroupbinding.elbv2.k8s.aws' }] }])];
+    },
     accessReview: async (a: AccessAttributes) => {
       asked.push(a);
       if (world.reviewStatus) throw new ApiError(`Kubernetes API accessReview: expected an answer, got ${world.reviewStatus}`, world.reviewStatus);
@@ -136,6 +148,19 @@ describe('runPreflight', () => {
     const lines = await runPreflight(spec, ports({ locateError: 'Expected ingress shop/web in context staging, got: it does not exist (404)' }), hint);
     expect(failed(lines).map((l) => l.detail)).toEqual(['Expected ingress shop/web in context staging, got: it does not exist (404)']);
     expect(lines.find((l) => l.check === 'aws: elasticloadbalancing:DescribeTargetHealth')).toMatchObject({ status: 'skip', detail: expect.stringContaining('does not exist (404)') });
+  });
+
+  it('with the gate as an axis: the controller\'s CRD and its webhook; a missing webhook fails, a server without the APIs skips', async () => {
+    const ok = await runPreflight(spec, ports(), hint);
+    expect(ok.filter((l) => /^CRD |^readiness-gate/.test(l.check))).toEqual([
+      { status: 'pass', check: 'CRD targetgroupbindings.elbv2.k8s.aws', detail: 'served versions: v1beta1' },
+      { status: 'pass', check: 'readiness-gate webhook mpod.elbv2.k8s.aws', detail: 'in MutatingWebhookConfiguration aws-load-balancer-webhook' },
+    ]);
+    expect(failed(await runPreflight(spec, ports({ noWebhook: true }), hint))).toEqual([expect.objectContaining({ check: 'readiness-gate webhook mpod.elbv2.k8s.aws', grant: expect.stringContaining('AWS Load Balancer Controller') })]);
+    const twin = await runPreflight(spec, ports({ controllerUnserved: true }), hint);
+    expect(twin.filter((l) => /^CRD |^readiness-gate/.test(l.check)).map((l) => l.status)).toEqual(['skip', 'skip']);
+    const off = await runPreflight({ ...spec, matrix: { ...spec.matrix, readinessGate: [false] } }, ports({ noWebhook: true }), hint);
+    expect(off.filter((l) => /^CRD |^readiness-gate/.test(l.check))).toEqual([]);
   });
 
   it('a server without SelfSubjectAccessReview: the Kubernetes lines are skipped with why', async () => {

@@ -38,10 +38,17 @@ describe('permissionsOf', () => {
       'get ingresses.networking.k8s.io in namespace shop',
       'patch ingresses.networking.k8s.io in namespace shop',
       'list events in namespace shop',
+      // The gate is an axis: preflight checks the controller's CRD and webhook.
+      'get customresourcedefinitions.apiextensions.k8s.io cluster-wide',
+      'list mutatingwebhookconfigurations.admissionregistration.k8s.io cluster-wide',
     ]);
     expect(actions(perms)).not.toContain('ec2:TerminateInstances');
     expect(actions(perms)).toContain('elasticloadbalancing:DescribeTargetHealth');
     expect(actions(perms)).toContain('s3:ListBucket');
+  });
+
+  it('without the gate, nothing of the webhook', () => {
+    expect(kube(permissionsOf(specOf({ matrix: { ...matrix, readinessGate: [false] } }))).filter((p) => /customresourcedefinitions|mutatingwebhook/.test(p))).toEqual([]);
   });
 
   it('a drain evicts cluster-wide (pods/eviction) and patches nodes, but terminates no instance', () => {
