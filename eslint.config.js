@@ -17,6 +17,7 @@ const LAYERS = {
   disruptions: ['cli', 'orchestrator', 'traffic', 'report', 'twin'],
   explain: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'twin'],
   orchestrator: ['cli', 'twin'],
+  preflight: ['cli', 'orchestrator', 'twin'],
   twin: ['cli', 'orchestrator', 'matrix', 'disruptions', 'traffic', 'observe', 'report', 'platform'],
 };
 const ADAPTERS = { group: ['**/platform/*/adapter.ts'], message: 'Only the composition root (harness/cli/) builds real adapters; take the port instead.' };

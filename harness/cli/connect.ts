@@ -130,7 +130,7 @@ export async function findBinding(
 const RESOURCE_TAG = 'ingress.k8s.aws/resource';
 
 /** Reads what the run needs; a missing object is an environment error saying what was expected and what came. */
-async function need<T>(what: string, read: Promise<T>): Promise<T> {
+export async function need<T>(what: string, read: Promise<T>): Promise<T> {
   try {
     return await read;
   } catch (cause) {

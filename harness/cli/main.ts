@@ -101,7 +101,7 @@ program
   .addHelpText(
     'after',
     '\nExit codes: 0 every cell valid and every expectation held; 1 an expectation failed; 2 bad spec, flags or arguments;\n' +
-      '3 environment or safety refusal (unreachable target, context not allowed, another run\'s changes left on the cluster,\n' +
+      '3 environment or safety refusal (unreachable target, context not allowed, a preflight check failed, another run\'s changes left on the cluster,\n' +
       'another run still running, restore could not verify a setting, a results file could not be written); 4 finished with INVALID cells; 130 interrupted (settings restored).\n' +
       'With --baseline, the worse of that and compare\'s (1 a cell regressed beyond noise; 4 a cell INVALID in either run),\n' +
       'in the order 0 < 4 < 1 < 130 < 3 < 2.',
@@ -120,6 +120,28 @@ program
   .action(async (spec: string, opts) => {
     if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
     process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);
+  });
+
+program
+  .command('preflight')
+  .description('check everything a run of the spec needs, changing nothing: context and opt-in, objects, each Kubernetes permission (SelfSubjectAccessReview), the AWS identity and actions (harmless calls), k6')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .option('--format <format>', 'text (one ✓/✗ line per check, with what to grant) or json', 'text')
+  .addHelpText('after', '\nExit codes: 0 every check passed (or could not be checked harmlessly); 2 bad spec or flags; 3 a check failed.')
+  .action(async (spec: string, opts) => {
+    if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./preflight.ts')).preflightCommand(spec, opts);
+  });
+
+program
+  .command('permissions')
+  .description('print the permissions the spec needs (the list preflight checks): RBAC Roles/ClusterRole with bindings, an IAM policy, or the list')
+  .argument('<spec>', 'matrix spec (YAML)')
+  .option('--format <format>', 'rbac (YAML for kubectl apply), iam (a policy document) or json (the list)', 'rbac')
+  .option('--service-account <ns/name>', 'rbac: the ServiceAccount the bindings name', 'rollout-harness/rollout-harness')
+  .action(async (spec: string, opts) => {
+    if (!['rbac', 'iam', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected rbac, iam or json, got "${opts.format}"`);
+    process.exitCode = await (await import('./preflight.ts')).permissionsCommand(spec, opts);
   });
 
 program

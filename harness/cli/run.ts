@@ -10,6 +10,7 @@ import { describeDisruption } from '../disruptions/index.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand, shardRunId } from '../orchestrator/run-id.ts';
 import { describeRoute } from '../orchestrator/traffic-address.ts';
 import type { RunOutcome } from '../orchestrator/run.ts';
+import type { PreflightPorts } from '../preflight/checks.ts';
 import type { TableColumn } from '../report/markdown.ts';
 import { describeConfig } from '../orchestrator/settings.ts';
 import { describeEnable } from '../settings/access-logs.ts';
@@ -41,8 +42,8 @@ export interface RunCommandOptions {
   resultsS3?: string;
 }
 
-/** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk). */
-export async function runCommand(specFile: string, opts: RunCommandOptions, deps: { fs?: WriteFs } = {}): Promise<number> {
+/** Runs the matrix, prints the table, returns the exit code (see `--help`); `deps.fs` writes the results (tests inject a full disk), `deps.preflight` the checks' ports. */
+export async function runCommand(specFile: string, opts: RunCommandOptions, deps: { fs?: WriteFs; preflight?: PreflightPorts } = {}): Promise<number> {
   if (opts.runId !== undefined) checkRunId(opts.runId, '--run-id');
   if (opts.resume !== undefined) checkRunId(opts.resume, '--resume');
   if (opts.runId !== undefined && opts.resume !== undefined) throw new ConfigError('--run-id and --resume: expected one of them, got both');
@@ -66,6 +67,18 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
   if (shard) checkShard(loaded.spec, shard);
   // The shards of one run agree on its id only when they are given it.
   if (shard && shard.count > 1 && opts.runId === undefined && opts.resume === undefined) throw new ConfigError(`--shard ${shard.index}/${shard.count}: expected --run-id too (the shards of one run share it, so that merge finds them), got none`);
+  // A cluster's run (its lane's, for a shard) checks what preflight checks first: a missing permission refuses it now, not at 3 a.m. in the middle of a cell.
+  const checked = shard ? laneSpec(loaded.spec, shard.index) : loaded.spec;
+  if (checked.target.context) {
+    const { preflightLines } = await import('./preflight.ts');
+    const { renderChecklist } = await import('../preflight/checks.ts');
+    const lines = await preflightLines(checked, specFile, { ...(deps.preflight ? { ports: deps.preflight } : {}) });
+    const failed = lines.filter((l) => l.status === 'fail').length;
+    if (failed) {
+      console.error(`${renderChecklist(lines)}\nrollout-harness: refusing to run: ${failed} preflight check${failed === 1 ? '' : 's'} failed (above)`);
+      return exitCodeOf({ command: 'preflight', failed });
+    }
+  }
   const sharedId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
   // A shard writes its own directory, <run-id>.shard-I-of-N, beside the other shards'.
   const runId = shard ? shardRunId(sharedId, shard) : sharedId;

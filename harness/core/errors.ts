@@ -101,7 +101,9 @@ export type CommandOutcome =
   | { command: 'compare'; comparison: ComparisonCounts }
   /** `plan`; `findings`: what `--server-dry-run` found (a refused or a stored write). */
   | { command: 'plan'; findings: number }
-  | { command: 'restore'; differences: number };
+  | { command: 'restore'; differences: number }
+  /** `preflight` (and `run` before it changes anything): `failed` checks of the checklist. */
+  | { command: 'preflight'; failed: number };
 
 /** Severity of each exit code, least first: the README's table, in the order `run` decides them. */
 const SEVERITY: number[] = [ExitCode.ok, ExitCode.invalidCells, ExitCode.expectationFailed, ExitCode.interrupted, ExitCode.environment, ExitCode.usage, ExitCode.internal];
@@ -147,6 +149,9 @@ export function exitCodeOf(outcome: CommandOutcome): number {
       return outcome.findings ? ExitCode.usage : ExitCode.ok;
     case 'restore':
       return outcome.differences ? ExitCode.environment : ExitCode.ok;
+    case 'preflight':
+      // A missing permission or object is the environment's to fix, as a refused run is.
+      return outcome.failed ? ExitCode.environment : ExitCode.ok;
   }
 }
 

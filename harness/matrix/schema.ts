@@ -147,7 +147,7 @@ const targetSchema = z
     targetGroupBinding: z.string().min(1).optional(),
     /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (harness/platform/aws-region.ts). */
     region: z.string().min(1).optional(),
-    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional(), fis: z.url().optional() }).strict().default({}),
+    endpoints: z.object({ elbv2: z.url().optional(), ec2: z.url().optional(), s3: z.url().optional(), cloudwatch: z.url().optional(), fis: z.url().optional(), sts: z.url().optional() }).strict().default({}),
     /** The role AWS FIS assumes for `spot: { via: fis }` (trusts fis.amazonaws.com, may ec2:SendSpotInstanceInterruptions); the twin takes any. */
     fisRoleArn: z.string().regex(/^arn:[a-z-]+:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)').optional(),
     /** Base URL of the ALB for traffic (default: the twin's listener, or the Ingress hostname). */

@@ -50,6 +50,26 @@ export interface PodLogOptions {
   previous?: boolean;
 }
 
+/** What a SelfSubjectAccessReview asks (its spec.resourceAttributes): may I `verb` this resource? No namespace: cluster-wide. */
+export interface AccessAttributes {
+  verb: string;
+  /** The API group ('' for core). */
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** The API server's answer (the review's status). */
+export interface AccessAnswer {
+  allowed: boolean;
+  /** Denied explicitly (not merely not allowed). */
+  denied?: boolean;
+  reason?: string;
+  evaluationError?: string;
+}
+
 /** What the harness needs of Kubernetes. */
 export interface KubernetesPort {
   /** The context in use (from the kubeconfig). */
@@ -92,6 +112,12 @@ export interface KubernetesPort {
    * `sinceSeconds` only the lines of the last so many seconds. A pod that is gone fails with 404.
    */
   readPodLog(namespace: string, name: string, opts?: PodLogOptions): Promise<string>;
+  /** A CustomResourceDefinition by name (apiextensions.k8s.io/v1), e.g. `targetgroupbindings.elbv2.k8s.aws`; 404 when absent. */
+  getCustomResourceDefinition(name: string): Promise<KObject>;
+  /** The MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): where the readiness-gate injection webhook is registered. */
+  listMutatingWebhookConfigurations(): Promise<KObject[]>;
+  /** Whether the caller may do what `attrs` say: a SelfSubjectAccessReview (authorization.k8s.io/v1), which changes nothing. */
+  accessReview(attrs: AccessAttributes): Promise<AccessAnswer>;
   /** Watches pods until the signal aborts; reconnects from the last resourceVersion on a dropped stream. */
   watchPods(namespace: string, labelSelector: string, onEvent: (e: PodEvent) => void, signal: AbortSignal): Promise<void>;
 }
@@ -250,6 +276,21 @@ export interface InstanceInfo {
 export interface Ec2Port {
   describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
   terminateInstance(instanceId: string): Promise<void>;
+}
+
+/** How a DryRun request ended: AWS answers DryRunOperation when allowed, UnauthorizedOperation when not. */
+export type DryRunOutcome = { allowed: true } | { allowed: false; code: string; message: string };
+
+/** Harmless AWS calls that show what the identity may do, for preflight: nothing they call changes anything. */
+export interface AwsAccessPort {
+  /** STS GetCallerIdentity (needs no permission: it fails only without valid credentials). */
+  callerIdentity(): Promise<{ account: string; arn: string; userId: string }>;
+  /** EC2 TerminateInstances with DryRun on one instance. */
+  dryRunTerminate(instanceId: string): Promise<DryRunOutcome>;
+  /** S3 ListObjectsV2 with MaxKeys 1 on a prefix: the first key, if any (not every page, as reading logs does). */
+  firstObject(bucket: string, prefix: string): Promise<string | undefined>;
+  /** S3 HeadObject (what s3:GetObject allows, without the body). */
+  headObject(bucket: string, key: string): Promise<void>;
 }
 
 /** The instance id in a node's `spec.providerID` (`aws:///us-east-1a/i-0abc…`). */

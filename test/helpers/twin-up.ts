@@ -71,6 +71,6 @@ export function twinUpTarget(env: Record<string, string>): Record<string, unknow
     deployment: 'web',
     ingress: 'web',
     // Every AWS client the harness builds goes to the twin: never a lookup of an AWS name.
-    endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2, s3: env.AWS_ENDPOINT_URL_S3, cloudwatch: env.AWS_ENDPOINT_URL_CLOUDWATCH },
+    endpoints: { elbv2: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, ec2: env.AWS_ENDPOINT_URL_EC2, s3: env.AWS_ENDPOINT_URL_S3, cloudwatch: env.AWS_ENDPOINT_URL_CLOUDWATCH, sts: env.AWS_ENDPOINT_URL },
   };
 }

@@ -1,7 +1,10 @@
 /** KubernetesPort over @kubernetes/client-node (1.x). */
 import {
+  AdmissionregistrationV1Api,
   ApiException,
+  ApiextensionsV1Api,
   AppsV1Api,
+  AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -83,6 +86,9 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
   const net = kc.makeApiClient(NetworkingV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const policy = kc.makeApiClient(PolicyV1Api);
+  const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const apiextensions = kc.makeApiClient(ApiextensionsV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
@@ -177,6 +183,18 @@ export function createKubernetesAdapter(kc: KubeConfig, clock: Clock, opts: { dr
       // sinceSeconds must be ≥ 1 (the API refuses 0).
       const sinceSeconds = opts.sinceSeconds === undefined ? undefined : Math.max(1, Math.ceil(opts.sinceSeconds));
       return core.readNamespacedPodLog({ namespace, name, container: opts.container, previous: opts.previous, timestamps: opts.timestamps, sinceSeconds });
+    },
+    async getCustomResourceDefinition(name) {
+      return plain(await apiextensions.readCustomResourceDefinition({ name }));
+    },
+    async listMutatingWebhookConfigurations() {
+      return (await admission.listMutatingWebhookConfiguration()).items.map(plain);
+    },
+    async accessReview(attrs) {
+      const resourceAttributes = { verb: attrs.verb, group: attrs.group, resource: attrs.resource, subresource: attrs.subresource, namespace: attrs.namespace, name: attrs.name };
+      const review = await authorization.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } });
+      const s = review.status;
+      return { allowed: s?.allowed === true, ...(s?.denied ? { denied: true } : {}), ...(s?.reason ? { reason: s.reason } : {}), ...(s?.evaluationError ? { evaluationError: s.evaluationError } : {}) };
     },
     async watchPods(namespace, labelSelector, onEvent: (e: PodEvent) => void, signal) {
       const watch = new Watch(kc);

@@ -1,6 +1,7 @@
 /**
  * The EC2 Query API subset (Version 2016-11-15): DescribeInstances, TerminateInstances and
- * RunInstances (one instance, which joins as a node) over the twin's nodes, in EC2's XML shapes
+ * RunInstances (one instance, which joins as a node) over the twin's nodes — TerminateInstances with
+ * `DryRun=true` answers DryRunOperation as EC2 does for an allowed caller, terminating nothing — in EC2's XML shapes
  * (`<item>` lists, `<requestId>`). No IP addresses: the twin's nodes have none worth reporting.
  */
 import { hashString } from '../../core/random.ts';
@@ -72,6 +73,9 @@ function instanceXml(i: Ec2Instance): string {
 
 const failure = (f: Ec2Failure, requestId: string) => ec2Error(f.code, f.message, requestId);
 
+/** EC2's answer to a DryRun request it would have carried out (HTTP 412, code DryRunOperation). */
+export const DRY_RUN_MESSAGE = 'Request would have succeeded, but DryRun flag is set.';
+
 /** The EC2 actions the twin serves. */
 export const EC2_ACTIONS = ['DescribeInstances', 'TerminateInstances', 'RunInstances'] as const;
 
@@ -128,6 +132,12 @@ export function handleEc2(ec2: Ec2Provider, params: QueryParams, requestId: stri
     case 'TerminateInstances': {
       const ids = listParam(params, 'InstanceId');
       if (!ids.length) return ec2Error('MissingParameter', "The request must contain the parameter 'InstanceId'", requestId);
+      if (params.get('DryRun') === 'true') {
+        // The ids are checked, nothing is terminated; the twin has no IAM, so the answer is always "allowed".
+        const known = describeInstances(ec2, { instanceIds: ids });
+        if (!known.ok) return failure(known, requestId);
+        return ec2Error('DryRunOperation', DRY_RUN_MESSAGE, requestId, 412);
+      }
       const result = terminateInstances(ec2, ids);
       if (!result.ok) return failure(result, requestId);
       const items = result.changes.map((c) => el('item', text('instanceId', c.instanceId), stateXml('currentState', c.current), stateXml('previousState', c.previous)));

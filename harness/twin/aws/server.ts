@@ -2,7 +2,7 @@
  * One HTTP server on 127.0.0.1 serving the twin's AWS API subsets, as the AWS SDK v3 and the aws
  * CLI send them (SigV4 is not checked, any credentials are accepted): requests signed for `s3`
  * go to the S3 REST subset (path-style), for `monitoring` to CloudWatch (JSON 1.0 or Query), for
- * `fis` to the FIS REST-JSON subset; the ELBv2 and EC2 Query APIs are told apart by the `Version`
+ * `fis` to the FIS REST-JSON subset; the ELBv2, EC2 and STS Query APIs are told apart by the `Version`
  * form field.
  */
 import http from 'node:http';
@@ -16,6 +16,7 @@ import type { Ec2Provider } from './ec2.ts';
 import type { FisApi } from './fis-api.ts';
 import { ELBV2_VERSION, elbv2Error, handleElbv2 } from './elbv2-api.ts';
 import { parseQuery, requestIds, type QueryResponse } from './query.ts';
+import { STS_VERSION, accessKeyOf, handleSts } from './sts.ts';
 import { handleS3, MAX_PUT_BYTES, s3Error } from './s3-api.ts';
 import type { S3Store } from './s3.ts';
 
@@ -29,7 +30,7 @@ export interface AwsApiServer {
 const MAX_BODY = 1 << 20;
 
 /** The signing names of the services the twin can serve (SigV4 credential scope); s3, monitoring and fis need theirs. */
-const SERVED = new Set(['elasticloadbalancing', 'ec2', 's3', 'monitoring', 'fis']);
+const SERVED = new Set(['elasticloadbalancing', 'ec2', 's3', 'monitoring', 'fis', 'sts']);
 
 /** An unsigned request (curl) for FIS: its REST paths. */
 const FIS_PATH = /^\/(experimentTemplates|experiments|tags)(\/|\?|$)/;
@@ -47,7 +48,7 @@ export function signedService(authorization: string | undefined): string | undef
 export function unservedService(service: string, headers: http.IncomingHttpHeaders, url: string): QueryResponse & { contentType: string } {
   const target = String(headers['x-amz-target'] ?? '');
   const op = target ? ` (${target.split('.').pop()})` : '';
-  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject, PutObject), CloudWatch (GetMetricStatistics, GetMetricData) and FIS (spot interruption experiments) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
+  const message = `The rollout-harness local twin serves ELBv2, EC2, S3 (ListObjectsV2, GetObject, HeadObject, PutObject), CloudWatch (GetMetricStatistics, GetMetricData), FIS (spot interruption experiments) and STS (GetCallerIdentity) only; this request is for "${service}"${op}, which it does not serve. Nothing was sent to AWS.`;
   const type = String(headers['content-type'] ?? '');
   if (type.includes('json')) return { status: 400, contentType: type.split(';')[0], body: JSON.stringify({ __type: 'UnsupportedService', message }) };
   const esc = message.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -72,10 +73,11 @@ export interface AwsApiOptions {
 /** Starts the AWS API server on 127.0.0.1 (`port` 0 or absent = a free port). */
 export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiServer> {
   const nextId = requestIds(0x7a1b);
-  const answer = (body: string): QueryResponse => {
+  const answer = (body: string, authorization: string | undefined): QueryResponse => {
     const params = parseQuery(body);
     const version = params.get('Version');
     const requestId = nextId();
+    if (version === STS_VERSION) return handleSts(params, requestId, accessKeyOf(authorization));
     if (version === ELBV2_VERSION) return handleElbv2(options.alb, params, requestId, options.region);
     if (version === EC2_VERSION) return handleEc2(options.ec2, params, requestId);
     if (version === CLOUDWATCH_VERSION && options.metrics) {
@@ -148,7 +150,7 @@ export async function startAwsApiServer(options: AwsApiOptions): Promise<AwsApiS
         const query = req.url?.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
         const body = Buffer.concat(chunks).toString('utf8');
         try {
-          reply = answer(body || query);
+          reply = answer(body || query, req.headers.authorization);
         } catch (err) {
           reply = elbv2Error('InternalFailure', `The twin failed: ${(err as Error).message}`, 'internal', 500);
         }

@@ -221,9 +221,13 @@ describe("the target group's own health check, as the harness reads it back", ()
 describe('the twin env keeps every AWS call on loopback', () => {
   it('answers services it does not serve with an error naming them; kubectl defaults to the opted-in namespace', async () => {
     const sourced = { ...process.env, ...twin.f().env, AWS_MAX_ATTEMPTS: '1' };
-    const sts = await execa('aws', ['sts', 'get-caller-identity'], { env: sourced, reject: false, timeout: 30_000 });
-    expect(sts.exitCode).not.toBe(0);
-    expect(sts.stderr).toContain('this request is for "sts"');
+    // STS answers GetCallerIdentity (preflight's identity check) with the twin's account; IAM is not served.
+    const sts = await execa('aws', ['sts', 'get-caller-identity', '--output', 'json'], { env: sourced, reject: false, timeout: 30_000 });
+    expect(sts.exitCode, sts.stderr).toBe(0);
+    expect(JSON.parse(sts.stdout)).toMatchObject({ Account: '123456789012', Arn: expect.stringMatching(/^arn:aws:iam::123456789012:user\//) });
+    const iam = await execa('aws', ['iam', 'list-roles'], { env: sourced, reject: false, timeout: 30_000 });
+    expect(iam.exitCode).not.toBe(0);
+    expect(iam.stderr).toContain('this request is for "iam"');
     const sns = await execa('aws', ['sns', 'list-topics', '--endpoint-url', String(twin.f().env.AWS_ENDPOINT_URL)], { env: sourced, reject: false, timeout: 30_000 });
     expect(sns.exitCode).not.toBe(0);
     expect(sns.stderr).toContain('this request is for "sns"');
