@@ -61,7 +61,10 @@ describe('run against a cluster', () => {
       run = harness(['--run-id', 'refused']);
       const refused = await run;
       expect(refused.exitCode).toBe(3);
-      expect(refused.stderr).toContain('Namespace shop does not carry the label rollout-harness.io/allowed=true');
+      // Refused by the preflight checks run first, with what to do about it.
+      expect(refused.stderr).toMatch(/✗ namespace shop opted in\b.*rollout-harness\.io\/allowed=\(unset\)/);
+      expect(refused.stderr).toContain('kubectl label namespace shop rollout-harness.io/allowed=true');
+      expect(refused.stderr).toMatch(/refusing to run: \d+ preflight checks? failed/);
       expect(existsSync(path.join(dir, 'results', 'refused', 'run.json'))).toBe(false);
       // The spec is untouched (status may move on by itself: the controllers keep running).
       const after = await k8s.getDeployment('shop', 'web');
