@@ -46,8 +46,10 @@ describe('gateway topology (Mobility Technologies; ingress-nginx endpoints and r
       // The direct cell shows the ALB's lags (routed to pods already gone), so the ratio means something.
       expect(direct.fiveXX, summary(direct)).toBeGreaterThanOrEqual(10);
       expect(gw.fiveXX * 5, `${summary(gw)} vs ${summary(direct)}`).toBeLessThanOrEqual(direct.fiveXX);
-      // What hid them: the gateway retried refused upstreams (counted, not failed), read from its own log.
-      expect(gw.result.explain?.causes['gateway-retried'] ?? 0, summary(gw)).toBeGreaterThan(0);
+      // What hid them in a rollout (three pods replaced): the gateway retried refused upstreams
+      // (counted, not failed), read from its own log. A spot interruption takes one pod, and the
+      // gateway may drop it before sending it anything (0 to 23 retries seen), so only the ratio holds there.
+      if (disruption === 'rollout') expect(gw.result.explain?.causes['gateway-retried'] ?? 0, summary(gw)).toBeGreaterThan(0);
     });
   }
 
