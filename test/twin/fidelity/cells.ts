@@ -46,8 +46,28 @@ export interface FidelityRun {
   target?: Record<string, unknown>;
 }
 
-/** Runs the matrix; every cell must be valid. The temp dir is removed, and the twin stopped, even on failure. */
+/** A cell made INVALID only because the twin's own thread ran late (a busy machine, orchestrator/verdict.ts). */
+const STALLED = /the local twin stalled for/;
+
+/**
+ * Runs the matrix; every cell must be valid. A run whose only invalid cells are twin stalls (the
+ * machine, not the model: the verdict says so) is measured once more from scratch; anything else
+ * invalid fails at once. The temp dir is removed, and the twin stopped, even on failure.
+ */
 export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCell>> {
+  try {
+    return await runCellsOnce(run);
+  } catch (error) {
+    if (!(error instanceof StalledRun)) throw error;
+    console.warn(`fidelity ${run.name}: ${error.message}; measuring the matrix once more`);
+    return runCellsOnce(run);
+  }
+}
+
+/** A run whose invalid cells were all invalid for a twin stall. */
+class StalledRun extends Error {}
+
+async function runCellsOnce(run: FidelityRun): Promise<Map<string, FidelityCell>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `rh-fidelity-${run.name}-`));
   try {
     const world = run.world ?? {};
@@ -88,6 +108,8 @@ export async function runCells(run: FidelityRun): Promise<Map<string, FidelityCe
       .map((line) => JSON.parse(line) as AccessLogRecord);
     const cells = new Map<string, FidelityCell>();
     let from = 0;
+    const invalid = outcome.results.filter((r) => !r.valid);
+    if (invalid.length && invalid.every((r) => STALLED.test(r.invalidReason ?? ''))) throw new StalledRun(invalid.map((r) => `cell ${r.id} is invalid: ${r.invalidReason}`).join('; '));
     for (const r of outcome.results) {
       if (!r.valid) throw new Error(`cell ${r.id} is invalid: ${r.invalidReason}`);
       const records = log.slice(from, from + r.requests.sent);
