@@ -172,6 +172,13 @@ const trafficSchema = z
     timeoutSeconds: z.number().positive().max(MAX_SECONDS, `expected at most ${MAX_SECONDS} seconds per request`).default(30),
     mix: z.array(mixEntry).min(1).max(100).default([{ path: '/', weight: 1 }]),
     warmupSeconds: seconds().default(10),
+    /**
+     * Warm-ups a cell may take before it gives up on a healthy baseline: a warm-up whose second half
+     * already fails (the data plane still converging after configure's rollout, the ALB nodes'
+     * deregistration lag) is abandoned before anything is disrupted, its traffic stopped and
+     * recorded, and fresh traffic warms up again. 1 disables it.
+     */
+    warmupAttempts: z.number().int().min(1).max(5).default(3),
     cooldownSeconds: seconds().default(10),
     script: z.string().optional(),
     /**

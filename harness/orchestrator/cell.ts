@@ -21,7 +21,7 @@ import type { TrafficPlan, TrafficProgress, TrafficResult } from '../traffic/typ
 import { ensurePlacement } from './placement.ts';
 import { configureCell, waitSteady, type OriginalSettings } from './settings.ts';
 import type { Target } from './target.ts';
-import { baselineBefore, verdictReasons, type Baseline } from './verdict.ts';
+import { baselineBefore, MIN_BASELINE_2XX, verdictReasons, type Baseline } from './verdict.ts';
 
 /** The Host header and TLS of the target's traffic address (a listener rule's host, the twin's CA, `traffic.insecureSkipTLSVerify`). */
 export function routeOf(target: Pick<Target, 'url' | 'hostHeader' | 'servername' | 'caFile'>, spec: Spec): Pick<TrafficPlan, 'hostHeader' | 'tls'> {
@@ -139,7 +139,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   const { app, gateway } = watchedPods(target);
   const observer = observe({ k8s: target.k8s, elbv2: target.elbv2, targetGroupArn: target.targetGroupArn, ...app, clock, timeline, ...(gateway ? { gateway } : {}) });
   await observer.ready;
-  const stopTraffic = new AbortController();
+  let stopTraffic = new AbortController();
   const abortTraffic = new AbortController();
   const onAbort = () => abortTraffic.abort();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -156,21 +156,61 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let trafficEnded: string | undefined;
   // When the cell stopped the traffic (model ms).
   let stoppedAtModel: number | undefined;
+  // Warm-ups abandoned before the disruption (their traffic stopped): recorded, counted nowhere else.
+  const abandoned: NonNullable<CellResult['warmupsAbandoned']> = [];
   try {
-    stage('traffic');
-    marks.trafficStart = timeline.now();
-    timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
-    traffic = trafficDrivers[deps.driver].run(
-      { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}), ...routeOf(target, spec) },
-      { clock: realClock, signal: abortTraffic.signal, stop: stopTraffic.signal, onProgress: deps.onTraffic, env: deps.env, script: spec.traffic.script, cell: cell.id },
-    );
-    traffic.then(
-      (r) => (trafficEnded = r.incomplete ?? (stopTraffic.signal.aborted ? undefined : 'traffic ended before the cell stopped it')),
-      (e) => (trafficEnded = `traffic failed: ${(e as Error).message}`),
-    );
+    for (let attempt = 1; ; attempt++) {
+      stage('traffic');
+      marks.trafficStart = timeline.now();
+      timeline.add({ type: 'traffic', action: 'start', detail: `${spec.traffic.rate} req/s with ${deps.driver}` });
+      trafficEnded = undefined;
+      const stopThis = new AbortController();
+      stopTraffic = stopThis;
+      let latest: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
+      const started = trafficDrivers[deps.driver].run(
+        { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}), ...routeOf(target, spec) },
+        {
+          clock: realClock,
+          signal: abortTraffic.signal,
+          stop: stopThis.signal,
+          onProgress: (p) => {
+            latest = p;
+            deps.onTraffic(p);
+          },
+          env: deps.env,
+          script: spec.traffic.script,
+          cell: cell.id,
+        },
+      );
+      traffic = started;
+      started.then(
+        (r) => traffic === started && (trafficEnded = r.incomplete ?? (stopThis.signal.aborted ? undefined : 'traffic ended before the cell stopped it')),
+        (e) => traffic === started && (trafficEnded = `traffic failed: ${(e as Error).message}`),
+      );
 
-    stage('warmup');
-    await clock.sleep(spec.traffic.warmupSeconds * 1000, signal).catch(() => {});
+      stage('warmup');
+      // The warm-up's second half is the baseline (verdict.ts): watched live, from the driver's counts.
+      const halfMs = spec.traffic.warmupSeconds * 500;
+      await clock.sleep(halfMs, signal).catch(() => {});
+      // A copy: a driver may hand over the same object each time.
+      const mid = { ...latest };
+      await clock.sleep(spec.traffic.warmupSeconds * 1000 - halfMs, signal).catch(() => {});
+      const sent = latest.sent - mid.sent;
+      const failed = latest.fiveXX - mid.fiveXX + (latest.networkErrors - mid.networkErrors);
+      // Only counts that show a failing baseline restart it (a driver that reports once a second, k6,
+      // may show none in a short warm-up on a fast twin): the verdict judges the exact baseline.
+      const failing = sent > 0 && failed > Math.max(1, Math.floor(sent * (1 - MIN_BASELINE_2XX)));
+      if (signal.aborted || trafficEnded || !failing || attempt >= spec.traffic.warmupAttempts) break;
+      // Nothing is disrupted yet: a failing warm-up is the data plane still converging (configure's
+      // rollout, the ALB nodes' deregistration lag), not the cell's. Stop that traffic, keep its
+      // counts apart, and warm up again with fresh traffic, so the cell counts only its own.
+      stopThis.abort();
+      const r = await started;
+      abandoned.push({ sent: r.sent, fiveXX: sum(Object.fromEntries(Object.entries(r.byStatus).filter(([s]) => Number(s) >= 500))), networkErrors: sum(r.networkErrors), t: timeline.now() });
+      const why = `warm-up ${attempt} of at most ${spec.traffic.warmupAttempts} abandoned before any disruption: ${failed} of the ${sent} requests of its second half failed (5xx or no status); warming up again with fresh traffic`;
+      timeline.add({ type: 'note', detail: why });
+      deps.log(`${cell.id}: ${why}`);
+    }
 
     if (!signal.aborted) {
       stage('disrupt');
@@ -290,6 +330,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       fiveXX,
       networkErrors,
       baseline,
+      warmupsAbandoned: abandoned.length,
       disruption: outcome,
       settled: isSettled,
       settleTimeoutSeconds: spec.settleTimeoutSeconds,
@@ -310,6 +351,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       settled: isSettled,
       marks,
       ...(baseline ? { baseline } : {}),
+      ...(abandoned.length ? { warmupsAbandoned: abandoned } : {}),
       series: result.series.map((b) => ({ t: toModel(result.startedAt + b.second * 1000), byStatus: b.byStatus, networkErrors: b.networkErrors })),
       ...timing,
       ...(twinStall ? { twinStall } : {}),

@@ -66,6 +66,8 @@ export interface VerdictInput {
   networkErrors: number;
   /** Undefined when the cell never reached the disruption. */
   baseline?: Baseline;
+  /** Warm-ups abandoned before this one's (their second half failed): the baseline is the last of them all. */
+  warmupsAbandoned?: number;
   disruption: DisruptionOutcome;
   settled: boolean;
   settleTimeoutSeconds: number;
@@ -93,7 +95,8 @@ export function verdictReasons(v: VerdictInput): string[] {
     const { sent, not2xx } = v.baseline;
     if (sent === 0) reasons.push('no healthy baseline: no request was sent during the warm-up');
     else if (not2xx > Math.max(1, Math.floor(sent * (1 - MIN_BASELINE_2XX)))) {
-      reasons.push(`no healthy baseline: ${sent - not2xx} of ${sent} warm-up requests got a 2xx (${pct((sent - not2xx) / sent)} < ${MIN_BASELINE_2XX * 100} %)`);
+      const tries = v.warmupsAbandoned ? `, in the last of ${v.warmupsAbandoned + 1} warm-ups (each with fresh traffic)` : '';
+      reasons.push(`no healthy baseline: ${sent - not2xx} of ${sent} warm-up requests got a 2xx (${pct((sent - not2xx) / sent)} < ${MIN_BASELINE_2XX * 100} %)${tries}`);
     }
   }
   // After a healthy baseline, heavy loss during the disruption is a finding, however large; traffic

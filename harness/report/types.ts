@@ -240,6 +240,19 @@ export const cellResultSchema = z
       .strict()
       .optional()
       .describe('the second half of the warm-up, right before the disruption: requests sent and how many did not get a 2xx (a valid cell needs ≥ 99 % 2xx)'),
+    warmupsAbandoned: z
+      .array(
+        z
+          .object({
+            sent: z.number().int().min(0),
+            fiveXX: z.number().int().min(0),
+            networkErrors: z.number().int().min(0),
+            t: z.number().describe("model seconds since the cell started, when that warm-up's traffic was stopped"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("warm-ups whose second half already failed (> 1 % 5xx or without a status) before anything was disrupted: their traffic was stopped, is counted nowhere else, and the cell warmed up again with fresh traffic (at most traffic.warmupAttempts in all)"),
     marks: z
       .object({ trafficStart: z.number().optional(), disruptionStart: z.number().optional(), settled: z.number().optional(), trafficStop: z.number().optional() })
       .strict()

@@ -6,6 +6,8 @@
  */
 import type { ResultPromise } from 'execa';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultsTwinOfFile } from '../../helpers/cli-faults.ts';
@@ -49,7 +51,7 @@ describe('traffic goes where the ALB is, and restore is proven', () => {
 
 describe('no zero without evidence', () => {
   it('makes a cell whose every request got no answer INVALID: exit 4, and 1 under an expectation', async () => {
-    const cheap = { traffic: { warmupSeconds: 5, cooldownSeconds: 1 } };
+    const cheap = { traffic: { warmupSeconds: 2, cooldownSeconds: 1 } };
     const spec = await specFile('refused', { ...cheap, target: { url: 'http://127.0.0.1:9' } });
     run = cli(['run', spec, '--results-dir', results(), '--run-id', 'refused']);
     const r = await run;
@@ -58,6 +60,12 @@ describe('no zero without evidence', () => {
     expect(r.stdout).toMatch(/\[1\] rollout\.gate-off\.prestop-20\.grace-40\.dereg-30\.r1: no healthy baseline: \d+ of \d+ warm-up requests got a 2xx/);
     expect(r.stdout).toMatch(/traffic failed wholesale: none of the \d+ requests got an HTTP answer/);
     expect(readFileSync(path.join(results(), 'refused', 'junit.xml'), 'utf8')).toContain('tests="1" failures="1"');
+    // Each warm-up failed before anything was disrupted: two were abandoned, the third is the verdict's.
+    const refusedCell = JSON.parse(readFileSync(path.join(results(), 'refused', 'cells', `${runJson('refused').cells[0].id}.json`), 'utf8'));
+    expect(refusedCell.warmupsAbandoned).toHaveLength(2);
+    for (const w of refusedCell.warmupsAbandoned) expect(w.networkErrors, JSON.stringify(w)).toBe(w.sent);
+    expect(refusedCell.invalidReason).toContain('in the last of 3 warm-ups (each with fresh traffic)');
+    expect(r.stderr).toMatch(/warm-up 1 of at most 3 abandoned before any disruption: \d+ of the \d+ requests of its second half failed/);
 
     const withRule = await specFile('refused-rule', { ...cheap, target: { url: 'http://127.0.0.1:9' }, expect: [{ where: {}, max5xx: 0 }] });
     run = cli(['run', withRule, '--results-dir', results(), '--run-id', 'refused-rule']);
@@ -65,6 +73,41 @@ describe('no zero without evidence', () => {
     expect(ruled.exitCode, String(ruled.all)).toBe(1);
     expect(ruled.stdout).toContain('is invalid (no healthy baseline');
     expect(ruled.stdout).not.toContain('Every expectation held');
+  }, 240_000);
+});
+
+describe('a warm-up that fails before anything is disrupted', () => {
+  it('is abandoned and warmed up again with fresh traffic: the cell is valid and counts only its own traffic', async () => {
+    // A target whose first 300 requests fail (a data plane still converging): at 100 req/s the first
+    // 4 s warm-up's second half fails, the next warm-up's traffic finds it healthy.
+    let seen = 0;
+    const server = http.createServer((req, res) => {
+      seen += 1;
+      res.writeHead(seen <= 300 ? 502 : 200, { 'content-type': 'text/plain', connection: 'keep-alive' });
+      res.end(seen <= 300 ? 'converging' : 'ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const spec = await specFile('rewarm', { target: { url }, traffic: { warmupSeconds: 4, cooldownSeconds: 1 } });
+      run = cli(['run', spec, '--results-dir', results(), '--run-id', 'rewarm']);
+      const r = await run;
+      expect(r.exitCode, String(r.all)).toBe(0);
+      const cell = JSON.parse(readFileSync(path.join(results(), 'rewarm', 'cells', `${runJson('rewarm').cells[0].id}.json`), 'utf8'));
+      expect(cell.valid, cell.invalidReason).toBe(true);
+      expect(cell.warmupsAbandoned, `${JSON.stringify(cell.requests)} ${seen}\n${r.stderr}`).toHaveLength(1);
+      const [first] = cell.warmupsAbandoned;
+      expect(first.fiveXX).toBeGreaterThan(0);
+      // Every request the server saw is in the abandoned warm-up or the cell; the 502s only in the former.
+      expect(first.sent + cell.requests.sent - cell.requests.cutAtStop.count).toBeLessThanOrEqual(seen);
+      expect(first.sent + cell.requests.sent).toBeGreaterThanOrEqual(seen);
+      expect(first.fiveXX).toBe(Math.min(300, first.sent));
+      expect(cell.fiveXX).toBe(0);
+      expect(r.stdout).toMatch(/\| off +\| 20 +\| 40 +\| 30 +\| 0 +\|/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+    }
   }, 240_000);
 });
 

@@ -191,9 +191,11 @@ describe('node lifecycle with real pods', () => {
 
     const terminatedAt = clock.now();
     nodes.instanceTerminated(nodes.instances().find((i) => i.nodeName === 'node-b2')!.instanceId);
-    await vi.waitFor(() => expect(isAlive(pidOf(spot))).toBe(false), { timeout: 5_000 });
+    // At once: the pod's address goes dark and its process is killed, while the node is still Ready
+    // (checked in the same tick: at this time scale a busy machine's pause is many model seconds).
     expect(network.isBlackholed(spot!.status.podIP)).toBe(true);
     expect(ready(store.get('nodes', undefined, 'node-b2'))).toBe('True');
+    await vi.waitFor(() => expect(isAlive(pidOf(spot))).toBe(false), { timeout: 5_000 });
 
     await vi.waitFor(() => expect(store.get('pods', 'default', 'spot-1')).toBeUndefined(), { timeout: 10_000 });
     const notReadyEvent = nodeEvents.find((e) => e.type === 'MODIFIED' && ready(e.object) === 'Unknown');

@@ -42,6 +42,11 @@ describe('verdictReasons', () => {
     expect(verdictReasons({ ...healthy, baseline: { sent: 0, not2xx: 0 } })).toEqual(['no healthy baseline: no request was sent during the warm-up']);
   });
 
+  it('says when the failing baseline was the last of several warm-ups, and holds a healthy last one valid', () => {
+    expect(verdictReasons({ ...healthy, baseline: { sent: 29, not2xx: 2 }, warmupsAbandoned: 2 })).toEqual(['no healthy baseline: 27 of 29 warm-up requests got a 2xx (93.1 % < 99 %), in the last of 3 warm-ups (each with fresh traffic)']);
+    expect(verdictReasons({ ...healthy, baseline: { sent: 29, not2xx: 0 }, warmupsAbandoned: 2 })).toEqual([]);
+  });
+
   it('holds a cell that achieved exactly 95 % valid, and one request fewer INVALID', () => {
     // 950 of 1000 is exactly the threshold (and exactly 0.95 in floating point).
     expect(verdictReasons({ ...healthy, sent: 950, answeredByStatus: 950, twoXX: 940 })).toEqual([]);
