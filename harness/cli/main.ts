@@ -5,7 +5,7 @@
  * `parseArgv()` only parses, for checking command lines written elsewhere.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, ExitCode, exitCodeOf } from '../core/errors.ts';
+import { ConfigError, ExitCode, exitCodeOf, worseExitCode } from '../core/errors.ts';
 import { packageVersion } from '../core/paths.ts';
 import { DEFAULT_ALPHA, DEFAULT_MIN_CHANGE } from '../report/compare.ts';
 import { parseColumns, type TableColumn } from '../report/markdown.ts';
@@ -35,6 +35,15 @@ function columnList(value: string): TableColumn[] {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** `--shard-of N` in an Indexed Job's pod: shard JOB_COMPLETION_INDEX + 1 of N. */
+export function shardFromJobIndex(count: number, index: string | undefined): Shard {
+  if (count < 1) throw new ConfigError(`--shard-of: expected a shard count of at least 1, got ${count}`);
+  if (index === undefined || !/^\d+$/.test(index) || Number(index) >= count) {
+    throw new ConfigError(`--shard-of ${count}: expected JOB_COMPLETION_INDEX (set in an Indexed Job's pods) to be 0…${count - 1}, got ${index === undefined ? 'none' : JSON.stringify(index)}; outside an Indexed Job use --shard I/N`);
+  }
+  return { index: Number(index) + 1, count };
 }
 
 function shard(value: string): Shard {
@@ -92,6 +101,8 @@ program
   .option('--run-id <id>', 'name of the run directory (default: timestamp-spec name)')
   .option('--results-s3 <url>', 'also upload the run directory to s3://bucket/prefix/<run-id>/ as each cell finishes, and name the run in s3://bucket/prefix/latest when it ends (credentials, region and AWS_ENDPOINT_URL_S3 from the environment)')
   .option('--shard <I/N>', 'run part I of N of the cells (a partition every shard computes alike from the spec) on lane I of target.lanes, into <run-id>.shard-I-of-N; the shards share --run-id; then merge', shard)
+  .option('--shard-of <N>', 'in a pod of an Indexed Job: --shard I/N with I = JOB_COMPLETION_INDEX + 1', wholeNumber)
+  .option('--then-merge', 'with a shard: once every shard of the run has ended, merge them (the last shard to end does; from --results-s3 when given)')
   .option('--baseline <run>', 'then compare with this run (directory, id under --results-dir, or s3://bucket/prefix/RUN or …/latest); exit code: the worse of the two')
   .option('--summary-file <file>', 'append the report (and the comparison) as Markdown to this file, e.g. $GITHUB_STEP_SUMMARY')
   .option('--alpha <p>', 'with --baseline: level of the exact test (see compare)', probability, DEFAULT_ALPHA)
@@ -107,7 +118,17 @@ program
       'in the order 0 < 4 < 1 < 130 < 3 < 2.',
   )
   .action(async (spec: string, opts) => {
-    process.exitCode = await (await import('./run.ts')).runCommand(spec, opts);
+    if (opts.shardOf !== undefined) {
+      if (opts.shard) throw new ConfigError('--shard-of: expected either --shard I/N or --shard-of N, got both');
+      opts.shard = shardFromJobIndex(opts.shardOf, process.env.JOB_COMPLETION_INDEX);
+    }
+    if (opts.thenMerge && !opts.shard) throw new ConfigError('--then-merge: expected a shard (--shard I/N or --shard-of N), got a whole run');
+    const code = await (await import('./run.ts')).runCommand(spec, opts);
+    process.exitCode = code;
+    if (opts.thenMerge && ![2, 3, 130].includes(code)) {
+      const merged = await (await import('./merge.ts')).mergeWhenComplete(opts.runId, opts.shard.count, { resultsDir: opts.resultsDir, ...(opts.resultsS3 ? { resultsS3: opts.resultsS3 } : {}), ...(opts.columns ? { columns: opts.columns } : {}) });
+      process.exitCode = worseExitCode(code, merged);
+    }
   });
 
 program

@@ -18,7 +18,7 @@ import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import type { CellResult, RunRecord } from '../report/types.ts';
 import { parseS3Url, resultsUploader } from '../orchestrator/results-s3.ts';
 import { runDirOf, runFileOf, writeCell, writeReportFile, writeRunRecord, type LoadedRun } from '../orchestrator/run-dir.ts';
-import { checkRunId } from '../orchestrator/run-id.ts';
+import { checkRunId, shardRunId } from '../orchestrator/run-id.ts';
 
 /** Flags of `merge`. */
 export interface MergeFlags {
@@ -153,4 +153,33 @@ export async function mergeCommand(runs: string[], opts: MergeFlags): Promise<nu
     console.error(`Uploaded: ${uploader.url} (and latest)`);
   }
   return final;
+}
+
+/**
+ * `run --shard I/N --then-merge`: merges the run once every shard of it has ended — the shard that
+ * ends last does it (two that end together both write the same run). Reads the shards from
+ * `--results-s3` when given (the shards of an Indexed Job run in pods of their own), else from
+ * `--results-dir`. Returns 0 and merges nothing while a shard has not ended.
+ */
+export async function mergeWhenComplete(runId: string, count: number, opts: MergeFlags): Promise<number> {
+  const results = await import('./results.ts');
+  const sources = Array.from({ length: count }, (_, i) => {
+    const id = shardRunId(runId, { index: i + 1, count });
+    return opts.resultsS3 !== undefined ? `${opts.resultsS3.replace(/\/+$/, '')}/${id}` : id;
+  });
+  for (const [i, source] of sources.entries()) {
+    let ended = false;
+    let why = 'it has not ended (run.json endedAt)';
+    try {
+      ended = Boolean((await results.readAnyRun(source, opts.resultsDir)).record.endedAt);
+    } catch (error) {
+      why = `it cannot be read yet: ${(error as Error).message.split('\n')[0]}`;
+    }
+    if (!ended) {
+      console.error(`--then-merge: shard ${i + 1} of ${count} (${source}) is not there to merge: ${why}; the last shard to end merges the run`);
+      return 0;
+    }
+  }
+  console.error(`--then-merge: all ${count} shards of ${runId} have ended; merging them`);
+  return mergeCommand(sources, opts);
 }

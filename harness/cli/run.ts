@@ -78,6 +78,8 @@ export async function runCommand(specFile: string, opts: RunCommandOptions, deps
       console.error(`${renderChecklist(lines)}\nrollout-harness: refusing to run: ${failed} preflight check${failed === 1 ? '' : 's'} failed (above)`);
       return exitCodeOf({ command: 'preflight', failed });
     }
+    const passed = lines.filter((l) => l.status === 'pass').length;
+    console.error(`Preflight (context ${checked.target.context}, namespace ${checked.target.namespace}): ${passed} checks passed, ${lines.length - passed} not checkable without a change; \`rollout-harness preflight\` lists them`);
   }
   const sharedId = opts.resume ?? opts.runId ?? newRunId(loaded.spec.name, new Date(scaledClock(1).now()));
   // A shard writes its own directory, <run-id>.shard-I-of-N, beside the other shards'.

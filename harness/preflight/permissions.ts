@@ -5,6 +5,7 @@
  * harmless call per AWS action), and `permissions --format rbac|iam` renders it; nothing else says
  * what the harness needs.
  */
+import { laneSpec } from '../matrix/shards.ts';
 import { topologiesOf } from '../matrix/expand.ts';
 import { gatewayOf, ingressOf, type Spec } from '../matrix/schema.ts';
 import type { AccessLogStore, CapacityPort, Ec2Port, Elbv2Port, FisPort, KubernetesPort, Metrics } from '../platform/ports.ts';
@@ -214,12 +215,15 @@ export function permissionKey(p: Permission): string {
   return p.api === 'kubernetes' ? `k8s ${p.verb} ${p.group}/${p.resource}${p.subresource ? `/${p.subresource}` : ''} ${p.namespace ?? '*'}` : `aws ${p.action} ${p.resource}`;
 }
 
-/** Every permission the spec needs, once each (the uses that need one joined in its `why`), in the order of the uses. */
+/**
+ * Every permission the spec needs, once each (the uses that need one joined in its `why`), in the
+ * order of the uses: with `target.lanes`, what every lane needs (a shard runs on its own lane).
+ */
 export function permissionsOf(spec: Spec): Permission[] {
   const out = new Map<string, Permission>();
+  const lanes = spec.target.lanes ? spec.target.lanes.map((_, i) => laneSpec(spec, i + 1)) : [spec];
   for (const use of USES) {
-    if (!use.when(spec)) continue;
-    for (const p of use.needs(spec, use.why)) {
+    for (const p of lanes.flatMap((lane) => (use.when(lane) ? use.needs(lane, use.why) : []))) {
       const key = permissionKey(p);
       const seen = out.get(key);
       if (!seen) out.set(key, p);

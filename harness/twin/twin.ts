@@ -109,6 +109,17 @@ export function twinEnv(e: TwinEndpoints): Record<string, string> {
   };
 }
 
+/** The image of the harness itself (deploy/Dockerfile; any registry prefix stripped, any tag). */
+export const HARNESS_IMAGE = 'rollout-harness';
+/** The ServiceAccount annotation of IRSA (IAM roles for service accounts). */
+export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
+
+/** What the twin gives a pod whose ServiceAccount has an IAM role: the role, credentials, region and the twin's AWS endpoints. */
+export function podAwsEnv(awsApiUrl: string, region: string, roleArn: string, caFile: string): Record<string, string> {
+  const { KUBECONFIG: _kubeconfig, ROLLOUT_HARNESS_ALB_URL: _alb, ...aws } = twinEnv({ kubeconfig: '', awsApiUrl, region, albUrl: '', caFile } as TwinEndpoints);
+  return { ...aws, AWS_ROLE_ARN: roleArn };
+}
+
 /** Namespaces first, then everything else in file order. */
 function creationOrder(objects: KubeObject[]): KubeObject[] {
   return [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
@@ -163,7 +174,9 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       addresses,
       network,
       // The gateway's image runs the ingress-controller emulation; the world's own images come first.
-      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), ...config.cluster.images },
+      // The harness's own image (deploy/Dockerfile) runs this checkout's CLI: `kubectl apply -k deploy/twin` runs its Jobs here.
+      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), [HARNESS_IMAGE]: [process.execPath, path.join(projectRoot, 'bin/rollout-harness.js')], ...config.cluster.images },
+      volumesDir: path.join(stateDir, 'volumes'),
       imageChecks: { [GATEWAY_IMAGE]: gatewayImageRefusal },
       inClusterEnv: (pod) => inClusterEnv(pod),
       logLimits: config.cluster.podLogs,
@@ -223,6 +236,13 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     stops.push(() => fis.close());
     const awsApi = await startAwsApiServer({ alb, ec2, region: config.region, s3, metrics: alb.metrics, fis });
     stops.push(() => awsApi.close());
+    // IRSA's webhook: a pod whose ServiceAccount names an IAM role gets AWS credentials, and here the
+    // twin's endpoints too (every AWS call of the pod stays on loopback); any other pod gets none.
+    const kubernetesEnv = inClusterEnv;
+    inClusterEnv = (pod) => {
+      const role = store.get('serviceaccounts', pod.namespace, pod.serviceAccountName)?.metadata.annotations?.[IRSA_ROLE_ANNOTATION];
+      return { ...kubernetesEnv(pod), ...(role ? podAwsEnv(awsApi.url, config.region, role, ca.caFile) : {}) };
+    };
 
     // The default namespace is the world's first opted in to rollout-harness (else the first of its own),
     // in the file's order: the gateway's namespace, opted in too, comes after the app's.
@@ -313,7 +333,8 @@ function serviceAccountEnv(stateDir: string, apiUrl: string, caFile: string, tok
     const tokenFile = path.join(stateDir, 'serviceaccount', namespace, serviceAccountName, 'token');
     if (!written.has(tokenFile)) {
       mkdirSync(path.dirname(tokenFile), { recursive: true });
-      writeFileSync(tokenFile, `${tokens.serviceAccountToken(namespace, serviceAccountName)}\n`, { mode: 0o600 });
+      // No newline, as the kubelet's projected token (client-node's tokenFile provider sends the file as it is).
+      writeFileSync(tokenFile, tokens.serviceAccountToken(namespace, serviceAccountName), { mode: 0o600 });
       written.add(tokenFile);
     }
     return { ...base, [TOKEN_FILE_ENV]: tokenFile };

@@ -15,7 +15,7 @@ const COMPONENT = 'garbage-collector';
 const DEPENDENTS = 'dependents';
 const ORPHAN_PODS = 'orphan-pods';
 /** Kinds whose objects the collector deletes when their owners are gone. */
-const DEPENDENT_PLURALS = ['replicasets', 'pods'] as const;
+const DEPENDENT_PLURALS = ['replicasets', 'jobs', 'pods'] as const;
 
 /** How long pod GC waits before deleting pods of a vanished node (podgc's quarantine). */
 export const ORPHAN_POD_QUARANTINE_SECONDS = 40;
@@ -45,6 +45,8 @@ export function startGarbageCollector(deps: GarbageCollectorDeps): Controller {
   };
   const stopWatch = watchAll(store, {
     deployments: (event) => event.type === 'DELETED' && queue.add(DEPENDENTS),
+    cronjobs: (event) => event.type === 'DELETED' && queue.add(DEPENDENTS),
+    jobs: (event) => (event.type === 'DELETED' ? queue.add(DEPENDENTS) : onDependent(event.object, event.type)),
     replicasets: (event) => (event.type === 'DELETED' ? queue.add(DEPENDENTS) : onDependent(event.object, event.type)),
     pods: (event) => {
       onDependent(event.object, event.type);

@@ -1,12 +1,15 @@
 /**
  * Starts the twin's control-plane controllers together (the kubelet and node lifecycle run
  * beside them, per node): readiness-gate webhook, ReplicaSet, Deployment, scheduler, garbage
- * collector, disruption controller, and the endpoints / EndpointSlice controller.
+ * collector, disruption controller, the endpoints / EndpointSlice controller, and the Job and
+ * CronJob controllers.
  */
+import { startCronJobController } from './cronjob.ts';
 import { startDeploymentController } from './deployment.ts';
 import { startEndpointsController } from './endpoints.ts';
 import { startDisruptionController } from './eviction.ts';
 import { startGarbageCollector, type GarbageCollectorDeps } from './gc.ts';
+import { startJobController } from './job.ts';
 import { startReadinessGateWebhook } from './gates.ts';
 import { startReplicaSetController } from './replicaset.ts';
 import { startScheduler, type SchedulerDeps } from './scheduler.ts';
@@ -31,6 +34,8 @@ export function startClusterControllers(deps: ClusterControllerDeps): Controller
     startGarbageCollector(deps),
     startDisruptionController(deps),
     startEndpointsController(deps),
+    startJobController(deps),
+    startCronJobController(deps),
   ];
   return {
     stop() {

@@ -67,7 +67,7 @@ describe('no zero without evidence', () => {
     expect(refusedCell.invalidReason).toContain('in the last of 3 warm-ups (each with fresh traffic)');
     expect(r.stderr).toMatch(/warm-up 1 of at most 3 abandoned before any disruption: \d+ of the \d+ requests of its second half failed/);
 
-    const withRule = await specFile('refused-rule', { ...cheap, target: { url: 'http://127.0.0.1:9' }, expect: [{ where: {}, max5xx: 0 }] });
+    const withRule = await specFile('refused-rule', { traffic: { ...cheap.traffic, warmupAttempts: 1 }, target: { url: 'http://127.0.0.1:9' }, expect: [{ where: {}, max5xx: 0 }] });
     run = cli(['run', withRule, '--results-dir', results(), '--run-id', 'refused-rule']);
     const ruled = await run;
     expect(ruled.exitCode, String(ruled.all)).toBe(1);

@@ -9,6 +9,9 @@
  * Store listeners never write synchronously (the store delivers events from inside its writes);
  * every event is handled on a microtask queue in order.
  */
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Clock } from '../../../core/clock.ts';
 import type { Random } from '../../../core/random.ts';
 import type { ObjectStore } from '../../kube/store.ts';
@@ -20,6 +23,7 @@ import { cancelTimers, killProcesses, releaseAddresses, type KubeletContext, typ
 import { runHandler, runProbe } from './probes.ts';
 import { openLog } from './logs.ts';
 import { startPod } from './processes.ts';
+import { removeVolumes } from './volumes.ts';
 import { scheduleSync } from './status.ts';
 import { beginTermination, updateGrace } from './termination.ts';
 
@@ -40,6 +44,8 @@ export interface KubeletDeps {
   images: Record<string, string[]>;
   /** The project root: working directory of containers and hooks, and where fixtures/app is. */
   projectRoot: string;
+  /** Where pods' configMap and emptyDir volumes go (default: a directory under the OS's temp dir, removed at stop). */
+  volumesDir?: string;
   log?: (line: string) => void;
   /** Crash-loop back-off in model seconds (k8s: 10 s doubling to 300 s). */
   restartBackoff?: { initialSeconds: number; maxSeconds: number };
@@ -64,6 +70,8 @@ export interface Kubelets {
   openLog(req: LogRequest): LogSource | string;
 }
 
+let contexts = 0;
+
 /** The context of a set of kubelets; `checks` replaces the real probes and hooks (for tests without network or exec). */
 export function kubeletContext(deps: KubeletDeps, checks: Partial<Pick<KubeletContext, 'probe' | 'hook'>> = {}): KubeletContext {
   const ctx: KubeletContext = {
@@ -74,6 +82,7 @@ export function kubeletContext(deps: KubeletDeps, checks: Partial<Pick<KubeletCo
     network: deps.network,
     images: deps.images,
     projectRoot: deps.projectRoot,
+    volumesDir: deps.volumesDir ?? path.join(os.tmpdir(), `rh-kubelet-volumes-${process.pid}-${++contexts}`),
     log: deps.log ?? (() => {}),
     backoff: deps.restartBackoff ?? { initialSeconds: 10, maxSeconds: 300 },
     logLimits: { ...DEFAULT_LOG_LIMITS, ...deps.logLimits },
@@ -101,12 +110,16 @@ export function runKubelets(ctx: KubeletContext): Kubelets {
   function onRemoved(rt: PodRuntime): void {
     pods.delete(rt.uid);
     const prior = rt.state;
-    if (prior === 'finished') return;
+    const dropVolumes = () => void removeVolumes(ctx.volumesDir, rt.uid).catch(() => {});
+    if (prior === 'finished') return dropVolumes();
     // Force-deleted (grace 0) or garbage-collected while running: nothing waits any longer.
     rt.state = prior === 'dead' ? 'dead' : 'finished';
     cancelTimers(rt);
     if (prior === 'starting') return; // launch() releases what it allocated.
-    void killProcesses(rt).then(() => releaseAddresses(ctx, rt));
+    void killProcesses(rt).then(() => {
+      releaseAddresses(ctx, rt);
+      dropVolumes();
+    });
   }
 
   function onPodEvent(event: WatchEvent): void {
@@ -123,6 +136,12 @@ export function runKubelets(ctx: KubeletContext): Kubelets {
     if (event.type !== 'ADDED' && event.type !== 'MODIFIED') return;
     if (rt) {
       rt.pod = pod;
+      // A completed pod deleted: nothing runs any longer, so it goes at once.
+      if (rt.completed && pod.metadata.deletionTimestamp) {
+        const current = store.get('pods', pod.metadata.namespace, pod.metadata.name);
+        if (current?.metadata.uid === uid) store.remove('pods', pod.metadata.namespace, pod.metadata.name);
+        return;
+      }
       if (rt.state === 'running' && pod.metadata.deletionTimestamp) beginTermination(ctx, rt);
       // A second delete may shorten the grace period.
       else if (rt.state === 'terminating') updateGrace(ctx, rt, pod);
@@ -193,6 +212,7 @@ export function runKubelets(ctx: KubeletContext): Kubelets {
       for (const rt of all) cancelTimers(rt);
       await Promise.all(all.map((rt) => killProcesses(rt)));
       for (const rt of all) releaseAddresses(ctx, rt);
+      await rm(ctx.volumesDir, { recursive: true, force: true }).catch(() => {});
     },
   };
 }

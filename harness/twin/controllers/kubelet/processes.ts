@@ -4,12 +4,13 @@
  */
 import type { KubeObject } from '../../kube/types.ts';
 import type { ContainerProcess, ProcessExit } from '../../runtime/types.ts';
-import { HOST_IP, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand, stripTag } from './spec.ts';
+import { HOST_IP, expandVars, hookOf, ownEnvOf, probePlanOf, resolveContainerCommand, stripTag } from './spec.ts';
+import { mountsOf, prepareVolumes, rewritePaths } from './volumes.ts';
 import { emit, nowStamp, releaseAddresses, type ContainerRuntime, type KubeletContext, type PodRuntime } from './runtime.ts';
 import { failedStatus, scheduleSync, terminatedRecord } from './status.ts';
 import { newInstanceLog } from './logs.ts';
 import { startProbing } from './probes.ts';
-import { beginTermination, finish } from './termination.ts';
+import { beginTermination, complete, finish } from './termination.ts';
 
 /** Seconds before restart number `restartCount` + 1: `initialSeconds` doubling up to `maxSeconds`. */
 export function backoffSeconds(backoff: { initialSeconds: number; maxSeconds: number }, restartCount: number): number {
@@ -64,6 +65,17 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
     if (refusal) return failPod(ctx, rt, 'Failed', `Cannot run container ${spec.name} (image ${spec.image}): ${refusal}`);
   }
 
+  // Volumes first: a ConfigMap not there yet holds the pod in ContainerCreating, retried every 2 s.
+  let volumes = await prepareVolumes(ctx.store, rt.pod, ctx.volumesDir);
+  for (let tries = 0; 'waiting' in volumes; tries++) {
+    if (tries % 15 === 0) emit(ctx, rt, 'FailedMount', volumes.waiting, 'Warning');
+    await clock.sleep(2000).catch(() => {});
+    if (rt.state !== 'starting' || ctx.stopped) return;
+    volumes = await prepareVolumes(ctx.store, rt.pod, ctx.volumesDir);
+  }
+  if (rt.state !== 'starting' || ctx.stopped) return;
+  const volumeDirs = volumes.dirs;
+
   const declared = specs.map((c) => c.ports?.[0]?.containerPort as number | undefined);
   const first = await addresses.allocate(declared[0] ?? 8080);
   rt.owned.push(first);
@@ -91,22 +103,29 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
   rt.containers = specs.map((spec, i) => {
     const address =
       i === 0 ? first : addresses.perPodAddresses ? { host: first.host, port: declared[i] ?? 8080 + i } : rt.owned[i];
+    // The pod's ServiceAccount, `default` when it names none (as the ServiceAccount admission plugin sets it).
+    const inCluster = ctx.inClusterEnv({ namespace: rt.namespace, serviceAccountName: String(rt.pod.spec?.serviceAccountName || 'default') });
+    const mounts = mountsOf(spec, volumeDirs);
+    // Only the container's own values name paths in its mounts (the kubelet's own are host paths).
+    const own = ownEnvOf(spec, fieldValues, rt.pod, inCluster);
+    for (const [k, v] of Object.entries(own)) own[k] = rewritePaths(v, mounts);
+    const env: Record<string, string> = {
+      ...inCluster,
+      ...own,
+      HOST: address.host,
+      PORT: String(address.port),
+      POD_NAME: rt.name,
+      POD_NAMESPACE: rt.namespace,
+      POD_IP: first.host,
+      NODE_NAME: rt.nodeName,
+      TIME_SCALE: String(clock.scale),
+    };
     return {
       name: String(spec.name ?? `c${i}`),
       spec,
-      command: (resolved[i] as { command: string[] }).command,
-      env: {
-        // The pod's ServiceAccount, `default` when it names none (as the ServiceAccount admission plugin sets it).
-        ...ctx.inClusterEnv({ namespace: rt.namespace, serviceAccountName: String(rt.pod.spec?.serviceAccountName || 'default') }),
-        ...ownEnvOf(spec, fieldValues),
-        HOST: address.host,
-        PORT: String(address.port),
-        POD_NAME: rt.name,
-        POD_NAMESPACE: rt.namespace,
-        POD_IP: first.host,
-        NODE_NAME: rt.nodeName,
-        TIME_SCALE: String(clock.scale),
-      },
+      // `$(VAR)` from the container's env, then paths under its mounts to the volumes' directories.
+      command: (resolved[i] as { command: string[] }).command.map((arg, j) => (j === 0 ? arg : rewritePaths(expandVars(arg, env), mounts))),
+      env,
       declaredPort: declared[i] ?? (i === 0 ? 8080 : undefined),
       address,
       readiness: probePlanOf(spec),
@@ -159,7 +178,16 @@ function onExit(ctx: KubeletContext, rt: PodRuntime, c: ContainerRuntime, proc: 
     else scheduleSync(ctx, rt);
     return;
   }
-  // Exited on its own: restartPolicy Always, after a back-off.
+  // Exited on its own. restartPolicy Never, or OnFailure after a success: the container is done, and
+  // once all are, the pod is Succeeded (every exit 0) or Failed, and stays until it is deleted.
+  const policy = String(rt.pod.spec?.restartPolicy ?? 'Always');
+  if (policy === 'Never' || (policy === 'OnFailure' && record.exitCode === 0)) {
+    c.terminated = record;
+    if (rt.containers.every((x) => !x.proc?.running && x.terminated)) complete(ctx, rt);
+    else scheduleSync(ctx, rt);
+    return;
+  }
+  // restartPolicy Always (or OnFailure after a failure): restarted after a back-off.
   c.lastTerminated = record;
   const delayS = backoffSeconds(ctx.backoff, c.restartCount);
   const tail = proc.tail().slice(-3).join(' | ');

@@ -76,6 +76,8 @@ export interface PodRuntime {
   abort: AbortController;
   syncQueued: boolean;
   term?: Termination;
+  /** Finished on its own (restartPolicy Never / OnFailure): the pod object stays until deleted. */
+  completed?: boolean;
 }
 
 /** A probe's or hook's outcome, with the message a kubelet would put in its event. */
@@ -93,6 +95,8 @@ export interface KubeletContext {
   readonly network: Network;
   readonly images: Record<string, string[]>;
   readonly projectRoot: string;
+  /** Where pods' configMap and emptyDir volumes are (one directory per pod uid). */
+  readonly volumesDir: string;
   readonly log: (line: string) => void;
   /** Crash-loop back-off in model seconds. */
   readonly backoff: { initialSeconds: number; maxSeconds: number };

@@ -134,14 +134,32 @@ export function graceMs(pod: KubeObject): number {
   return (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
 }
 
-/** The container's own env: literal values and the downward-API fields the twin knows. */
+/**
+ * `$(VAR)` references in a command, argument or env value expanded from `env`, as the kubelet
+ * does: `$$` is a literal `$`, and a reference to a variable not defined is left as it is.
+ */
+export function expandVars(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => (name === undefined ? '$' : Object.hasOwn(env, name) ? env[name] : whole));
+}
+
+/** A downward-API field of the pod: the fixed ones the kubelet knows, and `metadata.labels['k']` / `metadata.annotations['k']`. */
+function fieldValue(fieldPath: string, fieldValues: Record<string, string>, pod?: KubeObject): string | undefined {
+  if (Object.hasOwn(fieldValues, fieldPath)) return fieldValues[fieldPath];
+  const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
+  return m ? pod?.metadata?.[m[1] as 'labels' | 'annotations']?.[m[2]] : undefined;
+}
+
+/** The container's own env: literal values (with `$(VAR)` of earlier ones and of `base` expanded) and the downward-API fields the twin knows. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function ownEnvOf(container: any, fieldValues: Record<string, string>): Record<string, string> {
+export function ownEnvOf(container: any, fieldValues: Record<string, string>, pod?: KubeObject, base: Record<string, string> = {}): Record<string, string> {
   const own: Record<string, string> = {};
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   for (const e of (container.env ?? []) as any[]) {
-    if (e.value !== undefined) own[e.name] = String(e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath in fieldValues) own[e.name] = fieldValues[e.valueFrom.fieldRef.fieldPath];
+    if (e.value !== undefined) own[e.name] = expandVars(String(e.value), { ...base, ...own });
+    else if (e.valueFrom?.fieldRef?.fieldPath) {
+      const v = fieldValue(String(e.valueFrom.fieldRef.fieldPath), fieldValues, pod);
+      if (v !== undefined) own[e.name] = v;
+    }
   }
   return own;
 }

@@ -116,6 +116,21 @@ async function stopContainer(ctx: KubeletContext, rt: PodRuntime, c: ContainerRu
   }, remaining);
 }
 
+/**
+ * Every container of a pod that is not restarted (restartPolicy Never / OnFailure) has exited on
+ * its own: report Succeeded or Failed and keep the pod object (its logs readable) until someone
+ * deletes it — its owner's garbage collection, or `kubectl delete`.
+ */
+export function complete(ctx: KubeletContext, rt: PodRuntime): void {
+  if (rt.state === 'finished' || rt.state === 'dead') return;
+  cancelTimers(rt);
+  rt.state = 'finished';
+  rt.completed = true;
+  for (const c of rt.containers) c.ready = false;
+  releaseAddresses(ctx, rt);
+  syncNow(ctx, rt);
+}
+
 /** Every container has exited: report the final phase, then remove the pod object. */
 export function finish(ctx: KubeletContext, rt: PodRuntime): void {
   if (rt.state === 'finished' || rt.state === 'dead') return;
