@@ -493,11 +493,12 @@ describe('kubelet twin: pure helpers', () => {
 
   it('resolves container commands from the spec, the image table and the test-app default', () => {
     const images = { 'example/app': ['/usr/bin/app', '--serve'] };
-    expect(resolveContainerCommand({ image: 'example/app:2.1', args: ['-v'] }, images, '/root')).toEqual({ command: ['/usr/bin/app', '--serve', '-v'] });
+    expect(resolveContainerCommand({ image: 'example/app:2.1', args: ['-v'] }, images, '/root')).toEqual({ command: ['/usr/bin/app', '--serve', '-v'], own: 2 });
     expect(resolveContainerCommand({ image: 'rollout-harness/test-app:v7' }, images, '/root')).toEqual({
       command: [process.execPath, path.join('/root', 'fixtures/app/server.mjs')],
+      own: 2,
     });
-    expect(resolveContainerCommand({ image: 'x', command: ['sh', '-c'], args: ['true'] }, images, '/root')).toEqual({ command: ['sh', '-c', 'true'] });
+    expect(resolveContainerCommand({ image: 'x', command: ['sh', '-c'], args: ['true'] }, images, '/root')).toEqual({ command: ['sh', '-c', 'true'], own: 0 });
     expect(resolveContainerCommand({ image: 'registry:5000/unknown' }, images, '/root')).toHaveProperty('error');
   });
 });

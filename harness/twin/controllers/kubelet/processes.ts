@@ -124,7 +124,11 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
       name: String(spec.name ?? `c${i}`),
       spec,
       // `$(VAR)` from the container's env, then paths under its mounts to the volumes' directories.
-      command: (resolved[i] as { command: string[] }).command.map((arg, j) => (j === 0 ? arg : rewritePaths(expandVars(arg, env), mounts))),
+      // Only what the pod spec wrote: the image's own program is the twin's, on the host.
+      command: (() => {
+        const { command, own } = resolved[i] as { command: string[]; own: number };
+        return command.map((arg, j) => (j < own ? arg : rewritePaths(expandVars(arg, env), mounts)));
+      })(),
       env,
       declaredPort: declared[i] ?? (i === 0 ? 8080 : undefined),
       address,

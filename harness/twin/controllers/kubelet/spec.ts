@@ -23,8 +23,8 @@ export interface ProbePlan {
   failureThreshold: number;
 }
 
-/** The argv of a container, or why there is none. */
-export type Resolved = { command: string[] } | { error: string };
+/** The argv of a container (from `own` on, what the pod spec wrote: command or args), or why there is none. */
+export type Resolved = { command: string[]; own: number } | { error: string };
 
 /** The image without its tag or digest. */
 export function stripTag(image: string): string {
@@ -43,7 +43,7 @@ export function resolveContainerCommand(
 ): Resolved {
   const args: string[] = (container.args ?? []).map(String);
   if (Array.isArray(container.command) && container.command.length > 0) {
-    return { command: [...container.command.map(String), ...args] };
+    return { command: [...container.command.map(String), ...args], own: 0 };
   }
   const image = String(container.image ?? '');
   const base =
@@ -54,7 +54,7 @@ export function resolveContainerCommand(
     const known = [TEST_APP_IMAGE, ...Object.keys(images)].map((i) => JSON.stringify(i)).join(', ');
     return { error: `Failed to pull image "${image}": expected an image the twin knows (${known}) or a container command, got an unknown image` };
   }
-  return { command: [...base, ...args] };
+  return { command: [...base, ...args], own: base.length };
 }
 
 function parseSeconds(text: string): number | undefined {

@@ -19,6 +19,8 @@ export interface FakeProcess extends ContainerProcess {
   readonly name: string;
   /** The env it was started with. */
   readonly env: Record<string, string>;
+  /** The argv it was started with. */
+  readonly command: string[];
   readonly signals: Array<{ signal: NodeJS.Signals; at: number }>;
   /** Ends the process as if it exited on its own. */
   exit(code: number): void;
@@ -44,6 +46,7 @@ export function fakeSupervisor(clock: ManualClock, onSigterm: OnSigterm = 'exit'
       const proc: FakeProcess = {
         name: spec.name,
         env: spec.env,
+        command: spec.command,
         pid: nextPid++,
         exited,
         get running() {
@@ -90,6 +93,8 @@ export interface KubeletHarnessOptions {
   logLimits?: KubeletDeps['logLimits'];
   imageChecks?: KubeletDeps['imageChecks'];
   inClusterEnv?: KubeletDeps['inClusterEnv'];
+  images?: KubeletDeps['images'];
+  volumesDir?: string;
 }
 
 /** Kubelets for node `node-a` on a ManualClock, with fake processes and addresses. */
@@ -98,7 +103,7 @@ export function kubeletHarness(opts: KubeletHarnessOptions = {}) {
   const { supervisor, spawned } = fakeSupervisor(clock, opts.onSigterm);
   const { allocator, released } = fakeAddresses();
   const ctx = kubeletContext(
-    { store, clock, supervisor, addresses: allocator, network: new Network(), images: { app: ['app'] }, projectRoot: '/nonexistent', restartBackoff: opts.backoff, logLimits: opts.logLimits, imageChecks: opts.imageChecks, inClusterEnv: opts.inClusterEnv },
+    { store, clock, supervisor, addresses: allocator, network: new Network(), images: opts.images ?? { app: ['app'] }, projectRoot: '/nonexistent', ...(opts.volumesDir ? { volumesDir: opts.volumesDir } : {}), restartBackoff: opts.backoff, logLimits: opts.logLimits, imageChecks: opts.imageChecks, inClusterEnv: opts.inClusterEnv },
     opts.checks,
   );
   const kubelets = runKubelets(ctx);
