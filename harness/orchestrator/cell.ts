@@ -14,7 +14,7 @@ import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
 import type { Cell } from '../matrix/expand.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
-import { userAgentFor } from '../traffic/user-agent.ts';
+import { trafficCellId, userAgentFor } from '../traffic/user-agent.ts';
 import { packageVersion } from '../core/paths.ts';
 import { bucketMsFor, latencyIn, rateBuckets, scheduleOf } from '../traffic/timing.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../traffic/types.ts';
@@ -168,7 +168,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       stopTraffic = stopThis;
       let latest: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
       const started = trafficDrivers[deps.driver].run(
-        { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, cell.id) } : {}), ...routeOf(target, spec) },
+        { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, trafficCellId(cell.id, attempt)) } : {}), ...routeOf(target, spec) },
         {
           clock: realClock,
           signal: abortTraffic.signal,

@@ -12,7 +12,7 @@ import type { GatewayLogs } from '../explain/gateway-fetch.ts';
 import { explainCell } from '../explain/pipeline.ts';
 import { topologyOf, type Spec } from '../matrix/schema.ts';
 import type { CellResult } from '../report/types.ts';
-import { userAgentFor } from '../traffic/user-agent.ts';
+import { cellUserAgent } from '../traffic/user-agent.ts';
 import type { Target } from './target.ts';
 import { viewOf } from './topology.ts';
 
@@ -46,7 +46,7 @@ export function cellExplainer(
     const location = locations.get(path.targetGroupArn) ?? locateLogs(target.elbv2, path.targetGroupArn, spec.explain.accessLogs ?? spec.explain.enableAccessLogs);
     locations.set(path.targetGroupArn, location);
     try {
-      const { explain, fiveXXByReason } = await explainCell(result, userAgentFor(packageVersion, runId, result.id), {
+      const { explain, fiveXXByReason } = await explainCell(result, cellUserAgent(packageVersion, runId, result), {
         ...target.explain,
         elbv2: target.elbv2,
         clock,

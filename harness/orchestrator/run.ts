@@ -26,7 +26,7 @@ import { CellFailedError, runCell, type Stage } from './cell.ts';
 import { cellExplainer } from './explain.ts';
 import type { PhaseSettings } from '../explain/cell-context.ts';
 import { gatewayPhaseSettings, readCellGatewayLogs, type GatewayLogs } from '../explain/gateway-fetch.ts';
-import { userAgentFor } from '../traffic/user-agent.ts';
+import { cellUserAgent } from '../traffic/user-agent.ts';
 import type { DeploymentRef } from './target.ts';
 import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
@@ -424,6 +424,6 @@ async function resumeOf(runId: string, resultsDir: string): Promise<string | und
 async function readGatewayOfCell(target: Target, gateway: DeploymentRef, result: CellResult, runId: string): Promise<{ logs: GatewayLogs; settings: PhaseSettings }> {
   const deployment = await target.k8s.getDeployment(gateway.namespace, gateway.deployment);
   const container = (deployment.spec?.template?.spec?.containers as Array<{ name: string }> | undefined)?.[0]?.name;
-  const logs = await readCellGatewayLogs(target.k8s, result, { namespace: gateway.namespace, labelSelector: gateway.labelSelector, ...(container ? { container } : {}) }, userAgentFor(packageVersion, runId, result.id));
+  const logs = await readCellGatewayLogs(target.k8s, result, { namespace: gateway.namespace, labelSelector: gateway.labelSelector, ...(container ? { container } : {}) }, cellUserAgent(packageVersion, runId, result));
   return { logs, settings: gatewayPhaseSettings(deployment, result.config.deregistrationDelaySeconds, container) };
 }

@@ -18,3 +18,17 @@ export function parseUserAgent(userAgent: string | null | undefined): { version:
   const m = /^rollout-harness\/(\S+) ([^\s/]+)\/(\S+)$/.exec(userAgent ?? '');
   return m ? { version: m[1], runId: m[2], cellId: m[3] } : undefined;
 }
+
+/**
+ * The cell id a cell's counted traffic carries in its User-Agent: the cell's id, or `<id>.w<N>` when
+ * the cell warmed up N times (earlier warm-ups were abandoned before the disruption, their traffic
+ * under their own `.w<k>`, so an access log's entries of the counted traffic are told from theirs).
+ */
+export function trafficCellId(cellId: string, warmup: number): string {
+  return warmup <= 1 ? cellId : `${cellId}.w${warmup}`;
+}
+
+/** The User-Agent of a cell result's counted traffic (see trafficCellId). */
+export function cellUserAgent(version: string, runId: string, cell: { id: string; warmupsAbandoned?: readonly unknown[] }): string {
+  return userAgentFor(version, runId, trafficCellId(cell.id, (cell.warmupsAbandoned?.length ?? 0) + 1));
+}

@@ -39,7 +39,9 @@ describe('readiness gate vs health checks slower than pod readiness', () => {
 
   it('without the gate a rollout outruns the health checks and loses requests (503, nothing routable)', async () => {
     h = await startTestTwin(slowChecks);
-    const { reasons } = await rolloutUnderLoad(h, 300, 5);
+    // As long as the gated run's traffic: on a busy machine the rollout reaches the moment nothing is
+    // routable later in real time, and 5 s of traffic had ended before it (CI, once).
+    const { reasons } = await rolloutUnderLoad(h, 300, 9);
     expect(reasons['503 no-routable-targets'] ?? 0).toBeGreaterThan(0);
   });
 

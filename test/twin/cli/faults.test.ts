@@ -81,8 +81,11 @@ describe('a warm-up that fails before anything is disrupted', () => {
     // A target whose first 300 requests fail (a data plane still converging): at 100 req/s the first
     // 4 s warm-up's second half fails, the next warm-up's traffic finds it healthy.
     let seen = 0;
+    const agents = new Map<string, { requests: number; failed: number }>();
     const server = http.createServer((req, res) => {
       seen += 1;
+      const a = agents.get(String(req.headers['user-agent'])) ?? { requests: 0, failed: 0 };
+      agents.set(String(req.headers['user-agent']), { requests: a.requests + 1, failed: a.failed + (seen <= 300 ? 1 : 0) });
       res.writeHead(seen <= 300 ? 502 : 200, { 'content-type': 'text/plain', connection: 'keep-alive' });
       res.end(seen <= 300 ? 'converging' : 'ok');
     });
@@ -103,6 +106,10 @@ describe('a warm-up that fails before anything is disrupted', () => {
       expect(first.sent + cell.requests.sent).toBeGreaterThanOrEqual(seen);
       expect(first.fiveXX).toBe(Math.min(300, first.sent));
       expect(cell.fiveXX).toBe(0);
+      // The abandoned warm-up's traffic and the counted traffic carry User-Agents of their own (…/<cell>, …/<cell>.w2).
+      const id = runJson('rewarm').cells[0].id;
+      const byAgent = [...agents].map(([ua, n]) => [ua.replace(/^rollout-harness\/\S+ /, ''), n.failed > 0] as const).sort();
+      expect(byAgent).toEqual([[`rewarm/${id}`, true], [`rewarm/${id}.w2`, false]]);
       expect(r.stdout).toMatch(/\| off +\| 20 +\| 40 +\| 30 +\| 0 +\|/);
     } finally {
       await new Promise((resolve) => server.close(resolve));

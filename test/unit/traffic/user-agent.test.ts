@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { runBuiltinTraffic } from '../../../harness/traffic/builtin/driver.ts';
-import { parseUserAgent, userAgentFor } from '../../../harness/traffic/user-agent.ts';
+import { cellUserAgent, parseUserAgent, trafficCellId, userAgentFor } from '../../../harness/traffic/user-agent.ts';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -42,5 +42,12 @@ describe('the built-in driver', () => {
     expect(seen.length).toBe(result.sent);
     expect(seen.length).toBeGreaterThan(5);
     expect(new Set(seen)).toEqual(new Set([ua]));
+  });
+
+  it("names a cell's later warm-ups' traffic apart, and the counted traffic by how many warm-ups the cell took", () => {
+    expect(trafficCellId('rollout.gate-on.r1', 1)).toBe('rollout.gate-on.r1');
+    expect(trafficCellId('rollout.gate-on.r1', 3)).toBe('rollout.gate-on.r1.w3');
+    expect(cellUserAgent('0.1.0', 'night', { id: 'drain.r1' })).toBe('rollout-harness/0.1.0 night/drain.r1');
+    expect(cellUserAgent('0.1.0', 'night', { id: 'drain.r1', warmupsAbandoned: [{}, {}] })).toBe('rollout-harness/0.1.0 night/drain.r1.w3');
   });
 });
