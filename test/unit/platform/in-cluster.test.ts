@@ -63,7 +63,7 @@ describe('in-cluster configuration', () => {
   });
 
   it('takes HTTPS with the kubelet\'s files off loopback, and refuses a missing token or a bad port with what it expected', () => {
-    expect(() => inClusterConfig({ KUBERNETES_SERVICE_HOST: '10.100.0.1', KUBERNETES_SERVICE_PORT: '443' })).toThrow(`expected the ServiceAccount token at ${SERVICE_ACCOUNT_DIR}/token, got no file`);
+    expect(() => inClusterConfig({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '443' })).toThrow(`expected the ServiceAccount token at ${SERVICE_ACCOUNT_DIR}/token, got no file`);
     expect(() => inClusterConfig({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: 'x' })).toThrow('expected KUBERNETES_SERVICE_PORT to be a port (1–65535) with KUBERNETES_SERVICE_HOST=127.0.0.1, got "x"');
     expect(inClusterConfig({})).toBeUndefined();
     // Plain HTTP only on the ports client-node takes as such.
