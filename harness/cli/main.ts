@@ -37,6 +37,11 @@ function columnList(value: string): TableColumn[] {
   }
 }
 
+/** `--format`'s value one of `names`, else a ConfigError naming them (`expected a, b or c`). */
+function checkFormat(format: string, names: readonly string[]): void {
+  if (!names.includes(format)) throw new ConfigError(`--format: expected ${names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0]}, got "${format}"`);
+}
+
 /** `--shard-of N` in an Indexed Job's pod: shard JOB_COMPLETION_INDEX + 1 of N. */
 export function shardFromJobIndex(count: number, index: string | undefined): Shard {
   if (count < 1) throw new ConfigError(`--shard-of: expected a shard count of at least 1, got ${count}`);
@@ -139,7 +144,7 @@ program
   .option('--server-dry-run', "also send every cell's changes to the cluster with dryRun=All (validated and admitted, never stored); exit 2 naming the cells a write was refused for")
   .option('--shard <I/N>', 'only the cells run --shard I/N would run, on its lane', shard)
   .action(async (spec: string, opts) => {
-    if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
+    checkFormat(opts.format, ['text', 'json']);
     process.exitCode = await (await import('./run.ts')).planCommand(spec, opts);
   });
 
@@ -150,7 +155,7 @@ program
   .option('--format <format>', 'text (one ✓/✗ line per check, with what to grant) or json', 'text')
   .addHelpText('after', '\nExit codes: 0 every check passed (or could not be checked harmlessly); 2 bad spec or flags; 3 a check failed.')
   .action(async (spec: string, opts) => {
-    if (!['text', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected text or json, got "${opts.format}"`);
+    checkFormat(opts.format, ['text', 'json']);
     process.exitCode = await (await import('./preflight.ts')).preflightCommand(spec, opts);
   });
 
@@ -161,7 +166,7 @@ program
   .option('--format <format>', 'rbac (YAML for kubectl apply), iam (a policy document) or json (the list)', 'rbac')
   .option('--service-account <ns/name>', 'rbac: the ServiceAccount the bindings name', 'rollout-harness/rollout-harness')
   .action(async (spec: string, opts) => {
-    if (!['rbac', 'iam', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected rbac, iam or json, got "${opts.format}"`);
+    checkFormat(opts.format, ['rbac', 'iam', 'json']);
     process.exitCode = await (await import('./preflight.ts')).permissionsCommand(spec, opts);
   });
 
@@ -188,7 +193,7 @@ program
   .option('--min-change <n>', 'with --baseline: the smallest increase in failed requests that is a regression (see compare)', wholeNumber, DEFAULT_MIN_CHANGE)
   .action(async (run: string, opts) => {
     const { REPORT_FORMAT_NAMES: names } = await import('../report/formats.ts');
-    if (!(names as readonly string[]).includes(opts.format)) throw new ConfigError(`--format: expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got "${opts.format}"`);
+    checkFormat(opts.format, names);
     process.exitCode = await (await import('./results.ts')).reportCommand(run, opts);
   });
 
@@ -204,7 +209,7 @@ program
   .option('--format <format>', 'md (a table, then regressions, INVALID cells and the cells in one run only), or json (the same as data, with the exit code)', 'md')
   .addHelpText('after', '\nExit codes: 0 no regression; 1 a cell regressed beyond noise; 2 bad arguments; 4 a cell is INVALID in either run, or the runs share no cell (nothing judged).')
   .action(async (before: string, after: string, opts) => {
-    if (!['md', 'json'].includes(opts.format)) throw new ConfigError(`--format: expected md or json, got "${opts.format}"`);
+    checkFormat(opts.format, ['md', 'json']);
     process.exitCode = await (await import('./results.ts')).compareCommand(before, after, opts);
   });
 

@@ -10,9 +10,10 @@ import { ConfigError, exitCodeOf } from '../core/errors.ts';
 import { ensureWritableDir } from '../core/files.ts';
 import { expandCells } from '../matrix/expand.ts';
 import { shardCells } from '../matrix/shards.ts';
-import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
+import type { UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
 import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
+import { reportMetaOf, targetText } from '../report/meta.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import type { CellResult, RunRecord } from '../report/types.ts';
@@ -111,30 +112,24 @@ export function mergeShards(shards: readonly LoadedRun[]): MergedRun {
 /** Merges the shards, writes the run to `<results-dir>/<run-id>/`, prints its table; the exit code an unsharded run with these cells would have (then, with --baseline, the worse of that and compare's). */
 export async function mergeCommand(runs: string[], opts: MergeFlags): Promise<number> {
   const results = await import('./results.ts');
-  const s3 = opts.resultsS3 !== undefined ? parseS3Url(opts.resultsS3, '--results-s3') : undefined;
-  const baseline = opts.baseline !== undefined ? await results.readAnyRun(opts.baseline, opts.resultsDir) : undefined;
   const shards: LoadedRun[] = [];
   for (const run of runs) shards.push(await results.readAnyRun(run, opts.resultsDir));
+  return mergeLoaded(shards, opts);
+}
+
+/** `merge` of shards already read. */
+async function mergeLoaded(shards: LoadedRun[], opts: MergeFlags): Promise<number> {
+  const results = await import('./results.ts');
+  const s3 = opts.resultsS3 !== undefined ? parseS3Url(opts.resultsS3, '--results-s3') : undefined;
+  const baseline = opts.baseline !== undefined ? await results.readAnyRun(opts.baseline, opts.resultsDir) : undefined;
   const { record, cells, unmeasured } = mergeShards(shards);
   const dir = runDirOf(opts.resultsDir, checkRunId(record.runId, 'the shards\' run id'));
   if (existsSync(runFileOf(dir))) throw new ConfigError(`merge: expected no run ${record.runId} yet in ${path.resolve(opts.resultsDir)}, got ${runFileOf(dir)}; remove it to merge again`);
   await ensureWritableDir(dir, '--results-dir');
-  const spec = record.spec;
-  const failedExpectations = checkExpectations(spec.expect, cells, unmeasured);
-  const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds), one per shard, ${shards.length} shards` : `context ${spec.target.context}, ${shards.length} lanes`;
-  const report = renderMarkdown(cells, {
-    recommendation: renderRecommendationMarkdown(record.recommendation!),
-    title: `rollout-harness: ${spec.name}`,
-    runId: record.runId,
-    target,
-    driver: record.driver.name,
-    rate: spec.traffic.rate,
-    failedExpectations,
-    expectations: spec.expect.length,
-    unmeasured,
-    stoppedBy: record.stoppedBy,
-    ...(opts.columns ? { columns: opts.columns } : {}),
-  });
+  const shardsText = record.target.kind === 'twin' ? `${targetText(record)}, one per shard, ${shards.length} shards` : `context ${record.spec.target.context}, ${shards.length} lanes`;
+  const meta = reportMetaOf(record, cells, unmeasured, { target: shardsText, ...(opts.columns ? { columns: opts.columns } : {}) });
+  const { failedExpectations } = meta;
+  const report = renderMarkdown(cells, { ...meta, recommendation: renderRecommendationMarkdown(record.recommendation!) });
   for (const cell of cells) await writeCell(dir, cell);
   await writeReportFile(dir, 'report.md', report);
   for (const format of Object.values(REPORT_FORMATS) as ReportFormat[]) {
@@ -167,19 +162,21 @@ export async function mergeWhenComplete(runId: string, count: number, opts: Merg
     const id = shardRunId(runId, { index: i + 1, count });
     return opts.resultsS3 !== undefined ? `${opts.resultsS3.replace(/\/+$/, '')}/${id}` : id;
   });
+  const shards: LoadedRun[] = [];
   for (const [i, source] of sources.entries()) {
-    let ended = false;
+    let shard: LoadedRun | undefined;
     let why = 'it has not ended (run.json endedAt)';
     try {
-      ended = Boolean((await results.readAnyRun(source, opts.resultsDir)).record.endedAt);
+      shard = await results.readAnyRun(source, opts.resultsDir);
     } catch (error) {
       why = `it cannot be read yet: ${(error as Error).message.split('\n')[0]}`;
     }
-    if (!ended) {
+    if (!shard?.record.endedAt) {
       console.error(`--then-merge: shard ${i + 1} of ${count} (${source}) is not there to merge: ${why}; the last shard to end merges the run`);
       return 0;
     }
+    shards.push(shard);
   }
   console.error(`--then-merge: all ${count} shards of ${runId} have ended; merging them`);
-  return mergeCommand(sources, opts);
+  return mergeLoaded(shards, opts);
 }

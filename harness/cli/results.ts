@@ -11,6 +11,7 @@ import { compareRuns, comparisonCounts, comparisonJson, renderComparison, type C
 import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS } from '../report/formats.ts';
 import { renderReviewMarkdown, type TableColumn } from '../report/markdown.ts';
+import { reportMetaOf } from '../report/meta.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
 import { reportJsonCommand, shellQuote } from '../orchestrator/run-id.ts';
@@ -55,22 +56,9 @@ function unmeasuredOf(run: LoadedRun): UnmeasuredCell[] {
 export function reviewMarkdown(run: LoadedRun, opts: { comparison?: { baseline: string; markdown: string }; htmlUrl?: string; recommendation?: string; columns?: TableColumn[] }): string {
   const { record, cells } = run;
   const recommendation = opts.recommendation ?? renderRecommendationMarkdown(record.recommendation ?? recommend(cells), '').trim();
-  const unmeasured = unmeasuredOf(run);
-  const target = record.target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${record.target.context}`;
   return renderReviewMarkdown(
     cells,
-    {
-      title: `rollout-harness: ${record.spec.name}`,
-      runId: record.runId,
-      target,
-      driver: record.driver.name,
-      rate: record.spec.traffic.rate,
-      failedExpectations: checkExpectations(record.spec.expect ?? [], cells, unmeasured),
-      expectations: record.spec.expect?.length ?? 0,
-      unmeasured,
-      stoppedBy: record.stoppedBy,
-      ...(opts.columns ? { columns: opts.columns } : {}),
-    },
+    reportMetaOf(record, cells, unmeasuredOf(run), { ...(opts.columns ? { columns: opts.columns } : {}) }),
     // The run's own directory: a run outside ./results needs --results-dir to be found again.
     { ...opts, recommendation, everything: isS3Url(run.dir) ? ['rollout-harness', 'report', run.dir, '--format', 'json'].map(shellQuote).join(' ') : reportJsonCommand(record.runId, path.dirname(path.resolve(run.dir))) },
   );

@@ -62,6 +62,11 @@ function sum(values: Record<string, number>): number {
   return Object.values(values).reduce((a, b) => a + b, 0);
 }
 
+/** The 5xx of counts by status. */
+function fiveXXOf(byStatus: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(byStatus).filter(([s]) => Number(s) >= 500));
+}
+
 /**
  * A cell that failed because its environment did (the target died, an API kept failing): carries
  * the half-measured cell as an INVALID result, so the run can keep it before it stops.
@@ -206,7 +211,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       // counts apart, and warm up again with fresh traffic, so the cell counts only its own.
       stopThis.abort();
       const r = await started;
-      abandoned.push({ sent: r.sent, fiveXX: sum(Object.fromEntries(Object.entries(r.byStatus).filter(([s]) => Number(s) >= 500))), networkErrors: sum(r.networkErrors), t: timeline.now() });
+      abandoned.push({ sent: r.sent, fiveXX: sum(fiveXXOf(r.byStatus)), networkErrors: sum(r.networkErrors), t: timeline.now() });
       const why = `warm-up ${attempt} of at most ${spec.traffic.warmupAttempts} abandoned before any disruption: ${failed} of the ${sent} requests of its second half failed (5xx or no status); warming up again with fresh traffic`;
       timeline.add({ type: 'note', detail: why });
       deps.log(`${cell.id}: ${why}`);
@@ -305,7 +310,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
 
   /** The cell's result from the traffic's counts and what happened, with the verdict. */
   function collect(result: TrafficResult, failure?: string): CellResult {
-    const fiveXXByCode = Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => Number(s) >= 500));
+    const fiveXXByCode = fiveXXOf(result.byStatus);
     const fiveXX = sum(fiveXXByCode);
     const networkErrors = sum(result.networkErrors);
     const twoXX = sum(Object.fromEntries(Object.entries(result.byStatus).filter(([s]) => s.startsWith('2'))));

@@ -12,8 +12,9 @@ import { scaledClock, type Clock } from '../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../core/errors.ts';
 import { ensureWritableDir, nodeFs, type WriteFs } from '../core/files.ts';
 import { packageVersion } from '../core/paths.ts';
-import { checkExpectations, type UnmeasuredCell } from '../report/expect.ts';
+import type { UnmeasuredCell } from '../report/expect.ts';
 import { REPORT_FORMATS, type ReportFormat } from '../report/formats.ts';
+import { reportMetaOf } from '../report/meta.ts';
 import { renderMarkdown, type TableColumn } from '../report/markdown.ts';
 import { recommend } from '../report/recommend.ts';
 import { renderRecommendationMarkdown } from '../report/recommend-md.ts';
@@ -328,24 +329,12 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   if (!record) throw failure ?? new EnvironmentError('The run did not start');
   const measured = new Set(results.map((r) => r.id));
   const unmeasured: UnmeasuredCell[] = cells.filter((c) => !measured.has(c.id)).map((c) => ({ id: c.id, config: c.config, disruption: c.disruption }));
-  const failedExpectations = checkExpectations(spec.expect, results, unmeasured);
-  const targetText = target.kind === 'twin' ? `the local twin (time scale ${record.target.timeScale}, seed ${record.target.seed}; model seconds)` : `context ${spec.target.context}`;
   // The recommended settings from the lags the cells measured, with the cells that confirm them.
   record.recommendation = recommend(results);
   await save().catch((error) => log(`could not write the recommendation to run.json: ${(error as Error).message}`));
-  const report = renderMarkdown(results, {
-    recommendation: renderRecommendationMarkdown(record.recommendation),
-    title: `rollout-harness: ${spec.name}`,
-    runId,
-    target: targetText,
-    driver: driver.name,
-    rate: spec.traffic.rate,
-    failedExpectations,
-    expectations: spec.expect.length,
-    unmeasured,
-    stoppedBy: record.stoppedBy,
-    ...(opts.columns ? { columns: opts.columns } : {}),
-  });
+  const meta = reportMetaOf(record, results, unmeasured, { ...(opts.columns ? { columns: opts.columns } : {}) });
+  const { failedExpectations } = meta;
+  const report = renderMarkdown(results, { ...meta, recommendation: renderRecommendationMarkdown(record.recommendation) });
   try {
     await writeReportFile(runDir, 'report.md', report, fs);
     for (const format of Object.values(REPORT_FORMATS) as ReportFormat[]) {

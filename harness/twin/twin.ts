@@ -91,8 +91,12 @@ export interface Twin {
 
 /** The env file's variables. */
 export function twinEnv(e: TwinEndpoints): Record<string, string> {
+  return { KUBECONFIG: e.kubeconfig, ...twinAwsEnv(e), ROLLOUT_HARNESS_ALB_URL: e.albUrl };
+}
+
+/** The AWS part of the twin's env: its endpoints, region and credentials, and its CA. */
+function twinAwsEnv(e: Pick<TwinEndpoints, 'awsApiUrl' | 'region' | 'caFile'>): Record<string, string> {
   return {
-    KUBECONFIG: e.kubeconfig,
     // The catch-all: every other service goes to the twin too, which answers with an error naming
     // it, so no AWS call made with this env leaves loopback.
     AWS_ENDPOINT_URL: e.awsApiUrl,
@@ -104,7 +108,6 @@ export function twinEnv(e: TwinEndpoints): Record<string, string> {
     AWS_DEFAULT_REGION: e.region,
     AWS_ACCESS_KEY_ID: 'twin',
     AWS_SECRET_ACCESS_KEY: 'twin',
-    ROLLOUT_HARNESS_ALB_URL: e.albUrl,
     [TWIN_CA_ENV]: e.caFile,
   };
 }
@@ -114,10 +117,14 @@ export const HARNESS_IMAGE = 'rollout-harness';
 /** The ServiceAccount annotation of IRSA (IAM roles for service accounts). */
 export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
-/** What the twin gives a pod whose ServiceAccount has an IAM role: the role, credentials, region and the twin's AWS endpoints. */
-export function podAwsEnv(awsApiUrl: string, region: string, roleArn: string, caFile: string): Record<string, string> {
-  const { KUBECONFIG: _kubeconfig, ROLLOUT_HARNESS_ALB_URL: _alb, ...aws } = twinEnv({ kubeconfig: '', awsApiUrl, region, albUrl: '', caFile } as TwinEndpoints);
-  return { ...aws, AWS_ROLE_ARN: roleArn };
+/**
+ * What the twin gives a pod for its ServiceAccount, as IRSA's webhook does for one that names an
+ * IAM role (`eks.amazonaws.com/role-arn`): the role, credentials, region and the twin's AWS
+ * endpoints; nothing for any other.
+ */
+export function podAwsEnv(serviceAccount: KubeObject | undefined, e: Pick<TwinEndpoints, 'awsApiUrl' | 'region' | 'caFile'>): Record<string, string> {
+  const role = serviceAccount?.metadata.annotations?.[IRSA_ROLE_ANNOTATION];
+  return role ? { ...twinAwsEnv(e), AWS_ROLE_ARN: role } : {};
 }
 
 /** Namespaces first, then everything else in file order. */
@@ -239,10 +246,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     // IRSA's webhook: a pod whose ServiceAccount names an IAM role gets AWS credentials, and here the
     // twin's endpoints too (every AWS call of the pod stays on loopback); any other pod gets none.
     const kubernetesEnv = inClusterEnv;
-    inClusterEnv = (pod) => {
-      const role = store.get('serviceaccounts', pod.namespace, pod.serviceAccountName)?.metadata.annotations?.[IRSA_ROLE_ANNOTATION];
-      return { ...kubernetesEnv(pod), ...(role ? podAwsEnv(awsApi.url, config.region, role, ca.caFile) : {}) };
-    };
+    inClusterEnv = (pod) => ({ ...kubernetesEnv(pod), ...podAwsEnv(store.get('serviceaccounts', pod.namespace, pod.serviceAccountName), { awsApiUrl: awsApi.url, region: config.region, caFile: ca.caFile }) });
 
     // The default namespace is the world's first opted in to rollout-harness (else the first of its own),
     // in the file's order: the gateway's namespace, opted in too, comes after the app's.

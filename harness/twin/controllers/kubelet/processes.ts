@@ -106,6 +106,7 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
     // The pod's ServiceAccount, `default` when it names none (as the ServiceAccount admission plugin sets it).
     const inCluster = ctx.inClusterEnv({ namespace: rt.namespace, serviceAccountName: String(rt.pod.spec?.serviceAccountName || 'default') });
     const mounts = mountsOf(spec, volumeDirs);
+    const argv = resolved[i] as { command: string[]; own: number };
     // Only the container's own values name paths in its mounts (the kubelet's own are host paths).
     const own = ownEnvOf(spec, fieldValues, rt.pod, inCluster);
     for (const [k, v] of Object.entries(own)) own[k] = rewritePaths(v, mounts);
@@ -125,10 +126,7 @@ async function launch(ctx: KubeletContext, rt: PodRuntime): Promise<void> {
       spec,
       // `$(VAR)` from the container's env, then paths under its mounts to the volumes' directories.
       // Only what the pod spec wrote: the image's own program is the twin's, on the host.
-      command: (() => {
-        const { command, own } = resolved[i] as { command: string[]; own: number };
-        return command.map((arg, j) => (j < own ? arg : rewritePaths(expandVars(arg, env), mounts)));
-      })(),
+      command: argv.command.map((arg, j) => (j < argv.own ? arg : rewritePaths(expandVars(arg, env), mounts))),
       env,
       declaredPort: declared[i] ?? (i === 0 ? 8080 : undefined),
       address,
