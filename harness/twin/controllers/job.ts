@@ -79,8 +79,9 @@ function syncJob(store: ObjectStore, clock: Clock, log: Log, key: string): numbe
   job = defaulted(store, job);
   const uid = job.metadata.uid!;
   const indexed = job.spec.completionMode === 'Indexed';
-  const completions = job.spec.completions ?? (indexed ? undefined : 1);
-  if (indexed && (typeof completions !== 'number' || completions < 1)) {
+  // NonIndexed without completions: one success (the API server's default, as parallelism's).
+  const completions: number = job.spec.completions ?? (indexed ? NaN : 1);
+  if (indexed && !(completions >= 1)) {
     log(`${COMPONENT}: ${key}: expected spec.completions ≥ 1 for completionMode Indexed, got ${JSON.stringify(job.spec.completions)}; not managing pods`);
     return;
   }
@@ -92,7 +93,7 @@ function syncJob(store: ObjectStore, clock: Clock, log: Log, key: string): numbe
   const succeededPods = pods.filter((p) => p.status?.phase === 'Succeeded');
   const failedPods = pods.filter((p) => p.status?.phase === 'Failed');
   const indexOf = (p: KubeObject) => Number(p.metadata.annotations?.[COMPLETION_INDEX]);
-  const completed = new Set(indexed ? succeededPods.map(indexOf).filter((i) => Number.isInteger(i) && i < completions!) : []);
+  const completed = new Set(indexed ? succeededPods.map(indexOf).filter((i) => Number.isInteger(i) && i < completions) : []);
   const succeeded = indexed ? completed.size : succeededPods.length;
   const failed = failedPods.length;
   const startTime = job.status?.startTime ?? new Date(now).toISOString();
@@ -117,8 +118,7 @@ function syncJob(store: ObjectStore, clock: Clock, log: Log, key: string): numbe
     log(`${COMPONENT}: ${key}: ${type}${reason ? ` (${reason})` : ''}: ${message}`);
   };
 
-  if (completions !== undefined && succeeded >= completions) return finish('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
-  if (completions === undefined && succeededPods.length > 0 && active.length === 0) return finish('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
+  if (succeeded >= completions) return finish('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods');
   if (failed > backoffLimit) return finish('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
   const deadlineS = job.spec.activeDeadlineSeconds;
   const startedMs = parseTime(startTime) ?? now;
@@ -133,13 +133,13 @@ function syncJob(store: ObjectStore, clock: Clock, log: Log, key: string): numbe
     if (failed && now < readyAt) wait = readyAt - now;
     else if (indexed) {
       const running = new Set(active.map(indexOf));
-      for (let i = 0; i < completions! && Number(status.active) < parallelism; i++) {
+      for (let i = 0; i < completions && Number(status.active) < parallelism; i++) {
         if (completed.has(i) || running.has(i)) continue;
         if (createPod(store, clock, log, job, i)) status.active = Number(status.active) + 1;
         else break;
       }
     } else {
-      const wanted = Math.min(parallelism, (completions ?? parallelism) - succeeded) - active.length;
+      const wanted = Math.min(parallelism, completions - succeeded) - active.length;
       for (let n = 0; n < wanted; n++) {
         if (createPod(store, clock, log, job)) status.active = Number(status.active) + 1;
         else break;
