@@ -5,12 +5,12 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, EnvironmentError } from '../../core/errors.ts';
+import { projectRoot } from '../../core/paths.ts';
 import type { TrafficPlan } from '../types.ts';
 
 /** The env-driven constant-arrival-rate script shipped with the harness. */
-export const defaultK6Script = fileURLToPath(new URL('../../../k6-scripts/constant-rate.js', import.meta.url));
+export const defaultK6Script = path.join(projectRoot, 'k6-scripts/constant-rate.js');
 
 /** A k6 release, as `k6 version` names it. */
 export interface K6Version {

@@ -1,5 +1,4 @@
-// A twin's worker thread starts here: TypeScript sources load through tsx, as in bin/rollout-harness.js.
-import { register } from 'tsx/esm/api';
+// A twin's worker thread starts here: its body loads as bin/rollout-harness.js loads the CLI (bin/load.mjs).
+import { loadEntry } from '../../../bin/load.mjs';
 
-register();
-await import('./body.ts');
+await loadEntry('harness/twin/thread/body.ts');

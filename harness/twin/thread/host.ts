@@ -3,9 +3,11 @@
  * a clock that reads the twin's model time (both clocks come from one anchor), and `stop` ends the
  * twin and its pods before the thread goes.
  */
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { anchoredClock, clockAnchorNow, type Clock } from '../../core/clock.ts';
 import { ConfigError, EnvironmentError, SafetyError } from '../../core/errors.ts';
+import { projectRoot } from '../../core/paths.ts';
 import type { TwinConfig } from '../config.ts';
 import type { TwinEndpoints } from '../twin.ts';
 import { stallsWithin, type Stall } from './stall.ts';
@@ -31,7 +33,8 @@ export interface TwinThreadOptions {
   log?: (line: string) => void;
 }
 
-const ENTRY = new URL('./entry.mjs', import.meta.url);
+/** The thread's entry (from the project root: this module may run from a bundle, bin/load.mjs). */
+const ENTRY = path.join(projectRoot, 'harness/twin/thread/entry.mjs');
 
 /** The error the worker threw, as the class the exit-code table knows. */
 function revive(e: SerializedError): Error {
