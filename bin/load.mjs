@@ -12,8 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The project root: this file's directory's parent. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every entry point a bundle holds (one build serves the CLI and the twin's thread; shared code goes to chunks). */
-export const ENTRIES = ['harness/cli/main.ts', 'harness/twin/thread/body.ts'];
+/** Every entry point a bundle holds (one build serves the CLI, the twin's thread and the k6 stand-in; shared code goes to chunks). */
+export const ENTRIES = ['harness/cli/main.ts', 'harness/twin/thread/body.ts', 'harness/traffic/k6/stand-in.ts'];
 
 /** Bundles not used for this long are removed when a new one is made (a run still using one touches it at start). */
 const STALE_MS = 24 * 3600 * 1000;

@@ -1,0 +1,119 @@
+/**
+ * The twin's k6 stand-in as k6-operator runs it: three runner processes with the operator's
+ * segment flags, paused until their REST API is patched (as the starter does), against a real
+ * loopback server. Their NDJSON, parsed as k6's and merged, accounts for every request the server saw.
+ */
+import { execa, type ResultPromise } from 'execa';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../harness/core/paths.ts';
+import { parseK6Output } from '../../../harness/traffic/k6/parse.ts';
+import { operatorSegmentFlags, parseSegment, parseSequence, stripeOf } from '../../../harness/traffic/k6/segments.ts';
+import { mergeRunners } from '../../../harness/traffic/k6-operator/merge.ts';
+
+const RUN = path.join(projectRoot, 'bin/run-entry.mjs');
+const started: ResultPromise[] = [];
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const p of started.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function server(delayMs = 0): Promise<{ url: string; byAgent: Map<string, number> }> {
+  const byAgent = new Map<string, number>();
+  const s = http.createServer((req, res) => {
+    const ua = String(req.headers['user-agent']);
+    byAgent.set(ua, (byAgent.get(ua) ?? 0) + 1);
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'), delayMs);
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, byAgent };
+}
+
+async function freePort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function runner(args: string[], env: Record<string, string>): ResultPromise {
+  const p = execa(process.execPath, [RUN, 'harness/traffic/k6/stand-in.ts', ...args], { env: { ...process.env, ...env }, reject: false, timeout: 60_000 });
+  started.push(p);
+  return p;
+}
+
+/** Waits (bounded) until a runner's REST API answers. */
+async function apiUp(port: number): Promise<unknown> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json();
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`runner API on ${port} never answered`);
+}
+
+const resume = (port: number) => fetch(`http://127.0.0.1:${port}/v1/status`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { attributes: { paused: false }, id: 'default', type: 'status' } }) });
+
+describe('the k6 stand-in under k6-operator', () => {
+  it('three paused runners, resumed together, send exactly their stripes of the plan: every request accounted for', async () => {
+    const target = await server();
+    const ua = 'rollout-harness/0.1.0 standin/rollout.r1';
+    const env = { TARGET: target.url, RATE: '300', DURATION: '2', TIMEOUT: '5', CELL: 'rollout.r1', USER_AGENT: ua, K6_INCLUDE_SYSTEM_ENV_VARS: 'true' };
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const procs = ports.map((port, i) =>
+      runner(['run', '--quiet', ...operatorSegmentFlags(i + 1, 3), '--summary-mode=disabled', '--no-usage-report', '--out', 'json=-', '/test/constant-rate.js', `--address=127.0.0.1:${port}`, '--paused', '--tag', `instance_id=${i + 1}`, '--tag', 'testrun_name=rh-test'], env),
+    );
+    for (const port of ports) expect(await apiUp(port)).toMatchObject({ data: { attributes: { paused: true, running: false } } });
+    expect(target.byAgent.size).toBe(0);
+    for (const port of ports) expect((await resume(port)).status).toBe(200);
+    const results = await Promise.all(procs);
+    const sequence = parseSequence('0,1/3,2/3,1');
+    const parts = [];
+    for (const [i, r] of results.entries()) {
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      parts.push({ name: `rh-test-${i + 1}`, stripe: stripeOf(parseSegment(['0:1/3', '1/3:2/3', '2/3:1'][i]), sequence), aggregate: await parseK6Output([r.stdout + '\n']) });
+    }
+    const merged = mergeRunners(parts, { planned: 600, now: Date.now() });
+    expect(merged.runners.map((x) => [x.planned, x.sent, x.answered])).toEqual([
+      [200, 200, 200],
+      [200, 200, 200],
+      [200, 200, 200],
+    ]);
+    expect(merged.sent).toBe(600);
+    expect(target.byAgent.get(ua)).toBe(600);
+    expect(merged.byStatus).toEqual({ '200': 600 });
+    for (const p of parts) expect(p.aggregate.malformed.count).toBe(0);
+  }, 60_000);
+
+  it('a runner stopped mid-run (SIGTERM, as a deleted pod is) exits 105, its requests in flight cut, not failed', async () => {
+    const target = await server(400);
+    const port = await freePort();
+    const p = runner(['run', '--execution-segment=0:1/2', '--execution-segment-sequence=0,1/2,1', '--no-summary', '--out', 'json=-', '--address', `127.0.0.1:${port}`, '--paused', 'script.js'], { TARGET: target.url, RATE: '100', DURATION: '10', TIMEOUT: '5', USER_AGENT: 'stopped' });
+    await apiUp(port);
+    await resume(port);
+    await new Promise((r) => setTimeout(r, 1000));
+    p.kill('SIGTERM');
+    const r = await p;
+    expect(r.exitCode, String(r.stderr)).toBe(105);
+    const agg = await parseK6Output([r.stdout + '\n']);
+    expect(agg.cutAtStop.count).toBeGreaterThan(0);
+    expect(agg.byStatus['200'] + agg.cutAtStop.count).toBe(agg.sent);
+    expect(agg.sent).toBe(target.byAgent.get('stopped'));
+  }, 60_000);
+
+  it('refuses what k6 refuses: an unknown flag exits 255', async () => {
+    const r = await runner(['run', '--no-such-flag', 'script.js'], {});
+    expect(r.exitCode).toBe(255);
+    expect(r.stderr).toContain('unknown flag: --no-such-flag');
+  }, 30_000);
+});
