@@ -339,3 +339,20 @@ export interface CapacityPort {
    *  resolves with its instance id (the Node joins later: wait for it through KubernetesPort). */
   launchReplacement(like: { nodeName: string; instanceId: string }, handler: 'karpenter' | 'managed-nodegroup'): Promise<{ instanceId: string }>;
 }
+
+/** What the k6-operator traffic driver needs of the cluster: its TestRun, the script's ConfigMap, the runner pods and their logs. */
+export interface K6OperatorPort {
+  createConfigMap(namespace: string, body: KObject): Promise<KObject>;
+  /** False when it was not there. */
+  deleteConfigMap(namespace: string, name: string): Promise<boolean>;
+  createTestRun(namespace: string, body: KObject): Promise<KObject>;
+  getTestRun(namespace: string, name: string): Promise<KObject>;
+  /** Deletes it and, in the background, what it owns (its runner Jobs and their pods); false when it was not there. */
+  deleteTestRun(namespace: string, name: string): Promise<boolean>;
+  listTestRuns(namespace: string, labelSelector: string): Promise<KObject[]>;
+  listPods(namespace: string, labelSelector: string): Promise<KObject[]>;
+  /** Deletes a pod (its container gets SIGTERM and its grace period); false when it was not there. */
+  deletePod(namespace: string, name: string): Promise<boolean>;
+  /** Follows a container's log (`pods/log?follow=true`) until it ends or `signal` aborts, handing each chunk of text to `onText`. */
+  followPodLog(namespace: string, name: string, container: string, onText: (text: string) => void, signal: AbortSignal): Promise<void>;
+}

@@ -114,6 +114,8 @@ function twinAwsEnv(e: Pick<TwinEndpoints, 'awsApiUrl' | 'region' | 'caFile'>): 
 
 /** The image of the harness itself (deploy/Dockerfile; any registry prefix stripped, any tag). */
 export const HARNESS_IMAGE = 'rollout-harness';
+/** k6's image (any tag), as k6-operator's runners name it. */
+export const K6_IMAGE = 'grafana/k6';
 /** The ServiceAccount annotation of IRSA (IAM roles for service accounts). */
 export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
@@ -182,7 +184,13 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
       network,
       // The gateway's image runs the ingress-controller emulation; the world's own images come first.
       // The harness's own image (deploy/Dockerfile) runs this checkout's CLI: `kubectl apply -k deploy/twin` runs its Jobs here.
-      images: { [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir), [HARNESS_IMAGE]: [process.execPath, path.join(projectRoot, 'bin/rollout-harness.js')], ...config.cluster.images },
+      // grafana/k6 (k6-operator's runners) runs the twin's k6: K6_BIN when set, else the stand-in, which is not k6.
+      images: {
+        [GATEWAY_IMAGE]: gatewayCommand(projectRoot, config.gateway.syncSeconds, gatewayDir),
+        [HARNESS_IMAGE]: [process.execPath, path.join(projectRoot, 'bin/rollout-harness.js')],
+        [K6_IMAGE]: process.env.K6_BIN ? [process.env.K6_BIN] : [process.execPath, path.join(projectRoot, 'bin/run-entry.mjs'), 'harness/traffic/k6/stand-in.ts'],
+        ...config.cluster.images,
+      },
       volumesDir: path.join(stateDir, 'volumes'),
       imageChecks: { [GATEWAY_IMAGE]: gatewayImageRefusal },
       inClusterEnv: (pod) => inClusterEnv(pod),

@@ -2,7 +2,7 @@
  * Starts the twin's control-plane controllers together (the kubelet and node lifecycle run
  * beside them, per node): readiness-gate webhook, ReplicaSet, Deployment, scheduler, garbage
  * collector, disruption controller, the endpoints / EndpointSlice controller, and the Job and
- * CronJob controllers.
+ * CronJob controllers, and k6-operator's TestRun controller.
  */
 import { startCronJobController } from './cronjob.ts';
 import { startDeploymentController } from './deployment.ts';
@@ -10,6 +10,7 @@ import { startEndpointsController } from './endpoints.ts';
 import { startDisruptionController } from './eviction.ts';
 import { startGarbageCollector, type GarbageCollectorDeps } from './gc.ts';
 import { startJobController } from './job.ts';
+import { startK6OperatorController } from './k6-operator.ts';
 import { startReadinessGateWebhook } from './gates.ts';
 import { startReplicaSetController } from './replicaset.ts';
 import { startScheduler, type SchedulerDeps } from './scheduler.ts';
@@ -36,6 +37,7 @@ export function startClusterControllers(deps: ClusterControllerDeps): Controller
     startEndpointsController(deps),
     startJobController(deps),
     startCronJobController(deps),
+    startK6OperatorController(deps),
   ];
   return {
     stop() {

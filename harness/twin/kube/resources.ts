@@ -26,6 +26,8 @@ export const resources: Record<string, ResourceInfo> = Object.fromEntries(
     r('batch', 'v1', 'Job', 'jobs', true, { subresources: ['status'] }),
     r('batch', 'v1', 'CronJob', 'cronjobs', true, { shortNames: ['cj'], subresources: ['status'] }),
     r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+    // grafana/k6-operator's CRD (controllers/k6-operator.ts runs it).
+    r('k6.io', 'v1alpha1', 'TestRun', 'testruns', true, { subresources: ['status'] }),
     r('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
     r('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
     r('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),

@@ -42,10 +42,14 @@ export function resolveContainerCommand(
   projectRoot: string,
 ): Resolved {
   const args: string[] = (container.args ?? []).map(String);
+  const image = String(container.image ?? '');
   if (Array.isArray(container.command) && container.command.length > 0) {
+    // The image's own program called by its name (`k6 run …` in grafana/k6): the twin's program for the image.
+    const program = images[image] ?? images[stripTag(image)];
+    const name = stripTag(image).split('/').pop();
+    if (program && String(container.command[0]) === name) return { command: [...program, ...container.command.slice(1).map(String), ...args], own: program.length };
     return { command: [...container.command.map(String), ...args], own: 0 };
   }
-  const image = String(container.image ?? '');
   const base =
     images[image] ??
     images[stripTag(image)] ??

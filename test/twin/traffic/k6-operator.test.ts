@@ -1,0 +1,59 @@
+/**
+ * The k6-operator driver against the twin: a TestRun of three runners (the twin's operator
+ * emulation; the k6 stand-in in each runner pod), their pod logs followed and merged, the merged
+ * count checked against the ALB's access log, and nothing of the TestRun left afterwards.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scaledClock } from '../../../harness/core/clock.ts';
+import { projectRoot } from '../../../harness/core/paths.ts';
+import { runK6OperatorTraffic } from '../../../harness/orchestrator/k6-operator-traffic.ts';
+import { loadKubeConfig } from '../../../harness/platform/kubernetes/adapter.ts';
+import { createK6OperatorAdapter } from '../../../harness/platform/kubernetes/k6-operator.ts';
+import type { K6OperatorPort } from '../../../harness/platform/ports.ts';
+import { RUN_LABEL } from '../../../harness/traffic/k6-operator/testrun.ts';
+import { startTestTwin, type TwinHarness } from '../../helpers/twin.ts';
+
+const script = readFileSync(path.join(projectRoot, 'k6-scripts/constant-rate.js'), 'utf8');
+const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+let h: TwinHarness;
+let port: K6OperatorPort;
+
+beforeAll(async () => {
+  h = await startTestTwin({ timeScale: 0.1 });
+  port = createK6OperatorAdapter(loadKubeConfig(h.twin.endpoints.kubeconfig));
+  await h.waitSteady();
+}, 120_000);
+afterAll(async () => h?.stop());
+
+const operator = { parallelism: 3, separate: false, runnerImage: 'grafana/k6:1.1.0' };
+
+describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', () => {
+  it('three runners each send a third of the plan; the merge equals the access log; the TestRun and its ConfigMap are gone after', async () => {
+    const ua = 'rollout-harness/0.1.0 k6op/rollout.r1';
+    const result = await runK6OperatorTraffic(
+      { url: h.twin.endpoints.albUrl, rate: 150, durationSeconds: 4, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: ua },
+      { port, clock: scaledClock(1), runId: 'k6op', cellId: 'rollout.r1', namespace: 'shop', operator, script, cell: 'rollout.r1', pollMs: 250 },
+    );
+    expect(result.incomplete, JSON.stringify(result.runners)).toBeUndefined();
+    expect(result.runners.map((r) => [r.segment, r.planned])).toEqual([
+      ['0:1/3', 200],
+      ['1/3:2/3', 200],
+      ['2/3:1', 200],
+    ]);
+    for (const r of result.runners) {
+      expect(Math.abs(r.sent - result.sent / 3), JSON.stringify(r)).toBeLessThanOrEqual(0.01 * (result.sent / 3));
+      expect(r.answered + r.networkErrors + r.cut).toBe(r.sent);
+      expect(r.name).toMatch(new RegExp(`^${result.testRun}-\\d-[a-z0-9]{5}$`));
+    }
+    expect(result.sent).toBe(600);
+    expect(total(result.byStatus) + total(result.networkErrors) + result.cutAtStop.count).toBe(result.sent);
+    // Every request the merge counted is a line of the ALB's access log with the cell's User-Agent, and no more.
+    await h.twin.clock.sleep(2000);
+    expect(h.records.filter((r) => r.userAgent === ua)).toHaveLength(result.sent);
+    expect(result.k6Version).toBe('v1.1.0');
+    expect(await port.listTestRuns('shop', `${RUN_LABEL}=k6op`)).toEqual([]);
+    expect(await port.deleteConfigMap('shop', result.testRun)).toBe(false);
+  }, 120_000);
+});
