@@ -10,6 +10,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { K6OperatorPort, KObject } from '../platform/ports.ts';
+import { k6ExitCodes } from '../traffic/k6/driver.ts';
 import { K6OutputAggregator } from '../traffic/k6/parse.ts';
 import { operatorSegmentFlags, parseSegment, parseSequence, stripeOf, type Stripe } from '../traffic/k6/segments.ts';
 import type { TrafficPlan, TrafficProgress } from '../traffic/types.ts';
@@ -49,6 +50,8 @@ interface Runner {
   partial: string;
   stderr: string[];
   following: Promise<void>;
+  /** Its log ended and how k6 ended is known. */
+  ended: boolean;
   failed?: string;
 }
 
@@ -84,6 +87,9 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
         const pods = await port.listPods(namespace, `app=k6,k6_cr=${name},runner=true`);
         for (const pod of pods) follow(pod);
         if (['started', 'stopped', 'finished'].includes(stage)) started = true;
+        // Every runner's k6 has ended (its log, then its pod, say so): nothing more will come, whatever
+        // the stage says (a runner Job whose pod was deleted may be replaced by a pod that waits for a resume never sent).
+        if (runners.size === total && [...runners.values()].every((r) => r.ended)) break;
         if (stage === 'finished') break;
         if (stage === 'error') {
           // Our own stop ends the runners with 105: their Jobs fail, and the operator says error.
@@ -126,13 +132,14 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
       continue;
     }
     r.aggregator.end();
-    outputs.push({ name: r.pod, stripe, aggregate: r.aggregator.result(), ...(r.failed ? { failed: r.failed } : problem && !stoppedByUs ? { failed: problem } : {}) });
+    outputs.push({ name: r.pod, stripe, aggregate: r.aggregator.result(), ...(r.failed ? { failed: r.failed } : {}) });
   }
-  const merged = mergeRunners(outputs, { planned, now: clock.now() });
+  const withProblem = (m: MergedK6Result): MergedK6Result => (problem && !stoppedByUs ? { ...m, incomplete: [m.incomplete, problem].filter(Boolean).join('; ') } : m);
+  const merged = withProblem(mergeRunners(outputs, { planned, now: clock.now() }));
   if (stoppedByUs && !merged.incomplete && merged.scheduleOrigin !== undefined) {
     // Ended early on purpose: the plan is what was due until the stop, as for one k6.
     planned = Math.min(planned, Math.floor(((merged.endedAt - merged.scheduleOrigin) / 1000) * plan.rate) + 1);
-    return { ...mergeRunners(outputs, { planned, now: clock.now() }), k6Version: version.text, testRun: name };
+    return { ...withProblem(mergeRunners(outputs, { planned, now: clock.now() })), k6Version: version.text, testRun: name };
   }
   return { ...merged, k6Version: version.text, testRun: name };
 
@@ -142,7 +149,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
     const index = Number(jobName.slice(name.length + 1));
     const phase = String(pod.status?.phase ?? '');
     if (!Number.isInteger(index) || index < 1 || index > total || runners.has(index) || !['Running', 'Succeeded', 'Failed'].includes(phase)) return;
-    const r: Runner = { index, pod: podName, aggregator: new K6OutputAggregator(), partial: '', stderr: [], following: Promise.resolve() };
+    const r: Runner = { index, pod: podName, aggregator: new K6OutputAggregator(), partial: '', stderr: [], following: Promise.resolve(), ended: false };
     runners.set(index, r);
     // A pod's log holds k6's stdout (the NDJSON) and stderr (its log lines) together: JSON lines to the parser, the rest kept for messages.
     const onText = (text: string) => {
@@ -163,9 +170,24 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
       )
       .then(async () => {
         if (r.failed || stoppedByUs) return;
-        const now = (await port.listPods(namespace, `app=k6,k6_cr=${name},runner=true`).catch(() => [])).find((p) => p.metadata?.name === podName);
-        const exit = now?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode as number | undefined;
-        if (exit !== undefined && exit !== 0) r.failed = `k6 exited ${exit}${r.stderr.length ? `: ${r.stderr.slice(-3).join(' | ')}` : ''}`;
+        // The log ended: k6 exited. How, the pod's status says (the kubelet writes it just after; bounded wait).
+        for (let attempt = 0; attempt < 25 && !stoppedByUs; attempt++) {
+          const now = (await port.listPods(namespace, `app=k6,k6_cr=${name},runner=true`).catch(() => undefined))?.find((p) => p.metadata?.name === podName);
+          if (!now) {
+            r.failed = 'its pod was deleted before k6 finished';
+            return;
+          }
+          const exit = now.status?.containerStatuses?.[0]?.state?.terminated?.exitCode as number | undefined;
+          if (exit !== undefined) {
+            if (exit !== 0) r.failed = `k6 exited ${exit} (${k6ExitCodes[exit]?.name ?? 'killed or unknown'})${r.stderr.length ? `: ${r.stderr.slice(-3).join(' | ')}` : ''}`;
+            return;
+          }
+          await clock.sleep(200);
+        }
+        if (!stoppedByUs) r.failed = 'its log ended but its pod never showed k6 exiting';
+      })
+      .finally(() => {
+        r.ended = true;
       });
   }
 }

@@ -56,4 +56,55 @@ describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', ()
     expect(await port.listTestRuns('shop', `${RUN_LABEL}=k6op`)).toEqual([]);
     expect(await port.deleteConfigMap('shop', result.testRun)).toBe(false);
   }, 120_000);
+
+  it('a runner killed mid-run makes the result incomplete with its name, never fewer requests; the TestRun still goes', async () => {
+    const stop = new AbortController();
+    const running = runK6OperatorTraffic(
+      { url: h.twin.endpoints.albUrl, rate: 100, durationSeconds: 6, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: 'rollout-harness/0.1.0 k6op/killed' },
+      { port, clock: scaledClock(1), runId: 'k6op-killed', cellId: 'rollout.r2', namespace: 'shop', operator, script, pollMs: 250, stop: stop.signal },
+    );
+    let victim: string | undefined;
+    for (let i = 0; i < 200 && !victim; i++) {
+      const pods = (await port.listPods('shop', 'app=k6,runner=true')).filter((p) => p.status?.phase === 'Running');
+      if (pods.length === 3) victim = pods.map((p) => String(p.metadata?.name)).find((n) => /-2-[a-z0-9]{5}$/.test(n));
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(victim).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1500));
+    await port.deletePod('shop', victim!);
+    const result = await running;
+    expect(result.incomplete).toContain(`runner ${victim} (1/3:2/3): `);
+    expect(result.incomplete).toMatch(/its pod was deleted before k6 finished|k6 exited 105/);
+    const killed = result.runners.find((r) => r.name === victim)!;
+    expect(killed.failed).toBeDefined();
+    expect(killed.sent).toBeLessThan(killed.planned);
+    expect(await port.listTestRuns('shop', `${RUN_LABEL}=k6op-killed`)).toEqual([]);
+  }, 120_000);
+
+  it("the cell's stop ends every runner early: in-flight requests cut, the plan what was due, the result complete", async () => {
+    const stop = new AbortController();
+    const running = runK6OperatorTraffic(
+      { url: h.twin.endpoints.albUrl, rate: 100, durationSeconds: 30, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: 'rollout-harness/0.1.0 k6op/stopped' },
+      { port, clock: scaledClock(1), runId: 'k6op-stop', cellId: 'rollout.r3', namespace: 'shop', operator, script, pollMs: 250, stop: stop.signal },
+    );
+    setTimeout(() => stop.abort(), 5000);
+    const result = await running;
+    expect(result.incomplete, JSON.stringify(result.runners)).toBeUndefined();
+    expect(result.planned).toBeLessThan(3000);
+    expect(result.sent).toBeGreaterThan(0);
+    expect(total(result.byStatus) + total(result.networkErrors) + result.cutAtStop.count).toBe(result.sent);
+    expect(result.sent / result.planned).toBeGreaterThan(0.9);
+    expect(await port.listTestRuns('shop', `${RUN_LABEL}=k6op-stop`)).toEqual([]);
+  }, 120_000);
+
+  it('runners whose image the cluster cannot run: the TestRun ends in error, every runner named', async () => {
+    const result = await runK6OperatorTraffic(
+      { url: h.twin.endpoints.albUrl, rate: 50, durationSeconds: 2, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }] },
+      { port, clock: scaledClock(1), runId: 'k6op-bad', cellId: 'rollout.r4', namespace: 'shop', operator: { ...operator, parallelism: 2, runnerImage: 'example.invalid/k6:1.1.0' }, script, pollMs: 250 },
+    );
+    expect(result.sent).toBe(0);
+    expect(result.incomplete).toMatch(/ended in stage error: runner jobs failed/);
+    expect(result.runners.every((r) => r.failed)).toBe(true);
+    expect(await port.listTestRuns('shop', `${RUN_LABEL}=k6op-bad`)).toEqual([]);
+  }, 120_000);
 });

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/core/paths.ts';
+import { ENTRIES } from '../../../bin/load.mjs';
 
 const LOAD = path.join(projectRoot, 'bin/load.mjs');
 const dirs: string[] = [];
@@ -16,15 +17,16 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** A project with the two entry points; `main.ts` exports `value` and where it was loaded from. */
+/** A project with every entry point; `main.ts` exports `value` and where it was loaded from. */
 function project(value: number): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rh-load-'));
   dirs.push(dir);
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'rollout-harness', type: 'module' }));
-  mkdirSync(path.join(dir, 'harness/cli'), { recursive: true });
-  mkdirSync(path.join(dir, 'harness/twin/thread'), { recursive: true });
+  for (const entry of ENTRIES) {
+    mkdirSync(path.dirname(path.join(dir, entry)), { recursive: true });
+    writeFileSync(path.join(dir, entry), 'export const other: string = "other";\n');
+  }
   writeMain(dir, value);
-  writeFileSync(path.join(dir, 'harness/twin/thread/body.ts'), 'export const body: string = "body";\n');
   return dir;
 }
 

@@ -13,7 +13,7 @@ describe('discovery documents', () => {
     const list = apiGroupList();
     expect(list.kind).toBe('APIGroupList');
     const names = list.groups.map((g) => g.name).sort();
-    expect(names).toEqual(['apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'discovery.k8s.io', 'elbv2.k8s.aws', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io']);
+    expect(names).toEqual(['apps', 'authentication.k8s.io', 'authorization.k8s.io', 'batch', 'discovery.k8s.io', 'elbv2.k8s.aws', 'k6.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io']);
     expect(list.groups.find((g) => g.name === 'elbv2.k8s.aws')?.preferredVersion).toEqual({ groupVersion: 'elbv2.k8s.aws/v1beta1', version: 'v1beta1' });
     expect(apiGroup('apps')).toMatchObject({ kind: 'APIGroup', name: 'apps' });
     expect(apiGroup('nope')).toBeUndefined();
