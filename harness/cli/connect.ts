@@ -23,6 +23,7 @@ import { createS3Adapter } from '../platform/s3/adapter.ts';
 import { resolveRegion } from '../platform/aws-region.ts';
 import { createElbv2Adapter, type AwsClientOptions } from '../platform/elbv2/adapter.ts';
 import { createKubernetesAdapter, loadKubeConfig } from '../platform/kubernetes/adapter.ts';
+import { createK6OperatorAdapter } from '../platform/kubernetes/k6-operator.ts';
 import type { Elbv2Port, KObject, KubernetesPort } from '../platform/ports.ts';
 import { gatewayOf, ingressOf, type Spec } from '../matrix/schema.ts';
 import { topologiesOf } from '../matrix/expand.ts';
@@ -272,6 +273,7 @@ export const connectTarget: Connect = async (spec, opts) => {
         fis: { port: createFisAdapter(aws), roleArn: t.fisRoleArn ?? TWIN_FIS_ROLE_ARN, region: twin.endpoints.region },
         // The twin's EC2 API launches a node for RunInstances, joining as the tags say.
         capacity: createEc2CapacityAdapter(aws, k8s),
+        k6Operator: createK6OperatorAdapter(kc),
         clock: twin.clock,
         topology,
         ...firstPath(topology),
@@ -319,6 +321,7 @@ export const connectTarget: Connect = async (spec, opts) => {
     fis: { port: createFisAdapter({ region, endpoint: t.endpoints.fis }), ...(t.fisRoleArn ? { roleArn: t.fisRoleArn } : {}), region },
     // A real cluster adds capacity through its handler: a Karpenter NodeClaim, never a bare RunInstances.
     capacity: createClusterCapacityAdapter(kc, clock),
+    k6Operator: createK6OperatorAdapter(kc),
     clock,
     topology,
     ...firstPath(topology),

@@ -7,7 +7,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { scaledClock } from '../core/clock.ts';
 import { ConfigError, exitCodeOf } from '../core/errors.ts';
 import { loadSpec } from '../matrix/load.ts';
-import { ingressOf, type Spec } from '../matrix/schema.ts';
+import { ingressOf, k6OperatorOf, type Spec } from '../matrix/schema.ts';
 import { renderChecklist, runPreflight, type CheckLine, type GrantHint, type PreflightPorts } from '../preflight/checks.ts';
 import { permissionsOf } from '../preflight/permissions.ts';
 import { renderIamPolicy, renderRbac } from '../preflight/render.ts';
@@ -80,7 +80,7 @@ export async function clusterPreflightPorts(spec: Spec, env: Record<string, stri
       return { targetGroupArns: [topology.direct?.targetGroupArn, topology.gateway?.targetGroupArn].filter((a): a is string => a !== undefined) };
     },
     async driver() {
-      const choice = await describeDriver(selectDriver(spec.traffic.driver, env), env, clock);
+      const choice = await describeDriver(selectDriver(spec.traffic.driver, env), env, clock, k6OperatorOf(spec.traffic));
       return { ok: true, detail: choice.version ? `k6 ${choice.version}: ${choice.reason}` : choice.reason };
     },
     now: () => clock.now(),

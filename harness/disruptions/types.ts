@@ -49,7 +49,7 @@ export type TaintEffect = 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
  * A change to the cluster that restore undoes: a node change, or FIS experiment templates carrying
  * the run's marker tag (recorded before the create, whose id is not known yet: restore finds them by the tag).
  */
-export type ClusterChange = NodeChange | { kind: 'fis-template'; runId: string };
+export type ClusterChange = NodeChange | { kind: 'fis-template'; runId: string } | { kind: 'k6-testrun'; runId: string; namespace: string };
 
 /**
  * What a disruption did to the Deployment's pods: the evidence a valid cell needs. `pods` it

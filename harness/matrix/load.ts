@@ -49,6 +49,7 @@ export function checkRules(spec: Spec): { errors: string[]; warnings: string[] }
   }
   if (spec.explain.groundTruth && !t.context) warnings.push("explain.groundTruth: ignored on the embedded twin, which scores against its own ground truth");
   if (spec.traffic.script && spec.traffic.driver === 'builtin') warnings.push('traffic.script: ignored by the built-in driver');
+  if (spec.traffic.k6Operator && spec.traffic.driver !== 'k6-operator') warnings.push(`traffic.k6Operator: ignored by driver ${spec.traffic.driver} (it is for driver: k6-operator)`);
   if (spec.configure.deregistrationDelayVia === 'api' && t.ingress && !t.targetGroupBinding) {
     warnings.push('configure.deregistrationDelayVia: the controller reconciles an Ingress-managed target group and may revert ModifyTargetGroupAttributes');
   }

@@ -164,9 +164,36 @@ const targetSchema = z
 
 const mixEntry = z.object({ path: z.string().startsWith('/').max(2048), weight: z.number().positive().max(1_000_000) }).strict();
 
+/** `traffic.k6Operator`. */
+const k6OperatorSchema = z
+  .object({
+    /** Runners (TestRun parallelism): the plan is split between them by k6's execution segments. */
+    parallelism: z.number().int().min(1).max(100).default(2),
+    /** One runner per node (a required pod anti-affinity on the hostname). */
+    separate: z.boolean().default(false),
+    /** Where the TestRun and its ConfigMap go; default the target's namespace. */
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name').max(63).optional(),
+    /** Pinned: the operator's own default, grafana/k6:latest, brings a new major release unasked. */
+    runnerImage: z.string().min(1).default('grafana/k6:1.1.0'),
+    /** The runners' k6 release, when the image's tag does not say it (a digest, a custom tag). */
+    k6Version: z.string().regex(/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'expected a k6 release such as v1.1.0').optional(),
+    resources: z.object({ requests: z.record(z.string(), z.string()).optional(), limits: z.record(z.string(), z.string()).optional() }).strict().optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    /** Real seconds the TestRun may take to start its runners (initializer, image pulls, scheduling). */
+    startSeconds: z.number().positive().max(3600).default(300),
+  })
+  .strict();
+
+/** `traffic.k6Operator` with every default filled in (also when the spec has none). */
+export function k6OperatorOf(traffic: { k6Operator?: z.input<typeof k6OperatorSchema> }): z.output<typeof k6OperatorSchema> {
+  return k6OperatorSchema.parse(traffic.k6Operator ?? {});
+}
+
 const trafficSchema = z
   .object({
-    driver: z.enum(['auto', 'k6', 'builtin']).default('auto'),
+    driver: z.enum(['auto', 'k6', 'builtin', 'k6-operator']).default('auto'),
+    /** `driver: k6-operator`: the TestRun of each cell's traffic (harness/traffic/k6-operator/testrun.ts); `k6OperatorOf` fills in the defaults. */
+    k6Operator: k6OperatorSchema.optional(),
     rate: z.number().positive().max(20_000).default(100),
     // Real seconds; beyond an hour a request is lost, not slow (and Node's timers cap at ~24.8 days).
     timeoutSeconds: z.number().positive().max(MAX_SECONDS, `expected at most ${MAX_SECONDS} seconds per request`).default(30),

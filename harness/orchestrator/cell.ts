@@ -13,7 +13,12 @@ import type { CellResult } from '../report/types.ts';
 import { RESULTS_SCHEMA_VERSION } from '../report/types.ts';
 import type { Cell } from '../matrix/expand.ts';
 import type { Spec } from '../matrix/schema.ts';
-import { trafficDrivers, type TrafficDriverName } from '../traffic/index.ts';
+import { trafficDrivers, type DriverName } from '../traffic/index.ts';
+import { defaultK6Script } from '../traffic/k6/args.ts';
+import { readFileSync } from 'node:fs';
+import { k6OperatorOf } from '../matrix/schema.ts';
+import { runK6OperatorTraffic, type K6OperatorResult } from './k6-operator-traffic.ts';
+import { EnvironmentError } from '../core/errors.ts';
 import { trafficCellId, userAgentFor } from '../traffic/user-agent.ts';
 import { packageVersion } from '../core/paths.ts';
 import { bucketMsFor, latencyIn, rateBuckets, scheduleOf } from '../traffic/timing.ts';
@@ -44,7 +49,7 @@ export interface CellDeps {
   spec: Spec;
   /** The run's recorded originals: a generic axis sets original-then-its-value (harness/settings/generic.ts). */
   original?: OriginalSettings;
-  driver: TrafficDriverName;
+  driver: DriverName;
   signal: AbortSignal;
   onStage(stage: Stage): void;
   onTraffic(progress: TrafficProgress): void;
@@ -172,27 +177,27 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       const stopThis = new AbortController();
       stopTraffic = stopThis;
       let latest: TrafficProgress = { sent: 0, fiveXX: 0, networkErrors: 0 };
-      const started = trafficDrivers[deps.driver].run(
-        { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, trafficCellId(cell.id, attempt)) } : {}), ...routeOf(target, spec) },
-        {
-          clock: realClock,
-          signal: abortTraffic.signal,
-          stop: stopThis.signal,
-          onProgress: (p) => {
-            latest = p;
-            deps.onTraffic(p);
-          },
-          env: deps.env,
-          script: spec.traffic.script,
-          cell: cell.id,
-        },
-      );
+      const plan: TrafficPlan = { url: target.url, rate: spec.traffic.rate, durationSeconds: maxRealSeconds, timeoutSeconds: spec.traffic.timeoutSeconds, mix: spec.traffic.mix, ...(deps.runId ? { userAgent: userAgentFor(packageVersion, deps.runId, trafficCellId(cell.id, attempt)) } : {}), ...routeOf(target, spec) };
+      const onProgress = (p: TrafficProgress) => {
+        latest = p;
+        deps.onTraffic(p);
+      };
+      const started: Promise<TrafficResult> =
+        deps.driver === 'k6-operator'
+          ? startOperatorTraffic(plan, trafficCellId(cell.id, attempt), stopThis.signal, onProgress)
+          : trafficDrivers[deps.driver].run(plan, { clock: realClock, signal: abortTraffic.signal, stop: stopThis.signal, onProgress, env: deps.env, script: spec.traffic.script, cell: cell.id });
       traffic = started;
       started.then(
         (r) => traffic === started && (trafficEnded = r.incomplete ?? (stopThis.signal.aborted ? undefined : 'traffic ended before the cell stopped it')),
         (e) => traffic === started && (trafficEnded = `traffic failed: ${(e as Error).message}`),
       );
 
+      if (deps.driver === 'k6-operator') {
+        // A TestRun's runners start after their pods do (initializer, images, scheduling): the
+        // warm-up is timed from the first request, within traffic.k6Operator.startSeconds.
+        const until = realClock.now() + k6OperatorOf(spec.traffic).startSeconds * 1000;
+        while (latest.sent === 0 && !trafficEnded && !signal.aborted && realClock.now() < until) await realClock.sleep(200, signal).catch(() => {});
+      }
       stage('warmup');
       // The warm-up's second half is the baseline (verdict.ts): watched live, from the driver's counts.
       const halfMs = spec.traffic.warmupSeconds * 500;
@@ -277,6 +282,31 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
     await observer.stop();
   }
 
+  /** The cell's traffic as a TestRun on k6-operator, recorded for restore before it is created. */
+  async function startOperatorTraffic(plan: TrafficPlan, trafficId: string, stop: AbortSignal, onProgress: (p: TrafficProgress) => void): Promise<TrafficResult> {
+    const port = target.k6Operator;
+    if (!port) throw new EnvironmentError('Expected a cluster connection for driver: k6-operator (the TestRun is created in the cluster), got none');
+    const operator = k6OperatorOf(spec.traffic);
+    const namespace = operator.namespace ?? target.namespace;
+    const runId = deps.runId ?? 'run';
+    await deps.recordChange({ kind: 'k6-testrun', runId, namespace });
+    return runK6OperatorTraffic(plan, {
+      port,
+      clock: realClock,
+      runId,
+      cellId: trafficId,
+      namespace,
+      operator,
+      script: readFileSync(spec.traffic.script ?? defaultK6Script, 'utf8'),
+      cell: cell.id,
+      signal: abortTraffic.signal,
+      stop,
+      onProgress,
+      startBoundMs: operator.startSeconds * 1000,
+      log: deps.log,
+    });
+  }
+
   /** Latency of the window and the baseline, the schedule check of the window, rate and latency over time. */
   function timingOf(result: TrafficResult, toModel: (realMs: number) => number): Pick<CellResult, 'latency' | 'schedule' | 'rates'> {
     const timings = result.timings;
@@ -343,8 +373,10 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
       ...(twinStall ? { twinStall } : {}),
     });
     if (failure) reasons.unshift(failure);
+    const operated = (result as Partial<K6OperatorResult>).driver === 'k6-operator' ? (result as K6OperatorResult) : undefined;
     return {
       ...base,
+      ...(operated ? { driver: { name: 'k6-operator' as const, version: operated.k6Version, testRun: operated.testRun, runners: operated.runners } } : {}),
       valid: reasons.length === 0,
       ...(reasons.length ? { invalidReason: reasons.join('; ') } : {}),
       requests: { planned: result.planned, sent: result.sent, byStatus: result.byStatus, networkErrors, networkErrorsByCode: result.networkErrors, cutAtStop: { count: cut, t: result.cutAtStop.sentAt.slice(0, MAX_FAILURES_KEPT).map((at) => toModel(at)) }, achieved: Math.round(achieved * 10000) / 10000 },

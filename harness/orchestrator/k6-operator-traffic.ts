@@ -12,7 +12,7 @@ import type { Clock } from '../core/clock.ts';
 import type { K6OperatorPort, KObject } from '../platform/ports.ts';
 import { k6ExitCodes } from '../traffic/k6/driver.ts';
 import { K6OutputAggregator } from '../traffic/k6/parse.ts';
-import { operatorSegmentFlags, parseSegment, parseSequence, stripeOf, type Stripe } from '../traffic/k6/segments.ts';
+import { operatorSegmentFlags, parseSegment, parseSequence, scaleInt, stripeOf, type Stripe } from '../traffic/k6/segments.ts';
 import type { TrafficPlan, TrafficProgress } from '../traffic/types.ts';
 import { mergeRunners, type MergedK6Result, type RunnerOutput } from '../traffic/k6-operator/merge.ts';
 import { testRunObjects, type K6OperatorSpec } from '../traffic/k6-operator/testrun.ts';
@@ -63,7 +63,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
   const total = deps.operator.parallelism;
   const sequence = parseSequence(operatorSegmentFlags(1, total)[1].split('=')[1]);
   const stripeOfRunner = (index: number): Stripe => stripeOf(parseSegment(operatorSegmentFlags(index, total)[0].split('=')[1]), sequence);
-  let planned = Math.round(plan.rate * plan.durationSeconds);
+  const planned = Math.round(plan.rate * plan.durationSeconds);
   const runners = new Map<number, Runner>();
   const streams = new AbortController();
   let stoppedByUs = false;
@@ -137,9 +137,12 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
   const withProblem = (m: MergedK6Result): MergedK6Result => (problem && !stoppedByUs ? { ...m, incomplete: [m.incomplete, problem].filter(Boolean).join('; ') } : m);
   const merged = withProblem(mergeRunners(outputs, { planned, now: clock.now() }));
   if (stoppedByUs && !merged.incomplete && merged.scheduleOrigin !== undefined) {
-    // Ended early on purpose: the plan is what was due until the stop, as for one k6.
-    planned = Math.min(planned, Math.floor(((merged.endedAt - merged.scheduleOrigin) / 1000) * plan.rate) + 1);
-    return { ...withProblem(mergeRunners(outputs, { planned, now: clock.now() })), k6Version: version.text, testRun: name };
+    // Ended early on purpose: each runner was due its stripe's iterations from the scenario's start
+    // until its own stop (its last Point; the runners get SIGTERM one after another), as one k6 is until its stop.
+    const origin = merged.scheduleOrigin;
+    const dueUntil = (at: number) => Math.min(planned, Math.max(0, Math.floor(((at - origin) / 1000) * plan.rate) + 1));
+    const stopped = outputs.map((o) => ({ ...o, planned: scaleInt(o.stripe, dueUntil(o.aggregate.endedAt ?? origin)) }));
+    return { ...withProblem(mergeRunners(stopped, { planned, now: clock.now() })), k6Version: version.text, testRun: name };
   }
   return { ...merged, k6Version: version.text, testRun: name };
 

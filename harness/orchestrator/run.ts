@@ -33,7 +33,7 @@ import { checkPreconditions } from './preconditions.ts';
 import { enableAccessLogs, snapshotAccessLogs } from '../settings/access-logs.ts';
 import { findMarkers, isSteady, markNodeChange, markObjects, originalsOf, restoreSettings, snapshotPaths, undoClusterChanges, type OriginalSettings } from './settings.ts';
 import { scaleGatewayFromZero, viewOf } from './topology.ts';
-import { topologyOf } from '../matrix/schema.ts';
+import { k6OperatorOf, topologyOf } from '../matrix/schema.ts';
 import { cellFileOf, readCell, readRunRecord, RUN_FILE, runDirOf, runFileOf, writeCell, writeInterruptedCell, writeReportFile } from './run-dir.ts';
 import { checkRunId, newRunId, restoreCommand, resumeCommand } from './run-id.ts';
 import { laneSpec, shardCells, type Shard } from '../matrix/shards.ts';
@@ -150,7 +150,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     return saving;
   };
   // Before anything starts: a k6 that is missing or too old fails the run here.
-  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock);
+  const driver = await describeDriver(selectDriver(spec.traffic.driver, opts.env ?? process.env), opts.env ?? process.env, realClock, k6OperatorOf(spec.traffic));
   // A resumed run keeps the region it started in, whatever the environment says now.
   const recorded = record?.target.region ? { region: record.target.region, source: `${record.target.regionSource ?? 'unknown'}, recorded when the run started` } : undefined;
   const target: Target = await opts.connect(spec, { resultsDir: runDir, log: () => {}, lookup: opts.lookup, env: opts.env, region: recorded });

@@ -14,6 +14,7 @@ import type { ClusterChange, NodeChange } from '../disruptions/types.ts';
 import { pollUntil, rolloutComplete } from '../disruptions/wait.ts';
 import { RESTARTED_AT } from '../disruptions/rollout.ts';
 import type { KObject, ObjectRef } from '../platform/ports.ts';
+import { RUN_LABEL as RUN_ID_LABEL } from '../traffic/k6-operator/testrun.ts';
 import { SETTINGS, settingsOf, sideOf, snapshotSettings, stateOf, targetGroupAttributesOf, type OriginalSettings, type RunValues, type SettingEntry } from '../settings/registry.ts';
 import { expandConfigs, topologiesOf } from '../matrix/expand.ts';
 import { undoScaleFromZero, viewOf } from './topology.ts';
@@ -94,7 +95,8 @@ function parseTaintKey(entry: string): { key: string; value: string; effect: str
  * crash. An FIS template marks no node: it carries the run's marker tag itself.
  */
 export async function markNodeChange(t: Target, runId: string, change: ClusterChange): Promise<void> {
-  if (change.kind === 'fis-template') return;
+  // An FIS template and a TestRun mark no node: each carries the run's marker itself.
+  if (change.kind === 'fis-template' || change.kind === 'k6-testrun') return;
   const node = await t.k8s.getNode(change.node);
   const list = parseUndo(node.metadata?.annotations?.[UNDO_MARKER]);
   if (!list.includes(changeKey(change))) list.push(changeKey(change));
@@ -366,6 +368,24 @@ async function deleteFisTemplates(t: Target, runId: string, kept: string[]): Pro
   if (left.length) throw new EnvironmentError(`Expected no FIS experiment template tagged ${RUN_MARKER}=${runId} after deleting them, got ${left.join(', ')}`);
   return done;
 }
+/** Deletes the run's TestRuns (their runner Jobs and pods with them) and script ConfigMaps in `namespace`, found by the run-id label. */
+async function deleteTestRuns(t: Target, runId: string, namespace: string, kept: string[]): Promise<string[]> {
+  const selector = `${RUN_ID_LABEL}=${runId}`;
+  if (!t.k6Operator) {
+    kept.push(`k6-operator TestRuns labelled ${selector} in ${namespace}: not connected, left as they are (kubectl delete testruns,configmaps -n ${namespace} -l ${selector})`);
+    return [];
+  }
+  const done: string[] = [];
+  for (const tr of await t.k6Operator.listTestRuns(namespace, selector)) {
+    const name = String(tr.metadata?.name);
+    if (await t.k6Operator.deleteTestRun(namespace, name)) done.push(`k6-operator TestRun ${namespace}/${name}: deleted (its runners with it)`);
+    if (await t.k6Operator.deleteConfigMap(namespace, name)) done.push(`ConfigMap ${namespace}/${name} (its script): deleted`);
+  }
+  const left = (await t.k6Operator.listTestRuns(namespace, selector)).filter((tr) => !tr.metadata?.deletionTimestamp);
+  if (left.length) throw new EnvironmentError(`Expected no TestRun labelled ${selector} in ${namespace} after deleting them, got ${left.map((tr) => tr.metadata?.name).join(', ')}`);
+  return done;
+}
+
 /**
  * Uncordons and untaints what disruptions changed — the changes in `changes` and those the nodes'
  * markers of this run name (a harness killed before its checkpoint still left those) — and removes
@@ -379,7 +399,9 @@ export async function undoClusterChanges(t: Target, changes: ClusterChange[], ru
   const recorded = changes.splice(0);
   // FIS templates first: an experiment not yet started from one cannot start after restore.
   if (recorded.some((c) => c.kind === 'fis-template')) done.push(...(await deleteFisTemplates(t, runId, kept)));
-  for (const change of recorded) if (change.kind !== 'fis-template') todo.set(change.node, (todo.get(change.node) ?? new Set()).add(changeKey(change)));
+  // A TestRun of a killed run may still be sending traffic: gone before anything else is measured.
+  for (const namespace of new Set(recorded.flatMap((c) => (c.kind === 'k6-testrun' ? [c.namespace] : [])))) done.push(...(await deleteTestRuns(t, runId, namespace, kept)));
+  for (const change of recorded) if (change.kind !== 'fis-template' && change.kind !== 'k6-testrun') todo.set(change.node, (todo.get(change.node) ?? new Set()).add(changeKey(change)));
   for (const [name, n] of nodes) {
     if (n.metadata?.annotations?.[RUN_MARKER] !== runId) continue;
     for (const key of parseUndo(n.metadata?.annotations?.[UNDO_MARKER])) todo.set(name, (todo.get(name) ?? new Set()).add(key));

@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { FisAccess } from '../disruptions/types.ts';
-import type { CapacityPort, Ec2Port, Elbv2Port, KubernetesPort } from '../platform/ports.ts';
+import type { CapacityPort, Ec2Port, Elbv2Port, K6OperatorPort, KubernetesPort } from '../platform/ports.ts';
 import type { Spec } from '../matrix/schema.ts';
 import type { DelayChannel } from '../settings/types.ts';
 import type { ExplainPorts } from '../explain/pipeline.ts';
@@ -53,6 +53,8 @@ export interface Target {
   fis?: FisAccess;
   /** Adds a node as Karpenter or a managed node group would (the handlers that launch a replacement). */
   capacity: CapacityPort;
+  /** TestRuns, their ConfigMaps, runner pods and logs: `traffic.driver: k6-operator`, and restore of what a run left. */
+  k6Operator?: K6OperatorPort;
   /** Model time: the twin's scaled clock, or real time. */
   clock: Clock;
   namespace: string;

@@ -166,6 +166,7 @@ export async function runPreflight(spec: Spec, ports: PreflightPorts, hint: Gran
     lines.push({ status: 'fail', check: 'objects: deployment, ingress or binding, target group, listener', detail: message(error) });
   }
   if (gateOn(spec)) lines.push(...(await controllerLines(ports.k8s)));
+  if (spec.traffic.driver === 'k6-operator') lines.push(await crdLine(ports.k8s, TESTRUN_CRD, 'install grafana/k6-operator (its bundle or Helm chart: the TestRun CRD and the operator)'));
   const perms = permissionsOf(spec);
   lines.push(...(await kubeLines(ports.k8s, perms.filter((p): p is KubePermission => p.api === 'kubernetes'), hint)));
   try {
@@ -177,7 +178,8 @@ export async function runPreflight(spec: Spec, ports: PreflightPorts, hint: Gran
   await gatherFacts(spec, ports, facts);
   for (const p of perms.filter((x): x is AwsPermission => x.api === 'aws')) lines.push(await awsLine(p, ports, facts, hint));
   const driver = await ports.driver().catch((error: unknown) => ({ ok: false, detail: message(error) }));
-  lines.push({ status: driver.ok ? 'pass' : 'fail', check: `traffic driver (${spec.traffic.driver})`, detail: driver.detail, ...(driver.ok ? {} : { grant: 'install k6 v0.45 or newer (K6_BIN or PATH), or use traffic.driver: builtin' }) });
+  const driverGrant = spec.traffic.driver === 'k6-operator' ? 'pin traffic.k6Operator.runnerImage to a k6 release tag (v0.45 or newer), or name the release in traffic.k6Operator.k6Version' : 'install k6 v0.45 or newer (K6_BIN or PATH), or use traffic.driver: builtin';
+  lines.push({ status: driver.ok ? 'pass' : 'fail', check: `traffic driver (${spec.traffic.driver})`, detail: driver.detail, ...(driver.ok ? {} : { grant: driverGrant }) });
   return lines;
 }
 
@@ -208,6 +210,21 @@ async function kubeLines(k8s: KubernetesPort, perms: KubePermission[], hint: Gra
   return out;
 }
 
+/** Whether a CRD is installed, and the versions it serves; `install` says what installs it. */
+async function crdLine(k8s: KubernetesPort, name: string, install: string): Promise<CheckLine> {
+  const check = `CRD ${name}`;
+  try {
+    const served = ((await k8s.getCustomResourceDefinition(name)).spec?.versions ?? []).filter((v: { served?: boolean }) => v.served).map((v: { name: string }) => v.name);
+    return { status: 'pass', check, detail: `served versions: ${served.join(', ') || 'none'}` };
+  } catch (error) {
+    if (unserved(error)) return { status: 'skip', check, detail: `the API server does not serve CustomResourceDefinitions (apiextensions.k8s.io/v1): ${message(error)}` };
+    return { status: 'fail', check, detail: message(error), grant: isDenied(error) ? 'get customresourcedefinitions.apiextensions.k8s.io cluster-wide' : install };
+  }
+}
+
+/** grafana/k6-operator's CRD, for `traffic.driver: k6-operator`. */
+export const TESTRUN_CRD = 'testruns.k6.io';
+
 /** The AWS Load Balancer Controller's CRD the harness reads, and the webhook that injects the readiness gate into new pods. */
 export const TARGET_GROUP_BINDING_CRD = 'targetgroupbindings.elbv2.k8s.aws';
 /** The controller's pod mutating webhook (aws-load-balancer-controller `webhooks/core/pod_mutator.go`, chart `webhook.yaml`). */
@@ -218,15 +235,7 @@ const unserved = (error: unknown) => error instanceof ApiError && error.status =
 
 /** With the gate as an axis: the controller's CRD and its readiness-gate webhook are there (else no pod would carry the gate). */
 async function controllerLines(k8s: KubernetesPort): Promise<CheckLine[]> {
-  const out: CheckLine[] = [];
-  const crd = `CRD ${TARGET_GROUP_BINDING_CRD}`;
-  try {
-    const served = ((await k8s.getCustomResourceDefinition(TARGET_GROUP_BINDING_CRD)).spec?.versions ?? []).filter((v: { served?: boolean }) => v.served).map((v: { name: string }) => v.name);
-    out.push({ status: 'pass', check: crd, detail: `served versions: ${served.join(', ') || 'none'}` });
-  } catch (error) {
-    if (unserved(error)) out.push({ status: 'skip', check: crd, detail: `the API server does not serve CustomResourceDefinitions (apiextensions.k8s.io/v1): ${message(error)}` });
-    else out.push({ status: 'fail', check: crd, detail: message(error), grant: isDenied(error) ? 'get customresourcedefinitions.apiextensions.k8s.io cluster-wide' : 'install the AWS Load Balancer Controller (its CRDs)' });
-  }
+  const out: CheckLine[] = [await crdLine(k8s, TARGET_GROUP_BINDING_CRD, 'install the AWS Load Balancer Controller (its CRDs)')];
   const hook = `readiness-gate webhook ${READINESS_GATE_WEBHOOK}`;
   try {
     const found = (await k8s.listMutatingWebhookConfigurations()).find((c) => ((c as { webhooks?: Array<{ name?: string }> }).webhooks ?? []).some((w) => w.name === READINESS_GATE_WEBHOOK));

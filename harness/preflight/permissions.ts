@@ -7,8 +7,8 @@
  */
 import { laneSpec } from '../matrix/shards.ts';
 import { topologiesOf } from '../matrix/expand.ts';
-import { gatewayOf, ingressOf, type Spec } from '../matrix/schema.ts';
-import type { AccessLogStore, CapacityPort, Ec2Port, Elbv2Port, FisPort, KubernetesPort, Metrics } from '../platform/ports.ts';
+import { gatewayOf, ingressOf, k6OperatorOf, type Spec } from '../matrix/schema.ts';
+import type { AccessLogStore, CapacityPort, Ec2Port, Elbv2Port, FisPort, K6OperatorPort, KubernetesPort, Metrics } from '../platform/ports.ts';
 
 /** One Kubernetes permission, as SelfSubjectAccessReview's resourceAttributes name it; no namespace: cluster-wide. */
 export interface KubePermission {
@@ -104,6 +104,24 @@ const USES: Use[] = [
     why: "lists and reads the TargetGroupBindings to find the Deployment's target group",
     when: () => true,
     needs: (spec, why) => perNamespace(spec, (ns) => ['list', 'get'].map((v) => k(v, 'elbv2.k8s.aws', 'targetgroupbindings', why, ns))),
+  },
+  {
+    why: "runs each cell's traffic as a k6-operator TestRun: creates, reads and deletes it and its script's ConfigMap, lists and stops its runner pods and follows their logs, and finds a killed run's TestRuns to delete them",
+    when: (spec) => spec.traffic.driver === 'k6-operator',
+    needs: (spec, why) => {
+      const where = k6OperatorOf(spec.traffic).namespace ?? spec.target.namespace;
+      return [
+        ...['create', 'get', 'list', 'delete'].map((v) => k(v, 'k6.io', 'testruns', why, where)),
+        ...['create', 'delete'].map((v) => k(v, '', 'configmaps', why, where)),
+        ...['list', 'delete'].map((v) => k(v, '', 'pods', why, where)),
+        k('get', '', 'pods', why, where, 'log'),
+      ];
+    },
+  },
+  {
+    why: 'reads the TestRun CRD (k6-operator installed)',
+    when: (spec) => spec.traffic.driver === 'k6-operator',
+    needs: (_spec, why) => [k('get', 'apiextensions.k8s.io', 'customresourcedefinitions', why)],
   },
   {
     why: 'lists the nodes (where pods can go, which node a disruption takes, markers left on nodes)',
@@ -295,6 +313,19 @@ export const KUBE_METHOD_CALLS = {
   getCustomResourceDefinition: [cl('get', 'apiextensions.k8s.io', 'customresourcedefinitions')],
   listMutatingWebhookConfigurations: [cl('list', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations')],
 } satisfies Record<Exclude<keyof KubernetesPort, 'context' | 'dryRun' | 'accessReview'>, KubeCall[]>;
+
+/** What each K6OperatorPort method sends (harness/platform/kubernetes/k6-operator.ts), held to the permission list as KUBE_METHOD_CALLS is. */
+export const K6_OPERATOR_CALLS = {
+  createConfigMap: [ns('create', '', 'configmaps')],
+  deleteConfigMap: [ns('delete', '', 'configmaps')],
+  createTestRun: [ns('create', 'k6.io', 'testruns')],
+  getTestRun: [ns('get', 'k6.io', 'testruns')],
+  deleteTestRun: [ns('delete', 'k6.io', 'testruns')],
+  listTestRuns: [ns('list', 'k6.io', 'testruns')],
+  listPods: [ns('list', '', 'pods')],
+  deletePod: [ns('delete', '', 'pods')],
+  followPodLog: [ns('get', '', 'pods', 'log')],
+} satisfies Record<keyof K6OperatorPort, KubeCall[]>;
 
 /** What the cluster capacity adapter sends for a Karpenter replacement (harness/platform/kubernetes/capacity.ts). */
 export const CAPACITY_CALLS = {

@@ -208,7 +208,34 @@ export const cellResultSchema = z
     fiveXXByReason: counts.optional().describe('twin only: 5xx by the twin\'s exact reason, e.g. {"502 connect-refused": 7}, from its ground-truth access.log'),
     explain: explainSchema.optional().describe('the 5xx explained from the ALB access log, the timeline and CloudWatch'),
     modelOrigin: z.number().optional().describe('model time of t = 0, epoch ms (on the twin its clock runs ahead of real time): puts access-log times on the timeline'),
-    driver: z.string(),
+    driver: z
+      .union([
+        z.string(),
+        z
+          .object({
+            name: z.literal('k6-operator'),
+            version: z.string().describe("the runners' k6 release"),
+            testRun: z.string().describe('the TestRun (deleted when the traffic ended)'),
+            runners: z
+              .array(
+                z
+                  .object({
+                    name: z.string().describe("the runner's pod"),
+                    segment: z.string().describe('its execution segment, e.g. 1/3:2/3'),
+                    planned: z.number().int().min(0).describe("its share of the plan (k6's ScaleInt64)"),
+                    sent: z.number().int().min(0),
+                    answered: z.number().int().min(0),
+                    networkErrors: z.number().int().min(0),
+                    cut: z.number().int().min(0),
+                    failed: z.string().optional().describe('why it gave no complete result: the cell is INVALID'),
+                  })
+                  .strict(),
+              )
+              .describe("each runner's part; the cell's requests are their exact merge"),
+          })
+          .strict(),
+      ])
+      .describe('the traffic driver: its name, or for k6-operator the runners and their parts'),
     disruptionOutcome: z
       .object({
         completed: z.boolean(),
@@ -342,7 +369,7 @@ export const runRecordSchema = z
           .describe('the gateway path, when cells took it (target.topology): its Deployment, the one its cells disrupted, its target group and where its traffic went'),
       })
       .strict(),
-    driver: z.object({ name: z.string(), reason: z.string(), version: z.string().optional().describe('k6 only: the release that ran, e.g. v0.48.0') }).strict(),
+    driver: z.object({ name: z.string(), reason: z.string(), version: z.string().optional().describe("k6: the release that ran, e.g. v0.48.0; k6-operator: the runner image's release") }).strict(),
     versions: z.object({ rolloutHarness: z.string(), node: z.string(), platform: z.string() }).strict(),
     startedAt: z.string(),
     endedAt: z.string().optional(),

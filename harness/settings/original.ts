@@ -12,6 +12,7 @@ const clusterChange = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cordon'), node: z.string() }).strict(),
   z.object({ kind: z.literal('taint'), node: z.string(), key: z.string() }).strict(),
   z.object({ kind: z.literal('fis-template'), runId: z.string() }).strict(),
+  z.object({ kind: z.literal('k6-testrun'), runId: z.string(), namespace: z.string() }).strict(),
 ]);
 
 /** run.json `original`. */

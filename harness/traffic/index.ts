@@ -4,7 +4,8 @@
  */
 import type { Clock } from '../core/clock.ts';
 import { runBuiltinTraffic } from './builtin/driver.ts';
-import { defaultK6Script, findK6, type K6Version } from './k6/args.ts';
+import { checkK6Version, defaultK6Script, findK6, type K6Version } from './k6/args.ts';
+import { runnerK6Version, type K6OperatorSpec } from './k6-operator/testrun.ts';
 import { readK6Version, runK6Traffic } from './k6/driver.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from './types.ts';
 
@@ -77,24 +78,34 @@ export function k6VersionFor(k6Path: string, env: Record<string, string | undefi
   return version;
 }
 
+/** Every driver a spec may name: the local ones, and k6-operator (the cluster runs k6; harness/orchestrator/k6-operator-traffic.ts). */
+export type DriverName = TrafficDriverName | 'k6-operator';
+
 /** The driver a run will use, and one sentence saying why. */
 export interface DriverChoice {
-  name: TrafficDriverName;
+  name: DriverName;
   reason: string;
   /** k6 only: the release found (`k6 version`), e.g. v0.48.0. */
   version?: string;
 }
 
-/** The choice with what it will run: for k6, its version (throws when k6 is missing or too old). */
-export async function describeDriver(choice: DriverChoice, env: Record<string, string | undefined>, clock: Clock): Promise<DriverChoice> {
+/** The choice with what it will run: for k6, its version (throws when k6 is missing or too old); for k6-operator, the runner image's release. */
+export async function describeDriver(choice: DriverChoice, env: Record<string, string | undefined>, clock: Clock, operator?: Pick<K6OperatorSpec, 'runnerImage' | 'k6Version'>): Promise<DriverChoice> {
+  if (choice.name === 'k6-operator') {
+    if (!operator) throw new Error('Expected the k6-operator settings (traffic.k6Operator with its defaults) to describe the driver');
+    const version = runnerK6Version(operator);
+    checkK6Version(version);
+    return { ...choice, version: version.text };
+  }
   if (choice.name !== 'k6') return choice;
   const version = await k6VersionFor(findK6(env) ?? 'k6', env, clock);
   return { ...choice, version: version.text };
 }
 
 /** Resolves the spec's `traffic.driver` ('auto' = k6 when K6_BIN is set or k6 is on PATH). */
-export function selectDriver(choice: 'auto' | TrafficDriverName, env: Record<string, string | undefined>): DriverChoice {
+export function selectDriver(choice: 'auto' | DriverName, env: Record<string, string | undefined>): DriverChoice {
   if (choice === 'builtin') return { name: 'builtin', reason: 'Using the built-in driver because the spec asks for driver: builtin.' };
+  if (choice === 'k6-operator') return { name: 'k6-operator', reason: "Using k6-operator (a TestRun per cell's traffic, its runners' logs merged) because the spec asks for driver: k6-operator." };
   const k6 = findK6(env);
   if (choice === 'k6') {
     return k6

@@ -453,6 +453,7 @@ function validityRows(cell: CellResult): Array<[string, string]> {
   if (cell.disruptionOutcome.onNode) rows.push(['pods on the node', onNodeText(cell.disruptionOutcome.onNode)]);
   if (cell.disruptionOutcome.actedOn) rows.push(['acted on', `${cell.disruptionOutcome.actedOn.pods} pod(s) of the ${cell.disruptionOutcome.actedOn.needed} needed: ${cell.disruptionOutcome.actedOn.summary}`]);
   rows.push(['settled', cell.settled ? `yes${cell.marks.settled !== undefined ? ` at ${cell.marks.settled} s` : ''}` : 'no']);
-  rows.push(['duration', `${cell.durationSeconds} model s${cell.realDurationSeconds !== undefined ? ` (${cell.realDurationSeconds.toFixed(1)} s real)` : ''}; driver ${cell.driver}`]);
+  const driver = typeof cell.driver === 'string' ? cell.driver : `k6-operator (k6 ${cell.driver.version}, TestRun ${cell.driver.testRun}: ${cell.driver.runners.map((r) => `${r.name} ${r.segment} sent ${r.sent} of ${r.planned}${r.failed ? ` — ${r.failed}` : ''}`).join('; ')})`;
+  rows.push(['duration', `${cell.durationSeconds} model s${cell.realDurationSeconds !== undefined ? ` (${cell.realDurationSeconds.toFixed(1)} s real)` : ''}; driver ${driver}`]);
   return rows;
 }

@@ -26,6 +26,8 @@ export interface RunnerOutput {
   aggregate: K6Aggregate;
   /** Why the runner gave no complete result (failed, never started, killed); undefined when it finished. */
   failed?: string;
+  /** Its share of the plan when it differs from k6's ScaleInt64 of the merged plan: a runner stopped early was due only its stripe's iterations until its own stop. */
+  planned?: number;
 }
 
 /** What the cell records of each runner. */
@@ -110,7 +112,7 @@ export function mergeRunners(runners: readonly RunnerOutput[], options: MergeOpt
     return {
       name: r.name,
       segment: segmentText(r.stripe.segment),
-      planned: scaleInt(r.stripe, options.planned),
+      planned: r.planned ?? scaleInt(r.stripe, options.planned),
       sent: a.sent,
       answered: sum(Object.values(a.byStatus)),
       networkErrors: errors,
@@ -120,7 +122,7 @@ export function mergeRunners(runners: readonly RunnerOutput[], options: MergeOpt
   });
   return {
     driver: 'k6-operator',
-    planned: options.planned,
+    planned: runners.some((r) => r.planned !== undefined) ? sum(records.map((r) => r.planned)) : options.planned,
     sent: sum(runners.map((r) => r.aggregate.sent)),
     byStatus,
     networkErrors,

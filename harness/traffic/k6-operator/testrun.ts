@@ -29,8 +29,6 @@ import type { TrafficPlan } from '../types.ts';
 export const TESTRUN = { group: 'k6.io', version: 'v1alpha1', plural: 'testruns', kind: 'TestRun' } as const;
 /** The CRD that must exist in the cluster. */
 export const TESTRUN_CRD = 'testruns.k6.io';
-/** The runner image when the spec names none: a fixed release (the Dockerfile's k6). */
-export const DEFAULT_RUNNER_IMAGE = 'grafana/k6:1.1.0';
 /** The label that marks every object of the harness's TestRuns (value: the run id), for listing and restore. */
 export const RUN_LABEL = 'rollout-harness.io/run-id';
 /** The key of the script in the ConfigMap (the operator mounts it at /test/<key>). */
@@ -57,7 +55,7 @@ export function runnerK6Version(spec: Pick<K6OperatorSpec, 'runnerImage' | 'k6Ve
   const tag = /^[^@]+:v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/.exec(spec.runnerImage.replace(/^.*\//, 'x/'))?.[1];
   if (!tag) {
     throw new ConfigError(
-      `Expected traffic.k6Operator.runnerImage to carry a k6 release tag (e.g. ${DEFAULT_RUNNER_IMAGE}) or traffic.k6Operator.k6Version to name the release, got ${spec.runnerImage}: the harness builds each release's own flags, and an image like grafana/k6:latest changes release unasked`,
+      `Expected traffic.k6Operator.runnerImage to carry a k6 release tag (e.g. grafana/k6:1.1.0) or traffic.k6Operator.k6Version to name the release, got ${spec.runnerImage}: the harness builds each release's own flags, and an image like grafana/k6:latest changes release unasked`,
     );
   }
   return parseK6Version(`k6 v${tag}`);

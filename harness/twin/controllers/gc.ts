@@ -46,6 +46,8 @@ export function startGarbageCollector(deps: GarbageCollectorDeps): Controller {
   const stopWatch = watchAll(store, {
     deployments: (event) => event.type === 'DELETED' && queue.add(DEPENDENTS),
     cronjobs: (event) => event.type === 'DELETED' && queue.add(DEPENDENTS),
+    // k6-operator's TestRun owns its runner Jobs.
+    testruns: (event) => event.type === 'DELETED' && queue.add(DEPENDENTS),
     jobs: (event) => (event.type === 'DELETED' ? queue.add(DEPENDENTS) : onDependent(event.object, event.type)),
     replicasets: (event) => (event.type === 'DELETED' ? queue.add(DEPENDENTS) : onDependent(event.object, event.type)),
     pods: (event) => {

@@ -10,9 +10,9 @@
  *   ConfigMap at /test, container `k6` running `k6 run --quiet --execution-segment=… 
  *   --execution-segment-sequence=… <arguments> /test/<file> --address=0.0.0.0:6565 --paused --tag
  *   instance_id=<i> --tag testrun_name=<name>` (segments from pkg/segmentation), the runner's image,
- *   env, resources and nodeSelector; `created` once every runner pod runs and answers on 6565.
- * - `created` → `started`: the starter (a Job of curls in the operator) resumes every runner
- *   together through k6's REST API (`PATCH /v1/status {"data":{"attributes":{"paused":false}}}`);
+ *   env, resources and nodeSelector, and the operator's default readiness probe (`GET /v1/status` on 6565).
+ * - `created` → `started`: once every runner pod is ready, the starter (a Job of curls in the
+ *   operator) resumes them together through k6's REST API (`PATCH /v1/status {"data":{"attributes":{"paused":false}}}`);
  *   here the controller sends those requests itself.
  * - `started` → `finished` once every runner Job completed; `error` as soon as one failed (the
  *   operator reports a failed runner Job, its pod's exit code in the pod status).
@@ -106,6 +106,8 @@ function runnerJob(tr: KubeObject, index: number): KubeObject {
               env: runner.env ?? [],
               ...(runner.resources ? { resources: runner.resources } : {}),
               ports: [{ containerPort: K6_API_PORT }],
+              // The operator's default probe (runner.go generateProbe): ready once k6's REST API answers.
+              readinessProbe: runner.readinessProbe ?? { httpGet: { path: '/v1/status', port: K6_API_PORT, scheme: 'HTTP' } },
               volumeMounts: [{ name: 'k6-test-volume', mountPath: '/test' }],
             },
           ],
@@ -151,7 +153,8 @@ function sync(store: ObjectStore, clock: Clock, log: Log, key: string, resuming:
     return setStage(store, tr, 'error', { reason: 'RunnerFailed', message: `runner jobs failed: ${failed.join(', ')}` });
   }
   if (stage === 'created') {
-    const running = runners.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
+    // The starter runs once every runner is ready (its REST API answers the readiness probe): resumed together, they start together.
+    const running = runners.filter((p) => p.status?.phase === 'Running' && p.status?.podIP && (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
     if (running.length < total || resuming.has(key)) return RESYNC_MS;
     // The starter: every runner resumed together, once all answer.
     resuming.add(key);

@@ -89,7 +89,7 @@ function world(opts: WorldOptions = {}) {
     labelSelector: 'app=web',
     boundMs: 30 * 60_000,
     signal: new AbortController().signal,
-    recordChange: async (c) => void log(c.kind === 'fis-template' ? `record ${c.kind} ${c.runId}` : `record ${c.kind} ${c.node}${c.kind === 'taint' ? ` ${c.key}=${c.value ?? 'true'}:${c.effect ?? 'NoSchedule'}` : ''}`),
+    recordChange: async (c) => void log(c.kind === 'fis-template' || c.kind === 'k6-testrun' ? `record ${c.kind} ${c.runId}` : `record ${c.kind} ${c.node}${c.kind === 'taint' ? ` ${c.key}=${c.value ?? 'true'}:${c.effect ?? 'NoSchedule'}` : ''}`),
   };
   return { ctx, clock, calls };
 }

@@ -3,7 +3,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../../harness/matrix/load.ts';
 import { PROBED_ACTIONS } from '../../../harness/preflight/checks.ts';
-import { AWS_METHOD_ACTIONS, CAPACITY_CALLS, KUBE_METHOD_CALLS, describeKube, permissionsOf, type KubeCall, type KubePermission, type Permission } from '../../../harness/preflight/permissions.ts';
+import { AWS_METHOD_ACTIONS, CAPACITY_CALLS, K6_OPERATOR_CALLS, KUBE_METHOD_CALLS, describeKube, permissionsOf, type KubeCall, type KubePermission, type Permission } from '../../../harness/preflight/permissions.ts';
 import { renderIamPolicy, renderRbac } from '../../../harness/preflight/render.ts';
 
 const matrix = { preStopSeconds: [0], terminationGracePeriodSeconds: [30], readinessGate: [true], deregistrationDelaySeconds: [300] };
@@ -12,8 +12,9 @@ const specOf = (input: Record<string, unknown>) => parseSpec({ matrix, disruptio
 const kube = (perms: Permission[]) => perms.filter((p): p is KubePermission => p.api === 'kubernetes').map(describeKube);
 const actions = (perms: Permission[]) => perms.flatMap((p) => (p.api === 'aws' ? [p.action] : []));
 
-/** Every feature at once: a gateway axis, every node disruption, FIS, a pdb axis, access logs turned on. */
+/** Every feature at once: a gateway axis, every node disruption, FIS, a pdb axis, access logs turned on, traffic on k6-operator. */
 const everything = specOf({
+  traffic: { driver: 'k6-operator', k6Operator: { namespace: 'load' } },
   target: { fisRoleArn: FIS_ROLE, topology: { gateway: { ingress: 'gateway' } } },
   matrix: { ...matrix, topology: ['direct', 'gateway'] },
   axes: { budget: { object: 'pdb', values: { one: { spec: { maxUnavailable: 1 } } } } },
@@ -74,6 +75,25 @@ describe('permissionsOf', () => {
     expect(actions(off).filter((a) => a.startsWith('s3:') || a.startsWith('cloudwatch:'))).toEqual([]);
   });
 
+  it('traffic on k6-operator: the TestRuns and script ConfigMaps of its namespace, its runner pods and their logs, the CRD', () => {
+    const own = kube(permissionsOf(specOf({ traffic: { driver: 'k6-operator', k6Operator: { namespace: 'load' } } })));
+    expect(own).toEqual(
+      expect.arrayContaining([
+        'create testruns.k6.io in namespace load',
+        'get testruns.k6.io in namespace load',
+        'list testruns.k6.io in namespace load',
+        'delete testruns.k6.io in namespace load',
+        'create configmaps in namespace load',
+        'delete configmaps in namespace load',
+        'list pods in namespace load',
+        'delete pods in namespace load',
+        'get pods/log in namespace load',
+        'get customresourcedefinitions.apiextensions.k8s.io cluster-wide',
+      ]),
+    );
+    expect(kube(permissionsOf(specOf({})))).not.toContain('create testruns.k6.io in namespace shop');
+  });
+
   it('lists each permission once, with every use that needs it', () => {
     const perms = permissionsOf(everything);
     const keys = perms.map((p) => JSON.stringify({ ...p, why: undefined }));
@@ -88,7 +108,7 @@ const matches = (p: KubePermission, c: KubeCall) => p.verb === c.verb && p.group
 describe('each permission is both used and checked', () => {
   const perms = permissionsOf(everything);
   const kubePerms = perms.filter((p): p is KubePermission => p.api === 'kubernetes');
-  const calls = [...Object.values(KUBE_METHOD_CALLS), ...Object.values(CAPACITY_CALLS)].flat();
+  const calls = [...Object.values(KUBE_METHOD_CALLS), ...Object.values(CAPACITY_CALLS), ...Object.values(K6_OPERATOR_CALLS)].flat();
   const awsActions = Object.values(AWS_METHOD_ACTIONS).flatMap((port) => Object.values(port).flat());
 
   it('every Kubernetes permission is what some port method sends, and everything a port method sends is listed', () => {
@@ -109,12 +129,14 @@ describe('each permission is both used and checked', () => {
 describe('rendering', () => {
   it('RBAC: a ClusterRole for the cluster-wide part, a Role per namespace, each bound to the ServiceAccount', () => {
     const docs = parseAllDocuments(renderRbac(permissionsOf(everything), { subject: { namespace: 'ops', name: 'nightly' } })).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>; subjects?: unknown[] });
-    expect(docs.map((d) => `${d.kind} ${d.metadata.namespace ?? ''}`.trim())).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role shop', 'RoleBinding shop', 'Role ingress-nginx', 'RoleBinding ingress-nginx']);
+    expect(docs.map((d) => `${d.kind} ${d.metadata.namespace ?? ''}`.trim())).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role shop', 'RoleBinding shop', 'Role ingress-nginx', 'RoleBinding ingress-nginx', 'Role load', 'RoleBinding load']);
+    // The k6-operator namespace's Role: its TestRuns, their ConfigMaps, the runner pods and logs.
+    expect(docs[6].rules).toContainEqual({ apiGroups: ['k6.io'], resources: ['testruns'], verbs: ['create', 'get', 'list', 'delete'] });
     const cluster = docs[0].rules!;
     expect(cluster).toContainEqual({ apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] });
     expect(cluster).toContainEqual({ apiGroups: [''], resources: ['nodes'], verbs: ['list', 'get', 'patch'] });
     expect(docs[2].rules).toContainEqual({ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] });
-    for (const binding of [docs[1], docs[3], docs[5]]) expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nightly', namespace: 'ops' }]);
+    for (const binding of [docs[1], docs[3], docs[5], docs[7]]) expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nightly', namespace: 'ops' }]);
   });
 
   it('IAM: one statement per service and resource, PassRole bound to the experiment role', () => {

@@ -1,13 +1,13 @@
 /** The TestRun and ConfigMap of a cell's traffic on k6-operator, per k6 release of the runner image. */
 import { describe, expect, it } from 'vitest';
 import { RUN_MARKER } from '../../../../harness/core/labels.ts';
-import { DEFAULT_RUNNER_IMAGE, operatorArguments, RUN_LABEL, runnerK6Version, testRunName, testRunObjects } from '../../../../harness/traffic/k6-operator/testrun.ts';
+import { operatorArguments, RUN_LABEL, runnerK6Version, testRunName, testRunObjects } from '../../../../harness/traffic/k6-operator/testrun.ts';
 import { parseK6Version } from '../../../../harness/traffic/k6/args.ts';
 import type { TrafficPlan } from '../../../../harness/traffic/types.ts';
 
 const plan: TrafficPlan = { url: 'http://127.0.0.1:8080', rate: 300, durationSeconds: 60, timeoutSeconds: 10, mix: [{ path: '/', weight: 1 }], userAgent: 'rollout-harness/0.1.0 nightly/rollout.gate-on.r1' };
 const v = (text: string) => parseK6Version(`k6 ${text}`);
-const operator = { parallelism: 3, separate: true, runnerImage: DEFAULT_RUNNER_IMAGE };
+const operator = { parallelism: 3, separate: true, runnerImage: 'grafana/k6:1.1.0' };
 
 describe('the TestRun per k6 release', () => {
   it("carries each release's own flags, never -q or --address (the operator adds both)", () => {
