@@ -76,4 +76,26 @@ describe('traffic on k6-operator', () => {
     expect(deleted).toBeLessThan(all.indexOf('traffic +0s'));
     expect(await operator().listTestRuns('shop', `${RUN_LABEL}=k6op-killed`)).toEqual([]);
   }, 300_000);
+
+  it('a runner killed mid-cell makes the cell INVALID with its name', async () => {
+    const spec = await specFile('k6op-runner', { traffic: k6op });
+    const run = cli(['run', spec, '--results-dir', results(), '--run-id', 'k6op-runner']);
+    await waitForCheckpoint('k6op-runner', (rec) => ['warmup', 'disrupt', 'settle'].includes(rec.cells[0]?.stage ?? ''));
+    let victim: string | undefined;
+    for (let i = 0; i < 300 && !victim; i++) {
+      victim = (await operator().listPods('shop', 'app=k6,runner=true')).map((p) => String(p.metadata?.name)).find((n) => /-3-[a-z0-9]{5}$/.test(n));
+      if (!victim) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(victim).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1000));
+    await operator().deletePod('shop', victim!);
+    const r = await run;
+    expect(r.exitCode, String(r.all)).toBe(4);
+    const id = runJson('k6op-runner').cells[0].id;
+    const cell = JSON.parse(readFileSync(path.join(results(), 'k6op-runner', 'cells', `${id}.json`), 'utf8'));
+    expect(cell.valid).toBe(false);
+    expect(cell.invalidReason).toContain(`traffic incomplete: runner ${victim} (2/3:1): `);
+    expect(cell.driver.runners.find((x: { name: string }) => x.name === victim).failed).toBeDefined();
+    expect(await operator().listTestRuns('shop', `${RUN_LABEL}=k6op-runner`)).toEqual([]);
+  }, 240_000);
 });
