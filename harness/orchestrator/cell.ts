@@ -4,6 +4,7 @@
  * (and checkpointed by the run); a cell interrupted mid-way is run again from the start on resume,
  * because its traffic cannot be resumed.
  */
+import { readFileSync } from 'node:fs';
 import { scaledClock } from '../core/clock.ts';
 import { runDisruption } from '../disruptions/index.ts';
 import type { ClusterChange, DisruptionOutcome } from '../disruptions/types.ts';
@@ -15,7 +16,6 @@ import type { Cell } from '../matrix/expand.ts';
 import type { Spec } from '../matrix/schema.ts';
 import { trafficDrivers, type DriverName } from '../traffic/index.ts';
 import { defaultK6Script } from '../traffic/k6/args.ts';
-import { readFileSync } from 'node:fs';
 import { k6OperatorOf } from '../matrix/schema.ts';
 import { runK6OperatorTraffic, type K6OperatorResult } from './k6-operator-traffic.ts';
 import { EnvironmentError } from '../core/errors.ts';

@@ -15,20 +15,13 @@ import { K6OutputAggregator } from '../traffic/k6/parse.ts';
 import { operatorSegmentFlags, parseSegment, parseSequence, scaleInt, stripeOf, type Stripe } from '../traffic/k6/segments.ts';
 import type { TrafficPlan, TrafficProgress } from '../traffic/types.ts';
 import { mergeRunners, type MergedK6Result, type RunnerOutput } from '../traffic/k6-operator/merge.ts';
-import { testRunObjects, type K6OperatorSpec } from '../traffic/k6-operator/testrun.ts';
+import { testRunObjects, type TestRunInput } from '../traffic/k6-operator/testrun.ts';
 
-/** What the driver needs besides the plan. */
-export interface K6OperatorDeps {
+/** What the driver needs besides the plan: the TestRun's input, the cluster, a clock. */
+export interface K6OperatorDeps extends TestRunInput {
   port: K6OperatorPort;
   /** A real-time clock (scale 1): polls and bounds. */
   clock: Clock;
-  runId: string;
-  cellId: string;
-  namespace: string;
-  operator: K6OperatorSpec;
-  /** The script's text. */
-  script: string;
-  cell?: string;
   signal?: AbortSignal;
   /** Ends the traffic early as complete (the runners get SIGTERM). */
   stop?: AbortSignal;

@@ -15,6 +15,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { scaledClock, type Timer } from '../../core/clock.ts';
+import { mixPicker } from '../builtin/driver.ts';
 import { iterationsOf, parseSegment, parseSequence, stripeOf, type Stripe } from './segments.ts';
 
 /** What a command line asks for. */
@@ -153,19 +154,8 @@ export async function runStandIn(argv: string[], env: Record<string, string | un
     return EXIT.invalidConfig;
   }
 
-  // The script's smooth weighted round robin over the test-wide iteration number (constant-rate.js).
-  const total = mix.reduce((s, m) => s + m.weight, 0);
-  const current = mix.map(() => 0);
-  const paths: string[] = [];
-  for (let i = 0; i < Math.min(1000, Math.round(total * 100)); i++) {
-    let best = 0;
-    for (let j = 0; j < mix.length; j++) {
-      current[j] += mix[j].weight;
-      if (current[j] > current[best]) best = j;
-    }
-    current[best] -= total;
-    paths.push(mix[best].path);
-  }
+  // The script's smooth weighted round robin over the test-wide iteration number (constant-rate.js, the built-in driver's).
+  const pathOf = mixPicker(mix);
 
   const clock = wall;
   const declared = new Set<string>();
@@ -181,7 +171,7 @@ export async function runStandIn(argv: string[], env: Record<string, string | un
   let stopped = false;
 
   const send = (gi: number) => {
-    const path = paths[gi % paths.length];
+    const path = pathOf(gi);
     const url = `${target}${path}`;
     const sentMs = String(Math.round(clock.now()));
     const abort = new AbortController();
