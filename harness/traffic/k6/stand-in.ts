@@ -222,17 +222,24 @@ export async function runStandIn(argv: string[], env: Record<string, string | un
   const start = () => {
     const origin = clock.now();
     const step = () => {
-      if (stopped) return;
-      const { value: gi, done: finished } = schedule.next();
-      if (finished) {
-        scheduling = false;
-        return settle();
-      }
-      const due = origin + gi * periodMs;
-      next = clock.setTimeout(() => {
+      for (;;) {
+        if (stopped) return;
+        const { value: gi, done: finished } = schedule.next();
+        if (finished) {
+          scheduling = false;
+          return settle();
+        }
+        const wait = origin + gi * periodMs - clock.now();
+        if (wait > 0) {
+          next = clock.setTimeout(() => {
+            send(gi);
+            step();
+          }, wait);
+          return;
+        }
+        // Already due (the process did not run for a while): sent now, as k6's executor does when its timer is past.
         send(gi);
-        step();
-      }, Math.max(0, due - clock.now()));
+      }
     };
     step();
   };
