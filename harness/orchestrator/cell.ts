@@ -162,6 +162,8 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   let disruptedAtReal: number | undefined;
   // The disruption window's end (real): settled, else the traffic's stop.
   let windowEndReal: number | undefined;
+  // driver: k6-operator's settings, defaults filled in.
+  const operator = deps.driver === 'k6-operator' ? k6OperatorOf(spec.traffic) : undefined;
   // A driver that dies early (killed, crashed) must not leave the cell waiting: note it and carry on.
   let trafficEnded: string | undefined;
   // When the cell stopped the traffic (model ms).
@@ -192,10 +194,10 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
         (e) => traffic === started && (trafficEnded = `traffic failed: ${(e as Error).message}`),
       );
 
-      if (deps.driver === 'k6-operator') {
+      if (operator) {
         // A TestRun's runners start after their pods do (initializer, images, scheduling): the
         // warm-up is timed from the first request, within traffic.k6Operator.startSeconds.
-        const until = realClock.now() + k6OperatorOf(spec.traffic).startSeconds * 1000;
+        const until = realClock.now() + operator.startSeconds * 1000;
         while (latest.sent === 0 && !trafficEnded && !signal.aborted && realClock.now() < until) await realClock.sleep(200, signal).catch(() => {});
       }
       stage('warmup');
@@ -285,8 +287,7 @@ export async function runCell(cell: Cell, deps: CellDeps): Promise<CellResult> {
   /** The cell's traffic as a TestRun on k6-operator, recorded for restore before it is created. */
   async function startOperatorTraffic(plan: TrafficPlan, trafficId: string, stop: AbortSignal, onProgress: (p: TrafficProgress) => void): Promise<TrafficResult> {
     const port = target.k6Operator;
-    if (!port) throw new EnvironmentError('Expected a cluster connection for driver: k6-operator (the TestRun is created in the cluster), got none');
-    const operator = k6OperatorOf(spec.traffic);
+    if (!port || !operator) throw new EnvironmentError('Expected a cluster connection for driver: k6-operator (the TestRun is created in the cluster), got none');
     const namespace = operator.namespace ?? target.namespace;
     const runId = deps.runId ?? 'run';
     await deps.recordChange({ kind: 'k6-testrun', runId, namespace });

@@ -11,8 +11,9 @@
 import type { Clock } from '../core/clock.ts';
 import type { K6OperatorPort, KObject } from '../platform/ports.ts';
 import { k6ExitCodes } from '../traffic/k6/driver.ts';
-import { K6OutputAggregator } from '../traffic/k6/parse.ts';
-import { operatorSegmentFlags, parseSegment, parseSequence, scaleInt, stripeOf, type Stripe } from '../traffic/k6/segments.ts';
+import { K6OutputAggregator, k6ScheduleOrigin } from '../traffic/k6/parse.ts';
+import { operatorStripes, scaleInt } from '../traffic/k6/segments.ts';
+import { dueUntil } from '../traffic/timing.ts';
 import type { TrafficPlan, TrafficProgress } from '../traffic/types.ts';
 import { mergeRunners, type MergedK6Result, type RunnerOutput } from '../traffic/k6-operator/merge.ts';
 import { testRunObjects, type TestRunInput } from '../traffic/k6-operator/testrun.ts';
@@ -54,8 +55,8 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
   const log = deps.log ?? (() => {});
   const { name, version, configMap, testRun } = testRunObjects(plan, { runId: deps.runId, cellId: deps.cellId, namespace, operator: deps.operator, script: deps.script, cell: deps.cell });
   const total = deps.operator.parallelism;
-  const sequence = parseSequence(operatorSegmentFlags(1, total)[1].split('=')[1]);
-  const stripeOfRunner = (index: number): Stripe => stripeOf(parseSegment(operatorSegmentFlags(index, total)[0].split('=')[1]), sequence);
+  const stripes = operatorStripes(total);
+  const runnerPods = `app=k6,k6_cr=${name},runner=true`;
   const planned = Math.round(plan.rate * plan.durationSeconds);
   const runners = new Map<number, Runner>();
   const streams = new AbortController();
@@ -77,7 +78,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
         }
         const tr = await port.getTestRun(namespace, name);
         const stage = String(tr.status?.stage ?? '');
-        const pods = await port.listPods(namespace, `app=k6,k6_cr=${name},runner=true`);
+        const pods = await port.listPods(namespace, runnerPods);
         for (const pod of pods) follow(pod);
         if (['started', 'stopped', 'finished'].includes(stage)) started = true;
         // Every runner's k6 has ended (its log, then its pod, say so): nothing more will come, whatever
@@ -119,7 +120,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
   const outputs: RunnerOutput[] = [];
   for (let index = 1; index <= total; index++) {
     const r = runners.get(index);
-    const stripe = stripeOfRunner(index);
+    const stripe = stripes[index - 1];
     if (!r) {
       outputs.push({ name: `${name}-${index}`, stripe, aggregate: new K6OutputAggregator().result(), failed: problem ? `never ran (${problem})` : 'never ran' });
       continue;
@@ -127,17 +128,13 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
     r.aggregator.end();
     outputs.push({ name: r.pod, stripe, aggregate: r.aggregator.result(), ...(r.failed ? { failed: r.failed } : {}) });
   }
-  const withProblem = (m: MergedK6Result): MergedK6Result => (problem && !stoppedByUs ? { ...m, incomplete: [m.incomplete, problem].filter(Boolean).join('; ') } : m);
-  const merged = withProblem(mergeRunners(outputs, { planned, now: clock.now() }));
-  if (stoppedByUs && !merged.incomplete && merged.scheduleOrigin !== undefined) {
-    // Ended early on purpose: each runner was due its stripe's iterations from the scenario's start
-    // until its own stop (its last Point; the runners get SIGTERM one after another), as one k6 is until its stop.
-    const origin = merged.scheduleOrigin;
-    const dueUntil = (at: number) => Math.min(planned, Math.max(0, Math.floor(((at - origin) / 1000) * plan.rate) + 1));
-    const stopped = outputs.map((o) => ({ ...o, planned: scaleInt(o.stripe, dueUntil(o.aggregate.endedAt ?? origin)) }));
-    return { ...withProblem(mergeRunners(stopped, { planned, now: clock.now() })), k6Version: version.text, testRun: name };
-  }
-  return { ...merged, k6Version: version.text, testRun: name };
+  // Ended early on purpose: each runner was due its stripe's iterations from the scenario's start
+  // until its own stop (its last Point; the runners get SIGTERM one after another), as one k6 is until its stop.
+  const origins = outputs.map((o) => k6ScheduleOrigin(o.aggregate)).filter((o): o is number => o !== undefined);
+  const origin = origins.length ? Math.min(...origins) : undefined;
+  const byStop = stoppedByUs && origin !== undefined && outputs.every((o) => !o.failed) ? outputs.map((o) => ({ ...o, planned: scaleInt(o.stripe, dueUntil(origin, o.aggregate.endedAt ?? origin, plan.rate, planned)) })) : outputs;
+  const merged = mergeRunners(byStop, { planned, now: clock.now() });
+  return { ...merged, ...(problem && !stoppedByUs ? { incomplete: [merged.incomplete, problem].filter(Boolean).join('; ') } : {}), k6Version: version.text, testRun: name };
 
   function follow(pod: KObject): void {
     const podName = String(pod.metadata?.name ?? '');
@@ -168,7 +165,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
         if (r.failed || stoppedByUs) return;
         // The log ended: k6 exited. How, the pod's status says (the kubelet writes it just after; bounded wait).
         for (let attempt = 0; attempt < 25 && !stoppedByUs; attempt++) {
-          const now = (await port.listPods(namespace, `app=k6,k6_cr=${name},runner=true`).catch(() => undefined))?.find((p) => p.metadata?.name === podName);
+          const now = (await port.listPods(namespace, runnerPods).catch(() => undefined))?.find((p) => p.metadata?.name === podName);
           if (!now) {
             r.failed = 'its pod was deleted before k6 finished';
             return;

@@ -57,6 +57,11 @@ export interface LatencyStats {
   max: number;
 }
 
+/** Requests an open model at `rate` had due from `origin` until `at` (epoch ms; the one due at `origin` counts), at most `planned`: the plan of traffic stopped early. */
+export function dueUntil(origin: number, at: number, rate: number, planned: number): number {
+  return Math.min(planned, Math.max(0, Math.floor(((at - origin) / 1000) * rate) + 1));
+}
+
 /** The nearest-rank percentile `p` (0–100) of ascending `sorted` values: the smallest value with at least p % at or below it. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (!sorted.length) return NaN;

@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { EnvironmentError } from '../../core/errors.ts';
+import { dueUntil } from '../timing.ts';
 import type { TrafficPlan, TrafficProgress, TrafficResult } from '../types.ts';
 import { buildK6Args, checkK6Version, parseK6Version, type K6Version } from './args.ts';
 import { consumeK6Output, k6ScheduleOrigin, K6OutputAggregator } from './parse.ts';
@@ -187,7 +188,7 @@ export async function runK6Traffic(plan: TrafficPlan, deps: K6DriverDeps): Promi
       // it, so k6's start-up is not counted as missed traffic) to the stop (k6's last Point).
       const start = agg.scenarioStartedAt;
       const end = agg.endedAt;
-      planned = start === undefined || end === undefined ? 0 : Math.min(planned, Math.floor(((Math.max(end, start) - start) / 1000) * plan.rate) + 1);
+      planned = start === undefined || end === undefined ? 0 : dueUntil(start, end, plan.rate, planned);
     }
     const origin = k6ScheduleOrigin(agg);
     return {

@@ -108,6 +108,11 @@ export function operatorSegmentFlags(index: number, parallelism: number): string
   return [`--execution-segment=${bound(index - 1)}:${bound(index)}`, `--execution-segment-sequence=${sequence}`];
 }
 
+/** The stripes of k6-operator's runners 1 … `parallelism` (index 0 is runner 1): the even sequence its flags name (`operatorSegmentFlags`). */
+export function operatorStripes(parallelism: number): Stripe[] {
+  return stripes(parseSequence(operatorSegmentFlags(1, parallelism)[1].slice('--execution-segment-sequence='.length)));
+}
+
 /** The stripes of a full sequence (`parseSequence`), one per segment, as k6's `NewExecutionSegmentSequenceWrapper` makes them. */
 export function stripes(sequence: readonly Segment[]): Stripe[] {
   const lengths = sequence.map((s) => sub(s.to, s.from));

@@ -86,27 +86,26 @@ export function parseStandInArgs(argv: string[]): StandInArgs {
         if (o !== 'json=-') throw new CommandLineError(`the stand-in writes only --out json=- (NDJSON on stdout), got ${o}`);
         break;
       }
-      case '--tag': {
-        const t = value(flag, inline);
-        const i = t.indexOf('=');
-        if (i < 1) throw new CommandLineError(`invalid tag ${JSON.stringify(t)}: expected name=value`);
-        out.tags[t.slice(0, i)] = t.slice(i + 1);
+      case '--tag':
+        pair(out.tags, 'tag', value(flag, inline));
         break;
-      }
       case '-e':
-      case '--env': {
-        const kv = value(flag, inline);
-        const i = kv.indexOf('=');
-        if (i < 1) throw new CommandLineError(`invalid env ${JSON.stringify(kv)}: expected NAME=value`);
-        out.env[kv.slice(0, i)] = kv.slice(i + 1);
+      case '--env':
+        pair(out.env, 'env', value(flag, inline));
         break;
-      }
       default:
         throw new CommandLineError(`unknown flag: ${flag}`);
     }
   }
   if (!out.script) throw new CommandLineError('accepts 1 arg(s), received 0');
   return out;
+}
+
+/** `name=value` of a `--tag` or `-e` into `into`. */
+function pair(into: Record<string, string>, what: string, text: string): void {
+  const i = text.indexOf('=');
+  if (i < 1) throw new CommandLineError(`invalid ${what} ${JSON.stringify(text)}: expected name=value`);
+  into[text.slice(0, i)] = text.slice(i + 1);
 }
 
 /** k6's error code and message for a Node network error (lib/netext/httpext/error_codes.go). */
