@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { errorsOf } from '../../helpers/spec-errors.ts';
 import { expandCells } from '../../../harness/matrix/expand.ts';
 import { parseSpec } from '../../../harness/matrix/load.ts';
+import { k6OperatorOf } from '../../../harness/matrix/schema.ts';
 
 const matrix = { preStopSeconds: [0, 15], terminationGracePeriodSeconds: [30], readinessGate: [false, true], deregistrationDelaySeconds: [300] };
 
@@ -16,6 +17,17 @@ describe('parseSpec', () => {
       { kind: 'spot', handler: 'nth', node: 'spot', noticeSeconds: 120 },
     ]);
     expect(warnings).toEqual([]);
+  });
+
+  it('traffic.k6Operator: its defaults filled in for driver: k6-operator, a warning beside another driver, its errors with their paths', () => {
+    const { spec, warnings } = parseSpec({ matrix, disruptions: ['rollout'], traffic: { driver: 'k6-operator', k6Operator: { parallelism: 3 } } });
+    expect(k6OperatorOf(spec.traffic)).toEqual({ parallelism: 3, separate: false, runnerImage: 'grafana/k6:1.1.0', startSeconds: 300 });
+    expect(k6OperatorOf({})).toMatchObject({ parallelism: 2, runnerImage: 'grafana/k6:1.1.0' });
+    expect(warnings).toEqual([]);
+    expect(parseSpec({ matrix, disruptions: ['rollout'], traffic: { driver: 'builtin', k6Operator: { parallelism: 3 } } }).warnings).toEqual(['traffic.k6Operator: ignored by driver builtin (it is for driver: k6-operator)']);
+    expect(errorsOf({ matrix, disruptions: ['rollout'], traffic: { driver: 'k6-operator', k6Operator: { parallelism: 0, k6Version: 'latest', colour: 1 } } })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^traffic\.k6Operator\.parallelism: /), expect.stringMatching(/^traffic\.k6Operator\.k6Version: expected a k6 release such as v1\.1\.0/), expect.stringMatching(/^traffic\.k6Operator: .*colour/)]),
+    );
   });
 
   it('reports every schema error at once, each with its path', () => {

@@ -163,6 +163,17 @@ describe('runPreflight', () => {
     expect(off.filter((l) => /^CRD |^readiness-gate/.test(l.check))).toEqual([]);
   });
 
+  it("traffic on k6-operator: the TestRun CRD is checked (skipped where CRDs are not served), and a failing driver line says to pin the runner image", async () => {
+    const k6op = parseSpec({ ...input, traffic: { driver: 'k6-operator' } }).spec;
+    const lines = await runPreflight(k6op, ports(), hint);
+    expect(lines.filter((l) => l.check === 'CRD testruns.k6.io')).toEqual([{ status: 'pass', check: 'CRD testruns.k6.io', detail: 'served versions: v1beta1' }]);
+    expect((await runPreflight(k6op, ports({ controllerUnserved: true }), hint)).find((l) => l.check === 'CRD testruns.k6.io')?.status).toBe('skip');
+    expect(lines.some((l) => l.check === 'kubernetes: create testruns.k6.io in namespace shop' && l.status === 'pass')).toBe(true);
+    const refused = await runPreflight(k6op, { ...ports(), driver: async () => ({ ok: false, detail: 'latest' }) }, hint);
+    expect(refused.find((l) => l.check === 'traffic driver (k6-operator)')).toMatchObject({ status: 'fail', grant: expect.stringContaining('pin traffic.k6Operator.runnerImage') });
+    expect((await runPreflight(spec, ports(), hint)).some((l) => l.check === 'CRD testruns.k6.io')).toBe(false);
+  });
+
   it('a server without SelfSubjectAccessReview: the Kubernetes lines are skipped with why', async () => {
     const p = ports({ reviewStatus: 404 });
     const lines = await runPreflight(spec, p, hint);

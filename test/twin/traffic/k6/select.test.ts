@@ -33,6 +33,18 @@ afterEach(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+describe('describeDriver for k6-operator', () => {
+  it("names the runner image's release, and refuses one the harness cannot drive or cannot tell", async () => {
+    const env = {};
+    const choice = selectDriver('k6-operator', env);
+    expect(choice.name).toBe('k6-operator');
+    expect(await describeDriver(choice, env, scaledClock(1), { runnerImage: 'grafana/k6:1.1.0' })).toMatchObject({ name: 'k6-operator', version: 'v1.1.0' });
+    expect(await describeDriver(choice, env, scaledClock(1), { runnerImage: 'grafana/k6@sha256:0', k6Version: 'v0.48.0' })).toMatchObject({ version: 'v0.48.0' });
+    await expect(describeDriver(choice, env, scaledClock(1), { runnerImage: 'grafana/k6:0.44.0' })).rejects.toThrow(/v0\.45 or newer.*got v0\.44\.0/);
+    await expect(describeDriver(choice, env, scaledClock(1), { runnerImage: 'grafana/k6:latest' })).rejects.toThrow(/release tag/);
+  });
+});
+
 describe('findK6', () => {
   it('takes the first executable k6 on PATH, skipping non-executables and directories', () => {
     expect(findK6({ PATH: [empty, decoys, withK6].join(path.delimiter) })).toBe(path.join(withK6, 'k6'));

@@ -198,4 +198,18 @@ describe('report view: validity', () => {
     expect(view.validity).toContainEqual(['acted on', '2 pod(s) of the 3 needed: the rollout replaced 2 of 3 old pod(s) of web: web-a still runs the old template']);
     expect(buildCellView(cellResult({ gate: true, kind: 'rollout' })).validity.map(([k]) => k)).not.toContain('acted on');
   });
+
+  it("names a k6-operator cell's runners with their segments and parts, a failed one with why", () => {
+    const driver = {
+      name: 'k6-operator' as const,
+      version: 'v1.1.0',
+      testRun: 'rh-1b8c5f6b0151',
+      runners: [
+        { name: 'rh-1b8c5f6b0151-1-ab12c', segment: '0:1/2', planned: 300, sent: 300, answered: 300, networkErrors: 0, cut: 0 },
+        { name: 'rh-1b8c5f6b0151-2-de34f', segment: '1/2:1', planned: 300, sent: 120, answered: 120, networkErrors: 0, cut: 0, failed: 'its pod was deleted before k6 finished' },
+      ],
+    };
+    const row = buildCellView({ ...cellResult({ gate: true, kind: 'rollout' }), driver }).validity.find(([k]) => k === 'duration')![1];
+    expect(row).toContain('driver k6-operator (k6 v1.1.0, TestRun rh-1b8c5f6b0151: rh-1b8c5f6b0151-1-ab12c 0:1/2 sent 300 of 300; rh-1b8c5f6b0151-2-de34f 1/2:1 sent 120 of 300 — its pod was deleted before k6 finished)');
+  });
 });
