@@ -59,6 +59,10 @@ async function targetGroupOf(ingress: string): Promise<string> {
 describe('an IngressGroup behind HTTPS, port 80 redirecting', () => {
   it('is one load balancer whose listeners and rules the aws CLI lists', async () => {
     const [lb] = (await aws(['elbv2', 'describe-load-balancers'])).LoadBalancers;
+    // The controller builds the group member by member after `twin up` says it is up (as a real one
+    // reconciles after the objects exist): its listeners are read once it has finished (bounded).
+    const reconciled = () => f.k8s.listEvents('shop', 'involvedObject.kind=Ingress,reason=SuccessfullyReconciled').then((events) => new Set(events.map((e) => e.involvedObject?.name)).size === 2);
+    expect(await pollUntil(scaledClock(1), 20_000, new AbortController().signal, reconciled, 100)).toBe(true);
     const listeners = (await aws(['elbv2', 'describe-listeners', '--load-balancer-arn', lb.LoadBalancerArn])).Listeners;
     const http = listeners.find((l: { Protocol: string }) => l.Protocol === 'HTTP');
     const https = listeners.find((l: { Protocol: string }) => l.Protocol === 'HTTPS');
