@@ -101,7 +101,8 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
         if (deps.stop?.aborted && !stoppedByUs && runners.size) {
           stoppedByUs = true;
           log(`k6-operator: stopping the runners of ${name} (SIGTERM: requests in flight are cut)`);
-          for (const r of runners.values()) await port.deletePod(namespace, r.pod);
+          // All at once: a runner stopped later than the others sends more than its stripe's share.
+          await Promise.all([...runners.values()].map((r) => port.deletePod(namespace, r.pod)));
         }
         await clock.sleep(deps.pollMs ?? 1000, deps.signal).catch(() => {});
       }
@@ -129,7 +130,7 @@ export async function runK6OperatorTraffic(plan: TrafficPlan, deps: K6OperatorDe
     outputs.push({ name: r.pod, stripe, aggregate: r.aggregator.result(), ...(r.failed ? { failed: r.failed } : {}) });
   }
   // Ended early on purpose: each runner was due its stripe's iterations from the scenario's start
-  // until its own stop (its last Point; the runners get SIGTERM one after another), as one k6 is until its stop.
+  // until its own stop (its last Point; the runners get SIGTERM together, each a little apart), as one k6 is until its stop.
   const origins = outputs.map((o) => k6ScheduleOrigin(o.aggregate)).filter((o): o is number => o !== undefined);
   const origin = origins.length ? Math.min(...origins) : undefined;
   const byStop = stoppedByUs && origin !== undefined && outputs.every((o) => !o.failed) ? outputs.map((o) => ({ ...o, planned: scaleInt(o.stripe, dueUntil(origin, o.aggregate.endedAt ?? origin, plan.rate, planned)) })) : outputs;

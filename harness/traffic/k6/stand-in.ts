@@ -34,6 +34,9 @@ export const EXIT = { ok: 0, aborted: 105, invalidConfig: 104, scriptException: 
 
 class CommandLineError extends Error {}
 
+/** Retries of one request on reused connections (Go's transport has no count: its pool bounds it). */
+const MAX_RETRIES = 64;
+
 /** The stand-in runs in real time (traffic rates are real), through the clock as everything does. */
 const wall = scaledClock(1);
 
@@ -193,18 +196,28 @@ export async function runStandIn(argv: string[], env: Record<string, string | un
     const headers: Record<string, string> = {};
     if (vars.USER_AGENT) headers['user-agent'] = vars.USER_AGENT;
     if (vars.HOST_HEADER) headers.host = vars.HOST_HEADER;
-    const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'GET', headers, agent: u.protocol === 'https:' ? agent.https : agent.http, signal: abort.signal }, (res) => {
-      res.resume();
-      res.on('end', () => finish(String(res.statusCode ?? 0), { proto: 'HTTP/1.1' }));
-      res.on('error', (e) => finish('0', { error: k6Error(e).error, error_code: k6Error(e).code }));
-    });
-    req.on('error', (e) => {
-      // Our own stop: the request is cut (no http_reqs Point), not failed.
-      if (stopped && abort.signal.aborted && abort.signal.reason === STOP) return;
-      const reason = abort.signal.aborted ? (abort.signal.reason as Error) : e;
-      finish('0', { error: k6Error(reason).error, error_code: k6Error(reason).code });
-    });
-    req.end();
+    const attempt = (retries: number) => {
+      let answered = false;
+      const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'GET', headers, agent: u.protocol === 'https:' ? agent.https : agent.http, signal: abort.signal }, (res) => {
+        answered = true;
+        res.resume();
+        res.on('end', () => finish(String(res.statusCode ?? 0), { proto: 'HTTP/1.1' }));
+        res.on('error', (e) => finish('0', { error: k6Error(e).error, error_code: k6Error(e).code }));
+      });
+      req.on('error', (e) => {
+        // Our own stop: the request is cut (no http_reqs Point), not failed.
+        if (stopped && abort.signal.aborted && abort.signal.reason === STOP) return;
+        // As k6's Go transport does (net/http transport.go, shouldRetryRequest): a GET that failed on a
+        // reused keep-alive connection before any answer (the server closed it as the request went
+        // out: the keep-alive race) goes again on another connection, until one that was not reused
+        // fails (bounded here by the pool a burst can have left idle).
+        if (retries < MAX_RETRIES && !answered && !abort.signal.aborted && req.reusedSocket) return attempt(retries + 1);
+        const reason = abort.signal.aborted ? (abort.signal.reason as Error) : e;
+        finish('0', { error: k6Error(reason).error, error_code: k6Error(reason).code });
+      });
+      req.end();
+    };
+    attempt(0);
   };
 
   const STOP = new Error('stopped');
@@ -291,8 +304,12 @@ export async function runStandIn(argv: string[], env: Record<string, string | un
     logError(`time="${new Date(wall.now()).toISOString()}" level=error msg="--paused needs the REST API (--address) to be resumed"`);
     return EXIT.invalidConfig;
   }
+  // The clock's timers do not hold the process (unref), and between two requests nothing else may:
+  // this handle keeps it running until the run is done. It times nothing.
+  // eslint-disable-next-line no-restricted-globals
+  const hold = setInterval(() => {}, 2 ** 30);
   if (!a.paused) start();
-  const code = await done;
+  const code = await done.finally(() => clearInterval(hold));
   api?.close();
   agent.http.destroy();
   agent.https.destroy();

@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/core/paths.ts';
@@ -62,6 +62,37 @@ async function apiUp(port: number): Promise<unknown> {
   throw new Error(`runner API on ${port} never answered`);
 }
 
+/**
+ * A raw HTTP/1.1 server that answers the first `answer` requests of each connection with keep-alive
+ * and closes the connection without an answer when the next one arrives (a server closing as the
+ * request goes out: the keep-alive race). Counts the requests that arrive.
+ */
+async function closingServer(answer: number): Promise<{ url: string; arrived: () => number; connections: () => number }> {
+  let arrived = 0;
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const s = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let seen = 0;
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
+        buffered = buffered.slice(end + 4);
+        arrived++;
+        if (++seen > answer) return socket.destroy();
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push({ closeAllConnections: () => sockets.forEach((x) => x.destroy()), close: (cb: () => void) => s.close(cb) } as unknown as http.Server);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, arrived: () => arrived, connections: () => connections };
+}
+
 const resume = (port: number) => fetch(`http://127.0.0.1:${port}/v1/status`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { attributes: { paused: false }, id: 'default', type: 'status' } }) });
 
 describe('the k6 stand-in under k6-operator', () => {
@@ -112,6 +143,28 @@ describe('the k6 stand-in under k6-operator', () => {
     expect(agg.byStatus['200']).toBeGreaterThan(0);
     expect(agg.byStatus['200'] + agg.cutAtStop.count).toBe(agg.sent);
     expect(agg.sent).toBe(target.byAgent.get('stopped'));
+  }, 60_000);
+
+  it("goes again on another connection when a reused one closes under the request, as k6's Go transport does; a new connection's failure is the request's", async () => {
+    // Every reused connection closes under its request: each request is answered on a new one.
+    const racing = await closingServer(1);
+    const r = await runner(['run', '--no-summary', '--out', 'json=-', 'script.js'], { TARGET: racing.url, RATE: '40', DURATION: '1', TIMEOUT: '5' });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const agg = await parseK6Output([r.stdout + '\n']);
+    expect(agg.sent).toBe(40);
+    expect(agg.byStatus).toEqual({ '200': 40 });
+    expect(agg.networkErrors).toEqual({});
+    // Each request's answered attempt came on its own new connection; the ones before it died on reused ones.
+    expect(racing.connections()).toBe(40);
+    expect(racing.arrived()).toBeGreaterThan(40);
+    // A new connection that closes under its request: a network error, not tried again.
+    const closing = await closingServer(0);
+    const failed = await runner(['run', '--no-summary', '--out', 'json=-', 'script.js'], { TARGET: closing.url, RATE: '20', DURATION: '1', TIMEOUT: '5' });
+    expect(failed.exitCode, String(failed.stderr)).toBe(0);
+    const errors = await parseK6Output([failed.stdout + '\n']);
+    expect(errors.sent).toBe(20);
+    expect(Object.values(errors.networkErrors).reduce((a, b) => a + b, 0)).toBe(20);
+    expect(closing.arrived()).toBe(20);
   }, 60_000);
 
   it('refuses what k6 refuses: an unknown flag exits 255', async () => {
