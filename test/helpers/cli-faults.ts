@@ -71,7 +71,7 @@ export async function startFaultsTwin(prefix: string, edit?: (world: World) => v
         stringify({
           name,
           target: { ...twinUpTarget(env), ...((over.target as object) ?? {}) },
-          traffic: { driver: 'builtin', rate: 100, warmupSeconds: 6, cooldownSeconds: 3, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
+          traffic: { driver: 'builtin', rate: 100, warmupSeconds: 3, cooldownSeconds: 2, timeoutSeconds: 10, ...((over.traffic as object) ?? {}) },
           // Gate off: the gate is not what these tests are about, and a gated rollout waits on ALB health checks.
           matrix: over.matrix ?? { readinessGate: [false], preStopSeconds: [20], terminationGracePeriodSeconds: [40], deregistrationDelaySeconds: [30] },
           disruptions: over.disruptions ?? ['rollout'],

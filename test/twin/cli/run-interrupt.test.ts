@@ -33,7 +33,7 @@ beforeAll(async () => {
       name: 'interrupt',
       // No target.region: the region comes from AWS_REGION, as in a CI job (recorded in run.json).
       target: { ...twinUpTarget(env), url: env.ROLLOUT_HARNESS_ALB_URL },
-      traffic: { driver: 'builtin', rate: 100, warmupSeconds: 5, cooldownSeconds: 5, timeoutSeconds: 10 },
+      traffic: { driver: 'builtin', rate: 100, warmupSeconds: 3, cooldownSeconds: 2, timeoutSeconds: 10 },
       matrix: { readinessGate: [false], preStopSeconds: [5, 15], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       disruptions: ['rollout', 'drain'],
       // About interruption and restore; explaining 5xx over `twin up` has its own test (test/twin/explain/).

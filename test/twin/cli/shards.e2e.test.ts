@@ -43,7 +43,8 @@ beforeAll(async () => {
     path.join(dir, 'spec.yaml'),
     stringify({
       name: 'lanes',
-      target: { twin: { config: await writeQuietWorld(path.join(dir, 'world.yaml')), timeScale: 0.05 } },
+      // Two twins at once (one per shard) on a busy machine: at 0.1 a stall must last 0.5 real s to make a cell INVALID.
+      target: { twin: { config: await writeQuietWorld(path.join(dir, 'world.yaml')), timeScale: 0.1 } },
       traffic: { driver: 'builtin', rate: 50, warmupSeconds: 4, cooldownSeconds: 2, timeoutSeconds: 10 },
       matrix: { readinessGate: [true, false], preStopSeconds: [5], terminationGracePeriodSeconds: [15], deregistrationDelaySeconds: [5] },
       disruptions: ['rollout'],
