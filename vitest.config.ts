@@ -22,21 +22,17 @@ const timingSensitive = [
 ];
 
 /**
- * Every file of 14 s or more, longest first (measured: `npm test` here, 2 cores), started first in its
- * group so that none is left to run alone at the end. Vitest orders the others by its cache of past
+ * Every file of 14 s or more of the rest, longest first (measured: `npm test` here, 2 cores), started
+ * first in its group so that none is left to run alone at the end. Vitest orders the others by its cache of past
  * durations, which a clean clone (CI) does not have: by size, which left long files for the end.
  */
 const longest = [
-  // timing
-  'test/twin/orchestrator/run.e2e.test.ts', // 113 s
+  // timing: not longest first. With run.e2e (200 req/s through its embedded twin) started beside
+  // twin.behaviours (300 req/s), and the type check running too, a gated rollout of twin.behaviours
+  // lost 809 requests to 503 in a CI run: the timing group keeps the order it passed in before.
   'test/twin/twin.behaviours.test.ts', // 107 s
   'test/twin/cli/k6-operator.e2e.test.ts', // 60 s
-  'test/examples/workflows.test.ts', // 52 s
-  'test/twin/explain/explain.e2e.test.ts', // 43 s
-  'test/twin/fidelity/lbc-1064.test.ts', // 33 s
   'test/twin/traffic/k6-operator.test.ts', // 22 s
-  'test/twin/fidelity/readiness-gate.test.ts', // 19 s
-  'test/twin/cli/twin-demo.test.ts', // 18 s
   // rest
   'test/twin/explain/staging-path.test.ts', // 178 s
   'test/twin/cli/faults.test.ts', // 148 s
