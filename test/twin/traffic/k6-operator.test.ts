@@ -29,13 +29,18 @@ afterAll(async () => h?.stop());
 
 const operator = { parallelism: 3, separate: false, runnerImage: 'grafana/k6:1.1.0' };
 
+/** The driver against the twin's ALB at `rate` for `durationSeconds`, as run `runId`'s cell `cellId`; `over` changes the plan or the deps. */
+function traffic(rate: number, durationSeconds: number, runId: string, cellId: string, over: { plan?: { userAgent?: string }; deps?: Partial<Parameters<typeof runK6OperatorTraffic>[1]> } = {}) {
+  return runK6OperatorTraffic(
+    { url: h.twin.endpoints.albUrl, rate, durationSeconds, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], ...over.plan },
+    { port, clock: scaledClock(1), runId, cellId, namespace: 'shop', operator, script, pollMs: 250, ...over.deps },
+  );
+}
+
 describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', () => {
   it('three runners each send a third of the plan; the merge equals the access log; the TestRun and its ConfigMap are gone after', async () => {
     const ua = 'rollout-harness/0.1.0 k6op/rollout.r1';
-    const result = await runK6OperatorTraffic(
-      { url: h.twin.endpoints.albUrl, rate: 150, durationSeconds: 4, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: ua },
-      { port, clock: scaledClock(1), runId: 'k6op', cellId: 'rollout.r1', namespace: 'shop', operator, script, cell: 'rollout.r1', pollMs: 250 },
-    );
+    const result = await traffic(150, 4, 'k6op', 'rollout.r1', { plan: { userAgent: ua }, deps: { cell: 'rollout.r1' } });
     expect(result.incomplete, JSON.stringify(result.runners)).toBeUndefined();
     expect(result.runners.map((r) => [r.segment, r.planned])).toEqual([
       ['0:1/3', 200],
@@ -59,10 +64,7 @@ describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', ()
 
   it('a runner killed mid-run makes the result incomplete with its name, never fewer requests; the TestRun still goes', async () => {
     const stop = new AbortController();
-    const running = runK6OperatorTraffic(
-      { url: h.twin.endpoints.albUrl, rate: 100, durationSeconds: 6, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: 'rollout-harness/0.1.0 k6op/killed' },
-      { port, clock: scaledClock(1), runId: 'k6op-killed', cellId: 'rollout.r2', namespace: 'shop', operator, script, pollMs: 250, stop: stop.signal },
-    );
+    const running = traffic(100, 6, 'k6op-killed', 'rollout.r2', { plan: { userAgent: 'rollout-harness/0.1.0 k6op/killed' }, deps: { stop: stop.signal } });
     let victim: string | undefined;
     for (let i = 0; i < 200 && !victim; i++) {
       const pods = (await port.listPods('shop', 'app=k6,runner=true')).filter((p) => p.status?.phase === 'Running');
@@ -83,10 +85,7 @@ describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', ()
 
   it("the cell's stop ends every runner early: in-flight requests cut, the plan what was due, the result complete", async () => {
     const stop = new AbortController();
-    const running = runK6OperatorTraffic(
-      { url: h.twin.endpoints.albUrl, rate: 100, durationSeconds: 30, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }], userAgent: 'rollout-harness/0.1.0 k6op/stopped' },
-      { port, clock: scaledClock(1), runId: 'k6op-stop', cellId: 'rollout.r3', namespace: 'shop', operator, script, pollMs: 250, stop: stop.signal },
-    );
+    const running = traffic(100, 30, 'k6op-stop', 'rollout.r3', { plan: { userAgent: 'rollout-harness/0.1.0 k6op/stopped' }, deps: { stop: stop.signal } });
     setTimeout(() => stop.abort(), 5000);
     const result = await running;
     expect(result.incomplete, JSON.stringify(result.runners)).toBeUndefined();
@@ -98,10 +97,7 @@ describe('traffic on k6-operator (the twin’s emulation, stand-in runners)', ()
   }, 120_000);
 
   it('runners whose image the cluster cannot run: the TestRun ends in error, every runner named', async () => {
-    const result = await runK6OperatorTraffic(
-      { url: h.twin.endpoints.albUrl, rate: 50, durationSeconds: 2, timeoutSeconds: 5, mix: [{ path: '/', weight: 1 }] },
-      { port, clock: scaledClock(1), runId: 'k6op-bad', cellId: 'rollout.r4', namespace: 'shop', operator: { ...operator, parallelism: 2, runnerImage: 'example.invalid/k6:1.1.0' }, script, pollMs: 250 },
-    );
+    const result = await traffic(50, 2, 'k6op-bad', 'rollout.r4', { deps: { operator: { ...operator, parallelism: 2, runnerImage: 'example.invalid/k6:1.1.0' } } });
     expect(result.sent).toBe(0);
     expect(result.incomplete).toMatch(/ended in stage error: runner jobs failed/);
     expect(result.runners.every((r) => r.failed)).toBe(true);
