@@ -23,8 +23,9 @@ const timingSensitive = [
 
 /**
  * Every file of 14 s or more of the rest, longest first (measured: `npm test` here, 2 cores), started
- * first in its group so that none is left to run alone at the end. Vitest orders the others by its cache of past
- * durations, which a clean clone (CI) does not have: by size, which left long files for the end.
+ * first in its group so that none is left to run alone at the end. Vitest orders the others by its
+ * cache of past durations, which a clean clone (CI) does not have: by size, which left long files
+ * for the end.
  */
 const longest = [
   // timing: not longest first. With run.e2e (200 req/s through its embedded twin) started beside

@@ -86,7 +86,7 @@ describe('an IngressGroup behind HTTPS, port 80 redirecting', () => {
     ]) {
       const spec = await f.specFile(`member-${ingress}`, {
         target: { ingress },
-        traffic: { warmupSeconds: 3, cooldownSeconds: 2, mix: [{ path: ingress === 'api' ? '/api' : '/', weight: 1 }] },
+        traffic: { mix: [{ path: ingress === 'api' ? '/api' : '/', weight: 1 }] },
         matrix: { readinessGate: [false], preStopSeconds: [5], terminationGracePeriodSeconds: [30], deregistrationDelaySeconds: [30] },
       });
       const r = await f.cli(['run', spec, '--results-dir', f.results(), '--run-id', `member-${ingress}`], 240_000, { ROLLOUT_HARNESS_TWIN_CA: f.env.ROLLOUT_HARNESS_TWIN_CA });

@@ -15,13 +15,11 @@ import { mergeRunners } from '../../../harness/traffic/k6-operator/merge.ts';
 
 const RUN = path.join(projectRoot, 'bin/run-entry.mjs');
 const started: ResultPromise[] = [];
-const servers: http.Server[] = [];
+/** Each server the test started, ended with every connection it still has. */
+const servers: Array<{ end(): Promise<void> }> = [];
 afterEach(async () => {
   for (const p of started.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  for (const s of servers.splice(0)) await s.end();
 });
 
 async function server(delayMs = 0): Promise<{ url: string; byAgent: Map<string, number> }> {
@@ -31,7 +29,7 @@ async function server(delayMs = 0): Promise<{ url: string; byAgent: Map<string, 
     byAgent.set(ua, (byAgent.get(ua) ?? 0) + 1);
     setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'), delayMs);
   });
-  servers.push(s);
+  servers.push({ end: () => (s.closeAllConnections(), new Promise((r) => s.close(() => r()))) });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, byAgent };
 }
@@ -88,7 +86,7 @@ async function closingServer(answer: number): Promise<{ url: string; arrived: ()
     });
     socket.on('error', () => {});
   });
-  servers.push({ closeAllConnections: () => sockets.forEach((x) => x.destroy()), close: (cb: () => void) => s.close(cb) } as unknown as http.Server);
+  servers.push({ end: () => (sockets.forEach((x) => x.destroy()), new Promise((r) => s.close(() => r()))) });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, arrived: () => arrived, connections: () => connections };
 }
