@@ -78,4 +78,26 @@ describe('bin/load.mjs', () => {
     writeFileSync(path.join(dir, 'node_modules'), '');
     expect(await load(dir)).toEqual({ value: 6, from: `file://${path.join(dir, 'harness/cli/main.ts')}` });
   }, 60_000);
+
+  it('bundles the npm packages the sources import, CommonJS ones calling require() too, and makes a new bundle after an install', async () => {
+    const dir = project(0);
+    // A CommonJS package that requires one of Node's modules, as the AWS SDK's and client-node's do.
+    mkdirSync(path.join(dir, 'node_modules/cjs-dep'), { recursive: true });
+    writeFileSync(path.join(dir, 'node_modules/cjs-dep/package.json'), JSON.stringify({ name: 'cjs-dep', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(path.join(dir, 'node_modules/cjs-dep/index.js'), "const { EOL } = require('node:os');\nmodule.exports = { seven: 7, eol: EOL.length };\n");
+    writeFileSync(path.join(dir, 'node_modules/.package-lock.json'), JSON.stringify({ name: 'rollout-harness', lockfileVersion: 3, packages: {} }));
+    writeFileSync(path.join(dir, 'harness/cli/main.ts'), "import dep from 'cjs-dep';\nexport const value: number = dep.seven * 10 + dep.eol;\nexport const from: string = import.meta.url;\n");
+    const first = await load(dir);
+    expect(first.value).toBe(71);
+    expect(first.from).toContain('/node_modules/.cache/rollout-harness/');
+    // In the bundle, not loaded from node_modules: it still loads with the package gone.
+    rmSync(path.join(dir, 'node_modules/cjs-dep'), { recursive: true });
+    expect(await load(dir)).toEqual(first);
+    expect(bundles(dir)).toHaveLength(1);
+    // npm rewrites its lockfile of the installed tree on every install: the next start bundles again.
+    const later = new Date(Date.now() + 5000);
+    utimesSync(path.join(dir, 'node_modules/.package-lock.json'), later, later);
+    await expect(load(dir)).rejects.toThrow(/cjs-dep/);
+    expect(bundles(dir)).toHaveLength(1);
+  }, 60_000);
 });
