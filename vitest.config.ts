@@ -1,5 +1,6 @@
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+import { PREBUNDLED } from './test/prebundled.ts';
 
 /**
  * The twin tests whose counts depend on the twin keeping its model time under load (access-log
@@ -77,29 +78,8 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
-/**
- * The npm packages the harness imports, pre-bundled once by Vite's dependency optimizer for every
- * test file's process: a fork otherwise has Node resolve, detect and compile the AWS SDK's and
- * client-node's hundreds of files anew (measured: 4 files importing the twin and the adapters,
- * 15.9 → 6.5 s of import, 12.8 → 10.2 CPU-s). undici stays as installed: the built-in driver loads
- * only its Agent (harness/traffic/builtin/driver.ts), and one copy serves the twin too.
- */
-const prebundled = [
-  '@aws-sdk/client-cloudwatch',
-  '@aws-sdk/client-ec2',
-  '@aws-sdk/client-elastic-load-balancing-v2',
-  '@aws-sdk/client-fis',
-  '@aws-sdk/client-s3',
-  '@aws-sdk/client-sts',
-  '@kubernetes/client-node',
-  '@smithy/core/config',
-  'commander',
-  'execa',
-  'yaml',
-  'zod',
-];
 
-const shared = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_000, deps: { optimizer: { ssr: { enabled: true, include: prebundled } } } };
+const shared = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_000, deps: { optimizer: { ssr: { enabled: true, include: PREBUNDLED } } } };
 
 /** The unit tier: no twin, each test in a second or two. */
 const unit = ['test/unit/**/*.test.ts'];

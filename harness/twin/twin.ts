@@ -167,9 +167,11 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     // The gateway pods' nginx directories; removed once every pod process is gone.
     const gatewayDir = path.join(stateDir, 'gateway');
     stops.push(() => rm(gatewayDir, { recursive: true, force: true }));
+    // The address blocks go back to the machine after every pod process is gone (stops run in reverse).
+    const addresses = await createAddressAllocator(options.addresses);
+    stops.push(() => addresses.close());
     const supervisor = createProcessSupervisor();
     stops.push(() => supervisor.killAll());
-    const addresses = await createAddressAllocator(options.addresses);
     // Every client authenticates with a token the twin issued: the kubeconfig's users, and each
     // ServiceAccount whose pod runs (its token file is written when its first pod starts).
     const tokens = new TokenAuthenticator();

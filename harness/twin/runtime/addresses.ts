@@ -4,6 +4,13 @@
  * (macOS without aliases), each pod gets a distinct free port on 127.0.0.1 instead, and the
  * kubelet twin tells the load balancer controller twin about the port with an annotation.
  * Nothing outside 127.0.0.0/8 is ever handed out.
+ *
+ * Twins running side by side on one machine (a CI runner's test workers, two `twin up`) never share
+ * a block of 254 addresses: each claims its blocks by listening on the block's `.0` address at
+ * CLAIM_PORT, and skips a block another twin holds. Without it, two twins that picked the same
+ * block handed out the same addresses, and when one twin's pod exited, the other's new pod could
+ * take its address while the first twin's load balancer still routed there: its requests reached
+ * the other twin's pod instead of being refused.
  */
 import net from 'node:net';
 import type { AddressAllocator, PodAddress } from './types.ts';
@@ -41,6 +48,21 @@ function freePort(host: string): Promise<number> {
 
 const BLOCKS = 254;
 const HOSTS_PER_BLOCK = 254;
+/** The port a twin listens on at `127.0.<block>.0` while it holds the block (pods get .1 to .254 only). */
+export const CLAIM_PORT = 47_254;
+
+/** Claims block `block` for this process: a listener on its `.0` address, or undefined when another twin holds it. */
+function claimBlock(block: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => socket.destroy());
+    server.once('error', () => resolve(undefined));
+    server.listen({ host: `127.0.${block}.0`, port: CLAIM_PORT, exclusive: true }, () => {
+      // The claim must not keep a process alive; the kernel frees it when the process ends.
+      server.unref();
+      resolve(server);
+    });
+  });
+}
 
 /** Probes the loopback range once and returns an allocator for it. */
 export async function createAddressAllocator(opts: AllocatorOptions = {}): Promise<AddressAllocator> {
@@ -62,6 +84,7 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
       release(address) {
         inUse.delete(address.port);
       },
+      async close() {},
     };
   }
 
@@ -69,24 +92,55 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
   if (!Number.isInteger(first) || first < 1 || first > BLOCKS) {
     throw new RangeError(`Expected firstBlock to be an integer 1..${BLOCKS}, got ${String(first)}`);
   }
-  const total = BLOCKS * HOSTS_PER_BLOCK;
-  let nextIndex = 0;
+  // The blocks this allocator holds, in the order it took them, each with its claim and next fresh host.
+  const claims = new Map<number, net.Server>();
+  let block: number | undefined;
+  let nextHost = 1;
+  let tried = 0;
+  let exhausted = false;
+  // One claim at a time: concurrent allocations wait for the same block.
+  let claiming: Promise<void> | undefined;
   // Fresh addresses first; released ones are reused last, so an address that just left a
   // target group (and may still be blackholed or draining) is not handed out again soon.
   const released: string[] = [];
   const taken = new Set<string>();
-  const hostAt = (index: number) => {
-    const block = ((first - 1 + Math.floor(index / HOSTS_PER_BLOCK)) % BLOCKS) + 1;
-    return `127.0.${block}.${(index % HOSTS_PER_BLOCK) + 1}`;
-  };
+  let closed = false;
+
+  /** The next block no other twin on this machine holds, claimed; undefined once all were tried. */
+  async function claimNextBlock(): Promise<number | undefined> {
+    while (tried < BLOCKS && !closed) {
+      const candidate = ((first - 1 + tried++) % BLOCKS) + 1;
+      const claim = await claimBlock(candidate);
+      if (claim) {
+        claims.set(candidate, claim);
+        return candidate;
+      }
+    }
+    return undefined;
+  }
+
+  /** The next fresh host of the blocks this allocator holds, claiming another block when one is used up. */
+  async function freshHost(): Promise<string | undefined> {
+    while (block === undefined || nextHost > HOSTS_PER_BLOCK) {
+      if (exhausted) return undefined;
+      claiming ??= claimNextBlock()
+        .then((next) => {
+          if (next === undefined) exhausted = true;
+          else [block, nextHost] = [next, 1];
+        })
+        .finally(() => (claiming = undefined));
+      await claiming;
+    }
+    return `127.0.${block}.${nextHost++}`;
+  }
 
   return {
     perPodAddresses: true,
     async allocate(containerPort) {
       const busy: string[] = [];
       try {
-        for (let attempt = 0; attempt < total; attempt++) {
-          const host = nextIndex < total ? hostAt(nextIndex++) : released.shift();
+        for (;;) {
+          const host = (await freshHost()) ?? released.shift();
           if (host === undefined) break;
           // Another process (e.g. a second twin) may hold this address and port.
           if (await canBind(host, containerPort)) {
@@ -98,11 +152,16 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
       } finally {
         released.push(...busy);
       }
-      throw new Error(`Expected a free address in 127.0.1.1-127.0.254.254 for port ${containerPort}, got none`);
+      throw new Error(`Expected a free address in 127.0.1.1-127.0.254.254 for port ${containerPort}, got none (blocks held by this twin: ${[...claims.keys()].join(', ') || 'none'}; the others are held by other twins on this machine)`);
     },
     release(address) {
       if (!taken.delete(address.host)) return;
       released.push(address.host);
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...claims.values()].map((c) => new Promise((resolve) => c.close(resolve))));
+      claims.clear();
     },
   };
 }

@@ -14,6 +14,8 @@ export interface AddressAllocator {
   allocate(containerPort: number): Promise<PodAddress>;
   /** Gives an address back. */
   release(address: PodAddress): void;
+  /** Gives up the address blocks this allocator holds (once no process of it listens any more). */
+  close(): Promise<void>;
 }
 
 /** How a container process ended. */

@@ -13,7 +13,7 @@ import { cell, describeCell, runCells, type FidelityCell } from './cells.ts';
 let app: Map<string, FidelityCell>;
 let gateway: Map<string, FidelityCell>;
 
-const summary = (c: FidelityCell) => `${describeCell(c)} explain ${JSON.stringify({ logs: c.result.explain?.logs, why: c.result.explain?.why, causes: Object.fromEntries(Object.entries(c.result.explain?.causes ?? {}).filter(([, n]) => n)), agreement: c.result.explain?.agreement && { compared: c.result.explain.agreement.compared, agreed: c.result.explain.agreement.agreed }, gateway: c.result.explain?.gateway })}`;
+const summary = (c: FidelityCell) => `${describeCell(c)} explain ${JSON.stringify({ logs: c.result.explain?.logs, why: c.result.explain?.why, causes: Object.fromEntries(Object.entries(c.result.explain?.causes ?? {}).filter(([, n]) => n)), agreement: c.result.explain?.agreement && { compared: c.result.explain.agreement.compared, agreed: c.result.explain.agreement.agreed, disagreements: c.result.explain.agreement.disagreements.slice(0, 3) }, gateway: c.result.explain?.gateway })}`;
 
 beforeAll(async () => {
   app = await runCells({

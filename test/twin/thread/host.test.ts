@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitCodeFor, ExitCode } from '../../../harness/core/errors.ts';
+import { CLAIM_PORT, canBind } from '../../../harness/twin/runtime/addresses.ts';
 import { startTwinThread, type TwinThread } from '../../../harness/twin/thread/host.ts';
 import { TWIN_THREAD_NICENESS } from '../../../harness/twin/thread/priority.ts';
 import { testTwinConfig } from '../../helpers/twin.ts';
@@ -48,10 +49,15 @@ describe('startTwinThread', () => {
     expect(raised).toHaveLength(process.getuid?.() === 0 ? 1 : 0);
     const ips = pods.items.map((p) => p.status.podIP).filter(Boolean) as string[];
     expect(ips.length).toBeGreaterThan(0);
+    // The twin holds its pods' address blocks against other twins on the machine while it runs…
+    const claims = [...new Set(ips.map((ip) => ip.replace(/\.\d+$/, '.0')))];
+    for (const claim of claims) expect(await canBind(claim, CLAIM_PORT), claim).toBe(false);
     await twin.stop();
     // Nothing answers any more: not the API, not a pod.
     await expect(fetch(`${twin.endpoints.kubeApiUrl}/api/v1/namespaces`)).rejects.toThrow();
     for (const ip of ips) await expect(fetch(`http://${ip}:8080/`)).rejects.toThrow();
+    // …and they are free once it stopped (its thread's sockets end with it; startTwin's own stop is in addresses.test.ts).
+    for (const claim of claims) expect(await canBind(claim, CLAIM_PORT), claim).toBe(true);
     expect(twin.stalls(0, Number.MAX_SAFE_INTEGER)).toEqual(expect.any(Array));
   }, 60_000);
 

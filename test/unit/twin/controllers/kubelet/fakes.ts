@@ -81,6 +81,7 @@ export function fakeAddresses() {
     perPodAddresses: true,
     allocate: async (port) => ({ host: `127.0.1.${next++}`, port }),
     release: (a) => void released.push(a),
+    close: async () => {},
   };
   return { allocator, released };
 }
