@@ -10,7 +10,8 @@
  * CLAIM_PORT, and skips a block another twin holds. Without it, two twins that picked the same
  * block handed out the same addresses, and when one twin's pod exited, the other's new pod could
  * take its address while the first twin's load balancer still routed there: its requests reached
- * the other twin's pod instead of being refused.
+ * the other twin's pod instead of being refused. Where another program listens on CLAIM_PORT on
+ * every address, no claim can be made and blocks are taken unclaimed.
  */
 import net from 'node:net';
 import type { AddressAllocator, PodAddress } from './types.ts';
@@ -24,6 +25,8 @@ export interface AllocatorOptions {
   firstBlock?: number;
   /** Forces the fallback (distinct ports on 127.0.0.1), e.g. to test it on Linux. */
   forcePortMode?: boolean;
+  /** The port of the block claims (default CLAIM_PORT; tests use another). */
+  claimPort?: number;
 }
 
 /** Binds host:port and closes again: whether a process could listen there now. */
@@ -52,11 +55,11 @@ const HOSTS_PER_BLOCK = 254;
 export const CLAIM_PORT = 47_254;
 
 /** Claims block `block` for this process: a listener on its `.0` address, or undefined when another twin holds it. */
-function claimBlock(block: number): Promise<net.Server | undefined> {
+function claimBlock(block: number, port: number): Promise<net.Server | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer((socket) => socket.destroy());
     server.once('error', () => resolve(undefined));
-    server.listen({ host: `127.0.${block}.0`, port: CLAIM_PORT, exclusive: true }, () => {
+    server.listen({ host: `127.0.${block}.0`, port, exclusive: true }, () => {
       // The claim must not keep a process alive; the kernel frees it when the process ends.
       server.unref();
       resolve(server);
@@ -92,8 +95,12 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
   if (!Number.isInteger(first) || first < 1 || first > BLOCKS) {
     throw new RangeError(`Expected firstBlock to be an integer 1..${BLOCKS}, got ${String(first)}`);
   }
+  const claimPort = opts.claimPort ?? CLAIM_PORT;
+  // A process listening on the claim port on every address (0.0.0.0) would make every claim fail:
+  // then blocks are taken unclaimed, as before claims (127.0.255.0 is no block's, so no twin holds it).
+  const claimsWork = await canBind('127.0.255.0', claimPort);
   // The blocks this allocator holds, in the order it took them, each with its claim and next fresh host.
-  const claims = new Map<number, net.Server>();
+  const claims = new Map<number, net.Server | undefined>();
   let block: number | undefined;
   let nextHost = 1;
   let tried = 0;
@@ -110,7 +117,11 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
   async function claimNextBlock(): Promise<number | undefined> {
     while (tried < BLOCKS && !closed) {
       const candidate = ((first - 1 + tried++) % BLOCKS) + 1;
-      const claim = await claimBlock(candidate);
+      if (!claimsWork) {
+        claims.set(candidate, undefined);
+        return candidate;
+      }
+      const claim = await claimBlock(candidate, claimPort);
       if (claim) {
         claims.set(candidate, claim);
         return candidate;
@@ -160,7 +171,7 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
     },
     async close() {
       closed = true;
-      await Promise.all([...claims.values()].map((c) => new Promise((resolve) => c.close(resolve))));
+      await Promise.all([...claims.values()].map((c) => c && new Promise((resolve) => c.close(resolve))));
       claims.clear();
     },
   };

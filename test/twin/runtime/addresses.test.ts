@@ -114,6 +114,17 @@ describe('address allocator', () => {
     expect(parts((await three.allocate(18083)).host).block).toBe(parts(a.host).block);
   });
 
+  it.runIf(perPod.run)('takes blocks unclaimed when another program holds the claim port on every address', async () => {
+    perPod.check();
+    // A port of our own for the claims: the real one stays free for the twins of other test files.
+    const wildcard = await listen('0.0.0.0', 0);
+    const port = (wildcard.address() as net.AddressInfo).port;
+    const a = await allocator({ firstBlock: 220, claimPort: port });
+    const got = await a.allocate(18084);
+    expect(parts(got.host).block).toBe(220);
+    expect(got.port).toBe(18084);
+  });
+
   it.runIf(perPod.run)('a twin holds its pods\' blocks while it runs and gives them back when it stops', async () => {
     perPod.check();
     const h = await startTestTwin({});
