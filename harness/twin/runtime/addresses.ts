@@ -163,7 +163,7 @@ export async function createAddressAllocator(opts: AllocatorOptions = {}): Promi
       } finally {
         released.push(...busy);
       }
-      throw new Error(`Expected a free address in 127.0.1.1-127.0.254.254 for port ${containerPort}, got none (blocks held by this twin: ${[...claims.keys()].join(', ') || 'none'}; the others are held by other twins on this machine)`);
+      throw new Error(`Expected a free address in 127.0.1.1-127.0.254.254 for port ${containerPort}, got none: every address of the blocks this twin holds (${[...claims.keys()].join(', ') || 'none'}) is in use at that port, and other twins on this machine hold the other blocks`);
     },
     release(address) {
       if (!taken.delete(address.host)) return;
