@@ -78,7 +78,6 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
-
 const shared = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_000, deps: { optimizer: { ssr: { enabled: true, include: PREBUNDLED } } } };
 
 /** The unit tier: no twin, each test in a second or two. */
