@@ -8,10 +8,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundle, EXTERNAL } from '../../../bin/load.mjs';
 import { projectRoot } from '../../../harness/core/paths.ts';
+import { tsFilesUnder } from '../../helpers/import-cycles.ts';
 import { NOT_PREBUNDLED, PREBUNDLED } from '../../prebundled.ts';
 
 /** Every bare module specifier a runtime import (static or dynamic) names in `source`; type-only imports left out. */
-export function bareImports(source: string): string[] {
+function bareImports(source: string): string[] {
   const found = new Set<string>();
   for (const m of source.matchAll(/^\s*(import|export)\s+(type\s+)?[^;]*?\sfrom\s+'([^']+)'/gms)) if (!m[2]) found.add(m[3]);
   for (const m of source.matchAll(/^\s*import\s+'([^']+)'/gm)) found.add(m[1]);
@@ -24,10 +25,8 @@ const packageOf = (specifier: string) => specifier.split('/').slice(0, specifier
 
 function harnessImports(): Map<string, string[]> {
   const byImport = new Map<string, string[]>();
-  const dir = path.join(projectRoot, 'harness');
-  for (const file of readdirSync(dir, { recursive: true }) as string[]) {
-    if (!file.endsWith('.ts')) continue;
-    for (const s of bareImports(readFileSync(path.join(dir, file), 'utf8'))) byImport.set(s, [...(byImport.get(s) ?? []), `harness/${file}`]);
+  for (const file of tsFilesUnder(path.join(projectRoot, 'harness'))) {
+    for (const s of bareImports(readFileSync(file, 'utf8'))) byImport.set(s, [...(byImport.get(s) ?? []), path.relative(projectRoot, file)]);
   }
   return byImport;
 }
