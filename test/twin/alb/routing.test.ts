@@ -26,11 +26,15 @@ describe('ALB twin data plane: routing algorithms and slow start', () => {
     const healthy = s.events.find((e) => e.type === 'target-state' && e.to === 'healthy' && e.target.id === '127.0.36.3');
     expect(healthy).toBeDefined();
     const start = healthy!.time;
-    // Batches of 10 through one LB node until 40 model s after it turned healthy (bounded in count too).
+    // Batches of 10 through one LB node until 40 model s after it turned healthy, a tenth of a model
+    // second apart: the 600-batch bound is then always past the 40 s (unpaced, a fast machine sent
+    // all 600 by 16 model s and the 30–40 s window had no request).
     for (let batch = 0; batch < 600 && s.clock.now() / 1000 < start + 40; batch++) {
       const results = await Promise.all(Array.from({ length: 10 }, () => s.get('/', 'us-east-1a')));
       for (const r of results) expect(r.status).toBe(200);
+      await s.clock.sleep(100);
     }
+    expect(s.clock.now() / 1000).toBeGreaterThanOrEqual(start + 40);
     const rows = (from: number, to: number) => s.logs.filter((r) => r.lbNode === 'us-east-1a' && r.time - start >= from && r.time - start < to);
     const share = (from: number, to: number) => {
       const part = rows(from, to);
