@@ -64,6 +64,12 @@ export interface AttributionInput {
   matchToleranceSeconds?: number;
   /** Slack (model s) for the timeline's own resolution (target health is polled); default 1. */
   slackSeconds?: number;
+  /**
+   * How late (model s) the pod watch may show a SIGTERM or a deletion; default `slackSeconds`. The
+   * watch's delay is real time: on the twin's fast clock a tenth of a real second is seconds of model
+   * time (explain/pipeline.ts scales it).
+   */
+  watchSlackSeconds?: number;
   /** The cause of an entry by other rules (a gateway cell's, explain/gateway.ts), instead of the direct ones. */
   causeOf?: (e: CellLogEntry) => CauseFound;
 }
@@ -89,8 +95,8 @@ export function arrivalOf(e: AlbLogEntry, originMs: number): number {
   return (e.requestCreationMs - originMs) / 1000;
 }
 
-/** The cause of one 5xx entry. */
-export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, slack = 1): { cause: Cause; why: string; pod?: string } {
+/** The cause of one 5xx entry; `slack` for the timeline's resolution, `watchSlack` for the pod watch's lateness (model s). */
+export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, slack = 1, watchSlack = slack): { cause: Cause; why: string; pod?: string } {
   const status = e.elbStatusCode ?? 0;
   const t = arrivalOf(e, originMs);
   const end = Math.max(t, (e.timeMs - originMs) / 1000, t + durationOf(e));
@@ -121,7 +127,7 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
   let phase = phaseAt(index, pod, t);
   // The pod watch sees a deletion or SIGTERM a little after it happened: a refused request just
   // before the event belongs to it.
-  const soon = phaseAt(index, pod, t + slack);
+  const soon = phaseAt(index, pod, t + watchSlack);
   if ((phase === 'running' || phase === 'prestop') && (soon === 'after-sigterm' || soon === 'gone') && e.targetStatusCode === null) phase = soon;
   if (phase === 'gone') return { cause: 'routed-to-gone-pod', why: `routed to ${pod.name} ${round(t - pod.deleted!)} s after it was deleted (the watch saw the deletion at ${pod.deleted} s)`, ...named };
   if (phase === 'after-sigterm') return { cause: 'routed-after-sigterm', why: `routed to ${pod.name} ${round(t - pod.terminating! - preStop)} s after its SIGTERM (terminating at ${pod.terminating} s + preStop ${preStop} s)`, ...named };
@@ -144,7 +150,7 @@ export function attribute(input: AttributionInput): Attribution {
   const attributed: Attributed[] = [];
   const fiveXX = input.entries.filter((e) => (e.elbStatusCode ?? 0) >= 500).sort((a, b) => a.requestCreationMs - b.requestCreationMs);
   for (const e of fiveXX) {
-    const c: CauseFound = input.causeOf ? input.causeOf(e) : causeOf(e, index, input.originMs, input.slackSeconds ?? 1);
+    const c: CauseFound = input.causeOf ? input.causeOf(e) : causeOf(e, index, input.originMs, input.slackSeconds ?? 1, input.watchSlackSeconds ?? input.slackSeconds ?? 1);
     causes[c.cause]++;
     attributed.push({
       t: round(arrivalOf(e, input.originMs)),

@@ -58,7 +58,7 @@ export function joinGatewayLines(entries: readonly CellLogEntry[], lines: readon
 }
 
 /** The cause of a 5xx the gateway answered, from its line and the app pods' lifecycle (`app`). */
-export function gatewayLineCause(l: GatewayLine, app: CellIndex, originMs: number, slack = 1): { cause: Cause; why: string } {
+export function gatewayLineCause(l: GatewayLine, app: CellIndex, originMs: number, slack = 1, watchSlack = slack): { cause: Cause; why: string } {
   const end = (lineEndMs(l) - originMs) / 1000;
   const start = end - (l.durationSeconds ?? 0);
   const at = `${l.pod} line ${l.line}`;
@@ -81,7 +81,7 @@ export function gatewayLineCause(l: GatewayLine, app: CellIndex, originMs: numbe
           return { cause: 'gateway-upstream-gone', why: `${at} sent it to ${t.addr} (${pod.name}), whose node ${node.name}'s instance was terminated at ${node.terminated} s` };
         }
         // The watch sees SIGTERM and the deletion a little after they happen (as for the direct classes).
-        const phase = phaseAt(app, pod, start + slack);
+        const phase = phaseAt(app, pod, start + watchSlack);
         if (phase === 'gone' || phase === 'after-sigterm') {
           const when = phase === 'gone' ? `deleted at ${pod.deleted} s` : `SIGTERMed at ${pod.terminating! + app.settings.preStopSeconds} s`;
           return { cause: 'gateway-upstream-gone', why: `${at} sent it to ${t.addr} (${pod.name}) at ${round(start)} s, an endpoint already gone (${when}): ${triesText(l)}` };
@@ -107,14 +107,15 @@ export function gatewayCauseOf(
   originMs: number,
   slack = 1,
   unread?: ReadonlyMap<string, string>,
+  watchSlack = slack,
 ): { cause: Cause; why: string; pod?: string } {
   const gwPod = e.target ? podAt(indexes.gateway, e.target.ip, arrivalOf(e, originMs)) : undefined;
-  if (line) return { ...gatewayLineCause(line, indexes.app, originMs, slack), pod: line.pod };
+  if (line) return { ...gatewayLineCause(line, indexes.app, originMs, slack, watchSlack), pod: line.pod };
   if (e.target && e.targetStatusCode !== null && e.targetStatusCode >= 500) {
     const why = gwPod && unread?.get(gwPod.name);
     return { cause: 'unknown', why: `the gateway pod ${gwPod?.name ?? e.target.ip} answered ${e.targetStatusCode} and no line of its log matches it${why ? ` (its log: ${why})` : ''}`, ...(gwPod ? { pod: gwPod.name } : {}) };
   }
-  const c = causeOf(e, indexes.gateway, originMs, slack);
+  const c = causeOf(e, indexes.gateway, originMs, slack, watchSlack);
   if (c.cause === 'routed-to-gone-pod' || c.cause === 'routed-after-sigterm') return { ...c, cause: 'gateway-pod-gone', why: `gateway pod: ${c.why}` };
   return c;
 }
@@ -142,6 +143,7 @@ export interface GatewayAttribution extends Attribution {
  */
 export function attributeGatewayCell(input: GatewayAttributionInput): GatewayAttribution {
   const slack = input.slackSeconds ?? 1;
+  const watchSlack = input.watchSlackSeconds ?? slack;
   const indexes = { app: indexTimeline(input.timeline, input.settings), gateway: indexTimeline(input.timeline, input.gatewaySettings, 'gateway') };
   const fiveXX = input.entries.filter((e) => (e.elbStatusCode ?? 0) >= 500);
   const joined = joinGatewayLines(fiveXX, input.gateway.lines, indexes.gateway, input.originMs, input.matchToleranceSeconds ?? 2);
@@ -151,7 +153,7 @@ export function attributeGatewayCell(input: GatewayAttributionInput): GatewayAtt
     causeOf: (e) => {
       const line = joined.get(e);
       if (!line && e.targetStatusCode !== null && e.targetStatusCode >= 500) unjoined++;
-      const c = gatewayCauseOf(e, line, indexes, input.originMs, slack, input.gateway.unread);
+      const c = gatewayCauseOf(e, line, indexes, input.originMs, slack, input.gateway.unread, watchSlack);
       return line ? { ...c, gateway: { pod: line.pod, line: line.line, status: line.status, tries: triesText(line) } } : c;
     },
   });

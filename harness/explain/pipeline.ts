@@ -49,6 +49,20 @@ export interface ExplainDeps extends ExplainPorts {
 
 const MAX_ATTRIBUTED = 500;
 
+/**
+ * How late the pod watch may deliver a SIGTERM or a deletion, in real ms: a loaded machine's event
+ * loop and the watch stream. A refused request that came up to this long before the watch showed its
+ * pod's SIGTERM belongs to it. On the twin's fast clock this is many model seconds (at scale 0.05,
+ * 10 s; a one-second slack there is 50 real ms, and a loaded CI machine's watch was later than that
+ * for 19 of 196 refused requests, which came out as keep-alive races).
+ */
+export const WATCH_LATENESS_REAL_MS = 500;
+
+/** The pod watch's lateness in model seconds on `clock`: at least the timeline's one-second slack. */
+export function watchSlackSeconds(clock: Pick<Clock, 'toModelMs'>): number {
+  return Math.max(1, clock.toModelMs(WATCH_LATENESS_REAL_MS) / 1000);
+}
+
 const zeroCauses = (): Record<Cause, number> => Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<Cause, number>;
 
 /**
@@ -128,7 +142,7 @@ async function explainFromLogs(cell: CellResult, userAgent: string, deps: Explai
   // A request reaches the ALB a little after the client sent it, in real time: on the twin's fast
   // clock a real second is many model seconds.
   const matchToleranceSeconds = Math.max(2, deps.clock.toModelMs(1000) / 1000);
-  const input = { entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds };
+  const input = { entries, timeline: cell.timeline, settings, originMs: origin, clientFailures: cell.failures, matchToleranceSeconds, watchSlackSeconds: watchSlackSeconds(deps.clock) };
   const gw = deps.gateway ? attributeGatewayCell({ ...input, gateway: { lines: deps.gateway.logs.lines, unread: unreadPods(deps.gateway.logs) }, gatewaySettings: deps.gateway.settings }) : undefined;
   const attribution = gw ?? attribute(input);
   const lags = measureLags({ entries, timeline: cell.timeline, settings, originMs: origin });

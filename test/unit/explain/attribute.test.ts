@@ -24,6 +24,21 @@ describe('attribute', () => {
     expect(causeOf(albEntry(ORIGIN, { t: 9.7, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), indexTimeline(timeline, settings), ORIGIN).cause).toBe('keepalive-race');
   });
 
+  it('reaches as far before the watched SIGTERM as the watch may be late (watchSlack), and no further', () => {
+    const noPreStop = indexTimeline(timeline, { ...settings, preStopSeconds: 0 });
+    const refused = (t: number, watchSlack: number) => causeOf(albEntry(ORIGIN, { t, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), noPreStop, ORIGIN, 1, watchSlack).cause;
+    // The watch showed the pod terminating at 10 s; on a fast clock it may have been late by seconds.
+    expect(refused(8.5, 1)).toBe('keepalive-race');
+    expect(refused(8.5, 2)).toBe('routed-after-sigterm');
+    expect(refused(7.5, 2)).toBe('keepalive-race');
+    // Through attribute(): the input's watchSlackSeconds, defaulting to slackSeconds.
+    const entry = albEntry(ORIGIN, { t: 8.5, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null });
+    const noPre = { ...settings, preStopSeconds: 0 };
+    expect(attribute({ entries: [entry], timeline, settings: noPre, originMs: ORIGIN }).attributed[0].cause).toBe('keepalive-race');
+    expect(attribute({ entries: [entry], timeline, settings: noPre, originMs: ORIGIN, watchSlackSeconds: 2 }).attributed[0].cause).toBe('routed-after-sigterm');
+    expect(attribute({ entries: [entry], timeline, settings: noPre, originMs: ORIGIN, slackSeconds: 2 }).attributed[0].cause).toBe('routed-after-sigterm');
+  });
+
   it('counts every cause, including client 5xx the ALB never logged (before-alb), and ignores non-5xx entries', () => {
     const entries = [...cases.map(([, s]) => albEntry(ORIGIN, s)), albEntry(ORIGIN, { t: 9, elb: 200, target: '10.0.0.4:8080' })];
     const clientFailures = [

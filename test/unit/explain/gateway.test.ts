@@ -118,6 +118,15 @@ describe('the gateway hop', () => {
     expect(gatewayLineCause(gwLine('gw-a', 36.5, 504, [['10.0.0.3:8080', 504]]), app, ORIGIN).cause).toBe('gateway-upstream-gone');
   });
 
+  it('reaches as far before an endpoint\'s watched SIGTERM as the watch may be late (watchSlack), and no further', () => {
+    const app = indexTimeline(gatewayTimeline, settings);
+    // p-old-2 (10.0.0.5) was SIGTERMed at 15 by the watch; an unanswered try 2 s before that.
+    const early = gwLine('gw-a', 13.004, 502, [['10.0.0.5:8080', 502]]);
+    expect(gatewayLineCause(early, app, ORIGIN).cause).toBe('unknown');
+    expect(gatewayLineCause(early, app, ORIGIN, 1, 2.5).cause).toBe('gateway-upstream-gone');
+    expect(gatewayLineCause(gwLine('gw-a', 11.004, 502, [['10.0.0.5:8080', 502]]), app, ORIGIN, 1, 2.5).cause).toBe('unknown');
+  });
+
   it('agrees with the gateway hop\'s truth (the gateway\'s own record) and the ALB hop\'s (the twin\'s reasons at gateway targets)', () => {
     const a = attributeGatewayCell(input);
     const rec = (t: number, target: string, elbStatus: number, reason: string, path = '/'): TruthRecord => ({ time: ORIGIN / 1000 + t, path, target, elbStatus, reason, targetState: 'healthy' });

@@ -14,7 +14,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../harness/core/clock.ts';
 import { parseNginxLine } from '../../../harness/explain/gateway-log.ts';
-import { explainCell } from '../../../harness/explain/pipeline.ts';
+import { explainCell, watchSlackSeconds } from '../../../harness/explain/pipeline.ts';
 import { createCloudWatchAdapter } from '../../../harness/platform/cloudwatch/adapter.ts';
 import { createElbv2Adapter } from '../../../harness/platform/elbv2/adapter.ts';
 import { parseLoadBalancerArn } from '../../../harness/platform/ports.ts';
@@ -179,6 +179,17 @@ describe('explainCell', () => {
     expect(explain.lags!.longestRequest.count).toBeGreaterThan(0);
     // The result with its explanation is a valid cell file.
     expect(() => cellResultSchema.parse({ ...cell(), explain, fiveXXByReason })).not.toThrow();
+  }, 30_000);
+
+  it('gives the pod watch half a real second to show a SIGTERM: one model second at scale 1, ten at 0.05', async () => {
+    expect([watchSlackSeconds(scaledClock(1)), watchSlackSeconds(scaledClock(0.05)), watchSlackSeconds(scaledClock(4))]).toEqual([1, 10, 1]);
+    // The watch showed p-old-2 terminating at 18 (SIGTERM at 23 after its 5 s preStop): the refused
+    // request at 20 came 3 s before that.
+    const late = cell();
+    late.timeline = late.timeline.map((e) => (e.type === 'pod' && e.pod === 'p-old-2' && e.change === 'terminating' ? { ...e, t: 18 } : e)).sort((a, b) => a.t - b.t);
+    const causeAt20 = async (scale: number) => (await explainCell(late, UA, deps({ clock: scaledClock(scale) }).deps)).explain.attributed.find((a) => a.t === 20)?.cause;
+    expect(await causeAt20(1)).toBe('keepalive-race');
+    expect(await causeAt20(0.05)).toBe('routed-after-sigterm');
   }, 30_000);
 
   it('flags CloudWatch against the log when entries were dropped from a log object', async () => {
