@@ -39,7 +39,7 @@ export async function startTwinUp(stateDir: string, timeScale = 0.05, extraArgs:
 
 /** The default twin world as parsed, loosely typed: what the tests edit. */
 export interface World {
-  objects: Array<{ kind: string; metadata?: { name?: string; labels?: Record<string, string> }; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } }>;
+  objects: Array<{ kind: string; metadata?: { name?: string; labels?: Record<string, string> }; spec?: { template?: { spec?: { terminationGracePeriodSeconds?: number; containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } }>;
   alb: Record<string, unknown>;
   [key: string]: unknown;
 }
