@@ -6,6 +6,8 @@
  *   metrics as `twin up` runs them);
  * - nginx (Debian's package: one worker, keep-alive upstreams to the same pods, access log off),
  *   started by the bench from a config in a temp dir and stopped by PID;
+ * - a bare Node proxy (node:http and an undici Pool per pod, round robin, nothing else): what a data
+ *   plane on Node's HTTP stack costs before any of the twin's work;
  * - one pod direct.
  *
  * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
@@ -15,7 +17,7 @@
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
  *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
- *     [--latency-ms 5] [--time-scale 0.1]
+ *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,nginx,direct (nginx always)]
  *
  * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
  * Traffic goes to 127.0.0.0/8 only; every run is bounded in count and time.
@@ -30,7 +32,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { Agent, request } from 'undici';
+import http from 'node:http';
+import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { scaledClock, type Clock } from '../harness/core/clock.ts';
 import { seededRandom } from '../harness/core/random.ts';
 import { createAccessLogWriter } from '../harness/twin/alb/access-log.ts';
@@ -41,8 +44,8 @@ import { parseTwinConfig } from '../harness/twin/config.ts';
 import { projectRoot } from '../harness/core/paths.ts';
 import { Network } from '../harness/twin/network.ts';
 
-type Target = 'alb' | 'nginx' | 'direct';
-const LABEL: Record<Target, string> = { alb: 'twin ALB → 3 pods', nginx: 'nginx (1 worker) → 3 pods', direct: 'one pod direct' };
+type Target = 'alb' | 'bare' | 'nginx' | 'direct';
+const LABEL: Record<Target, string> = { alb: 'twin ALB → 3 pods', bare: 'bare Node proxy → 3 pods', nginx: 'nginx (1 worker) → 3 pods', direct: 'one pod direct' };
 
 interface Pod {
   host: string;
@@ -60,7 +63,7 @@ interface Measurement {
   p99: number;
   /** Non-2xx/3xx answers and socket errors. */
   errors: number;
-  /** CPU of this process (the twin, user + system) per request, µs; NaN where the twin does not serve or the load generator shares the process. */
+  /** CPU of this process (the twin or the bare proxy, user + system) per request, µs; NaN where neither serves or the load generator shares the process. */
   cpuPerRequest: number;
   note: string;
 }
@@ -89,6 +92,13 @@ const WARM_SECONDS = Number(option('warm-seconds', '1'));
 const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
 const LATENCY_MS = Number(option('latency-ms', '5'));
 const TIME_SCALE = Number(option('time-scale', '0.1'));
+const ALL_TARGETS: Target[] = ['alb', 'bare', 'nginx', 'direct'];
+const TARGETS = option('targets', ALL_TARGETS.join(',')).split(',') as Target[];
+const unknownTarget = TARGETS.find((t) => !ALL_TARGETS.includes(t));
+if (unknownTarget !== undefined || !TARGETS.includes('nginx')) {
+  console.error(`Expected --targets to be a comma-separated list of ${ALL_TARGETS.join(', ')} with nginx (the baseline) in it, got ${JSON.stringify(option('targets', ''))}`);
+  process.exit(2);
+}
 const MAX_IN_FLIGHT = 4000;
 /** Goals of issue 17: the twin's throughput ≥ 0.9× nginx's, its p99 ≤ 1.5× nginx's. */
 const GOAL_THROUGHPUT = 0.9;
@@ -149,6 +159,57 @@ async function ensureInstalled(binary: string, pkg: string): Promise<void> {
 }
 
 /** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+
+/**
+ * The ceiling of a data plane written on Node's HTTP stack: node:http in front of one undici Pool
+ * per pod (as the twin's), round robin, hop-by-hop headers dropped, and nothing else — no rules,
+ * LB nodes, target states, timers, access log or metrics. In this process, idle while the others
+ * are measured.
+ */
+async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Promise<void> }> {
+  const pools = pods.map((p) => new Pool(`http://${p.host}:${p.port}`, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 }));
+  let next = 0;
+  const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    const pool = pools[next++ % pools.length];
+    const headers: Record<string, string | string[]> = {};
+    for (const name in req.headers) if (!HOP_BY_HOP.includes(name)) headers[name] = req.headers[name]!;
+    req.resume();
+    pool.dispatch(
+      { path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers },
+      {
+        // undici takes a handler for its newer API by onRequestStart.
+        onRequestStart: () => undefined,
+        onResponseStart: (_c, status, h) => {
+          for (const name of HOP_BY_HOP) delete h[name];
+          res.writeHead(status, h);
+        },
+        onResponseData: (_c, chunk) => {
+          res.write(chunk);
+        },
+        onResponseEnd: () => {
+          res.end();
+        },
+        onResponseError: (_c, err) => {
+          if (res.headersSent) res.destroy(err);
+          else res.writeHead(502).end();
+        },
+      },
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(pools.map((p) => p.close()));
+    },
+  };
+}
+
 function nginxConfig(dir: string, port: number, pods: Pod[]): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -214,7 +275,7 @@ async function runWrk(target: Target, url: string): Promise<Measurement> {
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   const cpu = process.cpuUsage(cpu0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const cpuPerRequest = target === 'alb' ? (cpu.user + cpu.system) / requests : NaN;
+  const cpuPerRequest = target === 'alb' || target === 'bare' ? (cpu.user + cpu.system) / requests : NaN;
   return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
@@ -318,7 +379,7 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('e
 /** The table: every measurement of one load, with the ratio to nginx's figure of the same round. */
 function table(measurements: Measurement[]): string {
   const lines = [
-    '| load | path | throughput (req/s) | p50 (ms) | p99 (ms) | ÷ nginx: throughput | ÷ nginx: p99 | goal (≥ 0.9×, ≤ 1.5×) | errors | twin CPU (µs/req) |',
+    '| load | path | throughput (req/s) | p50 (ms) | p99 (ms) | ÷ nginx: throughput | ÷ nginx: p99 | goal (≥ 0.9×, ≤ 1.5×) | errors | proxy CPU (µs/req) |',
     '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
   ];
   const loads = [...new Set(measurements.map((m) => m.load))];
@@ -365,8 +426,10 @@ async function main(): Promise<void> {
   const pods: Pod[] = [];
   let nginx: ChildProcess | undefined;
   let nginxDir: string | undefined;
+  let bare: Awaited<ReturnType<typeof startBareProxy>> | undefined;
   const cleanup = async () => {
     await twin.close();
+    await bare?.close();
     await accessLogFile.close().catch((error: Error) => console.error(`access log: ${error.message}`));
     await s3.close().catch((error: Error) => console.error(`s3: ${error.message}`));
     await rm(stateDir, { recursive: true, force: true });
@@ -375,6 +438,11 @@ async function main(): Promise<void> {
     if (nginxDir) await rm(nginxDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  // A throw outside main's own awaits (a request handler, a socket) still ends nginx and the pods.
+  process.once('uncaughtException', (error) => {
+    console.error(error);
+    void cleanup().finally(() => process.exit(1));
+  });
   try {
     pods.push(...(await Promise.all([1, 2, 3].map((i) => startPod(`127.0.41.${i}`, `bench-${i}`)))));
 
@@ -404,13 +472,14 @@ async function main(): Promise<void> {
         `Expected all ${pods.length} pods routable in every LB node within ${boundMs / 1000} model s, got health ${JSON.stringify(twin.describeTargetHealth(tg.arn))} and views ${JSON.stringify(views)}`,
       );
     }
-    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
+    bare = await startBareProxy(pods);
+    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, bare: bare.url, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
     console.log(
       `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
         `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
 
-    const targets: Target[] = ['alb', 'nginx', 'direct'];
+    const targets = TARGETS;
     // Warm every path (first requests, JIT) before wrk; each open-model run warms its own connections.
     for (const t of targets) await drive(urls[t], 200, 1);
 
@@ -419,7 +488,7 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const m = await runWrk(t, urls[t]);
         measurements.push(m);
-        console.log(`wrk round ${round} ${t.padEnd(6)}: ${fmt(m.throughput)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}${t === 'alb' ? `, twin CPU ${fmt(m.cpuPerRequest)} µs/req` : ''}`);
+        console.log(`wrk round ${round} ${t.padEnd(6)}: ${fmt(m.throughput)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}${Number.isFinite(m.cpuPerRequest) ? `, proxy CPU ${fmt(m.cpuPerRequest)} µs/req` : ''}`);
       }
     }
     for (const rate of RATES) {
