@@ -36,7 +36,7 @@ const longest = [
   'test/twin/cli/k6-operator.e2e.test.ts', // 60 s
   'test/twin/traffic/k6-operator.test.ts', // 22 s
   // rest
-  'test/twin/explain/staging-path.test.ts', // 178 s
+  'test/twin/explain/staging-path.test.ts', // 153 s
   'test/twin/cli/faults.test.ts', // 148 s
   'test/twin/cli/faults-leftovers.test.ts', // 115 s
   'test/twin/cli/run-interrupt.test.ts', // 85 s

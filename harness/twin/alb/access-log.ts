@@ -1,6 +1,7 @@
 /**
- * Writes the ALB twin's access log as JSON lines, off the request path: `write` only queues the
- * record; lines are serialized and written in batches, one file write in flight at a time. Given
+ * Writes the ALB twin's access log as JSON lines, off the request path: `write` serializes the
+ * record into a buffer outside the JS heap; the lines are written in batches, one file write in
+ * flight at a time. Given
  * a clock, a batch gathers for `batchRealMs` (each file write wakes a thread-pool thread, which on
  * a busy machine costs the data plane its CPU); without one, for one event-loop turn.
  */
@@ -25,6 +26,47 @@ const lines = (records: AccessLogRecord[]) => {
   return chunk;
 };
 
+/**
+ * Lines encoded as they come into a buffer outside the JS heap, handed over whole for one write.
+ * Queued records (or their strings) lived as long as a batch and its write, long enough on a busy
+ * twin for the young generation's collections to copy them into the old generation: 2.7 MB a
+ * collection at 4,500 req/s, a full collection every 2 s, and the twin's p99 with it.
+ */
+export class LineBuffer {
+  #buffer: Buffer;
+  #used = 0;
+
+  constructor(readonly initialBytes = 64 * 1024) {
+    this.#buffer = Buffer.allocUnsafeSlow(initialBytes);
+  }
+
+  /** Bytes queued. */
+  get length(): number {
+    return this.#used;
+  }
+
+  /** Appends `line` and a newline. */
+  add(line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = line.length * 3 + 1;
+    if (this.#used + most > this.#buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buffer.length * 2, this.#used + most));
+      this.#buffer.copy(grown, 0, 0, this.#used);
+      this.#buffer = grown;
+    }
+    this.#used += this.#buffer.write(line, this.#used, 'utf8');
+    this.#buffer[this.#used++] = 0x0a;
+  }
+
+  /** The queued bytes, for one write; the next lines go into a new buffer. */
+  take(): Buffer {
+    const chunk = this.#buffer.subarray(0, this.#used);
+    this.#buffer = Buffer.allocUnsafeSlow(this.initialBytes);
+    this.#used = 0;
+    return chunk;
+  }
+}
+
 /** How the writer batches. */
 export interface AccessLogWriterOptions {
   /** Batches gather on this clock for `batchRealMs`; without it, for one event-loop turn. */
@@ -39,7 +81,7 @@ export function createAccessLogWriter(file: string, options: AccessLogWriterOpti
   const stream = createWriteStream(file, { flags: 'a' });
   let error: Error | undefined;
   stream.on('error', (err) => (error = err));
-  let pending: AccessLogRecord[] = [];
+  const pending = new LineBuffer();
   let scheduled = false;
   let writing = false;
   let closing: Promise<void> | undefined;
@@ -58,8 +100,7 @@ export function createAccessLogWriter(file: string, options: AccessLogWriterOpti
   const flush = () => {
     scheduled = false;
     if (writing || closing || pending.length === 0) return;
-    const chunk = lines(pending);
-    pending = [];
+    const chunk = pending.take();
     writing = true;
     // What arrives while this write is in flight goes out in the next one, as soon as it is done.
     stream.write(chunk, () => {
@@ -80,7 +121,7 @@ export function createAccessLogWriter(file: string, options: AccessLogWriterOpti
         late.push(record);
         return;
       }
-      pending.push(record);
+      pending.add(JSON.stringify(record));
       if (!scheduled && !writing) schedule(false);
     },
     get count() {
@@ -89,8 +130,7 @@ export function createAccessLogWriter(file: string, options: AccessLogWriterOpti
     close() {
       closing ??= (async () => {
         // Queued behind a write in flight, if any: the stream keeps the order.
-        if (pending.length) stream.write(lines(pending));
-        pending = [];
+        if (pending.length) stream.write(pending.take());
         stream.end();
         if (!stream.closed) await once(stream, 'close');
         closed = true;

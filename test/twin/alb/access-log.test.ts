@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../harness/core/clock.ts';
-import { createAccessLogWriter } from '../../../harness/twin/alb/access-log.ts';
+import { createAccessLogWriter, LineBuffer } from '../../../harness/twin/alb/access-log.ts';
 import type { AccessLogRecord } from '../../../harness/twin/alb/types.ts';
 
 let dir: string | undefined;
@@ -31,6 +31,20 @@ const record = (i: number): AccessLogRecord => ({
   client: '127.0.0.1:40000',
   userAgent: 'rollout-harness/test',
   ...(i % 7 ? {} : { reason: 'keepalive-race' as const }),
+});
+
+describe('LineBuffer', () => {
+  it('grows past its first size with multi-byte lines, and a chunk it handed over stays as it was', () => {
+    const buffer = new LineBuffer(16);
+    buffer.add('héllo wörld ✓');
+    buffer.add('x'.repeat(40));
+    const first = buffer.take();
+    expect(first.toString('utf8')).toBe(`héllo wörld ✓\n${'x'.repeat(40)}\n`);
+    expect(buffer.length).toBe(0);
+    for (let i = 0; i < 100; i++) buffer.add(`line ${i} ✓`);
+    expect(first.toString('utf8')).toBe(`héllo wörld ✓\n${'x'.repeat(40)}\n`);
+    expect(buffer.take().toString('utf8').split('\n').slice(0, -1)).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i} ✓`));
+  });
 });
 
 describe('createAccessLogWriter', () => {
