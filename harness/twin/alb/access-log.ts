@@ -1,9 +1,9 @@
 /**
  * Writes the ALB twin's access log as JSON lines, off the request path: `write` serializes the
  * record into a buffer outside the JS heap; the lines are written in batches, one file write in
- * flight at a time. Given
- * a clock, a batch gathers for `batchRealMs` (each file write wakes a thread-pool thread, which on
- * a busy machine costs the data plane its CPU); without one, for one event-loop turn.
+ * flight at a time. Given a clock, a batch gathers for `batchRealMs` (each file write wakes a
+ * thread-pool thread, which on a busy machine costs the data plane its CPU); without one, for one
+ * event-loop turn.
  */
 import { once } from 'node:events';
 import { appendFileSync, createWriteStream } from 'node:fs';
@@ -30,7 +30,7 @@ const lines = (records: AccessLogRecord[]) => {
  * Lines encoded as they come into a buffer outside the JS heap, handed over whole for one write.
  * Queued records (or their strings) lived as long as a batch and its write, long enough on a busy
  * twin for the young generation's collections to copy them into the old generation: 2.7 MB a
- * collection at 4,500 req/s, a full collection every 2 s, and the twin's p99 with it.
+ * collection at 4,500 req/s, and a full collection every 2 s.
  */
 export class LineBuffer {
   #buffer: Buffer;
