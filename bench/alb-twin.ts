@@ -16,21 +16,28 @@
  * connections (a fresh client's first burst is connection set-up, not the pace). Prints one table: throughput,
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
- *   node --import tsx bench/alb-twin.ts [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
+ *   node --import tsx bench/alb-twin.ts [--tsx] [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
  *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,nginx,direct (nginx always)]
+ *
+ * The bench runs compiled: it bundles itself with esbuild (packages left external, as the CLI's bundle
+ * loads the twin) and runs that in a child process, so the twin is measured as `twin up` and the
+ * embedded twin run it, not through the TypeScript loader (`--tsx` keeps the loader). Each path gets
+ * a 2 s wrk run before the measured rounds (connections, pools, the JIT).
  *
  * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
  * Traffic goes to 127.0.0.0/8 only; every run is bounded in count and time.
  */
+import { build } from 'esbuild';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import http from 'node:http';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
@@ -81,6 +88,8 @@ interface OpenResult {
 }
 
 const args = process.argv.slice(2);
+/** This file as esbuild's bundle (`runCompiled`), not the TypeScript source. */
+const COMPILED = !import.meta.url.endsWith('.ts');
 const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
@@ -264,9 +273,9 @@ function wrkMs(value: string | undefined): number {
 }
 
 /** One wrk run (closed model: 32 connections, each sends when the last answer came). */
-async function runWrk(target: Target, url: string): Promise<Measurement> {
+async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
-  const wrk = await execa('wrk', ['-t2', '-c32', `-d${WRK_SECONDS}s`, '--latency', url], { timeout: (WRK_SECONDS + 30) * 1000 });
+  const wrk = await execa('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', url], { timeout: (seconds + 30) * 1000 });
   const out = wrk.stdout;
   const throughput = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   if (!Number.isFinite(throughput)) throw new Error(`Expected wrk to print Requests/sec for ${url}, got:\n${out}`);
@@ -295,9 +304,9 @@ interface DriveInput {
 /** Runs one open-model run in a worker thread. */
 function drive(url: string, rate: number, seconds: number): Promise<OpenResult> {
   const input: DriveInput = { url, rate, seconds, warmSeconds: WARM_SECONDS };
-  // Node 20 loads a worker's entry before `--import` hooks apply, so the worker registers tsx first.
+  // Node 20 loads a worker's entry before `--import` hooks apply, so a worker of the TypeScript source registers tsx first.
   const entry = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}))`;
-  const worker = new Worker(entry, { eval: true, workerData: input });
+  const worker = COMPILED ? new Worker(new URL(import.meta.url), { workerData: input }) : new Worker(entry, { eval: true, workerData: input });
   return new Promise<OpenResult>((resolve, reject) => {
     worker.on('message', (message: OpenResult) => resolve(message));
     worker.once('error', reject);
@@ -480,8 +489,12 @@ async function main(): Promise<void> {
     );
 
     const targets = TARGETS;
-    // Warm every path (first requests, JIT) before wrk; each open-model run warms its own connections.
-    for (const t of targets) await drive(urls[t], 200, 1);
+    // Warm every path (first requests, connections, the JIT) before the measured rounds; each
+    // open-model run warms its own connections.
+    for (const t of targets) {
+      await drive(urls[t], 200, 1);
+      await runWrk(t, urls[t], 2);
+    }
 
     const measurements: Measurement[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -509,7 +522,28 @@ async function main(): Promise<void> {
   }
 }
 
-if (isMainThread) {
+/** Bundles this file to plain JavaScript beside node_modules and runs it in a child process; resolves to its exit code. */
+async function runCompiled(): Promise<number> {
+  const outDir = path.join(projectRoot, 'node_modules/.cache/rollout-harness-bench');
+  mkdirSync(outDir, { recursive: true });
+  const outfile = path.join(outDir, 'alb-twin.mjs');
+  await build({ entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
+  const child = spawn(process.execPath, [outfile, ...args], { stdio: 'inherit' });
+  // A terminal's Ctrl-C reaches the child too, which ends nginx and the pods itself.
+  process.on('SIGINT', () => undefined);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return code ?? (signal === 'SIGINT' ? 130 : 1);
+}
+
+if (isMainThread && !COMPILED && !args.includes('--tsx')) {
+  runCompiled().then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+} else if (isMainThread) {
   main().catch((err) => {
     console.error(err);
     process.exitCode = 1;
