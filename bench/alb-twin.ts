@@ -436,17 +436,29 @@ async function main(): Promise<void> {
   let nginx: ChildProcess | undefined;
   let nginxDir: string | undefined;
   let bare: Awaited<ReturnType<typeof startBareProxy>> | undefined;
-  const cleanup = async () => {
-    await twin.close();
-    await bare?.close();
-    await accessLogFile.close().catch((error: Error) => console.error(`access log: ${error.message}`));
-    await s3.close().catch((error: Error) => console.error(`s3: ${error.message}`));
-    await rm(stateDir, { recursive: true, force: true });
-    if (nginx) await stopChild(clock, nginx, 'SIGTERM');
-    for (const pod of pods) await stopChild(clock, pod.child, 'SIGKILL');
-    if (nginxDir) await rm(nginxDir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  // One cleanup however many ask for it (Ctrl-C, the main path's finally, an uncaught throw); each
+  // step runs whether or not an earlier one failed, and says what failed.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      const step = async (what: string, fn: () => Promise<unknown> | undefined) => {
+        try {
+          await fn();
+        } catch (error) {
+          console.error(`cleanup, ${what}: ${(error as Error).message}`);
+        }
+      };
+      await step('the ALB twin', () => twin.close());
+      await step('the bare proxy', () => bare?.close());
+      await step('the access log', () => accessLogFile.close());
+      await step('s3', () => s3.close());
+      await step('nginx', () => (nginx ? stopChild(clock, nginx, 'SIGTERM') : undefined));
+      for (const pod of pods) await step(`pod ${pod.host}`, () => stopChild(clock, pod.child, 'SIGKILL'));
+      await step('the temp dirs', () => Promise.all([rm(stateDir, { recursive: true, force: true }), nginxDir ? rm(nginxDir, { recursive: true, force: true }) : undefined]));
+    })());
+  // A listener that stays: with a `once` listener the process died in the middle of the cleanup,
+  // killed by SIGINT once no listener was left (no exit event, status 130), its temp dirs left behind.
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
   // A throw outside main's own awaits (a request handler, a socket) still ends nginx and the pods.
   process.once('uncaughtException', (error) => {
     console.error(error);
