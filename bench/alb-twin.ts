@@ -167,7 +167,6 @@ async function ensureInstalled(binary: string, pkg: string): Promise<void> {
   if (!existsSync(binary)) throw new Error(`Expected '${command}' to install ${binary}, got no such file`);
 }
 
-/** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
 
 /**
@@ -219,6 +218,7 @@ async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Prom
   };
 }
 
+/** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
 function nginxConfig(dir: string, port: number, pods: Pod[]): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -496,7 +496,7 @@ async function main(): Promise<void> {
     bare = await startBareProxy(pods);
     const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, bare: bare.url, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
     console.log(
-      `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
+      `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; bare Node proxy ${urls.bare}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
         `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
 
