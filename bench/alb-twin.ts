@@ -44,6 +44,7 @@ import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { scaledClock, type Clock } from '../harness/core/clock.ts';
 import { seededRandom } from '../harness/core/random.ts';
 import { createAccessLogWriter } from '../harness/twin/alb/access-log.ts';
+import { HOP_BY_HOP } from '../harness/twin/alb/data-plane.ts';
 import { createAlbTwin } from '../harness/twin/alb/twin.ts';
 import { S3Store } from '../harness/twin/aws/s3.ts';
 import type { AccessLogRecord } from '../harness/twin/alb/types.ts';
@@ -167,13 +168,11 @@ async function ensureInstalled(binary: string, pkg: string): Promise<void> {
   if (!existsSync(binary)) throw new Error(`Expected '${command}' to install ${binary}, got no such file`);
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
-
 /**
  * The ceiling of a data plane written on Node's HTTP stack: node:http in front of one undici Pool
- * per pod (as the twin's), round robin, hop-by-hop headers dropped, and nothing else — no rules,
- * LB nodes, target states, timers, access log or metrics. In this process, idle while the others
- * are measured.
+ * per pod (as the twin's), round robin, hop-by-hop headers dropped (the twin's list), and nothing
+ * else — no rules, LB nodes, target states, timers, access log or metrics. In this process, idle
+ * while the others are measured.
  */
 async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Promise<void> }> {
   const pools = pods.map((p) => new Pool(`http://${p.host}:${p.port}`, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 }));
@@ -181,7 +180,7 @@ async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Prom
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     const pool = pools[next++ % pools.length];
     const headers: Record<string, string | string[]> = {};
-    for (const name in req.headers) if (!HOP_BY_HOP.includes(name)) headers[name] = req.headers[name]!;
+    for (const name in req.headers) if (!HOP_BY_HOP.has(name)) headers[name] = req.headers[name]!;
     req.resume();
     pool.dispatch(
       { path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers },

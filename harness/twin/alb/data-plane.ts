@@ -24,7 +24,8 @@ import type { AccessLogRecord, FailureReason, RuleAction, TargetState } from './
 /** Header that forces a request onto one LB node (by zone name), for tests. */
 export const LB_NODE_HEADER = 'x-twin-lb-node';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', LB_NODE_HEADER]);
+/** Headers a proxy does not pass on (RFC 9110 §7.6.1), and the twin's own node header. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', LB_NODE_HEADER]);
 
 const STATUS_TEXT: Record<number, string> = {
   301: '301 Moved Permanently',
