@@ -11,6 +11,7 @@
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import type { Clock, Timer } from '../../core/clock.ts';
 import { randomChars, type Random } from '../../core/random.ts';
+import { LineBuffer } from './access-log.ts';
 import { albLogObjectKey, formatAlbLogLine, type AlbLogEntry } from './alb-log.ts';
 
 /** Where log files go: the twin's S3 store. */
@@ -58,41 +59,28 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 export class GzipBuilder {
   #parts: Buffer[] = [GZIP_HEADER];
   /** The slice being filled: lines are encoded straight into it (no joined string to encode). */
-  #slice: Buffer;
-  #used = 0;
+  #slice: LineBuffer;
   #crc = 0;
   #size = 0;
 
   /** `sliceBytes`: how much text gathers before it is compressed. */
   constructor(readonly sliceBytes = SLICE_BYTES) {
-    this.#slice = Buffer.allocUnsafe(sliceBytes);
+    this.#slice = new LineBuffer(sliceBytes);
   }
 
   /** Appends `line` and a newline; compresses what has gathered once it fills a slice. */
   addLine(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = line.length * 3 + 1;
-    if (this.#used + most > this.sliceBytes) this.#compress(constants.Z_SYNC_FLUSH);
-    if (most > this.sliceBytes) {
-      this.#deflate(Buffer.from(`${line}\n`, 'utf8'), constants.Z_SYNC_FLUSH);
-      return;
-    }
-    this.#used += this.#slice.write(line, this.#used, 'utf8');
-    this.#slice[this.#used++] = 0x0a;
+    this.#slice.add(line);
+    if (this.#slice.length >= this.sliceBytes) this.#deflate(this.#slice.take(), constants.Z_SYNC_FLUSH);
   }
 
   /** The finished file. */
   finish(): Buffer {
-    this.#compress(constants.Z_FINISH);
+    this.#deflate(this.#slice.take(), constants.Z_FINISH);
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(this.#crc >>> 0, 0);
     trailer.writeUInt32LE(this.#size % 2 ** 32, 4);
     return Buffer.concat([...this.#parts, trailer]);
-  }
-
-  #compress(flush: number): void {
-    this.#deflate(this.#slice.subarray(0, this.#used), flush);
-    this.#used = 0;
   }
 
   #deflate(text: Buffer, flush: number): void {
