@@ -45,6 +45,11 @@ export class LineBuffer {
     return this.#used;
   }
 
+  /** True when `line` and its newline surely fit without the buffer growing. */
+  fits(line: string): boolean {
+    return this.#used + line.length * 3 + 1 <= this.#buffer.length;
+  }
+
   /** Appends `line` and a newline. */
   add(line: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.

@@ -104,6 +104,33 @@ describe('a log file compressed while its interval runs', () => {
     expect(body.length).toBeLessThan(Buffer.byteLength(lines.join('\n')) / 4);
   });
 
+  it('compresses full slices on the thread pool, and finishes the same file whether or not they are back', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => `line ${i} ${'é'.repeat(i % 13)} ${'y'.repeat(i % 89)}`);
+    const early = new GzipBuilder(4096);
+    const late = new GzipBuilder(4096);
+    let most = 0;
+    for (const line of lines) {
+      early.addLine(line);
+      late.addLine(line);
+      most = Math.max(most, late.compressing);
+    }
+    // Handed over, not compressed in addLine: every full slice is still out.
+    expect(most).toBeGreaterThan(10);
+    expect(late.compressing).toBe(most);
+    // `early` finishes with its slices out (they are compressed again on the spot), `late` after they came back.
+    const earlyBody = early.finish();
+    expect(early.compressing).toBe(0);
+    await late.compressed();
+    expect(late.compressing).toBe(0);
+    const lateBody = late.finish();
+    expect(gunzipSync(lateBody).toString('utf8')).toBe(lines.join('\n') + '\n');
+    expect(earlyBody.equals(lateBody)).toBe(true);
+    // The results of `early`'s own thread-pool calls, arriving after it finished, change nothing.
+    await early.compressed();
+    expect(early.finish()).toBe(earlyBody);
+    expect(() => early.addLine('after')).toThrow(/before the gzip file was finished/);
+  });
+
   it('is a valid empty file without lines', () => {
     expect(gunzipSync(new GzipBuilder().finish()).length).toBe(0);
   });
