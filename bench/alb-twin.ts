@@ -8,6 +8,8 @@
  *   started by the bench from a config in a temp dir and stopped by PID;
  * - a bare Node proxy (node:http and an undici Pool per pod, round robin, nothing else): what a data
  *   plane on Node's HTTP stack costs before any of the twin's work;
+ * - the same bare proxy over two processes (bench/node-proxy-cluster.mjs, node:cluster): what
+ *   spreading a Node data plane over processes buys;
  * - one pod direct.
  *
  * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
@@ -17,7 +19,7 @@
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
  *   node --import tsx bench/alb-twin.ts [--tsx] [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
- *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,nginx,direct (nginx always)]
+ *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,bare2,nginx,direct (nginx always)]
  *
  * The bench runs compiled: it bundles itself with esbuild (packages left external, as the CLI's bundle
  * loads the twin) and runs that in a child process, so the twin is measured as `twin up` and the
@@ -32,7 +34,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,8 +54,14 @@ import { parseTwinConfig } from '../harness/twin/config.ts';
 import { projectRoot } from '../harness/core/paths.ts';
 import { Network } from '../harness/twin/network.ts';
 
-type Target = 'alb' | 'bare' | 'nginx' | 'direct';
-const LABEL: Record<Target, string> = { alb: 'twin ALB → 3 pods', bare: 'bare Node proxy → 3 pods', nginx: 'nginx (1 worker) → 3 pods', direct: 'one pod direct' };
+type Target = 'alb' | 'bare' | 'bare2' | 'nginx' | 'direct';
+const LABEL: Record<Target, string> = {
+  alb: 'twin ALB → 3 pods',
+  bare: 'bare Node proxy → 3 pods',
+  bare2: 'bare Node proxy, 2 processes → 3 pods',
+  nginx: 'nginx (1 worker) → 3 pods',
+  direct: 'one pod direct',
+};
 
 interface Pod {
   host: string;
@@ -71,7 +79,7 @@ interface Measurement {
   p99: number;
   /** Non-2xx/3xx answers and socket errors. */
   errors: number;
-  /** CPU of this process (the twin or the bare proxy, user + system) per request, µs; NaN where neither serves or the load generator shares the process. */
+  /** CPU of the proxy (the twin or a bare proxy, user + system, every process of it) per request, µs; NaN for nginx, the pod, and the open model (its generator shares this process). */
   cpuPerRequest: number;
   note: string;
 }
@@ -102,7 +110,7 @@ const WARM_SECONDS = Number(option('warm-seconds', '1'));
 const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
 const LATENCY_MS = Number(option('latency-ms', '5'));
 const TIME_SCALE = Number(option('time-scale', '0.1'));
-const ALL_TARGETS: Target[] = ['alb', 'bare', 'nginx', 'direct'];
+const ALL_TARGETS: Target[] = ['alb', 'bare', 'bare2', 'nginx', 'direct'];
 const TARGETS = option('targets', ALL_TARGETS.join(',')).split(',') as Target[];
 const unknownTarget = TARGETS.find((t) => !ALL_TARGETS.includes(t));
 if (unknownTarget !== undefined || !TARGETS.includes('nginx')) {
@@ -217,6 +225,32 @@ async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Prom
   };
 }
 
+const clusterScript = path.join(projectRoot, 'bench/node-proxy-cluster.mjs');
+/** Processes of the clustered bare proxy: one per core of this machine's two. */
+const CLUSTER_PROCESSES = 2;
+
+/**
+ * The bare proxy over CLUSTER_PROCESSES processes (bench/node-proxy-cluster.mjs): what spreading a
+ * Node data plane over processes buys, beside the one event loop of the twin and of `bare`.
+ */
+async function startClusterProxy(clock: Clock, pods: Pod[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [clusterScript, String(CLUSTER_PROCESSES), pods.map((p) => `${p.host}:${p.port}`).join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const bound = new AbortController();
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(() => ['']),
+    clock.sleep(clock.toModelMs(15_000), bound.signal).then(() => ['(none within 15 s)'], () => ['']),
+  ])) as [string];
+  bound.abort();
+  lines.close();
+  child.stdout!.resume();
+  const match = /^listening (\d+) pids ([\d,]+)$/.exec(line);
+  if (!match) throw Object.assign(new Error(`Expected the clustered proxy to report 'listening <port> pids <pid,...>', got ${JSON.stringify(line)}`), { child });
+  clusterPids = match[2].split(',').map(Number);
+  return { url: `http://127.0.0.1:${match[1]}/`, child };
+}
+
 /** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
 function nginxConfig(dir: string, port: number, pods: Pod[]): string {
   return `worker_processes 1;
@@ -272,8 +306,26 @@ function wrkMs(value: string | undefined): number {
 }
 
 /** One wrk run (closed model: 32 connections, each sends when the last answer came). */
+/** CPU seconds (user + system) of other processes of ours, from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
+async function cpuSecondsOf(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** The processes of the clustered bare proxy (primary and workers), for its CPU per request. */
+let clusterPids: number[] = [];
+/** /proc's clock ticks per second (USER_HZ). */
+let CLOCK_TICKS = 100;
+
 async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
+  const childCpu0 = target === 'bare2' ? await cpuSecondsOf(clusterPids) : 0;
   const wrk = await execa('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', url], { timeout: (seconds + 30) * 1000 });
   const out = wrk.stdout;
   const throughput = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -283,7 +335,8 @@ async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promi
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   const cpu = process.cpuUsage(cpu0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const cpuPerRequest = target === 'alb' || target === 'bare' ? (cpu.user + cpu.system) / requests : NaN;
+  const cpuPerRequest =
+    target === 'alb' || target === 'bare' ? (cpu.user + cpu.system) / requests : target === 'bare2' ? ((await cpuSecondsOf(clusterPids)) - childCpu0) * 1e6 / requests : NaN;
   return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
@@ -435,6 +488,7 @@ async function main(): Promise<void> {
   let nginx: ChildProcess | undefined;
   let nginxDir: string | undefined;
   let bare: Awaited<ReturnType<typeof startBareProxy>> | undefined;
+  let clustered: ChildProcess | undefined;
   // One cleanup however many ask for it (Ctrl-C, the main path's finally, an uncaught throw); each
   // step runs whether or not an earlier one failed, and says what failed.
   let cleaning: Promise<void> | undefined;
@@ -449,6 +503,7 @@ async function main(): Promise<void> {
       };
       await step('the ALB twin', () => twin.close());
       await step('the bare proxy', () => bare?.close());
+      await step('the clustered proxy', () => (clustered ? stopChild(clock, clustered, 'SIGTERM') : undefined));
       await step('the access log', () => accessLogFile.close());
       await step('s3', () => s3.close());
       await step('nginx', () => (nginx ? stopChild(clock, nginx, 'SIGTERM') : undefined));
@@ -493,9 +548,20 @@ async function main(): Promise<void> {
       );
     }
     bare = await startBareProxy(pods);
-    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, bare: bare.url, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
+    let clusterUrl = '';
+    if (TARGETS.includes('bare2')) {
+      CLOCK_TICKS = Number((await execa('getconf', ['CLK_TCK'])).stdout) || 100;
+      const started = await startClusterProxy(clock, pods).catch((error: Error & { child?: ChildProcess }) => {
+        clustered = error.child;
+        throw error;
+      });
+      clustered = started.child;
+      clusterUrl = started.url;
+    }
+    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, bare: bare.url, bare2: clusterUrl, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
     console.log(
-      `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; bare Node proxy ${urls.bare}; nginx ${urls.nginx} (pid ${proc.pid}); ` +
+      `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; bare Node proxy ${urls.bare}; ` +
+        `${clusterUrl ? `bare Node proxy over ${CLUSTER_PROCESSES} processes ${clusterUrl} (pids ${clusterPids.join(', ')}); ` : ''}nginx ${urls.nginx} (pid ${proc.pid}); ` +
         `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
 
