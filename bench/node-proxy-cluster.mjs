@@ -73,7 +73,6 @@ if (cluster.isPrimary) {
       },
     );
   });
+  // A worker whose primary is gone (killed) exits by itself: node:cluster ends a worker on an unexpected disconnect.
   server.listen(0, '127.0.0.1');
-  // The primary gone (killed): no orphan worker keeps the port.
-  process.on('disconnect', () => process.exit(0));
 }
