@@ -8,9 +8,10 @@
  *   started by the bench from a config in a temp dir and stopped by PID;
  * - a bare Node proxy (node:http and an undici Pool per pod, round robin, nothing else): what a data
  *   plane on Node's HTTP stack costs before any of the twin's work;
- * - the same bare proxy over two processes (bench/node-proxy-cluster.mjs, node:cluster): what
- *   spreading a Node data plane over processes buys;
- * - one pod direct.
+ * - one pod direct;
+ * - asked for by name (--targets), the paths over two processes (node:cluster): `bare2`, the bare
+ *   proxy (bench/node-proxy-cluster.mjs), and `twin2`, a whole twin in each of two worker processes
+ *   of this one: what spreading a Node data plane over processes buys on this machine.
  *
  * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
  * open-model constant arrival rate (undici, in a worker thread so it does not share the twin's
@@ -19,7 +20,7 @@
  * p50/p99, the ratio to nginx and the goal (≥ 0.9× nginx's throughput, p99 ≤ 1.5× nginx's).
  *
  *   node --import tsx bench/alb-twin.ts [--tsx] [--rounds 2] [--wrk-seconds 8] [--rates 1000,2000 (0: none)] [--seconds 5] [--warm-seconds 1]
- *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,bare2,nginx,direct (nginx always)]
+ *     [--latency-ms 5] [--time-scale 0.1] [--targets alb,bare,nginx,direct (nginx always; also twin2, bare2)]
  *
  * The bench runs compiled: it bundles itself with esbuild (packages left external, as the CLI's bundle
  * loads the twin) and runs that in a child process, so the twin is measured as `twin up` and the
@@ -29,6 +30,7 @@
  * nginx and wrk are installed with apt-get when missing (as root); otherwise the bench says what to run.
  * Traffic goes to 127.0.0.0/8 only; every run is bounded in count and time.
  */
+import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,16 +49,17 @@ import { scaledClock, type Clock } from '../harness/core/clock.ts';
 import { seededRandom } from '../harness/core/random.ts';
 import { createAccessLogWriter } from '../harness/twin/alb/access-log.ts';
 import { HOP_BY_HOP } from '../harness/twin/alb/data-plane.ts';
-import { createAlbTwin } from '../harness/twin/alb/twin.ts';
+import { createAlbTwin, type AlbTwin } from '../harness/twin/alb/twin.ts';
 import { S3Store } from '../harness/twin/aws/s3.ts';
-import type { AccessLogRecord } from '../harness/twin/alb/types.ts';
+import type { AccessLogRecord, LoadBalancerInfo } from '../harness/twin/alb/types.ts';
 import { parseTwinConfig } from '../harness/twin/config.ts';
 import { projectRoot } from '../harness/core/paths.ts';
 import { Network } from '../harness/twin/network.ts';
 
-type Target = 'alb' | 'bare' | 'bare2' | 'nginx' | 'direct';
+type Target = 'alb' | 'twin2' | 'bare' | 'bare2' | 'nginx' | 'direct';
 const LABEL: Record<Target, string> = {
   alb: 'twin ALB → 3 pods',
+  twin2: 'twin ALB, 2 processes (a whole twin each) → 3 pods',
   bare: 'bare Node proxy → 3 pods',
   bare2: 'bare Node proxy, 2 processes → 3 pods',
   nginx: 'nginx (1 worker) → 3 pods',
@@ -110,8 +113,10 @@ const WARM_SECONDS = Number(option('warm-seconds', '1'));
 const RATES = option('rates', '1000,2000').split(',').map(Number).filter((r) => r > 0);
 const LATENCY_MS = Number(option('latency-ms', '5'));
 const TIME_SCALE = Number(option('time-scale', '0.1'));
-const ALL_TARGETS: Target[] = ['alb', 'bare', 'bare2', 'nginx', 'direct'];
-const TARGETS = option('targets', ALL_TARGETS.join(',')).split(',') as Target[];
+const ALL_TARGETS: Target[] = ['alb', 'twin2', 'bare', 'bare2', 'nginx', 'direct'];
+/** The paths over processes (twin2, bare2) answer a question of the architecture, asked for by name. */
+const DEFAULT_TARGETS: Target[] = ['alb', 'bare', 'nginx', 'direct'];
+const TARGETS = option('targets', DEFAULT_TARGETS.join(',')).split(',') as Target[];
 const unknownTarget = TARGETS.find((t) => !ALL_TARGETS.includes(t));
 if (unknownTarget !== undefined || !TARGETS.includes('nginx')) {
   console.error(`Expected --targets to be a comma-separated list of ${ALL_TARGETS.join(', ')} with nginx (the baseline) in it, got ${JSON.stringify(option('targets', ''))}`);
@@ -320,12 +325,15 @@ async function cpuSecondsOf(pids: number[]): Promise<number> {
 
 /** The processes of the clustered bare proxy (primary and workers), for its CPU per request. */
 let clusterPids: number[] = [];
+/** The worker processes of the clustered twin (this process is their primary). */
+let twinClusterPids: number[] = [];
 /** /proc's clock ticks per second (USER_HZ). */
 let CLOCK_TICKS = 100;
 
 async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
-  const childCpu0 = target === 'bare2' ? await cpuSecondsOf(clusterPids) : 0;
+  const childPids = target === 'bare2' ? clusterPids : target === 'twin2' ? twinClusterPids : [];
+  const childCpu0 = await cpuSecondsOf(childPids);
   const wrk = await execa('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', url], { timeout: (seconds + 30) * 1000 });
   const out = wrk.stdout;
   const throughput = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -335,8 +343,10 @@ async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promi
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   const cpu = process.cpuUsage(cpu0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const childCpu = ((await cpuSecondsOf(childPids)) - childCpu0) * 1e6;
+  // twin2's primary is this process (it accepts and hands over the connections); bare2's is its own.
   const cpuPerRequest =
-    target === 'alb' || target === 'bare' ? (cpu.user + cpu.system) / requests : target === 'bare2' ? ((await cpuSecondsOf(clusterPids)) - childCpu0) * 1e6 / requests : NaN;
+    target === 'alb' || target === 'bare' || target === 'twin2' ? (cpu.user + cpu.system + childCpu) / requests : target === 'bare2' ? childCpu / requests : NaN;
   return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
@@ -457,7 +467,7 @@ function table(measurements: Measurement[]): string {
       if (m.target !== 'nginx' && base) {
         const tr = m.throughput / base.throughput;
         const pr = m.p99 / base.p99;
-        const goal = m.target === 'alb' ? (tr >= GOAL_THROUGHPUT && pr <= GOAL_P99 ? 'met' : `not met${tr < GOAL_THROUGHPUT ? ' (throughput)' : ''}${pr > GOAL_P99 ? ' (p99)' : ''}`) : '';
+        const goal = m.target === 'alb' || m.target === 'twin2' ? (tr >= GOAL_THROUGHPUT && pr <= GOAL_P99 ? 'met' : `not met${tr < GOAL_THROUGHPUT ? ' (throughput)' : ''}${pr > GOAL_P99 ? ' (p99)' : ''}`) : '';
         ratios = [`${tr.toFixed(2)}×`, `${pr.toFixed(2)}×`, goal];
       }
       lines.push(`| ${load} | ${LABEL[m.target]} | ${fmt(m.throughput)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${ratios[0]} | ${ratios[1]} | ${ratios[2]} | ${m.errors}${m.note} | ${fmt(m.cpuPerRequest)} |`);
@@ -489,6 +499,7 @@ async function main(): Promise<void> {
   let nginxDir: string | undefined;
   let bare: Awaited<ReturnType<typeof startBareProxy>> | undefined;
   let clustered: ChildProcess | undefined;
+  let twinCluster: ReturnType<typeof startTwinCluster> | undefined;
   // One cleanup however many ask for it (Ctrl-C, the main path's finally, an uncaught throw); each
   // step runs whether or not an earlier one failed, and says what failed.
   let cleaning: Promise<void> | undefined;
@@ -502,6 +513,10 @@ async function main(): Promise<void> {
         }
       };
       await step('the ALB twin', () => twin.close());
+      await step('the clustered twin', async () => {
+        const records = await twinCluster?.stop();
+        if (records?.length) console.log(`the clustered twin's access-log records: ${records.join(' + ')}`);
+      });
       await step('the bare proxy', () => bare?.close());
       await step('the clustered proxy', () => (clustered ? stopChild(clock, clustered, 'SIGTERM') : undefined));
       await step('the access log', () => accessLogFile.close());
@@ -529,24 +544,7 @@ async function main(): Promise<void> {
     nginx = proc;
     await waitListening(clock, nginxPort, 'nginx', () => proc.exitCode === null && proc.signalCode === null);
 
-    const lb = await twin.createLoadBalancer({ name: 'bench', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] });
-    const tg = twin.createTargetGroup({ name: 'bench-tg', port: 8080 });
-    await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
-    twin.modifyLoadBalancerAttributes(lb.arn, { 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'bench-logs' });
-    twin.registerTargets(tg.arn, pods.map((p) => ({ id: p.host, port: p.port })));
-    // Registration, the first health checks and every LB node's propagation lag, all on the clock:
-    // bounded by a generous multiple of what they can add up to.
-    const { registrationTime, registrationLag, healthCheck } = config;
-    const boundMs = 4 * 1000 * (registrationTime.tailMax + registrationLag.tailMax + healthCheck.intervalSeconds * (healthCheck.healthyThreshold + 1) + healthCheck.timeoutSeconds);
-    const routable = () => lb.zones.every((z) => twin.nodeView(lb.arn, z).filter((r) => r.routable).length === pods.length);
-    const deadline = clock.now() + boundMs;
-    while (!routable() && clock.now() < deadline) await clock.sleep(Math.min(500, boundMs / 100));
-    if (!routable()) {
-      const views = Object.fromEntries(lb.zones.map((z) => [z, twin.nodeView(lb.arn, z)]));
-      throw new Error(
-        `Expected all ${pods.length} pods routable in every LB node within ${boundMs / 1000} model s, got health ${JSON.stringify(twin.describeTargetHealth(tg.arn))} and views ${JSON.stringify(views)}`,
-      );
-    }
+    const lb = await setUpTwin(twin, clock, pods);
     bare = await startBareProxy(pods);
     let clusterUrl = '';
     if (TARGETS.includes('bare2')) {
@@ -558,9 +556,15 @@ async function main(): Promise<void> {
       clustered = started.child;
       clusterUrl = started.url;
     }
-    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, bare: bare.url, bare2: clusterUrl, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
+    let twinClusterUrl = '';
+    if (TARGETS.includes('twin2')) {
+      twinCluster = startTwinCluster(clock, pods, stateDir);
+      twinClusterUrl = await twinCluster.ready;
+    }
+    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, twin2: twinClusterUrl, bare: bare.url, bare2: clusterUrl, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
     console.log(
       `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; bare Node proxy ${urls.bare}; ` +
+        `${twinClusterUrl ? `the twin in ${CLUSTER_PROCESSES} processes ${twinClusterUrl} (pids ${twinClusterPids.join(', ')}); ` : ''}` +
         `${clusterUrl ? `bare Node proxy over ${CLUSTER_PROCESSES} processes ${clusterUrl} (pids ${clusterPids.join(', ')}); ` : ''}nginx ${urls.nginx} (pid ${proc.pid}); ` +
         `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
@@ -599,6 +603,143 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * The bench's load balancer in `twin`: three LB nodes, a listener forwarding to the pods' target
+ * group, access logs to the bucket bench-logs; resolves once every LB node routes to every pod.
+ */
+async function setUpTwin(twin: AlbTwin, clock: Clock, pods: Array<{ host: string; port: number }>): Promise<LoadBalancerInfo> {
+  const config = parseTwinConfig({}).alb;
+  const lb = await twin.createLoadBalancer({ name: 'bench', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] });
+  const tg = twin.createTargetGroup({ name: 'bench-tg', port: 8080 });
+  await twin.createListener({ loadBalancerArn: lb.arn, port: 80, defaultTargetGroupArn: tg.arn });
+  twin.modifyLoadBalancerAttributes(lb.arn, { 'access_logs.s3.enabled': 'true', 'access_logs.s3.bucket': 'bench-logs' });
+  twin.registerTargets(tg.arn, pods.map((p) => ({ id: p.host, port: p.port })));
+  // Registration, the first health checks and every LB node's propagation lag, all on the clock:
+  // bounded by a generous multiple of what they can add up to.
+  const { registrationTime, registrationLag, healthCheck } = config;
+  const boundMs = 4 * 1000 * (registrationTime.tailMax + registrationLag.tailMax + healthCheck.intervalSeconds * (healthCheck.healthyThreshold + 1) + healthCheck.timeoutSeconds);
+  const routable = () => lb.zones.every((z) => twin.nodeView(lb.arn, z).filter((r) => r.routable).length === pods.length);
+  const deadline = clock.now() + boundMs;
+  while (!routable() && clock.now() < deadline) await clock.sleep(Math.min(500, boundMs / 100));
+  if (!routable()) {
+    const views = Object.fromEntries(lb.zones.map((z) => [z, twin.nodeView(lb.arn, z)]));
+    throw new Error(
+      `Expected all ${pods.length} pods routable in every LB node within ${boundMs / 1000} model s, got health ${JSON.stringify(twin.describeTargetHealth(tg.arn))} and views ${JSON.stringify(views)}`,
+    );
+  }
+  return lb;
+}
+
+/** What a twin worker process gets from the bench (its environment). */
+const TWIN_WORKER_ENV = 'RH_BENCH_TWIN_WORKER';
+
+/**
+ * The twin in CLUSTER_PROCESSES processes (node:cluster, this process their primary, accepting and
+ * handing connections round robin): each worker runs a whole twin of its own — its model, health
+ * checks, access log, log files and metrics — with the bench's load balancer on the shared port.
+ * Not a faithful twin (the workers' models do not know of each other), but the twin's whole
+ * per-request work spread over processes: the most a data plane of one process per LB node, whose
+ * processes would also keep one model in step, could reach.
+ */
+function startTwinCluster(clock: Clock, pods: Pod[], dir: string): { ready: Promise<string>; stop(): Promise<number[]> } {
+  const workers: ClusterWorker[] = [];
+  const exited = new Map<ClusterWorker, Promise<unknown>>();
+  for (let i = 1; i <= CLUSTER_PROCESSES; i++) {
+    const worker = cluster.fork({ [TWIN_WORKER_ENV]: JSON.stringify({ dir: path.join(dir, `twin-${i}`), pods: pods.map((p) => ({ host: p.host, port: p.port })) }) });
+    workers.push(worker);
+    exited.set(worker, once(worker, 'exit'));
+  }
+  twinClusterPids = workers.map((w) => w.process.pid!);
+  const reply = <T>(worker: ClusterWorker, key: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (message: Record<string, unknown>) => {
+        if (key in message) resolve(message[key] as T);
+        else if ('error' in message) reject(new Error(`Expected twin worker ${worker.process.pid} to report ${key}, got: ${String(message.error)}`));
+      };
+      worker.on('message', onMessage);
+      void exited.get(worker)!.then(() => reject(new Error(`Expected twin worker ${worker.process.pid} to report ${key}, got its exit (${worker.process.exitCode ?? worker.process.signalCode})`)));
+    });
+  const bounded = async <T>(what: string, work: Promise<T>, realMs: number): Promise<T> => {
+    const bound = new AbortController();
+    try {
+      return await Promise.race([
+        work,
+        clock.sleep(clock.toModelMs(realMs), bound.signal).then(
+          () => Promise.reject(new Error(`Expected ${what} within ${realMs / 1000} s, got nothing`)),
+          () => new Promise<never>(() => undefined),
+        ),
+      ]);
+    } finally {
+      bound.abort();
+    }
+  };
+  const ready = bounded(
+    'every twin worker routing to every pod',
+    Promise.all(workers.map((w) => reply<string>(w, 'ready'))).then((urls) => {
+      if (new Set(urls).size !== 1) throw new Error(`Expected the twin workers to share one listener, got ${urls.join(', ')}`);
+      return `${urls[0]}/`;
+    }),
+    120_000,
+  );
+  ready.catch(() => undefined);
+  return {
+    ready,
+    async stop() {
+      const records: number[] = [];
+      for (const worker of workers) {
+        if (worker.process.exitCode !== null || worker.process.signalCode !== null) continue;
+        try {
+          // Gone already (Ctrl-C reaches the whole process group): only its exit is left to wait for.
+          if (!worker.isConnected()) {
+            await bounded(`twin worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
+            continue;
+          }
+          const stopped = reply<number>(worker, 'stopped');
+          const sent = new Promise<never>((_resolve, reject) => worker.send('stop', (error: Error | null) => error && reject(error)));
+          records.push(await bounded(`twin worker ${worker.process.pid} to stop`, Promise.race([stopped, sent]), 15_000));
+          await bounded(`twin worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
+        } catch (error) {
+          if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill('SIGKILL');
+          await exited.get(worker);
+          throw error;
+        }
+      }
+      return records;
+    },
+  };
+}
+
+/** A twin worker of `startTwinCluster`: sets up the bench's load balancer, reports its URL, and on 'stop' closes everything and reports its access-log records. */
+async function twinWorker(): Promise<void> {
+  const { dir, pods } = JSON.parse(process.env[TWIN_WORKER_ENV]!) as { dir: string; pods: Array<{ host: string; port: number }> };
+  const clock = scaledClock(TIME_SCALE);
+  mkdirSync(dir, { recursive: true });
+  const accessLogFile = createAccessLogWriter(path.join(dir, 'access.log'), { clock });
+  const s3 = new S3Store({ clock, buckets: ['bench-logs'], dir: path.join(dir, 's3') });
+  let records = 0;
+  const accessLog = (r: AccessLogRecord) => {
+    accessLogFile.write(r);
+    records++;
+  };
+  const twin = createAlbTwin({ clock, random: seededRandom(1), config: parseTwinConfig({}).alb, region: 'us-east-1', network: new Network(), accessLog, logSink: s3 });
+  process.on('message', (message) => {
+    if (message !== 'stop') return;
+    void (async () => {
+      twin.flushAccessLogs();
+      await twin.close();
+      await accessLogFile.close();
+      await s3.close();
+      process.send!({ stopped: records }, () => process.exit(0));
+    })().catch((error: Error) => process.send!({ error: error.message }, () => process.exit(1)));
+  });
+  try {
+    const lb = await setUpTwin(twin, clock, pods);
+    process.send!({ ready: lb.listenerUrl });
+  } catch (error) {
+    process.send!({ error: (error as Error).message }, () => process.exit(1));
+  }
+}
+
 /** Bundles this file to plain JavaScript beside node_modules and runs it in a child process; resolves to its exit code. */
 async function runCompiled(): Promise<number> {
   const outDir = path.join(projectRoot, 'node_modules/.cache/rollout-harness-bench');
@@ -612,7 +753,9 @@ async function runCompiled(): Promise<number> {
   return code ?? (signal === 'SIGINT' ? 130 : 1);
 }
 
-if (isMainThread && !COMPILED && !args.includes('--tsx')) {
+if (cluster.isWorker && process.env[TWIN_WORKER_ENV]) {
+  void twinWorker();
+} else if (isMainThread && !COMPILED && !args.includes('--tsx')) {
   runCompiled().then(
     (code) => (process.exitCode = code),
     (err) => {
