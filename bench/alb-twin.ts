@@ -9,9 +9,9 @@
  * - a bare Node proxy (node:http and an undici Pool per pod, round robin, nothing else): what a data
  *   plane on Node's HTTP stack costs before any of the twin's work;
  * - one pod direct;
- * - asked for by name (--targets), the paths over two processes (node:cluster): `bare2`, the bare
- *   proxy (bench/node-proxy-cluster.mjs), and `twin2`, a whole twin in each of two worker processes
- *   of this one: what spreading a Node data plane over processes buys on this machine.
+ * - asked for by name (--targets), the paths over two worker processes of this one (node:cluster):
+ *   `bare2`, the bare proxy in each, and `twin2`, a whole twin in each: what spreading a Node data
+ *   plane over processes buys on this machine.
  *
  * Each is measured with wrk (-t2 -c32 -d8s, --rounds rounds, the targets interleaved) and with an
  * open-model constant arrival rate (undici, in a worker thread so it does not share the twin's
@@ -185,9 +185,9 @@ async function ensureInstalled(binary: string, pkg: string): Promise<void> {
  * The ceiling of a data plane written on Node's HTTP stack: node:http in front of one undici Pool
  * per pod (as the twin's), round robin, hop-by-hop headers dropped (the twin's list), and nothing
  * else — no rules, LB nodes, target states, timers, access log or metrics. In this process, idle
- * while the others are measured.
+ * while the others are measured (and in each worker of `bare2`, on `listenPort`).
  */
-async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Promise<void> }> {
+async function startBareProxy(pods: Array<{ host: string; port: number }>, listenPort = 0): Promise<{ url: string; close(): Promise<void> }> {
   const pools = pods.map((p) => new Pool(`http://${p.host}:${p.port}`, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 }));
   let next = 0;
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
@@ -217,7 +217,7 @@ async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Prom
       },
     );
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(listenPort, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
   return {
@@ -230,31 +230,8 @@ async function startBareProxy(pods: Pod[]): Promise<{ url: string; close(): Prom
   };
 }
 
-const clusterScript = path.join(projectRoot, 'bench/node-proxy-cluster.mjs');
-/** Processes of the clustered bare proxy: one per core of this machine's two. */
+/** Processes of the paths over processes (twin2, bare2): one per core of this machine's two. */
 const CLUSTER_PROCESSES = 2;
-
-/**
- * The bare proxy over CLUSTER_PROCESSES processes (bench/node-proxy-cluster.mjs): what spreading a
- * Node data plane over processes buys, beside the one event loop of the twin and of `bare`.
- */
-async function startClusterProxy(clock: Clock, pods: Pod[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [clusterScript, String(CLUSTER_PROCESSES), pods.map((p) => `${p.host}:${p.port}`).join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const bound = new AbortController();
-  const [line] = (await Promise.race([
-    once(lines, 'line'),
-    once(child, 'exit').then(() => ['']),
-    clock.sleep(clock.toModelMs(15_000), bound.signal).then(() => ['(none within 15 s)'], () => ['']),
-  ])) as [string];
-  bound.abort();
-  lines.close();
-  child.stdout!.resume();
-  const match = /^listening (\d+) pids ([\d,]+)$/.exec(line);
-  if (!match) throw Object.assign(new Error(`Expected the clustered proxy to report 'listening <port> pids <pid,...>', got ${JSON.stringify(line)}`), { child });
-  clusterPids = match[2].split(',').map(Number);
-  return { url: `http://127.0.0.1:${match[1]}/`, child };
-}
 
 /** nginx as a reverse proxy to the pods: one worker, keep-alive upstreams, everything in `dir`. */
 function nginxConfig(dir: string, port: number, pods: Pod[]): string {
@@ -323,16 +300,14 @@ async function cpuSecondsOf(pids: number[]): Promise<number> {
   return ticks / CLOCK_TICKS;
 }
 
-/** The processes of the clustered bare proxy (primary and workers), for its CPU per request. */
-let clusterPids: number[] = [];
-/** The worker processes of the clustered twin (this process is their primary). */
-let twinClusterPids: number[] = [];
+/** The worker processes of the paths over processes (this process is their primary), for their CPU per request. */
+const clusterPids: Partial<Record<Target, number[]>> = {};
 /** /proc's clock ticks per second (USER_HZ). */
 let CLOCK_TICKS = 100;
 
 async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
-  const childPids = target === 'bare2' ? clusterPids : target === 'twin2' ? twinClusterPids : [];
+  const childPids = clusterPids[target] ?? [];
   const childCpu0 = await cpuSecondsOf(childPids);
   const wrk = await execa('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', url], { timeout: (seconds + 30) * 1000 });
   const out = wrk.stdout;
@@ -344,9 +319,8 @@ async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promi
   const cpu = process.cpuUsage(cpu0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const childCpu = ((await cpuSecondsOf(childPids)) - childCpu0) * 1e6;
-  // twin2's primary is this process (it accepts and hands over the connections); bare2's is its own.
-  const cpuPerRequest =
-    target === 'alb' || target === 'bare' || target === 'twin2' ? (cpu.user + cpu.system + childCpu) / requests : target === 'bare2' ? childCpu / requests : NaN;
+  // The paths over processes: their workers, and this process, their primary (it accepts and hands over the connections).
+  const cpuPerRequest = target === 'nginx' || target === 'direct' ? NaN : (cpu.user + cpu.system + childCpu) / requests;
   return { target, load: 'wrk', throughput, p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]), p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]), errors, cpuPerRequest, note: '' };
 }
 
@@ -498,8 +472,7 @@ async function main(): Promise<void> {
   let nginx: ChildProcess | undefined;
   let nginxDir: string | undefined;
   let bare: Awaited<ReturnType<typeof startBareProxy>> | undefined;
-  let clustered: ChildProcess | undefined;
-  let twinCluster: ReturnType<typeof startTwinCluster> | undefined;
+  const clusters: Array<{ target: Target; stop(): Promise<number[]> }> = [];
   // One cleanup however many ask for it (Ctrl-C, the main path's finally, an uncaught throw); each
   // step runs whether or not an earlier one failed, and says what failed.
   let cleaning: Promise<void> | undefined;
@@ -513,12 +486,13 @@ async function main(): Promise<void> {
         }
       };
       await step('the ALB twin', () => twin.close());
-      await step('the clustered twin', async () => {
-        const records = await twinCluster?.stop();
-        if (records?.length) console.log(`the clustered twin's access-log records: ${records.join(' + ')}`);
-      });
+      for (const c of clusters) {
+        await step(`the ${c.target} workers`, async () => {
+          const records = await c.stop();
+          if (c.target === 'twin2' && records.length) console.log(`twin2's access-log records: ${records.join(' + ')}`);
+        });
+      }
       await step('the bare proxy', () => bare?.close());
-      await step('the clustered proxy', () => (clustered ? stopChild(clock, clustered, 'SIGTERM') : undefined));
       await step('the access log', () => accessLogFile.close());
       await step('s3', () => s3.close());
       await step('nginx', () => (nginx ? stopChild(clock, nginx, 'SIGTERM') : undefined));
@@ -546,26 +520,30 @@ async function main(): Promise<void> {
 
     const lb = await setUpTwin(twin, clock, pods);
     bare = await startBareProxy(pods);
-    let clusterUrl = '';
-    if (TARGETS.includes('bare2')) {
+    const clusterUrls: Partial<Record<Target, string>> = {};
+    for (const [target, kind] of [['twin2', 'twin'], ['bare2', 'bare']] as const) {
+      if (!TARGETS.includes(target)) continue;
       CLOCK_TICKS = Number((await execa('getconf', ['CLK_TCK'])).stdout) || 100;
-      const started = await startClusterProxy(clock, pods).catch((error: Error & { child?: ChildProcess }) => {
-        clustered = error.child;
-        throw error;
-      });
-      clustered = started.child;
-      clusterUrl = started.url;
+      const started = await startCluster(clock, kind, pods, path.join(stateDir, target));
+      clusters.push({ target, stop: started.stop });
+      clusterPids[target] = started.pids;
+      clusterUrls[target] = await started.ready;
     }
-    let twinClusterUrl = '';
-    if (TARGETS.includes('twin2')) {
-      twinCluster = startTwinCluster(clock, pods, stateDir);
-      twinClusterUrl = await twinCluster.ready;
-    }
-    const urls: Record<Target, string> = { alb: `${lb.listenerUrl}/`, twin2: twinClusterUrl, bare: bare.url, bare2: clusterUrl, nginx: `http://127.0.0.1:${nginxPort}/`, direct: `http://${pods[0].host}:${pods[0].port}/` };
+    const urls: Record<Target, string> = {
+      alb: `${lb.listenerUrl}/`,
+      twin2: clusterUrls.twin2 ?? '',
+      bare: bare.url,
+      bare2: clusterUrls.bare2 ?? '',
+      nginx: `http://127.0.0.1:${nginxPort}/`,
+      direct: `http://${pods[0].host}:${pods[0].port}/`,
+    };
+    const overProcesses = (['twin2', 'bare2'] as const)
+      .filter((t) => clusterUrls[t])
+      .map((t) => `${t} ${clusterUrls[t]} (workers ${clusterPids[t]!.join(', ')}); `)
+      .join('');
     console.log(
       `pods: ${pods.map((p) => `${p.host}:${p.port}`).join(', ')} (fixtures/app, ${LATENCY_MS} ms latency); ALB twin ${urls.alb} at time scale ${TIME_SCALE}; bare Node proxy ${urls.bare}; ` +
-        `${twinClusterUrl ? `the twin in ${CLUSTER_PROCESSES} processes ${twinClusterUrl} (pids ${twinClusterPids.join(', ')}); ` : ''}` +
-        `${clusterUrl ? `bare Node proxy over ${CLUSTER_PROCESSES} processes ${clusterUrl} (pids ${clusterPids.join(', ')}); ` : ''}nginx ${urls.nginx} (pid ${proc.pid}); ` +
+        `${overProcesses}nginx ${urls.nginx} (pid ${proc.pid}); ` +
         `wrk -t2 -c32 -d${WRK_SECONDS}s × ${ROUNDS} rounds; open model ${RATES.join(', ')} req/s × ${SECONDS} s, each after ${WARM_SECONDS} s unmeasured at its rate on the same connections`,
     );
 
@@ -630,34 +608,43 @@ async function setUpTwin(twin: AlbTwin, clock: Clock, pods: Array<{ host: string
   return lb;
 }
 
-/** What a twin worker process gets from the bench (its environment). */
-const TWIN_WORKER_ENV = 'RH_BENCH_TWIN_WORKER';
+/** What a worker of a path over processes gets from the bench (its environment). */
+const CLUSTER_WORKER_ENV = 'RH_BENCH_CLUSTER_WORKER';
+
+interface ClusterWorkerInput {
+  kind: 'twin' | 'bare';
+  /** The port every worker of the path listens on (each path its own: node:cluster shares a port 0 among all workers). */
+  port: number;
+  dir: string;
+  pods: Array<{ host: string; port: number }>;
+}
 
 /**
- * The twin in CLUSTER_PROCESSES processes (node:cluster, this process their primary, accepting and
- * handing connections round robin): each worker runs a whole twin of its own — its model, health
- * checks, access log, log files and metrics — with the bench's load balancer on the shared port.
- * Not a faithful twin (the workers' models do not know of each other), but the twin's whole
- * per-request work spread over processes: the most a data plane of one process per LB node, whose
- * processes would also keep one model in step, could reach.
+ * A path over CLUSTER_PROCESSES processes (node:cluster; this process their primary, accepting and
+ * handing connections round robin). `bare`: the bare proxy in each worker. `twin`: a whole twin in
+ * each — its model, health checks, access log, log files and metrics — with the bench's load
+ * balancer on the shared port; not a faithful twin (the workers' models do not know of each other),
+ * but the twin's whole per-request work spread over processes: the most a data plane of one process
+ * per LB node, whose processes would also keep one model in step, could reach.
  */
-function startTwinCluster(clock: Clock, pods: Pod[], dir: string): { ready: Promise<string>; stop(): Promise<number[]> } {
+async function startCluster(clock: Clock, kind: ClusterWorkerInput['kind'], pods: Pod[], dir: string): Promise<{ pids: number[]; ready: Promise<string>; stop(): Promise<number[]> }> {
+  const port = await freePort();
   const workers: ClusterWorker[] = [];
   const exited = new Map<ClusterWorker, Promise<unknown>>();
   for (let i = 1; i <= CLUSTER_PROCESSES; i++) {
-    const worker = cluster.fork({ [TWIN_WORKER_ENV]: JSON.stringify({ dir: path.join(dir, `twin-${i}`), pods: pods.map((p) => ({ host: p.host, port: p.port })) }) });
+    const input: ClusterWorkerInput = { kind, port, dir: path.join(dir, String(i)), pods: pods.map((p) => ({ host: p.host, port: p.port })) };
+    const worker = cluster.fork({ [CLUSTER_WORKER_ENV]: JSON.stringify(input) });
     workers.push(worker);
     exited.set(worker, once(worker, 'exit'));
   }
-  twinClusterPids = workers.map((w) => w.process.pid!);
   const reply = <T>(worker: ClusterWorker, key: string): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const onMessage = (message: Record<string, unknown>) => {
         if (key in message) resolve(message[key] as T);
-        else if ('error' in message) reject(new Error(`Expected twin worker ${worker.process.pid} to report ${key}, got: ${String(message.error)}`));
+        else if ('error' in message) reject(new Error(`Expected ${kind} worker ${worker.process.pid} to report ${key}, got: ${String(message.error)}`));
       };
       worker.on('message', onMessage);
-      void exited.get(worker)!.then(() => reject(new Error(`Expected twin worker ${worker.process.pid} to report ${key}, got its exit (${worker.process.exitCode ?? worker.process.signalCode})`)));
+      void exited.get(worker)!.then(() => reject(new Error(`Expected ${kind} worker ${worker.process.pid} to report ${key}, got its exit (${worker.process.exitCode ?? worker.process.signalCode})`)));
     });
   const bounded = async <T>(what: string, work: Promise<T>, realMs: number): Promise<T> => {
     const bound = new AbortController();
@@ -674,15 +661,13 @@ function startTwinCluster(clock: Clock, pods: Pod[], dir: string): { ready: Prom
     }
   };
   const ready = bounded(
-    'every twin worker routing to every pod',
-    Promise.all(workers.map((w) => reply<string>(w, 'ready'))).then((urls) => {
-      if (new Set(urls).size !== 1) throw new Error(`Expected the twin workers to share one listener, got ${urls.join(', ')}`);
-      return `${urls[0]}/`;
-    }),
+    `every ${kind} worker ready`,
+    Promise.all(workers.map((w) => reply<string>(w, 'ready'))).then(() => `http://127.0.0.1:${port}/`),
     120_000,
   );
   ready.catch(() => undefined);
   return {
+    pids: workers.map((w) => w.process.pid!),
     ready,
     async stop() {
       const records: number[] = [];
@@ -691,17 +676,18 @@ function startTwinCluster(clock: Clock, pods: Pod[], dir: string): { ready: Prom
         try {
           // Gone already (Ctrl-C reaches the whole process group): only its exit is left to wait for.
           if (!worker.isConnected()) {
-            await bounded(`twin worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
+            await bounded(`${kind} worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
             continue;
           }
           const stopped = reply<number>(worker, 'stopped');
           const sent = new Promise<never>((_resolve, reject) => worker.send('stop', (error: Error | null) => error && reject(error)));
-          records.push(await bounded(`twin worker ${worker.process.pid} to stop`, Promise.race([stopped, sent]), 15_000));
-          await bounded(`twin worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
+          records.push(await bounded(`${kind} worker ${worker.process.pid} to stop`, Promise.race([stopped, sent]), 15_000));
+          await bounded(`${kind} worker ${worker.process.pid} to exit`, exited.get(worker)!, 5_000);
         } catch (error) {
           if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill('SIGKILL');
           await exited.get(worker);
-          throw error;
+          // Ended by Ctrl-C while it was being asked to stop: nothing went wrong.
+          if (worker.process.signalCode !== 'SIGINT') throw error;
         }
       }
       return records;
@@ -709,32 +695,43 @@ function startTwinCluster(clock: Clock, pods: Pod[], dir: string): { ready: Prom
   };
 }
 
-/** A twin worker of `startTwinCluster`: sets up the bench's load balancer, reports its URL, and on 'stop' closes everything and reports its access-log records. */
-async function twinWorker(): Promise<void> {
-  const { dir, pods } = JSON.parse(process.env[TWIN_WORKER_ENV]!) as { dir: string; pods: Array<{ host: string; port: number }> };
-  const clock = scaledClock(TIME_SCALE);
-  mkdirSync(dir, { recursive: true });
-  const accessLogFile = createAccessLogWriter(path.join(dir, 'access.log'), { clock });
-  const s3 = new S3Store({ clock, buckets: ['bench-logs'], dir: path.join(dir, 's3') });
-  let records = 0;
-  const accessLog = (r: AccessLogRecord) => {
-    accessLogFile.write(r);
-    records++;
-  };
-  const twin = createAlbTwin({ clock, random: seededRandom(1), config: parseTwinConfig({}).alb, region: 'us-east-1', network: new Network(), accessLog, logSink: s3 });
+/** A worker of `startCluster`: starts its path, reports it ready, and on 'stop' closes everything and reports its access-log records (0 for the bare proxy). */
+async function clusterWorker(): Promise<void> {
+  const { kind, port, dir, pods } = JSON.parse(process.env[CLUSTER_WORKER_ENV]!) as ClusterWorkerInput;
+  let stop: () => Promise<number>;
   process.on('message', (message) => {
     if (message !== 'stop') return;
-    void (async () => {
-      twin.flushAccessLogs();
-      await twin.close();
-      await accessLogFile.close();
-      await s3.close();
-      process.send!({ stopped: records }, () => process.exit(0));
-    })().catch((error: Error) => process.send!({ error: error.message }, () => process.exit(1)));
+    void stop()
+      .then((records) => process.send!({ stopped: records }, () => process.exit(0)))
+      .catch((error: Error) => process.send!({ error: error.message }, () => process.exit(1)));
   });
   try {
-    const lb = await setUpTwin(twin, clock, pods);
-    process.send!({ ready: lb.listenerUrl });
+    if (kind === 'bare') {
+      const bare = await startBareProxy(pods, port);
+      stop = () => bare.close().then(() => 0);
+    } else {
+      const clock = scaledClock(TIME_SCALE);
+      mkdirSync(dir, { recursive: true });
+      const accessLogFile = createAccessLogWriter(path.join(dir, 'access.log'), { clock });
+      const s3 = new S3Store({ clock, buckets: ['bench-logs'], dir: path.join(dir, 's3') });
+      let records = 0;
+      const accessLog = (r: AccessLogRecord) => {
+        accessLogFile.write(r);
+        records++;
+      };
+      const config = { ...parseTwinConfig({}).alb, listenerPort: port };
+      const twin = createAlbTwin({ clock, random: seededRandom(1), config, region: 'us-east-1', network: new Network(), accessLog, logSink: s3 });
+      stop = async () => {
+        twin.flushAccessLogs();
+        await twin.close();
+        await accessLogFile.close();
+        await s3.close();
+        return records;
+      };
+      const lb = await setUpTwin(twin, clock, pods);
+      if (lb.listenerUrl !== `http://127.0.0.1:${port}`) throw new Error(`Expected the twin's listener on port ${port}, got ${lb.listenerUrl}`);
+    }
+    process.send!({ ready: true });
   } catch (error) {
     process.send!({ error: (error as Error).message }, () => process.exit(1));
   }
@@ -753,8 +750,8 @@ async function runCompiled(): Promise<number> {
   return code ?? (signal === 'SIGINT' ? 130 : 1);
 }
 
-if (cluster.isWorker && process.env[TWIN_WORKER_ENV]) {
-  void twinWorker();
+if (cluster.isWorker && process.env[CLUSTER_WORKER_ENV]) {
+  void clusterWorker();
 } else if (isMainThread && !COMPILED && !args.includes('--tsx')) {
   runCompiled().then(
     (code) => (process.exitCode = code),
