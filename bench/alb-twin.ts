@@ -287,7 +287,6 @@ function wrkMs(value: string | undefined): number {
   return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
 }
 
-/** One wrk run (closed model: 32 connections, each sends when the last answer came). */
 /** CPU seconds (user + system) of other processes of ours, from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
 async function cpuSecondsOf(pids: number[]): Promise<number> {
   let ticks = 0;
@@ -305,6 +304,7 @@ const clusterPids: Partial<Record<Target, number[]>> = {};
 /** /proc's clock ticks per second (USER_HZ). */
 let CLOCK_TICKS = 100;
 
+/** One wrk run (closed model: 32 connections, each sends when the last answer came). */
 async function runWrk(target: Target, url: string, seconds = WRK_SECONDS): Promise<Measurement> {
   const cpu0 = process.cpuUsage();
   const childPids = clusterPids[target] ?? [];
