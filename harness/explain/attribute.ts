@@ -114,7 +114,7 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
     return { cause: 'instance-gone', why: `node ${node.name}'s instance was terminated at ${node.terminated} s, ${node.terminated <= t ? 'before the request came' : 'while it was in flight'}`, ...named };
   }
   const drainedAt = lastTurned(index, key, 'draining', t + slack);
-  if (drainedAt !== undefined && t < drainedAt + delay + slack && drainedAt + delay <= end + slack) {
+  if (drainedAt !== undefined && t < drainedAt + delay + slack && drainedAt + delay <= end + slack && !(pod?.deleted !== undefined && pod.deleted <= t)) {
     return { cause: 'delay-elapsed-in-flight', why: `the deregistration delay (${delay} s from draining at ${drainedAt} s) elapsed while the request was in flight`, ...named };
   }
   if (pod?.terminating !== undefined) {

@@ -39,6 +39,16 @@ describe('attribute', () => {
     expect(attribute({ entries: [entry], timeline, settings: noPre, originMs: ORIGIN, slackSeconds: 2 }).attributed[0].cause).toBe('routed-after-sigterm');
   });
 
+  it('does not call a request the delay cut when the watch had seen its pod deleted before it came', () => {
+    // p-old-1's target drains at 11 s, its 20 s delay elapses at 31 s; here its pod is deleted at 30.5 s.
+    const deletedEarly = timeline.map((e) => (e.type === 'pod' && e.pod === 'p-old-1' && e.change === 'deleted' ? { ...e, t: 30.5 } : e));
+    const index = indexTimeline(deletedEarly, settings);
+    const refused = (t: number) => causeOf(albEntry(ORIGIN, { t, elb: 502, targetStatus: null, target: '10.0.0.1:8080', targetTime: null }), index, ORIGIN);
+    // Within the slack of the delay's end either way; after the deletion nothing listened to be cut.
+    expect(refused(30.6).cause).toBe('routed-to-gone-pod');
+    expect(refused(30.4).cause).toBe('delay-elapsed-in-flight');
+  });
+
   it('counts every cause, including client 5xx the ALB never logged (before-alb), and ignores non-5xx entries', () => {
     const entries = [...cases.map(([, s]) => albEntry(ORIGIN, s)), albEntry(ORIGIN, { t: 9, elb: 200, target: '10.0.0.4:8080' })];
     const clientFailures = [
