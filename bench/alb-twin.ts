@@ -698,7 +698,8 @@ async function startCluster(clock: Clock, kind: ClusterWorkerInput['kind'], pods
 /** A worker of `startCluster`: starts its path, reports it ready, and on 'stop' closes everything and reports its access-log records (0 for the bare proxy). */
 async function clusterWorker(): Promise<void> {
   const { kind, port, dir, pods } = JSON.parse(process.env[CLUSTER_WORKER_ENV]!) as ClusterWorkerInput;
-  let stop: () => Promise<number>;
+  // Until its path is up, a stop has nothing to close (the primary removes the dir).
+  let stop = () => Promise.resolve(0);
   process.on('message', (message) => {
     if (message !== 'stop') return;
     void stop()
