@@ -521,9 +521,9 @@ async function main(): Promise<void> {
     const lb = await setUpTwin(twin, clock, pods);
     bare = await startBareProxy(pods);
     const clusterUrls: Partial<Record<Target, string>> = {};
+    if (TARGETS.includes('twin2') || TARGETS.includes('bare2')) CLOCK_TICKS = Number((await execa('getconf', ['CLK_TCK'])).stdout) || 100;
     for (const [target, kind] of [['twin2', 'twin'], ['bare2', 'bare']] as const) {
       if (!TARGETS.includes(target)) continue;
-      CLOCK_TICKS = Number((await execa('getconf', ['CLK_TCK'])).stdout) || 100;
       const started = await startCluster(clock, kind, pods, path.join(stateDir, target));
       clusters.push({ target, stop: started.stop });
       clusterPids[target] = started.pids;

@@ -113,13 +113,15 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
   if (node?.terminated !== undefined && node.terminated <= end + slack) {
     return { cause: 'instance-gone', why: `node ${node.name}'s instance was terminated at ${node.terminated} s, ${node.terminated <= t ? 'before the request came' : 'while it was in flight'}`, ...named };
   }
+  // A pod the watch had seen deleted before the request came had nothing in flight to cut or kill.
+  const goneAtArrival = pod !== undefined && phaseAt(index, pod, t) === 'gone';
   const drainedAt = lastTurned(index, key, 'draining', t + slack);
-  if (drainedAt !== undefined && t < drainedAt + delay + slack && drainedAt + delay <= end + slack && !(pod?.deleted !== undefined && pod.deleted <= t)) {
+  if (drainedAt !== undefined && t < drainedAt + delay + slack && drainedAt + delay <= end + slack && !goneAtArrival) {
     return { cause: 'delay-elapsed-in-flight', why: `the deregistration delay (${delay} s from draining at ${drainedAt} s) elapsed while the request was in flight`, ...named };
   }
   if (pod?.terminating !== undefined) {
     const killAt = pod.terminating + grace;
-    if (t < killAt + slack && killAt <= end + slack && (pod.deleted === undefined || pod.deleted > t)) {
+    if (t < killAt + slack && killAt <= end + slack && !goneAtArrival) {
       return { cause: 'grace-expired-in-flight', why: `the grace period (${grace} s from terminating at ${pod.terminating} s) expired while the request was in flight`, ...named };
     }
   }

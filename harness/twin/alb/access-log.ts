@@ -45,17 +45,15 @@ export class LineBuffer {
     return this.#used;
   }
 
-  /** True when `line` and its newline surely fit without the buffer growing. */
+  /** True when `line` and its newline surely fit without the buffer growing (UTF-8 takes at most 3 bytes per UTF-16 unit). */
   fits(line: string): boolean {
     return this.#used + line.length * 3 + 1 <= this.#buffer.length;
   }
 
   /** Appends `line` and a newline. */
   add(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = line.length * 3 + 1;
-    if (this.#used + most > this.#buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buffer.length * 2, this.#used + most));
+    if (!this.fits(line)) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buffer.length * 2, this.#used + line.length * 3 + 1));
       this.#buffer.copy(grown, 0, 0, this.#used);
       this.#buffer = grown;
     }
