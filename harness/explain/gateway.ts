@@ -105,10 +105,16 @@ export function gatewayCauseOf(
   line: GatewayLine | undefined,
   indexes: { app: CellIndex; gateway: CellIndex },
   originMs: number,
-  slack = 1,
-  unread?: ReadonlyMap<string, string>,
-  watchSlack = slack,
+  options: {
+    /** Seconds of slack on the timeline's polled phases (draining, deleted). Default 1. */
+    slack?: number;
+    /** Seconds of slack on what the pod watch saw (its lateness). Default `slack`. */
+    watchSlack?: number;
+    /** Why a gateway pod's log could not be read, by pod. */
+    unread?: ReadonlyMap<string, string>;
+  } = {},
 ): { cause: Cause; why: string; pod?: string } {
+  const { slack = 1, watchSlack = slack, unread } = options;
   const gwPod = e.target ? podAt(indexes.gateway, e.target.ip, arrivalOf(e, originMs)) : undefined;
   if (line) return { ...gatewayLineCause(line, indexes.app, originMs, slack, watchSlack), pod: line.pod };
   if (e.target && e.targetStatusCode !== null && e.targetStatusCode >= 500) {
@@ -153,7 +159,7 @@ export function attributeGatewayCell(input: GatewayAttributionInput): GatewayAtt
     causeOf: (e) => {
       const line = joined.get(e);
       if (!line && e.targetStatusCode !== null && e.targetStatusCode >= 500) unjoined++;
-      const c = gatewayCauseOf(e, line, indexes, input.originMs, slack, input.gateway.unread, watchSlack);
+      const c = gatewayCauseOf(e, line, indexes, input.originMs, { slack, watchSlack, unread: input.gateway.unread });
       return line ? { ...c, gateway: { pod: line.pod, line: line.line, status: line.status, tries: triesText(line) } } : c;
     },
   });
