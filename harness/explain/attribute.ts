@@ -128,11 +128,16 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
   if (!pod) return { cause: 'unknown', why: `no pod of the cell had the target IP ${e.target.ip}` };
   let phase = phaseAt(index, pod, t);
   // The pod watch sees a deletion or SIGTERM a little after it happened: a refused request just
-  // before the event belongs to it.
+  // before the event belongs to it — to the first of them: a SIGTERM the watch saw within the
+  // window came before a deletion in it (a pod's app that quits at SIGTERM is deleted moments later).
   const soon = phaseAt(index, pod, t + watchSlack);
-  if ((phase === 'running' || phase === 'prestop') && (soon === 'after-sigterm' || soon === 'gone') && e.targetStatusCode === null) phase = soon;
-  if (phase === 'gone') return { cause: 'routed-to-gone-pod', why: `routed to ${pod.name} ${round(t - pod.deleted!)} s after it was deleted (the watch saw the deletion at ${pod.deleted} s)`, ...named };
-  if (phase === 'after-sigterm') return { cause: 'routed-after-sigterm', why: `routed to ${pod.name} ${round(t - pod.terminating! - preStop)} s after its SIGTERM (terminating at ${pod.terminating} s + preStop ${preStop} s)`, ...named };
+  if ((phase === 'running' || phase === 'prestop') && (soon === 'after-sigterm' || soon === 'gone') && e.targetStatusCode === null) {
+    const sigtermAt = pod.terminating === undefined ? undefined : pod.terminating + preStop;
+    phase = soon === 'gone' && sigtermAt !== undefined && sigtermAt < pod.deleted! ? 'after-sigterm' : soon;
+  }
+  const since = (at: number, what: string) => (t >= at ? `${round(t - at)} s after ${what}` : `${round(at - t)} s before the watch saw ${what} (the watch sees events late)`);
+  if (phase === 'gone') return { cause: 'routed-to-gone-pod', why: `routed to ${pod.name} ${since(pod.deleted!, 'its deletion')} (deleted at ${pod.deleted} s)`, ...named };
+  if (phase === 'after-sigterm') return { cause: 'routed-after-sigterm', why: `routed to ${pod.name} ${since(pod.terminating! + preStop, 'its SIGTERM')} (terminating at ${pod.terminating} s + preStop ${preStop} s)`, ...named };
   const state = targetStateAt(index, key, t);
   if (state === 'initial' || state === 'unhealthy' || phase === 'not-ready') {
     return { cause: 'registered-not-healthy', why: `routed to ${key} while it was ${state ?? 'not yet seen'} (pod ${phase})`, ...named };

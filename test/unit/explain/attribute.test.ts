@@ -39,6 +39,20 @@ describe('attribute', () => {
     expect(attribute({ entries: [entry], timeline, settings: noPre, originMs: ORIGIN, slackSeconds: 2 }).attributed[0].cause).toBe('routed-after-sigterm');
   });
 
+  it('puts a refused request just before a watched SIGTERM and deletion with the SIGTERM, the first of them', () => {
+    // p-old-2 (preStop 0) quits at its SIGTERM at 10 s and is deleted at 10.3 s; the watch may be 1 s late.
+    const quick = timeline.concat([{ t: 10.3, type: 'pod', pod: 'p-old-2', change: 'deleted', node: 'n1', ip: '10.0.0.5' }]);
+    const index = indexTimeline(quick, { ...settings, preStopSeconds: 0 });
+    const refused = (t: number) => causeOf(albEntry(ORIGIN, { t, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), index, ORIGIN);
+    // Both in the window: a connection closed at SIGTERM (keep-alive race) or refused fits the SIGTERM; "gone" fits only the refusal.
+    expect(refused(9.7)).toMatchObject({ cause: 'routed-after-sigterm', why: expect.stringContaining('0.3 s before the watch saw its SIGTERM') });
+    expect(refused(10.1).cause).toBe('routed-after-sigterm');
+    expect(refused(10.4)).toMatchObject({ cause: 'routed-to-gone-pod', why: expect.stringContaining('0.1 s after its deletion') });
+    // A pod deleted without a SIGTERM the watch saw (a force delete): the deletion.
+    const forced = indexTimeline(quick.filter((e) => !(e.type === 'pod' && e.pod === 'p-old-2' && e.change === 'terminating')), { ...settings, preStopSeconds: 0 });
+    expect(causeOf(albEntry(ORIGIN, { t: 9.7, elb: 502, targetStatus: null, target: '10.0.0.5:8080', targetTime: null }), forced, ORIGIN).cause).toBe('routed-to-gone-pod');
+  });
+
   it('does not call a request the delay cut when the watch had seen its pod deleted before it came', () => {
     // p-old-1's target drains at 11 s, its 20 s delay elapses at 31 s; here its pod is deleted at 30.5 s.
     const deletedEarly = timeline.map((e) => (e.type === 'pod' && e.pod === 'p-old-1' && e.change === 'deleted' ? { ...e, t: 30.5 } : e));
