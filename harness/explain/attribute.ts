@@ -113,8 +113,9 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
   if (node?.terminated !== undefined && node.terminated <= end + slack) {
     return { cause: 'instance-gone', why: `node ${node.name}'s instance was terminated at ${node.terminated} s, ${node.terminated <= t ? 'before the request came' : 'while it was in flight'}`, ...named };
   }
+  const atArrival = pod && phaseAt(index, pod, t);
   // A pod the watch had seen deleted before the request came had nothing in flight to cut or kill.
-  const goneAtArrival = pod !== undefined && phaseAt(index, pod, t) === 'gone';
+  const goneAtArrival = atArrival === 'gone';
   const drainedAt = lastTurned(index, key, 'draining', t + slack);
   if (drainedAt !== undefined && t < drainedAt + delay + slack && drainedAt + delay <= end + slack && !goneAtArrival) {
     return { cause: 'delay-elapsed-in-flight', why: `the deregistration delay (${delay} s from draining at ${drainedAt} s) elapsed while the request was in flight`, ...named };
@@ -125,8 +126,8 @@ export function causeOf(e: CellLogEntry, index: CellIndex, originMs: number, sla
       return { cause: 'grace-expired-in-flight', why: `the grace period (${grace} s from terminating at ${pod.terminating} s) expired while the request was in flight`, ...named };
     }
   }
-  if (!pod) return { cause: 'unknown', why: `no pod of the cell had the target IP ${e.target.ip}` };
-  let phase = phaseAt(index, pod, t);
+  if (!pod || !atArrival) return { cause: 'unknown', why: `no pod of the cell had the target IP ${e.target.ip}` };
+  let phase = atArrival;
   // The pod watch sees a deletion or SIGTERM a little after it happened: a refused request just
   // before the event belongs to it — to the first of them: a SIGTERM the watch saw within the
   // window came before a deletion in it (a pod's app that quits at SIGTERM is deleted moments later).
